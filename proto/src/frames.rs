@@ -1,0 +1,225 @@
+//! WebSocket frames between an orchestrator and an edge (JSON text frames).
+//!
+//! The shapes follow `shared/spec/` and what the first version's client actually
+//! sends and accepts (`first-version-observed.md`), so existing orchestrators work
+//! without an upgrade.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The capability a client announces in `metadata.capabilities` when it applies
+/// `provision_config`; clients without it also get the legacy `provisioning` frame.
+pub const CAP_PROVISION_CONFIG: &str = "provision_config";
+
+/// RFC 3339 in UTC with microseconds, the form every frame and API timestamp uses.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A frame sent by an orchestrator.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Handshake {
+        #[serde(default)]
+        data: Option<HandshakeData>,
+    },
+    IAmAlive {},
+    ProvisioningRequest {},
+    OConfigSnapshot {
+        #[serde(default)]
+        data: Value,
+    },
+    /// A recommendation or monitoring message sent up by the orchestrator.
+    Message { data: OrchestratorMessage },
+}
+
+/// The body of a `handshake`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct HandshakeData {
+    /// Unvalidated here: the edge validates it and answers with a close code.
+    #[serde(default)]
+    pub orchestrator_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+impl HandshakeData {
+    /// Whether the client applies `provision_config` itself.
+    pub fn understands_provision_config(&self) -> bool {
+        self.metadata
+            .get("capabilities")
+            .and_then(Value::as_array)
+            .is_some_and(|caps| caps.iter().any(|c| c == CAP_PROVISION_CONFIG))
+    }
+}
+
+/// An orchestrator-sent message (`message_type` is `recommendation` or `monitoring`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct OrchestratorMessage {
+    pub message_type: MessageType,
+    pub content: String,
+    #[serde(default)]
+    pub message_metadata: Value,
+}
+
+/// The two kinds of message the spec knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    Recommendation,
+    Monitoring,
+}
+
+impl MessageType {
+    /// The value stored in `orchestrator_messages.message_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recommendation => "recommendation",
+            Self::Monitoring => "monitoring",
+        }
+    }
+}
+
+/// Why a text frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("no `type` field")]
+    MissingType,
+    #[error("unknown frame type `{0}`")]
+    UnknownType(String),
+    #[error("malformed `{kind}` frame: {reason}")]
+    Malformed { kind: String, reason: String },
+}
+
+const KNOWN_TYPES: [&str; 5] = [
+    "handshake",
+    "i_am_alive",
+    "provisioning_request",
+    "o_config_snapshot",
+    "message",
+];
+
+/// Parses a text frame; the typed parse is the fast path, and only a failure pays
+/// for a second look to say precisely what was wrong.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => Ok(frame),
+        Err(err) => Err(classify(text, err)),
+    }
+}
+
+fn classify(text: &str, err: serde_json::Error) -> FrameError {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return FrameError::NotJson(e.to_string()),
+    };
+    match value.get("type").and_then(Value::as_str) {
+        None => FrameError::MissingType,
+        Some(kind) if !KNOWN_TYPES.contains(&kind) => FrameError::UnknownType(kind.to_owned()),
+        Some(kind) => FrameError::Malformed {
+            kind: kind.to_owned(),
+            reason: err.to_string(),
+        },
+    }
+}
+
+/// The configuration pushed to an orchestrator.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct ProvisionData {
+    pub features: Value,
+    pub settings: Value,
+    pub policies: Value,
+}
+
+/// A frame sent to an orchestrator.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Always the first frame after a handshake: the existing client drops the
+    /// connection if anything else comes first.
+    HandshakeAck { orch_id: String, ts: String },
+    ProvisionConfig {
+        data: ProvisionData,
+        timestamp: String,
+    },
+    /// The first version's configuration frame, the only one its client applies.
+    Provisioning { data: LegacyProvisioning },
+    ControllerHeartbeat { orch_id: String, ts: String },
+}
+
+/// Body of the legacy `provisioning` frame.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct LegacyProvisioning {
+    pub orchestrator_id: String,
+    pub features: Value,
+    pub metadata: Value,
+    pub name: String,
+    pub location: String,
+}
+
+impl ServerFrame {
+    /// Serialises the frame; our frame types cannot fail to serialise.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_first_version_clients_handshake() {
+        let text = r#"{"type": "handshake", "service": "orchestrator", "data": {"orchestrator_id": "rec-1", "metadata": {"version": "1.0.0", "name": "Default Orchestrator", "features": {}}}, "timestamp": "2026-11-22T21:26:50.599223+00:00"}"#;
+        let ClientFrame::Handshake { data: Some(data) } = parse_client_frame(text).unwrap() else {
+            panic!("not a handshake");
+        };
+        assert_eq!(data.orchestrator_id.as_deref(), Some("rec-1"));
+        assert!(!data.understands_provision_config());
+    }
+
+    #[test]
+    fn heartbeat_with_timestamp_parses() {
+        let text = r#"{"type": "i_am_alive", "timestamp": "2026-11-22T21:26:50.600206+00:00"}"#;
+        assert_eq!(parse_client_frame(text).unwrap(), ClientFrame::IAmAlive {});
+    }
+
+    #[test]
+    fn errors_say_what_was_wrong() {
+        assert!(matches!(parse_client_frame("nope"), Err(FrameError::NotJson(_))));
+        assert_eq!(parse_client_frame("{}"), Err(FrameError::MissingType));
+        assert_eq!(
+            parse_client_frame(r#"{"type":"dance"}"#),
+            Err(FrameError::UnknownType("dance".into()))
+        );
+        assert!(matches!(
+            parse_client_frame(r#"{"type":"message","data":{"message_type":"x"}}"#),
+            Err(FrameError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn capabilities_are_read_from_metadata() {
+        let text = r#"{"type":"handshake","data":{"orchestrator_id":"a","metadata":{"capabilities":["provision_config"]}}}"#;
+        let ClientFrame::Handshake { data: Some(data) } = parse_client_frame(text).unwrap() else {
+            panic!()
+        };
+        assert!(data.understands_provision_config());
+    }
+
+    #[test]
+    fn ack_serialises_as_the_spec_shows() {
+        let ack = ServerFrame::HandshakeAck {
+            orch_id: "org-002".into(),
+            ts: "t".into(),
+        };
+        assert_eq!(
+            ack.to_json(),
+            r#"{"type":"handshake_ack","orch_id":"org-002","ts":"t"}"#
+        );
+    }
+}

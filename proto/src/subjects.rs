@@ -1,0 +1,151 @@
+//! Every name on the bus: subjects, streams and consumers.
+//!
+//! The subject tree is an API: monitoring tools subscribe to it. All names start
+//! with `MOOLAI_SUBJECT_PREFIX` so several stacks (parallel tests, staging beside
+//! production) can share one NATS deployment. Tokens that come from ids are
+//! validated types, so no id can add or widen a token. The tree is documented in
+//! `docs/architecture.md`.
+
+use crate::id::{validate_id, EdgeId, IdError, OrchestratorId};
+
+/// The event kinds an edge publishes durably; each is one subject token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Handshake,
+    Disconnect,
+    Snapshot,
+    Message,
+}
+
+impl EventKind {
+    /// The subject token of this kind.
+    pub fn token(self) -> &'static str {
+        match self {
+            Self::Handshake => "handshake",
+            Self::Disconnect => "disconnect",
+            Self::Snapshot => "snapshot",
+            Self::Message => "message",
+        }
+    }
+}
+
+/// Builds every subject, stream and consumer name for one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    /// `prefix` follows the id rule, so it is exactly one subject token.
+    pub fn new(prefix: impl Into<String>) -> Result<Self, IdError> {
+        let prefix = prefix.into();
+        validate_id(&prefix)?;
+        Ok(Self { prefix })
+    }
+
+    /// The prefix these names start with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `{p}.events.{kind}.{orchestrator}`: durable orchestrator events (stream `events`).
+    pub fn event(&self, kind: EventKind, id: &OrchestratorId) -> String {
+        format!("{}.events.{}.{}", self.prefix, kind.token(), id)
+    }
+
+    /// `{p}.events.{kind}.*`: every event of one kind, for filtered consumers.
+    pub fn events_of(&self, kind: EventKind) -> String {
+        format!("{}.events.{}.*", self.prefix, kind.token())
+    }
+
+    /// `{p}.events.>`: what the events stream captures.
+    pub fn all_events(&self) -> String {
+        format!("{}.events.>", self.prefix)
+    }
+
+    /// `{p}.heartbeat.{orchestrator}`: every `i_am_alive` an edge receives (core NATS).
+    pub fn heartbeat(&self, id: &OrchestratorId) -> String {
+        format!("{}.heartbeat.{}", self.prefix, id)
+    }
+
+    /// `{p}.heartbeat.*`: all heartbeats, as core subscribes to them.
+    pub fn all_heartbeats(&self) -> String {
+        format!("{}.heartbeat.*", self.prefix)
+    }
+
+    /// `{p}.request.provisioning.{orchestrator}`: a client asked for its config again.
+    pub fn provisioning_request(&self, id: &OrchestratorId) -> String {
+        format!("{}.request.provisioning.{}", self.prefix, id)
+    }
+
+    /// `{p}.request.provisioning.*`: what core listens on for those.
+    pub fn all_provisioning_requests(&self) -> String {
+        format!("{}.request.provisioning.*", self.prefix)
+    }
+
+    /// `{p}.edge.{edge}.commands`: frames and closes for sockets held by one edge.
+    pub fn edge_commands(&self, edge: &EdgeId) -> String {
+        format!("{}.edge.{}.commands", self.prefix, edge)
+    }
+
+    /// `{p}.writes.heartbeats`: batches of accepted heartbeats, core → persister.
+    pub fn heartbeat_writes(&self) -> String {
+        format!("{}.writes.heartbeats", self.prefix)
+    }
+
+    /// `{p}.writes.>`: what the writes stream captures.
+    pub fn all_writes(&self) -> String {
+        format!("{}.writes.>", self.prefix)
+    }
+
+    /// `{p}.deadletter.{stream}`: messages the persister gave up on, kept for a human.
+    pub fn dead_letter(&self, stream: &str) -> String {
+        format!("{}.deadletter.{}", self.prefix, stream)
+    }
+
+    /// Stream of orchestrator events published by edges.
+    pub fn events_stream(&self) -> String {
+        format!("{}_events", self.prefix)
+    }
+
+    /// Stream of write batches published by core.
+    pub fn writes_stream(&self) -> String {
+        format!("{}_writes", self.prefix)
+    }
+
+    /// Stream holding dead letters.
+    pub fn dead_letter_stream(&self) -> String {
+        format!("{}_deadletter", self.prefix)
+    }
+
+    /// `{p}.deadletter.>`.
+    pub fn all_dead_letters(&self) -> String {
+        format!("{}.deadletter.>", self.prefix)
+    }
+}
+
+/// Durable consumer through which core follows handshakes and disconnects.
+pub const CORE_CONSUMER: &str = "core";
+/// Durable consumer through which the persister writes orchestrator events.
+pub const PERSISTER_EVENTS_CONSUMER: &str = "persister-events";
+/// Durable consumer through which the persister writes heartbeat batches.
+pub const PERSISTER_WRITES_CONSUMER: &str = "persister-writes";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let s = Subjects::new("t1").unwrap();
+        let id = OrchestratorId::parse("org-1").unwrap();
+        assert_eq!(s.event(EventKind::Handshake, &id), "t1.events.handshake.org-1");
+        assert_eq!(s.heartbeat(&id), "t1.heartbeat.org-1");
+        assert_eq!(s.events_stream(), "t1_events");
+    }
+
+    #[test]
+    fn a_prefix_with_a_dot_is_refused() {
+        assert!(Subjects::new("a.b").is_err());
+    }
+}

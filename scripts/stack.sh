@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Run the whole Moolai stack locally: NATS, persister, core and two edges.
+#   scripts/stack.sh        start in the foreground; Ctrl-C stops what it started
+#   scripts/stack.sh down   stop a stack left running (PIDs in .data/pids)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$MOOLAI_ROOT"
+
+DATA="$MOOLAI_ROOT/.data"
+PIDS="$DATA/pids"
+LOGS="$DATA/logs"
+# Stop order: clients before the broker they talk to.
+SERVICES=(edge-2 edge-1 core persister nats)
+
+down() {
+  local name
+  for name in "${SERVICES[@]}"; do
+    [[ -f "$PIDS/$name.pid" ]] && log "stopping $name" && stop_pid "$PIDS/$name.pid"
+  done
+  return 0
+}
+
+if [[ "${1:-up}" == down ]]; then
+  down
+  exit 0
+fi
+[[ "${1:-up}" == up ]] || die "usage: $0 [up|down]"
+
+for name in "${SERVICES[@]}"; do
+  pid_alive "$PIDS/$name.pid" && die "$name is already running; run '$0 down' first"
+done
+
+ensure_build_tools
+ensure_postgres
+NATS_SERVER_BIN=$(ensure_nats_bin)
+export NATS_SERVER_BIN
+
+# From here on, whatever happens, stop only what we started.
+trap down EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_nats 4333 "$DATA/nats" "$PIDS/nats.pid" 8333 "$LOGS/nats.log"
+export NATS_URL=nats://127.0.0.1:4333
+export RUST_LOG="${RUST_LOG:-info}"
+
+cargo build --release --bins
+
+# start_service <name> <binary> [VAR=value...]: log and PID under .data.
+start_service() {
+  local name="$1" bin="$MOOLAI_ROOT/target/release/$2"
+  shift 2
+  log "starting $name (log: $LOGS/$name.log)"
+  spawn "$PIDS/$name.pid" "$LOGS/$name.log" "$@" "$bin"
+}
+
+# wait_ready <name> <port>: poll /readyz for up to 60 s.
+wait_ready() {
+  local i
+  for ((i = 0; i < 120; i++)); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$2/readyz" && return 0
+    pid_alive "$PIDS/$1.pid" || break
+    sleep 0.5
+  done
+  tail -n 20 "$LOGS/$1.log" >&2
+  die "$1 did not become ready on port $2"
+}
+
+# The persister applies migrations, so the others wait for it.
+start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
+wait_ready persister 8767
+start_service core moolai-core CORE_LISTEN=127.0.0.1:8765
+start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN=0.0.0.0:8766
+start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN=0.0.0.0:8768
+wait_ready core 8765
+wait_ready edge-1 8766
+wait_ready edge-2 8768
+
+cat <<EOF
+
+Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
+  dashboard / API   http://127.0.0.1:8765/
+  edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
+  NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333)
+  database          $DATABASE_URL
+Start an agent:
+  target/release/moolai-agent --id org-001 --url ws://127.0.0.1:8766/ws,ws://127.0.0.1:8768/ws
+
+EOF
+
+# Return as soon as any service exits, so a crash does not go unnoticed.
+wait -n || true
+for name in "${SERVICES[@]}"; do
+  pid_alive "$PIDS/$name.pid" || log "$name exited; see $LOGS/$name.log"
+done
+exit 1
