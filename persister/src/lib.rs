@@ -1,1 +1,134 @@
+//! `moolai-persister`: the only writer to PostgreSQL.
+//!
+//! It applies `migrations/` at start, then runs two durable pull consumers — one on
+//! the events stream (handshakes, disconnects, snapshots, messages from edges), one
+//! on the writes stream (heartbeat batches from core) — and serves `/healthz` and
+//! `/readyz`. See `docs/architecture.md` for why each event class travels as it does.
 
+pub mod config;
+pub mod consume;
+pub mod error;
+pub mod sinks;
+pub mod writes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use moolai_proto::subjects::{PERSISTER_EVENTS_CONSUMER, PERSISTER_WRITES_CONSUMER};
+use moolai_proto::{bus, health, Subjects};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+use consume::DeadLetters;
+pub use error::StartError;
+use sinks::{EventSink, HeartbeatSink};
+
+/// Migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How long a message may stay unacknowledged before JetStream redelivers it.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// Connects to PostgreSQL. A short acquire timeout makes an outage visible in
+/// seconds instead of the pool's default 30.
+pub async fn connect_db(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(url)
+        .await
+}
+
+/// Runs the persister on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let pool = connect_db(config.database_url.expose(), config.database_max_connections).await?;
+    MIGRATOR.run(&pool).await?;
+    let nats = bus::connect(&config.nats_url, "moolai-persister").await?;
+    let js = jetstream::new(nats.clone());
+    bus::ensure_streams(&js, &subjects, config.stream_replicas)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+
+    let tasks = TaskTracker::new();
+    let events = durable(&js, &subjects.events_stream(), PERSISTER_EVENTS_CONSUMER).await?;
+    let writes = durable(&js, &subjects.writes_stream(), PERSISTER_WRITES_CONSUMER).await?;
+    let dead = |stream: &str| DeadLetters {
+        js: js.clone(),
+        subject: subjects.dead_letter(stream),
+    };
+    tasks.spawn(consume::run(
+        events,
+        EventSink { pool: pool.clone() },
+        config.batch,
+        dead("events"),
+        shutdown.clone(),
+    ));
+    tasks.spawn(consume::run(
+        writes,
+        HeartbeatSink { pool: pool.clone() },
+        config.batch,
+        dead("writes"),
+        shutdown.clone(),
+    ));
+    tasks.close();
+
+    let app = health::router(readiness(nats, pool.clone()));
+    tracing::info!(addr = %listener.local_addr()?, "persister listening");
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    server.await?;
+    tasks.wait().await;
+    pool.close().await;
+    Ok(())
+}
+
+async fn durable(
+    js: &jetstream::Context,
+    stream: &str,
+    name: &str,
+) -> Result<jetstream::consumer::PullConsumer, StartError> {
+    let stream = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    stream
+        .get_or_create_consumer(
+            name,
+            pull::Config {
+                durable_name: Some(name.to_owned()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                // Unlimited deliveries: a long database outage must not drop messages;
+                // poison messages are caught by decoding and refusals instead.
+                max_deliver: -1,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))
+}
+
+fn readiness(nats: async_nats::Client, pool: PgPool) -> health::ReadinessCheck {
+    Arc::new(move || {
+        let (nats, pool) = (nats.clone(), pool.clone());
+        Box::pin(async move {
+            health::nats_ready(&nats)?;
+            let ping = sqlx::query("SELECT 1").execute(&pool);
+            match tokio::time::timeout(Duration::from_secs(2), ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(format!("database: {err}")),
+                Err(_) => Err("database: no answer within 2 s".to_owned()),
+            }
+        })
+    })
+}

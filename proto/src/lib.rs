@@ -4,8 +4,11 @@
 pub mod bus;
 pub mod events;
 pub mod frames;
+pub mod health;
 pub mod id;
+pub mod secret;
 pub mod subjects;
+pub mod telemetry;
 
 pub use id::{EdgeId, OrchestratorId};
 pub use subjects::{EventKind, Subjects};

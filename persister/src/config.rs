@@ -1,0 +1,37 @@
+//! Settings of `moolai-persister`; `--help` is their reference.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use moolai_proto::secret::Secret;
+
+/// The only writer to PostgreSQL: consumes events and write batches from JetStream
+/// and acknowledges each message only after its transaction commits.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "moolai-persister", version)]
+pub struct Config {
+    /// NATS server(s), comma-separated.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
+    pub nats_url: String,
+    /// PostgreSQL connection URL (migrations are applied at start).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Secret,
+    /// First token of every subject, stream and consumer name.
+    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
+    pub subject_prefix: String,
+    /// Address of /healthz and /readyz.
+    #[arg(long, env = "PERSISTER_LISTEN", default_value = "0.0.0.0:8767")]
+    pub listen: SocketAddr,
+    /// Replicas of each JetStream stream (3 on a NATS cluster).
+    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+    /// Most messages written in one transaction.
+    #[arg(long, env = "PERSISTER_BATCH", default_value_t = 2000)]
+    pub batch: usize,
+    /// Database connections in the pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 4)]
+    pub database_max_connections: u32,
+    /// Log as JSON lines.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}

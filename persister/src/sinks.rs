@@ -1,0 +1,43 @@
+//! The two things the persister writes: orchestrator events and heartbeat batches.
+
+use moolai_proto::events::{Event, HeartbeatBatch};
+use sqlx::PgPool;
+
+use crate::consume::Sink;
+use crate::error::WriteError;
+use crate::writes;
+
+/// Handshakes, disconnects, snapshots and messages, applied in stream order in one
+/// transaction (order matters: a handshake and its disconnect may share a batch).
+pub struct EventSink {
+    pub pool: PgPool,
+}
+
+impl Sink for EventSink {
+    type Item = Event;
+
+    async fn write(&self, items: &[Event]) -> Result<(), WriteError> {
+        let mut tx = self.pool.begin().await?;
+        for event in items {
+            writes::apply_event(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Heartbeat batches from core, coalesced across messages into one statement.
+pub struct HeartbeatSink {
+    pub pool: PgPool,
+}
+
+impl Sink for HeartbeatSink {
+    type Item = HeartbeatBatch;
+
+    async fn write(&self, items: &[HeartbeatBatch]) -> Result<(), WriteError> {
+        let latest = writes::coalesce(items.iter().flat_map(|b| b.items.iter().cloned()));
+        let rows = writes::apply_heartbeats(&self.pool, &latest).await?;
+        tracing::debug!(heartbeats = latest.len(), rows, "heartbeats written");
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! The SQL the persister runs. Every statement is idempotent, so a message
+//! redelivered after a crash (committed, not yet acknowledged) changes nothing, and
+//! each is guarded by connection id and time so that events of an older
+//! connection arriving late never overwrite a newer one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use moolai_proto::events::{
+    DisconnectEvent, Event, HandshakeEvent, HeartbeatWrite, MessageEvent, SnapshotEvent,
+};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Applies one orchestrator event inside the caller's transaction.
+pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sqlx::Error> {
+    match event {
+        Event::Handshake(e) => apply_handshake(tx, e).await,
+        Event::Disconnect(e) => apply_disconnect(tx, e).await,
+        Event::Snapshot(e) => apply_snapshot(tx, e).await,
+        Event::Message(e) => apply_message(tx, e).await,
+    }
+}
+
+/// Spec 000 "Database Updates" for a handshake: both tables upserted, status
+/// `active`, health `healthy`. Applied only for a connection newer than the one
+/// the row describes, so a replayed or late handshake is a no-op.
+async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<(), sqlx::Error> {
+    let id = e.orchestrator_id.as_str();
+    let metadata = Value::Object(e.metadata.clone());
+    // The instance row references its organization, so that must exist first.
+    sqlx::query(
+        "INSERT INTO organizations (organization_id, name, location, metadata)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(e.name())
+    .bind(e.location())
+    .bind(&metadata)
+    .execute(&mut *tx)
+    .await?;
+    let applied = sqlx::query(
+        "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
+           location, status, health_status, metadata, features, last_seen, last_activity,
+           conn_id, edge_id, connected_at, disconnected_at)
+         VALUES ($1, $1, $2, $2, $3, 'active', 'healthy', $4, $5, $6, $6, $7, $8, $6, NULL)
+         ON CONFLICT (orchestrator_id) DO UPDATE SET
+           organization_name = EXCLUDED.organization_name, name = EXCLUDED.name,
+           location = EXCLUDED.location,
+           status = CASE WHEN orchestrator_instances.is_independent THEN 'independent' ELSE 'active' END,
+           health_status = 'healthy', metadata = EXCLUDED.metadata, features = EXCLUDED.features,
+           last_seen = CASE WHEN orchestrator_instances.is_independent
+                            THEN orchestrator_instances.last_seen ELSE EXCLUDED.last_seen END,
+           last_activity = EXCLUDED.last_activity,
+           conn_id = EXCLUDED.conn_id, edge_id = EXCLUDED.edge_id,
+           connected_at = EXCLUDED.connected_at, disconnected_at = NULL, updated_at = now()
+         WHERE orchestrator_instances.connected_at IS NULL
+            OR orchestrator_instances.connected_at < EXCLUDED.connected_at",
+    )
+    .bind(id)
+    .bind(e.name())
+    .bind(e.location())
+    .bind(&metadata)
+    .bind(e.features())
+    .bind(e.at)
+    .bind(e.conn_id)
+    .bind(e.edge_id.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if applied == 0 {
+        return Ok(()); // an older or replayed connection: the row already knows better
+    }
+    sqlx::query(
+        "UPDATE organizations
+            SET name = $2, location = $3, metadata = $4, status = 'active', is_active = TRUE,
+                last_seen = $5, updated_at = now()
+          WHERE organization_id = $1",
+    )
+    .bind(id)
+    .bind(e.name())
+    .bind(e.location())
+    .bind(&metadata)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(orchestrator_id = id, "[C-OCS] DB: Registered {id} in both tables");
+    Ok(())
+}
+
+/// Marks the row inactive, but only if it still describes this connection: the
+/// late disconnect of a superseded connection must not touch the newer one.
+async fn apply_disconnect(tx: &mut PgConnection, e: &DisconnectEvent) -> Result<(), sqlx::Error> {
+    let id = e.orchestrator_id.as_str();
+    let applied = sqlx::query(
+        "UPDATE orchestrator_instances
+            SET status = CASE WHEN is_independent THEN 'independent' ELSE 'inactive' END,
+                disconnected_at = $3, last_activity = $3, updated_at = now()
+          WHERE orchestrator_id = $1 AND conn_id = $2 AND disconnected_at IS NULL",
+    )
+    .bind(id)
+    .bind(e.conn_id)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if applied > 0 {
+        sqlx::query(
+            "UPDATE organizations SET status = 'inactive', updated_at = now()
+              WHERE organization_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(orchestrator_id = id, reason = %e.reason, "DB: marked {id} inactive");
+    }
+    Ok(())
+}
+
+async fn apply_snapshot(tx: &mut PgConnection, e: &SnapshotEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orchestrator_instances
+            SET o_config_snapshot = $2, o_config_snapshot_at = $3, last_activity = $3, updated_at = now()
+          WHERE orchestrator_id = $1
+            AND (o_config_snapshot_at IS NULL OR o_config_snapshot_at <= $3)",
+    )
+    .bind(e.orchestrator_id.as_str())
+    .bind(&e.data)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn apply_message(tx: &mut PgConnection, e: &MessageEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO orchestrator_messages
+           (id, orchestrator_id, message_type, content, message_metadata, status, created_at, updated_at, source)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, 'orchestrator')
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&e.message_id)
+    .bind(e.orchestrator_id.as_str())
+    .bind(e.message_type.as_str())
+    .bind(&e.content)
+    .bind(&e.message_metadata)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the latest heartbeat per orchestrator: only it decides `last_seen`.
+pub fn coalesce(writes: impl IntoIterator<Item = HeartbeatWrite>) -> Vec<HeartbeatWrite> {
+    let mut latest: HashMap<String, HeartbeatWrite> = HashMap::new();
+    for w in writes {
+        match latest.get(w.orchestrator_id.as_str()) {
+            Some(seen) if seen.at >= w.at => {}
+            _ => {
+                latest.insert(w.orchestrator_id.as_str().to_owned(), w);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
+/// One set-based statement for a whole batch of heartbeats. A heartbeat counts only
+/// for the connection it came on, only while that connection is open, and never
+/// for an orchestrator that is independent (the rule is rechecked here so that a
+/// heartbeat already accepted by core cannot land after independence was set).
+pub async fn apply_heartbeats(pool: &PgPool, writes: &[HeartbeatWrite]) -> Result<u64, sqlx::Error> {
+    let ids: Vec<&str> = writes.iter().map(|w| w.orchestrator_id.as_str()).collect();
+    let conns: Vec<Uuid> = writes.iter().map(|w| w.conn_id).collect();
+    let ats: Vec<DateTime<Utc>> = writes.iter().map(|w| w.at).collect();
+    let done = sqlx::query(
+        "UPDATE orchestrator_instances AS o
+            SET last_seen = GREATEST(o.last_seen, h.at), status = 'active',
+                health_status = 'healthy', updated_at = now()
+           FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS h(id, conn, at)
+          WHERE o.orchestrator_id = h.id AND o.conn_id = h.conn
+            AND o.disconnected_at IS NULL AND NOT o.is_independent",
+    )
+    .bind(&ids)
+    .bind(&conns)
+    .bind(&ats)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,45 @@
+//! `GET /healthz` and `GET /readyz`, the same for every role.
+//!
+//! `/healthz` says the process is up; `/readyz` runs the role's readiness check
+//! (NATS connected, database reachable, ...) and answers 503 with the reason, so
+//! an orchestrator of containers routes traffic only to a working node.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// A role's readiness check: `Err(reason)` when not ready.
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The two routes, for merging into a role's router.
+pub fn router(check: ReadinessCheck) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .with_state(check)
+}
+
+async fn readyz(State(check): State<ReadinessCheck>) -> (StatusCode, Json<serde_json::Value>) {
+    match check().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "reason": reason})),
+        ),
+    }
+}
+
+/// `Err` unless the client is connected to a NATS server right now.
+pub fn nats_ready(client: &async_nats::Client) -> Result<(), String> {
+    match client.connection_state() {
+        async_nats::connection::State::Connected => Ok(()),
+        other => Err(format!("nats: {other:?}")),
+    }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Check compose.yaml against our binaries and nats.conf, without a Docker engine.
+
+Run by scripts/test.sh with .tools/venv/bin/python (which has PyYAML).
+Usage: check_compose.py [compose.yaml]
+Prints one line per failure and a closing `compose-check: N passed, M failed`.
+"""
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ["persister", "core", "edge-1", "edge-2"]
+
+# Mirrors the binaries' clap settings (each flag is also read from its env var).
+# Used only when no built binary is around; otherwise `<bin> --help` decides.
+COMMON = {"NATS_URL", "MOOLAI_SUBJECT_PREFIX", "HEARTBEAT_TTL_SEC"}
+KNOWN_ENV = {
+    "moolai-edge": COMMON | {"EDGE_LISTEN", "EDGE_ID"},
+    "moolai-core": COMMON | {"DATABASE_URL", "CORE_LISTEN", "DEV_BEARER_TOKEN"},
+    "moolai-persister": COMMON | {"DATABASE_URL", "PERSISTER_LISTEN"},
+    "moolai-agent": {"ORCHESTRATOR_ID", "CONTROLLER_WS_URL", "HEARTBEAT_INTERVAL_SEC",
+                     "ORCHESTRATOR_CONFIG_FILE"},
+}
+# RUST_LOG is read by the tracing filter, not clap, so --help never lists it.
+NOT_CLAP = {"RUST_LOG"}
+# The listen setting of each binary and its default port.
+LISTEN = {
+    "moolai-edge": ("EDGE_LISTEN", 8766),
+    "moolai-core": ("CORE_LISTEN", 8765),
+    "moolai-persister": ("PERSISTER_LISTEN", 8767),
+}
+
+passed, failed = 0, 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}")
+
+
+def words(cmd):
+    if cmd is None:
+        return []
+    return shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+
+
+def env_of(svc):
+    env = svc.get("environment") or {}
+    if isinstance(env, list):  # ["KEY=value", "KEY"]
+        env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+def container_ports(svc):
+    for p in svc.get("ports") or []:
+        if isinstance(p, dict):  # long syntax
+            yield p.get("published"), int(p["target"])
+        else:  # "[ip:][host:]container[/proto]"
+            parts = str(p).split("/")[0].split(":")
+            yield (parts[-2] if len(parts) > 1 else None), int(parts[-1])
+
+
+_help_cache = {}
+
+
+def help_text(binary):
+    """`<binary> --help` of a built binary, or None when none is built."""
+    if binary not in _help_cache:
+        text = None
+        for profile in ("debug", "release"):
+            path = ROOT / "target" / profile / binary
+            if path.is_file():
+                r = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=30)
+                check(r.returncode == 0, f"{path} --help exited {r.returncode}")
+                # A broken --help is reported once; then fall back to the list.
+                text = r.stdout + r.stderr if r.returncode == 0 else None
+                break
+        _help_cache[binary] = text
+    return _help_cache[binary]
+
+
+def nats_port(services):
+    """Client port of the nats service: its -p flag, else nats.conf's listen/port."""
+    args = words(services.get("nats", {}).get("command"))
+    for flag in ("-p", "--port"):
+        if flag in args:
+            return int(args[args.index(flag) + 1])
+    conf = (ROOT / "nats.conf").read_text()
+    m = re.search(r"^\s*listen\s*[:=]?\s*\"?[^\s\"]*:(\d+)", conf, re.M) or \
+        re.search(r"^\s*port\s*[:=]?\s*(\d+)", conf, re.M)
+    return int(m.group(1)) if m else 4222
+
+
+def main():
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "compose.yaml"
+    compose = yaml.safe_load(path.read_text())
+    services = compose.get("services") or {}
+    nats_client_port = nats_port(services)
+
+    # nats-server exits on "Duplicate 'store_dir'" when the file sets it and
+    # -sd is passed, and every script and compose passes -sd.
+    conf = re.sub(r"#.*", "", (ROOT / "nats.conf").read_text())
+    check(not re.search(r"\bstore_?dir\b", conf), "nats.conf sets store_dir, but -sd is always passed")
+
+    for name in OURS:
+        svc = services.get(name)
+        check(svc is not None, f"service {name} is missing")
+        if svc is None:
+            continue
+        cmd = words(svc.get("command"))
+        binary = cmd[0] if cmd else None
+        check(binary in KNOWN_ENV, f"{name}: command {cmd} names none of {sorted(KNOWN_ENV)}")
+        if binary not in KNOWN_ENV:
+            continue
+        env = env_of(svc)
+
+        text = help_text(binary)
+        for key in sorted(env):
+            if key in NOT_CLAP:
+                continue
+            if text is not None:
+                check(re.search(rf"\b{key}\b", text), f"{name}: {key} not in `{binary} --help`")
+            else:
+                check(key in KNOWN_ENV[binary], f"{name}: {key} is not a setting of {binary}")
+
+        var, default = LISTEN.get(binary, (None, None))
+        listen = int(env[var].rsplit(":", 1)[1]) if var and env.get(var) else default
+        for host, target in container_ports(svc):
+            check(target == listen, f"{name}: port {host}:{target} maps to {target}, but {var} is :{listen}")
+        for word in words((svc.get("healthcheck") or {}).get("test")):
+            m = re.match(r"https?://[^/:]+:(\d+)", word)
+            if m:
+                check(int(m.group(1)) == listen, f"{name}: healthcheck {word} is not on :{listen}")
+
+        for key, want_port in (("NATS_URL", nats_client_port), ("DATABASE_URL", 5432)):
+            if env.get(key):
+                for url in env[key].split(","):
+                    u = urlsplit(url.strip())
+                    check(u.hostname in services, f"{name}: {key} host {u.hostname!r} is not a service")
+                    check(u.port == want_port, f"{name}: {key} port {u.port} != {want_port}")
+
+    published = [h for svc in services.values() for h, _ in container_ports(svc) if h]
+    check(len(published) == len(set(published)), f"host ports published twice: {published}")
+
+    for name, svc in services.items():
+        for dep in svc.get("depends_on") or []:  # list or mapping: both iterate names
+            check(dep in services, f"{name}: depends_on {dep!r} is not a service")
+
+    print(f"compose-check: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Run every test: the Rust workspace against a throwaway NATS, the compose
+# check, the integration suite again against the oldest NATS we support
+# (skip with MOOLAI_SKIP_COMPAT=1), and the frontend tests once they exist.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$MOOLAI_ROOT"
+
+OLDEST_NATS=2.10.26
+failed=()
+step() { # step <name> <cmd...>: run it, remember a failure, keep going
+  local name="$1"
+  shift
+  log "== $name"
+  "$@" || { failed+=("$name"); log "FAILED: $name"; }
+}
+
+ensure_build_tools
+ensure_postgres
+export TEST_DATABASE_URL="$DATABASE_URL"
+
+# A private NATS per run: never the machine's own broker on :4222, and no state
+# carried over between runs.
+TMP=$(mktemp -d)
+cleanup() {
+  stop_pid "$TMP/nats.pid"
+  stop_pid "$TMP/nats-compat.pid"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+NATS_SERVER_BIN=$(ensure_nats_bin)
+export NATS_SERVER_BIN # for tests that start/stop a broker of their own
+port=$(free_port)
+start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
+export NATS_URL="nats://127.0.0.1:$port"
+
+step "cargo test" cargo test --workspace --all-targets
+
+# The compose check needs PyYAML; keep it in our venv, not the system Python.
+PY="$MOOLAI_TOOLS/venv/bin/python"
+"$PY" -c 'import yaml' 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check pyyaml
+step "compose check" "$PY" scripts/check_compose.py
+
+if [[ "${MOOLAI_SKIP_COMPAT:-}" == 1 ]]; then
+  log "skipping the NATS $OLDEST_NATS compat pass (MOOLAI_SKIP_COMPAT=1)"
+else
+  stop_pid "$TMP/nats.pid"
+  NATS_SERVER_BIN=$(ensure_nats_bin "$OLDEST_NATS")
+  port=$(free_port)
+  start_nats "$port" "$TMP/nats-compat-store" "$TMP/nats-compat.pid"
+  NATS_URL="nats://127.0.0.1:$port" MOOLAI_NATS_COMPAT=1 \
+    step "cargo test (NATS $OLDEST_NATS)" cargo test -p moolai-tests
+fi
+
+if [[ -f frontend/package.json ]] &&
+  python3 -c 'import json,sys; sys.exit("test" not in json.load(open("frontend/package.json")).get("scripts", {}))'; then
+  command -v npm >/dev/null || ensure_apt_pkgs npm
+  step "frontend" bash -c 'cd frontend && npm ci && npm test'
+fi
+
+if ((${#failed[@]})); then
+  log "FAILED steps: ${failed[*]}"
+  exit 1
+fi
+log "all test steps passed"
