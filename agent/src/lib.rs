@@ -1,1 +1,97 @@
+//! `moolai-agent`: a Rust orchestrator client speaking the controller's WebSocket
+//! protocol, and the load generator of our benchmarks.
 
+pub mod client;
+pub mod config;
+pub mod stats;
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use client::{Orchestrator, Status};
+pub use config::Config;
+pub use stats::Stats;
+
+/// How often load mode prints a line of figures.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Starts one orchestrator in the background; the receiver follows its status.
+pub fn spawn(orchestrator: Orchestrator, stats: Stats, shutdown: CancellationToken) -> watch::Receiver<Status> {
+    let (tx, rx) = watch::channel(Status::default());
+    tokio::spawn(orchestrator.run(stats, tx, shutdown));
+    rx
+}
+
+/// Runs the configured orchestrator(s) until `shutdown` or the configured duration,
+/// printing figures in load mode. Returns the final counters.
+pub async fn run(config: Config, shutdown: CancellationToken) -> stats::Snapshot {
+    let stats = Stats::default();
+    let tasks = TaskTracker::new();
+    let started = Instant::now();
+    if config.duration_sec > 0 {
+        let stop = shutdown.clone();
+        let after = Duration::from_secs(config.duration_sec);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            stop.cancel();
+        });
+    }
+    let launcher = launch(&config, &stats, &tasks, shutdown.clone());
+    let reporter = report_loop(config.count > 1, &stats, shutdown.clone());
+    tokio::join!(launcher, reporter);
+    tasks.close();
+    tasks.wait().await;
+    let last = stats.snapshot();
+    if config.count > 1 {
+        println!("total: {}", stats::report(&stats::Snapshot { connects: 0, heartbeats: 0, ..last }, &last, started.elapsed()));
+    }
+    last
+}
+
+async fn launch(config: &Config, stats: &Stats, tasks: &TaskTracker, shutdown: CancellationToken) {
+    let pause = match config.connect_rate {
+        0 => Duration::ZERO,
+        rate => Duration::from_secs_f64(1.0 / f64::from(rate)),
+    };
+    let mut next = Instant::now();
+    for i in 0..config.count {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let orchestrator = Orchestrator {
+            id: if config.count == 1 { config.orchestrator_id.clone() } else { format!("{}-{i}", config.orchestrator_id) },
+            urls: config.urls.clone(),
+            interval: Duration::from_secs_f64(config.heartbeat_interval_sec),
+            state_file: if config.count == 1 { config.state_file.clone() } else { None },
+            name: config.name.clone().unwrap_or_else(|| format!("Orchestrator {}", config.orchestrator_id)),
+            location: config.location.clone(),
+        };
+        let (tx, _rx) = watch::channel(Status::default());
+        tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));
+        if !pause.is_zero() {
+            next += pause;
+            tokio::time::sleep_until(next).await;
+        }
+    }
+}
+
+async fn report_loop(enabled: bool, stats: &Stats, shutdown: CancellationToken) {
+    if !enabled {
+        return shutdown.cancelled().await;
+    }
+    let mut before = stats.snapshot();
+    let mut at = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(REPORT_EVERY) => {}
+        }
+        let now = stats.snapshot();
+        println!("{}", stats::report(&before, &now, at.elapsed()));
+        (before, at) = (now, Instant::now());
+    }
+}

@@ -1,1 +1,129 @@
+//! `moolai-core`: the fleet's brain. It follows handshakes and disconnects from the
+//! events stream, decides heartbeats from its in-memory view, routes frames to the
+//! edge that holds each socket, and serves HTTP (`/healthz`, `/readyz`; the REST API
+//! and dashboard build on this). It reads PostgreSQL but never writes it.
 
+pub mod config;
+pub mod error;
+pub mod heartbeats;
+pub mod live;
+pub mod requests;
+pub mod route;
+pub mod sessions;
+pub mod store;
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use moolai_proto::{bus, health, Subjects};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use error::StartError;
+use live::Live;
+use sessions::Sessions;
+
+/// Runs core on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(config.database_url.expose())
+        .await?;
+    let nats = bus::connect(&config.nats_url, "moolai-core").await?;
+    let js = jetstream::new(nats.clone());
+    bus::ensure_streams(&js, &subjects, config.stream_replicas)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+
+    let live = Live::default();
+    let known = load_state(&pool, &live).await;
+    tracing::info!(known, connected = live.connected(), "state rebuilt from the database");
+
+    let sessions = Sessions {
+        live: live.clone(),
+        router: route::Router::new(nats.clone(), subjects.clone()),
+        pool: pool.clone(),
+    };
+    let tasks = TaskTracker::new();
+    spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
+
+    let app = health::router(health::nats_and_db(nats, pool.clone()));
+    tracing::info!(addr = %listener.local_addr()?, "core listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+/// Loads rules and open connections; core still starts with an empty view if the
+/// database is down (the persister will catch up and heartbeats refill the view).
+async fn load_state(pool: &PgPool, live: &Live) -> usize {
+    match store::load(pool, live).await {
+        Ok(n) => n,
+        Err(err) => {
+            tracing::error!(%err, "could not load state from the database; starting empty");
+            0
+        }
+    }
+}
+
+async fn spawn_bus_tasks(
+    config: &Config,
+    tasks: &TaskTracker,
+    nats: &async_nats::Client,
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    sessions: &Sessions,
+    shutdown: &CancellationToken,
+) -> Result<(), StartError> {
+    let events = sessions::consumer(js, subjects)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    let pending = heartbeats::Pending::default();
+    {
+        let (sessions, tasks2, shutdown) = (sessions.clone(), tasks.clone(), shutdown.clone());
+        tasks.spawn(async move { sessions::run(sessions, events, &tasks2, shutdown).await });
+    }
+    let receive = heartbeats::receive(
+        nats.clone(),
+        subjects.clone(),
+        sessions.live.clone(),
+        pending.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(log_exit("heartbeats", receive));
+    tasks.spawn(heartbeats::flush_loop(
+        js.clone(),
+        subjects.clone(),
+        pending,
+        Duration::from_millis(config.heartbeat_flush_ms),
+        shutdown.clone(),
+    ));
+    let requests = requests::serve(
+        nats.clone(),
+        subjects.clone(),
+        sessions.clone(),
+        tasks.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(log_exit("provisioning requests", requests));
+    Ok(())
+}
+
+async fn log_exit(what: &'static str, task: impl std::future::Future<Output = Result<(), async_nats::Error>>) {
+    if let Err(err) = task.await {
+        tracing::error!(%err, "{what} task stopped");
+    }
+}

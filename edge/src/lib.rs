@@ -1,1 +1,125 @@
+//! `moolai-edge`: terminates orchestrator WebSockets and relays them to the bus.
+//!
+//! An edge keeps no state that outlives its sockets: everything it learns goes to
+//! NATS (see [`publish`]), and everything it sends comes from core through its own
+//! command subject (see [`commands`]). Run as many as the fleet needs.
 
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod publish;
+pub mod registry;
+
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use moolai_proto::{bus, health, EdgeId, Subjects};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+use publish::Bus;
+use registry::Registry;
+
+/// Per-connection buffers, set explicitly: tungstenite's default 128 KiB read
+/// buffer is allocated and zeroed per socket (134 KiB per idle connection); 4 KiB
+/// holds any heartbeat and brings an idle connection to ~6 KiB.
+pub const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written straight through instead of gathering 128 KiB first.
+pub const WRITE_BUFFER: usize = 0;
+/// A peer that stops reading may make us buffer this much before writes fail.
+pub const MAX_WRITE_BUFFER: usize = 256 * 1024;
+/// Largest frame or message accepted; bigger ones close the socket with 1009.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Why an edge could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid id: {0}")]
+    Id(#[from] moolai_proto::id::IdError),
+    #[error("cannot connect to NATS: {0}")]
+    Nats(#[from] async_nats::ConnectError),
+    #[error("cannot set up JetStream: {0}")]
+    JetStream(String),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// Everything a connection task needs; cheap to clone.
+#[derive(Clone)]
+pub struct Edge {
+    pub id: EdgeId,
+    pub config: Arc<Config>,
+    pub registry: Registry,
+    pub bus: Bus,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
+/// and waits for their disconnect events to be stored.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let id = match &config.edge_id {
+        Some(raw) => EdgeId::parse(raw.clone())?,
+        None => EdgeId::parse(format!("edge-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))?,
+    };
+    let nats = bus::connect(&config.nats_url, &format!("moolai-edge {id}")).await?;
+    let js = jetstream::new(nats.clone());
+    bus::ensure_streams(&js, &subjects, config.stream_replicas)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    let edge = Edge {
+        id: id.clone(),
+        config: Arc::new(config),
+        registry: Registry::default(),
+        bus: Bus { nats: nats.clone(), js, subjects: subjects.clone() },
+        tasks: TaskTracker::new(),
+        shutdown: shutdown.clone(),
+    };
+    let listen = commands::listen(nats.clone(), subjects.edge_commands(&id), edge.registry.clone(), shutdown.clone());
+    edge.tasks.spawn(async move {
+        if let Err(err) = listen.await {
+            tracing::error!(%err, "command listener stopped");
+        }
+    });
+    tracing::info!(edge_id = %id, addr = %listener.local_addr()?, "edge listening");
+    let tasks = edge.tasks.clone();
+    axum::serve(listener, app(edge, nats))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+/// The edge's HTTP surface: the WebSocket on `/ws` and `/`, and health.
+pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
+    let ready = Arc::new(move || {
+        let nats = nats.clone();
+        Box::pin(async move { health::nats_ready(&nats) }) as _
+    });
+    Router::new()
+        .route("/ws", get(upgrade))
+        .route("/", get(upgrade))
+        .with_state(edge)
+        .merge(health::router(ready))
+}
+
+async fn upgrade(State(edge): State<Edge>, ws: WebSocketUpgrade) -> Response {
+    let tasks = edge.tasks.clone();
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| {
+            // Tracked so that shutdown waits for every goodbye to be published.
+            tasks.track_future(connection::serve(socket, edge))
+        })
+}

@@ -11,7 +11,6 @@ pub mod error;
 pub mod sinks;
 pub mod writes;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
@@ -82,7 +81,7 @@ pub async fn run(
     ));
     tasks.close();
 
-    let app = health::router(readiness(nats, pool.clone()));
+    let app = health::router(health::nats_and_db(nats, pool.clone()));
     tracing::info!(addr = %listener.local_addr()?, "persister listening");
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await?;
@@ -116,19 +115,4 @@ async fn durable(
         )
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))
-}
-
-fn readiness(nats: async_nats::Client, pool: PgPool) -> health::ReadinessCheck {
-    Arc::new(move || {
-        let (nats, pool) = (nats.clone(), pool.clone());
-        Box::pin(async move {
-            health::nats_ready(&nats)?;
-            let ping = sqlx::query("SELECT 1").execute(&pool);
-            match tokio::time::timeout(Duration::from_secs(2), ping).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(err)) => Err(format!("database: {err}")),
-                Err(_) => Err("database: no answer within 2 s".to_owned()),
-            }
-        })
-    })
 }

@@ -43,3 +43,20 @@ pub fn nats_ready(client: &async_nats::Client) -> Result<(), String> {
         other => Err(format!("nats: {other:?}")),
     }
 }
+
+/// Readiness of a role that needs NATS and PostgreSQL.
+#[cfg(feature = "postgres")]
+pub fn nats_and_db(nats: async_nats::Client, pool: sqlx::PgPool) -> ReadinessCheck {
+    Arc::new(move || {
+        let (nats, pool) = (nats.clone(), pool.clone());
+        Box::pin(async move {
+            nats_ready(&nats)?;
+            let ping = sqlx::query("SELECT 1").execute(&pool);
+            match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(format!("database: {err}")),
+                Err(_) => Err("database: no answer within 2 s".to_owned()),
+            }
+        })
+    })
+}

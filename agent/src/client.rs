@@ -1,0 +1,245 @@
+//! One orchestrator: connect, handshake, heartbeat, apply configuration, and
+//! reconnect — with exponential backoff and jitter, failing over between edges.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::{SinkExt, StreamExt};
+use moolai_proto::frames::{timestamp, ProvisionData, ServerFrame, CAP_PROVISION_CONFIG};
+use rand::RngExt;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{sleep, timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::stats::Stats;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long to wait for the TCP/WebSocket connect and for the `handshake_ack`.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest pause between reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why a session could not be established.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("websocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    #[error("expected handshake_ack first, got {0}")]
+    UnexpectedFirstFrame(String),
+    #[error("connection closed before the handshake_ack")]
+    ClosedEarly,
+}
+
+/// What the agent is doing, for tests and the single-agent log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Status {
+    /// The edge URL of the current session, if connected.
+    pub connected_to: Option<String>,
+    /// Sessions established so far.
+    pub sessions: u64,
+}
+
+/// One orchestrator's settings.
+#[derive(Debug, Clone)]
+pub struct Orchestrator {
+    pub id: String,
+    pub urls: Vec<String>,
+    pub interval: Duration,
+    pub state_file: Option<PathBuf>,
+    pub name: String,
+    pub location: String,
+}
+
+enum Ended {
+    Shutdown,
+    Closed(String),
+}
+
+impl Orchestrator {
+    /// Runs until `shutdown`, reconnecting as needed.
+    pub async fn run(self, stats: Stats, status: watch::Sender<Status>, shutdown: CancellationToken) {
+        let mut attempt: u32 = 0;
+        let mut url_index = 0;
+        while !shutdown.is_cancelled() {
+            let url = &self.urls[url_index % self.urls.len()];
+            let pause = match self.session(url, &stats, &status, &shutdown).await {
+                Ok(Ended::Shutdown) => break,
+                Ok(Ended::Closed(why)) => {
+                    tracing::info!(id = %self.id, url, why, "session ended; reconnecting");
+                    attempt = 1;
+                    url_index += 1; // the edge may be going away: try the next one first
+                    jitter(Duration::from_millis(500))
+                }
+                Err(err) => {
+                    stats.error();
+                    tracing::debug!(id = %self.id, url, %err, "connect failed");
+                    attempt = attempt.saturating_add(1);
+                    url_index += 1;
+                    backoff(attempt)
+                }
+            };
+            status.send_modify(|s| s.connected_to = None);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn session(
+        &self,
+        url: &str,
+        stats: &Stats,
+        status: &watch::Sender<Status>,
+        shutdown: &CancellationToken,
+    ) -> Result<Ended, AgentError> {
+        let started = Instant::now();
+        let mut ws = self.handshake(url).await?;
+        stats.connected(started.elapsed());
+        status.send_modify(|s| {
+            s.connected_to = Some(url.to_owned());
+            s.sessions += 1;
+        });
+        let ended = self.heartbeat_loop(&mut ws, stats, shutdown).await;
+        stats.disconnected();
+        Ok(ended)
+    }
+
+    /// Connects and completes the handshake; the ack must be the first frame.
+    async fn handshake(&self, url: &str) -> Result<Socket, AgentError> {
+        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let (mut ws, _) = timeout(STEP_TIMEOUT, connect).await.map_err(|_| AgentError::Timeout("connect"))??;
+        ws.send(Message::text(self.handshake_frame().to_string())).await?;
+        let first = timeout(STEP_TIMEOUT, next_text(&mut ws))
+            .await
+            .map_err(|_| AgentError::Timeout("handshake_ack"))??;
+        match serde_json::from_str::<ServerFrame>(&first) {
+            Ok(ServerFrame::HandshakeAck { .. }) => Ok(ws),
+            _ => Err(AgentError::UnexpectedFirstFrame(first)),
+        }
+    }
+
+    fn handshake_frame(&self) -> Value {
+        let features = self.stored_config().map(|c| c.features).unwrap_or_else(|| json!({}));
+        json!({
+            "type": "handshake",
+            "service": "orchestrator",
+            "data": {
+                "orchestrator_id": self.id,
+                "metadata": {
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "hostname": hostname(),
+                    "ip": "127.0.0.1",
+                    "ssl_enabled": false,
+                    "name": self.name,
+                    "location": self.location,
+                    "features": features,
+                    "capabilities": [CAP_PROVISION_CONFIG],
+                    "agent": "moolai-agent",
+                }
+            },
+            "timestamp": timestamp(Utc::now()),
+        })
+    }
+
+    async fn heartbeat_loop(&self, ws: &mut Socket, stats: &Stats, shutdown: &CancellationToken) -> Ended {
+        let mut tick = tokio::time::interval(self.interval);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    let frame = CloseFrame { code: CloseCode::Normal, reason: "agent_stopping".into() };
+                    let _ = ws.send(Message::Close(Some(frame))).await;
+                    return Ended::Shutdown;
+                }
+                _ = tick.tick() => {
+                    let frame = json!({"type": "i_am_alive", "timestamp": timestamp(Utc::now())});
+                    if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                        return Ended::Closed(e.to_string());
+                    }
+                    stats.heartbeat();
+                }
+                msg = ws.next() => match msg {
+                    Some(Ok(Message::Text(text))) => self.on_frame(text.as_str()),
+                    Some(Ok(Message::Close(frame))) => {
+                        return Ended::Closed(frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default());
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Ended::Closed(e.to_string()),
+                    None => return Ended::Closed("eof".into()),
+                }
+            }
+        }
+    }
+
+    fn on_frame(&self, text: &str) {
+        match serde_json::from_str::<ServerFrame>(text) {
+            Ok(ServerFrame::ProvisionConfig { data, .. }) => {
+                tracing::info!(id = %self.id, "provision_config received");
+                if let Err(err) = self.store_config(&data) {
+                    tracing::warn!(%err, "could not keep the configuration");
+                }
+            }
+            Ok(_) => {}
+            Err(_) => tracing::debug!(id = %self.id, text, "frame not understood; ignored"),
+        }
+    }
+
+    fn stored_config(&self) -> Option<ProvisionData> {
+        let text = std::fs::read_to_string(self.state_file.as_ref()?).ok()?;
+        let state: Value = serde_json::from_str(&text).ok()?;
+        serde_json::from_value(state.get("provision_config")?.clone()).ok()
+    }
+
+    /// Written to a temporary file and renamed, so a crash never leaves half a file.
+    fn store_config(&self, data: &ProvisionData) -> std::io::Result<()> {
+        let Some(path) = &self.state_file else { return Ok(()) };
+        let state = json!({
+            "orchestrator_id": self.id,
+            "provision_config": data,
+            "received_at": timestamp(Utc::now()),
+        });
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+async fn next_text(ws: &mut Socket) -> Result<String, AgentError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+            Some(Ok(Message::Close(_))) | None => return Err(AgentError::ClosedEarly),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// `min(0.5 s × 2^attempt, 30 s)`, scaled by a random factor in [0.5, 1) so a fleet
+/// cut off at once does not come back at once.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500).saturating_mul(1u32 << attempt.min(6));
+    let capped = base.min(MAX_BACKOFF);
+    capped.mul_f64(rand::rng().random_range(0.5..1.0))
+}
+
+fn jitter(max: Duration) -> Duration {
+    max.mul_f64(rand::rng().random_range(0.0..1.0))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}

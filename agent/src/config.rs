@@ -1,0 +1,50 @@
+//! Settings of `moolai-agent`, named as the first version's Python client names them.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// An orchestrator client for the Moolai Controller, and its load generator
+/// (`--count N` runs N orchestrators and prints figures).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "moolai-agent", version)]
+pub struct Config {
+    /// Orchestrator id; with `--count`, the prefix of `<id>-0 .. <id>-(N-1)`.
+    #[arg(long = "id", env = "ORCHESTRATOR_ID", default_value = "orch-001")]
+    pub orchestrator_id: String,
+    /// Edge URL(s), comma-separated; the agent fails over between them.
+    #[arg(long = "url", env = "CONTROLLER_WS_URL", default_value = "ws://127.0.0.1:8766/ws", value_delimiter = ',')]
+    pub urls: Vec<String>,
+    /// Seconds between `i_am_alive` frames.
+    #[arg(long = "interval", env = "HEARTBEAT_INTERVAL_SEC", default_value_t = 10.0)]
+    pub heartbeat_interval_sec: f64,
+    /// Where the received configuration is kept (single-orchestrator mode).
+    #[arg(long = "state-file", env = "ORCHESTRATOR_CONFIG_FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Display name announced in the handshake.
+    #[arg(long, env = "ORCHESTRATOR_NAME")]
+    pub name: Option<String>,
+    /// Location announced in the handshake.
+    #[arg(long, env = "ORCHESTRATOR_LOCATION", default_value = "unknown")]
+    pub location: String,
+    /// Run this many orchestrators (load generator mode).
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// Connections opened per second in load mode (0: as fast as possible).
+    #[arg(long, default_value_t = 500)]
+    pub connect_rate: u32,
+    /// Stop after this many seconds (0: run until SIGINT/SIGTERM).
+    #[arg(long, default_value_t = 0)]
+    pub duration_sec: u64,
+}
+
+impl Config {
+    /// `WEBSOCKET_KEEPALIVE_INTERVAL` is the first version's name for the interval.
+    pub fn apply_legacy_env(&mut self) {
+        if std::env::var_os("HEARTBEAT_INTERVAL_SEC").is_none() {
+            if let Some(v) = std::env::var("WEBSOCKET_KEEPALIVE_INTERVAL").ok().and_then(|v| v.parse().ok()) {
+                self.heartbeat_interval_sec = v;
+            }
+        }
+    }
+}

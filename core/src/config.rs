@@ -1,0 +1,37 @@
+//! Settings of `moolai-core`; `--help` is their reference.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use moolai_proto::secret::Secret;
+
+/// Applies the fleet's rules (independence, liveness, supersede), keeps the live
+/// view, serves the REST API and routes frames to the edge holding each socket.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "moolai-core", version)]
+pub struct Config {
+    /// NATS server(s), comma-separated.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
+    pub nats_url: String,
+    /// PostgreSQL URL; core only reads, the persister writes.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Secret,
+    /// First token of every subject, stream and consumer name.
+    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
+    pub subject_prefix: String,
+    /// Address of the REST API, dashboard, /healthz and /readyz.
+    #[arg(long, env = "CORE_LISTEN", default_value = "0.0.0.0:8765")]
+    pub listen: SocketAddr,
+    /// Seconds without a processed heartbeat after which an orchestrator is stale.
+    #[arg(long, env = "HEARTBEAT_TTL_SEC", default_value_t = 120)]
+    pub heartbeat_ttl_sec: u64,
+    /// Replicas of each JetStream stream (3 on a NATS cluster).
+    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+    /// How often accepted heartbeats are flushed to the persister, in milliseconds.
+    #[arg(long, env = "HEARTBEAT_FLUSH_MS", default_value_t = 200)]
+    pub heartbeat_flush_ms: u64,
+    /// Log as JSON lines.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}

@@ -1,0 +1,16 @@
+//! Failures that stop core from starting.
+
+/// Why core could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid MOOLAI_SUBJECT_PREFIX: {0}")]
+    Prefix(#[from] moolai_proto::id::IdError),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot connect to NATS: {0}")]
+    Nats(#[from] async_nats::ConnectError),
+    #[error("cannot set up JetStream: {0}")]
+    JetStream(String),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}

@@ -1,0 +1,147 @@
+//! Decides each `i_am_alive` from memory and hands accepted ones to the persister.
+//!
+//! Heartbeats arrive on core NATS (`{p}.heartbeat.*`): one lost on the way is
+//! replaced by the next within an interval, so they need no stream of their own.
+//! Accepted heartbeats are coalesced here (latest per orchestrator) and flushed as
+//! one JetStream message per batch on `{p}.writes.heartbeats`, which the persister
+//! turns into one set-based UPDATE.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bytes::Bytes;
+use futures::StreamExt;
+use moolai_proto::events::{HeartbeatBatch, HeartbeatEvent, HeartbeatWrite};
+use moolai_proto::{OrchestratorId, Subjects};
+use tokio_util::sync::CancellationToken;
+
+use crate::live::Live;
+
+/// Most heartbeats in one batch message (about 130 bytes each, well under 1 MB).
+const MAX_BATCH: usize = 5_000;
+/// How long core waits for JetStream to confirm a batch before trying again.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Accepted heartbeats waiting for the next flush. A std mutex: it is held only to
+/// insert or swap the map, never across an await.
+#[derive(Clone, Default)]
+pub struct Pending {
+    inner: Arc<Mutex<HashMap<OrchestratorId, HeartbeatWrite>>>,
+}
+
+impl Pending {
+    fn push(&self, write: HeartbeatWrite) {
+        let mut map = self.inner.lock().expect("pending lock");
+        match map.get(&write.orchestrator_id) {
+            Some(seen) if seen.at >= write.at => {}
+            _ => {
+                map.insert(write.orchestrator_id.clone(), write);
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<HeartbeatWrite> {
+        let mut map = self.inner.lock().expect("pending lock");
+        std::mem::take(&mut *map).into_values().collect()
+    }
+
+    fn put_back(&self, writes: Vec<HeartbeatWrite>) {
+        for w in writes {
+            self.push(w);
+        }
+    }
+}
+
+/// Receives heartbeats until `shutdown`.
+pub async fn receive(
+    nats: async_nats::Client,
+    subjects: Subjects,
+    live: Live,
+    pending: Pending,
+    shutdown: CancellationToken,
+) -> Result<(), async_nats::Error> {
+    let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            msg = sub.next() => msg,
+        };
+        let Some(msg) = msg else { return Ok(()) };
+        match serde_json::from_slice::<HeartbeatEvent>(&msg.payload) {
+            Ok(hb) => decide(&live, &pending, hb),
+            Err(err) => tracing::warn!(%err, subject = %msg.subject, "undecodable heartbeat"),
+        }
+    }
+}
+
+/// The independence rule: an independent orchestrator's heartbeats change nothing.
+fn decide(live: &Live, pending: &Pending, hb: HeartbeatEvent) {
+    let id = &hb.orchestrator_id;
+    let loud = live.should_log(id);
+    if live.rule(id).is_independent {
+        if loud {
+            tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
+        }
+        return;
+    }
+    if loud {
+        tracing::info!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
+    } else {
+        tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
+    }
+    live.touch(id, hb.conn_id, hb.at);
+    pending.push(HeartbeatWrite {
+        orchestrator_id: hb.orchestrator_id,
+        conn_id: hb.conn_id,
+        at: hb.at,
+    });
+}
+
+/// Flushes pending heartbeats every `every` until `shutdown`, then once more.
+pub async fn flush_loop(
+    js: jetstream::Context,
+    subjects: Subjects,
+    pending: Pending,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        flush(&js, &subjects, &pending).await;
+        if stopping {
+            return;
+        }
+    }
+}
+
+async fn flush(js: &jetstream::Context, subjects: &Subjects, pending: &Pending) {
+    let writes = pending.take();
+    for chunk in writes.chunks(MAX_BATCH) {
+        if let Err(err) = publish(js, subjects, chunk).await {
+            // Kept for the next flush; a newer heartbeat meanwhile replaces it.
+            tracing::warn!(%err, count = chunk.len(), "heartbeat batch not stored; retrying");
+            pending.put_back(chunk.to_vec());
+        }
+    }
+}
+
+async fn publish(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    items: &[HeartbeatWrite],
+) -> Result<(), async_nats::Error> {
+    let batch = HeartbeatBatch {
+        items: items.to_vec(),
+    };
+    let payload = Bytes::from(serde_json::to_vec(&batch)?);
+    let ack = js.publish(subjects.heartbeat_writes(), payload).await?;
+    tokio::time::timeout(PUBLISH_TIMEOUT, ack).await??;
+    Ok(())
+}

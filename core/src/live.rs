@@ -1,0 +1,143 @@
+//! Core's in-memory view of the fleet: who is connected where, and the rules that
+//! decide each heartbeat. Heartbeats are decided from here alone — no database
+//! query per heartbeat, which is what made the first version collapse.
+//!
+//! Both maps are `DashMap`s: many heartbeat and handshake tasks touch different
+//! orchestrators at once, and sharding keeps them off each other's locks. No guard
+//! is ever held across an `.await`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use moolai_proto::events::ConnId;
+use moolai_proto::{EdgeId, OrchestratorId};
+use serde_json::{Map, Value};
+
+/// One connected orchestrator.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub edge_id: EdgeId,
+    pub conn_id: ConnId,
+    pub connected_at: DateTime<Utc>,
+    pub last_keepalive: Option<DateTime<Utc>>,
+    pub metadata: Map<String, Value>,
+    pub provision_config_capable: bool,
+}
+
+/// Rules for one orchestrator, as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rule {
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+}
+
+/// The cheap-to-clone handle every task shares.
+#[derive(Clone, Default)]
+pub struct Live {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    connections: DashMap<OrchestratorId, Connection>,
+    rules: DashMap<OrchestratorId, Rule>,
+    /// When each orchestrator's heartbeat was last logged at info level.
+    logged: DashMap<OrchestratorId, Instant>,
+}
+
+/// What registering a connection displaced.
+pub enum Registered {
+    /// No other connection was known.
+    New,
+    /// This replaced an older connection, which must be closed (4000 `superseded`).
+    Superseded(Connection),
+    /// This very connection was already registered (a redelivered event).
+    Again,
+    /// A newer connection is already known: this event is late and changes nothing.
+    Stale,
+}
+
+/// How often per orchestrator a heartbeat line is logged at info level, so a large
+/// fleet does not flood the log.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+impl Live {
+    /// Records a handshake; the newest connection wins.
+    pub fn register(&self, id: OrchestratorId, conn: Connection) -> Registered {
+        use dashmap::mapref::entry::Entry;
+        match self.inner.connections.entry(id) {
+            Entry::Vacant(v) => {
+                v.insert(conn);
+                Registered::New
+            }
+            Entry::Occupied(mut o) => {
+                if o.get().conn_id == conn.conn_id {
+                    return Registered::Again;
+                }
+                if o.get().connected_at > conn.connected_at {
+                    return Registered::Stale;
+                }
+                Registered::Superseded(o.insert(conn))
+            }
+        }
+    }
+
+    /// Forgets a connection if it is still the current one; returns whether it was.
+    pub fn unregister(&self, id: &OrchestratorId, conn_id: ConnId) -> bool {
+        self.inner
+            .connections
+            .remove_if(id, |_, c| c.conn_id == conn_id)
+            .is_some()
+    }
+
+    /// The current connection of `id`.
+    pub fn connection(&self, id: &OrchestratorId) -> Option<Connection> {
+        self.inner.connections.get(id).map(|c| c.clone())
+    }
+
+    /// How many orchestrators are connected.
+    pub fn connected(&self) -> usize {
+        self.inner.connections.len()
+    }
+
+    /// Notes a processed heartbeat.
+    pub fn touch(&self, id: &OrchestratorId, conn_id: ConnId, at: DateTime<Utc>) {
+        if let Some(mut c) = self.inner.connections.get_mut(id) {
+            if c.conn_id == conn_id {
+                c.last_keepalive = Some(at);
+            }
+        }
+    }
+
+    /// The rule for `id` (the default: not independent).
+    pub fn rule(&self, id: &OrchestratorId) -> Rule {
+        self.inner.rules.get(id).map(|r| *r).unwrap_or_default()
+    }
+
+    /// Sets the rule for `id`.
+    pub fn set_rule(&self, id: OrchestratorId, rule: Rule) {
+        self.inner.rules.insert(id, rule);
+    }
+
+    /// True at most once per [`LOG_EVERY`] per orchestrator: whether to log at info.
+    pub fn should_log(&self, id: &OrchestratorId) -> bool {
+        let now = Instant::now();
+        let mut due = false;
+        self.inner
+            .logged
+            .entry(id.clone())
+            .and_modify(|last| {
+                if now.duration_since(*last) >= LOG_EVERY {
+                    *last = now;
+                    due = true;
+                }
+            })
+            .or_insert_with(|| {
+                due = true;
+                now
+            });
+        due
+    }
+}

@@ -1,0 +1,15 @@
+use anyhow::Context;
+use clap::Parser;
+use moolai_core::{run, Config};
+use moolai_proto::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    telemetry::init_tracing(config.log_json);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let shutdown = telemetry::shutdown_on_signals();
+    run(config, listener, shutdown).await.context("core failed")
+}

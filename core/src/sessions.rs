@@ -1,0 +1,176 @@
+//! Follows handshakes and disconnects (durable consumer `core` on the events
+//! stream): supersedes older connections, provisions new ones, keeps the live view.
+//!
+//! Events of one orchestrator must be handled in order (a disconnect overtaking its
+//! handshake would leave a ghost), while different orchestrators need not wait for
+//! each other; so each event goes to one of [`WORKERS`] sequential workers chosen
+//! by a hash of the orchestrator id.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use async_nats::jetstream::{AckKind, Message};
+use futures::StreamExt;
+use moolai_proto::events::{DisconnectEvent, Event, HandshakeEvent};
+use moolai_proto::subjects::CORE_CONSUMER;
+use moolai_proto::{EventKind, Subjects};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::live::{Connection, Live, Registered};
+use crate::route::Router;
+use crate::store;
+
+/// Number of sequential workers events are spread over.
+const WORKERS: usize = 16;
+/// Close code telling a client its connection was replaced by a newer one.
+pub const CLOSE_SUPERSEDED: u16 = 4000;
+
+/// What a worker needs.
+#[derive(Clone)]
+pub struct Sessions {
+    pub live: Live,
+    pub router: Router,
+    pub pool: PgPool,
+}
+
+/// Creates (or finds) core's durable consumer. A first start begins with new events:
+/// the state before it is loaded from the database.
+pub async fn consumer(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+) -> Result<pull::Stream, async_nats::Error> {
+    let stream = js.get_stream(subjects.events_stream()).await?;
+    let consumer = stream
+        .get_or_create_consumer(
+            CORE_CONSUMER,
+            pull::Config {
+                durable_name: Some(CORE_CONSUMER.to_owned()),
+                deliver_policy: DeliverPolicy::New,
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                max_deliver: -1,
+                filter_subjects: vec![
+                    subjects.events_of(EventKind::Handshake),
+                    subjects.events_of(EventKind::Disconnect),
+                ],
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(consumer.messages().await?)
+}
+
+/// Dispatches events to the workers until `shutdown`.
+pub async fn run(
+    sessions: Sessions,
+    mut messages: pull::Stream,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut workers = Vec::with_capacity(WORKERS);
+    for _ in 0..WORKERS {
+        let (tx, rx) = mpsc::channel::<Message>(256);
+        tasks.spawn(worker(sessions.clone(), rx));
+        workers.push(tx);
+    }
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = messages.next() => next,
+        };
+        let msg = match next {
+            Some(Ok(msg)) => msg,
+            Some(Err(err)) => {
+                tracing::warn!(%err, "core consumer hiccup");
+                continue;
+            }
+            None => return,
+        };
+        let slot = worker_for(msg.subject.as_str());
+        if workers[slot].send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn worker_for(subject: &str) -> usize {
+    // The last token is the orchestrator id.
+    let id = subject.rsplit('.').next().unwrap_or(subject);
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    (h.finish() as usize) % WORKERS
+}
+
+async fn worker(sessions: Sessions, mut rx: mpsc::Receiver<Message>) {
+    while let Some(msg) = rx.recv().await {
+        let outcome = match serde_json::from_slice::<Event>(&msg.payload) {
+            Ok(Event::Handshake(e)) => sessions.on_handshake(e).await,
+            Ok(Event::Disconnect(e)) => {
+                sessions.on_disconnect(e);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // The persister dead-letters it; core has nothing to do with it.
+                tracing::warn!(%err, subject = %msg.subject, "undecodable event skipped");
+                Ok(())
+            }
+        };
+        let ack = match outcome {
+            Ok(()) => msg.ack().await,
+            Err(err) => {
+                tracing::warn!(%err, "event will be retried");
+                msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await
+            }
+        };
+        if let Err(err) = ack {
+            tracing::warn!(%err, "ack failed; the event will be redelivered");
+        }
+    }
+}
+
+impl Sessions {
+    #[tracing::instrument(skip_all, fields(orchestrator_id = %e.orchestrator_id, edge_id = %e.edge_id, conn_id = %e.conn_id))]
+    async fn on_handshake(&self, e: HandshakeEvent) -> Result<(), async_nats::Error> {
+        let id = e.orchestrator_id.clone();
+        let conn = Connection {
+            edge_id: e.edge_id,
+            conn_id: e.conn_id,
+            connected_at: e.at,
+            last_keepalive: None,
+            metadata: e.metadata,
+            provision_config_capable: e.provision_config_capable,
+        };
+        match self.live.register(id.clone(), conn.clone()) {
+            Registered::Stale => {
+                // A newer connection won already; this one must not linger either.
+                self.router.close(&id, &conn, CLOSE_SUPERSEDED, "superseded").await?;
+                return Ok(());
+            }
+            Registered::Superseded(old) => {
+                tracing::info!(old_conn_id = %old.conn_id, old_edge_id = %old.edge_id, "superseding older connection");
+                self.router.close(&id, &old, CLOSE_SUPERSEDED, "superseded").await?;
+                tracing::info!("[C-OCS] Orchestrator {id} connected");
+            }
+            Registered::New => tracing::info!("[C-OCS] Orchestrator {id} connected"),
+            Registered::Again => {}
+        }
+        let data = store::provision_data(&self.pool, &id).await?;
+        self.router.provision(&id, &conn, data).await?;
+        tracing::info!("[C-OCS] Initial provisioning sent to {id}");
+        Ok(())
+    }
+
+    fn on_disconnect(&self, e: DisconnectEvent) {
+        let id = &e.orchestrator_id;
+        if self.live.unregister(id, e.conn_id) {
+            tracing::info!(orchestrator_id = %id, conn_id = %e.conn_id, reason = %e.reason,
+                "[C-OCS] Orchestrator {id} disconnected");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Settings of `moolai-edge`; `--help` is their reference.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// Terminates orchestrator WebSockets and relays them to and from the bus.
+/// Stateless: run as many as the fleet needs, behind any balancer.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "moolai-edge", version)]
+pub struct Config {
+    /// NATS server(s), comma-separated.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
+    pub nats_url: String,
+    /// First token of every subject, stream and consumer name.
+    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
+    pub subject_prefix: String,
+    /// Address orchestrators connect to (`/ws` and `/`), also /healthz and /readyz.
+    #[arg(long, env = "EDGE_LISTEN", default_value = "0.0.0.0:8766")]
+    pub listen: SocketAddr,
+    /// This edge's id, unique in the cluster ([A-Za-z0-9_-]); random when unset.
+    #[arg(long, env = "EDGE_ID")]
+    pub edge_id: Option<String>,
+    /// Seconds a new connection has to send its handshake.
+    #[arg(long, env = "HANDSHAKE_TIMEOUT_SEC", default_value_t = 15)]
+    pub handshake_timeout_sec: u64,
+    /// Seconds between `controller_heartbeat` frames.
+    #[arg(long, env = "CONTROLLER_HEARTBEAT_SEC", default_value_t = 20)]
+    pub controller_heartbeat_sec: u64,
+    /// Seconds without any frame (heartbeat, ping) after which a socket is dropped
+    /// as dead; above the slowest client interval (30 s) with room for two misses.
+    #[arg(long, env = "IDLE_TIMEOUT_SEC", default_value_t = 100)]
+    pub idle_timeout_sec: u64,
+    /// Replicas of each JetStream stream (3 on a NATS cluster).
+    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+    /// Log as JSON lines.
+    #[arg(long, env = "LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}

@@ -1,0 +1,360 @@
+//! One orchestrator's WebSocket, from accept to goodbye.
+//!
+//! The life of a connection: read the handshake (within the handshake timeout),
+//! validate it, store the handshake event durably, answer `handshake_ack` as the
+//! very first frame, then run one `select!` over shutdown, the socket, frames routed
+//! here by core, and the `controller_heartbeat` timer. Every way out has its own
+//! close code, and the end is always published as a disconnect event.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chrono::Utc;
+use moolai_proto::events::{
+    new_message_id, ConnId, DisconnectEvent, Event, HandshakeEvent, HeartbeatEvent, MessageEvent,
+    ProvisioningRequest, SnapshotEvent,
+};
+use moolai_proto::frames::{parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame};
+use moolai_proto::OrchestratorId;
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, timeout, Instant};
+use tracing::Instrument;
+
+use crate::registry::{Handle, Outbound};
+use crate::Edge;
+
+/// Close codes, one per way out (RFC 6455 and the spec's application codes).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED: u16 = 1003;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const SUPERSEDED: u16 = 4000;
+}
+
+/// More bad frames than this within [`BAD_FRAME_WINDOW`] closes the socket.
+const MAX_BAD_FRAMES: usize = 20;
+const BAD_FRAME_WINDOW: Duration = Duration::from_secs(60);
+/// Frames routed here by core that may wait for the socket.
+const OUTBOUND_QUEUE: usize = 16;
+/// How long the edge keeps trying to store a disconnect through a NATS outage.
+const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
+
+/// Serves one upgraded socket until it ends.
+pub async fn serve(socket: WebSocket, edge: Edge) {
+    let conn_id = ConnId::new_v4();
+    let span = tracing::info_span!("conn", %conn_id, edge_id = %edge.id, orchestrator_id = tracing::field::Empty);
+    Session { socket, edge, conn_id }.run().instrument(span).await
+}
+
+struct Session {
+    socket: WebSocket,
+    edge: Edge,
+    conn_id: ConnId,
+}
+
+/// Why the main loop ended, which decides the close frame and the disconnect reason.
+enum End {
+    ClientClosed,
+    Broken(String),
+    Close(u16, String),
+}
+
+impl Session {
+    async fn run(mut self) {
+        tracing::info!("[C-OCS] WebSocket connection accepted");
+        let handshake_timeout = Duration::from_secs(self.edge.config.handshake_timeout_sec);
+        let data = match timeout(handshake_timeout, read_handshake(&mut self.socket)).await {
+            Err(_) => return self.refuse(close::POLICY, "handshake_timeout").await,
+            Ok(Handshake::Gone) => return,
+            Ok(Handshake::Refused(code, reason)) => return self.refuse(code, reason).await,
+            Ok(Handshake::Valid(id, data)) => (id, data),
+        };
+        let (id, data) = data;
+        tracing::Span::current().record("orchestrator_id", tracing::field::display(&id));
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        if let Some(old) = self.edge.registry.insert(id.clone(), Handle { conn_id: self.conn_id, tx }) {
+            // Same edge, same id: the newest connection wins at once.
+            let _ = old.tx.try_send(Outbound::Close {
+                code: close::SUPERSEDED,
+                reason: "superseded".into(),
+            });
+        }
+        if !self.announce(&id, data).await {
+            self.edge.registry.remove(&id, self.conn_id);
+            return self.refuse(close::TRY_AGAIN_LATER, "try_again_later").await;
+        }
+        let ack = ServerFrame::HandshakeAck {
+            orch_id: id.to_string(),
+            ts: timestamp(Utc::now()),
+        };
+        let end = if self.send_text(ack.to_json()).await.is_err() {
+            End::Broken("handshake_ack could not be sent".into())
+        } else {
+            tracing::info!("[C-OCS] handshake_ack sent to {id}");
+            self.serve_frames(&id, rx).await
+        };
+        self.finish(&id, end).await;
+    }
+
+    /// Stores the handshake durably; false if the bus could not take it.
+    async fn announce(&mut self, id: &OrchestratorId, data: HandshakeData) -> bool {
+        let capable = data.understands_provision_config();
+        let event = Event::Handshake(HandshakeEvent {
+            orchestrator_id: id.clone(),
+            conn_id: self.conn_id,
+            edge_id: self.edge.id.clone(),
+            at: Utc::now(),
+            metadata: data.metadata,
+            provision_config_capable: capable,
+        });
+        match self.edge.bus.durable(&event, &format!("{}.handshake", self.conn_id)).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::error!(%err, "handshake not stored; refusing the connection");
+                false
+            }
+        }
+    }
+
+    /// The connection's main loop.
+    async fn serve_frames(&mut self, id: &OrchestratorId, mut rx: mpsc::Receiver<Outbound>) -> End {
+        let config = &self.edge.config;
+        let every = Duration::from_secs(config.controller_heartbeat_sec);
+        let mut beat = interval_at(Instant::now() + every, every);
+        let idle_after = Duration::from_secs(config.idle_timeout_sec);
+        let idle = tokio::time::sleep(idle_after);
+        tokio::pin!(idle);
+        let mut bad = BadFrames::default();
+        let shutdown = self.edge.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return End::Close(close::GOING_AWAY, "server_shutdown".into()),
+                _ = &mut idle => return End::Close(close::GOING_AWAY, "idle_timeout".into()),
+                _ = beat.tick() => {
+                    let frame = ServerFrame::ControllerHeartbeat { orch_id: id.to_string(), ts: timestamp(Utc::now()) };
+                    if let Err(e) = self.send_text(frame.to_json()).await {
+                        return End::Broken(e.to_string());
+                    }
+                }
+                out = rx.recv() => match out {
+                    Some(Outbound::Frames(frames)) => {
+                        for f in frames {
+                            if let Err(e) = self.send_text(f).await {
+                                return End::Broken(e.to_string());
+                            }
+                        }
+                    }
+                    Some(Outbound::Close { code, reason }) => return End::Close(code, reason),
+                    None => return End::Close(close::INTERNAL, "internal_error".into()),
+                },
+                msg = self.socket.recv() => {
+                    idle.as_mut().reset(Instant::now() + idle_after);
+                    if let Some(end) = self.on_message(id, msg, &mut bad).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one read from the socket; `Some` ends the connection.
+    async fn on_message(
+        &mut self,
+        id: &OrchestratorId,
+        msg: Option<Result<Message, axum::Error>>,
+        bad: &mut BadFrames,
+    ) -> Option<End> {
+        let msg = match msg {
+            None => return Some(End::ClientClosed),
+            Some(Err(err)) => return Some(classify_read_error(err)),
+            Some(Ok(msg)) => msg,
+        };
+        match msg {
+            Message::Text(text) => match parse_client_frame(text.as_str()) {
+                Ok(frame) => self.on_frame(id, frame).await,
+                Err(err) => bad.count(err),
+            },
+            Message::Binary(_) => Some(End::Close(close::UNSUPPORTED, "binary_not_supported".into())),
+            Message::Close(_) => Some(End::ClientClosed),
+            // tungstenite answers pings itself; pongs need nothing.
+            Message::Ping(_) | Message::Pong(_) => None,
+        }
+    }
+
+    async fn on_frame(&mut self, id: &OrchestratorId, frame: ClientFrame) -> Option<End> {
+        let edge = &self.edge;
+        let now = Utc::now();
+        match frame {
+            ClientFrame::IAmAlive {} => {
+                let hb = HeartbeatEvent {
+                    orchestrator_id: id.clone(),
+                    conn_id: self.conn_id,
+                    edge_id: edge.id.clone(),
+                    at: now,
+                };
+                if let Err(err) = edge.bus.heartbeat(&hb).await {
+                    tracing::warn!(%err, "heartbeat dropped");
+                }
+            }
+            ClientFrame::ProvisioningRequest {} => {
+                let req = ProvisioningRequest {
+                    orchestrator_id: id.clone(),
+                    conn_id: self.conn_id,
+                    edge_id: edge.id.clone(),
+                };
+                let payload = serde_json::to_vec(&req).unwrap_or_default();
+                if let Err(err) = edge.bus.notify(edge.bus.subjects.provisioning_request(id), payload.into()).await {
+                    tracing::warn!(%err, "provisioning request dropped");
+                }
+            }
+            ClientFrame::OConfigSnapshot { data } => {
+                let event = Event::Snapshot(SnapshotEvent { orchestrator_id: id.clone(), conn_id: self.conn_id, at: now, data });
+                self.store_in_background(event, format!("{}.snapshot.{}", self.conn_id, now.timestamp_micros()));
+            }
+            ClientFrame::Message { data } => {
+                let message_id = new_message_id(id, now);
+                let event = Event::Message(MessageEvent {
+                    message_id: message_id.clone(),
+                    orchestrator_id: id.clone(),
+                    at: now,
+                    message_type: data.message_type,
+                    content: data.content,
+                    message_metadata: data.message_metadata,
+                });
+                self.store_in_background(event, message_id);
+            }
+            ClientFrame::Handshake { .. } => tracing::debug!("second handshake on one connection ignored"),
+        }
+        None
+    }
+
+    /// Stores an event without holding up the socket loop.
+    fn store_in_background(&self, event: Event, dedup_id: String) {
+        let bus = self.edge.bus.clone();
+        self.edge.tasks.spawn(
+            async move {
+                if let Err(err) = bus.durable_with_retry(&event, &dedup_id, DISCONNECT_RETRY).await {
+                    tracing::error!(%err, "event lost: the bus did not take it");
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
+        self.socket.send(Message::Text(text.into())).await
+    }
+
+    /// Closes a connection that never completed its handshake.
+    async fn refuse(mut self, code: u16, reason: &str) {
+        tracing::info!(code, reason, "handshake refused");
+        self.close(code, reason).await;
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame { code, reason: reason.into() };
+        // The peer may be gone already; there is nobody left to tell.
+        let _ = self.socket.send(Message::Close(Some(frame))).await;
+    }
+
+    /// Says goodbye on the socket and on the bus.
+    async fn finish(mut self, id: &OrchestratorId, end: End) {
+        let reason = match &end {
+            End::ClientClosed => "client_closed".to_owned(),
+            End::Broken(why) => format!("broken: {why}"),
+            End::Close(code, reason) => {
+                self.close(*code, reason).await;
+                reason.clone()
+            }
+        };
+        self.edge.registry.remove(id, self.conn_id);
+        tracing::info!(reason, "[C-OCS] Orchestrator {id} disconnected");
+        let event = Event::Disconnect(DisconnectEvent {
+            orchestrator_id: id.clone(),
+            conn_id: self.conn_id,
+            edge_id: self.edge.id.clone(),
+            at: Utc::now(),
+            reason,
+        });
+        let dedup = format!("{}.disconnect", self.conn_id);
+        if let Err(err) = self.edge.bus.durable_with_retry(&event, &dedup, DISCONNECT_RETRY).await {
+            tracing::error!(%err, "disconnect not stored; liveness will mark it inactive");
+        }
+        tracing::info!("[C-OCS] Cleaned up connection for {id}");
+    }
+}
+
+/// The outcome of waiting for the first frame.
+enum Handshake {
+    Valid(OrchestratorId, HandshakeData),
+    Refused(u16, &'static str),
+    Gone,
+}
+
+async fn read_handshake(socket: &mut WebSocket) -> Handshake {
+    loop {
+        match socket.recv().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Handshake::Gone,
+            Some(Ok(Message::Text(text))) => return check_handshake(text.as_str()),
+            Some(Ok(Message::Binary(_))) => return Handshake::Refused(close::POLICY, "handshake_error"),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        }
+    }
+}
+
+/// The spec's answers to a bad first frame (`first-version-observed.md` §1.2), plus
+/// `invalid_orchestrator_id` for ids that could not be used as a subject token.
+fn check_handshake(text: &str) -> Handshake {
+    let data = match parse_client_frame(text) {
+        Ok(ClientFrame::Handshake { data }) => data,
+        Ok(_) | Err(FrameError::MissingType | FrameError::UnknownType(_)) => {
+            return Handshake::Refused(close::POLICY, "invalid_handshake")
+        }
+        Err(FrameError::NotJson(_) | FrameError::Malformed { .. }) => {
+            return Handshake::Refused(close::POLICY, "handshake_error")
+        }
+    };
+    let Some(data) = data else {
+        return Handshake::Refused(close::POLICY, "missing_orchestrator_id");
+    };
+    let Some(raw_id) = data.orchestrator_id.clone() else {
+        return Handshake::Refused(close::POLICY, "missing_orchestrator_id");
+    };
+    match OrchestratorId::parse(raw_id) {
+        Ok(id) => Handshake::Valid(id, data),
+        Err(_) => Handshake::Refused(close::POLICY, "invalid_orchestrator_id"),
+    }
+}
+
+fn classify_read_error(err: axum::Error) -> End {
+    let text = err.to_string();
+    // tungstenite reports an oversized message as a capacity error.
+    if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too big") {
+        End::Close(close::TOO_BIG, "message_too_big".into())
+    } else {
+        End::Broken(text)
+    }
+}
+
+/// Bad frames in the last minute; a sliding window over the last few instants.
+#[derive(Default)]
+struct BadFrames {
+    seen: VecDeque<Instant>,
+}
+
+impl BadFrames {
+    /// Logs a bad frame and ends the connection once there are too many.
+    fn count(&mut self, err: FrameError) -> Option<End> {
+        tracing::warn!(%err, "[C-OCS] Invalid frame received");
+        let now = Instant::now();
+        self.seen.push_back(now);
+        while self.seen.front().is_some_and(|t| now.duration_since(*t) > BAD_FRAME_WINDOW) {
+            self.seen.pop_front();
+        }
+        (self.seen.len() > MAX_BAD_FRAMES).then(|| End::Close(close::POLICY, "too_many_bad_frames".into()))
+    }
+}
