@@ -1,1 +1,234 @@
+//! Test harness: every role of the controller started in process against a real
+//! nats-server (`NATS_URL`) and a real PostgreSQL (`TEST_DATABASE_URL`), with a
+//! fresh database and a fresh subject prefix per test so tests run in parallel.
 
+pub mod http;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use moolai_proto::secret::Secret;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Where the services and the test's own assertions find NATS and PostgreSQL.
+pub struct TestEnv {
+    pub prefix: String,
+    pub nats_url: String,
+    pub db_url: String,
+    pub pool: PgPool,
+}
+
+fn nats_url() -> String {
+    std::env::var("NATS_URL").expect("NATS_URL must point at a nats-server 2.10+ (scripts/test.sh starts one)")
+}
+
+fn admin_db_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("TEST_DATABASE_URL must point at a PostgreSQL role that may CREATE DATABASE")
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let cut = base.rfind('/').expect("database URL has a path");
+    let mut out = format!("{}/{}", &base[..cut], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestEnv {
+    /// A fresh database (schema applied) and a fresh prefix.
+    pub async fn new() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let prefix = format!("t{tag}");
+        let admin = admin_db_url();
+        let mut conn = PgConnection::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        // The name is built from a random hex tag only.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE moolai_{prefix}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let db_url = with_database(&admin, &format!("moolai_{prefix}"));
+        let pool = PgPoolOptions::new().max_connections(4).connect(&db_url).await.expect("connect test db");
+        moolai_persister::MIGRATOR.run(&pool).await.expect("migrations apply");
+        Self { prefix, nats_url: nats_url(), db_url, pool }
+    }
+
+    pub fn persister_config(&self) -> moolai_persister::Config {
+        moolai_persister::Config {
+            nats_url: self.nats_url.clone(),
+            database_url: Secret::from(self.db_url.clone()),
+            subject_prefix: self.prefix.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            stream_replicas: 1,
+            batch: 2000,
+            database_max_connections: 2,
+            log_json: false,
+        }
+    }
+
+    pub fn core_config(&self) -> moolai_core::Config {
+        moolai_core::Config {
+            nats_url: self.nats_url.clone(),
+            database_url: Secret::from(self.db_url.clone()),
+            subject_prefix: self.prefix.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            heartbeat_ttl_sec: 120,
+            stream_replicas: 1,
+            heartbeat_flush_ms: 100,
+            log_json: false,
+        }
+    }
+
+    pub fn edge_config(&self, edge_id: &str) -> moolai_edge::Config {
+        moolai_edge::Config {
+            nats_url: self.nats_url.clone(),
+            subject_prefix: self.prefix.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            edge_id: Some(edge_id.to_owned()),
+            handshake_timeout_sec: 15,
+            controller_heartbeat_sec: 20,
+            idle_timeout_sec: 100,
+            stream_replicas: 1,
+            log_json: false,
+        }
+    }
+
+    /// Runs a SQL query returning one scalar (bound to `$1 = id`), for assertions.
+    pub async fn scalar<T>(&self, sql: &'static str, id: &str) -> Option<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        // No row and a NULL column both read as `None`.
+        sqlx::query_scalar::<_, Option<T>>(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("query")
+            .flatten()
+    }
+
+    /// The `status` of an orchestrator's instance row.
+    pub async fn status(&self, id: &str) -> Option<String> {
+        self.scalar("SELECT status FROM orchestrator_instances WHERE orchestrator_id = $1", id).await
+    }
+}
+
+/// A role running in this process.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<()>,
+}
+
+impl Running {
+    /// Graceful stop: cancel and wait.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.handle).await;
+    }
+
+    /// The WebSocket URL of an edge.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+}
+
+async fn start<F, Fut, E>(run: F) -> Running
+where
+    F: FnOnce(TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let fut = run(listener, shutdown.clone());
+    let handle = tokio::spawn(async move {
+        if let Err(err) = fut.await {
+            panic!("role failed: {err}");
+        }
+    });
+    let running = Running { addr, shutdown, handle };
+    wait_ready(addr).await;
+    running
+}
+
+/// Waits until `/readyz` answers 200.
+pub async fn wait_ready(addr: SocketAddr) {
+    wait_until(Duration::from_secs(20), || async move {
+        matches!(http::get(addr, "/readyz").await, Ok((200, _)))
+    })
+    .await
+    .unwrap_or_else(|| panic!("{addr} never became ready"));
+}
+
+pub async fn start_persister(config: moolai_persister::Config) -> Running {
+    start(|l, s| moolai_persister::run(config, l, s)).await
+}
+
+pub async fn start_core(config: moolai_core::Config) -> Running {
+    start(|l, s| moolai_core::run(config, l, s)).await
+}
+
+pub async fn start_edge(config: moolai_edge::Config) -> Running {
+    start(|l, s| moolai_edge::run(config, l, s)).await
+}
+
+/// Persister, core and one edge.
+pub struct Stack {
+    pub persister: Running,
+    pub core: Running,
+    pub edge: Running,
+}
+
+impl TestEnv {
+    /// The usual stack with default settings and an edge called `edge-1`.
+    pub async fn stack(&self) -> Stack {
+        let persister = start_persister(self.persister_config()).await;
+        let core = start_core(self.core_config()).await;
+        let edge = start_edge(self.edge_config("edge-1")).await;
+        Stack { persister, core, edge }
+    }
+}
+
+/// Polls `check` until it is true or `limit` passes; `Some(elapsed)` on success.
+pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A binary of this workspace, built next to the test executable.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} missing: run `cargo build --bins` (scripts/test.sh does)", path.display());
+    path
+}
