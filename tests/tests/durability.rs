@@ -1,0 +1,164 @@
+//! Nothing acknowledged is lost when a role stops or dies.
+
+use std::net::TcpListener as StdListener;
+use std::process::Stdio;
+use std::time::Duration;
+
+use moolai_agent::{Orchestrator, Stats};
+use moolai_tests::ws::{connect_as, next_json};
+use moolai_tests::{start_core, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test]
+async fn events_during_a_persister_outage_are_written_after_its_restart() {
+    let env = TestEnv::new().await;
+    let persister = start_persister(env.persister_config()).await;
+    let _core = start_core(env.core_config()).await;
+    let edge = start_edge(env.edge_config("edge-1")).await;
+    persister.stop().await;
+
+    // While it is down: ten connect, the first five leave again, and two of those
+    // come back on a new connection.
+    let mut socks = Vec::new();
+    for i in 0..10 {
+        let mut sock = connect_as(&edge.ws_url(), &format!("o-{i}"), true).await;
+        next_json(&mut sock).await; // provision_config
+        socks.push(sock);
+    }
+    for sock in socks.iter_mut().take(5) {
+        sock.close(None).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut back = Vec::new();
+    for i in [0, 1] {
+        back.push(connect_as(&edge.ws_url(), &format!("o-{i}"), true).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(none, 0, "nothing can be written while the persister is down");
+
+    let _persister = start_persister(env.persister_config()).await;
+    let expected: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("o-{i}"), if (2..5).contains(&i) { "inactive" } else { "active" }.to_owned()))
+        .collect();
+    let settled = wait_until(Duration::from_secs(10), || async {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT orchestrator_id, status FROM orchestrator_instances ORDER BY orchestrator_id")
+                .fetch_all(&env.pool)
+                .await
+                .unwrap();
+        rows == expected
+    })
+    .await;
+    assert!(settled.is_some(), "rows after replay differ from what happened");
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(orgs, 10);
+}
+
+#[tokio::test]
+async fn an_undecodable_event_is_dead_lettered_and_the_rest_still_written() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let nats = async_nats::connect(&env.nats_url).await.unwrap();
+    let js = async_nats::jetstream::new(nats);
+    let subject = format!("{}.events.handshake.poison", env.prefix);
+    js.publish(subject, "not an event".into()).await.unwrap().await.unwrap();
+    let _sock = connect_as(&stack.edge.ws_url(), "org-after-poison", true).await;
+    let written = wait_until(Duration::from_secs(5), || async {
+        env.status("org-after-poison").await.as_deref() == Some("active")
+    })
+    .await;
+    assert!(written.is_some(), "a poison message blocked the consumer");
+    let dead_name = format!("{}_deadletter", env.prefix);
+    let kept = wait_until(Duration::from_secs(5), || {
+        let (js, name) = (js.clone(), dead_name.clone());
+        async move { js.get_stream(name).await.unwrap().info().await.unwrap().state.messages == 1 }
+    })
+    .await;
+    assert!(kept.is_some(), "the poison message was not kept as a dead letter");
+}
+
+#[tokio::test]
+async fn a_restarted_core_provisions_handshakes_it_missed() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    stack.core.stop().await;
+    let mut sock = connect_as(&stack.edge.ws_url(), "org-missed", true).await;
+    let _core = start_core(env.core_config()).await;
+    assert_eq!(next_json(&mut sock).await["type"], "provision_config");
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn edge_process(env: &TestEnv, id: &str, port: u16) -> Child {
+    let child = Command::new(workspace_bin("moolai-edge"))
+        .env("NATS_URL", &env.nats_url)
+        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
+        .env("EDGE_ID", id)
+        .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moolai-edge");
+    wait_ready(([127, 0, 0, 1], port).into()).await;
+    child
+}
+
+#[tokio::test]
+async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
+    const AGENTS: usize = 20;
+    let env = TestEnv::new().await;
+    let _persister = start_persister(env.persister_config()).await;
+    let _core = start_core(env.core_config()).await;
+    let (port1, port2) = (free_port(), free_port());
+    let mut edge1 = edge_process(&env, "edge-a", port1).await;
+    let _edge2 = edge_process(&env, "edge-b", port2).await;
+    let (url1, url2) = (format!("ws://127.0.0.1:{port1}/ws"), format!("ws://127.0.0.1:{port2}/ws"));
+
+    let shutdown = CancellationToken::new();
+    let stats = Stats::default();
+    let watchers: Vec<_> = (0..AGENTS)
+        .map(|i| {
+            let orchestrator = Orchestrator {
+                id: format!("fo-{i}"),
+                urls: vec![url1.clone(), url2.clone()],
+                interval: Duration::from_secs(1),
+                state_file: None,
+                name: format!("Failover {i}"),
+                location: "lab".into(),
+            };
+            moolai_agent::spawn(orchestrator, stats.clone(), shutdown.clone())
+        })
+        .collect();
+    let all_on = |url: String| {
+        let watchers = watchers.clone();
+        move || {
+            let url = url.clone();
+            let ok = watchers.iter().all(|w| w.borrow().connected_to.as_deref() == Some(url.as_str()));
+            async move { ok }
+        }
+    };
+    assert!(wait_until(Duration::from_secs(10), all_on(url1.clone())).await.is_some(), "agents never all reached edge-a");
+
+    edge1.start_kill().expect("SIGKILL edge-a");
+    let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;
+    shutdown.cancel();
+    let took = moved.expect("agents not all on edge-b within 10 s");
+    println!("failover of {AGENTS} agents took {took:?}");
+    let on_b = wait_until(Duration::from_secs(5), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM orchestrator_instances WHERE edge_id = 'edge-b' AND status = 'active'",
+        )
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+            == AGENTS as i64
+    })
+    .await;
+    assert!(on_b.is_some(), "the database does not show every agent active on edge-b");
+}
