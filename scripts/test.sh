@@ -35,6 +35,10 @@ port=$(free_port)
 start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
 export NATS_URL="nats://127.0.0.1:$port"
 
+# The failover tests run real edge processes, so the binaries must exist first.
+step "cargo build" cargo build --bins
+step "cargo fmt" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace --all-targets
 
 # The compose check needs PyYAML; keep it in our venv, not the system Python.

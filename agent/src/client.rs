@@ -67,7 +67,12 @@ enum Ended {
 
 impl Orchestrator {
     /// Runs until `shutdown`, reconnecting as needed.
-    pub async fn run(self, stats: Stats, status: watch::Sender<Status>, shutdown: CancellationToken) {
+    pub async fn run(
+        self,
+        stats: Stats,
+        status: watch::Sender<Status>,
+        shutdown: CancellationToken,
+    ) {
         let mut attempt: u32 = 0;
         let mut url_index = 0;
         while !shutdown.is_cancelled() {
@@ -117,10 +122,15 @@ impl Orchestrator {
 
     /// Connects and completes the handshake; the ack must be the first frame.
     async fn handshake(&self, url: &str) -> Result<Socket, AgentError> {
-        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
         let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
-        let (mut ws, _) = timeout(STEP_TIMEOUT, connect).await.map_err(|_| AgentError::Timeout("connect"))??;
-        ws.send(Message::text(self.handshake_frame().to_string())).await?;
+        let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
+            .await
+            .map_err(|_| AgentError::Timeout("connect"))??;
+        ws.send(Message::text(self.handshake_frame().to_string()))
+            .await?;
         let first = timeout(STEP_TIMEOUT, next_text(&mut ws))
             .await
             .map_err(|_| AgentError::Timeout("handshake_ack"))??;
@@ -131,7 +141,10 @@ impl Orchestrator {
     }
 
     fn handshake_frame(&self) -> Value {
-        let features = self.stored_config().map(|c| c.features).unwrap_or_else(|| json!({}));
+        let features = self
+            .stored_config()
+            .map(|c| c.features)
+            .unwrap_or_else(|| json!({}));
         json!({
             "type": "handshake",
             "service": "orchestrator",
@@ -153,7 +166,12 @@ impl Orchestrator {
         })
     }
 
-    async fn heartbeat_loop(&self, ws: &mut Socket, stats: &Stats, shutdown: &CancellationToken) -> Ended {
+    async fn heartbeat_loop(
+        &self,
+        ws: &mut Socket,
+        stats: &Stats,
+        shutdown: &CancellationToken,
+    ) -> Ended {
         let mut tick = tokio::time::interval(self.interval);
         loop {
             tokio::select! {
@@ -203,7 +221,9 @@ impl Orchestrator {
 
     /// Written to a temporary file and renamed, so a crash never leaves half a file.
     fn store_config(&self, data: &ProvisionData) -> std::io::Result<()> {
-        let Some(path) = &self.state_file else { return Ok(()) };
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
         let state = json!({
             "orchestrator_id": self.id,
             "provision_config": data,

@@ -13,10 +13,19 @@ pub struct Config {
     #[arg(long = "id", env = "ORCHESTRATOR_ID", default_value = "orch-001")]
     pub orchestrator_id: String,
     /// Edge URL(s), comma-separated; the agent fails over between them.
-    #[arg(long = "url", env = "CONTROLLER_WS_URL", default_value = "ws://127.0.0.1:8766/ws", value_delimiter = ',')]
+    #[arg(
+        long = "url",
+        env = "CONTROLLER_WS_URL",
+        default_value = "ws://127.0.0.1:8766/ws",
+        value_delimiter = ','
+    )]
     pub urls: Vec<String>,
     /// Seconds between `i_am_alive` frames.
-    #[arg(long = "interval", env = "HEARTBEAT_INTERVAL_SEC", default_value_t = 10.0)]
+    #[arg(
+        long = "interval",
+        env = "HEARTBEAT_INTERVAL_SEC",
+        default_value_t = 10.0
+    )]
     pub heartbeat_interval_sec: f64,
     /// Where the received configuration is kept (single-orchestrator mode).
     #[arg(long = "state-file", env = "ORCHESTRATOR_CONFIG_FILE")]
@@ -42,7 +51,10 @@ impl Config {
     /// `WEBSOCKET_KEEPALIVE_INTERVAL` is the first version's name for the interval.
     pub fn apply_legacy_env(&mut self) {
         if std::env::var_os("HEARTBEAT_INTERVAL_SEC").is_none() {
-            if let Some(v) = std::env::var("WEBSOCKET_KEEPALIVE_INTERVAL").ok().and_then(|v| v.parse().ok()) {
+            if let Some(v) = std::env::var("WEBSOCKET_KEEPALIVE_INTERVAL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
                 self.heartbeat_interval_sec = v;
             }
         }

@@ -20,7 +20,11 @@ pub use stats::Stats;
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts one orchestrator in the background; the receiver follows its status.
-pub fn spawn(orchestrator: Orchestrator, stats: Stats, shutdown: CancellationToken) -> watch::Receiver<Status> {
+pub fn spawn(
+    orchestrator: Orchestrator,
+    stats: Stats,
+    shutdown: CancellationToken,
+) -> watch::Receiver<Status> {
     let (tx, rx) = watch::channel(Status::default());
     tokio::spawn(orchestrator.run(stats, tx, shutdown));
     rx
@@ -47,7 +51,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> stats::Snapshot
     tasks.wait().await;
     let last = stats.snapshot();
     if config.count > 1 {
-        println!("total: {}", stats::report(&stats::Snapshot { connects: 0, heartbeats: 0, ..last }, &last, started.elapsed()));
+        println!(
+            "total: {}",
+            stats::report(
+                &stats::Snapshot {
+                    connects: 0,
+                    heartbeats: 0,
+                    ..last
+                },
+                &last,
+                started.elapsed()
+            )
+        );
     }
     last
 }
@@ -63,11 +78,22 @@ async fn launch(config: &Config, stats: &Stats, tasks: &TaskTracker, shutdown: C
             return;
         }
         let orchestrator = Orchestrator {
-            id: if config.count == 1 { config.orchestrator_id.clone() } else { format!("{}-{i}", config.orchestrator_id) },
+            id: if config.count == 1 {
+                config.orchestrator_id.clone()
+            } else {
+                format!("{}-{i}", config.orchestrator_id)
+            },
             urls: config.urls.clone(),
             interval: Duration::from_secs_f64(config.heartbeat_interval_sec),
-            state_file: if config.count == 1 { config.state_file.clone() } else { None },
-            name: config.name.clone().unwrap_or_else(|| format!("Orchestrator {}", config.orchestrator_id)),
+            state_file: if config.count == 1 {
+                config.state_file.clone()
+            } else {
+                None
+            },
+            name: config
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("Orchestrator {}", config.orchestrator_id)),
             location: config.location.clone(),
         };
         let (tx, _rx) = watch::channel(Status::default());

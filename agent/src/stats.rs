@@ -29,7 +29,9 @@ impl Default for Stats {
                 heartbeats: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 connected: AtomicU64::new(0),
-                handshake_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")),
+                handshake_us: Mutex::new(
+                    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+                ),
             }),
         }
     }
@@ -51,7 +53,12 @@ impl Stats {
         self.inner.connects.fetch_add(1, Ordering::Relaxed);
         self.inner.connected.fetch_add(1, Ordering::Relaxed);
         let us = handshake.as_micros().clamp(1, 60_000_000) as u64;
-        let _ = self.inner.handshake_us.lock().expect("histogram lock").record(us);
+        let _ = self
+            .inner
+            .handshake_us
+            .lock()
+            .expect("histogram lock")
+            .record(us);
     }
 
     pub fn disconnected(&self) {

@@ -47,7 +47,11 @@ pub async fn run(
 
     let live = Live::default();
     let known = load_state(&pool, &live).await;
-    tracing::info!(known, connected = live.connected(), "state rebuilt from the database");
+    tracing::info!(
+        known,
+        connected = live.connected(),
+        "state rebuilt from the database"
+    );
 
     let sessions = Sessions {
         live: live.clone(),
@@ -122,7 +126,10 @@ async fn spawn_bus_tasks(
     Ok(())
 }
 
-async fn log_exit(what: &'static str, task: impl std::future::Future<Output = Result<(), async_nats::Error>>) {
+async fn log_exit(
+    what: &'static str,
+    task: impl std::future::Future<Output = Result<(), async_nats::Error>>,
+) {
     if let Err(err) = task.await {
         tracing::error!(%err, "{what} task stopped");
     }

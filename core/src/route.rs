@@ -22,7 +22,11 @@ impl Router {
     }
 
     /// Sends a command to `edge`.
-    pub async fn send(&self, edge: &EdgeId, command: &EdgeCommand) -> Result<(), async_nats::Error> {
+    pub async fn send(
+        &self,
+        edge: &EdgeId,
+        command: &EdgeCommand,
+    ) -> Result<(), async_nats::Error> {
         let payload = Bytes::from(serde_json::to_vec(command)?);
         self.nats
             .publish(self.subjects.edge_commands(edge), payload)
@@ -77,7 +81,12 @@ impl Router {
 }
 
 fn legacy_frame(id: &OrchestratorId, conn: &Connection, features: &Value) -> ServerFrame {
-    let text = |key: &str| conn.metadata.get(key).and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str| {
+        conn.metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     ServerFrame::Provisioning {
         data: LegacyProvisioning {
             orchestrator_id: id.to_string(),

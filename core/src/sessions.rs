@@ -125,7 +125,8 @@ async fn worker(sessions: Sessions, mut rx: mpsc::Receiver<Message>) {
             Ok(()) => msg.ack().await,
             Err(err) => {
                 tracing::warn!(%err, "event will be retried");
-                msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await
+                msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await
             }
         };
         if let Err(err) = ack {
@@ -149,12 +150,16 @@ impl Sessions {
         match self.live.register(id.clone(), conn.clone()) {
             Registered::Stale => {
                 // A newer connection won already; this one must not linger either.
-                self.router.close(&id, &conn, CLOSE_SUPERSEDED, "superseded").await?;
+                self.router
+                    .close(&id, &conn, CLOSE_SUPERSEDED, "superseded")
+                    .await?;
                 return Ok(());
             }
             Registered::Superseded(old) => {
                 tracing::info!(old_conn_id = %old.conn_id, old_edge_id = %old.edge_id, "superseding older connection");
-                self.router.close(&id, &old, CLOSE_SUPERSEDED, "superseded").await?;
+                self.router
+                    .close(&id, &old, CLOSE_SUPERSEDED, "superseded")
+                    .await?;
                 tracing::info!("[C-OCS] Orchestrator {id} connected");
             }
             Registered::New => tracing::info!("[C-OCS] Orchestrator {id} connected"),

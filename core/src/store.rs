@@ -11,7 +11,10 @@ use crate::live::{Connection, Live, Rule};
 
 /// The configuration stored for an orchestrator's organization; empty objects for
 /// one the controller has never configured.
-pub async fn provision_data(pool: &PgPool, id: &OrchestratorId) -> Result<ProvisionData, sqlx::Error> {
+pub async fn provision_data(
+    pool: &PgPool,
+    id: &OrchestratorId,
+) -> Result<ProvisionData, sqlx::Error> {
     let row = sqlx::query(
         "SELECT features, settings, policies FROM organizations WHERE organization_id = $1",
     )

@@ -32,12 +32,17 @@ pub async fn listen(
 
 fn dispatch(registry: &Registry, command: EdgeCommand) {
     let (id, conn_id, outbound) = match command {
-        EdgeCommand::Deliver { orchestrator_id, conn_id, frames } => {
-            (orchestrator_id, conn_id, Outbound::Frames(frames))
-        }
-        EdgeCommand::Close { orchestrator_id, conn_id, code, reason } => {
-            (orchestrator_id, conn_id, Outbound::Close { code, reason })
-        }
+        EdgeCommand::Deliver {
+            orchestrator_id,
+            conn_id,
+            frames,
+        } => (orchestrator_id, conn_id, Outbound::Frames(frames)),
+        EdgeCommand::Close {
+            orchestrator_id,
+            conn_id,
+            code,
+            reason,
+        } => (orchestrator_id, conn_id, Outbound::Close { code, reason }),
     };
     let Some(tx) = registry.get(&id, conn_id) else {
         tracing::debug!(orchestrator_id = %id, %conn_id, "command for a connection no longer here");
@@ -46,7 +51,9 @@ fn dispatch(registry: &Registry, command: EdgeCommand) {
     match tx.try_send(outbound) {
         Ok(()) => {}
         // A socket this far behind is not reading; it will be closed as idle or broken.
-        Err(TrySendError::Full(_)) => tracing::warn!(orchestrator_id = %id, "outbound queue full; frame dropped"),
+        Err(TrySendError::Full(_)) => {
+            tracing::warn!(orchestrator_id = %id, "outbound queue full; frame dropped")
+        }
         Err(TrySendError::Closed(_)) => {}
     }
 }

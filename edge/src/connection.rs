@@ -15,7 +15,9 @@ use moolai_proto::events::{
     new_message_id, ConnId, DisconnectEvent, Event, HandshakeEvent, HeartbeatEvent, MessageEvent,
     ProvisioningRequest, SnapshotEvent,
 };
-use moolai_proto::frames::{parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame};
+use moolai_proto::frames::{
+    parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
+};
 use moolai_proto::OrchestratorId;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, timeout, Instant};
@@ -47,7 +49,14 @@ const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 pub async fn serve(socket: WebSocket, edge: Edge) {
     let conn_id = ConnId::new_v4();
     let span = tracing::info_span!("conn", %conn_id, edge_id = %edge.id, orchestrator_id = tracing::field::Empty);
-    Session { socket, edge, conn_id }.run().instrument(span).await
+    Session {
+        socket,
+        edge,
+        conn_id,
+    }
+    .run()
+    .instrument(span)
+    .await
 }
 
 struct Session {
@@ -76,7 +85,13 @@ impl Session {
         let (id, data) = data;
         tracing::Span::current().record("orchestrator_id", tracing::field::display(&id));
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        if let Some(old) = self.edge.registry.insert(id.clone(), Handle { conn_id: self.conn_id, tx }) {
+        if let Some(old) = self.edge.registry.insert(
+            id.clone(),
+            Handle {
+                conn_id: self.conn_id,
+                tx,
+            },
+        ) {
             // Same edge, same id: the newest connection wins at once.
             let _ = old.tx.try_send(Outbound::Close {
                 code: close::SUPERSEDED,
@@ -111,7 +126,12 @@ impl Session {
             metadata: data.metadata,
             provision_config_capable: capable,
         });
-        match self.edge.bus.durable(&event, &format!("{}.handshake", self.conn_id)).await {
+        match self
+            .edge
+            .bus
+            .durable(&event, &format!("{}.handshake", self.conn_id))
+            .await
+        {
             Ok(()) => true,
             Err(err) => {
                 tracing::error!(%err, "handshake not stored; refusing the connection");
@@ -178,7 +198,10 @@ impl Session {
                 Ok(frame) => self.on_frame(id, frame).await,
                 Err(err) => bad.count(err),
             },
-            Message::Binary(_) => Some(End::Close(close::UNSUPPORTED, "binary_not_supported".into())),
+            Message::Binary(_) => Some(End::Close(
+                close::UNSUPPORTED,
+                "binary_not_supported".into(),
+            )),
             Message::Close(_) => Some(End::ClientClosed),
             // tungstenite answers pings itself; pongs need nothing.
             Message::Ping(_) | Message::Pong(_) => None,
@@ -207,13 +230,25 @@ impl Session {
                     edge_id: edge.id.clone(),
                 };
                 let payload = serde_json::to_vec(&req).unwrap_or_default();
-                if let Err(err) = edge.bus.notify(edge.bus.subjects.provisioning_request(id), payload.into()).await {
+                if let Err(err) = edge
+                    .bus
+                    .notify(edge.bus.subjects.provisioning_request(id), payload.into())
+                    .await
+                {
                     tracing::warn!(%err, "provisioning request dropped");
                 }
             }
             ClientFrame::OConfigSnapshot { data } => {
-                let event = Event::Snapshot(SnapshotEvent { orchestrator_id: id.clone(), conn_id: self.conn_id, at: now, data });
-                self.store_in_background(event, format!("{}.snapshot.{}", self.conn_id, now.timestamp_micros()));
+                let event = Event::Snapshot(SnapshotEvent {
+                    orchestrator_id: id.clone(),
+                    conn_id: self.conn_id,
+                    at: now,
+                    data,
+                });
+                self.store_in_background(
+                    event,
+                    format!("{}.snapshot.{}", self.conn_id, now.timestamp_micros()),
+                );
             }
             ClientFrame::Message { data } => {
                 let message_id = new_message_id(id, now);
@@ -227,7 +262,9 @@ impl Session {
                 });
                 self.store_in_background(event, message_id);
             }
-            ClientFrame::Handshake { .. } => tracing::debug!("second handshake on one connection ignored"),
+            ClientFrame::Handshake { .. } => {
+                tracing::debug!("second handshake on one connection ignored")
+            }
         }
         None
     }
@@ -237,7 +274,10 @@ impl Session {
         let bus = self.edge.bus.clone();
         self.edge.tasks.spawn(
             async move {
-                if let Err(err) = bus.durable_with_retry(&event, &dedup_id, DISCONNECT_RETRY).await {
+                if let Err(err) = bus
+                    .durable_with_retry(&event, &dedup_id, DISCONNECT_RETRY)
+                    .await
+                {
                     tracing::error!(%err, "event lost: the bus did not take it");
                 }
             }
@@ -256,7 +296,10 @@ impl Session {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
-        let frame = CloseFrame { code, reason: reason.into() };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
         // The peer may be gone already; there is nobody left to tell.
         let _ = self.socket.send(Message::Close(Some(frame))).await;
     }
@@ -281,7 +324,12 @@ impl Session {
             reason,
         });
         let dedup = format!("{}.disconnect", self.conn_id);
-        if let Err(err) = self.edge.bus.durable_with_retry(&event, &dedup, DISCONNECT_RETRY).await {
+        if let Err(err) = self
+            .edge
+            .bus
+            .durable_with_retry(&event, &dedup, DISCONNECT_RETRY)
+            .await
+        {
             tracing::error!(%err, "disconnect not stored; liveness will mark it inactive");
         }
         tracing::info!("[C-OCS] Cleaned up connection for {id}");
@@ -300,7 +348,9 @@ async fn read_handshake(socket: &mut WebSocket) -> Handshake {
         match socket.recv().await {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Handshake::Gone,
             Some(Ok(Message::Text(text))) => return check_handshake(text.as_str()),
-            Some(Ok(Message::Binary(_))) => return Handshake::Refused(close::POLICY, "handshake_error"),
+            Some(Ok(Message::Binary(_))) => {
+                return Handshake::Refused(close::POLICY, "handshake_error")
+            }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
         }
     }
@@ -333,7 +383,10 @@ fn check_handshake(text: &str) -> Handshake {
 fn classify_read_error(err: axum::Error) -> End {
     let text = err.to_string();
     // tungstenite reports an oversized message as a capacity error.
-    if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too big") {
+    if text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("Message too big")
+    {
         End::Close(close::TOO_BIG, "message_too_big".into())
     } else {
         End::Broken(text)
@@ -352,9 +405,14 @@ impl BadFrames {
         tracing::warn!(%err, "[C-OCS] Invalid frame received");
         let now = Instant::now();
         self.seen.push_back(now);
-        while self.seen.front().is_some_and(|t| now.duration_since(*t) > BAD_FRAME_WINDOW) {
+        while self
+            .seen
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > BAD_FRAME_WINDOW)
+        {
             self.seen.pop_front();
         }
-        (self.seen.len() > MAX_BAD_FRAMES).then(|| End::Close(close::POLICY, "too_many_bad_frames".into()))
+        (self.seen.len() > MAX_BAD_FRAMES)
+            .then(|| End::Close(close::POLICY, "too_many_bad_frames".into()))
     }
 }

@@ -63,11 +63,18 @@ pub struct Edge {
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
 /// and waits for their disconnect events to be stored.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let id = match &config.edge_id {
         Some(raw) => EdgeId::parse(raw.clone())?,
-        None => EdgeId::parse(format!("edge-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))?,
+        None => EdgeId::parse(format!(
+            "edge-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ))?,
     };
     let nats = bus::connect(&config.nats_url, &format!("moolai-edge {id}")).await?;
     let js = jetstream::new(nats.clone());
@@ -78,11 +85,20 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         id: id.clone(),
         config: Arc::new(config),
         registry: Registry::default(),
-        bus: Bus { nats: nats.clone(), js, subjects: subjects.clone() },
+        bus: Bus {
+            nats: nats.clone(),
+            js,
+            subjects: subjects.clone(),
+        },
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
     };
-    let listen = commands::listen(nats.clone(), subjects.edge_commands(&id), edge.registry.clone(), shutdown.clone());
+    let listen = commands::listen(
+        nats.clone(),
+        subjects.edge_commands(&id),
+        edge.registry.clone(),
+        shutdown.clone(),
+    );
     edge.tasks.spawn(async move {
         if let Err(err) = listen.await {
             tracing::error!(%err, "command listener stopped");

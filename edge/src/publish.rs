@@ -46,8 +46,11 @@ impl Bus {
             Event::Snapshot(e) => (EventKind::Snapshot, &e.orchestrator_id),
             Event::Message(e) => (EventKind::Message, &e.orchestrator_id),
         };
-        let payload = Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.to_string()))?);
-        let publish = PublishMessage::build().payload(payload).message_id(dedup_id);
+        let payload =
+            Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.to_string()))?);
+        let publish = PublishMessage::build()
+            .payload(payload)
+            .message_id(dedup_id);
         let confirm = async {
             let ack = self
                 .js
@@ -64,7 +67,12 @@ impl Bus {
 
     /// Retries [`Bus::durable`] with backoff for up to `budget`; for events that must
     /// not be lost to a short NATS outage (disconnects).
-    pub async fn durable_with_retry(&self, event: &Event, dedup_id: &str, budget: Duration) -> Result<(), PublishError> {
+    pub async fn durable_with_retry(
+        &self,
+        event: &Event,
+        dedup_id: &str,
+        budget: Duration,
+    ) -> Result<(), PublishError> {
         let deadline = tokio::time::Instant::now() + budget;
         let mut pause = Duration::from_millis(200);
         loop {
@@ -82,8 +90,11 @@ impl Bus {
     /// Publishes a heartbeat without ever holding up the socket loop for long.
     pub async fn heartbeat(&self, hb: &HeartbeatEvent) -> Result<(), PublishError> {
         let payload = serde_json::to_vec(hb).map_err(|e| PublishError::Bus(e.to_string()))?;
-        self.notify(self.subjects.heartbeat(&hb.orchestrator_id), Bytes::from(payload))
-            .await
+        self.notify(
+            self.subjects.heartbeat(&hb.orchestrator_id),
+            Bytes::from(payload),
+        )
+        .await
     }
 
     /// Publishes on core NATS (requests to core), waiting at most a moment.

@@ -50,7 +50,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     let subjects = Subjects::new(config.subject_prefix.clone())?;
-    let pool = connect_db(config.database_url.expose(), config.database_max_connections).await?;
+    let pool = connect_db(
+        config.database_url.expose(),
+        config.database_max_connections,
+    )
+    .await?;
     MIGRATOR.run(&pool).await?;
     let nats = bus::connect(&config.nats_url, "moolai-persister").await?;
     let js = jetstream::new(nats.clone());
@@ -83,7 +87,8 @@ pub async fn run(
 
     let app = health::router(health::nats_and_db(nats, pool.clone()));
     tracing::info!(addr = %listener.local_addr()?, "persister listening");
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await?;
     tasks.wait().await;
     pool.close().await;

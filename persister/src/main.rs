@@ -11,5 +11,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let shutdown = telemetry::shutdown_on_signals();
-    run(config, listener, shutdown).await.context("persister failed")
+    run(config, listener, shutdown)
+        .await
+        .context("persister failed")
 }

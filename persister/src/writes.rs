@@ -85,7 +85,10 @@ async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<()
     .bind(e.at)
     .execute(&mut *tx)
     .await?;
-    tracing::info!(orchestrator_id = id, "[C-OCS] DB: Registered {id} in both tables");
+    tracing::info!(
+        orchestrator_id = id,
+        "[C-OCS] DB: Registered {id} in both tables"
+    );
     Ok(())
 }
 
@@ -169,7 +172,10 @@ pub fn coalesce(writes: impl IntoIterator<Item = HeartbeatWrite>) -> Vec<Heartbe
 /// for the connection it came on, only while that connection is open, and never
 /// for an orchestrator that is independent (the rule is rechecked here so that a
 /// heartbeat already accepted by core cannot land after independence was set).
-pub async fn apply_heartbeats(pool: &PgPool, writes: &[HeartbeatWrite]) -> Result<u64, sqlx::Error> {
+pub async fn apply_heartbeats(
+    pool: &PgPool,
+    writes: &[HeartbeatWrite],
+) -> Result<u64, sqlx::Error> {
     let ids: Vec<&str> = writes.iter().map(|w| w.orchestrator_id.as_str()).collect();
     let conns: Vec<Uuid> = writes.iter().map(|w| w.conn_id).collect();
     let ats: Vec<DateTime<Utc>> = writes.iter().map(|w| w.at).collect();

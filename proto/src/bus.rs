@@ -17,7 +17,10 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Connects with settings tuned for a control plane: a short ping interval so a
 /// half-open connection is noticed in ~30 s rather than minutes, and retries when
 /// the server is not up yet (services may start before NATS).
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+pub async fn connect(
+    url: &str,
+    name: &str,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
     async_nats::ConnectOptions::new()
         .name(name)
         .ping_interval(Duration::from_secs(10))

@@ -32,7 +32,9 @@ pub enum ClientFrame {
         data: Value,
     },
     /// A recommendation or monitoring message sent up by the orchestrator.
-    Message { data: OrchestratorMessage },
+    Message {
+        data: OrchestratorMessage,
+    },
 }
 
 /// The body of a `handshake`.
@@ -141,14 +143,22 @@ pub struct ProvisionData {
 pub enum ServerFrame {
     /// Always the first frame after a handshake: the existing client drops the
     /// connection if anything else comes first.
-    HandshakeAck { orch_id: String, ts: String },
+    HandshakeAck {
+        orch_id: String,
+        ts: String,
+    },
     ProvisionConfig {
         data: ProvisionData,
         timestamp: String,
     },
     /// The first version's configuration frame, the only one its client applies.
-    Provisioning { data: LegacyProvisioning },
-    ControllerHeartbeat { orch_id: String, ts: String },
+    Provisioning {
+        data: LegacyProvisioning,
+    },
+    ControllerHeartbeat {
+        orch_id: String,
+        ts: String,
+    },
 }
 
 /// Body of the legacy `provisioning` frame.
@@ -190,7 +200,10 @@ mod tests {
 
     #[test]
     fn errors_say_what_was_wrong() {
-        assert!(matches!(parse_client_frame("nope"), Err(FrameError::NotJson(_))));
+        assert!(matches!(
+            parse_client_frame("nope"),
+            Err(FrameError::NotJson(_))
+        ));
         assert_eq!(parse_client_frame("{}"), Err(FrameError::MissingType));
         assert_eq!(
             parse_client_frame(r#"{"type":"dance"}"#),

@@ -139,7 +139,10 @@ mod tests {
     fn names_carry_the_prefix() {
         let s = Subjects::new("t1").unwrap();
         let id = OrchestratorId::parse("org-1").unwrap();
-        assert_eq!(s.event(EventKind::Handshake, &id), "t1.events.handshake.org-1");
+        assert_eq!(
+            s.event(EventKind::Handshake, &id),
+            "t1.events.handshake.org-1"
+        );
         assert_eq!(s.heartbeat(&id), "t1.heartbeat.org-1");
         assert_eq!(s.events_stream(), "t1_events");
     }

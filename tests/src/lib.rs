@@ -25,7 +25,8 @@ pub struct TestEnv {
 }
 
 fn nats_url() -> String {
-    std::env::var("NATS_URL").expect("NATS_URL must point at a nats-server 2.10+ (scripts/test.sh starts one)")
+    std::env::var("NATS_URL")
+        .expect("NATS_URL must point at a nats-server 2.10+ (scripts/test.sh starts one)")
 }
 
 fn admin_db_url() -> String {
@@ -36,7 +37,9 @@ fn admin_db_url() -> String {
 
 /// Replaces the database name (the path) of a PostgreSQL URL.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let cut = base.rfind('/').expect("database URL has a path");
     let mut out = format!("{}/{}", &base[..cut], name);
     if let Some(q) = query {
@@ -50,22 +53,41 @@ impl TestEnv {
     /// A fresh database (schema applied) and a fresh prefix.
     pub async fn new() -> Self {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
             .with_test_writer()
             .try_init();
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = format!("t{tag}");
         let admin = admin_db_url();
-        let mut conn = PgConnection::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-        // The name is built from a random hex tag only.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE moolai_{prefix}")))
-            .execute(&mut conn)
+        let mut conn = PgConnection::connect(&admin)
             .await
-            .expect("create test database");
+            .expect("connect to TEST_DATABASE_URL");
+        // The name is built from a random hex tag only.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE moolai_{prefix}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
         let db_url = with_database(&admin, &format!("moolai_{prefix}"));
-        let pool = PgPoolOptions::new().max_connections(4).connect(&db_url).await.expect("connect test db");
-        moolai_persister::MIGRATOR.run(&pool).await.expect("migrations apply");
-        Self { prefix, nats_url: nats_url(), db_url, pool }
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&db_url)
+            .await
+            .expect("connect test db");
+        moolai_persister::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrations apply");
+        Self {
+            prefix,
+            nats_url: nats_url(),
+            db_url,
+            pool,
+        }
     }
 
     pub fn persister_config(&self) -> moolai_persister::Config {
@@ -124,7 +146,11 @@ impl TestEnv {
 
     /// The `status` of an orchestrator's instance row.
     pub async fn status(&self, id: &str) -> Option<String> {
-        self.scalar("SELECT status FROM orchestrator_instances WHERE orchestrator_id = $1", id).await
+        self.scalar(
+            "SELECT status FROM orchestrator_instances WHERE orchestrator_id = $1",
+            id,
+        )
+        .await
     }
 }
 
@@ -163,7 +189,11 @@ where
             panic!("role failed: {err}");
         }
     });
-    let running = Running { addr, shutdown, handle };
+    let running = Running {
+        addr,
+        shutdown,
+        handle,
+    };
     wait_ready(addr).await;
     running
 }
@@ -202,7 +232,11 @@ impl TestEnv {
         let persister = start_persister(self.persister_config()).await;
         let core = start_core(self.core_config()).await;
         let edge = start_edge(self.edge_config("edge-1")).await;
-        Stack { persister, core, edge }
+        Stack {
+            persister,
+            core,
+            edge,
+        }
     }
 }
 
@@ -227,8 +261,15 @@ where
 /// A binary of this workspace, built next to the test executable.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} missing: run `cargo build --bins` (scripts/test.sh does)", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --bins` (scripts/test.sh does)",
+        path.display()
+    );
     path
 }

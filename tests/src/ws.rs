@@ -14,7 +14,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub const FRAME_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn connect(url: &str) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connect");
     ws
 }
 
@@ -34,7 +36,9 @@ pub fn handshake(id: &str, capable: bool) -> Value {
 }
 
 pub async fn send_json(ws: &mut Ws, value: &Value) {
-    ws.send(Message::text(value.to_string())).await.expect("send");
+    ws.send(Message::text(value.to_string()))
+        .await
+        .expect("send");
 }
 
 pub async fn send_text(ws: &mut Ws, text: &str) {
@@ -54,14 +58,20 @@ pub async fn next(ws: &mut Ws) -> Next {
     let read = async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Text(t))) => return Next::Json(serde_json::from_str(t.as_str()).expect("server sent JSON")),
-                Some(Ok(Message::Close(Some(f)))) => return Next::Closed(f.code.into(), f.reason.to_string()),
+                Some(Ok(Message::Text(t))) => {
+                    return Next::Json(serde_json::from_str(t.as_str()).expect("server sent JSON"))
+                }
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return Next::Closed(f.code.into(), f.reason.to_string())
+                }
                 Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return Next::Gone,
                 Some(Ok(_)) => continue,
             }
         }
     };
-    tokio::time::timeout(FRAME_WAIT, read).await.expect("server said nothing in time")
+    tokio::time::timeout(FRAME_WAIT, read)
+        .await
+        .expect("server said nothing in time")
 }
 
 /// The next JSON frame, failing the test on anything else.
@@ -98,6 +108,9 @@ pub async fn connect_as(url: &str, id: &str, capable: bool) -> Ws {
     let mut ws = connect(url).await;
     send_json(&mut ws, &handshake(id, capable)).await;
     let ack = next_json(&mut ws).await;
-    assert_eq!(ack["type"], "handshake_ack", "first frame must be the ack: {ack}");
+    assert_eq!(
+        ack["type"], "handshake_ack",
+        "first frame must be the ack: {ack}"
+    );
     ws
 }

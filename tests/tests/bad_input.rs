@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use futures::SinkExt;
-use moolai_tests::ws::{self, connect_as, expect_close, next, next_json, next_of_type, send_json, send_text, Next};
+use moolai_tests::ws::{
+    self, connect_as, expect_close, next, next_json, next_of_type, send_json, send_text, Next,
+};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, Running, TestEnv};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -24,7 +26,10 @@ async fn first_frame_answer(first: Message) -> (u16, String) {
 
 #[tokio::test]
 async fn a_first_frame_that_is_not_json_is_a_handshake_error() {
-    assert_eq!(first_frame_answer(Message::text("hello")).await, (1008, "handshake_error".into()));
+    assert_eq!(
+        first_frame_answer(Message::text("hello")).await,
+        (1008, "handshake_error".into())
+    );
 }
 
 #[tokio::test]
@@ -36,12 +41,18 @@ async fn a_binary_first_frame_is_a_handshake_error() {
 #[tokio::test]
 async fn a_first_frame_other_than_handshake_is_refused() {
     let frame = Message::text(json!({"type": "i_am_alive"}).to_string());
-    assert_eq!(first_frame_answer(frame).await, (1008, "invalid_handshake".into()));
+    assert_eq!(
+        first_frame_answer(frame).await,
+        (1008, "invalid_handshake".into())
+    );
 }
 
 #[tokio::test]
 async fn a_handshake_without_an_id_is_refused() {
-    for body in [json!({"type": "handshake"}), json!({"type": "handshake", "data": {"metadata": {}}})] {
+    for body in [
+        json!({"type": "handshake"}),
+        json!({"type": "handshake", "data": {"metadata": {}}}),
+    ] {
         let answer = first_frame_answer(Message::text(body.to_string())).await;
         assert_eq!(answer, (1008, "missing_orchestrator_id".into()), "{body}");
     }
@@ -51,10 +62,23 @@ async fn a_handshake_without_an_id_is_refused() {
 async fn ids_that_could_reach_a_subject_unsafely_are_refused() {
     let env = TestEnv::new().await;
     let edge = edge_only(&env).await;
-    for bad in ["a.b", "org>", "*", "a b", "tab\t", "", &"x".repeat(129), "ünï"] {
+    for bad in [
+        "a.b",
+        "org>",
+        "*",
+        "a b",
+        "tab\t",
+        "",
+        &"x".repeat(129),
+        "ünï",
+    ] {
         let mut sock = ws::connect(&edge.ws_url()).await;
         send_json(&mut sock, &ws::handshake(bad, true)).await;
-        assert_eq!(expect_close(&mut sock).await, (1008, "invalid_orchestrator_id".into()), "{bad:?}");
+        assert_eq!(
+            expect_close(&mut sock).await,
+            (1008, "invalid_orchestrator_id".into()),
+            "{bad:?}"
+        );
     }
 }
 
@@ -66,7 +90,10 @@ async fn no_handshake_in_time_closes_with_handshake_timeout() {
     let edge = start_edge(config).await;
     let mut sock = ws::connect(&edge.ws_url()).await;
     let started = tokio::time::Instant::now();
-    assert_eq!(expect_close(&mut sock).await, (1008, "handshake_timeout".into()));
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (1008, "handshake_timeout".into())
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
@@ -89,7 +116,10 @@ async fn bad_frames_after_the_handshake_are_logged_and_the_connection_kept() {
     send_json(&mut sock, &json!({"no_type": 1})).await;
     // Still served: a provisioning request is answered.
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
-    assert_eq!(next_of_type(&mut sock, "provision_config").await["type"], "provision_config");
+    assert_eq!(
+        next_of_type(&mut sock, "provision_config").await["type"],
+        "provision_config"
+    );
 }
 
 #[tokio::test]
@@ -104,7 +134,10 @@ async fn more_than_twenty_bad_frames_a_minute_close_the_connection() {
     next_of_type(&mut sock, "provision_config").await;
     // ...the twenty-first is not.
     send_text(&mut sock, "{").await;
-    assert_eq!(expect_close(&mut sock).await, (1008, "too_many_bad_frames".into()));
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (1008, "too_many_bad_frames".into())
+    );
 }
 
 #[tokio::test]
@@ -113,7 +146,10 @@ async fn a_frame_over_64_kib_closes_with_1009() {
     let (_p, _c, _e, mut sock) = connected(&env, "org-big").await;
     let big = json!({"type": "o_config_snapshot", "data": {"blob": "x".repeat(70 * 1024)}});
     send_json(&mut sock, &big).await;
-    assert_eq!(expect_close(&mut sock).await, (1009, "message_too_big".into()));
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (1009, "message_too_big".into())
+    );
 }
 
 #[tokio::test]
@@ -121,7 +157,10 @@ async fn a_binary_frame_after_the_handshake_closes_with_1003() {
     let env = TestEnv::new().await;
     let (_p, _c, _e, mut sock) = connected(&env, "org-bin").await;
     sock.send(Message::binary(vec![0u8; 8])).await.unwrap();
-    assert_eq!(expect_close(&mut sock).await, (1003, "binary_not_supported".into()));
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (1003, "binary_not_supported".into())
+    );
     // And the row is marked inactive, not left as a zombie (the first version's bug).
     let inactive = wait_until(Duration::from_secs(5), || async {
         env.status("org-bin").await.as_deref() == Some("inactive")
@@ -134,7 +173,9 @@ async fn a_binary_frame_after_the_handshake_closes_with_1003() {
 async fn pings_are_answered_at_once() {
     let env = TestEnv::new().await;
     let (_p, _c, _e, mut sock) = connected(&env, "org-ping").await;
-    sock.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    sock.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
     let pong = tokio::time::timeout(Duration::from_secs(1), async {
         use futures::StreamExt;
         loop {
@@ -154,11 +195,28 @@ async fn pings_are_answered_at_once() {
 async fn malformed_messages_are_refused_without_storing_anything() {
     let env = TestEnv::new().await;
     let (_p, _c, _e, mut sock) = connected(&env, "org-msg").await;
-    send_json(&mut sock, &json!({"type": "message", "data": {"message_type": "gossip", "content": "x"}})).await;
-    send_json(&mut sock, &json!({"type": "message", "data": {"message_type": "monitoring"}})).await;
-    send_json(&mut sock, &json!({"type": "message", "data": {"message_type": "monitoring", "content": "ok"}})).await;
+    send_json(
+        &mut sock,
+        &json!({"type": "message", "data": {"message_type": "gossip", "content": "x"}}),
+    )
+    .await;
+    send_json(
+        &mut sock,
+        &json!({"type": "message", "data": {"message_type": "monitoring"}}),
+    )
+    .await;
+    send_json(
+        &mut sock,
+        &json!({"type": "message", "data": {"message_type": "monitoring", "content": "ok"}}),
+    )
+    .await;
     let one = wait_until(Duration::from_secs(5), || async {
-        env.scalar::<i64>("SELECT count(*) FROM orchestrator_messages WHERE orchestrator_id = $1", "org-msg").await == Some(1)
+        env.scalar::<i64>(
+            "SELECT count(*) FROM orchestrator_messages WHERE orchestrator_id = $1",
+            "org-msg",
+        )
+        .await
+            == Some(1)
     })
     .await;
     assert!(one.is_some());

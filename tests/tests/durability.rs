@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::ws::{connect_as, next_json};
-use moolai_tests::{start_core, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv};
+use moolai_tests::{
+    start_core, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv,
+};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -35,24 +37,47 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
         back.push(connect_as(&edge.ws_url(), &format!("o-{i}"), true).await);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances").fetch_one(&env.pool).await.unwrap();
-    assert_eq!(none, 0, "nothing can be written while the persister is down");
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        none, 0,
+        "nothing can be written while the persister is down"
+    );
 
     let _persister = start_persister(env.persister_config()).await;
     let expected: Vec<(String, String)> = (0..10)
-        .map(|i| (format!("o-{i}"), if (2..5).contains(&i) { "inactive" } else { "active" }.to_owned()))
+        .map(|i| {
+            (
+                format!("o-{i}"),
+                if (2..5).contains(&i) {
+                    "inactive"
+                } else {
+                    "active"
+                }
+                .to_owned(),
+            )
+        })
         .collect();
     let settled = wait_until(Duration::from_secs(10), || async {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT orchestrator_id, status FROM orchestrator_instances ORDER BY orchestrator_id")
-                .fetch_all(&env.pool)
-                .await
-                .unwrap();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT orchestrator_id, status FROM orchestrator_instances ORDER BY orchestrator_id",
+        )
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
         rows == expected
     })
     .await;
-    assert!(settled.is_some(), "rows after replay differ from what happened");
-    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&env.pool).await.unwrap();
+    assert!(
+        settled.is_some(),
+        "rows after replay differ from what happened"
+    );
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert_eq!(orgs, 10);
 }
 
@@ -63,7 +88,11 @@ async fn an_undecodable_event_is_dead_lettered_and_the_rest_still_written() {
     let nats = async_nats::connect(&env.nats_url).await.unwrap();
     let js = async_nats::jetstream::new(nats);
     let subject = format!("{}.events.handshake.poison", env.prefix);
-    js.publish(subject, "not an event".into()).await.unwrap().await.unwrap();
+    js.publish(subject, "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     let _sock = connect_as(&stack.edge.ws_url(), "org-after-poison", true).await;
     let written = wait_until(Duration::from_secs(5), || async {
         env.status("org-after-poison").await.as_deref() == Some("active")
@@ -73,10 +102,23 @@ async fn an_undecodable_event_is_dead_lettered_and_the_rest_still_written() {
     let dead_name = format!("{}_deadletter", env.prefix);
     let kept = wait_until(Duration::from_secs(5), || {
         let (js, name) = (js.clone(), dead_name.clone());
-        async move { js.get_stream(name).await.unwrap().info().await.unwrap().state.messages == 1 }
+        async move {
+            js.get_stream(name)
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .state
+                .messages
+                == 1
+        }
     })
     .await;
-    assert!(kept.is_some(), "the poison message was not kept as a dead letter");
+    assert!(
+        kept.is_some(),
+        "the poison message was not kept as a dead letter"
+    );
 }
 
 #[tokio::test]
@@ -90,7 +132,11 @@ async fn a_restarted_core_provisions_handshakes_it_missed() {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn edge_process(env: &TestEnv, id: &str, port: u16) -> Child {
@@ -118,7 +164,10 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     let (port1, port2) = (free_port(), free_port());
     let mut edge1 = edge_process(&env, "edge-a", port1).await;
     let _edge2 = edge_process(&env, "edge-b", port2).await;
-    let (url1, url2) = (format!("ws://127.0.0.1:{port1}/ws"), format!("ws://127.0.0.1:{port2}/ws"));
+    let (url1, url2) = (
+        format!("ws://127.0.0.1:{port1}/ws"),
+        format!("ws://127.0.0.1:{port2}/ws"),
+    );
 
     let shutdown = CancellationToken::new();
     let stats = Stats::default();
@@ -139,11 +188,18 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
         let watchers = watchers.clone();
         move || {
             let url = url.clone();
-            let ok = watchers.iter().all(|w| w.borrow().connected_to.as_deref() == Some(url.as_str()));
+            let ok = watchers
+                .iter()
+                .all(|w| w.borrow().connected_to.as_deref() == Some(url.as_str()));
             async move { ok }
         }
     };
-    assert!(wait_until(Duration::from_secs(10), all_on(url1.clone())).await.is_some(), "agents never all reached edge-a");
+    assert!(
+        wait_until(Duration::from_secs(10), all_on(url1.clone()))
+            .await
+            .is_some(),
+        "agents never all reached edge-a"
+    );
 
     edge1.start_kill().expect("SIGKILL edge-a");
     let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;
@@ -160,5 +216,8 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
             == AGENTS as i64
     })
     .await;
-    assert!(on_b.is_some(), "the database does not show every agent active on edge-b");
+    assert!(
+        on_b.is_some(),
+        "the database does not show every agent active on edge-b"
+    );
 }

@@ -53,13 +53,19 @@ async fn provision_config_carries_the_stored_configuration() {
     let stack = env.stack().await;
     let mut sock = connect_as(&stack.edge.ws_url(), "org-cfg", true).await;
     let config = next_json(&mut sock).await;
-    assert_eq!(config["data"]["features"], json!({"cache": {"enabled": true}}));
+    assert_eq!(
+        config["data"]["features"],
+        json!({"cache": {"enabled": true}})
+    );
     assert_eq!(config["data"]["settings"], json!({"region": "eu"}));
     assert_eq!(config["data"]["policies"], json!({"pii": "mask"}));
     // And again on request.
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
     let again = next_of_type(&mut sock, "provision_config").await;
-    assert_eq!(again["data"]["features"], json!({"cache": {"enabled": true}}));
+    assert_eq!(
+        again["data"]["features"],
+        json!({"cache": {"enabled": true}})
+    );
 }
 
 #[tokio::test]
@@ -67,7 +73,10 @@ async fn handshake_registers_both_tables_as_active() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
     let _sock = connect_as(&stack.edge.ws_url(), "org-reg", true).await;
-    let active = wait_until(DB_WAIT, || async { env.status("org-reg").await.as_deref() == Some("active") }).await;
+    let active = wait_until(DB_WAIT, || async {
+        env.status("org-reg").await.as_deref() == Some("active")
+    })
+    .await;
     assert!(active.is_some(), "instance row never became active");
     let org: (String, String, String, bool) = sqlx::query_as(
         "SELECT name, location, status, is_active FROM organizations WHERE organization_id = 'org-reg'",
@@ -75,7 +84,10 @@ async fn handshake_registers_both_tables_as_active() {
     .fetch_one(&env.pool)
     .await
     .unwrap();
-    assert_eq!(org, ("Org org-reg".into(), "lab".into(), "active".into(), true));
+    assert_eq!(
+        org,
+        ("Org org-reg".into(), "lab".into(), "active".into(), true)
+    );
     let (health, edge, features): (String, String, serde_json::Value) = sqlx::query_as(
         "SELECT health_status, edge_id, features FROM orchestrator_instances WHERE orchestrator_id = 'org-reg'",
     )
@@ -94,14 +106,25 @@ async fn heartbeat_reaches_last_seen_within_a_second() {
     let registered = wait_until(DB_WAIT, || async { env.status("org-hb").await.is_some() }).await;
     assert!(registered.is_some());
     let before: DateTime<Utc> = env
-        .scalar("SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1", "org-hb")
+        .scalar(
+            "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-hb",
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    send_json(&mut sock, &json!({"type": "i_am_alive", "timestamp": "2026-11-22T21:26:50+00:00"})).await;
+    send_json(
+        &mut sock,
+        &json!({"type": "i_am_alive", "timestamp": "2026-11-22T21:26:50+00:00"}),
+    )
+    .await;
     let took = wait_until(Duration::from_secs(1), || async {
-        let now: Option<DateTime<Utc>> =
-            env.scalar("SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1", "org-hb").await;
+        let now: Option<DateTime<Utc>> = env
+            .scalar(
+                "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+                "org-hb",
+            )
+            .await;
         now.is_some_and(|t| t > before)
     })
     .await;
@@ -113,12 +136,24 @@ async fn disconnect_marks_the_orchestrator_inactive() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
     let mut sock = connect_as(&stack.edge.ws_url(), "org-bye", true).await;
-    assert!(wait_until(DB_WAIT, || async { env.status("org-bye").await.as_deref() == Some("active") }).await.is_some());
+    assert!(wait_until(DB_WAIT, || async {
+        env.status("org-bye").await.as_deref() == Some("active")
+    })
+    .await
+    .is_some());
     sock.close(None).await.unwrap();
-    let inactive = wait_until(DB_WAIT, || async { env.status("org-bye").await.as_deref() == Some("inactive") }).await;
+    let inactive = wait_until(DB_WAIT, || async {
+        env.status("org-bye").await.as_deref() == Some("inactive")
+    })
+    .await;
     assert!(inactive.is_some(), "never marked inactive");
-    let org_status: String =
-        env.scalar("SELECT status FROM organizations WHERE organization_id = $1", "org-bye").await.unwrap();
+    let org_status: String = env
+        .scalar(
+            "SELECT status FROM organizations WHERE organization_id = $1",
+            "org-bye",
+        )
+        .await
+        .unwrap();
     assert_eq!(org_status, "inactive");
 }
 
@@ -139,15 +174,22 @@ async fn reconnect_through_a_second_edge_ignores_the_late_disconnect_of_the_firs
     let stack = env.stack().await;
     let edge2 = start_edge(env.edge_config("edge-2")).await;
     let mut first = connect_as(&stack.edge.ws_url(), "org-move", true).await;
-    assert!(wait_until(DB_WAIT, || async { env.status("org-move").await.as_deref() == Some("active") }).await.is_some());
+    assert!(wait_until(DB_WAIT, || async {
+        env.status("org-move").await.as_deref() == Some("active")
+    })
+    .await
+    .is_some());
     let mut second = connect_as(&edge2.ws_url(), "org-move", true).await;
     // Core tells edge-1 to close the older connection; its disconnect comes after
     // the newer handshake and must not mark the orchestrator inactive.
     assert_eq!(expect_close(&mut first).await, (4000, "superseded".into()));
     let moved = wait_until(DB_WAIT, || async {
-        env.scalar::<String>("SELECT edge_id FROM orchestrator_instances WHERE orchestrator_id = $1", "org-move")
-            .await
-            .as_deref()
+        env.scalar::<String>(
+            "SELECT edge_id FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-move",
+        )
+        .await
+        .as_deref()
             == Some("edge-2")
     })
     .await;
@@ -155,13 +197,21 @@ async fn reconnect_through_a_second_edge_ignores_the_late_disconnect_of_the_firs
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(env.status("org-move").await.as_deref(), Some("active"));
     // The newer connection is still served: a heartbeat moves last_seen.
-    let before: DateTime<Utc> =
-        env.scalar("SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1", "org-move").await.unwrap();
+    let before: DateTime<Utc> = env
+        .scalar(
+            "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-move",
+        )
+        .await
+        .unwrap();
     send_json(&mut second, &json!({"type": "i_am_alive"})).await;
     let beat = wait_until(DB_WAIT, || async {
-        env.scalar::<DateTime<Utc>>("SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1", "org-move")
-            .await
-            .is_some_and(|t| t > before)
+        env.scalar::<DateTime<Utc>>(
+            "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-move",
+        )
+        .await
+        .is_some_and(|t| t > before)
     })
     .await;
     assert!(beat.is_some());
@@ -172,15 +222,22 @@ async fn config_snapshot_and_messages_from_the_orchestrator_are_stored() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
     let mut sock = connect_as(&stack.edge.ws_url(), "org-up", true).await;
-    send_json(&mut sock, &json!({"type": "o_config_snapshot", "data": {"cache": {"ttl": 60}}})).await;
+    send_json(
+        &mut sock,
+        &json!({"type": "o_config_snapshot", "data": {"cache": {"ttl": 60}}}),
+    )
+    .await;
     for n in 0..2 {
         // Two in the same second must both be kept (the first version's ids collided).
         send_json(&mut sock, &json!({"type": "message", "data": {"message_type": "monitoring", "content": format!("cpu high {n}")}})).await;
     }
     let stored = wait_until(DB_WAIT, || async {
-        env.scalar::<serde_json::Value>("SELECT o_config_snapshot FROM orchestrator_instances WHERE orchestrator_id = $1", "org-up")
-            .await
-            .is_some_and(|v| v == json!({"cache": {"ttl": 60}}))
+        env.scalar::<serde_json::Value>(
+            "SELECT o_config_snapshot FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-up",
+        )
+        .await
+        .is_some_and(|v| v == json!({"cache": {"ttl": 60}}))
     })
     .await;
     assert!(stored.is_some(), "snapshot not stored");
@@ -196,7 +253,10 @@ async fn config_snapshot_and_messages_from_the_orchestrator_are_stored() {
 #[tokio::test]
 async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
     let env = TestEnv::new().await;
-    sqlx::query("INSERT INTO organizations (organization_id, name) VALUES ('org-ind', 'Ind')").execute(&env.pool).await.unwrap();
+    sqlx::query("INSERT INTO organizations (organization_id, name) VALUES ('org-ind', 'Ind')")
+        .execute(&env.pool)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO orchestrator_instances (orchestrator_id, organization_id, is_independent, status) VALUES ('org-ind', 'org-ind', TRUE, 'independent')")
         .execute(&env.pool)
         .await
@@ -204,7 +264,12 @@ async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
     let stack = env.stack().await; // core loads the rule at start
     let mut sock = connect_as(&stack.edge.ws_url(), "org-ind", true).await;
     assert!(wait_until(DB_WAIT, || async {
-        env.scalar::<DateTime<Utc>>("SELECT connected_at FROM orchestrator_instances WHERE orchestrator_id = $1", "org-ind").await.is_some()
+        env.scalar::<DateTime<Utc>>(
+            "SELECT connected_at FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-ind",
+        )
+        .await
+        .is_some()
     })
     .await
     .is_some());
@@ -212,8 +277,15 @@ async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
         send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let last_seen: Option<DateTime<Utc>> =
-        env.scalar("SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1", "org-ind").await;
-    assert_eq!(last_seen, None, "an independent orchestrator's heartbeat changed last_seen");
+    let last_seen: Option<DateTime<Utc>> = env
+        .scalar(
+            "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "org-ind",
+        )
+        .await;
+    assert_eq!(
+        last_seen, None,
+        "an independent orchestrator's heartbeat changed last_seen"
+    );
     assert_eq!(env.status("org-ind").await.as_deref(), Some("independent"));
 }
