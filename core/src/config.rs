@@ -31,6 +31,10 @@ pub struct Config {
     /// How often accepted heartbeats are flushed to the persister, in milliseconds.
     #[arg(long, env = "HEARTBEAT_FLUSH_MS", default_value_t = 200)]
     pub heartbeat_flush_ms: u64,
+    /// A static bearer token the REST API also accepts (development and the spec's
+    /// scripts, e.g. `fake-dev-token`); unset means no static token exists.
+    #[arg(long, env = "DEV_BEARER_TOKEN")]
+    pub dev_bearer_token: Option<Secret>,
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,

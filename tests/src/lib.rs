@@ -112,6 +112,7 @@ impl TestEnv {
             heartbeat_ttl_sec: 120,
             stream_replicas: 1,
             heartbeat_flush_ms: 100,
+            dev_bearer_token: None,
             log_json: false,
         }
     }
