@@ -40,6 +40,11 @@ impl Bus {
     /// Publishes `event` to the events stream and waits for JetStream to store it.
     /// `dedup_id` makes a retry of the same event harmless.
     pub async fn durable(&self, event: &Event, dedup_id: &str) -> Result<(), PublishError> {
+        // Fail at once rather than after the timeout when the broker is known to be
+        // away: an orchestrator is better told to come back than left waiting.
+        if let async_nats::connection::State::Disconnected = self.nats.connection_state() {
+            return Err(PublishError::Bus("not connected to NATS".into()));
+        }
         let (kind, id) = match event {
             Event::Handshake(e) => (EventKind::Handshake, &e.orchestrator_id),
             Event::Disconnect(e) => (EventKind::Disconnect, &e.orchestrator_id),

@@ -2,6 +2,7 @@
 //! nats-server (`NATS_URL`) and a real PostgreSQL (`TEST_DATABASE_URL`), with a
 //! fresh database and a fresh subject prefix per test so tests run in parallel.
 
+pub mod faults;
 pub mod http;
 pub mod ws;
 

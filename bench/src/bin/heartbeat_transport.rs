@@ -36,13 +36,25 @@ fn payloads(args: &Args) -> Vec<(String, Bytes)> {
     (0..args.count)
         .map(|i| {
             let id = OrchestratorId::parse(format!("o-{}", i % args.orchestrators)).unwrap();
-            let hb = HeartbeatEvent { orchestrator_id: id.clone(), conn_id: conn, edge_id: edge.clone(), at: Utc::now() };
-            (id.to_string(), Bytes::from(serde_json::to_vec(&hb).unwrap()))
+            let hb = HeartbeatEvent {
+                orchestrator_id: id.clone(),
+                conn_id: conn,
+                edge_id: edge.clone(),
+                at: Utc::now(),
+            };
+            (
+                id.to_string(),
+                Bytes::from(serde_json::to_vec(&hb).unwrap()),
+            )
         })
         .collect()
 }
 
-async fn core_nats(client: &async_nats::Client, prefix: &str, msgs: &[(String, Bytes)]) -> anyhow::Result<(f64, usize)> {
+async fn core_nats(
+    client: &async_nats::Client,
+    prefix: &str,
+    msgs: &[(String, Bytes)],
+) -> anyhow::Result<(f64, usize)> {
     let mut sub = client.subscribe(format!("{prefix}.heartbeat.*")).await?;
     client.flush().await?;
     let total = msgs.len();
@@ -58,14 +70,20 @@ async fn core_nats(client: &async_nats::Client, prefix: &str, msgs: &[(String, B
     });
     let start = Instant::now();
     for (id, payload) in msgs {
-        client.publish(format!("{prefix}.heartbeat.{id}"), payload.clone()).await?;
+        client
+            .publish(format!("{prefix}.heartbeat.{id}"), payload.clone())
+            .await?;
     }
     client.flush().await?;
     let got = receiver.await?;
     Ok((got as f64 / start.elapsed().as_secs_f64(), total - got))
 }
 
-async fn last_value_stream(client: &async_nats::Client, prefix: &str, msgs: &[(String, Bytes)]) -> anyhow::Result<f64> {
+async fn last_value_stream(
+    client: &async_nats::Client,
+    prefix: &str,
+    msgs: &[(String, Bytes)],
+) -> anyhow::Result<f64> {
     let js = jetstream::new(client.clone());
     let name = format!("{prefix}_hblv");
     js.get_or_create_stream(stream::Config {
@@ -82,7 +100,11 @@ async fn last_value_stream(client: &async_nats::Client, prefix: &str, msgs: &[(S
         if inflight.len() >= 1024 {
             inflight.next().await.transpose()?;
         }
-        inflight.push(js.publish(format!("{prefix}.hblv.{id}"), payload.clone()).await?.into_future());
+        inflight.push(
+            js.publish(format!("{prefix}.hblv.{id}"), payload.clone())
+                .await?
+                .into_future(),
+        );
     }
     while let Some(ack) = inflight.next().await {
         ack?;
@@ -98,10 +120,17 @@ async fn main() -> anyhow::Result<()> {
     let client = async_nats::connect(&args.nats_url).await?;
     let prefix = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let msgs = payloads(&args);
-    println!("{} heartbeats from {} orchestrators, {} bytes each", args.count, args.orchestrators, msgs[0].1.len());
+    println!(
+        "{} heartbeats from {} orchestrators, {} bytes each",
+        args.count,
+        args.orchestrators,
+        msgs[0].1.len()
+    );
     let (rate, lost) = core_nats(&client, &prefix, &msgs).await?;
     println!("core NATS publish -> subscriber: {rate:>10.0} msgs/s  (lost {lost})");
     let rate = last_value_stream(&client, &prefix, &msgs).await?;
-    println!("JetStream last-value stream:     {rate:>10.0} msgs/s  (publish acked, 1,024 in flight)");
+    println!(
+        "JetStream last-value stream:     {rate:>10.0} msgs/s  (publish acked, 1,024 in flight)"
+    );
     Ok(())
 }
