@@ -35,6 +35,22 @@ pub struct Config {
     /// scripts, e.g. `fake-dev-token`); unset means no static token exists.
     #[arg(long, env = "DEV_BEARER_TOKEN")]
     pub dev_bearer_token: Option<Secret>,
+    /// Username of the first superadmin, created at start if no admin exists.
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+    /// Password of the first superadmin; when unset and no admin exists, one is
+    /// generated and logged once.
+    #[arg(long, env = "ADMIN_PASSWORD")]
+    pub admin_password: Option<Secret>,
+    /// Let read-only `/api/v1/controller` endpoints answer without a token.
+    #[arg(long, env = "PUBLIC_READ_API", default_value_t = false)]
+    pub public_read_api: bool,
+    /// Origins allowed by CORS, comma-separated (none by default).
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Lifetime of a login session, in seconds.
+    #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 43_200)]
+    pub session_ttl_sec: u64,
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,

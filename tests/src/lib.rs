@@ -17,6 +17,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// Password of the `admin` superadmin every test stack starts with.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
 /// Where the services and the test's own assertions find NATS and PostgreSQL.
 pub struct TestEnv {
     pub prefix: String,
@@ -114,6 +117,11 @@ impl TestEnv {
             stream_replicas: 1,
             heartbeat_flush_ms: 100,
             dev_bearer_token: None,
+            admin_username: "admin".into(),
+            admin_password: Some(Secret::from(ADMIN_PASSWORD.to_owned())),
+            public_read_api: false,
+            allowed_origins: vec![],
+            session_ttl_sec: 3600,
             log_json: false,
         }
     }
