@@ -3,7 +3,9 @@
 //! edge that holds each socket, and serves HTTP (`/healthz`, `/readyz`; the REST API
 //! and dashboard build on this). It reads PostgreSQL but never writes it.
 
+pub mod api;
 pub mod config;
+pub mod edges;
 pub mod error;
 pub mod heartbeats;
 pub mod live;
@@ -55,15 +57,51 @@ pub async fn run(
 
     let sessions = Sessions {
         live: live.clone(),
-        router: route::Router::new(nats.clone(), subjects.clone()),
+        routes: route::Routes::new(nats.clone(), subjects.clone()),
         pool: pool.clone(),
     };
     let tasks = TaskTracker::new();
     spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
+    let edges = edges::Edges::default();
+    let presence = edges::listen(
+        nats.clone(),
+        subjects.clone(),
+        edges.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(log_exit("edge presence", presence));
 
-    let app = health::router(health::nats_and_db(nats, pool.clone()));
+    let state = api_state(&config, &sessions, &nats, &subjects, edges);
+    let bootstrap = api::auth::bootstrap_admin(
+        pool.clone(),
+        state.persister.clone(),
+        config.admin_username.clone(),
+        config
+            .admin_password
+            .as_ref()
+            .map(|p| p.expose().to_owned()),
+    );
+    // Wait a little so a fresh stack accepts its admin's first login; if the
+    // persister is not up yet, finish in the background.
+    let mut bootstrap = Box::pin(bootstrap);
+    if tokio::time::timeout(Duration::from_secs(10), &mut bootstrap)
+        .await
+        .is_err()
+    {
+        tracing::warn!("first admin not created yet (persister unavailable?); still trying");
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = bootstrap => {},
+                _ = stop.cancelled() => {},
+            }
+        });
+    }
+    let app = api::router(state, &config.allowed_origins)
+        .merge(health::router(health::nats_and_db(nats, pool.clone())));
     tracing::info!(addr = %listener.local_addr()?, "core listening");
-    axum::serve(listener, app)
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     tasks.close();
@@ -124,6 +162,35 @@ async fn spawn_bus_tasks(
     );
     tasks.spawn(log_exit("provisioning requests", requests));
     Ok(())
+}
+
+fn api_state(
+    config: &Config,
+    sessions: &Sessions,
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+    edges: edges::Edges,
+) -> api::AppState {
+    api::AppState {
+        pool: sessions.pool.clone(),
+        nats: nats.clone(),
+        live: sessions.live.clone(),
+        routes: sessions.routes.clone(),
+        persister: api::persist::Persister {
+            nats: nats.clone(),
+            subject: subjects.persist_commands(),
+        },
+        edges,
+        auth: std::sync::Arc::new(api::auth::AuthSettings {
+            dev_token_hash: config
+                .dev_bearer_token
+                .as_ref()
+                .map(|t| api::auth::token_hash(t.expose())),
+            public_read: config.public_read_api,
+            session_ttl: Duration::from_secs(config.session_ttl_sec),
+        }),
+        guard: api::auth::LoginGuard::default(),
+    }
 }
 
 async fn log_exit(

@@ -97,6 +97,21 @@ impl Live {
         self.inner.connections.get(id).map(|c| c.clone())
     }
 
+    /// Ids of the orchestrators connected now.
+    pub fn connected_ids(&self) -> Vec<OrchestratorId> {
+        self.inner
+            .connections
+            .iter()
+            .map(|e| e.key().clone())
+            .collect()
+    }
+
+    /// Forgets everything about `id` (after it was deregistered).
+    pub fn forget(&self, id: &OrchestratorId) -> Option<Connection> {
+        self.inner.rules.remove(id);
+        self.inner.connections.remove(id).map(|(_, c)| c)
+    }
+
     /// How many orchestrators are connected.
     pub fn connected(&self) -> usize {
         self.inner.connections.len()

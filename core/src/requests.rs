@@ -52,7 +52,7 @@ async fn answer(sessions: &Sessions, req: ProvisioningRequest) -> Result<(), asy
         return Ok(());
     };
     let data = store::provision_data(&sessions.pool, id).await?;
-    sessions.router.provision(id, &conn, data).await?;
+    sessions.routes.provision(id, &conn, data).await?;
     tracing::info!(orchestrator_id = %id, "[C-OCS] Provisioning sent to {id} on request");
     Ok(())
 }

@@ -11,12 +11,12 @@ use crate::live::Connection;
 /// Publishes routing commands on `{p}.edge.{edge}.commands` (core NATS: a command
 /// for a socket that is gone is worthless, and the edge is the only listener).
 #[derive(Clone)]
-pub struct Router {
+pub struct Routes {
     nats: async_nats::Client,
     subjects: Subjects,
 }
 
-impl Router {
+impl Routes {
     pub fn new(nats: async_nats::Client, subjects: Subjects) -> Self {
         Self { nats, subjects }
     }
@@ -32,6 +32,21 @@ impl Router {
             .publish(self.subjects.edge_commands(edge), payload)
             .await?;
         Ok(())
+    }
+
+    /// Sends text frames to the connection `conn` of `id`.
+    pub async fn deliver(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+        frames: Vec<String>,
+    ) -> Result<(), async_nats::Error> {
+        let command = EdgeCommand::Deliver {
+            orchestrator_id: id.clone(),
+            conn_id: conn.conn_id,
+            frames,
+        };
+        self.send(&conn.edge_id, &command).await
     }
 
     /// Asks the edge holding `conn` to close it with `code`.
@@ -71,12 +86,7 @@ impl Router {
             }
             .to_json(),
         );
-        let command = EdgeCommand::Deliver {
-            orchestrator_id: id.clone(),
-            conn_id: conn.conn_id,
-            frames,
-        };
-        self.send(&conn.edge_id, &command).await
+        self.deliver(id, conn, frames).await
     }
 }
 

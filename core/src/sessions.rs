@@ -22,19 +22,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::live::{Connection, Live, Registered};
-use crate::route::Router;
+use crate::route::Routes;
 use crate::store;
 
 /// Number of sequential workers events are spread over.
 const WORKERS: usize = 16;
 /// Close code telling a client its connection was replaced by a newer one.
 pub const CLOSE_SUPERSEDED: u16 = 4000;
+/// Close code telling a client it was deregistered by an administrator.
+pub const CLOSE_DEREGISTERED: u16 = 4001;
 
 /// What a worker needs.
 #[derive(Clone)]
 pub struct Sessions {
     pub live: Live,
-    pub router: Router,
+    pub routes: Routes,
     pub pool: PgPool,
 }
 
@@ -150,14 +152,14 @@ impl Sessions {
         match self.live.register(id.clone(), conn.clone()) {
             Registered::Stale => {
                 // A newer connection won already; this one must not linger either.
-                self.router
+                self.routes
                     .close(&id, &conn, CLOSE_SUPERSEDED, "superseded")
                     .await?;
                 return Ok(());
             }
             Registered::Superseded(old) => {
                 tracing::info!(old_conn_id = %old.conn_id, old_edge_id = %old.edge_id, "superseding older connection");
-                self.router
+                self.routes
                     .close(&id, &old, CLOSE_SUPERSEDED, "superseded")
                     .await?;
                 tracing::info!("[C-OCS] Orchestrator {id} connected");
@@ -166,7 +168,7 @@ impl Sessions {
             Registered::Again => {}
         }
         let data = store::provision_data(&self.pool, &id).await?;
-        self.router.provision(&id, &conn, data).await?;
+        self.routes.provision(&id, &conn, data).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         Ok(())
     }

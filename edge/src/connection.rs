@@ -7,6 +7,7 @@
 //! close code, and the end is always published as a disconnect event.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -196,7 +197,13 @@ impl Session {
         match msg {
             Message::Text(text) => match parse_client_frame(text.as_str()) {
                 Ok(frame) => self.on_frame(id, frame).await,
-                Err(err) => bad.count(err),
+                Err(err) => {
+                    self.edge
+                        .counters
+                        .bad_frames
+                        .fetch_add(1, Ordering::Relaxed);
+                    bad.count(err)
+                }
             },
             Message::Binary(_) => Some(End::Close(
                 close::UNSUPPORTED,
@@ -219,6 +226,7 @@ impl Session {
                     edge_id: edge.id.clone(),
                     at: now,
                 };
+                edge.counters.heartbeats.fetch_add(1, Ordering::Relaxed);
                 if let Err(err) = edge.bus.heartbeat(&hb).await {
                     tracing::warn!(%err, "heartbeat dropped");
                 }

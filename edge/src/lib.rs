@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod presence;
 pub mod publish;
 pub mod registry;
 
@@ -59,6 +60,7 @@ pub struct Edge {
     pub bus: Bus,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+    pub counters: Arc<presence::Counters>,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
@@ -92,6 +94,7 @@ pub async fn run(
         },
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
+        counters: Arc::default(),
     };
     let listen = commands::listen(
         nats.clone(),
@@ -104,7 +107,14 @@ pub async fn run(
             tracing::error!(%err, "command listener stopped");
         }
     });
-    tracing::info!(edge_id = %id, addr = %listener.local_addr()?, "edge listening");
+    let address = listener.local_addr()?;
+    edge.tasks.spawn(presence::announce(
+        edge.clone(),
+        address.to_string(),
+        edge.counters.clone(),
+        shutdown.clone(),
+    ));
+    tracing::info!(edge_id = %id, addr = %address, "edge listening");
     let tasks = edge.tasks.clone();
     axum::serve(listener, app(edge, nats))
         .with_graceful_shutdown(shutdown.cancelled_owned())

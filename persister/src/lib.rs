@@ -5,6 +5,8 @@
 //! on the writes stream (heartbeat batches from core) — and serves `/healthz` and
 //! `/readyz`. See `docs/architecture.md` for why each event class travels as it does.
 
+pub mod commands;
+pub mod commands_sql;
 pub mod config;
 pub mod consume;
 pub mod error;
@@ -14,7 +16,9 @@ pub mod writes;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
-use moolai_proto::subjects::{PERSISTER_EVENTS_CONSUMER, PERSISTER_WRITES_CONSUMER};
+use moolai_proto::subjects::{
+    PERSISTER_EVENTS_CONSUMER, PERSISTER_QUEUE, PERSISTER_WRITES_CONSUMER,
+};
 use moolai_proto::{bus, health, Subjects};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -83,13 +87,24 @@ pub async fn run(
         dead("writes"),
         shutdown.clone(),
     ));
-    tasks.close();
+    let commands = nats
+        .queue_subscribe(subjects.persist_commands(), PERSISTER_QUEUE.to_owned())
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    tasks.spawn(commands::serve(
+        nats.clone(),
+        commands,
+        pool.clone(),
+        tasks.clone(),
+        shutdown.clone(),
+    ));
 
     let app = health::router(health::nats_and_db(nats, pool.clone()));
     tracing::info!(addr = %listener.local_addr()?, "persister listening");
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await?;
+    tasks.close();
     tasks.wait().await;
     pool.close().await;
     Ok(())

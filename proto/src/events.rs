@@ -137,6 +137,21 @@ pub struct ProvisioningRequest {
     pub edge_id: EdgeId,
 }
 
+/// An edge's periodic "I am here" (core NATS; a missed one only ages it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgePresence {
+    pub edge_id: EdgeId,
+    /// The address orchestrators connect to.
+    pub address: String,
+    /// Orchestrator sockets held now.
+    pub connections: u64,
+    /// `i_am_alive` frames received per second since the last announcement.
+    pub heartbeats_per_sec: f64,
+    /// Bad frames received since the edge started.
+    pub bad_frames: u64,
+    pub at: DateTime<Utc>,
+}
+
 /// One accepted heartbeat to persist: `last_seen` of that connection's row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatWrite {

@@ -2,10 +2,12 @@
 //! bus subjects and the events that travel on them.
 
 pub mod bus;
+pub mod commands;
 pub mod events;
 pub mod frames;
 pub mod health;
 pub mod id;
+pub mod logbuf;
 pub mod secret;
 pub mod subjects;
 pub mod telemetry;

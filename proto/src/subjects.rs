@@ -88,6 +88,16 @@ impl Subjects {
         format!("{}.edge.{}.commands", self.prefix, edge)
     }
 
+    /// `{p}.edges.presence.{edge}`: each edge says it is alive every few seconds.
+    pub fn edge_presence(&self, edge: &EdgeId) -> String {
+        format!("{}.edges.presence.{}", self.prefix, edge)
+    }
+
+    /// `{p}.edges.presence.*`: what core listens on.
+    pub fn all_edge_presence(&self) -> String {
+        format!("{}.edges.presence.*", self.prefix)
+    }
+
     /// `{p}.writes.heartbeats`: batches of accepted heartbeats, core → persister.
     pub fn heartbeat_writes(&self) -> String {
         format!("{}.writes.heartbeats", self.prefix)
@@ -96,6 +106,12 @@ impl Subjects {
     /// `{p}.writes.>`: what the writes stream captures.
     pub fn all_writes(&self) -> String {
         format!("{}.writes.>", self.prefix)
+    }
+
+    /// `{p}.persist.commands`: writes requested by core, answered after commit
+    /// (request/reply, queue group [`PERSISTER_QUEUE`]).
+    pub fn persist_commands(&self) -> String {
+        format!("{}.persist.commands", self.prefix)
     }
 
     /// `{p}.deadletter.{stream}`: messages the persister gave up on, kept for a human.
@@ -124,6 +140,8 @@ impl Subjects {
     }
 }
 
+/// Queue group of persisters answering write commands.
+pub const PERSISTER_QUEUE: &str = "persister";
 /// Durable consumer through which core follows handshakes and disconnects.
 pub const CORE_CONSUMER: &str = "core";
 /// Durable consumer through which the persister writes orchestrator events.

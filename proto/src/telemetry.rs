@@ -1,18 +1,36 @@
 //! Logging and shutdown plumbing every binary shares.
 
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
-/// Installs the global subscriber: `RUST_LOG` filters (default `info`), JSON lines
-/// when `json` is set, for log shippers.
+use crate::logbuf::BufferLayer;
+
+/// Installs the global subscriber: `RUST_LOG` filters what is printed (default
+/// `info`), JSON lines when `json` is set, for log shippers; info and above also go
+/// to the in-memory buffer behind the logs API.
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init();
+    let printed = if json {
+        fmt::layer().json().with_filter(filter).boxed()
     } else {
-        builder.init();
-    }
+        fmt::layer().with_filter(filter).boxed()
+    };
+    tracing_subscriber::registry()
+        .with(printed)
+        .with(BufferLayer)
+        .init();
+}
+
+/// The same for tests: printed through the test harness's capture, quiet by default.
+pub fn init_test_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let printed = fmt::layer().with_test_writer().with_filter(filter);
+    let _ = tracing_subscriber::registry()
+        .with(printed)
+        .with(BufferLayer)
+        .try_init();
 }
 
 /// A token cancelled on the first SIGINT or SIGTERM.

@@ -56,13 +56,7 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestEnv {
     /// A fresh database (schema applied) and a fresh prefix.
     pub async fn new() -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        moolai_proto::telemetry::init_test_tracing();
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = format!("t{tag}");
         let admin = admin_db_url();

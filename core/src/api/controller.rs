@@ -1,0 +1,430 @@
+//! `/api/v1/controller/*`: the fleet as the dashboard sees it. Answers use the
+//! controller envelope `{success, data, message, timestamp}`.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::Utc;
+use moolai_proto::commands::Command;
+use moolai_proto::OrchestratorId;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::{Admin, Reader};
+use super::error::ApiError;
+use super::extract::{Body, Id, Params};
+use super::{read, AppState};
+use crate::live::Connection;
+use crate::store;
+
+/// The controller envelope, stamped now (the first version froze this timestamp).
+pub fn envelope(data: Value, message: impl Into<String>) -> Json<Value> {
+    Json(json!({"success": true, "data": data, "message": message.into(), "timestamp": Utc::now()}))
+}
+
+/// `page` ≥ 1, `page_size` 1–500.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    #[serde(default = "first_page")]
+    pub page: u32,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn first_page() -> u32 {
+    1
+}
+fn default_page_size() -> u32 {
+    10
+}
+
+impl PageQuery {
+    fn checked(&self) -> Result<(i64, i64), ApiError> {
+        if self.page < 1 {
+            return Err(ApiError::field("query", "page", "must be at least 1"));
+        }
+        if !(1..=500).contains(&self.page_size) {
+            return Err(ApiError::field(
+                "query",
+                "page_size",
+                "must be between 1 and 500",
+            ));
+        }
+        Ok((
+            i64::from(self.page_size),
+            i64::from(self.page - 1) * i64::from(self.page_size),
+        ))
+    }
+
+    fn page(&self, items: Vec<Value>, total: i64) -> Value {
+        let size = i64::from(self.page_size);
+        let pages = (total + size - 1) / size;
+        json!({
+            "items": items, "page": self.page, "page_size": self.page_size, "total_items": total,
+            "total_pages": pages, "has_next": i64::from(self.page) < pages, "has_prev": self.page > 1,
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
+    responses((status = 200, description = "Health of core and its dependencies")))]
+pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Value> {
+    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let nats = matches!(
+        state.nats.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    let persister = state.persister.is_up().await;
+    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
+    Json(json!({
+        "status": if database && nats && persister { "healthy" } else { "degraded" },
+        "service": "controller",
+        "dependencies": {"database": word(database), "nats": word(nats), "persister": word(persister)},
+        "timestamp": Utc::now(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
+    responses((status = 200, description = "Fleet figures, all measured")))]
+pub async fn overview(State(state): State<AppState>, _: Reader) -> Result<Json<Value>, ApiError> {
+    let c = read::counts(&state.pool).await?;
+    let edges = state.edges.up();
+    let data = json!({
+        "total_organizations": c["total_organizations"],
+        "orchestrators": {"active": c["active"], "inactive": c["inactive"], "independent": c["independent"], "total": c["total"]},
+        "connected_now": state.live.connected(),
+        "independent": c["independent"],
+        "pending_messages": c["pending_messages"],
+        "edges_up": edges.len(),
+        "edges": edges,
+    });
+    Ok(envelope(data, "Overview retrieved successfully"))
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery),
+    security(("bearer" = [])), responses((status = 200, description = "A page of organizations"), (status = 422, description = "Invalid page")))]
+pub async fn organizations(
+    State(state): State<AppState>,
+    _: Reader,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = q.checked()?;
+    let (items, total) = read::organizations(&state.pool, limit, offset).await?;
+    Ok(envelope(
+        q.page(items, total),
+        "Organizations retrieved successfully",
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "One organization"), (status = 404, description = "Unknown id")))]
+pub async fn organization(
+    State(state): State<AppState>,
+    _: Reader,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let org = read::organization(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("organization", &id))?;
+    Ok(envelope(org, "Organization retrieved successfully"))
+}
+
+/// Body of `POST organizations` and `POST orchestrator-instances` (the spec's shape).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewOrganization {
+    pub org_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default = "empty_object")]
+    pub features: Value,
+    #[serde(default = "empty_object")]
+    pub metadata: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+impl NewOrganization {
+    fn id(&self) -> Result<OrchestratorId, ApiError> {
+        OrchestratorId::parse(self.org_id.clone()).map_err(|e| {
+            ApiError::field(
+                "body",
+                "org_id",
+                format!("{e} (allowed: ^[A-Za-z0-9_-]{{1,128}}$)"),
+            )
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/controller/organizations", tag = "controller", request_body = NewOrganization,
+    security(("bearer" = [])), responses((status = 200, description = "Created"), (status = 409, description = "Exists"),
+    (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
+pub async fn create_organization(
+    State(state): State<AppState>,
+    _: Admin,
+    Body(b): Body<NewOrganization>,
+) -> Result<Json<Value>, ApiError> {
+    let id = b.id()?;
+    let command = Command::CreateOrganization {
+        organization_id: id.clone(),
+        name: b.name,
+        location: b.location,
+        features: b.features,
+        metadata: b.metadata,
+    };
+    let row = state.persister.run(&command).await?;
+    Ok(envelope(
+        row,
+        format!("Organization {id} created successfully"),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/controller/organizations/{id}/features", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Object,
+    responses((status = 200, description = "Merged features; pushed to the orchestrator if connected"), (status = 404, description = "Unknown id")))]
+pub async fn put_features(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Body(body): Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let features = features_of(body)?;
+    let command = Command::MergeFeatures {
+        organization_id: id.clone(),
+        features,
+    };
+    let merged = state.persister.run(&command).await?;
+    let pushed = match state.live.connection(&id) {
+        Some(conn) => push_config(&state, &id, &conn).await,
+        None => false,
+    };
+    Ok(envelope(
+        json!({"organization_id": id, "features": merged, "pushed": pushed}),
+        format!("Features updated for {id}"),
+    ))
+}
+
+/// Accepts `{"features": {...}}` or the features object itself.
+fn features_of(body: Value) -> Result<Map<String, Value>, ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(ApiError::field("body", "features", "must be an object"));
+    };
+    if map.len() == 1 {
+        if let Some(Value::Object(inner)) = map.remove("features") {
+            return Ok(inner);
+        }
+    }
+    Ok(map)
+}
+
+/// Sends the stored configuration to a connected orchestrator; false if it could not.
+pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connection) -> bool {
+    let sent = async {
+        let data = store::provision_data(&state.pool, id).await?;
+        state.routes.provision(id, conn, data).await
+    };
+    match sent.await {
+        Ok(()) => {
+            tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: provision_config)");
+            true
+        }
+        Err(err) => {
+            tracing::warn!(orchestrator_id = %id, %err, "provision_config not pushed");
+            false
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators", tag = "controller", params(PageQuery),
+    security(("bearer" = [])), responses((status = 200, description = "A page of orchestrator instances"), (status = 422, description = "Invalid page")))]
+pub async fn orchestrators(
+    State(state): State<AppState>,
+    _: Reader,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = q.checked()?;
+    let (mut items, total) = read::instances(&state.pool, limit, offset).await?;
+    for item in &mut items {
+        annotate(&state, item);
+    }
+    Ok(envelope(
+        q.page(items, total),
+        "Orchestrators retrieved successfully",
+    ))
+}
+
+/// Adds what only core knows: whether the orchestrator is connected now, and where.
+fn annotate(state: &AppState, item: &mut Value) {
+    let conn = item["orchestrator_id"]
+        .as_str()
+        .and_then(|id| OrchestratorId::parse(id).ok())
+        .and_then(|id| state.live.connection(&id));
+    item["connected"] = json!(conn.is_some());
+    if let Some(conn) = conn {
+        item["edge_id"] = json!(conn.edge_id);
+        item["connected_at"] = json!(conn.connected_at);
+        item["last_keepalive"] = json!(conn.last_keepalive);
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "One instance"), (status = 404, description = "Unknown id")))]
+pub async fn orchestrator(
+    State(state): State<AppState>,
+    _: Reader,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let mut item = read::instance(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("orchestrator", &id))?;
+    annotate(&state, &mut item);
+    Ok(envelope(item, "Orchestrator retrieved successfully"))
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators/live", tag = "controller", security(("bearer" = [])),
+    responses((status = 200, description = "Connected orchestrators, keyed by id")))]
+pub async fn live(State(state): State<AppState>, _: Reader) -> Result<Json<Value>, ApiError> {
+    let ids: Vec<String> = state
+        .live
+        .connected_ids()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut map = Map::new();
+    for mut item in read::instances_by_id(&state.pool, &ids).await? {
+        annotate(&state, &mut item);
+        if item["connected"] == true {
+            let key = item["orchestrator_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            map.insert(key, item);
+        }
+    }
+    let total = map.len();
+    Ok(envelope(
+        json!({"orchestrators": map, "total_count": total}),
+        "Live orchestrators retrieved successfully",
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators/live/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "One connected orchestrator"), (status = 404, description = "Not connected")))]
+pub async fn live_one(
+    State(state): State<AppState>,
+    _: Reader,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    if state.live.connection(&id).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "orchestrator {id} is not connected"
+        )));
+    }
+    let mut item = read::instance(&state.pool, id.as_str())
+        .await?
+        .unwrap_or_else(|| json!({"orchestrator_id": id}));
+    annotate(&state, &mut item);
+    Ok(envelope(item, "Live orchestrator retrieved successfully"))
+}
+
+#[utoipa::path(post, path = "/api/v1/controller/orchestrator-instances", tag = "controller", request_body = NewOrganization,
+    security(("bearer" = [])), responses((status = 200, description = "Created, inactive"), (status = 409, description = "Exists"),
+    (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
+pub async fn create_instance(
+    State(state): State<AppState>,
+    _: Admin,
+    Body(b): Body<NewOrganization>,
+) -> Result<Json<Value>, ApiError> {
+    let id = b.id()?;
+    let command = Command::CreateInstance {
+        orchestrator_id: id.clone(),
+        name: b.name,
+        location: b.location,
+        features: b.features,
+        metadata: b.metadata,
+    };
+    let mut row = state.persister.run(&command).await?;
+    if let Value::Object(map) = &mut row {
+        for hidden in [
+            "database_url",
+            "redis_url",
+            "environment_variables",
+            "conn_id",
+        ] {
+            map.remove(hidden);
+        }
+    }
+    Ok(envelope(
+        row,
+        format!("Orchestrator instance {id} created successfully"),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/controller/orchestrator-instances/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id")))]
+pub async fn delete_instance(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let data = state
+        .persister
+        .run(&Command::DeleteInstance {
+            orchestrator_id: id.clone(),
+        })
+        .await?;
+    tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
+    Ok(Json(
+        json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),
+    ))
+}
+
+/// Query of the logs endpoints.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LogQuery {
+    pub q: Option<String>,
+    pub level: Option<String>,
+    #[serde(default = "default_log_limit")]
+    pub limit: usize,
+}
+
+fn default_log_limit() -> usize {
+    200
+}
+
+impl LogQuery {
+    /// Newest first; `limit` 1–2000.
+    pub fn run(&self) -> Result<Value, ApiError> {
+        if !(1..=moolai_proto::logbuf::CAPACITY).contains(&self.limit) {
+            return Err(ApiError::field(
+                "query",
+                "limit",
+                "must be between 1 and 2000",
+            ));
+        }
+        const LEVELS: [&str; 6] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"];
+        if let Some(level) = &self.level {
+            if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+                return Err(ApiError::field(
+                    "query",
+                    "level",
+                    "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+                ));
+            }
+        }
+        let items =
+            moolai_proto::logbuf::recent(self.q.as_deref(), self.level.as_deref(), self.limit);
+        Ok(json!({"total": items.len(), "items": items}))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Recent log records of core, newest first")))]
+pub async fn logs(_: Reader, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
+    Ok(envelope(q.run()?, "Logs retrieved successfully"))
+}
+
+pub fn not_found(what: &str, id: &OrchestratorId) -> ApiError {
+    ApiError::NotFound(format!("{what} {id} not found"))
+}

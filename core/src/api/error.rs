@@ -1,0 +1,103 @@
+//! Every way a request can fail, and the one place that turns each into HTTP.
+//! 5xx causes are logged with their cause and never shown to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+/// One invalid field, as the first version's 422 bodies listed them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Where: `["body", "status"]`, `["query", "page_size"]`.
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Missing bearer token")]
+    MissingToken,
+    #[error("Invalid token")]
+    InvalidToken,
+    #[error("Invalid credentials")]
+    BadCredentials,
+    #[error("Too many failed logins; try again in {0} s")]
+    TooManyLogins(u64),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn field(place: &str, name: &str, msg: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError {
+            loc: vec![place.to_owned(), name.to_owned()],
+            msg: msg.into(),
+            kind: "value_error".to_owned(),
+        }])
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::BadCredentials => StatusCode::UNAUTHORIZED,
+            Self::InvalidToken => StatusCode::FORBIDDEN,
+            Self::TooManyLogins(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Reads that fail because the database is away are 503; anything else is a bug.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::Database(db) => Self::Internal(db.to_string()),
+            sqlx::Error::Decode(e) | sqlx::Error::ColumnDecode { source: e, .. } => {
+                Self::Internal(e.to_string())
+            }
+            other => Self::Unavailable(format!("database unavailable: {other}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            Self::Invalid(fields) => json!({ "detail": fields }),
+            Self::Internal(cause) => {
+                tracing::error!(cause, "request failed");
+                json!({ "success": false, "detail": "Internal server error" })
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause, "request refused: dependency unavailable");
+                json!({ "detail": cause })
+            }
+            other => json!({ "detail": other.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyLogins(secs) = self {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,390 @@
+//! `/api/v1/internal/*`: administration — registration, independence, messages,
+//! deregistration, direct sends, logs. Flat answers, as the spec shows them.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::Utc;
+use moolai_proto::commands::{Command, Registration};
+use moolai_proto::events::new_message_id;
+use moolai_proto::frames::{timestamp, MessageType};
+use moolai_proto::OrchestratorId;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::Admin;
+use super::controller::{not_found, LogQuery};
+use super::error::ApiError;
+use super::extract::{Body, Id, Params};
+use super::{read, AppState};
+use crate::live::Rule;
+use crate::sessions::CLOSE_DEREGISTERED;
+
+/// Body of `POST orchestrators/register`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RegisterBody {
+    pub organization_id: String,
+    pub orchestrator_id: Option<String>,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub internal_url: Option<String>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub container_id: Option<String>,
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub environment_variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub features: Option<Map<String, Value>>,
+    /// `monitoring.enabled` as the first version's dialog sent it.
+    #[serde(default)]
+    pub monitoring: Option<Value>,
+}
+
+fn body_id(field: &str, raw: &str) -> Result<OrchestratorId, ApiError> {
+    OrchestratorId::parse(raw).map_err(|e| {
+        ApiError::field(
+            "body",
+            field,
+            format!("{e} (allowed: ^[A-Za-z0-9_-]{{1,128}}$)"),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
+    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects"),
+    (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
+pub async fn register(
+    State(state): State<AppState>,
+    _: Admin,
+    Body(b): Body<RegisterBody>,
+) -> Result<Json<Value>, ApiError> {
+    let organization_id = body_id("organization_id", &b.organization_id)?;
+    let orchestrator_id = match &b.orchestrator_id {
+        Some(raw) => body_id("orchestrator_id", raw)?,
+        None => organization_id.clone(),
+    };
+    let monitoring_enabled = b
+        .monitoring
+        .as_ref()
+        .and_then(|m| m.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let registration = Registration {
+        name: b
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Organization {organization_id}")),
+        orchestrator_id: orchestrator_id.clone(),
+        organization_id: organization_id.clone(),
+        location: b.location,
+        internal_url: b.internal_url,
+        database_url: b.database_url,
+        redis_url: b.redis_url,
+        container_id: b.container_id,
+        image_name: b.image_name,
+        environment_variables: Value::Object(b.environment_variables.unwrap_or_default()),
+        features: Value::Object(b.features.unwrap_or_default()),
+        monitoring_enabled,
+    };
+    state
+        .persister
+        .run(&Command::Register(registration))
+        .await?;
+    Ok(Json(json!({
+        "success": true, "message": "Orchestrator instance registered (inactive until connection)",
+        "orchestrator_id": orchestrator_id, "organization_id": organization_id, "timestamp": Utc::now(),
+    })))
+}
+
+/// Body of `PUT independence`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IndependenceBody {
+    pub is_independent: bool,
+    /// Omitted: kept as stored (the first version reset it to false).
+    pub privacy_mode: Option<bool>,
+}
+
+#[utoipa::path(put, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Updated; heartbeats are ignored from now on"), (status = 404, description = "Unknown id")))]
+pub async fn put_independence(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Body(b): Body<IndependenceBody>,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::SetIndependence {
+        orchestrator_id: id.clone(),
+        is_independent: b.is_independent,
+        privacy_mode: b.privacy_mode,
+    };
+    let row = state.persister.run(&command).await?;
+    let rule = Rule {
+        is_independent: b.is_independent,
+        privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
+    };
+    // The rule takes effect in core before the answer: from now on no heartbeat counts.
+    state.live.set_rule(id.clone(), rule);
+    if let Some(conn) = state.live.connection(&id) {
+        let frame = json!({"type": "independence_update",
+            "data": {"is_independent": rule.is_independent, "privacy_mode": rule.privacy_mode},
+            "timestamp": timestamp(Utc::now())});
+        if let Err(err) = state
+            .routes
+            .deliver(&id, &conn, vec![frame.to_string()])
+            .await
+        {
+            tracing::warn!(orchestrator_id = %id, %err, "independence_update not sent");
+        }
+    }
+    Ok(Json(json!({
+        "success": true, "message": "Independence mode updated successfully", "orchestrator_id": id,
+        "is_independent": rule.is_independent, "privacy_mode": rule.privacy_mode, "status": row["status"],
+    })))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Independence state"), (status = 404, description = "Unknown id")))]
+pub async fn get_independence(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let row = read::instance(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("orchestrator", &id))?;
+    Ok(Json(json!({
+        "success": true, "orchestrator_id": id, "is_independent": row["is_independent"],
+        "privacy_mode": row["privacy_mode"], "status": row["status"], "last_seen": row["last_seen"],
+    })))
+}
+
+/// Body of `POST orchestrators/{id}/messages`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMessage {
+    #[schema(value_type = String, example = "recommendation")]
+    pub message_type: MessageType,
+    pub content: String,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal", request_body = NewMessage,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Created, pending"), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
+pub async fn create_message(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Body(b): Body<NewMessage>,
+) -> Result<Json<Value>, ApiError> {
+    let message_id = new_message_id(&id, Utc::now());
+    let command = Command::CreateMessage {
+        message_id: message_id.clone(),
+        orchestrator_id: id.clone(),
+        message_type: b.message_type,
+        content: b.content,
+        metadata: Value::Object(b.metadata.unwrap_or_default()),
+    };
+    state.persister.run(&command).await?;
+    Ok(Json(json!({
+        "success": true, "message": "Message created successfully", "message_id": message_id,
+        "orchestrator_id": id, "message_type": b.message_type.as_str(), "status": "pending",
+    })))
+}
+
+/// Filters of the message lists.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MessageQuery {
+    #[param(value_type = Option<String>)]
+    pub message_type: Option<MessageType>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<MessageStatus>,
+    #[serde(default = "default_message_limit")]
+    pub limit: i64,
+}
+
+fn default_message_limit() -> i64 {
+    100
+}
+
+/// A message's state.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Pending,
+    Accepted,
+    Dismissed,
+}
+
+impl MessageStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+impl MessageQuery {
+    async fn run(
+        &self,
+        state: &AppState,
+        orchestrator: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        if !(1..=1000).contains(&self.limit) {
+            return Err(ApiError::field(
+                "query",
+                "limit",
+                "must be between 1 and 1000",
+            ));
+        }
+        let kind = self.message_type.map(MessageType::as_str);
+        let status = self.status.map(MessageStatus::as_str);
+        Ok(read::messages(&state.pool, orchestrator, kind, status, self.limit).await?)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal",
+    params(("id" = String, Path), MessageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Messages, newest first"), (status = 404, description = "Unknown orchestrator")))]
+pub async fn orchestrator_messages(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Params(q): Params<MessageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    read::instance(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("orchestrator", &id))?;
+    let messages = q.run(&state, Some(id.as_str())).await?;
+    Ok(Json(json!({
+        "success": true, "message": "Messages retrieved successfully", "orchestrator_id": id,
+        "total_count": messages.len(), "messages": messages,
+    })))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/messages", tag = "internal", params(MessageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Messages of all orchestrators, newest first"), (status = 422, description = "Invalid filter")))]
+pub async fn all_messages(
+    State(state): State<AppState>,
+    _: Admin,
+    Params(q): Params<MessageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let messages = q.run(&state, None).await?;
+    Ok(Json(json!({
+        "success": true, "message": "All messages retrieved successfully",
+        "total_count": messages.len(), "messages": messages,
+    })))
+}
+
+/// Body of `PUT messages/{id}/status`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusBody {
+    pub status: MessageStatus,
+}
+
+#[utoipa::path(put, path = "/api/v1/internal/messages/{id}/status", tag = "internal", request_body = StatusBody,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Updated"), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
+pub async fn set_message_status(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(message_id): Path<String>,
+    Body(b): Body<StatusBody>,
+) -> Result<Json<Value>, ApiError> {
+    let status = b.status.as_str();
+    let command = Command::SetMessageStatus {
+        message_id: message_id.clone(),
+        status: status.to_owned(),
+    };
+    let row = state.persister.run(&command).await?;
+    Ok(Json(json!({
+        "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
+        "status": status, "orchestrator_id": row["orchestrator_id"],
+    })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/deregister", tag = "internal",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Deregistered; its socket is closed"), (status = 404, description = "Unknown id")))]
+pub async fn deregister(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .persister
+        .run(&Command::Deregister {
+            orchestrator_id: id.clone(),
+        })
+        .await?;
+    if let Some(conn) = state.live.forget(&id) {
+        if let Err(err) = state
+            .routes
+            .close(&id, &conn, CLOSE_DEREGISTERED, "deregistered")
+            .await
+        {
+            tracing::warn!(orchestrator_id = %id, %err, "could not close the deregistered orchestrator's socket");
+        }
+    }
+    Ok(Json(
+        json!({"success": true, "message": format!("Orchestrator {id} deregistered successfully")}),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Sent"), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
+pub async fn send(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Body(frame): Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = frame.get("type").and_then(Value::as_str).map(str::to_owned);
+    let Some(kind) = kind else {
+        return Err(ApiError::field(
+            "body",
+            "type",
+            "a frame needs a string `type`",
+        ));
+    };
+    let conn = state
+        .live
+        .connection(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("orchestrator {id} is not connected")))?;
+    state
+        .routes
+        .deliver(&id, &conn, vec![frame.to_string()])
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
+    tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
+    Ok(Json(
+        json!({"success": true, "message": format!("Message sent to {id} successfully")}),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Recent log records of core, newest first")))]
+pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"success": true, "data": q.run()?})))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/health", tag = "internal", security(("bearer" = [])),
+    responses((status = 200, description = "Core's view of its connections and dependencies")))]
+pub async fn health(State(state): State<AppState>, _: Admin) -> Json<Value> {
+    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let nats = matches!(
+        state.nats.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    Json(json!({
+        "success": true, "status": if database && nats { "ok" } else { "degraded" },
+        "connected_orchestrators": state.live.connected(), "edges_up": state.edges.up().len(),
+        "nats": if nats { "connected" } else { "unavailable" },
+        "database": if database { "connected" } else { "unavailable" },
+    }))
+}

@@ -1,0 +1,173 @@
+//! Core's HTTP surface: the REST API of `docs/api.md`, its OpenAPI document at
+//! `/openapi.json` and interactive page at `/docs`, `/health`, `/healthz`, `/readyz`.
+
+pub mod auth;
+pub mod controller;
+pub mod error;
+pub mod extract;
+pub mod internal;
+pub mod persist;
+pub mod read;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::edges::Edges;
+use crate::live::Live;
+use crate::route::Routes;
+use auth::{AuthSettings, LoginGuard};
+use persist::Persister;
+
+/// Everything a handler may need; cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    pub live: Live,
+    pub routes: Routes,
+    pub persister: Persister,
+    pub edges: Edges,
+    pub auth: Arc<AuthSettings>,
+    pub guard: LoginGuard,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
+    paths(
+        controller::health, controller::overview, controller::organizations, controller::organization,
+        controller::create_organization, controller::put_features, controller::orchestrators,
+        controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
+        controller::delete_instance, controller::logs,
+        auth::login, auth::logout,
+        internal::register, internal::put_independence, internal::get_independence, internal::create_message,
+        internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
+        internal::deregister, internal::send, internal::logs, internal::health, root_health,
+    ),
+    components(schemas(error::FieldError)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The generated OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The API router for `state`, with CORS for `allowed_origins` only.
+pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
+    let controller = Router::new()
+        .route("/health", get(controller::health))
+        .route("/overview", get(controller::overview))
+        .route(
+            "/organizations",
+            get(controller::organizations).post(controller::create_organization),
+        )
+        .route("/organizations/{id}", get(controller::organization))
+        .route(
+            "/organizations/{id}/features",
+            put(controller::put_features),
+        )
+        .route("/orchestrators", get(controller::orchestrators))
+        .route("/orchestrators/live", get(controller::live))
+        .route("/orchestrators/live/{id}", get(controller::live_one))
+        .route("/orchestrators/{id}", get(controller::orchestrator))
+        .route("/orchestrator-instances", post(controller::create_instance))
+        .route(
+            "/orchestrator-instances/{id}",
+            delete(controller::delete_instance),
+        )
+        .route("/logs", get(controller::logs));
+    let internal = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/orchestrators/register", post(internal::register))
+        .route(
+            "/orchestrators/{id}/independence",
+            put(internal::put_independence).get(internal::get_independence),
+        )
+        .route(
+            "/orchestrators/{id}/messages",
+            post(internal::create_message).get(internal::orchestrator_messages),
+        )
+        .route(
+            "/orchestrators/{id}/deregister",
+            delete(internal::deregister),
+        )
+        .route("/orchestrators/{id}/send", post(internal::send))
+        .route("/messages", get(internal::all_messages))
+        .route("/messages/{id}/status", put(internal::set_message_status))
+        .route("/logs", get(internal::logs))
+        .route("/health", get(internal::health));
+    Router::new()
+        .nest("/api/v1/controller", controller)
+        .nest("/api/v1/internal", internal)
+        .route("/health", get(root_health))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                Json(json!({"detail": "Not Found"})),
+            )
+        })
+        .layer(cors(allowed_origins))
+        .with_state(state)
+}
+
+/// Only listed origins; credentials allowed, so never `*`.
+fn cors(allowed: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = allowed
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)")))]
+async fn root_health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let nats = matches!(
+        state.nats.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
+    Json(json!({
+        "status": if database && nats { "healthy" } else { "degraded" },
+        "service": "moolai-core",
+        "version": env!("CARGO_PKG_VERSION"),
+        "components": {"database": word(database), "nats": word(nats), "connected_orchestrators": state.live.connected()},
+    }))
+}

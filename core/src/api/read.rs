@@ -1,0 +1,130 @@
+//! Read queries behind the API. Rows are shaped as JSON by PostgreSQL itself
+//! (`to_jsonb`), so a column added to the schema shows up without code here.
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// Instance columns never sent to clients: connection strings may hold passwords.
+const HIDDEN: &str = "- 'database_url' - 'redis_url' - 'environment_variables' - 'conn_id'";
+
+/// One page and the total count.
+pub async fn organizations(
+    pool: &PgPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), sqlx::Error> {
+    let items = sqlx::query_scalar(
+        "SELECT to_jsonb(o) || jsonb_build_object('status',
+                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END)
+           FROM organizations o ORDER BY created_at DESC, organization_id LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(pool)
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT to_jsonb(o) || jsonb_build_object('status',
+                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END,
+                'instances', (SELECT count(*) FROM orchestrator_instances i WHERE i.organization_id = o.organization_id))
+           FROM organizations o WHERE organization_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+fn instance_json() -> String {
+    format!(
+        "(to_jsonb(i) {HIDDEN}) || jsonb_build_object('status',
+            CASE WHEN i.is_independent THEN 'independent' ELSE i.status END)"
+    )
+}
+
+pub async fn instances(
+    pool: &PgPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM orchestrator_instances i ORDER BY created_at DESC, orchestrator_id LIMIT $1 OFFSET $2",
+        instance_json()
+    );
+    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances")
+        .fetch_one(pool)
+        .await?;
+    Ok((items, total))
+}
+
+pub async fn instance(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = $1",
+        instance_json()
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = ANY($1)",
+        instance_json()
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
+/// Messages, newest first, optionally of one orchestrator, type and status.
+pub async fn messages(
+    pool: &PgPool,
+    orchestrator: Option<&str>,
+    message_type: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT jsonb_build_object('id', id, 'orchestrator_id', orchestrator_id, 'message_type', message_type,
+                'content', content, 'metadata', message_metadata, 'status', status, 'source', source,
+                'created_at', created_at, 'updated_at', updated_at)
+           FROM orchestrator_messages
+          WHERE ($1::text IS NULL OR orchestrator_id = $1) AND ($2::text IS NULL OR message_type = $2)
+            AND ($3::text IS NULL OR status = $3)
+          ORDER BY created_at DESC, id LIMIT $4",
+    )
+    .bind(orchestrator)
+    .bind(message_type)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Counts for the overview, all from the database.
+pub async fn counts(pool: &PgPool) -> Result<Value, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT jsonb_build_object(
+           'total_organizations', (SELECT count(*) FROM organizations),
+           'active', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status = 'active'),
+           'inactive', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active'),
+           'independent', (SELECT count(*) FROM orchestrator_instances WHERE is_independent),
+           'total', (SELECT count(*) FROM orchestrator_instances),
+           'pending_messages', (SELECT count(*) FROM orchestrator_messages WHERE status = 'pending'))",
+    )
+    .fetch_one(pool)
+    .await
+}

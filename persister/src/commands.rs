@@ -1,0 +1,211 @@
+//! Answers write commands from core (request/reply on `{p}.persist.commands`).
+//! Each command is one transaction; the reply is sent only after it commits, so a
+//! client that reads after a successful write sees it.
+
+use std::sync::Arc;
+
+use async_nats::Subscriber;
+use bytes::Bytes;
+use futures::StreamExt;
+use moolai_proto::commands::{Command, Failure, Reply};
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::commands_sql as sql;
+
+/// Commands handled at once; more wait in the subscription.
+const CONCURRENCY: usize = 16;
+
+/// Serves commands until `shutdown`.
+pub async fn serve(
+    nats: async_nats::Client,
+    mut sub: Subscriber,
+    pool: PgPool,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            msg = sub.next() => msg,
+        };
+        let Some(msg) = msg else { return };
+        let Some(reply_to) = msg.reply.clone() else {
+            continue;
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (nats, pool) = (nats.clone(), pool.clone());
+        tasks.spawn(async move {
+            let reply = answer(&pool, &msg.payload).await;
+            let body = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
+            if let Err(err) = nats.publish(reply_to, body).await {
+                tracing::warn!(%err, "command reply not sent");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn answer(pool: &PgPool, payload: &[u8]) -> Reply {
+    let command: Command = match serde_json::from_slice(payload) {
+        Ok(c) => c,
+        Err(err) => return failed(Failure::Invalid, format!("undecodable command: {err}")),
+    };
+    if let Command::Ping = command {
+        let database = sqlx::query("SELECT 1").execute(pool).await.is_ok();
+        return Reply::Done {
+            data: json!({ "database": database }),
+        };
+    }
+    match run(pool, &command).await {
+        Ok(Ok(data)) => Reply::Done { data },
+        Ok(Err((failure, detail))) => failed(failure, detail),
+        Err(err) => from_sql(err),
+    }
+}
+
+fn failed(failure: Failure, detail: String) -> Reply {
+    Reply::Failed { failure, detail }
+}
+
+/// Unique violations are conflicts; the other refusals are invalid input; the rest
+/// means the database could not be used.
+fn from_sql(err: sqlx::Error) -> Reply {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            failed(Failure::Conflict, "already exists".into())
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            failed(Failure::NotFound, "a referenced row does not exist".into())
+        }
+        sqlx::Error::Database(db) => failed(Failure::Invalid, db.message().to_owned()),
+        other => {
+            tracing::warn!(err = %other, "command failed: database unavailable");
+            failed(Failure::Unavailable, "database unavailable".into())
+        }
+    }
+}
+
+/// `Ok(Err(..))` is a refusal decided by the command itself (e.g. unknown id).
+type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
+
+async fn run(pool: &PgPool, command: &Command) -> Outcome {
+    let mut tx = pool.begin().await?;
+    let outcome = apply(&mut tx, command).await?;
+    if outcome.is_ok() {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
+    match command {
+        Command::Register(r) => sql::register(tx, r).await.map(Ok),
+        Command::CreateOrganization {
+            organization_id,
+            name,
+            location,
+            features,
+            metadata,
+        } => sql::create_organization(
+            tx,
+            organization_id.as_str(),
+            name,
+            location.as_deref(),
+            features,
+            metadata,
+        )
+        .await
+        .map(Ok),
+        Command::CreateInstance {
+            orchestrator_id,
+            name,
+            location,
+            features,
+            metadata,
+        } => sql::create_instance(
+            tx,
+            orchestrator_id.as_str(),
+            name,
+            location.as_deref(),
+            features,
+            metadata,
+        )
+        .await
+        .map(Ok),
+        Command::DeleteInstance { orchestrator_id } => found(
+            sql::delete_instance(tx, orchestrator_id.as_str(), false).await?,
+            orchestrator_id.as_str(),
+        ),
+        Command::Deregister { orchestrator_id } => found(
+            sql::delete_instance(tx, orchestrator_id.as_str(), true).await?,
+            orchestrator_id.as_str(),
+        ),
+        Command::SetIndependence {
+            orchestrator_id,
+            is_independent,
+            privacy_mode,
+        } => found(
+            sql::set_independence(tx, orchestrator_id.as_str(), *is_independent, *privacy_mode)
+                .await?,
+            orchestrator_id.as_str(),
+        ),
+        Command::MergeFeatures {
+            organization_id,
+            features,
+        } => found(
+            sql::merge_features(tx, organization_id.as_str(), features).await?,
+            organization_id.as_str(),
+        ),
+        Command::CreateMessage {
+            message_id,
+            orchestrator_id,
+            message_type,
+            content,
+            metadata,
+        } => found(
+            sql::create_message(
+                tx,
+                message_id,
+                orchestrator_id.as_str(),
+                message_type.as_str(),
+                content,
+                metadata,
+            )
+            .await?,
+            orchestrator_id.as_str(),
+        ),
+        Command::SetMessageStatus { message_id, status } => found(
+            sql::set_message_status(tx, message_id, status).await?,
+            message_id,
+        ),
+        Command::CreateAdmin {
+            username,
+            password_hash,
+        } => {
+            let created = sql::create_admin(tx, username, password_hash).await?;
+            Ok(Ok(json!({ "created": created })))
+        }
+        Command::CreateSession {
+            token_hash,
+            username,
+            expires_at,
+        } => sql::create_session(tx, token_hash, username, *expires_at)
+            .await
+            .map(Ok),
+        Command::RevokeSession { token_hash } => {
+            found(sql::revoke_session(tx, token_hash).await?, "session")
+        }
+        Command::Ping => Ok(Ok(Value::Null)),
+    }
+}
+
+fn found(row: Option<Value>, what: &str) -> Outcome {
+    Ok(row.ok_or((Failure::NotFound, format!("{what} not found"))))
+}

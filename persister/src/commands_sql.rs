@@ -1,0 +1,293 @@
+//! The SQL behind each write command. Functions return the affected row as JSON,
+//! or `None` when the row to change does not exist (answered as 404).
+
+use chrono::{DateTime, Utc};
+use moolai_proto::commands::Registration;
+use serde_json::{json, Map, Value};
+use sqlx::PgConnection;
+
+type Row = Result<Option<Value>, sqlx::Error>;
+
+/// Spec 000 "register": both tables upserted; a new instance is `inactive` until
+/// its orchestrator connects, an existing one keeps its live status.
+pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO organizations (organization_id, name, location) VALUES ($1, $2, $3)
+         ON CONFLICT (organization_id) DO UPDATE
+           SET name = EXCLUDED.name, location = COALESCE(EXCLUDED.location, organizations.location),
+               updated_at = now()",
+    )
+    .bind(r.organization_id.as_str())
+    .bind(&r.name)
+    .bind(&r.location)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
+           location, internal_url, database_url, redis_url, container_id, image_name,
+           environment_variables, features, monitoring_enabled, status, health_status)
+         VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'inactive', 'unknown')
+         ON CONFLICT (orchestrator_id) DO UPDATE SET
+           organization_id = EXCLUDED.organization_id, organization_name = EXCLUDED.organization_name,
+           location = COALESCE(EXCLUDED.location, orchestrator_instances.location),
+           internal_url = COALESCE(EXCLUDED.internal_url, orchestrator_instances.internal_url),
+           database_url = COALESCE(EXCLUDED.database_url, orchestrator_instances.database_url),
+           redis_url = COALESCE(EXCLUDED.redis_url, orchestrator_instances.redis_url),
+           container_id = COALESCE(EXCLUDED.container_id, orchestrator_instances.container_id),
+           image_name = COALESCE(EXCLUDED.image_name, orchestrator_instances.image_name),
+           environment_variables = EXCLUDED.environment_variables,
+           monitoring_enabled = EXCLUDED.monitoring_enabled, updated_at = now()",
+    )
+    .bind(r.orchestrator_id.as_str())
+    .bind(r.organization_id.as_str())
+    .bind(&r.name)
+    .bind(&r.location)
+    .bind(&r.internal_url)
+    .bind(&r.database_url)
+    .bind(&r.redis_url)
+    .bind(&r.container_id)
+    .bind(&r.image_name)
+    .bind(&r.environment_variables)
+    .bind(&r.features)
+    .bind(r.monitoring_enabled)
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(orchestrator_id = %r.orchestrator_id, "DB registration successful for {}", r.orchestrator_id);
+    Ok(json!({"orchestrator_id": r.orchestrator_id, "organization_id": r.organization_id}))
+}
+
+/// A plain insert: an existing organization is a unique violation (409).
+pub async fn create_organization(
+    tx: &mut PgConnection,
+    id: &str,
+    name: &str,
+    location: Option<&str>,
+    features: &Value,
+    metadata: &Value,
+) -> Result<Value, sqlx::Error> {
+    let row: Value = sqlx::query_scalar(
+        "INSERT INTO organizations (organization_id, name, location, features, metadata, is_active)
+         VALUES ($1, $2, $3, $4, $5, TRUE) RETURNING to_jsonb(organizations.*)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(location)
+    .bind(features)
+    .bind(metadata)
+    .fetch_one(&mut *tx)
+    .await?;
+    tracing::info!(
+        organization_id = id,
+        "Organization {id} created successfully"
+    );
+    Ok(row)
+}
+
+/// A new instance (inactive until it connects), with its organization if missing.
+pub async fn create_instance(
+    tx: &mut PgConnection,
+    id: &str,
+    name: &str,
+    location: Option<&str>,
+    features: &Value,
+    metadata: &Value,
+) -> Result<Value, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO organizations (organization_id, name, location) VALUES ($1, $2, $3)
+         ON CONFLICT (organization_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(location)
+    .execute(&mut *tx)
+    .await?;
+    let row: Value = sqlx::query_scalar(
+        "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
+           location, features, metadata, status, health_status)
+         VALUES ($1, $1, $2, $2, $3, $4, $5, 'inactive', 'unknown')
+         RETURNING to_jsonb(orchestrator_instances.*)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(location)
+    .bind(features)
+    .bind(metadata)
+    .fetch_one(&mut *tx)
+    .await?;
+    tracing::info!(
+        orchestrator_id = id,
+        "Orchestrator instance {id} created successfully"
+    );
+    Ok(row)
+}
+
+/// Deletes an instance (with its messages when `with_messages`), then its
+/// organization if no other instance belongs to it.
+pub async fn delete_instance(tx: &mut PgConnection, id: &str, with_messages: bool) -> Row {
+    if with_messages {
+        sqlx::query("DELETE FROM orchestrator_messages WHERE orchestrator_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let org: Option<Option<String>> = sqlx::query_scalar(
+        "DELETE FROM orchestrator_instances WHERE orchestrator_id = $1 RETURNING organization_id",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(org) = org else { return Ok(None) };
+    let org = org.unwrap_or_else(|| id.to_owned());
+    let removed = sqlx::query(
+        "DELETE FROM organizations o WHERE o.organization_id = $1
+           AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.organization_id = o.organization_id)",
+    )
+    .bind(&org)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tracing::info!(
+        orchestrator_id = id,
+        "Orchestrator {id} deregistered from database"
+    );
+    Ok(Some(
+        json!({"orchestrator_id": id, "organization_id": org, "organization_deleted": removed > 0}),
+    ))
+}
+
+/// Sets independence on both tables. Turning it off makes the status what the
+/// connection says (active if connected), not the first version's `inactive`.
+pub async fn set_independence(
+    tx: &mut PgConnection,
+    id: &str,
+    on: bool,
+    privacy: Option<bool>,
+) -> Row {
+    let row: Option<Value> = sqlx::query_scalar(
+        "UPDATE orchestrator_instances SET
+           is_independent = $2, privacy_mode = COALESCE($3, privacy_mode),
+           status = CASE WHEN $2 THEN 'independent'
+                         WHEN conn_id IS NOT NULL AND disconnected_at IS NULL THEN 'active'
+                         ELSE 'inactive' END,
+           updated_at = now()
+         WHERE orchestrator_id = $1
+         RETURNING jsonb_build_object('orchestrator_id', orchestrator_id, 'organization_id', organization_id,
+           'is_independent', is_independent, 'privacy_mode', privacy_mode, 'status', status)",
+    )
+    .bind(id)
+    .bind(on)
+    .bind(privacy)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    sqlx::query("UPDATE organizations SET is_independent = $2, updated_at = now() WHERE organization_id = $1")
+        .bind(row["organization_id"].as_str().unwrap_or(id))
+        .bind(on)
+        .execute(&mut *tx)
+        .await?;
+    tracing::info!(
+        orchestrator_id = id,
+        "Independence mode {} for {id}",
+        if on { "enabled" } else { "disabled" }
+    );
+    Ok(Some(row))
+}
+
+/// `features = features || $new`: keys given replace, others stay.
+pub async fn merge_features(tx: &mut PgConnection, id: &str, features: &Map<String, Value>) -> Row {
+    sqlx::query_scalar(
+        "UPDATE organizations SET features = features || $2, updated_at = now()
+         WHERE organization_id = $1 RETURNING features",
+    )
+    .bind(id)
+    .bind(Value::Object(features.clone()))
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// A controller-written message for a known orchestrator.
+pub async fn create_message(
+    tx: &mut PgConnection,
+    message_id: &str,
+    orchestrator_id: &str,
+    message_type: &str,
+    content: &str,
+    metadata: &Value,
+) -> Row {
+    let row = sqlx::query_scalar(
+        "INSERT INTO orchestrator_messages (id, orchestrator_id, message_type, content, message_metadata, source)
+         SELECT $1, $2, $3, $4, $5, 'controller'
+          WHERE EXISTS (SELECT 1 FROM orchestrator_instances WHERE orchestrator_id = $2)
+         RETURNING to_jsonb(orchestrator_messages.*)",
+    )
+    .bind(message_id)
+    .bind(orchestrator_id)
+    .bind(message_type)
+    .bind(content)
+    .bind(metadata)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_some() {
+        tracing::info!(
+            orchestrator_id,
+            "Message {message_id} created for {orchestrator_id} (type: {message_type})"
+        );
+    }
+    Ok(row)
+}
+
+pub async fn set_message_status(tx: &mut PgConnection, message_id: &str, status: &str) -> Row {
+    let row = sqlx::query_scalar(
+        "UPDATE orchestrator_messages SET status = $2, updated_at = now() WHERE id = $1
+         RETURNING to_jsonb(orchestrator_messages.*)",
+    )
+    .bind(message_id)
+    .bind(status)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_some() {
+        tracing::info!("Message {message_id} status updated to '{status}'");
+    }
+    Ok(row)
+}
+
+/// Whether the admin was created (false: one with that name exists).
+pub async fn create_admin(
+    tx: &mut PgConnection,
+    username: &str,
+    hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(username)
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn create_session(
+    tx: &mut PgConnection,
+    token_hash: &str,
+    username: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<Value, sqlx::Error> {
+    sqlx::query("INSERT INTO sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)")
+        .bind(token_hash)
+        .bind(username)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(json!({"username": username, "expires_at": expires_at}))
+}
+
+pub async fn revoke_session(tx: &mut PgConnection, token_hash: &str) -> Row {
+    sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL
+         RETURNING jsonb_build_object('username', username)",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *tx)
+    .await
+}

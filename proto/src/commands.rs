@@ -1,0 +1,119 @@
+//! Writes core asks the persister to make: request/reply on
+//! `{p}.persist.commands`, answered only after the transaction commits.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::frames::MessageType;
+use crate::id::OrchestratorId;
+
+/// A registration from `POST /api/v1/internal/orchestrators/register` (new rows are
+/// `inactive` until the orchestrator connects).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub orchestrator_id: OrchestratorId,
+    pub organization_id: OrchestratorId,
+    pub name: String,
+    pub location: Option<String>,
+    pub internal_url: Option<String>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub container_id: Option<String>,
+    pub image_name: Option<String>,
+    pub environment_variables: Value,
+    pub features: Value,
+    pub monitoring_enabled: bool,
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Register(Registration),
+    CreateOrganization {
+        organization_id: OrchestratorId,
+        name: String,
+        location: Option<String>,
+        features: Value,
+        metadata: Value,
+    },
+    CreateInstance {
+        orchestrator_id: OrchestratorId,
+        name: String,
+        location: Option<String>,
+        features: Value,
+        metadata: Value,
+    },
+    /// Deletes the instance, and its organization if no other instance remains.
+    DeleteInstance {
+        orchestrator_id: OrchestratorId,
+    },
+    /// Deletes messages, then the instance, then the organization if no other
+    /// instance remains.
+    Deregister {
+        orchestrator_id: OrchestratorId,
+    },
+    SetIndependence {
+        orchestrator_id: OrchestratorId,
+        is_independent: bool,
+        /// `None` keeps the stored value.
+        privacy_mode: Option<bool>,
+    },
+    /// Merges `features` into the organization's features.
+    MergeFeatures {
+        organization_id: OrchestratorId,
+        features: Map<String, Value>,
+    },
+    CreateMessage {
+        message_id: String,
+        orchestrator_id: OrchestratorId,
+        message_type: MessageType,
+        content: String,
+        metadata: Value,
+    },
+    SetMessageStatus {
+        message_id: String,
+        status: String,
+    },
+    /// Creates the admin unless one with that name exists.
+    CreateAdmin {
+        username: String,
+        password_hash: String,
+    },
+    CreateSession {
+        token_hash: String,
+        username: String,
+        expires_at: DateTime<Utc>,
+    },
+    RevokeSession {
+        token_hash: String,
+    },
+    /// Answered at once (with the database's reachability) so core can say whether
+    /// a persister is up.
+    Ping,
+}
+
+/// What went wrong with a command, as core maps it to HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    NotFound,
+    Conflict,
+    Invalid,
+    Unavailable,
+}
+
+/// The persister's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reply {
+    /// Committed; `data` carries what the command returns (or null).
+    Done {
+        data: Value,
+    },
+    Failed {
+        failure: Failure,
+        detail: String,
+    },
+}
