@@ -188,7 +188,13 @@ impl Orchestrator {
                     stats.heartbeat();
                 }
                 msg = ws.next() => match msg {
-                    Some(Ok(Message::Text(text))) => self.on_frame(text.as_str()),
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = self.on_frame(text.as_str()) {
+                            if let Err(e) = ws.send(Message::text(reply)).await {
+                                return Ended::Closed(e.to_string());
+                            }
+                        }
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         return Ended::Closed(frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default());
                     }
@@ -200,17 +206,38 @@ impl Orchestrator {
         }
     }
 
-    fn on_frame(&self, text: &str) {
-        match serde_json::from_str::<ServerFrame>(text) {
-            Ok(ServerFrame::ProvisionConfig { data, .. }) => {
-                tracing::info!(id = %self.id, "provision_config received");
-                if let Err(err) = self.store_config(&data) {
-                    tracing::warn!(%err, "could not keep the configuration");
-                }
+    /// Applies a frame from the controller; returns a frame to answer with, if any.
+    fn on_frame(&self, text: &str) -> Option<String> {
+        let frame = match serde_json::from_str::<ServerFrame>(text) {
+            Ok(frame) => frame,
+            Err(_) => {
+                tracing::debug!(id = %self.id, text, "frame not understood; ignored");
+                return None;
             }
-            Ok(_) => {}
-            Err(_) => tracing::debug!(id = %self.id, text, "frame not understood; ignored"),
+        };
+        match frame {
+            ServerFrame::ProvisionConfig { data, .. } => {
+                tracing::info!(id = %self.id, "provision_config received");
+                self.keep("provision_config", json!(data));
+            }
+            ServerFrame::IndependenceUpdate { data, .. } => {
+                tracing::info!(id = %self.id, independent = data.is_independent, "independence_update received");
+                self.keep("independence", json!(data));
+            }
+            ServerFrame::Message { data } => {
+                tracing::info!(id = %self.id, message = %data, "message received");
+                let id = data.get("id").cloned().unwrap_or(Value::Null);
+                return Some(json!({"type": "message_ack", "data": {"id": id}}).to_string());
+            }
+            ServerFrame::MessageStatus { data } => {
+                tracing::info!(id = %self.id, status = %data, "message status changed")
+            }
+            ServerFrame::Error { data } => {
+                tracing::warn!(id = %self.id, error = %data, "controller refused a frame")
+            }
+            _ => {}
         }
+        None
     }
 
     fn stored_config(&self) -> Option<ProvisionData> {
@@ -219,19 +246,26 @@ impl Orchestrator {
         serde_json::from_value(state.get("provision_config")?.clone()).ok()
     }
 
-    /// Written to a temporary file and renamed, so a crash never leaves half a file.
-    fn store_config(&self, data: &ProvisionData) -> std::io::Result<()> {
-        let Some(path) = &self.state_file else {
-            return Ok(());
-        };
-        let state = json!({
-            "orchestrator_id": self.id,
-            "provision_config": data,
-            "received_at": timestamp(Utc::now()),
-        });
+    /// Sets `key` in the state file. Written to a temporary file and renamed, so a
+    /// crash never leaves half a file.
+    fn keep(&self, key: &str, value: Value) {
+        let Some(path) = &self.state_file else { return };
+        let mut state = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        state["orchestrator_id"] = json!(self.id);
+        state[key] = value;
+        state["updated_at"] = json!(timestamp(Utc::now()));
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
-        std::fs::rename(tmp, path)
+        let written = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(err) = written {
+            tracing::warn!(%err, path = %path.display(), "could not keep the state file");
+        }
     }
 }
 

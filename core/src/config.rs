@@ -51,6 +51,9 @@ pub struct Config {
     /// Lifetime of a login session, in seconds.
     #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 43_200)]
     pub session_ttl_sec: u64,
+    /// Log records of the whole cluster kept for the logs API.
+    #[arg(long, env = "LOG_BUFFER_SIZE", default_value_t = 1000)]
+    pub log_buffer_size: usize,
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,

@@ -17,6 +17,7 @@ use moolai_proto::events::{HeartbeatBatch, HeartbeatEvent, HeartbeatWrite};
 use moolai_proto::{OrchestratorId, Subjects};
 use tokio_util::sync::CancellationToken;
 
+use crate::activity::Feed;
 use crate::live::Live;
 
 /// Most heartbeats in one batch message (about 130 bytes each, well under 1 MB).
@@ -60,6 +61,7 @@ pub async fn receive(
     subjects: Subjects,
     live: Live,
     pending: Pending,
+    feed: Feed,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
     let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
@@ -70,14 +72,14 @@ pub async fn receive(
         };
         let Some(msg) = msg else { return Ok(()) };
         match serde_json::from_slice::<HeartbeatEvent>(&msg.payload) {
-            Ok(hb) => decide(&live, &pending, hb),
+            Ok(hb) => decide(&live, &pending, &feed, hb),
             Err(err) => tracing::warn!(%err, subject = %msg.subject, "undecodable heartbeat"),
         }
     }
 }
 
 /// The independence rule: an independent orchestrator's heartbeats change nothing.
-fn decide(live: &Live, pending: &Pending, hb: HeartbeatEvent) {
+fn decide(live: &Live, pending: &Pending, feed: &Feed, hb: HeartbeatEvent) {
     let id = &hb.orchestrator_id;
     let loud = live.should_log(id);
     if live.rule(id).is_independent {
@@ -88,6 +90,7 @@ fn decide(live: &Live, pending: &Pending, hb: HeartbeatEvent) {
     }
     if loud {
         tracing::info!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
+        feed.record("keepalive", serde_json::json!({"orchestrator_id": id}));
     } else {
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }

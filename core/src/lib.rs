@@ -3,12 +3,15 @@
 //! edge that holds each socket, and serves HTTP (`/healthz`, `/readyz`; the REST API
 //! and dashboard build on this). It reads PostgreSQL but never writes it.
 
+pub mod activity;
 pub mod api;
+pub mod cluster_logs;
 pub mod config;
 pub mod edges;
 pub mod error;
 pub mod heartbeats;
 pub mod live;
+pub mod liveness;
 pub mod requests;
 pub mod route;
 pub mod sessions;
@@ -59,9 +62,13 @@ pub async fn run(
         live: live.clone(),
         routes: route::Routes::new(nats.clone(), subjects.clone()),
         pool: pool.clone(),
+        feed: activity::Feed::default(),
     };
     let tasks = TaskTracker::new();
     spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
+    moolai_proto::logbuf::set_capacity(config.log_buffer_size);
+    let logs = cluster_logs::collect(nats.clone(), subjects.clone(), shutdown.clone());
+    tasks.spawn(log_exit("cluster logs", logs));
     let edges = edges::Edges::default();
     let presence = edges::listen(
         nats.clone(),
@@ -71,7 +78,15 @@ pub async fn run(
     );
     tasks.spawn(log_exit("edge presence", presence));
 
-    let state = api_state(&config, &sessions, &nats, &subjects, edges);
+    let state = api_state(&config, &sessions, &nats, &subjects, edges.clone());
+    let sweeper = liveness::Sweeper {
+        persister: state.persister.clone(),
+        live: live.clone(),
+        edges,
+        feed: sessions.feed.clone(),
+        ttl: Duration::from_secs(config.heartbeat_ttl_sec),
+    };
+    tasks.spawn(sweeper.run(shutdown.clone()));
     let bootstrap = api::auth::bootstrap_admin(
         pool.clone(),
         state.persister.clone(),
@@ -143,6 +158,7 @@ async fn spawn_bus_tasks(
         subjects.clone(),
         sessions.live.clone(),
         pending.clone(),
+        sessions.feed.clone(),
         shutdown.clone(),
     );
     tasks.spawn(log_exit("heartbeats", receive));
@@ -176,6 +192,7 @@ fn api_state(
         nats: nats.clone(),
         live: sessions.live.clone(),
         routes: sessions.routes.clone(),
+        feed: sessions.feed.clone(),
         persister: api::persist::Persister {
             nats: nats.clone(),
             subject: subjects.persist_commands(),

@@ -14,14 +14,17 @@ use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer:
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use moolai_proto::events::{DisconnectEvent, Event, HandshakeEvent};
+use moolai_proto::frames::{timestamp, Independence, ServerFrame};
 use moolai_proto::subjects::CORE_CONSUMER;
-use moolai_proto::{EventKind, Subjects};
+use moolai_proto::{EventKind, OrchestratorId, Subjects};
+use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::live::{Connection, Live, Registered};
+use crate::activity::Feed;
+use crate::live::{Connection, Live, Registered, Rule};
 use crate::route::Routes;
 use crate::store;
 
@@ -38,6 +41,7 @@ pub struct Sessions {
     pub live: Live,
     pub routes: Routes,
     pub pool: PgPool,
+    pub feed: Feed,
 }
 
 /// Creates (or finds) core's durable consumer. A first start begins with new events:
@@ -167,9 +171,39 @@ impl Sessions {
             Registered::New => tracing::info!("[C-OCS] Orchestrator {id} connected"),
             Registered::Again => {}
         }
+        self.feed.record(
+            "handshake",
+            json!({"orchestrator_id": id, "edge_id": conn.edge_id}),
+        );
         let data = store::provision_data(&self.pool, &id).await?;
         self.routes.provision(&id, &conn, data).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
+        self.feed
+            .record("provision", json!({"orchestrator_id": id}));
+        self.welcome(&id, &conn).await
+    }
+
+    /// After provisioning: the orchestrator's independence, and every controller
+    /// message it has not acknowledged yet (delivered again at each reconnect).
+    async fn welcome(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+    ) -> Result<(), async_nats::Error> {
+        let rule = self.live.rule(id);
+        let mut frames = vec![independence_frame(rule)];
+        for data in store::undelivered_messages(&self.pool, id).await? {
+            frames.push(ServerFrame::Message { data }.to_json());
+        }
+        let messages = frames.len() - 1;
+        self.routes.deliver(id, conn, frames).await?;
+        if messages > 0 {
+            tracing::info!(messages, "pending messages delivered to {id}");
+            self.feed.record(
+                "message_sent",
+                json!({"orchestrator_id": id, "count": messages}),
+            );
+        }
         Ok(())
     }
 
@@ -178,6 +212,22 @@ impl Sessions {
         if self.live.unregister(id, e.conn_id) {
             tracing::info!(orchestrator_id = %id, conn_id = %e.conn_id, reason = %e.reason,
                 "[C-OCS] Orchestrator {id} disconnected");
+            self.feed.record(
+                "disconnect",
+                json!({"orchestrator_id": id, "reason": e.reason}),
+            );
         }
     }
+}
+
+/// The `independence_update` frame for `rule`.
+pub fn independence_frame(rule: Rule) -> String {
+    ServerFrame::IndependenceUpdate {
+        data: Independence {
+            is_independent: rule.is_independent,
+            privacy_mode: rule.privacy_mode,
+        },
+        timestamp: timestamp(chrono::Utc::now()),
+    }
+    .to_json()
 }

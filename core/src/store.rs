@@ -91,3 +91,21 @@ fn open_connection(row: &sqlx::postgres::PgRow) -> Result<Option<Connection>, sq
         metadata,
     }))
 }
+
+/// Controller-written messages the orchestrator has not acknowledged yet, oldest
+/// first, as `message` frame bodies.
+pub async fn undelivered_messages(
+    pool: &PgPool,
+    id: &OrchestratorId,
+) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT jsonb_build_object('id', id, 'message_type', message_type, 'content', content,
+                'metadata', message_metadata, 'status', status)
+           FROM orchestrator_messages
+          WHERE orchestrator_id = $1 AND source = 'controller' AND status = 'pending' AND acked_at IS NULL
+          ORDER BY created_at, id",
+    )
+    .bind(id.as_str())
+    .fetch_all(pool)
+    .await
+}

@@ -13,8 +13,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::Utc;
 use moolai_proto::events::{
-    new_message_id, ConnId, DisconnectEvent, Event, HandshakeEvent, HeartbeatEvent, MessageEvent,
-    ProvisioningRequest, SnapshotEvent,
+    new_message_id, ConnId, DisconnectEvent, Event, HandshakeEvent, HeartbeatEvent,
+    MessageAckEvent, MessageEvent, ProvisioningRequest, SnapshotEvent,
 };
 use moolai_proto::frames::{
     parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
@@ -202,6 +202,9 @@ impl Session {
                         .counters
                         .bad_frames
                         .fetch_add(1, Ordering::Relaxed);
+                    if let Some(end) = self.explain(&err).await {
+                        return Some(end);
+                    }
                     bad.count(err)
                 }
             },
@@ -266,15 +269,38 @@ impl Session {
                     at: now,
                     message_type: data.message_type,
                     content: data.content,
-                    message_metadata: data.message_metadata,
+                    message_metadata: data.metadata,
                 });
                 self.store_in_background(event, message_id);
+            }
+            ClientFrame::MessageAck { data } => {
+                let event = Event::MessageAck(MessageAckEvent {
+                    orchestrator_id: id.clone(),
+                    message_id: data.id.clone(),
+                    at: now,
+                });
+                self.store_in_background(event, format!("{}.ack.{}", self.conn_id, data.id));
             }
             ClientFrame::Handshake { .. } => {
                 tracing::debug!("second handshake on one connection ignored")
             }
         }
         None
+    }
+
+    /// A known frame with bad content is answered with an `error` frame saying why;
+    /// the socket stays open. (Non-JSON and unknown types are only logged, as the
+    /// first version did.)
+    async fn explain(&mut self, err: &FrameError) -> Option<End> {
+        let FrameError::Malformed { kind, reason } = err else {
+            return None;
+        };
+        let data = serde_json::json!({"code": "invalid_frame", "frame": kind, "detail": reason});
+        let frame = ServerFrame::Error { data }.to_json();
+        self.send_text(frame)
+            .await
+            .err()
+            .map(|e| End::Broken(e.to_string()))
     }
 
     /// Stores an event without holding up the socket loop.

@@ -7,6 +7,11 @@ use moolai_proto::telemetry;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init_tracing(config.log_json);
+    let service = config.edge_id.clone().unwrap_or_else(|| "edge".to_owned());
+    moolai_proto::logbuf::set_service(&service);
+    if let Ok(subjects) = moolai_proto::Subjects::new(config.subject_prefix.clone()) {
+        telemetry::forward_logs(config.nats_url.clone(), subjects.logs(&service));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -50,6 +50,7 @@ impl Bus {
             Event::Disconnect(e) => (EventKind::Disconnect, &e.orchestrator_id),
             Event::Snapshot(e) => (EventKind::Snapshot, &e.orchestrator_id),
             Event::Message(e) => (EventKind::Message, &e.orchestrator_id),
+            Event::MessageAck(e) => (EventKind::MessageAck, &e.orchestrator_id),
         };
         let payload =
             Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.to_string()))?);

@@ -202,6 +202,7 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         Command::RevokeSession { token_hash } => {
             found(sql::revoke_session(tx, token_hash).await?, "session")
         }
+        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
         Command::Ping => Ok(Ok(Value::Null)),
     }
 }

@@ -291,3 +291,31 @@ pub async fn revoke_session(tx: &mut PgConnection, token_hash: &str) -> Row {
     .fetch_optional(&mut *tx)
     .await
 }
+
+/// The liveness rule: no heartbeat processed for `ttl_sec` → `inactive`, health
+/// `unknown`. Independent orchestrators are never stale (their heartbeats are
+/// ignored on purpose). Returns the ids it changed.
+pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE orchestrator_instances
+            SET status = 'inactive', health_status = 'unknown', updated_at = now()
+          WHERE status = 'active' AND NOT is_independent
+            AND COALESCE(last_seen, connected_at, created_at) < now() - make_interval(secs => $1)
+          RETURNING orchestrator_id",
+    )
+    .bind(ttl_sec as f64)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !ids.is_empty() {
+        sqlx::query(
+            "UPDATE organizations o SET status = 'inactive', updated_at = now()
+              WHERE o.organization_id = ANY($1)
+                AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i
+                                 WHERE i.organization_id = o.organization_id AND i.status = 'active')",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(json!(ids))
+}

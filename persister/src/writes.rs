@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use moolai_proto::events::{
-    DisconnectEvent, Event, HandshakeEvent, HeartbeatWrite, MessageEvent, SnapshotEvent,
+    DisconnectEvent, Event, HandshakeEvent, HeartbeatWrite, MessageAckEvent, MessageEvent,
+    SnapshotEvent,
 };
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -20,6 +21,7 @@ pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sql
         Event::Disconnect(e) => apply_disconnect(tx, e).await,
         Event::Snapshot(e) => apply_snapshot(tx, e).await,
         Event::Message(e) => apply_message(tx, e).await,
+        Event::MessageAck(e) => apply_message_ack(tx, e).await,
     }
 }
 
@@ -148,6 +150,20 @@ async fn apply_message(tx: &mut PgConnection, e: &MessageEvent) -> Result<(), sq
     .bind(e.message_type.as_str())
     .bind(&e.content)
     .bind(&e.message_metadata)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks a controller-written message as received, so reconnects stop redelivering it.
+async fn apply_message_ack(tx: &mut PgConnection, e: &MessageAckEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orchestrator_messages SET acked_at = COALESCE(acked_at, $3)
+          WHERE id = $1 AND orchestrator_id = $2",
+    )
+    .bind(&e.message_id)
+    .bind(e.orchestrator_id.as_str())
     .bind(e.at)
     .execute(&mut *tx)
     .await?;

@@ -89,6 +89,11 @@ pub enum Command {
     RevokeSession {
         token_hash: String,
     },
+    /// Marks `inactive`/`unknown` every active, non-independent orchestrator whose
+    /// last processed heartbeat is older than `ttl_sec`; answers their ids.
+    ExpireStale {
+        ttl_sec: u64,
+    },
     /// Answered at once (with the database's reachability) so core can say whether
     /// a persister is up.
     Ping,

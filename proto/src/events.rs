@@ -93,6 +93,14 @@ pub struct MessageEvent {
     pub message_metadata: Value,
 }
 
+/// The orchestrator acknowledged a controller-written message (`message_ack`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageAckEvent {
+    pub orchestrator_id: OrchestratorId,
+    pub message_id: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Builds a message id with the spec's prefix that two messages in one second
 /// cannot share (the first version's ids collided and answered 500).
 pub fn new_message_id(id: &OrchestratorId, at: DateTime<Utc>) -> String {
@@ -108,6 +116,7 @@ pub enum Event {
     Disconnect(DisconnectEvent),
     Snapshot(SnapshotEvent),
     Message(MessageEvent),
+    MessageAck(MessageAckEvent),
 }
 
 /// What core tells an edge about one of its sockets.

@@ -35,6 +35,16 @@ pub enum ClientFrame {
     Message {
         data: OrchestratorMessage,
     },
+    /// The orchestrator received a controller-written message.
+    MessageAck {
+        data: MessageAck,
+    },
+}
+
+/// Body of `message_ack`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct MessageAck {
+    pub id: String,
 }
 
 /// The body of a `handshake`.
@@ -62,8 +72,9 @@ impl HandshakeData {
 pub struct OrchestratorMessage {
     pub message_type: MessageType,
     pub content: String,
-    #[serde(default)]
-    pub message_metadata: Value,
+    /// `metadata` on the wire; `message_metadata` (the column's name) is accepted too.
+    #[serde(default, alias = "message_metadata")]
+    pub metadata: Value,
 }
 
 /// The two kinds of message the spec knows.
@@ -97,12 +108,13 @@ pub enum FrameError {
     Malformed { kind: String, reason: String },
 }
 
-const KNOWN_TYPES: [&str; 5] = [
+const KNOWN_TYPES: [&str; 6] = [
     "handshake",
     "i_am_alive",
     "provisioning_request",
     "o_config_snapshot",
     "message",
+    "message_ack",
 ];
 
 /// Parses a text frame; the typed parse is the fast path, and only a failure pays
@@ -159,6 +171,30 @@ pub enum ServerFrame {
         orch_id: String,
         ts: String,
     },
+    /// The orchestrator's independence, sent when it changes and at every handshake.
+    IndependenceUpdate {
+        data: Independence,
+        timestamp: String,
+    },
+    /// A controller-written message; the orchestrator answers `message_ack`.
+    Message {
+        data: Value,
+    },
+    /// A message's status changed (accepted / dismissed by an administrator).
+    MessageStatus {
+        data: Value,
+    },
+    /// A frame could not be used; the connection stays open.
+    Error {
+        data: Value,
+    },
+}
+
+/// Body of `independence_update`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Independence {
+    pub is_independent: bool,
+    pub privacy_mode: bool,
 }
 
 /// Body of the legacy `provisioning` frame.

@@ -15,6 +15,7 @@ pub enum EventKind {
     Disconnect,
     Snapshot,
     Message,
+    MessageAck,
 }
 
 impl EventKind {
@@ -25,6 +26,7 @@ impl EventKind {
             Self::Disconnect => "disconnect",
             Self::Snapshot => "snapshot",
             Self::Message => "message",
+            Self::MessageAck => "message_ack",
         }
     }
 }
@@ -96,6 +98,16 @@ impl Subjects {
     /// `{p}.edges.presence.*`: what core listens on.
     pub fn all_edge_presence(&self) -> String {
         format!("{}.edges.presence.*", self.prefix)
+    }
+
+    /// `{p}.logs.{service}`: log records (info and above) of each process.
+    pub fn logs(&self, service: &str) -> String {
+        format!("{}.logs.{}", self.prefix, service)
+    }
+
+    /// `{p}.logs.*`: what core collects into the cluster-wide log.
+    pub fn all_logs(&self) -> String {
+        format!("{}.logs.*", self.prefix)
     }
 
     /// `{p}.writes.heartbeats`: batches of accepted heartbeats, core → persister.

@@ -53,3 +53,23 @@ async fn wait_for_signal() {
         _ = term.recv() => {},
     }
 }
+
+/// Sends this process's log records (info and above) to `{p}.logs.<service>` over
+/// a NATS connection of their own, so that core can show the cluster's log.
+pub fn forward_logs(nats_url: String, subject: String) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::logbuf::LogEntry>(4096);
+    crate::logbuf::forward_into(tx);
+    tokio::spawn(async move {
+        let Ok(client) = crate::bus::connect(&nats_url, "moolai-logs").await else {
+            return;
+        };
+        while let Some(entry) = rx.recv().await {
+            let Ok(payload) = serde_json::to_vec(&entry) else {
+                continue;
+            };
+            // Never wait long for the bus: a record that cannot go now is dropped.
+            let publish = client.publish(subject.clone(), payload.into());
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(100), publish).await;
+        }
+    });
+}

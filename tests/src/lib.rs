@@ -116,6 +116,7 @@ impl TestEnv {
             public_read_api: false,
             allowed_origins: vec![],
             session_ttl_sec: 3600,
+            log_buffer_size: 1000,
             log_json: false,
         }
     }

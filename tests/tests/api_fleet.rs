@@ -110,17 +110,17 @@ async fn register(api: &Api, id: &str) {
     assert_eq!(status, 200, "register {id}: {v}");
 }
 
-/// Connects `id` through the stack's edge and waits until core lists it as live.
+/// Connects `id` through the stack's edge and waits until core lists it as live
+/// and the handshake's rows are stored (they are written asynchronously).
 async fn connect_live(stack: &Stack, api: &Api, id: &str) -> Ws {
     let sock = connect_as(&stack.edge.ws_url(), id, true).await;
     let live = wait_until(WAIT, || async {
         api.get(&format!("{C}/orchestrators/live/{id}")).await.0 == 200
+            && api.get(&format!("{C}/orchestrators/{id}")).await.1["data"]["status"] == "active"
+            && api.get(&format!("{C}/organizations/{id}")).await.0 == 200
     })
     .await;
-    assert!(
-        live.is_some(),
-        "{id} never appeared in orchestrators/live/{id}"
-    );
+    assert!(live.is_some(), "{id} never became live, active and stored");
     sock
 }
 

@@ -100,6 +100,16 @@ pub async fn overview(State(state): State<AppState>, _: Reader) -> Result<Json<V
     Ok(envelope(data, "Overview retrieved successfully"))
 }
 
+#[utoipa::path(get, path = "/api/v1/controller/edges", tag = "controller", security(("bearer" = [])),
+    responses((status = 200, description = "Edges that announced themselves in the last 15 s")))]
+pub async fn edges(State(state): State<AppState>, _: Reader) -> Json<Value> {
+    let edges = state.edges.up();
+    envelope(
+        json!({"total_count": edges.len(), "edges": edges}),
+        "Edges retrieved successfully",
+    )
+}
+
 #[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery),
     security(("bearer" = [])), responses((status = 200, description = "A page of organizations"), (status = 422, description = "Invalid page")))]
 pub async fn organizations(
@@ -227,6 +237,9 @@ pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connectio
     match sent.await {
         Ok(()) => {
             tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: provision_config)");
+            state
+                .feed
+                .record("provision", json!({"orchestrator_id": id}));
             true
         }
         Err(err) => {
@@ -385,6 +398,8 @@ pub async fn delete_instance(
 pub struct LogQuery {
     pub q: Option<String>,
     pub level: Option<String>,
+    /// Only records of this service (`core`, `persister`, `edge:<id>`).
+    pub source: Option<String>,
     #[serde(default = "default_log_limit")]
     pub limit: usize,
 }
@@ -394,13 +409,14 @@ fn default_log_limit() -> usize {
 }
 
 impl LogQuery {
-    /// Newest first; `limit` 1–2000.
+    /// Newest first; `limit` up to the buffer's size.
     pub fn run(&self) -> Result<Value, ApiError> {
-        if !(1..=moolai_proto::logbuf::CAPACITY).contains(&self.limit) {
+        let cap = moolai_proto::logbuf::capacity();
+        if !(1..=cap).contains(&self.limit) {
             return Err(ApiError::field(
                 "query",
                 "limit",
-                "must be between 1 and 2000",
+                format!("must be between 1 and {cap}"),
             ));
         }
         const LEVELS: [&str; 6] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"];
@@ -413,8 +429,12 @@ impl LogQuery {
                 ));
             }
         }
-        let items =
-            moolai_proto::logbuf::recent(self.q.as_deref(), self.level.as_deref(), self.limit);
+        let items = moolai_proto::logbuf::recent(&moolai_proto::logbuf::Filter {
+            q: self.q.as_deref(),
+            level: self.level.as_deref(),
+            source: self.source.as_deref(),
+            limit: self.limit,
+        });
         Ok(json!({"total": items.len(), "items": items}))
     }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::{Command, Registration};
 use moolai_proto::events::new_message_id;
-use moolai_proto::frames::{timestamp, MessageType};
+use moolai_proto::frames::{MessageType, ServerFrame};
 use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
 use crate::live::Rule;
-use crate::sessions::CLOSE_DEREGISTERED;
+use crate::sessions::{independence_frame, CLOSE_DEREGISTERED};
 
 /// Body of `POST orchestrators/register`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -126,12 +126,9 @@ pub async fn put_independence(
     // The rule takes effect in core before the answer: from now on no heartbeat counts.
     state.live.set_rule(id.clone(), rule);
     if let Some(conn) = state.live.connection(&id) {
-        let frame = json!({"type": "independence_update",
-            "data": {"is_independent": rule.is_independent, "privacy_mode": rule.privacy_mode},
-            "timestamp": timestamp(Utc::now())});
         if let Err(err) = state
             .routes
-            .deliver(&id, &conn, vec![frame.to_string()])
+            .deliver(&id, &conn, vec![independence_frame(rule)])
             .await
         {
             tracing::warn!(orchestrator_id = %id, %err, "independence_update not sent");
@@ -187,9 +184,10 @@ pub async fn create_message(
         content: b.content,
         metadata: Value::Object(b.metadata.unwrap_or_default()),
     };
-    state.persister.run(&command).await?;
+    let row = state.persister.run(&command).await?;
+    let delivered = deliver_message(&state, &id, &row).await;
     Ok(Json(json!({
-        "success": true, "message": "Message created successfully", "message_id": message_id,
+        "success": true, "message": "Message created successfully", "message_id": message_id, "delivered": delivered,
         "orchestrator_id": id, "message_type": b.message_type.as_str(), "status": "pending",
     })))
 }
@@ -301,6 +299,7 @@ pub async fn set_message_status(
         status: status.to_owned(),
     };
     let row = state.persister.run(&command).await?;
+    push_status(&state, &row).await;
     Ok(Json(json!({
         "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
         "status": status, "orchestrator_id": row["orchestrator_id"],
@@ -362,8 +361,95 @@ pub async fn send(
         .await
         .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
     tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
+    state
+        .feed
+        .record("message_sent", json!({"orchestrator_id": id, "type": kind}));
     Ok(Json(
         json!({"success": true, "message": format!("Message sent to {id} successfully")}),
+    ))
+}
+
+/// Sends a just-created message to its orchestrator if connected; otherwise (or if
+/// this send is lost) it goes out at the next handshake, until acknowledged.
+async fn deliver_message(state: &AppState, id: &OrchestratorId, row: &Value) -> bool {
+    let Some(conn) = state.live.connection(id) else {
+        return false;
+    };
+    let data = json!({"id": row["id"], "message_type": row["message_type"], "content": row["content"],
+        "metadata": row["message_metadata"], "status": row["status"]});
+    match state
+        .routes
+        .deliver(id, &conn, vec![ServerFrame::Message { data }.to_json()])
+        .await
+    {
+        Ok(()) => {
+            state.feed.record(
+                "message_sent",
+                json!({"orchestrator_id": id, "message_id": row["id"]}),
+            );
+            true
+        }
+        Err(err) => {
+            tracing::warn!(orchestrator_id = %id, %err, "message not delivered now; it will be at reconnect");
+            false
+        }
+    }
+}
+
+/// Tells a connected orchestrator that one of its messages was accepted or dismissed.
+async fn push_status(state: &AppState, row: &Value) {
+    let Some(id) = row["orchestrator_id"]
+        .as_str()
+        .and_then(|i| OrchestratorId::parse(i).ok())
+    else {
+        return;
+    };
+    let Some(conn) = state.live.connection(&id) else {
+        return;
+    };
+    let frame = ServerFrame::MessageStatus {
+        data: json!({"id": row["id"], "status": row["status"]}),
+    };
+    if let Err(err) = state
+        .routes
+        .deliver(&id, &conn, vec![frame.to_json()])
+        .await
+    {
+        tracing::warn!(orchestrator_id = %id, %err, "message_status not pushed");
+    }
+}
+
+/// Filters of the activity feed.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ActivityQuery {
+    /// `handshake`, `keepalive`, `disconnect`, `provision`, `message_sent`, `stale`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default = "default_activity_limit")]
+    pub limit: usize,
+}
+
+fn default_activity_limit() -> usize {
+    200
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/activity", tag = "internal", params(ActivityQuery), security(("bearer" = [])),
+    responses((status = 200, description = "What happened to orchestrators lately, newest first"), (status = 422, description = "Invalid limit")))]
+pub async fn activity(
+    State(state): State<AppState>,
+    _: Admin,
+    Params(q): Params<ActivityQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if !(1..=crate::activity::CAPACITY).contains(&q.limit) {
+        return Err(ApiError::field(
+            "query",
+            "limit",
+            "must be between 1 and 1000",
+        ));
+    }
+    let items = state.feed.recent(q.kind.as_deref(), q.limit);
+    Ok(Json(
+        json!({"success": true, "data": {"total": items.len(), "items": items}}),
     ))
 }
 

@@ -21,6 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::activity::Feed;
 use crate::edges::Edges;
 use crate::live::Live;
 use crate::route::Routes;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub live: Live,
     pub routes: Routes,
+    pub feed: Feed,
     pub persister: Persister,
     pub edges: Edges,
     pub auth: Arc<AuthSettings>,
@@ -44,14 +46,14 @@ pub struct AppState {
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
-        controller::health, controller::overview, controller::organizations, controller::organization,
+        controller::health, controller::overview, controller::edges, controller::organizations, controller::organization,
         controller::create_organization, controller::put_features, controller::orchestrators,
         controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
         controller::delete_instance, controller::logs,
         auth::login, auth::logout,
         internal::register, internal::put_independence, internal::get_independence, internal::create_message,
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
-        internal::deregister, internal::send, internal::logs, internal::health, root_health,
+        internal::deregister, internal::send, internal::activity, internal::logs, internal::health, root_health,
     ),
     components(schemas(error::FieldError)),
     modifiers(&BearerAuth)
@@ -80,6 +82,7 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
     let controller = Router::new()
         .route("/health", get(controller::health))
         .route("/overview", get(controller::overview))
+        .route("/edges", get(controller::edges))
         .route(
             "/organizations",
             get(controller::organizations).post(controller::create_organization),
@@ -119,6 +122,7 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
         .route("/messages", get(internal::all_messages))
         .route("/messages/{id}/status", put(internal::set_message_status))
         .route("/logs", get(internal::logs))
+        .route("/activity", get(internal::activity))
         .route("/health", get(internal::health));
     Router::new()
         .nest("/api/v1/controller", controller)

@@ -1,0 +1,85 @@
+//! The liveness rule, applied periodically: an orchestrator whose heartbeat has not
+//! been processed for `HEARTBEAT_TTL_SEC` is marked inactive (health `unknown`), and
+//! connections held by an edge that stopped announcing itself are forgotten — so an
+//! edge that dies without a goodbye leaves nothing `active` past the TTL.
+
+use std::time::Duration;
+
+use moolai_proto::commands::Command;
+use serde_json::json;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::activity::Feed;
+use crate::api::persist::Persister;
+use crate::edges::{Edges, UP_WITHIN};
+use crate::live::Live;
+
+/// What the sweep needs.
+pub struct Sweeper {
+    pub persister: Persister,
+    pub live: Live,
+    pub edges: Edges,
+    pub feed: Feed,
+    pub ttl: Duration,
+}
+
+impl Sweeper {
+    /// Sweeps every quarter TTL (at most every 15 s) until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let every = (self.ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            // Right after a start every edge is still unheard of; give them time.
+            if started.elapsed() > UP_WITHIN {
+                self.forget_lost_edges();
+            }
+            self.expire().await;
+        }
+    }
+
+    fn forget_lost_edges(&self) {
+        let up: Vec<_> = self.edges.up().into_iter().map(|e| e.edge_id).collect();
+        for id in self.live.connected_ids() {
+            let Some(conn) = self.live.connection(&id) else {
+                continue;
+            };
+            if !up.contains(&conn.edge_id) && self.live.unregister(&id, conn.conn_id) {
+                tracing::warn!(orchestrator_id = %id, edge_id = %conn.edge_id, "edge stopped announcing; connection forgotten");
+                self.feed.record(
+                    "disconnect",
+                    json!({"orchestrator_id": id, "reason": "edge_lost"}),
+                );
+            }
+        }
+    }
+
+    async fn expire(&self) {
+        let command = Command::ExpireStale {
+            ttl_sec: self.ttl.as_secs().max(1),
+        };
+        match self.persister.run(&command).await {
+            Ok(ids) => {
+                for id in ids
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                {
+                    tracing::info!(
+                        orchestrator_id = id,
+                        "[C-OCS] Orchestrator {id} marked inactive: no heartbeat for {} s",
+                        self.ttl.as_secs()
+                    );
+                    self.feed.record("stale", json!({"orchestrator_id": id}));
+                }
+            }
+            Err(err) => tracing::debug!(%err, "liveness sweep skipped"),
+        }
+    }
+}
