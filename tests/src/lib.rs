@@ -2,6 +2,7 @@
 //! nats-server (`NATS_URL`) and a real PostgreSQL (`TEST_DATABASE_URL`), with a
 //! fresh database and a fresh subject prefix per test so tests run in parallel.
 
+pub mod api;
 pub mod faults;
 pub mod http;
 pub mod ws;
@@ -261,6 +262,32 @@ where
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// A free loopback port (for roles run as separate processes).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `moolai-edge` as a process (so it can be killed) and waits until ready.
+pub async fn edge_process(env: &TestEnv, id: &str, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(workspace_bin("moolai-edge"))
+        .env("NATS_URL", &env.nats_url)
+        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
+        .env("EDGE_ID", id)
+        .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moolai-edge");
+    wait_ready(([127, 0, 0, 1], port).into()).await;
+    child
 }
 
 /// A binary of this workspace, built next to the test executable.

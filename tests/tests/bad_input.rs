@@ -220,6 +220,14 @@ async fn malformed_messages_are_refused_without_storing_anything() {
     })
     .await;
     assert!(one.is_some());
+    // Each refusal was explained with an error frame, naming the problem.
+    for expected in ["gossip", "content"] {
+        let error = next_of_type(&mut sock, "error").await;
+        assert_eq!(error["data"]["code"], "invalid_frame");
+        assert_eq!(error["data"]["frame"], "message");
+        let detail = error["data"]["detail"].as_str().unwrap();
+        assert!(detail.contains(expected), "{detail}");
+    }
     // The connection is kept: a request is still answered.
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
     assert!(matches!(next(&mut sock).await, Next::Json(v) if v["type"] == "provision_config"));

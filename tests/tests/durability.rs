@@ -1,15 +1,12 @@
 //! Nothing acknowledged is lost when a role stops or dies.
 
-use std::net::TcpListener as StdListener;
-use std::process::Stdio;
 use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{
-    start_core, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv,
+    edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
 };
-use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
@@ -129,30 +126,6 @@ async fn a_restarted_core_provisions_handshakes_it_missed() {
     let mut sock = connect_as(&stack.edge.ws_url(), "org-missed", true).await;
     let _core = start_core(env.core_config()).await;
     assert_eq!(next_json(&mut sock).await["type"], "provision_config");
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn edge_process(env: &TestEnv, id: &str, port: u16) -> Child {
-    let child = Command::new(workspace_bin("moolai-edge"))
-        .env("NATS_URL", &env.nats_url)
-        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
-        .env("EDGE_ID", id)
-        .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start moolai-edge");
-    wait_ready(([127, 0, 0, 1], port).into()).await;
-    child
 }
 
 #[tokio::test]
