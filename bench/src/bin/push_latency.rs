@@ -34,7 +34,10 @@ async fn main() -> anyhow::Result<()> {
     let env = TestEnv::new().await;
     let _persister = start_persister(env.persister_config()).await;
     let core = start_core(env.core_config()).await;
-    let edges = [start_edge(env.edge_config("edge-1")).await, start_edge(env.edge_config("edge-2")).await];
+    let edges = [
+        start_edge(env.edge_config("edge-1")).await,
+        start_edge(env.edge_config("edge-2")).await,
+    ];
     let api = Api::admin(core.addr).await;
 
     let (tx, mut arrivals) = mpsc::unbounded_channel::<(String, String, Instant)>();
@@ -63,16 +66,29 @@ async fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let (status, body, expect) = match kind {
                 "send" => {
-                    let (s, b) = api.post(&format!("{I}/orchestrators/{id}/send"), json!({"type": "bench_probe", "data": {"n": n}})).await;
+                    let (s, b) = api
+                        .post(
+                            &format!("{I}/orchestrators/{id}/send"),
+                            json!({"type": "bench_probe", "data": {"n": n}}),
+                        )
+                        .await;
                     (s, b, "bench_probe")
                 }
                 "provision_config" => {
-                    let (s, b) = api.put(&format!("{C}/organizations/{id}/features"), json!({"features": {"n": n}})).await;
+                    let (s, b) = api
+                        .put(
+                            &format!("{C}/organizations/{id}/features"),
+                            json!({"features": {"n": n}}),
+                        )
+                        .await;
                     (s, b, "provision_config")
                 }
                 _ => {
                     let (s, b) = api
-                        .post(&format!("{I}/orchestrators/{id}/messages"), json!({"message_type": "monitoring", "content": format!("probe {n}")}))
+                        .post(
+                            &format!("{I}/orchestrators/{id}/messages"),
+                            json!({"message_type": "monitoring", "content": format!("probe {n}")}),
+                        )
                         .await;
                     (s, b, "message")
                 }
