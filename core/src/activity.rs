@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::broadcast;
 
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
@@ -24,9 +25,21 @@ pub struct Activity {
 /// Cheap to clone. A std mutex: held only to push or copy, never across an await;
 /// keepalives are recorded at most once a minute per orchestrator, so it is not on
 /// the per-heartbeat path.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Feed {
     inner: Arc<Mutex<VecDeque<Activity>>>,
+    /// Every record is also broadcast to the dashboard's event streams; a slow
+    /// stream misses entries rather than holding anyone up.
+    live: broadcast::Sender<Activity>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            live: broadcast::channel(1024).0,
+        }
+    }
 }
 
 impl Feed {
@@ -36,11 +49,18 @@ impl Feed {
         if feed.len() == CAPACITY {
             feed.pop_front();
         }
-        feed.push_back(Activity {
+        let activity = Activity {
             timestamp: Utc::now(),
             kind,
             data,
-        });
+        };
+        feed.push_back(activity.clone());
+        let _ = self.live.send(activity); // no subscriber is fine
+    }
+
+    /// Records from now on, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Activity> {
+        self.live.subscribe()
     }
 
     /// Newest first, optionally of one kind, at most `limit`.

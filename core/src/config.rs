@@ -51,6 +51,9 @@ pub struct Config {
     /// Lifetime of a login session, in seconds.
     #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 43_200)]
     pub session_ttl_sec: u64,
+    /// Directory of the built dashboard, served at `/`.
+    #[arg(long, env = "DASHBOARD_DIR", default_value = "frontend/dist")]
+    pub dashboard_dir: std::path::PathBuf,
     /// Log records of the whole cluster kept for the logs API.
     #[arg(long, env = "LOG_BUFFER_SIZE", default_value_t = 1000)]
     pub log_buffer_size: usize,

@@ -112,7 +112,7 @@ pub async fn run(
             }
         });
     }
-    let app = api::router(state, &config.allowed_origins)
+    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir)
         .merge(health::router(health::nats_and_db(nats, pool.clone())));
     tracing::info!(addr = %listener.local_addr()?, "core listening");
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -6,6 +6,7 @@
 //! orchestrators at once, and sharding keeps them off each other's locks. No guard
 //! is ever held across an `.await`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ struct Inner {
     rules: DashMap<OrchestratorId, Rule>,
     /// When each orchestrator's heartbeat was last logged at info level.
     logged: DashMap<OrchestratorId, Instant>,
+    /// Heartbeats processed since start (for the rate the dashboard charts).
+    processed: AtomicU64,
 }
 
 /// What registering a connection displaced.
@@ -117,8 +120,14 @@ impl Live {
         self.inner.connections.len()
     }
 
+    /// Heartbeats processed since start.
+    pub fn heartbeats_processed(&self) -> u64 {
+        self.inner.processed.load(Ordering::Relaxed)
+    }
+
     /// Notes a processed heartbeat.
     pub fn touch(&self, id: &OrchestratorId, conn_id: ConnId, at: DateTime<Utc>) {
+        self.inner.processed.fetch_add(1, Ordering::Relaxed);
         if let Some(mut c) = self.inner.connections.get_mut(id) {
             if c.conn_id == conn_id {
                 c.last_keepalive = Some(at);

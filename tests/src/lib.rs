@@ -118,6 +118,7 @@ impl TestEnv {
             allowed_origins: vec![],
             session_ttl_sec: 3600,
             log_buffer_size: 1000,
+            dashboard_dir: "frontend/dist".into(),
             log_json: false,
         }
     }

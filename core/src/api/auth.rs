@@ -99,26 +99,59 @@ impl FromRequestParts<AppState> for Admin {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::MissingToken)?;
-        let hash = token_hash(token);
-        if state.auth.dev_token_hash.as_deref() == Some(hash.as_str()) {
-            return Ok(Admin {
-                username: "dev-token".into(),
-                token_hash: hash,
-            });
-        }
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT username FROM sessions
-              WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
-        )
-        .bind(&hash)
-        .fetch_optional(&state.pool)
-        .await?;
-        user.map(|username| Admin {
-            username,
-            token_hash: hash,
-        })
-        .ok_or(ApiError::InvalidToken)
+        authenticate(state, token).await
     }
+}
+
+/// An admin for a stream: the token from the `Authorization` header or, for
+/// `EventSource`, from `?access_token=`.
+pub struct StreamAdmin;
+
+impl FromRequestParts<AppState> for StreamAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Admin::from_request_parts(parts, state)
+                .await
+                .map(|_| StreamAdmin);
+        }
+        let token = parts
+            .uri
+            .query()
+            .into_iter()
+            .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+            .ok_or(ApiError::MissingToken)?;
+        authenticate(state, &token).await.map(|_| StreamAdmin)
+    }
+}
+
+/// Checks a token: the development token, or an open, unexpired session.
+async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> {
+    let hash = token_hash(token);
+    if state.auth.dev_token_hash.as_deref() == Some(hash.as_str()) {
+        return Ok(Admin {
+            username: "dev-token".into(),
+            token_hash: hash,
+        });
+    }
+    let user: Option<String> = sqlx::query_scalar(
+        "SELECT username FROM sessions
+          WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await?;
+    user.map(|username| Admin {
+        username,
+        token_hash: hash,
+    })
+    .ok_or(ApiError::InvalidToken)
 }
 
 /// Access to read-only controller endpoints: open when `PUBLIC_READ_API=true`,

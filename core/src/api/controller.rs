@@ -184,6 +184,9 @@ pub async fn create_organization(
         metadata: b.metadata,
     };
     let row = state.persister.run(&command).await?;
+    state
+        .feed
+        .record("organization_created", json!({"organization_id": id}));
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -205,6 +208,9 @@ pub async fn put_features(
         features,
     };
     let merged = state.persister.run(&command).await?;
+    state
+        .feed
+        .record("features", json!({"organization_id": id}));
     let pushed = match state.live.connection(&id) {
         Some(conn) => push_config(&state, &id, &conn).await,
         None => false,
@@ -358,6 +364,9 @@ pub async fn create_instance(
         metadata: b.metadata,
     };
     let mut row = state.persister.run(&command).await?;
+    state
+        .feed
+        .record("instance_created", json!({"orchestrator_id": id}));
     if let Value::Object(map) = &mut row {
         for hidden in [
             "database_url",
@@ -387,6 +396,9 @@ pub async fn delete_instance(
             orchestrator_id: id.clone(),
         })
         .await?;
+    state
+        .feed
+        .record("deregistered", json!({"orchestrator_id": id}));
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     Ok(Json(
         json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),

@@ -90,6 +90,9 @@ pub async fn register(
         .persister
         .run(&Command::Register(registration))
         .await?;
+    state
+        .feed
+        .record("registered", json!({"orchestrator_id": orchestrator_id}));
     Ok(Json(json!({
         "success": true, "message": "Orchestrator instance registered (inactive until connection)",
         "orchestrator_id": orchestrator_id, "organization_id": organization_id, "timestamp": Utc::now(),
@@ -119,6 +122,10 @@ pub async fn put_independence(
         privacy_mode: b.privacy_mode,
     };
     let row = state.persister.run(&command).await?;
+    state.feed.record(
+        "independence",
+        json!({"orchestrator_id": id, "is_independent": b.is_independent}),
+    );
     let rule = Rule {
         is_independent: b.is_independent,
         privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
@@ -185,6 +192,10 @@ pub async fn create_message(
         metadata: Value::Object(b.metadata.unwrap_or_default()),
     };
     let row = state.persister.run(&command).await?;
+    state.feed.record(
+        "message_created",
+        json!({"orchestrator_id": id, "message_id": message_id}),
+    );
     let delivered = deliver_message(&state, &id, &row).await;
     Ok(Json(json!({
         "success": true, "message": "Message created successfully", "message_id": message_id, "delivered": delivered,
@@ -299,6 +310,7 @@ pub async fn set_message_status(
         status: status.to_owned(),
     };
     let row = state.persister.run(&command).await?;
+    state.feed.record("message_status", json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
     push_status(&state, &row).await;
     Ok(Json(json!({
         "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
@@ -320,6 +332,9 @@ pub async fn deregister(
             orchestrator_id: id.clone(),
         })
         .await?;
+    state
+        .feed
+        .record("deregistered", json!({"orchestrator_id": id}));
     if let Some(conn) = state.live.forget(&id) {
         if let Err(err) = state
             .routes

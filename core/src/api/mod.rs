@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod controller;
+pub mod dashboard;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod internal;
 pub mod persist;
@@ -53,7 +55,7 @@ pub struct AppState {
         auth::login, auth::logout,
         internal::register, internal::put_independence, internal::get_independence, internal::create_message,
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
-        internal::deregister, internal::send, internal::activity, internal::logs, internal::health, root_health,
+        internal::deregister, internal::send, internal::activity, internal::logs, internal::health, root_health, events::events,
     ),
     components(schemas(error::FieldError)),
     modifiers(&BearerAuth)
@@ -78,7 +80,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The API router for `state`, with CORS for `allowed_origins` only.
-pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
+pub fn router(
+    state: AppState,
+    allowed_origins: &[String],
+    dashboard_dir: &std::path::Path,
+) -> Router {
     let controller = Router::new()
         .route("/health", get(controller::health))
         .route("/overview", get(controller::overview))
@@ -127,14 +133,10 @@ pub fn router(state: AppState, allowed_origins: &[String]) -> Router {
     Router::new()
         .nest("/api/v1/controller", controller)
         .nest("/api/v1/internal", internal)
+        .route("/api/v1/events", get(events::events))
         .route("/health", get(root_health))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
-        .fallback(|| async {
-            (
-                axum::http::StatusCode::NOT_FOUND,
-                Json(json!({"detail": "Not Found"})),
-            )
-        })
+        .fallback_service(dashboard::service(dashboard_dir))
         .layer(cors(allowed_origins))
         .with_state(state)
 }
