@@ -322,6 +322,28 @@ async fn messages_reach_the_orchestrator_live_and_again_after_a_reconnect_until_
     .await;
     assert!(acked.is_some(), "acks not stored");
 
+    // A message the orchestrator sends up is listed by the API.
+    send_json(&mut sock, &json!({"type": "message", "data": {"message_type": "monitoring", "content": "cpu 97%", "metadata": {"host": "a"}}})).await;
+    let listed = wait_until(WAIT, || async {
+        let (_, v) = api
+            .get(&format!(
+                "{I}/orchestrators/msg-1/messages?message_type=monitoring&status=pending"
+            ))
+            .await;
+        v["messages"].as_array().is_some_and(|m| {
+            m.iter().any(|m| {
+                m["content"] == "cpu 97%"
+                    && m["source"] == "orchestrator"
+                    && m["metadata"]["host"] == "a"
+            })
+        })
+    })
+    .await;
+    assert!(
+        listed.is_some(),
+        "an orchestrator-sent message is not listed"
+    );
+
     // A status decided by an administrator is pushed back.
     let (status, _) = api
         .put(
