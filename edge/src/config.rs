@@ -24,6 +24,9 @@ pub struct Config {
     /// Seconds a new connection has to send its handshake.
     #[arg(long, env = "HANDSHAKE_TIMEOUT_SEC", default_value_t = 15)]
     pub handshake_timeout_sec: u64,
+    /// Seconds a client has to send its HTTP request headers (slowloris defence).
+    #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
+    pub header_timeout_sec: u64,
     /// Seconds between `controller_heartbeat` frames.
     #[arg(long, env = "CONTROLLER_HEARTBEAT_SEC", default_value_t = 20)]
     pub controller_heartbeat_sec: u64,
@@ -31,6 +34,17 @@ pub struct Config {
     /// as dead; above the slowest client interval (30 s) with room for two misses.
     #[arg(long, env = "IDLE_TIMEOUT_SEC", default_value_t = 100)]
     pub idle_timeout_sec: u64,
+    /// Seconds over which a stopping edge closes its sockets (1012), so agents move
+    /// to other edges gradually.
+    #[arg(long, env = "EDGE_DRAIN_SEC", default_value_t = 10)]
+    pub drain_sec: u64,
+    /// Frames per second one connection may send before it is closed (1008).
+    #[arg(long, env = "EDGE_MAX_FRAMES_PER_SEC", default_value_t = 50)]
+    pub max_frames_per_sec: u32,
+    /// Seconds without NATS after which the edge closes its sockets (1013), so agents
+    /// move to an edge that can reach the bus.
+    #[arg(long, env = "EDGE_BUS_LOST_SEC", default_value_t = 15)]
+    pub bus_lost_sec: u64,
     /// Replicas of each JetStream stream (3 on a NATS cluster).
     #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,

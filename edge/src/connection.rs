@@ -6,7 +6,6 @@
 //! here by core, and the `controller_heartbeat` timer. Every way out has its own
 //! close code, and the end is always published as a disconnect event.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::{interval_at, timeout, Instant};
 use tracing::Instrument;
 
+use crate::limits::{BadFrames, FrameRate};
 use crate::registry::{Handle, Outbound};
 use crate::Edge;
 
@@ -34,13 +34,11 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
+    pub const SERVICE_RESTART: u16 = 1012;
     pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const SUPERSEDED: u16 = 4000;
 }
 
-/// More bad frames than this within [`BAD_FRAME_WINDOW`] closes the socket.
-const MAX_BAD_FRAMES: usize = 20;
-const BAD_FRAME_WINDOW: Duration = Duration::from_secs(60);
 /// Frames routed here by core that may wait for the socket.
 const OUTBOUND_QUEUE: usize = 16;
 /// How long the edge keeps trying to store a disconnect through a NATS outage.
@@ -67,7 +65,7 @@ struct Session {
 }
 
 /// Why the main loop ended, which decides the close frame and the disconnect reason.
-enum End {
+pub enum End {
     ClientClosed,
     Broken(String),
     Close(u16, String),
@@ -150,10 +148,20 @@ impl Session {
         let idle = tokio::time::sleep(idle_after);
         tokio::pin!(idle);
         let mut bad = BadFrames::default();
+        let mut rate = FrameRate::new(config.max_frames_per_sec);
         let shutdown = self.edge.shutdown.clone();
+        let drain = Duration::from_secs(config.drain_sec);
+        let mut drain_at: Option<Instant> = None;
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return End::Close(close::GOING_AWAY, "server_shutdown".into()),
+                // Draining: each socket closes at its own moment within EDGE_DRAIN_SEC,
+                // so the fleet moves to other edges as a trickle, not a stampede.
+                _ = shutdown.cancelled(), if drain_at.is_none() => {
+                    drain_at = Some(Instant::now() + spread(self.conn_id, drain));
+                }
+                _ = tokio::time::sleep_until(drain_at.unwrap_or_else(Instant::now)), if drain_at.is_some() => {
+                    return End::Close(close::SERVICE_RESTART, "server_draining".into());
+                }
                 _ = &mut idle => return End::Close(close::GOING_AWAY, "idle_timeout".into()),
                 _ = beat.tick() => {
                     let frame = ServerFrame::ControllerHeartbeat { orch_id: id.to_string(), ts: timestamp(Utc::now()) };
@@ -174,6 +182,9 @@ impl Session {
                 },
                 msg = self.socket.recv() => {
                     idle.as_mut().reset(Instant::now() + idle_after);
+                    if let Some(end) = rate.note() {
+                        return end;
+                    }
                     if let Some(end) = self.on_message(id, msg, &mut bad).await {
                         return end;
                     }
@@ -370,6 +381,12 @@ impl Session {
     }
 }
 
+/// This connection's moment within the drain period (spread evenly by its id).
+fn spread(conn_id: ConnId, drain: Duration) -> Duration {
+    let millis = drain.as_millis().max(1);
+    Duration::from_millis((conn_id.as_u128() % millis) as u64)
+}
+
 /// The outcome of waiting for the first frame.
 enum Handshake {
     Valid(OrchestratorId, HandshakeData),
@@ -424,29 +441,5 @@ fn classify_read_error(err: axum::Error) -> End {
         End::Close(close::TOO_BIG, "message_too_big".into())
     } else {
         End::Broken(text)
-    }
-}
-
-/// Bad frames in the last minute; a sliding window over the last few instants.
-#[derive(Default)]
-struct BadFrames {
-    seen: VecDeque<Instant>,
-}
-
-impl BadFrames {
-    /// Logs a bad frame and ends the connection once there are too many.
-    fn count(&mut self, err: FrameError) -> Option<End> {
-        tracing::warn!(%err, "[C-OCS] Invalid frame received");
-        let now = Instant::now();
-        self.seen.push_back(now);
-        while self
-            .seen
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > BAD_FRAME_WINDOW)
-        {
-            self.seen.pop_front();
-        }
-        (self.seen.len() > MAX_BAD_FRAMES)
-            .then(|| End::Close(close::POLICY, "too_many_bad_frames".into()))
     }
 }

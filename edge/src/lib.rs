@@ -4,14 +4,18 @@
 //! NATS (see [`publish`]), and everything it sends comes from core through its own
 //! command subject (see [`commands`]). Run as many as the fleet needs.
 
+pub mod bus_watch;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod limits;
 pub mod presence;
 pub mod publish;
 pub mod registry;
+pub mod serve;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream;
 use axum::extract::{State, WebSocketUpgrade};
@@ -116,9 +120,10 @@ pub async fn run(
     ));
     tracing::info!(edge_id = %id, addr = %address, "edge listening");
     let tasks = edge.tasks.clone();
-    axum::serve(listener, app(edge, nats))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    let header_timeout = Duration::from_secs(edge.config.header_timeout_sec);
+    edge.tasks
+        .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
+    serve::serve(listener, app(edge, nats), shutdown, header_timeout).await;
     tasks.close();
     tasks.wait().await;
     Ok(())

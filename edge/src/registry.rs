@@ -50,6 +50,16 @@ impl Registry {
             .map(|h| h.tx.clone())
     }
 
+    /// Asks every connection to close with `code`.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for entry in self.inner.iter() {
+            let _ = entry.value().tx.try_send(Outbound::Close {
+                code,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
     /// Number of orchestrators connected here.
     pub fn len(&self) -> usize {
         self.inner.len()

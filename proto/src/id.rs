@@ -111,6 +111,47 @@ mod tests {
         }
     }
 
+    /// 100,000 hostile ids (dots, wildcards, spaces, NUL, `$`, Unicode, 1 KB long):
+    /// every one that passes is a single, literal subject token.
+    #[test]
+    fn hostile_ids_never_pass_as_anything_but_one_literal_token() {
+        let alphabet: Vec<char> = "aZ09_-.*> \t\0$éß中🙂/\\'\"%".chars().collect();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut passed, mut refused) = (0, 0);
+        for _ in 0..100_000 {
+            let len = match next() % 10 {
+                0 => 1024,
+                n => (n * 3) as usize,
+            };
+            let id: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            match OrchestratorId::parse(id.clone()) {
+                Ok(ok) => {
+                    passed += 1;
+                    let s = ok.as_str();
+                    assert!(
+                        !s.contains(['.', '*', '>', ' ', '\t', '\0', '$'])
+                            && s.is_ascii()
+                            && s.len() <= 128,
+                        "{s:?}"
+                    );
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(
+            passed > 0 && refused > 0,
+            "passed {passed}, refused {refused}"
+        );
+    }
+
     #[test]
     fn deserializing_validates() {
         assert!(serde_json::from_str::<OrchestratorId>("\"a.b\"").is_err());

@@ -132,6 +132,10 @@ impl TestEnv {
             handshake_timeout_sec: 15,
             controller_heartbeat_sec: 20,
             idle_timeout_sec: 100,
+            header_timeout_sec: 10,
+            drain_sec: 10,
+            max_frames_per_sec: 50,
+            bus_lost_sec: 15,
             stream_replicas: 1,
             log_json: false,
         }
