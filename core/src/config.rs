@@ -48,9 +48,12 @@ pub struct Config {
     /// Origins allowed by CORS, comma-separated (none by default).
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
-    /// Lifetime of a login session, in seconds.
-    #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 43_200)]
+    /// Absolute lifetime of a login session, in seconds.
+    #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 28_800)]
     pub session_ttl_sec: u64,
+    /// A session unused for this many seconds expires.
+    #[arg(long, env = "SESSION_IDLE_SEC", default_value_t = 1_800)]
+    pub session_idle_sec: u64,
     /// Directory of the built dashboard, served at `/`.
     #[arg(long, env = "DASHBOARD_DIR", default_value = "frontend/dist")]
     pub dashboard_dir: std::path::PathBuf,

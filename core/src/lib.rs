@@ -205,8 +205,10 @@ fn api_state(
                 .map(|t| api::auth::token_hash(t.expose())),
             public_read: config.public_read_api,
             session_ttl: Duration::from_secs(config.session_ttl_sec),
+            session_idle: Duration::from_secs(config.session_idle_sec),
         }),
         guard: api::auth::LoginGuard::default(),
+        sessions: api::auth::SessionUse::default(),
     }
 }
 

@@ -203,6 +203,22 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             found(sql::revoke_session(tx, token_hash).await?, "session")
         }
         Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
+        Command::Audit {
+            actor,
+            action,
+            target,
+            address,
+            detail,
+        } => sql::audit(
+            tx,
+            actor,
+            action,
+            target.as_deref(),
+            address.as_deref(),
+            detail,
+        )
+        .await
+        .map(Ok),
         Command::Ping => Ok(Ok(Value::Null)),
     }
 }

@@ -319,3 +319,22 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
     }
     Ok(json!(ids))
 }
+
+pub async fn audit(
+    tx: &mut PgConnection,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    address: Option<&str>,
+    detail: &Value,
+) -> Result<Value, sqlx::Error> {
+    sqlx::query("INSERT INTO audit_log (actor, action, target, address, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(address)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Value::Null)
+}

@@ -89,6 +89,14 @@ pub enum Command {
     RevokeSession {
         token_hash: String,
     },
+    /// Appends to the audit log.
+    Audit {
+        actor: String,
+        action: String,
+        target: Option<String>,
+        address: Option<String>,
+        detail: Value,
+    },
     /// Marks `inactive`/`unknown` every active, non-independent orchestrator whose
     /// last processed heartbeat is older than `ttl_sec`; answers their ids.
     ExpireStale {

@@ -117,6 +117,7 @@ impl TestEnv {
             public_read_api: false,
             allowed_origins: vec![],
             session_ttl_sec: 3600,
+            session_idle_sec: 1800,
             log_buffer_size: 1000,
             dashboard_dir: "frontend/dist".into(),
             log_json: false,

@@ -289,11 +289,12 @@ async fn public_read_api_opens_controller_reads_but_not_writes_or_internal_endpo
 async fn repeated_failed_logins_for_one_user_are_answered_429_with_retry_after() {
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |_| {}).await;
-    for _ in 0..5 {
+    // Ten failures in 15 minutes lock the account.
+    for _ in 0..10 {
         let (status, body) = login_as(core.addr, "admin", "guess").await;
         assert_detail(status, &body, 401, "Invalid credentials");
     }
-    for attempt in 6..=7 {
+    for attempt in 11..=12 {
         let resp = Api::new(core.addr, None)
             .request(Method::POST, LOGIN)
             .json(&json!({"username": "admin", "password": "guess"}))

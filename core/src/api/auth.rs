@@ -22,13 +22,14 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use super::audit;
 use super::error::ApiError;
 use super::extract::Body;
 use super::persist::Persister;
 use super::AppState;
 
 /// Failed logins tolerated per username, and per client address, in [`WINDOW`].
-const MAX_FAILURES_PER_USER: u32 = 5;
+const MAX_FAILURES_PER_USER: u32 = 10;
 const MAX_FAILURES_PER_ADDRESS: u32 = 20;
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -147,11 +148,53 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> 
     .bind(&hash)
     .fetch_optional(&state.pool)
     .await?;
-    user.map(|username| Admin {
+    let Some(username) = user else {
+        return Err(ApiError::InvalidToken);
+    };
+    if !state
+        .sessions
+        .touch_if_fresh(&hash, state.auth.session_idle)
+    {
+        return Err(ApiError::InvalidToken); // idle too long
+    }
+    Ok(Admin {
         username,
         token_hash: hash,
     })
-    .ok_or(ApiError::InvalidToken)
+}
+
+/// When each session was last used, for the idle expiry. Kept in core's memory
+/// (a `DashMap`, touched on every request): a restarted core starts every open
+/// session's idle clock afresh; the absolute expiry is in the database.
+#[derive(Clone, Default)]
+pub struct SessionUse {
+    last: std::sync::Arc<DashMap<String, Instant>>,
+}
+
+impl SessionUse {
+    /// Marks a session used now.
+    pub fn touch(&self, hash: &str) {
+        self.last.insert(hash.to_owned(), Instant::now());
+    }
+
+    /// Marks it used now unless it has been idle for longer than `idle`.
+    fn touch_if_fresh(&self, hash: &str, idle: Duration) -> bool {
+        let mut entry = self
+            .last
+            .entry(hash.to_owned())
+            .or_insert_with(Instant::now);
+        if entry.elapsed() > idle {
+            drop(entry);
+            self.last.remove(hash);
+            return false;
+        }
+        *entry = Instant::now();
+        true
+    }
+
+    fn forget(&self, hash: &str) {
+        self.last.remove(hash);
+    }
 }
 
 /// Access to read-only controller endpoints: open when `PUBLIC_READ_API=true`,
@@ -179,6 +222,7 @@ pub struct AuthSettings {
     pub dev_token_hash: Option<String>,
     pub public_read: bool,
     pub session_ttl: Duration,
+    pub session_idle: Duration,
 }
 
 /// Login credentials.
@@ -211,6 +255,16 @@ pub async fn login(
     if !verify(stored, creds.password).await {
         state.guard.failed(&keys);
         tracing::warn!(username = %creds.username, %peer, "failed login");
+        let address = Some(peer.ip().to_string());
+        audit::record(
+            &state,
+            &creds.username,
+            "login_failed",
+            None,
+            address,
+            json!({}),
+        )
+        .await;
         return Err(ApiError::BadCredentials);
     }
     state.guard.succeeded(&user_key);
@@ -223,6 +277,16 @@ pub async fn login(
     };
     state.persister.run(&command).await?;
     tracing::info!(username = %creds.username, "admin logged in");
+    state.sessions.touch(&token_hash(&token));
+    audit::record(
+        &state,
+        &creds.username,
+        "login",
+        None,
+        Some(peer.ip().to_string()),
+        json!({}),
+    )
+    .await;
     Ok(Json(json!({
         "success": true, "token": token, "token_type": "bearer",
         "expires_at": expires_at, "username": creds.username,
@@ -234,13 +298,15 @@ pub async fn login(
     responses((status = 200, description = "Token revoked"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
 pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Value>, ApiError> {
     if admin.username != "dev-token" {
+        state.sessions.forget(&admin.token_hash);
         state
             .persister
             .run(&Command::RevokeSession {
-                token_hash: admin.token_hash,
+                token_hash: admin.token_hash.clone(),
             })
             .await?;
     }
+    audit::record(&state, &admin.username, "logout", None, None, json!({})).await;
     Ok(Json(json!({"success": true, "message": "Logged out"})))
 }
 
@@ -253,7 +319,7 @@ async fn verify(stored: Option<String>, password: String) -> bool {
         let Ok(parsed) = PasswordHash::new(&phc) else {
             return false;
         };
-        Argon2::default()
+        argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
             && known
@@ -268,10 +334,17 @@ thread_local! {
 
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Option<String> {
-    Argon2::default()
+    argon2()
         .hash_password(password.as_bytes())
         .ok()
         .map(|h| h.to_string())
+}
+
+/// Argon2id v1.3 with 19 MiB of memory, 2 passes, 1 lane (OWASP's baseline),
+/// spelled out so a library default change cannot weaken it.
+fn argon2() -> Argon2<'static> {
+    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
 
 /// `bytes` random bytes as URL-safe base64.

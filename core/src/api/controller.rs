@@ -9,6 +9,7 @@ use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::audit;
 use super::auth::{Admin, Reader};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
@@ -172,7 +173,7 @@ impl NewOrganization {
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_organization(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Body(b): Body<NewOrganization>,
 ) -> Result<Json<Value>, ApiError> {
     let id = b.id()?;
@@ -187,6 +188,14 @@ pub async fn create_organization(
     state
         .feed
         .record("organization_created", json!({"organization_id": id}));
+    audit::by(
+        &state,
+        &admin,
+        "organization_create",
+        id.as_str(),
+        json!({}),
+    )
+    .await;
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -198,7 +207,7 @@ pub async fn create_organization(
     responses((status = 200, description = "Merged features; pushed to the orchestrator if connected"), (status = 404, description = "Unknown id")))]
 pub async fn put_features(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
     Body(body): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
@@ -211,6 +220,14 @@ pub async fn put_features(
     state
         .feed
         .record("features", json!({"organization_id": id}));
+    audit::by(
+        &state,
+        &admin,
+        "features",
+        id.as_str(),
+        json!({"keys": merged.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>())}),
+    )
+    .await;
     let pushed = match state.live.connection(&id) {
         Some(conn) => push_config(&state, &id, &conn).await,
         None => false,
@@ -352,7 +369,7 @@ pub async fn live_one(
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_instance(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Body(b): Body<NewOrganization>,
 ) -> Result<Json<Value>, ApiError> {
     let id = b.id()?;
@@ -367,6 +384,7 @@ pub async fn create_instance(
     state
         .feed
         .record("instance_created", json!({"orchestrator_id": id}));
+    audit::by(&state, &admin, "instance_create", id.as_str(), json!({})).await;
     if let Value::Object(map) = &mut row {
         for hidden in [
             "database_url",
@@ -387,7 +405,7 @@ pub async fn create_instance(
     params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id")))]
 pub async fn delete_instance(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     let data = state
@@ -399,6 +417,7 @@ pub async fn delete_instance(
     state
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
+    audit::by(&state, &admin, "instance_delete", id.as_str(), json!({})).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     Ok(Json(
         json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),

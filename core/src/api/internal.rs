@@ -11,6 +11,7 @@ use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::audit;
 use super::auth::Admin;
 use super::controller::{not_found, LogQuery};
 use super::error::ApiError;
@@ -55,7 +56,7 @@ fn body_id(field: &str, raw: &str) -> Result<OrchestratorId, ApiError> {
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn register(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Body(b): Body<RegisterBody>,
 ) -> Result<Json<Value>, ApiError> {
     let organization_id = body_id("organization_id", &b.organization_id)?;
@@ -93,6 +94,14 @@ pub async fn register(
     state
         .feed
         .record("registered", json!({"orchestrator_id": orchestrator_id}));
+    audit::by(
+        &state,
+        &admin,
+        "register",
+        orchestrator_id.as_str(),
+        json!({"organization_id": organization_id}),
+    )
+    .await;
     Ok(Json(json!({
         "success": true, "message": "Orchestrator instance registered (inactive until connection)",
         "orchestrator_id": orchestrator_id, "organization_id": organization_id, "timestamp": Utc::now(),
@@ -112,7 +121,7 @@ pub struct IndependenceBody {
     responses((status = 200, description = "Updated; heartbeats are ignored from now on"), (status = 404, description = "Unknown id")))]
 pub async fn put_independence(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
     Body(b): Body<IndependenceBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -126,6 +135,14 @@ pub async fn put_independence(
         "independence",
         json!({"orchestrator_id": id, "is_independent": b.is_independent}),
     );
+    audit::by(
+        &state,
+        &admin,
+        "independence",
+        id.as_str(),
+        json!({"is_independent": b.is_independent, "privacy_mode": b.privacy_mode}),
+    )
+    .await;
     let rule = Rule {
         is_independent: b.is_independent,
         privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
@@ -179,7 +196,7 @@ pub struct NewMessage {
     responses((status = 200, description = "Created, pending"), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
 pub async fn create_message(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
     Body(b): Body<NewMessage>,
 ) -> Result<Json<Value>, ApiError> {
@@ -196,6 +213,14 @@ pub async fn create_message(
         "message_created",
         json!({"orchestrator_id": id, "message_id": message_id}),
     );
+    audit::by(
+        &state,
+        &admin,
+        "message_create",
+        id.as_str(),
+        json!({"message_id": message_id}),
+    )
+    .await;
     let delivered = deliver_message(&state, &id, &row).await;
     Ok(Json(json!({
         "success": true, "message": "Message created successfully", "message_id": message_id, "delivered": delivered,
@@ -300,7 +325,7 @@ pub struct StatusBody {
     responses((status = 200, description = "Updated"), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
 pub async fn set_message_status(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Path(message_id): Path<String>,
     Body(b): Body<StatusBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -311,6 +336,14 @@ pub async fn set_message_status(
     };
     let row = state.persister.run(&command).await?;
     state.feed.record("message_status", json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
+    audit::by(
+        &state,
+        &admin,
+        "message_status",
+        &message_id,
+        json!({"status": status}),
+    )
+    .await;
     push_status(&state, &row).await;
     Ok(Json(json!({
         "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
@@ -323,7 +356,7 @@ pub async fn set_message_status(
     responses((status = 200, description = "Deregistered; its socket is closed"), (status = 404, description = "Unknown id")))]
 pub async fn deregister(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     state
@@ -335,6 +368,7 @@ pub async fn deregister(
     state
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
+    audit::by(&state, &admin, "deregister", id.as_str(), json!({})).await;
     if let Some(conn) = state.live.forget(&id) {
         if let Err(err) = state
             .routes
@@ -354,7 +388,7 @@ pub async fn deregister(
     responses((status = 200, description = "Sent"), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
 pub async fn send(
     State(state): State<AppState>,
-    _: Admin,
+    admin: Admin,
     Id(id): Id,
     Body(frame): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
@@ -379,6 +413,7 @@ pub async fn send(
     state
         .feed
         .record("message_sent", json!({"orchestrator_id": id, "type": kind}));
+    audit::by(&state, &admin, "send", id.as_str(), json!({"type": kind})).await;
     Ok(Json(
         json!({"success": true, "message": format!("Message sent to {id} successfully")}),
     ))

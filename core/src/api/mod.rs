@@ -1,6 +1,7 @@
 //! Core's HTTP surface: the REST API of `docs/api.md`, its OpenAPI document at
 //! `/openapi.json` and interactive page at `/docs`, `/health`, `/healthz`, `/readyz`.
 
+pub mod audit;
 pub mod auth;
 pub mod controller;
 pub mod dashboard;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub edges: Edges,
     pub auth: Arc<AuthSettings>,
     pub guard: LoginGuard,
+    pub sessions: auth::SessionUse,
 }
 
 #[derive(OpenApi)]
@@ -55,7 +57,8 @@ pub struct AppState {
         auth::login, auth::logout,
         internal::register, internal::put_independence, internal::get_independence, internal::create_message,
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
-        internal::deregister, internal::send, internal::activity, internal::logs, internal::health, root_health, events::events,
+        internal::deregister, internal::send, internal::activity,
+        audit::list, internal::logs, internal::health, root_health, events::events,
     ),
     components(schemas(error::FieldError)),
     modifiers(&BearerAuth)
@@ -129,6 +132,7 @@ pub fn router(
         .route("/messages/{id}/status", put(internal::set_message_status))
         .route("/logs", get(internal::logs))
         .route("/activity", get(internal::activity))
+        .route("/audit", get(audit::list))
         .route("/health", get(internal::health));
     Router::new()
         .nest("/api/v1/controller", controller)

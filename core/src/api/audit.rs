@@ -1,0 +1,83 @@
+//! The audit log: who did what through the API, stored by the persister in
+//! `audit_log` and readable at `GET /api/v1/internal/audit`. Details never carry
+//! secrets (no passwords, tokens or connection strings).
+
+use axum::extract::State;
+use axum::Json;
+use moolai_proto::commands::Command;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Admin;
+use super::error::ApiError;
+use super::extract::Params;
+use super::AppState;
+
+/// Stores one entry. A failure is logged loudly but does not undo the action,
+/// which has already been committed.
+pub async fn record(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    address: Option<String>,
+    detail: Value,
+) {
+    let command = Command::Audit {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.map(str::to_owned),
+        address,
+        detail,
+    };
+    if let Err(err) = state.persister.run(&command).await {
+        tracing::error!(%err, actor, action, "audit entry not stored");
+    }
+}
+
+/// Shorthand for an admin's action on one target.
+pub async fn by(state: &AppState, admin: &Admin, action: &str, target: &str, detail: Value) {
+    record(state, &admin.username, action, Some(target), None, detail).await;
+}
+
+/// Filters of the audit listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+}
+
+fn default_limit() -> i64 {
+    200
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/audit", tag = "internal", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Audit entries, newest first"), (status = 422, description = "Invalid limit")))]
+pub async fn list(
+    State(state): State<AppState>,
+    _: Admin,
+    Params(q): Params<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if !(1..=1000).contains(&q.limit) {
+        return Err(ApiError::field(
+            "query",
+            "limit",
+            "must be between 1 and 1000",
+        ));
+    }
+    let items: Vec<Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(a) FROM audit_log a
+          WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR actor = $2)
+          ORDER BY at DESC, id DESC LIMIT $3",
+    )
+    .bind(&q.action)
+    .bind(&q.actor)
+    .bind(q.limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(
+        json!({"success": true, "data": {"total": items.len(), "items": items}}),
+    ))
+}
