@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
@@ -58,6 +60,8 @@ pub struct Orchestrator {
     pub state_file: Option<PathBuf>,
     pub name: String,
     pub location: String,
+    /// The orchestrator token, sent as `Authorization: Bearer` when set.
+    pub token: Option<String>,
 }
 
 enum Ended {
@@ -125,7 +129,14 @@ impl Orchestrator {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let mut request = url.into_client_request()?;
+        if let Some(token) = &self.token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
+                AgentError::Ws(tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))
+            })?;
+            request.headers_mut().insert("authorization", value);
+        }
+        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;

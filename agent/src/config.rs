@@ -36,6 +36,9 @@ pub struct Config {
     /// Location announced in the handshake.
     #[arg(long, env = "ORCHESTRATOR_LOCATION", default_value = "unknown")]
     pub location: String,
+    /// Orchestrator token issued by the controller (needed where edges require one).
+    #[arg(long, env = "ORCHESTRATOR_TOKEN")]
+    pub token: Option<String>,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,

@@ -95,6 +95,7 @@ async fn launch(config: &Config, stats: &Stats, tasks: &TaskTracker, shutdown: C
                 .clone()
                 .unwrap_or_else(|| format!("Orchestrator {}", config.orchestrator_id)),
             location: config.location.clone(),
+            token: config.token.clone(),
         };
         let (tx, _rx) = watch::channel(Status::default());
         tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));

@@ -35,6 +35,10 @@ pub struct Config {
     /// scripts, e.g. `fake-dev-token`); unset means no static token exists.
     #[arg(long, env = "DEV_BEARER_TOKEN")]
     pub dev_bearer_token: Option<Secret>,
+    /// Secret for signing orchestrator tokens (shared with the edges); unset: no
+    /// tokens are issued.
+    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET")]
+    pub orchestrator_token_secret: Option<Secret>,
     /// Username of the first superadmin, created at start if no admin exists.
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,

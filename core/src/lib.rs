@@ -78,7 +78,8 @@ pub async fn run(
     );
     tasks.spawn(log_exit("edge presence", presence));
 
-    let state = api_state(&config, &sessions, &nats, &subjects, edges.clone());
+    let tokens = token_signing(&config, &js, &subjects, &pool).await?;
+    let state = api_state(&config, &sessions, &nats, &subjects, edges.clone(), tokens);
     let sweeper = liveness::Sweeper {
         persister: state.persister.clone(),
         live: live.clone(),
@@ -186,6 +187,7 @@ fn api_state(
     nats: &async_nats::Client,
     subjects: &Subjects,
     edges: edges::Edges,
+    tokens: Option<api::tokens::Tokens>,
 ) -> api::AppState {
     api::AppState {
         pool: sessions.pool.clone(),
@@ -209,7 +211,32 @@ fn api_state(
         }),
         guard: api::auth::LoginGuard::default(),
         sessions: api::auth::SessionUse::default(),
+        tokens,
     }
+}
+
+/// With `ORCHESTRATOR_TOKEN_SECRET`, opens the generations bucket and brings it up to
+/// date with the database.
+async fn token_signing(
+    config: &Config,
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    pool: &PgPool,
+) -> Result<Option<api::tokens::Tokens>, StartError> {
+    let Some(secret) = &config.orchestrator_token_secret else {
+        return Ok(None);
+    };
+    let kv = bus::token_store(js, subjects, config.stream_replicas)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    match api::tokens::sync(pool, &kv).await {
+        Ok(n) => tracing::info!(orchestrators = n, "token generations published"),
+        Err(err) => tracing::warn!(%err, "token generations not synced from the database"),
+    }
+    Ok(Some(api::tokens::Tokens {
+        secret: secret.expose().as_bytes().to_vec(),
+        kv,
+    }))
 }
 
 async fn log_exit(

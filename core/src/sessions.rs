@@ -34,6 +34,8 @@ const WORKERS: usize = 16;
 pub const CLOSE_SUPERSEDED: u16 = 4000;
 /// Close code telling a client it was deregistered by an administrator.
 pub const CLOSE_DEREGISTERED: u16 = 4001;
+/// Close code telling a client its token was revoked.
+pub const CLOSE_TOKEN_REVOKED: u16 = 4003;
 
 /// What a worker needs.
 #[derive(Clone)]

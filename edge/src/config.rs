@@ -45,6 +45,12 @@ pub struct Config {
     /// move to an edge that can reach the bus.
     #[arg(long, env = "EDGE_BUS_LOST_SEC", default_value_t = 15)]
     pub bus_lost_sec: u64,
+    /// Secret orchestrator tokens are signed with (shared with core).
+    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET")]
+    pub orchestrator_token_secret: Option<moolai_proto::secret::Secret>,
+    /// Refuse (401) upgrades without a valid orchestrator token.
+    #[arg(long, env = "EDGE_REQUIRE_ORCHESTRATOR_TOKEN", default_value_t = false)]
+    pub require_orchestrator_token: bool,
     /// Replicas of each JetStream stream (3 on a NATS cluster).
     #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,

@@ -45,13 +45,16 @@ const OUTBOUND_QUEUE: usize = 16;
 const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 
 /// Serves one upgraded socket until it ends.
-pub async fn serve(socket: WebSocket, edge: Edge) {
+/// `verified` is the orchestrator a token proved at upgrade (when tokens are
+/// required); the handshake must then name that same id.
+pub async fn serve(socket: WebSocket, edge: Edge, verified: Option<OrchestratorId>) {
     let conn_id = ConnId::new_v4();
     let span = tracing::info_span!("conn", %conn_id, edge_id = %edge.id, orchestrator_id = tracing::field::Empty);
     Session {
         socket,
         edge,
         conn_id,
+        verified,
     }
     .run()
     .instrument(span)
@@ -62,6 +65,7 @@ struct Session {
     socket: WebSocket,
     edge: Edge,
     conn_id: ConnId,
+    verified: Option<OrchestratorId>,
 }
 
 /// Why the main loop ended, which decides the close frame and the disconnect reason.
@@ -82,6 +86,10 @@ impl Session {
             Ok(Handshake::Valid(id, data)) => (id, data),
         };
         let (id, data) = data;
+        if self.verified.as_ref().is_some_and(|v| *v != id) {
+            // A token for one orchestrator cannot be used to connect as another.
+            return self.refuse(close::POLICY, "token_mismatch").await;
+        }
         tracing::Span::current().record("orchestrator_id", tracing::field::display(&id));
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         if let Some(old) = self.edge.registry.insert(

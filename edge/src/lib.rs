@@ -13,13 +13,16 @@ pub mod presence;
 pub mod publish;
 pub mod registry;
 pub mod serve;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use moolai_proto::{bus, health, EdgeId, Subjects};
@@ -51,6 +54,8 @@ pub enum StartError {
     Nats(#[from] async_nats::ConnectError),
     #[error("cannot set up JetStream: {0}")]
     JetStream(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -65,6 +70,8 @@ pub struct Edge {
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
     pub counters: Arc<presence::Counters>,
+    /// Set when orchestrator tokens are configured.
+    pub tokens: Option<tokens::TokenCheck>,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
@@ -87,6 +94,7 @@ pub async fn run(
     bus::ensure_streams(&js, &subjects, config.stream_replicas)
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
+    let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
     let edge = Edge {
         id: id.clone(),
         config: Arc::new(config),
@@ -99,6 +107,7 @@ pub async fn run(
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
         counters: Arc::default(),
+        tokens,
     };
     let listen = commands::listen(
         nats.clone(),
@@ -129,6 +138,30 @@ pub async fn run(
     Ok(())
 }
 
+/// With `ORCHESTRATOR_TOKEN_SECRET`, starts following token generations; refuses to
+/// start if tokens are required but no secret is set.
+async fn token_check(
+    config: &Config,
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    shutdown: &CancellationToken,
+) -> Result<Option<tokens::TokenCheck>, StartError> {
+    let Some(secret) = &config.orchestrator_token_secret else {
+        if config.require_orchestrator_token {
+            return Err(StartError::Config(
+                "EDGE_REQUIRE_ORCHESTRATOR_TOKEN needs ORCHESTRATOR_TOKEN_SECRET".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let kv = bus::token_store(js, subjects, config.stream_replicas)
+        .await
+        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    let check = tokens::TokenCheck::new(secret.expose());
+    tokio::spawn(check.clone().watch(kv, shutdown.clone()));
+    Ok(Some(check))
+}
+
 /// The edge's HTTP surface: the WebSocket on `/ws` and `/`, and health.
 pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
     let ready = Arc::new(move || {
@@ -142,7 +175,18 @@ pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
         .merge(health::router(ready))
 }
 
-async fn upgrade(State(edge): State<Edge>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(edge): State<Edge>, parts: Parts, ws: WebSocketUpgrade) -> Response {
+    let verified = match (&edge.tokens, edge.config.require_orchestrator_token) {
+        (Some(check), true) => match check.check(&parts) {
+            Ok(id) => Some(id),
+            Err(refusal) => {
+                tracing::warn!(%refusal, "upgrade refused");
+                let body = serde_json::json!({"detail": refusal.to_string()});
+                return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+            }
+        },
+        _ => None,
+    };
     let tasks = edge.tasks.clone();
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -151,6 +195,6 @@ async fn upgrade(State(edge): State<Edge>, ws: WebSocketUpgrade) -> Response {
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| {
             // Tracked so that shutdown waits for every goodbye to be published.
-            tasks.track_future(connection::serve(socket, edge))
+            tasks.track_future(connection::serve(socket, edge, verified))
         })
 }

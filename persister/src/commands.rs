@@ -219,6 +219,10 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         )
         .await
         .map(Ok),
+        Command::BumpTokenGeneration { orchestrator_id } => found(
+            sql::bump_token_generation(tx, orchestrator_id.as_str()).await?,
+            orchestrator_id.as_str(),
+        ),
         Command::Ping => Ok(Ok(Value::Null)),
     }
 }

@@ -338,3 +338,14 @@ pub async fn audit(
         .await?;
     Ok(Value::Null)
 }
+
+/// Voids every token issued so far for `id`; returns the new generation.
+pub async fn bump_token_generation(tx: &mut PgConnection, id: &str) -> Row {
+    sqlx::query_scalar(
+        "UPDATE orchestrator_instances SET token_generation = token_generation + 1, updated_at = now()
+          WHERE orchestrator_id = $1 RETURNING to_jsonb(token_generation)",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+}

@@ -56,3 +56,23 @@ pub async fn ensure_streams(
     }
     Ok(())
 }
+
+/// The KV bucket of token generations (created if missing, one value per key).
+pub async fn token_store(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    replicas: usize,
+) -> Result<jetstream::kv::Store, async_nats::Error> {
+    let bucket = subjects.token_bucket();
+    if let Ok(store) = js.get_key_value(&bucket).await {
+        return Ok(store);
+    }
+    let config = jetstream::kv::Config {
+        bucket,
+        history: 1,
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    Ok(js.create_key_value(config).await?)
+}

@@ -89,6 +89,11 @@ pub enum Command {
     RevokeSession {
         token_hash: String,
     },
+    /// Bumps the orchestrator's token generation (voiding older tokens); answers the
+    /// new generation.
+    BumpTokenGeneration {
+        orchestrator_id: OrchestratorId,
+    },
     /// Appends to the audit log.
     Audit {
         actor: String,

@@ -11,6 +11,7 @@ pub mod logbuf;
 pub mod secret;
 pub mod subjects;
 pub mod telemetry;
+pub mod token;
 
 pub use id::{EdgeId, OrchestratorId};
 pub use subjects::{EventKind, Subjects};

@@ -141,6 +141,11 @@ impl Subjects {
         format!("{}_writes", self.prefix)
     }
 
+    /// KV bucket of each orchestrator's current token generation (edges watch it).
+    pub fn token_bucket(&self) -> String {
+        format!("{}_orchestrator_tokens", self.prefix)
+    }
+
     /// Stream holding dead letters.
     pub fn dead_letter_stream(&self) -> String {
         format!("{}_deadletter", self.prefix)

@@ -113,6 +113,7 @@ impl TestEnv {
             heartbeat_flush_ms: 100,
             dev_bearer_token: None,
             admin_username: "admin".into(),
+            orchestrator_token_secret: None,
             admin_password: Some(Secret::from(ADMIN_PASSWORD.to_owned())),
             public_read_api: false,
             allowed_origins: vec![],
@@ -137,6 +138,8 @@ impl TestEnv {
             drain_sec: 10,
             max_frames_per_sec: 50,
             bus_lost_sec: 15,
+            orchestrator_token_secret: None,
+            require_orchestrator_token: false,
             stream_replicas: 1,
             log_json: false,
         }

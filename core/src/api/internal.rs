@@ -102,9 +102,11 @@ pub async fn register(
         json!({"organization_id": organization_id}),
     )
     .await;
+    let orchestrator_token = super::tokens::issue(&state, &orchestrator_id).await?;
     Ok(Json(json!({
         "success": true, "message": "Orchestrator instance registered (inactive until connection)",
         "orchestrator_id": orchestrator_id, "organization_id": organization_id, "timestamp": Utc::now(),
+        "orchestrator_token": orchestrator_token,
     })))
 }
 

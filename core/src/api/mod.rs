@@ -11,6 +11,7 @@ pub mod extract;
 pub mod internal;
 pub mod persist;
 pub mod read;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub guard: LoginGuard,
     pub sessions: auth::SessionUse,
+    pub tokens: Option<tokens::Tokens>,
 }
 
 #[derive(OpenApi)]
@@ -58,7 +60,9 @@ pub struct AppState {
         internal::register, internal::put_independence, internal::get_independence, internal::create_message,
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
         internal::deregister, internal::send, internal::activity,
-        audit::list, internal::logs, internal::health, root_health, events::events,
+        audit::list,
+        tokens::rotate,
+        tokens::revoke, internal::logs, internal::health, root_health, events::events,
     ),
     components(schemas(error::FieldError)),
     modifiers(&BearerAuth)
@@ -133,6 +137,10 @@ pub fn router(
         .route("/logs", get(internal::logs))
         .route("/activity", get(internal::activity))
         .route("/audit", get(audit::list))
+        .route(
+            "/orchestrators/{id}/token",
+            post(tokens::rotate).delete(tokens::revoke),
+        )
         .route("/health", get(internal::health));
     Router::new()
         .nest("/api/v1/controller", controller)

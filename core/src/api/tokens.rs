@@ -1,0 +1,122 @@
+//! Orchestrator tokens (`proto::token`): issue, rotate and revoke. Only the
+//! generation is stored (PostgreSQL, mirrored to the KV bucket edges watch); the
+//! token is shown once.
+
+use axum::extract::State;
+use axum::Json;
+use moolai_proto::commands::Command;
+use moolai_proto::{token, OrchestratorId};
+use serde_json::{json, Value};
+
+use super::audit;
+use super::auth::Admin;
+use super::error::ApiError;
+use super::extract::Id;
+use super::AppState;
+use crate::sessions::CLOSE_TOKEN_REVOKED;
+
+/// What core needs to issue tokens; absent without `ORCHESTRATOR_TOKEN_SECRET`.
+#[derive(Clone)]
+pub struct Tokens {
+    pub secret: Vec<u8>,
+    pub kv: async_nats::jetstream::kv::Store,
+}
+
+/// Voids older tokens of `id`; returns the new generation, already published to
+/// the edges.
+async fn bump(state: &AppState, tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
+    let generation = state
+        .persister
+        .run(&Command::BumpTokenGeneration {
+            orchestrator_id: id.clone(),
+        })
+        .await?
+        .as_u64()
+        .ok_or_else(|| ApiError::Internal("generation is not a number".into()))?;
+    tokens
+        .kv
+        .put(id.as_str(), generation.to_string().into())
+        .await
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "NATS unavailable: token generation not published: {e}"
+            ))
+        })?;
+    Ok(generation)
+}
+
+/// Issues a new token for `id` (voiding older ones).
+pub async fn issue(state: &AppState, id: &OrchestratorId) -> Result<Option<String>, ApiError> {
+    let Some(tokens) = &state.tokens else {
+        return Ok(None);
+    };
+    let generation = bump(state, tokens, id).await?;
+    Ok(Some(token::sign(&tokens.secret, id, generation)))
+}
+
+fn configured(state: &AppState) -> Result<&Tokens, ApiError> {
+    state.tokens.as_ref().ok_or_else(|| {
+        ApiError::NotFound(
+            "orchestrator tokens are off: ORCHESTRATOR_TOKEN_SECRET is not set".into(),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working"),
+    (status = 404, description = "Unknown orchestrator, or tokens are off")))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    configured(&state)?;
+    let token = issue(&state, &id).await?;
+    audit::by(&state, &admin, "token_issue", id.as_str(), json!({})).await;
+    Ok(Json(json!({
+        "success": true, "orchestrator_id": id, "orchestrator_token": token,
+        "message": "Token issued; it is shown only now. Older tokens no longer work.",
+    })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed"),
+    (status = 404, description = "Unknown orchestrator, or tokens are off")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let tokens = configured(&state)?;
+    bump(&state, tokens, &id).await?;
+    if let Some(conn) = state.live.connection(&id) {
+        if let Err(err) = state
+            .routes
+            .close(&id, &conn, CLOSE_TOKEN_REVOKED, "token_revoked")
+            .await
+        {
+            tracing::warn!(orchestrator_id = %id, %err, "socket of a revoked orchestrator not closed");
+        }
+    }
+    audit::by(&state, &admin, "token_revoke", id.as_str(), json!({})).await;
+    Ok(Json(
+        json!({"success": true, "orchestrator_id": id, "message": "Tokens revoked"}),
+    ))
+}
+
+/// Publishes every stored generation to the KV bucket (at start: the bucket may be
+/// new or behind the database).
+pub async fn sync(
+    pool: &sqlx::PgPool,
+    kv: &async_nats::jetstream::kv::Store,
+) -> Result<usize, async_nats::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT orchestrator_id, token_generation FROM orchestrator_instances WHERE token_generation > 0",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, generation) in &rows {
+        kv.put(id.as_str(), generation.to_string().into()).await?;
+    }
+    Ok(rows.len())
+}
