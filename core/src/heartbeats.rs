@@ -83,6 +83,7 @@ fn decide(live: &Live, pending: &Pending, feed: &Feed, hb: HeartbeatEvent) {
     let id = &hb.orchestrator_id;
     let loud = live.should_log(id);
     if live.rule(id).is_independent {
+        metrics::counter!("moolai_core_heartbeats_total", "decision" => "ignored").increment(1);
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
@@ -94,6 +95,7 @@ fn decide(live: &Live, pending: &Pending, feed: &Feed, hb: HeartbeatEvent) {
     } else {
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }
+    metrics::counter!("moolai_core_heartbeats_total", "decision" => "processed").increment(1);
     live.touch(id, hb.conn_id, hb.at);
     pending.push(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,
@@ -140,6 +142,7 @@ async fn publish(
     subjects: &Subjects,
     items: &[HeartbeatWrite],
 ) -> Result<(), async_nats::Error> {
+    metrics::histogram!("moolai_core_heartbeat_batch_size").record(items.len() as f64);
     let batch = HeartbeatBatch {
         items: items.to_vec(),
     };

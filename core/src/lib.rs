@@ -38,6 +38,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
+    moolai_proto::metrics::handle(); // record from the first event on
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let pool = PgPoolOptions::new()
         .max_connections(8)

@@ -35,6 +35,8 @@ impl Sweeper {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
+            metrics::gauge!("moolai_core_connected").set(self.live.connected() as f64);
+            metrics::gauge!("moolai_core_edges_up").set(self.edges.up().len() as f64);
             // Right after a start every edge is still unheard of; give them time.
             if started.elapsed() > UP_WITHIN {
                 self.forget_lost_edges();

@@ -78,6 +78,7 @@ pub enum End {
 impl Session {
     async fn run(mut self) {
         tracing::info!("[C-OCS] WebSocket connection accepted");
+        metrics::counter!("moolai_edge_connections_accepted_total").increment(1);
         let handshake_timeout = Duration::from_secs(self.edge.config.handshake_timeout_sec);
         let data = match timeout(handshake_timeout, read_handshake(&mut self.socket)).await {
             Err(_) => return self.refuse(close::POLICY, "handshake_timeout").await,
@@ -109,6 +110,7 @@ impl Session {
             self.edge.registry.remove(&id, self.conn_id);
             return self.refuse(close::TRY_AGAIN_LATER, "try_again_later").await;
         }
+        metrics::gauge!("moolai_edge_connections").increment(1.0);
         let ack = ServerFrame::HandshakeAck {
             orch_id: id.to_string(),
             ts: timestamp(Utc::now()),
@@ -120,6 +122,7 @@ impl Session {
             self.serve_frames(&id, rx).await
         };
         self.finish(&id, end).await;
+        metrics::gauge!("moolai_edge_connections").decrement(1.0);
     }
 
     /// Stores the handshake durably; false if the bus could not take it.
@@ -215,12 +218,16 @@ impl Session {
         };
         match msg {
             Message::Text(text) => match parse_client_frame(text.as_str()) {
-                Ok(frame) => self.on_frame(id, frame).await,
+                Ok(frame) => {
+                    metrics::counter!("moolai_edge_frames_received_total").increment(1);
+                    self.on_frame(id, frame).await
+                }
                 Err(err) => {
                     self.edge
                         .counters
                         .bad_frames
                         .fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("moolai_edge_invalid_frames_total").increment(1);
                     if let Some(end) = self.explain(&err).await {
                         return Some(end);
                     }
@@ -339,11 +346,14 @@ impl Session {
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
+        metrics::counter!("moolai_edge_frames_sent_total").increment(1);
         self.socket.send(Message::Text(text.into())).await
     }
 
     /// Closes a connection that never completed its handshake.
     async fn refuse(mut self, code: u16, reason: &str) {
+        metrics::counter!("moolai_edge_handshakes_refused_total", "reason" => reason.to_owned())
+            .increment(1);
         tracing::info!(code, reason, "handshake refused");
         self.close(code, reason).await;
     }

@@ -81,6 +81,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
+    moolai_proto::metrics::handle(); // record from the first event on
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let id = match &config.edge_id {
         Some(raw) => EdgeId::parse(raw.clone())?,

@@ -66,9 +66,18 @@ impl Bus {
             ack.await.map_err(|e| PublishError::Bus(e.to_string()))?;
             Ok(())
         };
-        tokio::time::timeout(DURABLE_TIMEOUT, confirm)
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(DURABLE_TIMEOUT, confirm)
             .await
-            .map_err(|_| PublishError::Timeout(DURABLE_TIMEOUT))?
+            .map_err(|_| PublishError::Timeout(DURABLE_TIMEOUT))
+            .and_then(|r| r);
+        metrics::histogram!("moolai_edge_bus_publish_seconds", "kind" => "durable")
+            .record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!("moolai_edge_bus_publish_failures_total", "kind" => "durable")
+                .increment(1);
+        }
+        result
     }
 
     /// Retries [`Bus::durable`] with backoff for up to `budget`; for events that must

@@ -24,6 +24,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Where one kind of message is written.
 pub trait Sink: Send + Sync + 'static {
+    /// Label in metrics.
+    const NAME: &'static str;
     /// What each message's payload decodes to.
     type Item: DeserializeOwned + Send + Sync;
     /// Writes `items` in one transaction.
@@ -98,12 +100,22 @@ async fn handle_batch<S: Sink>(
     if items.is_empty() {
         return true;
     }
-    match sink.write(&items).await {
+    let started = std::time::Instant::now();
+    let written = sink.write(&items).await;
+    metrics::histogram!("moolai_persister_commit_seconds", "sink" => S::NAME)
+        .record(started.elapsed().as_secs_f64());
+    match written {
         Ok(()) => {
+            metrics::counter!("moolai_persister_messages_written_total", "sink" => S::NAME)
+                .increment(decoded.len() as u64);
+            metrics::histogram!("moolai_persister_batch_messages", "sink" => S::NAME)
+                .record(decoded.len() as f64);
             ack_all(&decoded).await;
             true
         }
         Err(WriteError::Unavailable(err)) => {
+            metrics::counter!("moolai_persister_db_errors_total", "kind" => "unavailable")
+                .increment(1);
             tracing::warn!(%err, count = decoded.len(), "database unavailable; will redeliver");
             nak_all(&decoded, retry_in).await;
             false
@@ -165,6 +177,7 @@ async fn nak(msg: &Message, delay: Duration) {
 /// subject as headers), then terminates the message so it is not redelivered. If
 /// the dead letter cannot be stored, the message is left to redelivery instead.
 async fn dead_letter(dead: &DeadLetters, msg: &Message, reason: &str) {
+    metrics::counter!("moolai_persister_dead_letters_total").increment(1);
     tracing::error!(subject = %msg.subject, reason, "dead-lettering a message");
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Moolai-Original-Subject", msg.subject.as_str());

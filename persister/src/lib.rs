@@ -53,6 +53,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
+    moolai_proto::metrics::handle(); // record from the first event on
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let pool = connect_db(
         config.database_url.expose(),

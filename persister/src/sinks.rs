@@ -14,6 +14,7 @@ pub struct EventSink {
 }
 
 impl Sink for EventSink {
+    const NAME: &'static str = "events";
     type Item = Event;
 
     async fn write(&self, items: &[Event]) -> Result<(), WriteError> {
@@ -32,11 +33,14 @@ pub struct HeartbeatSink {
 }
 
 impl Sink for HeartbeatSink {
+    const NAME: &'static str = "heartbeats";
     type Item = HeartbeatBatch;
 
     async fn write(&self, items: &[HeartbeatBatch]) -> Result<(), WriteError> {
         let latest = writes::coalesce(items.iter().flat_map(|b| b.items.iter().cloned()));
         let rows = writes::apply_heartbeats(&self.pool, &latest).await?;
+        metrics::histogram!("moolai_persister_heartbeat_statement_rows")
+            .record(latest.len() as f64);
         tracing::debug!(heartbeats = latest.len(), rows, "heartbeats written");
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! `GET /healthz` and `GET /readyz`, the same for every role.
+//! `GET /healthz`, `GET /readyz` and `GET /metrics`, the same for every role.
 //!
 //! `/healthz` says the process is up; `/readyz` runs the role's readiness check
 //! (NATS connected, database reachable, ...) and answers 503 with the reason, so
@@ -20,9 +20,15 @@ pub type ReadinessCheck =
 
 /// The two routes, for merging into a role's router.
 pub fn router(check: ReadinessCheck) -> Router {
+    // Install the recorder now, before the role records anything.
+    crate::metrics::handle();
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|| async { crate::metrics::handle().render() }),
+        )
         .with_state(check)
 }
 

@@ -8,6 +8,7 @@ pub mod frames;
 pub mod health;
 pub mod id;
 pub mod logbuf;
+pub mod metrics;
 pub mod secret;
 pub mod subjects;
 pub mod telemetry;

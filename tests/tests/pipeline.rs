@@ -289,3 +289,32 @@ async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
     );
     assert_eq!(env.status("org-ind").await.as_deref(), Some("independent"));
 }
+
+#[tokio::test]
+async fn every_role_serves_prometheus_metrics() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let mut sock = connect_as(&stack.edge.ws_url(), "org-metrics", true).await;
+    send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
+    let counted = wait_until(DB_WAIT, || async {
+        let (code, body) = moolai_tests::http::get(stack.edge.addr, "/metrics")
+            .await
+            .unwrap();
+        code == 200
+            && body.contains("moolai_edge_frames_received_total")
+            && body.contains("moolai_edge_connections")
+    })
+    .await;
+    assert!(counted.is_some(), "edge metrics missing");
+    for role in [&stack.core, &stack.persister] {
+        let (code, body) = moolai_tests::http::get(role.addr, "/metrics")
+            .await
+            .unwrap();
+        assert_eq!(code, 200);
+        assert!(
+            body.contains("moolai_"),
+            "no moolai_ metric at {}",
+            role.addr
+        );
+    }
+}

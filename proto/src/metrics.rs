@@ -1,0 +1,24 @@
+//! Prometheus metrics: one recorder per process, rendered at `GET /metrics` by
+//! every role (see `health::router`). Names start with `moolai_`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The process's Prometheus handle, installing the recorder on first use. Tests run
+/// several roles in one process; they share it.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .expect("static buckets are valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (never in our binaries).
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
