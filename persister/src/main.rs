@@ -6,15 +6,14 @@ use moolai_proto::telemetry;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    telemetry::init_tracing(config.log_json);
-    let service = "persister".to_owned();
-    moolai_proto::logbuf::set_service(&service);
-    if let Ok(subjects) = moolai_proto::Subjects::new(config.subject_prefix.clone()) {
-        telemetry::forward_logs(config.nats_url.clone(), subjects.logs(&service));
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let service = "persister";
+    telemetry::init_service(
+        service,
+        config.log_json,
+        &config.nats_url,
+        &config.subject_prefix,
+    );
+    let listener = telemetry::bind(config.listen).await?;
     let shutdown = telemetry::shutdown_on_signals();
     run(config, listener, shutdown)
         .await

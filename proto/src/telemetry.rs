@@ -73,3 +73,21 @@ pub fn forward_logs(nats_url: String, subject: String) {
         }
     });
 }
+
+/// What every service binary does first: logging, its name in log records, and
+/// forwarding of those records to `{prefix}.logs.<service>` for core's cluster log.
+pub fn init_service(service: &str, json: bool, nats_url: &str, prefix: &str) {
+    init_tracing(json);
+    crate::logbuf::set_service(service);
+    match crate::Subjects::new(prefix) {
+        Ok(subjects) => forward_logs(nats_url.to_owned(), subjects.logs(service)),
+        Err(err) => tracing::error!(%err, "invalid MOOLAI_SUBJECT_PREFIX; logs stay local"),
+    }
+}
+
+/// Binds `addr`, saying which address failed.
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))
+}
