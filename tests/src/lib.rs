@@ -3,6 +3,7 @@
 //! fresh database and a fresh subject prefix per test so tests run in parallel.
 
 pub mod api;
+pub mod assertions;
 pub mod faults;
 pub mod http;
 pub mod ws;

@@ -2,12 +2,13 @@
 //! 401/403/422/429 rows): login, bearer tokens, expiry, logout, the dev token,
 //! PUBLIC_READ_API, failed-login limits and CORS.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use moolai_tests::api::{admin_token, login_as, Api};
+use moolai_tests::assertions::names_field;
 use moolai_tests::{start_core, start_persister, Running, TestEnv, ADMIN_PASSWORD};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const LOGIN: &str = "/api/v1/internal/auth/login";
@@ -16,67 +17,6 @@ const LOGOUT: &str = "/api/v1/internal/auth/logout";
 const INTERNAL: &str = "/api/v1/internal/messages";
 /// A read-only controller endpoint.
 const CONTROLLER_READ: &str = "/api/v1/controller/organizations";
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    token: Option<String>,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr, token: Option<&str>) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            token: token.map(str::to_owned),
-            client,
-        }
-    }
-
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let req = self.client.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(token) => req.bearer_auth(token),
-            None => req,
-        }
-    }
-
-    async fn send(req: RequestBuilder) -> (StatusCode, Value) {
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        Self::send(self.request(Method::GET, path)).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        Self::send(self.request(Method::POST, path).json(&body)).await
-    }
-}
-
-async fn login_as(core: SocketAddr, username: &str, password: &str) -> (StatusCode, Value) {
-    Api::new(core, None)
-        .post(LOGIN, json!({"username": username, "password": password}))
-        .await
-}
-
-async fn login(core: SocketAddr) -> String {
-    let (status, body) = login_as(core, "admin", ADMIN_PASSWORD).await;
-    assert_eq!(status, 200, "admin login: {body}");
-    body["token"].as_str().expect("token").to_owned()
-}
 
 /// Persister and a core started with `tweak` applied to the default test config.
 async fn core_with(
@@ -149,7 +89,7 @@ async fn a_request_without_a_bearer_token_is_401_missing_bearer_token() {
     let api = Api::new(core.addr, None);
     let (status, body) = api.get(INTERNAL).await;
     assert_detail(status, &body, 401, "Missing bearer token");
-    let token = login(core.addr).await;
+    let token = admin_token(core.addr).await;
     for header in [
         "Basic YWRtaW46cGFzc3dvcmQ=".to_owned(),
         format!("Token {token}"),
@@ -172,7 +112,7 @@ async fn a_request_without_a_bearer_token_is_401_missing_bearer_token() {
 async fn an_unknown_token_is_403_invalid_token() {
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |_| {}).await;
-    let real = login(core.addr).await;
+    let real = admin_token(core.addr).await;
     let mut forged = real.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
@@ -205,8 +145,8 @@ async fn an_expired_token_is_403_invalid_token() {
 async fn a_token_revoked_by_logout_is_403_invalid_token() {
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |_| {}).await;
-    let token = login(core.addr).await;
-    let other = login(core.addr).await;
+    let token = admin_token(core.addr).await;
+    let other = admin_token(core.addr).await;
     let api = Api::new(core.addr, Some(&token));
     assert_eq!(api.get(INTERNAL).await.0, 200);
     let (status, body) = Api::new(core.addr, None).post(LOGOUT, json!({})).await;
@@ -335,14 +275,10 @@ async fn login_with_an_invalid_body_is_422() {
     ] {
         let (status, answer) = api.post(LOGIN, body.clone()).await;
         assert_eq!(status, 422, "{body}: {answer}");
-        let named = answer["detail"].as_array().is_some_and(|d| {
-            d.iter().any(|e| {
-                e["loc"]
-                    .as_array()
-                    .is_some_and(|l| l.contains(&json!(field)))
-            })
-        });
-        assert!(named, "422 for {body} does not name {field}: {answer}");
+        assert!(
+            names_field(&answer, field),
+            "422 for {body} does not name {field}: {answer}"
+        );
     }
     let req = api
         .request(Method::POST, LOGIN)

@@ -1,64 +1,17 @@
 //! The demo of spec 004 ("Live Demo - Full Workflow", independence and messages)
 //! as one test, with the demo's own token `fake-dev-token`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use moolai_tests::api::{Api, C, I};
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, send_json};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
 
-const C: &str = "/api/v1/controller";
-const I: &str = "/api/v1/internal";
 const WAIT: Duration = Duration::from_secs(5);
 const LAST_SEEN: &str = "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1";
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            client,
-        }
-    }
-
-    /// Every request carries the demo's `Authorization: Bearer fake-dev-token`.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth("fake-dev-token");
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method.clone(), path, body).await;
-        assert_eq!(status, 200, "{method} {path}: {v}");
-        v
-    }
-}
 
 #[tokio::test]
 async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
@@ -68,7 +21,8 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     config.dev_bearer_token = Some("fake-dev-token".to_owned().into());
     let core = start_core(config).await;
     let edge = start_edge(env.edge_config("edge-1")).await;
-    let api = Api::new(core.addr);
+    // Every request carries the demo's `Authorization: Bearer fake-dev-token`.
+    let api = Api::new(core.addr, Some("fake-dev-token"));
     let last_seen = || async { env.scalar::<DateTime<Utc>>(LAST_SEEN, "org-demo").await };
 
     // Step 1: create the organization; it is inactive and has never been seen.

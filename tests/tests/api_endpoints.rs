@@ -3,106 +3,12 @@
 //! Connected orchestrators: api_fleet.rs; messages and logs: api_messages.rs.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
-use moolai_tests::{Stack, TestEnv, ADMIN_PASSWORD};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use moolai_tests::api::{admin_stack, register, Api, C, I};
+use moolai_tests::assertions::{assert_422, bad_ids, envelope, time};
+use reqwest::Method;
 use serde_json::{json, Value};
-
-const C: &str = "/api/v1/controller";
-const I: &str = "/api/v1/internal";
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    token: Option<String>,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr, token: Option<&str>) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            token: token.map(str::to_owned),
-            client,
-        }
-    }
-
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let req = self.client.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(token) => req.bearer_auth(token),
-            None => req,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.request(method, path);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::DELETE, path, None).await
-    }
-}
-
-async fn login(core: SocketAddr) -> String {
-    let (status, body) = Api::new(core, None)
-        .post(
-            &format!("{I}/auth/login"),
-            json!({"username": "admin", "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "admin login: {body}");
-    body["token"].as_str().expect("token").to_owned()
-}
-
-async fn setup() -> (TestEnv, Stack, Api) {
-    let env = TestEnv::new().await;
-    let stack = env.stack().await;
-    let api = Api::new(stack.core.addr, Some(&login(stack.core.addr).await));
-    (env, stack, api)
-}
-
-fn time(v: &Value) -> DateTime<FixedOffset> {
-    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
-    DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
-}
-
-/// Checks the controller envelope and returns `data`.
-fn envelope(v: &Value) -> &Value {
-    assert_eq!(v["success"], true, "{v}");
-    assert!(v["message"].is_string(), "no message in {v}");
-    let at = time(&v["timestamp"]).with_timezone(&Utc);
-    assert!(
-        (Utc::now() - at).num_seconds().abs() < 30,
-        "envelope timestamp is not now: {v}"
-    );
-    v.get("data").unwrap_or_else(|| panic!("no data in {v}"))
-}
 
 /// Checks the page keys and returns the items.
 fn page(data: &Value, page: u64, size: u64, total: u64, pages: u64) -> Vec<Value> {
@@ -120,36 +26,11 @@ fn page(data: &Value, page: u64, size: u64, total: u64, pages: u64) -> Vec<Value
     data["items"].as_array().expect("items").clone()
 }
 
-async fn assert_422(api: &Api, method: Method, path: &str, body: Option<Value>, field: &str) {
-    let (status, v) = api.call(method, path, body.clone()).await;
-    assert_eq!(status, 422, "{path} {body:?}: {v}");
-    let named = v["detail"].as_array().is_some_and(|d| {
-        d.iter().any(|e| {
-            e["loc"]
-                .as_array()
-                .is_some_and(|l| l.contains(&json!(field)))
-        })
-    });
-    assert!(named, "422 for {path} does not name `{field}` in loc: {v}");
-}
-
-async fn register(api: &Api, orchestrator: &str, organization: &str) {
-    let body = json!({"organization_id": organization, "orchestrator_id": orchestrator,
-                      "name": format!("Name {orchestrator}"), "location": "lab"});
-    let (status, v) = api.post(&format!("{I}/orchestrators/register"), body).await;
-    assert_eq!(status, 200, "register {orchestrator}: {v}");
-}
-
-/// Ids that break `^[A-Za-z0-9_-]{1,128}$`: the contract answers 404 for them.
-fn bad_ids() -> Vec<String> {
-    vec!["a.b".into(), "a%20b".into(), "x".repeat(129)]
-}
-
 // ---- tests ----
 
 #[tokio::test]
 async fn health_endpoints_report_the_service_and_its_dependencies() {
-    let (_env, stack, api) = setup().await;
+    let (_env, stack, api) = admin_stack().await;
     let (status, v) = Api::new(stack.core.addr, None).get("/health").await;
     assert_eq!(status, 200, "/health needs no token: {v}");
     assert_eq!(v["status"], "healthy");
@@ -176,7 +57,7 @@ async fn health_endpoints_report_the_service_and_its_dependencies() {
 
 #[tokio::test]
 async fn organizations_are_created_once_listed_by_page_and_fetched_by_id() {
-    let (_env, _stack, api) = setup().await;
+    let (_env, _stack, api) = admin_stack().await;
     let path = format!("{C}/organizations");
     for n in 1..=3 {
         let body = json!({"org_id": format!("org-p{n}"), "name": format!("Org {n}"),
@@ -264,7 +145,7 @@ async fn organizations_are_created_once_listed_by_page_and_fetched_by_id() {
 
 #[tokio::test]
 async fn page_queries_out_of_range_are_422_naming_the_parameter() {
-    let (_env, _stack, api) = setup().await;
+    let (_env, _stack, api) = admin_stack().await;
     for list in ["organizations", "orchestrators"] {
         for (query, field) in [
             ("page_size=0", "page_size"),
@@ -296,7 +177,7 @@ async fn page_queries_out_of_range_are_422_naming_the_parameter() {
 
 #[tokio::test]
 async fn register_lists_an_inactive_instance_without_its_secrets() {
-    let (_env, _stack, api) = setup().await;
+    let (_env, _stack, api) = admin_stack().await;
     let path = format!("{I}/orchestrators/register");
     let (status, v) = api
         .post(&path, json!({
@@ -369,7 +250,7 @@ async fn register_lists_an_inactive_instance_without_its_secrets() {
 
 #[tokio::test]
 async fn orchestrator_instances_are_created_inactive_once_and_deleted_with_their_organization() {
-    let (env, _stack, api) = setup().await;
+    let (env, _stack, api) = admin_stack().await;
     let path = format!("{C}/orchestrator-instances");
     let body = json!({"org_id": "inst-1", "name": "Instance 1", "location": "us", "features": {"f": true}});
     let (status, v) = api.post(&path, body.clone()).await;
@@ -483,7 +364,7 @@ fn shape(path: &str) -> String {
 
 #[tokio::test]
 async fn openapi_documents_every_path_of_the_table_and_docs_is_html() {
-    let (_env, stack, _api) = setup().await;
+    let (_env, stack, _api) = admin_stack().await;
     let anonymous = Api::new(stack.core.addr, None);
     let (status, v) = anonymous.get("/openapi.json").await;
     assert_eq!(status, 200, "{v}");

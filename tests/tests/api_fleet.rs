@@ -1,108 +1,15 @@
 //! The endpoints of docs/api.md that involve connected orchestrators: live view,
 //! independence, feature pushes, send, deregister and the overview counts.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use moolai_tests::api::{admin_stack, Api, C, I};
+use moolai_tests::assertions::{envelope, time};
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, Ws};
-use moolai_tests::{wait_until, Stack, TestEnv, ADMIN_PASSWORD};
-use reqwest::{Client, Method, StatusCode};
+use moolai_tests::{wait_until, Stack};
 use serde_json::{json, Value};
 
-const C: &str = "/api/v1/controller";
-const I: &str = "/api/v1/internal";
 const WAIT: Duration = Duration::from_secs(5);
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    token: Option<String>,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr, token: Option<&str>) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            token: token.map(str::to_owned),
-            client,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::DELETE, path, None).await
-    }
-}
-
-async fn login(core: SocketAddr) -> String {
-    let (status, body) = Api::new(core, None)
-        .post(
-            &format!("{I}/auth/login"),
-            json!({"username": "admin", "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "admin login: {body}");
-    body["token"].as_str().expect("token").to_owned()
-}
-
-async fn setup() -> (TestEnv, Stack, Api) {
-    let env = TestEnv::new().await;
-    let stack = env.stack().await;
-    let api = Api::new(stack.core.addr, Some(&login(stack.core.addr).await));
-    (env, stack, api)
-}
-
-fn time(v: &Value) -> DateTime<FixedOffset> {
-    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
-    DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
-}
-
-/// Checks the controller envelope and returns `data`.
-fn envelope(v: &Value) -> Value {
-    assert_eq!(v["success"], true, "{v}");
-    assert!(v["message"].is_string(), "no message in {v}");
-    let at = time(&v["timestamp"]).with_timezone(&Utc);
-    assert!(
-        (Utc::now() - at).num_seconds().abs() < 30,
-        "stale timestamp: {v}"
-    );
-    v.get("data")
-        .unwrap_or_else(|| panic!("no data in {v}"))
-        .clone()
-}
 
 async fn register(api: &Api, id: &str) {
     let body = json!({"organization_id": id, "orchestrator_id": id, "name": format!("Name {id}")});
@@ -139,7 +46,7 @@ async fn listed(api: &Api, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_connected_orchestrator_is_live_and_independence_shows_everywhere() {
-    let (_env, stack, api) = setup().await;
+    let (_env, stack, api) = admin_stack().await;
     let _sock = connect_live(&stack, &api, "live-1").await;
     register(&api, "live-2").await;
     let (status, v) = api.get(&format!("{C}/orchestrators/live")).await;
@@ -234,7 +141,7 @@ async fn a_connected_orchestrator_is_live_and_independence_shows_everywhere() {
 
 #[tokio::test]
 async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
-    let (_env, stack, api) = setup().await;
+    let (_env, stack, api) = admin_stack().await;
     let mut sock = connect_live(&stack, &api, "feat-1").await;
     next_of_type(&mut sock, "provision_config").await; // the initial one
     let path = format!("{C}/organizations/feat-1/features");
@@ -248,7 +155,7 @@ async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
 
     let (status, v) = api.put(&path, json!({"features": {"a": 1}})).await;
     assert_eq!(status, 200, "{v}");
-    let merged = features_of(envelope(&v));
+    let merged = features_of(envelope(&v).clone());
     assert_eq!(merged["a"], 1, "{v}");
     let pushed = next_of_type(&mut sock, "provision_config").await;
     assert_eq!(pushed["data"]["features"], merged, "first push: {pushed}");
@@ -256,7 +163,7 @@ async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
     // The features object itself is accepted too.
     let (status, v) = api.put(&path, json!({"b": 2})).await;
     assert_eq!(status, 200, "{v}");
-    let merged = features_of(envelope(&v));
+    let merged = features_of(envelope(&v).clone());
     assert_eq!(
         (&merged["a"], &merged["b"]),
         (&json!(1), &json!(2)),
@@ -285,7 +192,7 @@ async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
 
 #[tokio::test]
 async fn send_delivers_exactly_the_given_frame_to_a_connected_orchestrator() {
-    let (_env, stack, api) = setup().await;
+    let (_env, stack, api) = admin_stack().await;
     let mut sock = connect_live(&stack, &api, "send-1").await;
     let frame = json!({"type": "custom_notice", "data": {"text": "hello", "n": [1, 2, 3]}});
     let (status, v) = api
@@ -317,7 +224,7 @@ async fn send_delivers_exactly_the_given_frame_to_a_connected_orchestrator() {
 
 #[tokio::test]
 async fn deregister_closes_the_socket_and_deletes_messages_instance_and_organization() {
-    let (env, stack, api) = setup().await;
+    let (env, stack, api) = admin_stack().await;
     let mut sock = connect_live(&stack, &api, "dereg-1").await;
     let body = json!({"message_type": "monitoring", "content": "disk full"});
     let (status, v) = api
@@ -385,7 +292,7 @@ fn invented_keys(v: &Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn overview_counts_what_exists_and_invents_nothing() {
-    let (_env, stack, api) = setup().await;
+    let (_env, stack, api) = admin_stack().await;
     register(&api, "ov-a").await;
     register(&api, "ov-b").await;
     let _sock = connect_live(&stack, &api, "ov-a").await;
@@ -414,7 +321,7 @@ async fn overview_counts_what_exists_and_invents_nothing() {
     let (data, raw) = loop {
         let (status, v) = api.get(&format!("{C}/overview")).await;
         assert_eq!(status, 200, "{v}");
-        let data = envelope(&v);
+        let data = envelope(&v).clone();
         if matches(&data) || tokio::time::Instant::now() > deadline {
             break (data, v);
         }

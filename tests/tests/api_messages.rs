@@ -1,137 +1,16 @@
 //! The message and log endpoints of docs/api.md: unique ids, filters, status
 //! updates, response shapes and each error status.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use chrono::{DateTime, FixedOffset, Utc};
-use moolai_tests::{Stack, TestEnv, ADMIN_PASSWORD};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use moolai_tests::api::{admin_stack, register, C, I};
+use moolai_tests::assertions::{assert_422, bad_ids, envelope, time};
+use reqwest::Method;
 use serde_json::{json, Value};
-
-const C: &str = "/api/v1/controller";
-const I: &str = "/api/v1/internal";
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    token: Option<String>,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr, token: Option<&str>) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            token: token.map(str::to_owned),
-            client,
-        }
-    }
-
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let req = self.client.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(token) => req.bearer_auth(token),
-            None => req,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.request(method, path);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-}
-
-async fn login(core: SocketAddr) -> String {
-    let (status, body) = Api::new(core, None)
-        .post(
-            &format!("{I}/auth/login"),
-            json!({"username": "admin", "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "admin login: {body}");
-    body["token"].as_str().expect("token").to_owned()
-}
-
-async fn setup() -> (TestEnv, Stack, Api) {
-    let env = TestEnv::new().await;
-    let stack = env.stack().await;
-    let api = Api::new(stack.core.addr, Some(&login(stack.core.addr).await));
-    (env, stack, api)
-}
-
-fn time(v: &Value) -> DateTime<FixedOffset> {
-    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
-    DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text} is not RFC 3339: {e}"))
-}
-
-/// Checks the controller envelope and returns `data`.
-fn envelope(v: &Value) -> &Value {
-    assert_eq!(v["success"], true, "{v}");
-    assert!(v["message"].is_string(), "no message in {v}");
-    let at = time(&v["timestamp"]).with_timezone(&Utc);
-    assert!(
-        (Utc::now() - at).num_seconds().abs() < 30,
-        "envelope timestamp is not now: {v}"
-    );
-    v.get("data").unwrap_or_else(|| panic!("no data in {v}"))
-}
-
-async fn assert_422(api: &Api, method: Method, path: &str, body: Option<Value>, field: &str) {
-    let (status, v) = api.call(method, path, body.clone()).await;
-    assert_eq!(status, 422, "{path} {body:?}: {v}");
-    let named = v["detail"].as_array().is_some_and(|d| {
-        d.iter().any(|e| {
-            e["loc"]
-                .as_array()
-                .is_some_and(|l| l.contains(&json!(field)))
-        })
-    });
-    assert!(named, "422 for {path} does not name `{field}` in loc: {v}");
-}
-
-async fn register(api: &Api, orchestrator: &str, organization: &str) {
-    let body = json!({"organization_id": organization, "orchestrator_id": orchestrator,
-                      "name": format!("Name {orchestrator}"), "location": "lab"});
-    let (status, v) = api.post(&format!("{I}/orchestrators/register"), body).await;
-    assert_eq!(status, 200, "register {orchestrator}: {v}");
-}
-
-/// Ids that break `^[A-Za-z0-9_-]{1,128}$`: the contract answers 404 for them.
-fn bad_ids() -> Vec<String> {
-    vec!["a.b".into(), "a%20b".into(), "x".repeat(129)]
-}
 
 // ---- tests ----
 
 #[tokio::test]
 async fn messages_get_unique_ids_filters_and_status_updates() {
-    let (_env, _stack, api) = setup().await;
+    let (_env, _stack, api) = admin_stack().await;
     register(&api, "msg-o", "msg-o").await;
     let path = format!("{I}/orchestrators/msg-o/messages");
     let mut ids = Vec::new();
@@ -294,7 +173,7 @@ async fn messages_get_unique_ids_filters_and_status_updates() {
 
 #[tokio::test]
 async fn logs_answer_in_both_shapes_and_filter() {
-    let (_env, _stack, api) = setup().await;
+    let (_env, _stack, api) = admin_stack().await;
     register(&api, "log-1", "log-1").await;
     let check_items = |data: &Value, limit: usize| -> Vec<Value> {
         assert!(data["total"].is_u64(), "total in {data}");

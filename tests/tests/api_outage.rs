@@ -1,74 +1,20 @@
 //! Without a persister, writes fail cleanly (503 within 5 s, nothing written later)
 //! while reads, which go to the database directly, keep answering.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use moolai_tests::{start_persister, TestEnv, ADMIN_PASSWORD};
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{json, Value};
-
-const C: &str = "/api/v1/controller";
-const I: &str = "/api/v1/internal";
-
-// ---- a small HTTP client (kept per test file on purpose) ----
-
-struct Api {
-    base: String,
-    token: Option<String>,
-    client: Client,
-}
-
-impl Api {
-    fn new(addr: SocketAddr, token: Option<&str>) -> Self {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
-        Self {
-            base: format!("http://{addr}"),
-            token: token.map(str::to_owned),
-            client,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("HTTP request");
-        let status = resp.status();
-        let text = resp.text().await.expect("HTTP body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-}
-
-async fn login(core: SocketAddr) -> String {
-    let body = json!({"username": "admin", "password": ADMIN_PASSWORD});
-    let (status, v) = Api::new(core, None)
-        .call(Method::POST, &format!("{I}/auth/login"), Some(body))
-        .await;
-    assert_eq!(status, 200, "admin login: {v}");
-    v["token"].as_str().expect("token").to_owned()
-}
+use moolai_tests::api::{admin_token, Api, C, I};
+use moolai_tests::{start_persister, TestEnv};
+use reqwest::Method;
+use serde_json::json;
 
 #[tokio::test]
 async fn writes_answer_503_within_five_seconds_without_a_persister_while_reads_still_work() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
-    let api = Api::new(stack.core.addr, Some(&login(stack.core.addr).await));
+    let token = admin_token(stack.core.addr).await;
+    // 30 s per request here (the shared default is 20 s).
+    let api = Api::with_timeout(stack.core.addr, Some(&token), Duration::from_secs(30));
     let body = json!({"organization_id": "out-1", "orchestrator_id": "out-1", "name": "Out"});
     let (status, v) = api
         .call(
