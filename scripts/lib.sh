@@ -167,3 +167,44 @@ start_nats() {
   stop_pid "$pidfile"
   die "nats-server did not open port $port within 10 s; log: $logfile"
 }
+
+# ensure_chromium: Debian's Chromium, which the dashboard's end-to-end tests drive
+# through playwright-core (no browser is ever downloaded by npm or playwright).
+ensure_chromium() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  log "installing chromium (Debian) for the dashboard's browser tests"
+  _apt_install chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium installed but /usr/bin/chromium is missing"
+}
+
+# ensure_node: Node.js >= 20.19 and npm (Vite 7 needs them). Debian's own nodejs is
+# older, so this only checks and says what is missing.
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    die "node and npm are needed for the dashboard (Node.js >= 20.19)"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
+    die "Node.js $(node -v) is too old for the dashboard: >= 20.19 is needed"
+}
+
+# ensure_dashboard: frontend/dist built from the current sources. `npm ci` when
+# node_modules is missing or older than the lock file; `npm run build` when dist is
+# missing or any source is newer than it.
+ensure_dashboard() {
+  local fe="$MOOLAI_ROOT/frontend"
+  ensure_node
+  if [[ ! -f "$fe/node_modules/.package-lock.json" || "$fe/package-lock.json" -nt "$fe/node_modules/.package-lock.json" ]]; then
+    log "installing the dashboard's packages (npm ci)"
+    (cd "$fe" && npm ci --no-audit --no-fund) >&2
+  fi
+  local stale=""
+  if [[ ! -f "$fe/dist/index.html" ]]; then
+    stale=missing
+  else
+    stale=$(find "$fe/src" "$fe/public" "$fe/index.html" "$fe/package.json" "$fe/package-lock.json" \
+      "$fe/vite.config.ts" "$fe/tsconfig.json" -newer "$fe/dist/index.html" -print -quit 2>/dev/null)
+  fi
+  if [[ -n "$stale" ]]; then
+    log "building the dashboard (npm run build)"
+    (cd "$fe" && npm run build) >&2
+  fi
+}

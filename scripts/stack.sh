@@ -45,6 +45,9 @@ export NATS_URL=nats://127.0.0.1:4333
 export RUST_LOG="${RUST_LOG:-info}"
 
 cargo build --release --bins
+# The dashboard core serves at /: rebuilt when missing or older than its sources.
+ensure_dashboard
+export DASHBOARD_DIR="$MOOLAI_ROOT/frontend/dist"
 
 # start_service <name> <binary> [VAR=value...]: log and PID under .data.
 start_service() {
@@ -79,7 +82,9 @@ wait_ready edge-2 8768
 cat <<EOF
 
 Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
-  dashboard / API   http://127.0.0.1:8765/
+  dashboard         http://127.0.0.1:8765/   (user ${ADMIN_USERNAME:-admin}; password: \$ADMIN_PASSWORD, or the one
+                    core printed in .data/logs/core.log when it created the first admin)
+  REST API          http://127.0.0.1:8765/api/v1/   (OpenAPI page at /docs)
   edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
   NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333)
   database          $DATABASE_URL

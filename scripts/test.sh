@@ -60,7 +60,12 @@ fi
 if [[ -f frontend/package.json ]] &&
   python3 -c 'import json,sys; sys.exit("test" not in json.load(open("frontend/package.json")).get("scripts", {}))'; then
   command -v npm >/dev/null || ensure_apt_pkgs npm
-  step "frontend" bash -c 'cd frontend && npm ci && npm test'
+  # The browser tests run the real stack: Debian's Chromium, the binaries built
+  # above, our pinned nats-server (not the compat one) and the local PostgreSQL.
+  ensure_chromium
+  NATS_SERVER_BIN=$(ensure_nats_bin)
+  export NATS_SERVER_BIN TEST_DATABASE_URL
+  step "frontend" bash -c 'cd frontend && npm ci --no-audit --no-fund && npm test'
 fi
 
 if ((${#failed[@]})); then

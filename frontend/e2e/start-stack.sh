@@ -6,6 +6,8 @@
 #
 #   start-stack.sh up <dir> [agent-id...]   prints one JSON line describing the stack
 #   start-stack.sh agent <dir> <agent-id>   starts one more agent on the stack's edge
+#   start-stack.sh stop <dir> <service>     stops one service (core, persister, edge, nats)
+#   start-stack.sh restart <dir> core       starts core again as `up` did
 #   start-stack.sh down <dir>               stops what `up` started, drops the database
 #
 # Env: NATS_SERVER_BIN (else lib.sh's pinned nats-server), TEST_DATABASE_URL or
@@ -100,10 +102,12 @@ up)
   spawn "$PIDS/persister.pid" "$LOGS/persister.log" "${common[@]}" DATABASE_URL="$dburl" \
     PERSISTER_LISTEN="127.0.0.1:$persister_port" "$BIN/moolai-persister"
   wait_ready persister "$persister_port"
-  spawn "$PIDS/core.pid" "$LOGS/core.log" "${common[@]}" DATABASE_URL="$dburl" \
-    CORE_LISTEN="127.0.0.1:$core_port" PERSISTER_LISTEN="127.0.0.1:$persister_port" \
-    ADMIN_USERNAME=admin ADMIN_PASSWORD="$password" DASHBOARD_DIR="$dist" HEARTBEAT_TTL_SEC=120 \
-    "$BIN/moolai-core"
+  core_cmd=("${common[@]}" DATABASE_URL="$dburl" CORE_LISTEN="127.0.0.1:$core_port"
+    PERSISTER_LISTEN="127.0.0.1:$persister_port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$password"
+    DASHBOARD_DIR="$dist" HEARTBEAT_TTL_SEC=120 "$BIN/moolai-core")
+  # Kept so that `restart` can start core again the same way.
+  declare -p core_cmd core_port >"$dir/core.cmd"
+  spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
   spawn "$PIDS/edge.pid" "$LOGS/edge.log" "${common[@]}" EDGE_ID=edge-e2e \
     EDGE_LISTEN="127.0.0.1:$edge_port" "$BIN/moolai-edge"
   wait_ready core "$core_port"
@@ -116,6 +120,21 @@ up)
 agent)
   [[ -f "$dir/edge.port" ]] || die "no stack in $dir"
   for id in "$@"; do start_agent "$id"; done
+  ;;
+stop)
+  name="${1:-}"
+  [[ " ${ORDER[*]} " == *" $name "* ]] || die "stop: unknown service '$name' (one of: ${ORDER[*]})"
+  stop_pid "$PIDS/$name.pid"
+  log "$name stopped"
+  ;;
+restart)
+  [[ "${1:-}" == core ]] || die "restart: only core can be restarted"
+  [[ -f "$dir/core.cmd" ]] || die "no stack in $dir"
+  source "$dir/core.cmd"
+  stop_pid "$PIDS/core.pid"
+  spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
+  wait_ready core "$core_port"
+  log "core restarted (pid $(head -n1 "$PIDS/core.pid"))"
   ;;
 down)
   down

@@ -1,0 +1,29 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiFetch } from '@lib/api/apiFetch';
+import { queryKeys } from '@lib/api/queryKeys';
+import type { LogRecord } from '@lib/api/types';
+
+export interface LogFilters {
+  q?: string;
+  level?: string;
+  source?: string;
+  limit: number;
+}
+
+/** `GET /api/v1/internal/logs`: the whole cluster's recent log, newest first. */
+export const logsQuery = (f: LogFilters, tail: boolean) =>
+  queryOptions({
+    queryKey: queryKeys.logList(f),
+    queryFn: ({ signal }) =>
+      apiFetch<{ success: boolean; data: { items: LogRecord[]; total: number } }>('/api/v1/internal/logs', {
+        signal,
+        query: { ...f },
+      }).then((r) => r.data.items),
+    meta: { what: 'Loading logs' },
+    placeholderData: (previous) => previous,
+    // Live tail: logs are not pushed, so poll while it is on.
+    refetchInterval: tail ? 2000 : false,
+    staleTime: tail ? 0 : 30_000,
+  });
+
+export const useLogs = (f: LogFilters, tail: boolean) => useQuery(logsQuery(f, tail));

@@ -1,0 +1,170 @@
+import { useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { useSearchParams } from 'react-router';
+import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
+import { Switch } from '@lib/ui/Switch';
+import { formatDateTime, formatTime, viewerTimeZone } from '@lib/time/format';
+import { useLogs } from '../api/listLogs';
+
+const LEVELS = ['ERROR', 'WARNING', 'INFO', 'DEBUG'];
+const BASE_SOURCES = ['core', 'persister'];
+
+function levelClass(level: string): string {
+  const l = level.toUpperCase();
+  if (l === 'ERROR' || l === 'CRITICAL') return 'lvl-error';
+  if (l === 'WARNING' || l === 'WARN') return 'lvl-warn';
+  if (l === 'DEBUG' || l === 'TRACE') return 'lvl-debug';
+  return 'lvl-info';
+}
+
+export function LogsPage() {
+  const [params, setParams] = useSearchParams();
+  const [q, setQ] = useState(params.get('q') ?? '');
+  const level = params.get('level') ?? '';
+  const source = params.get('source') ?? '';
+  const [tail, setTail] = useState(params.get('tail') === '1');
+  // Ask the API only once typing pauses.
+  const [debounced, setDebounced] = useState(q);
+  useEffect(() => {
+    const t = window.setTimeout(() => setDebounced(q.trim()), 300);
+    return () => window.clearTimeout(t);
+  }, [q]);
+  const dq = useDeferredValue(debounced);
+
+  const logs = useLogs({ q: dq || undefined, level: level || undefined, source: source || undefined, limit: 500 }, tail);
+  const [sources, setSources] = useState<string[]>(BASE_SOURCES);
+  useEffect(() => {
+    if (!logs.data) return;
+    setSources((prev) => {
+      const s = new Set(prev);
+      for (const r of logs.data) s.add(r.source);
+      return s.size === prev.length ? prev : [...s].sort();
+    });
+  }, [logs.data]);
+
+  const stats = useMemo(() => {
+    const items = logs.data ?? [];
+    return {
+      errors: items.filter((r) => levelClass(r.level) === 'lvl-error').length,
+      warnings: items.filter((r) => levelClass(r.level) === 'lvl-warn').length,
+      last: items[0]?.timestamp,
+    };
+  }, [logs.data]);
+
+  const set = (k: string, v: string) => {
+    const p = new URLSearchParams(params);
+    if (v) p.set(k, v);
+    else p.delete(k);
+    setParams(p, { replace: true });
+  };
+
+  return (
+    <>
+      <PageHeader
+        title="Logs"
+        subtitle={`Recent log of the whole cluster (core, persister, edges), newest first. Times in ${viewerTimeZone()}.`}
+        actions={
+          <button type="button" className="btn" onClick={() => logs.refetch()} aria-label="Refresh logs">
+            Refresh
+          </button>
+        }
+      />
+      <section className="tiles tiles-3" aria-label="Log figures">
+        <div className="tile tile-red">
+          <span className="tile-label">Errors (shown)</span>
+          <span className="tile-value">{logs.data ? stats.errors : '—'}</span>
+        </div>
+        <div className="tile tile-amber">
+          <span className="tile-label">Warnings (shown)</span>
+          <span className="tile-value">{logs.data ? stats.warnings : '—'}</span>
+        </div>
+        <div className="tile">
+          <span className="tile-label">Last event</span>
+          <span className="tile-value tile-value-sm">{stats.last ? formatDateTime(stats.last) : '—'}</span>
+        </div>
+      </section>
+      <div className="toolbar" role="search" aria-label="Log filters">
+        <input
+          type="search"
+          className="input grow"
+          placeholder="Search messages"
+          aria-label="Search logs"
+          value={q}
+          onChange={(e) => {
+            setQ(e.target.value);
+            set('q', e.target.value.trim());
+          }}
+        />
+        <select className="input" aria-label="Filter by level" value={level} onChange={(e) => set('level', e.target.value)}>
+          <option value="">All levels</option>
+          {LEVELS.map((l) => (
+            <option key={l} value={l}>
+              {l}
+            </option>
+          ))}
+        </select>
+        <select className="input" aria-label="Filter by source" value={source} onChange={(e) => set('source', e.target.value)}>
+          <option value="">All sources</option>
+          {sources.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <label className="inline-switch">
+          <Switch
+            checked={tail}
+            label="Live tail"
+            onChange={(v) => {
+              setTail(v);
+              set('tail', v ? '1' : '');
+            }}
+          />
+          <span aria-hidden="true">Live tail</span>
+        </label>
+      </div>
+      <section className="card">
+        {logs.isPending ? (
+          <Loading what="logs" />
+        ) : logs.isError && !logs.data ? (
+          <ErrorState what="logs" error={logs.error} onRetry={() => logs.refetch()} />
+        ) : !logs.data.length ? (
+          <Empty>No log line matches.</Empty>
+        ) : (
+          <>
+            <p className="muted small" data-testid="log-count" aria-live="polite">
+              {logs.data.length} line{logs.data.length === 1 ? '' : 's'}
+              {tail ? ' · live tail, every 2 s' : ''}
+            </p>
+            <div className="table-wrap logs-wrap">
+              <table className="table logs" data-testid="logs-table">
+                <caption className="sr-only">Log lines</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Time</th>
+                    <th scope="col">Level</th>
+                    <th scope="col">Source</th>
+                    <th scope="col">Message</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {logs.data.map((r, i) => (
+                    <tr key={`${r.timestamp}-${i}`} className="log-row">
+                      <td className="mono nowrap" title={formatDateTime(r.timestamp)}>
+                        {formatTime(r.timestamp)}
+                      </td>
+                      <td>
+                        <span className={`lvl ${levelClass(r.level)}`}>{r.level}</span>
+                      </td>
+                      <td className="nowrap">{r.source}</td>
+                      <td className="mono log-msg">{r.message}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </section>
+    </>
+  );
+}

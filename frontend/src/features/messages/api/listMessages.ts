@@ -1,0 +1,22 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiFetch } from '@lib/api/apiFetch';
+import { queryKeys } from '@lib/api/queryKeys';
+import type { MessageList } from '@lib/api/types';
+
+export interface MessageFilters {
+  message_type?: 'recommendation' | 'monitoring';
+  status?: 'pending' | 'accepted' | 'dismissed';
+  limit: number;
+}
+
+/** `GET /api/v1/internal/messages`: every orchestrator's messages, newest first. */
+export const messagesQuery = (f: MessageFilters) =>
+  queryOptions({
+    queryKey: queryKeys.messageList(f),
+    queryFn: ({ signal }) =>
+      apiFetch<MessageList>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => m.messages),
+    meta: { what: 'Loading messages' },
+    placeholderData: (previous) => previous,
+  });
+
+export const useMessages = (f: MessageFilters) => useQuery(messagesQuery(f));

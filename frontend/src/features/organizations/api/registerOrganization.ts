@@ -1,0 +1,48 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { apiFetch } from '@lib/api/apiFetch';
+import { queryKeys } from '@lib/api/queryKeys';
+
+export interface NewOrganization {
+  organization_id: string;
+  name?: string;
+  location?: string;
+}
+
+export interface RegisterAnswer {
+  success: boolean;
+  message: string;
+  orchestrator_id: string;
+  organization_id: string;
+}
+
+/**
+ * `POST /api/v1/internal/orchestrators/register`, as the first version's "Add New
+ * Organization" dialog did: organization and instance with the same id, inactive
+ * until its orchestrator connects.
+ */
+export function registerOrganization(org: NewOrganization) {
+  return apiFetch<RegisterAnswer>('/api/v1/internal/orchestrators/register', {
+    method: 'POST',
+    body: {
+      organization_id: org.organization_id,
+      orchestrator_id: org.organization_id,
+      name: org.name || undefined,
+      location: org.location || undefined,
+    },
+  });
+}
+
+export function useRegisterOrganization() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: registerOrganization,
+    // The dialog shows the error next to the form.
+    meta: { silent: true },
+    onSuccess: () =>
+      Promise.all(
+        [queryKeys.organizations, queryKeys.orchestrators, queryKeys.overview].map((queryKey) =>
+          qc.invalidateQueries({ queryKey }),
+        ),
+      ),
+  });
+}

@@ -1,0 +1,35 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { apiFetch } from '@lib/api/apiFetch';
+import { queryKeys } from '@lib/api/queryKeys';
+
+export interface IndependenceAnswer {
+  success: boolean;
+  message: string;
+  orchestrator_id: string;
+  is_independent: boolean;
+  privacy_mode: boolean;
+  status: string;
+}
+
+/** `PUT /api/v1/internal/orchestrators/{id}/independence` (privacy_mode left as stored). */
+export function setIndependence(orchestratorId: string, isIndependent: boolean) {
+  return apiFetch<IndependenceAnswer>(
+    `/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/independence`,
+    { method: 'PUT', body: { is_independent: isIndependent } },
+  );
+}
+
+export function useSetIndependence() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ orchestratorId, isIndependent }: { orchestratorId: string; isIndependent: boolean }) =>
+      setIndependence(orchestratorId, isIndependent),
+    meta: { what: 'Changing independence mode' },
+    onSuccess: () =>
+      Promise.all(
+        [queryKeys.organizations, queryKeys.orchestrators, ['organization'], ['orchestrator'], queryKeys.overview].map(
+          (queryKey) => qc.invalidateQueries({ queryKey }),
+        ),
+      ),
+  });
+}

@@ -1,0 +1,105 @@
+import { useState } from 'react';
+import { Dialog } from '@lib/ui/Dialog';
+import { ApiError, describeError } from '@lib/api/errors';
+import { toast } from '@lib/ui/toasts';
+import { useRegisterOrganization } from '../api/registerOrganization';
+import { ORG_ID_PATTERN } from '../model';
+
+interface Props {
+  onClose(): void;
+  /** Ids already known, checked before registering (see below). */
+  exists(id: string): boolean;
+}
+
+/**
+ * "Add New Organization": registers an organization with an instance of the same
+ * id. `register` is an upsert in the API (an existing id is renamed, not refused),
+ * so the dialog itself refuses an id that is already listed.
+ */
+export function AddOrganizationDialog({ onClose, exists }: Props) {
+  const register = useRegisterOrganization();
+  const [id, setId] = useState('');
+  const [name, setName] = useState('');
+  const [location, setLocation] = useState('');
+  const [touched, setTouched] = useState(false);
+
+  const trimmed = id.trim();
+  let idError: string | null = null;
+  if (!trimmed) idError = 'Enter an organization ID.';
+  else if (!ORG_ID_PATTERN.test(trimmed)) idError = 'Use 1–128 letters, digits, "_" or "-".';
+  else if (exists(trimmed)) idError = `An organization with ID ${trimmed} already exists.`;
+
+  let apiError: string | null = null;
+  if (register.error) {
+    const e = register.error;
+    apiError =
+      e instanceof ApiError && e.kind === 'validation'
+        ? (e.fieldMessage('organization_id') ?? e.detail)
+        : `Could not create the organization: ${describeError(e)}`;
+  }
+
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    if (idError) return;
+    register.mutate(
+      { organization_id: trimmed, name: name.trim(), location: location.trim() },
+      {
+        onSuccess: (a) => {
+          toast('success', `Organization ${a.organization_id} created (inactive until its orchestrator connects).`);
+          onClose();
+        },
+      },
+    );
+  };
+
+  return (
+    <Dialog title="Add New Organization" onClose={() => !register.isPending && onClose()}>
+      <form onSubmit={submit} className="form" noValidate>
+        <label className="field">
+          <span>Organization ID</span>
+          <input
+            value={id}
+            onChange={(e) => setId(e.target.value)}
+            onBlur={() => setTouched(true)}
+            placeholder="org-005"
+            aria-label="Organization ID"
+            aria-invalid={touched && !!idError}
+            aria-describedby="new-org-id-help"
+            autoComplete="off"
+            required
+          />
+          <span id="new-org-id-help" className={touched && idError ? 'field-error' : 'muted small'}>
+            {touched && idError ? idError : 'Also the orchestrator ID its client connects with.'}
+          </span>
+        </label>
+        <label className="field">
+          <span>Name</span>
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Demo Company" aria-label="Name" />
+        </label>
+        <label className="field">
+          <span>Location</span>
+          <input
+            value={location}
+            onChange={(e) => setLocation(e.target.value)}
+            placeholder="us-west-2"
+            aria-label="Location"
+          />
+        </label>
+        {apiError && (
+          <p className="form-error" role="alert">
+            {apiError}
+          </p>
+        )}
+        <div className="dialog-actions">
+          <button type="button" className="btn" onClick={onClose} disabled={register.isPending}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={register.isPending} aria-label="Create organization">
+            {register.isPending ? 'Creating…' : 'Create'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

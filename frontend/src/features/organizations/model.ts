@@ -1,0 +1,52 @@
+import type { JsonObject, Orchestrator, Organization } from '@lib/api/types';
+
+/** Features every card shows a switch for, as the first version did. */
+export const KNOWN_FEATURES = ['cache', 'firewall'] as const;
+
+/** The feature keys to show: the known ones and any other key the organization has. */
+export function featureKeys(features: JsonObject): string[] {
+  const keys = new Set<string>(KNOWN_FEATURES);
+  for (const k of Object.keys(features)) keys.add(k);
+  return [...keys];
+}
+
+/** `{"enabled": true}` and `true` both read as on. */
+export function featureOn(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value && typeof value === 'object' && 'enabled' in value) return (value as { enabled: unknown }).enabled === true;
+  return false;
+}
+
+/**
+ * When the organization was last heard from. Heartbeats update the instance's
+ * `last_seen`; the organization's own `last_seen` is written at handshake only,
+ * so the newest of all of them is the truthful one.
+ */
+export function lastSeenOf(org: Organization, instances: Orchestrator[] = []): string | null {
+  let best = org.last_seen;
+  for (const i of instances) {
+    if (i.last_seen && (!best || Date.parse(i.last_seen) > Date.parse(best))) best = i.last_seen;
+  }
+  return best;
+}
+
+export type StatusFilter = 'all' | 'active' | 'inactive' | 'independent';
+
+export function matchesStatus(org: Organization, filter: StatusFilter): boolean {
+  if (filter === 'all') return true;
+  if (filter === 'inactive') return org.status !== 'active' && org.status !== 'independent';
+  return org.status === filter;
+}
+
+/** Case-insensitive match on id, name and location. */
+export function matchesSearch(org: Organization, q: string): boolean {
+  if (!q) return true;
+  const needle = q.toLowerCase();
+  return (
+    org.organization_id.toLowerCase().includes(needle) ||
+    (org.name ?? '').toLowerCase().includes(needle) ||
+    (org.location ?? '').toLowerCase().includes(needle)
+  );
+}
+
+export const ORG_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;

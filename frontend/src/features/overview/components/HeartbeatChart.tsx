@@ -1,0 +1,77 @@
+import { useEffect, useRef, useState } from 'react';
+import type { StatsPoint } from '@lib/live/statsStore';
+import { STATS_WINDOW } from '@lib/live/statsStore';
+import { formatTime } from '@lib/time/format';
+
+const H = 200;
+const PAD = { l: 44, r: 12, t: 12, b: 26 };
+
+/** 1, 2, 5, 10, 20, 50 … at or above `v`. */
+export function niceMax(v: number): number {
+  if (v <= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function fmt(v: number): string {
+  return v >= 100 ? Math.round(v).toLocaleString() : v.toFixed(v >= 10 ? 0 : 1);
+}
+
+/** Heartbeats processed per second, from the stream's `stats` events (last 2 min). */
+export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
+  // Drawn at its real width, so text and lines are never stretched.
+  const ref = useRef<HTMLElement>(null);
+  const [W, setW] = useState(600);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(([entry]) => setW(Math.max(240, Math.round(entry.contentRect.width))));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const latest = points[points.length - 1];
+  const max = niceMax(Math.max(0, ...points.map((p) => p.heartbeats_per_sec)) * 1.1);
+  const end = latest?.t ?? Date.now();
+  const start = end - (STATS_WINDOW - 1) * 1000;
+  const x = (t: number) => PAD.l + ((t - start) / (end - start || 1)) * (W - PAD.l - PAD.r);
+  const y = (v: number) => PAD.t + (1 - v / max) * (H - PAD.t - PAD.b);
+  const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.heartbeats_per_sec).toFixed(1)}`).join(' ');
+  const area = points.length
+    ? `${x(points[0].t).toFixed(1)},${y(0)} ${line} ${x(points[points.length - 1].t).toFixed(1)},${y(0)}`
+    : '';
+  const ticks = [0, max / 2, max];
+  const label = latest
+    ? `Heartbeats per second over the last ${Math.round((end - points[0].t) / 1000) + 1} seconds; now ${fmt(latest.heartbeats_per_sec)}`
+    : 'Heartbeats per second: waiting for the live stream';
+
+  return (
+    <figure ref={ref} className="chart" data-testid="heartbeat-chart" data-points={points.length}>
+      <svg viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={label}>
+        <defs>
+          <linearGradient id="hb-fill" x1="0" x2="0" y1="0" y2="1">
+            <stop offset="0%" stopColor="#ff6b35" stopOpacity="0.35" />
+            <stop offset="100%" stopColor="#ff6b35" stopOpacity="0" />
+          </linearGradient>
+        </defs>
+        {ticks.map((v) => (
+          <g key={v}>
+            <line x1={PAD.l} x2={W - PAD.r} y1={y(v)} y2={y(v)} className="chart-grid" />
+            <text x={PAD.l - 6} y={y(v) + 4} textAnchor="end" className="chart-axis">
+              {fmt(v)}
+            </text>
+          </g>
+        ))}
+        {points.length > 1 && <polygon points={area} fill="url(#hb-fill)" />}
+        {points.length > 1 && <polyline points={line} fill="none" stroke="#ff6b35" strokeWidth="2" strokeLinejoin="round" />}
+        <text x={PAD.l} y={H - 6} className="chart-axis">
+          {formatTime(start)}
+        </text>
+        <text x={W - PAD.r} y={H - 6} textAnchor="end" className="chart-axis">
+          {formatTime(end)}
+        </text>
+      </svg>
+      {!points.length && <figcaption className="muted small">Waiting for the live stream…</figcaption>}
+    </figure>
+  );
+}

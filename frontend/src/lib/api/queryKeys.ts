@@ -1,0 +1,23 @@
+// Every query key in one place, so that the live-update code in src/lib can
+// invalidate what an event touches without importing any feature.
+
+export const queryKeys = {
+  overview: ['overview'] as const,
+  edges: ['edges'] as const,
+  liveOrchestrators: ['orchestrators', 'live'] as const,
+  organizations: ['organizations'] as const,
+  organizationsAll: ['organizations', 'all'] as const,
+  organization: (id: string) => ['organization', id] as const,
+  orchestrators: ['orchestrators'] as const,
+  orchestratorsAll: ['orchestrators', 'all'] as const,
+  orchestrator: (id: string) => ['orchestrator', id] as const,
+  messages: ['messages'] as const,
+  messageList: (filters: { message_type?: string; status?: string; limit: number }) =>
+    ['messages', 'all', filters] as const,
+  orchestratorMessages: (id: string) => ['messages', 'orchestrator', id] as const,
+  activity: ['activity'] as const,
+  activityList: (limit: number) => ['activity', limit] as const,
+  logs: ['logs'] as const,
+  logList: (filters: { q?: string; level?: string; source?: string; limit: number }) =>
+    ['logs', filters] as const,
+};

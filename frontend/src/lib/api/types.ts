@@ -1,0 +1,113 @@
+// Shapes of core's answers (docs/api.md), shared by the features.
+
+/** `status` as the API derives it: `independent` whenever `is_independent`. */
+export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
+
+export type JsonObject = Record<string, unknown>;
+
+export interface Organization {
+  organization_id: string;
+  name: string;
+  location: string | null;
+  status: FleetStatus;
+  is_active: boolean;
+  is_independent: boolean;
+  features: JsonObject;
+  settings: JsonObject;
+  policies: JsonObject;
+  metadata: JsonObject;
+  last_seen: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Only on the single-organization endpoint. */
+  instances?: number;
+}
+
+export interface Orchestrator {
+  orchestrator_id: string;
+  organization_id: string | null;
+  organization_name: string | null;
+  name: string | null;
+  location: string | null;
+  status: FleetStatus;
+  health_status: string;
+  is_independent: boolean;
+  privacy_mode: boolean;
+  monitoring_enabled: boolean;
+  metadata: JsonObject;
+  features: JsonObject;
+  last_seen: string | null;
+  last_activity: string | null;
+  created_at: string;
+  updated_at: string;
+  connected: boolean;
+  edge_id?: string | null;
+  connected_at?: string | null;
+  last_keepalive?: string | null;
+  disconnected_at?: string | null;
+  internal_url?: string | null;
+  image_name?: string | null;
+  container_id?: string | null;
+}
+
+export type MessageType = 'recommendation' | 'monitoring';
+export type MessageStatus = 'pending' | 'accepted' | 'dismissed';
+
+export interface OrchestratorMessage {
+  id: string;
+  orchestrator_id: string;
+  message_type: MessageType;
+  content: string;
+  metadata: JsonObject | null;
+  status: MessageStatus;
+  source: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MessageList {
+  success: boolean;
+  message: string;
+  messages: OrchestratorMessage[];
+  total_count: number;
+}
+
+export interface ActivityEntry {
+  timestamp: string;
+  type: string;
+  data: JsonObject & { orchestrator_id?: string; organization_id?: string };
+}
+
+export interface LogRecord {
+  timestamp: string;
+  level: string;
+  message: string;
+  source: string;
+  target?: string;
+}
+
+export interface Edge {
+  edge_id: string;
+  address: string;
+  connections: number;
+  heartbeats_per_sec: number;
+  bad_frames: number;
+  at: string;
+}
+
+export interface Overview {
+  total_organizations: number;
+  orchestrators: { active: number; inactive: number; independent: number; total: number };
+  connected_now: number;
+  independent: number;
+  pending_messages: number;
+  edges_up: number;
+  edges: Edge[];
+}
+
+/** The `stats` event of `/api/v1/events`, every second. */
+export interface Stats {
+  connected_now: number;
+  heartbeats_per_sec: number;
+  edges_up: number;
+}

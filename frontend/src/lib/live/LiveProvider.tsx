@@ -1,0 +1,149 @@
+import { createContext, useContext, useEffect, useState } from 'react';
+import type { ReactNode } from 'react';
+import { useQueryClient, type QueryKey } from '@tanstack/react-query';
+import { queryKeys } from '../api/queryKeys';
+import type { ActivityEntry, Stats } from '../api/types';
+import { keysForActivity } from './invalidation';
+import { pushStats, resetStats } from './statsStore';
+
+export type LiveStatus = 'connecting' | 'live' | 'disconnected';
+
+/** While the stream is down, every query on screen is refetched this often. */
+export const POLL_MS = 5000;
+/** Invalidations are gathered this long, so a burst of events is one refetch. */
+const BATCH_MS = 200;
+/** Keepalive-only changes (`last_seen`) wait this long. */
+const SLOW_MS = 10_000;
+
+const LiveContext = createContext<LiveStatus>('connecting');
+
+/**
+ * Keeps `/api/v1/events` open while signed in: `activity` events invalidate the
+ * queries they touch (a badge changes well within 2 s), `stats` events feed the
+ * heartbeat chart. When the stream drops, it says so and every visible query is
+ * polled every {@link POLL_MS} until the stream is back.
+ */
+export function LiveProvider({ token, children }: { token: string | null; children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const [status, setStatus] = useState<LiveStatus>('connecting');
+
+  useEffect(() => {
+    if (!token) return;
+    let es: EventSource | null = null;
+    let closed = false;
+    let attempt = 0;
+    let everOpened = false;
+    let reconnectTimer: number | undefined;
+    let pollTimer: number | undefined;
+    let batchTimer: number | undefined;
+    let slowTimer: number | undefined;
+    const pending = new Map<string, QueryKey>();
+    const pendingSlow = new Map<string, QueryKey>();
+    let lastStats: Stats | null = null;
+
+    const flush = (set: Map<string, QueryKey>) => {
+      for (const key of set.values()) {
+        // An in-flight refetch is kept, not restarted: a burst cannot starve it.
+        void queryClient.invalidateQueries({ queryKey: key }, { cancelRefetch: false });
+      }
+      set.clear();
+    };
+    const invalidate = (keys: QueryKey[], slow = false) => {
+      const set = slow ? pendingSlow : pending;
+      for (const k of keys) set.set(JSON.stringify(k), k);
+      if (!slow && batchTimer === undefined) {
+        batchTimer = window.setTimeout(() => {
+          batchTimer = undefined;
+          flush(pending);
+        }, BATCH_MS);
+      }
+      if (slow && slowTimer === undefined) {
+        slowTimer = window.setTimeout(() => {
+          slowTimer = undefined;
+          flush(pendingSlow);
+        }, SLOW_MS);
+      }
+    };
+
+    const startPolling = () => {
+      if (pollTimer !== undefined) return;
+      pollTimer = window.setInterval(() => {
+        void queryClient.invalidateQueries(undefined, { cancelRefetch: false });
+      }, POLL_MS);
+    };
+    const stopPolling = () => {
+      if (pollTimer !== undefined) window.clearInterval(pollTimer);
+      pollTimer = undefined;
+    };
+
+    const connect = () => {
+      if (closed) return;
+      es = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
+      es.onopen = () => {
+        attempt = 0;
+        setStatus('live');
+        stopPolling();
+        // Back after a gap: whatever happened meanwhile was not pushed.
+        if (everOpened) void queryClient.invalidateQueries();
+        everOpened = true;
+      };
+      es.addEventListener('activity', (ev) => {
+        let entry: ActivityEntry;
+        try {
+          entry = JSON.parse((ev as MessageEvent<string>).data) as ActivityEntry;
+        } catch {
+          return;
+        }
+        const { now, slow } = keysForActivity(entry);
+        invalidate(now);
+        if (slow.length) invalidate(slow, true);
+      });
+      es.addEventListener('stats', (ev) => {
+        let s: Stats;
+        try {
+          s = JSON.parse((ev as MessageEvent<string>).data) as Stats;
+        } catch {
+          return;
+        }
+        pushStats(s);
+        if (lastStats && (lastStats.connected_now !== s.connected_now || lastStats.edges_up !== s.edges_up)) {
+          invalidate([queryKeys.overview, queryKeys.edges, queryKeys.liveOrchestrators]);
+        }
+        lastStats = s;
+      });
+      es.onerror = () => {
+        if (closed) return;
+        setStatus('disconnected');
+        startPolling();
+        // CONNECTING: the browser retries by itself. CLOSED (a non-200 answer,
+        // e.g. 403 or 503): retry ourselves, backing off up to 10 s. A lost
+        // session is noticed by the polling requests, which sign out.
+        if (es && es.readyState === EventSource.CLOSED) {
+          es.close();
+          const delay = Math.min(1000 * 2 ** attempt, 10_000);
+          attempt++;
+          reconnectTimer = window.setTimeout(connect, delay);
+        }
+      };
+    };
+
+    setStatus('connecting');
+    resetStats();
+    connect();
+    return () => {
+      closed = true;
+      es?.close();
+      stopPolling();
+      window.clearTimeout(reconnectTimer);
+      window.clearTimeout(batchTimer);
+      window.clearTimeout(slowTimer);
+    };
+  }, [token, queryClient]);
+
+  return <LiveContext.Provider value={status}>{children}</LiveContext.Provider>;
+}
+
+/** Whether the push channel is up. */
+export function useLiveStatus(): LiveStatus {
+  return useContext(LiveContext);
+}

@@ -1,0 +1,32 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { apiFetch } from '../api/apiFetch';
+import { queryKeys } from '../api/queryKeys';
+import type { MessageStatus } from '../api/types';
+
+export interface SetMessageStatusAnswer {
+  success: boolean;
+  message: string;
+  message_id: string;
+  status: MessageStatus;
+  orchestrator_id: string;
+}
+
+/** `PUT /api/v1/internal/messages/{id}/status` — Accept / Dismiss. */
+export function setMessageStatus(id: string, status: MessageStatus) {
+  return apiFetch<SetMessageStatusAnswer>(`/api/v1/internal/messages/${encodeURIComponent(id)}/status`, {
+    method: 'PUT',
+    body: { status },
+  });
+}
+
+export function useSetMessageStatus() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, status }: { id: string; status: MessageStatus }) => setMessageStatus(id, status),
+    meta: { what: 'Updating the message' },
+    onSuccess: () => Promise.all([
+      qc.invalidateQueries({ queryKey: queryKeys.messages }),
+      qc.invalidateQueries({ queryKey: queryKeys.overview }),
+    ]),
+  });
+}
