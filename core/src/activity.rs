@@ -63,12 +63,18 @@ impl Feed {
         self.live.subscribe()
     }
 
-    /// Newest first, optionally of one kind, at most `limit`.
-    pub fn recent(&self, kind: Option<&str>, limit: usize) -> Vec<Activity> {
+    /// Newest first, optionally of one kind and one orchestrator, at most `limit`.
+    pub fn recent(
+        &self,
+        kind: Option<&str>,
+        orchestrator: Option<&str>,
+        limit: usize,
+    ) -> Vec<Activity> {
         let feed = self.inner.lock().expect("activity lock");
         feed.iter()
             .rev()
             .filter(|a| kind.is_none_or(|k| a.kind == k))
+            .filter(|a| orchestrator.is_none_or(|o| a.data["orchestrator_id"] == o))
             .take(limit)
             .cloned()
             .collect()

@@ -80,7 +80,15 @@ pub async fn run(
     tasks.spawn(log_exit("edge presence", presence));
 
     let tokens = token_signing(&config, &js, &subjects, &pool).await?;
-    let state = api_state(&config, &sessions, &nats, &subjects, edges.clone(), tokens);
+    let state = api_state(
+        &config,
+        &sessions,
+        &nats,
+        &subjects,
+        edges.clone(),
+        tokens,
+        shutdown.clone(),
+    );
     let sweeper = liveness::Sweeper {
         persister: state.persister.clone(),
         live: live.clone(),
@@ -189,6 +197,7 @@ fn api_state(
     subjects: &Subjects,
     edges: edges::Edges,
     tokens: Option<api::tokens::Tokens>,
+    shutdown: CancellationToken,
 ) -> api::AppState {
     api::AppState {
         pool: sessions.pool.clone(),
@@ -213,6 +222,7 @@ fn api_state(
         guard: api::auth::LoginGuard::default(),
         sessions: api::auth::SessionUse::default(),
         tokens,
+        shutdown,
     }
 }
 

@@ -219,6 +219,9 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         )
         .await
         .map(Ok),
+        Command::DeleteOrganization { organization_id } => {
+            sql::delete_organization(tx, organization_id.as_str()).await
+        }
         Command::BumpTokenGeneration { orchestrator_id } => found(
             sql::bump_token_generation(tx, orchestrator_id.as_str()).await?,
             orchestrator_id.as_str(),

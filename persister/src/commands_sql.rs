@@ -349,3 +349,38 @@ pub async fn bump_token_generation(tx: &mut PgConnection, id: &str) -> Row {
     .fetch_optional(&mut *tx)
     .await
 }
+
+/// Deletes an organization without instances; one that still has some is a
+/// conflict (deregister them first), an unknown one is not found.
+pub async fn delete_organization(
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<Result<Value, (moolai_proto::commands::Failure, String)>, sqlx::Error> {
+    use moolai_proto::commands::Failure;
+    let deleted: Option<String> = sqlx::query_scalar(
+        "DELETE FROM organizations o WHERE organization_id = $1
+           AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.organization_id = o.organization_id)
+         RETURNING organization_id",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if deleted.is_some() {
+        tracing::info!(organization_id = id, "Organization {id} deleted");
+        return Ok(Ok(json!({"organization_id": id})));
+    }
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM organizations WHERE organization_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Err(if exists {
+        (
+            Failure::Conflict,
+            format!("organization {id} still has orchestrators; deregister them first"),
+        )
+    } else {
+        (Failure::NotFound, format!("organization {id} not found"))
+    }))
+}

@@ -184,7 +184,8 @@ pub fn coalesce(writes: impl IntoIterator<Item = HeartbeatWrite>) -> Vec<Heartbe
     latest.into_values().collect()
 }
 
-/// One set-based statement for a whole batch of heartbeats. A heartbeat counts only
+/// One set-based statement for a whole batch of heartbeats (it also moves each
+/// organization's `last_seen`; the count returned is of organizations touched). A heartbeat counts only
 /// for the connection it came on, only while that connection is open, and never
 /// for an orchestrator that is independent (the rule is rechecked here so that a
 /// heartbeat already accepted by core cannot land after independence was set).
@@ -196,12 +197,20 @@ pub async fn apply_heartbeats(
     let conns: Vec<Uuid> = writes.iter().map(|w| w.conn_id).collect();
     let ats: Vec<DateTime<Utc>> = writes.iter().map(|w| w.at).collect();
     let done = sqlx::query(
-        "UPDATE orchestrator_instances AS o
-            SET last_seen = GREATEST(o.last_seen, h.at), status = 'active',
-                health_status = 'healthy', updated_at = now()
-           FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS h(id, conn, at)
-          WHERE o.orchestrator_id = h.id AND o.conn_id = h.conn
-            AND o.disconnected_at IS NULL AND NOT o.is_independent",
+        "WITH seen AS (
+           UPDATE orchestrator_instances AS o
+              SET last_seen = GREATEST(o.last_seen, h.at), status = 'active',
+                  health_status = 'healthy', updated_at = now()
+             FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS h(id, conn, at)
+            WHERE o.orchestrator_id = h.id AND o.conn_id = h.conn
+              AND o.disconnected_at IS NULL AND NOT o.is_independent
+           RETURNING o.organization_id, o.last_seen)
+         -- The organization's last_seen follows its newest instance, in the same statement.
+         UPDATE organizations AS g
+            SET last_seen = s.last_seen, status = 'active'
+           FROM (SELECT organization_id, max(last_seen) AS last_seen FROM seen GROUP BY organization_id) AS s
+          WHERE g.organization_id = s.organization_id
+            AND (g.last_seen IS NULL OR g.last_seen < s.last_seen)",
     )
     .bind(&ids)
     .bind(&conns)

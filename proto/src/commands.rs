@@ -89,6 +89,10 @@ pub enum Command {
     RevokeSession {
         token_hash: String,
     },
+    /// Deletes an organization that has no instances left (else: conflict).
+    DeleteOrganization {
+        organization_id: OrchestratorId,
+    },
     /// Bumps the orchestrator's token generation (voiding older tokens); answers the
     /// new generation.
     BumpTokenGeneration {

@@ -116,3 +116,30 @@ async fn the_event_stream_needs_a_valid_token() {
         .unwrap();
     assert_eq!(code, 401);
 }
+
+#[tokio::test]
+async fn an_open_event_stream_does_not_hold_up_a_graceful_stop() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let token = {
+        let (_, v) = Api::new(stack.core.addr, None)
+            .post(
+                &format!("{I}/auth/login"),
+                json!({"username": "admin", "password": moolai_tests::ADMIN_PASSWORD}),
+            )
+            .await;
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let (status, mut stream) = open_stream(stack.core.addr, &token).await;
+    assert_eq!(status, 200);
+    let started = tokio::time::Instant::now();
+    stack.core.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "core took {:?} to stop with a dashboard open",
+        started.elapsed()
+    );
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the event stream stayed open after shutdown");
+}

@@ -31,6 +31,41 @@ pub struct PageQuery {
     pub page_size: u32,
 }
 
+/// Search and status filter of the organization list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OrgQuery {
+    /// Substring of id, name or location, any case.
+    pub q: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<OrgStatus>,
+}
+
+/// An organization's status as listed.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgStatus {
+    Active,
+    Inactive,
+    Independent,
+}
+
+impl OrgStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Independent => "independent",
+        }
+    }
+}
+
+/// Filter of the instance list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct InstanceQuery {
+    /// Only instances of this organization.
+    pub organization_id: Option<String>,
+}
+
 fn first_page() -> u32 {
     1
 }
@@ -111,15 +146,20 @@ pub async fn edges(State(state): State<AppState>, _: Reader) -> Json<Value> {
     )
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery, OrgQuery),
     security(("bearer" = [])), responses((status = 200, description = "A page of organizations"), (status = 422, description = "Invalid page")))]
 pub async fn organizations(
     State(state): State<AppState>,
     _: Reader,
     Params(q): Params<PageQuery>,
+    Params(f): Params<OrgQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = q.checked()?;
-    let (items, total) = read::organizations(&state.pool, limit, offset).await?;
+    let filter = read::OrgFilter {
+        q: f.q.as_deref(),
+        status: f.status.map(OrgStatus::as_str),
+    };
+    let (items, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
     Ok(envelope(
         q.page(items, total),
         "Organizations retrieved successfully",
@@ -202,6 +242,37 @@ pub async fn create_organization(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id"),
+    (status = 409, description = "It still has orchestrators")))]
+pub async fn delete_organization(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let data = state
+        .persister
+        .run(&Command::DeleteOrganization {
+            organization_id: id.clone(),
+        })
+        .await?;
+    state
+        .feed
+        .record("organization_deleted", json!({"organization_id": id}));
+    audit::by(
+        &state,
+        &admin,
+        "organization_delete",
+        id.as_str(),
+        json!({}),
+    )
+    .await;
+    Ok(envelope(
+        data,
+        format!("Organization {id} deleted successfully"),
+    ))
+}
+
 #[utoipa::path(put, path = "/api/v1/controller/organizations/{id}/features", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
     responses((status = 200, description = "Merged features; pushed to the orchestrator if connected"), (status = 404, description = "Unknown id")))]
@@ -272,15 +343,17 @@ pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connectio
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators", tag = "controller", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators", tag = "controller", params(PageQuery, InstanceQuery),
     security(("bearer" = [])), responses((status = 200, description = "A page of orchestrator instances"), (status = 422, description = "Invalid page")))]
 pub async fn orchestrators(
     State(state): State<AppState>,
     _: Reader,
     Params(q): Params<PageQuery>,
+    Params(f): Params<InstanceQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = q.checked()?;
-    let (mut items, total) = read::instances(&state.pool, limit, offset).await?;
+    let (mut items, total) =
+        read::instances(&state.pool, f.organization_id.as_deref(), limit, offset).await?;
     for item in &mut items {
         annotate(&state, item);
     }

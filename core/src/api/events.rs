@@ -28,6 +28,7 @@ pub async fn events(
     State(state): State<AppState>,
     _: StreamAdmin,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let state_shutdown = state.shutdown.clone();
     let activity = BroadcastStream::new(state.feed.subscribe())
         .filter_map(|entry| entry.ok())
         .map(|entry| {
@@ -51,5 +52,9 @@ pub async fn events(
             .json_data(data)
             .unwrap_or_default()
     });
-    Sse::new(activity.merge(stats).map(Ok)).keep_alive(KeepAlive::default())
+    // The stream ends with the server, or a graceful shutdown would wait for every
+    // open dashboard.
+    let events =
+        futures::StreamExt::take_until(activity.merge(stats), state_shutdown.cancelled_owned());
+    Sse::new(events.map(Ok)).keep_alive(KeepAlive::default())
 }

@@ -477,6 +477,8 @@ pub struct ActivityQuery {
     /// `handshake`, `keepalive`, `disconnect`, `provision`, `message_sent`, `stale`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Only entries about this orchestrator.
+    pub orchestrator_id: Option<String>,
     #[serde(default = "default_activity_limit")]
     pub limit: usize,
 }
@@ -499,7 +501,9 @@ pub async fn activity(
             "must be between 1 and 1000",
         ));
     }
-    let items = state.feed.recent(q.kind.as_deref(), q.limit);
+    let items = state
+        .feed
+        .recent(q.kind.as_deref(), q.orchestrator_id.as_deref(), q.limit);
     Ok(Json(
         json!({"success": true, "data": {"total": items.len(), "items": items}}),
     ))

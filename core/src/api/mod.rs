@@ -46,6 +46,8 @@ pub struct AppState {
     pub guard: LoginGuard,
     pub sessions: auth::SessionUse,
     pub tokens: Option<tokens::Tokens>,
+    /// Cancelled on SIGTERM: long-lived responses (the event stream) end with it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(OpenApi)]
@@ -53,7 +55,8 @@ pub struct AppState {
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
         controller::health, controller::overview, controller::edges, controller::organizations, controller::organization,
-        controller::create_organization, controller::put_features, controller::orchestrators,
+        controller::create_organization,
+        controller::delete_organization, controller::put_features, controller::orchestrators,
         controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
         controller::delete_instance, controller::logs,
         auth::login, auth::logout,
@@ -100,7 +103,10 @@ pub fn router(
             "/organizations",
             get(controller::organizations).post(controller::create_organization),
         )
-        .route("/organizations/{id}", get(controller::organization))
+        .route(
+            "/organizations/{id}",
+            get(controller::organization).delete(controller::delete_organization),
+        )
         .route(
             "/organizations/{id}/features",
             put(controller::put_features),

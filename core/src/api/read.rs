@@ -8,23 +8,43 @@ use sqlx::PgPool;
 const HIDDEN: &str = "- 'database_url' - 'redis_url' - 'environment_variables' - 'conn_id'";
 
 /// One page and the total count.
+/// Filters of the organization list: `q` matches id, name or location (any case),
+/// `status` is `active`, `inactive` or `independent`.
+#[derive(Debug, Default)]
+pub struct OrgFilter<'a> {
+    pub q: Option<&'a str>,
+    pub status: Option<&'a str>,
+}
+
+/// One page and the total count of what matches.
 pub async fn organizations(
     pool: &PgPool,
+    filter: &OrgFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
-    let items = sqlx::query_scalar(
+    const MATCHES: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
+             OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')
+         AND ($2::text IS NULL OR (CASE WHEN o.is_independent THEN 'independent' ELSE o.status END) = $2)";
+    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT to_jsonb(o) || jsonb_build_object('status',
                 CASE WHEN o.is_independent THEN 'independent' ELSE o.status END)
-           FROM organizations o ORDER BY created_at DESC, organization_id LIMIT $1 OFFSET $2",
-    )
+           FROM organizations o WHERE {MATCHES}
+          ORDER BY created_at DESC, organization_id LIMIT $3 OFFSET $4"
+    )))
+    .bind(filter.q)
+    .bind(filter.status)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM organizations")
-        .fetch_one(pool)
-        .await?;
+    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM organizations o WHERE {MATCHES}"
+    )))
+    .bind(filter.q)
+    .bind(filter.status)
+    .fetch_one(pool)
+    .await?;
     Ok((items, total))
 }
 
@@ -47,23 +67,30 @@ fn instance_json() -> String {
     )
 }
 
+/// One page of instances (optionally of one organization) and their count.
 pub async fn instances(
     pool: &PgPool,
+    organization: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i ORDER BY created_at DESC, orchestrator_id LIMIT $1 OFFSET $2",
+        "SELECT {} FROM orchestrator_instances i WHERE ($1::text IS NULL OR organization_id = $1)
+          ORDER BY created_at DESC, orchestrator_id LIMIT $2 OFFSET $3",
         instance_json()
     );
     let items = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(organization)
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
         .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances")
-        .fetch_one(pool)
-        .await?;
+    let total = sqlx::query_scalar(
+        "SELECT count(*) FROM orchestrator_instances WHERE ($1::text IS NULL OR organization_id = $1)",
+    )
+    .bind(organization)
+    .fetch_one(pool)
+    .await?;
     Ok((items, total))
 }
 

@@ -1,0 +1,128 @@
+//! Server-side search and filters, organization deletion, and an organization's
+//! `last_seen` following its instances' heartbeats.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use moolai_tests::api::{Api, C, I};
+use moolai_tests::ws::{connect_as, send_json};
+use moolai_tests::{wait_until, TestEnv};
+use serde_json::{json, Value};
+
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    v["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn organizations_are_searched_and_filtered_on_the_server() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let api = Api::admin(stack.core.addr).await;
+    for (id, name, location) in [
+        ("f-alpha", "Alpha Corp", "berlin"),
+        ("f-beta", "Beta Ltd", "paris"),
+        ("f-gamma", "Gamma", "Berlin-2"),
+    ] {
+        let (s, v) = api
+            .post(
+                &format!("{I}/orchestrators/register"),
+                json!({"organization_id": id, "name": name, "location": location}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let _sock = connect_as(&stack.edge.ws_url(), "f-beta", true).await;
+    assert!(wait_until(Duration::from_secs(5), || async {
+        env.status("f-beta").await.as_deref() == Some("active")
+    })
+    .await
+    .is_some());
+
+    let (s, v) = api.get(&format!("{C}/organizations?q=BERLIN")).await;
+    assert_eq!(s, 200);
+    let mut found = ids(&v, "organization_id");
+    found.sort();
+    assert_eq!(found, ["f-alpha", "f-gamma"]);
+    assert_eq!(v["data"]["total_items"], 2);
+    let (_, v) = api.get(&format!("{C}/organizations?status=active")).await;
+    assert_eq!(ids(&v, "organization_id"), ["f-beta"]);
+    let (s, v) = api.get(&format!("{C}/organizations?status=sleepy")).await;
+    assert_eq!(s, 422, "{v}");
+    let (_, v) = api
+        .get(&format!("{C}/orchestrators?organization_id=f-gamma"))
+        .await;
+    assert_eq!(ids(&v, "orchestrator_id"), ["f-gamma"]);
+    let (_, v) = api
+        .get(&format!("{I}/activity?orchestrator_id=f-beta"))
+        .await;
+    let items = v["data"]["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty()
+            && items
+                .iter()
+                .all(|a| a["data"]["orchestrator_id"] == "f-beta"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn an_organization_is_deleted_only_without_orchestrators() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let api = Api::admin(stack.core.addr).await;
+    let (s, _) = api
+        .post(
+            &format!("{C}/organizations"),
+            json!({"org_id": "lonely", "name": "Lonely"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    api.post(
+        &format!("{I}/orchestrators/register"),
+        json!({"organization_id": "busy"}),
+    )
+    .await;
+    let (s, v) = api.delete(&format!("{C}/organizations/busy")).await;
+    assert_eq!(s, 409, "{v}");
+    let (s, _) = api.delete(&format!("{C}/organizations/lonely")).await;
+    assert_eq!(s, 200);
+    let (s, _) = api.get(&format!("{C}/organizations/lonely")).await;
+    assert_eq!(s, 404);
+    let (s, _) = api.delete(&format!("{C}/organizations/lonely")).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn an_organizations_last_seen_follows_its_heartbeats() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let mut sock = connect_as(&stack.edge.ws_url(), "org-ls", true).await;
+    let org_seen = || async {
+        env.scalar::<DateTime<Utc>>(
+            "SELECT last_seen FROM organizations WHERE organization_id = $1",
+            "org-ls",
+        )
+        .await
+    };
+    assert!(wait_until(Duration::from_secs(5), || async {
+        org_seen().await.is_some()
+    })
+    .await
+    .is_some());
+    let before = org_seen().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
+    let moved = wait_until(Duration::from_secs(2), || async {
+        org_seen().await > before
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "the organization's last_seen did not follow the heartbeat"
+    );
+}
