@@ -64,6 +64,10 @@ pub async fn receive(
     feed: Feed,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
+    let counts = Counts {
+        processed: metrics::counter!("moolai_core_heartbeats_total", "decision" => "processed"),
+        ignored: metrics::counter!("moolai_core_heartbeats_total", "decision" => "ignored"),
+    };
     let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
     loop {
         let msg = tokio::select! {
@@ -72,18 +76,24 @@ pub async fn receive(
         };
         let Some(msg) = msg else { return Ok(()) };
         match serde_json::from_slice::<HeartbeatEvent>(&msg.payload) {
-            Ok(hb) => decide(&live, &pending, &feed, hb),
+            Ok(hb) => decide(&live, &pending, &feed, &counts, hb),
             Err(err) => tracing::warn!(%err, subject = %msg.subject, "undecodable heartbeat"),
         }
     }
 }
 
+/// Metric handles resolved once, not per heartbeat.
+struct Counts {
+    processed: metrics::Counter,
+    ignored: metrics::Counter,
+}
+
 /// The independence rule: an independent orchestrator's heartbeats change nothing.
-fn decide(live: &Live, pending: &Pending, feed: &Feed, hb: HeartbeatEvent) {
+fn decide(live: &Live, pending: &Pending, feed: &Feed, counts: &Counts, hb: HeartbeatEvent) {
     let id = &hb.orchestrator_id;
     let loud = live.should_log(id);
     if live.rule(id).is_independent {
-        metrics::counter!("moolai_core_heartbeats_total", "decision" => "ignored").increment(1);
+        counts.ignored.increment(1);
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
@@ -95,7 +105,7 @@ fn decide(live: &Live, pending: &Pending, feed: &Feed, hb: HeartbeatEvent) {
     } else {
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }
-    metrics::counter!("moolai_core_heartbeats_total", "decision" => "processed").increment(1);
+    counts.processed.increment(1);
     live.touch(id, hb.conn_id, hb.at);
     pending.push(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,

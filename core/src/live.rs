@@ -148,20 +148,15 @@ impl Live {
     /// True at most once per [`LOG_EVERY`] per orchestrator: whether to log at info.
     pub fn should_log(&self, id: &OrchestratorId) -> bool {
         let now = Instant::now();
-        let mut due = false;
-        self.inner
-            .logged
-            .entry(id.clone())
-            .and_modify(|last| {
-                if now.duration_since(*last) >= LOG_EVERY {
-                    *last = now;
-                    due = true;
-                }
-            })
-            .or_insert_with(|| {
-                due = true;
-                now
-            });
-        due
+        // Per heartbeat: look up without cloning the id; insert only the first time.
+        if let Some(mut last) = self.inner.logged.get_mut(id) {
+            if now.duration_since(*last) < LOG_EVERY {
+                return false;
+            }
+            *last = now;
+            return true;
+        }
+        self.inner.logged.insert(id.clone(), now);
+        true
     }
 }

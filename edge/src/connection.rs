@@ -219,7 +219,7 @@ impl Session {
         match msg {
             Message::Text(text) => match parse_client_frame(text.as_str()) {
                 Ok(frame) => {
-                    metrics::counter!("moolai_edge_frames_received_total").increment(1);
+                    self.edge.counters.frames_received.increment(1);
                     self.on_frame(id, frame).await
                 }
                 Err(err) => {
@@ -227,7 +227,7 @@ impl Session {
                         .counters
                         .bad_frames
                         .fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("moolai_edge_invalid_frames_total").increment(1);
+                    self.edge.counters.invalid_frames.increment(1);
                     if let Some(end) = self.explain(&err).await {
                         return Some(end);
                     }
@@ -346,7 +346,7 @@ impl Session {
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
-        metrics::counter!("moolai_edge_frames_sent_total").increment(1);
+        self.edge.counters.frames_sent.increment(1);
         self.socket.send(Message::Text(text.into())).await
     }
 

@@ -16,11 +16,27 @@ use crate::Edge;
 /// How often an edge announces itself.
 pub const EVERY: Duration = Duration::from_secs(5);
 
-/// Counters the connection tasks bump.
-#[derive(Debug, Default)]
+/// Counters the connection tasks bump on every frame. The Prometheus handles are
+/// resolved once here rather than looked up by name per frame.
+#[derive(Debug)]
 pub struct Counters {
     pub heartbeats: AtomicU64,
     pub bad_frames: AtomicU64,
+    pub frames_received: metrics::Counter,
+    pub frames_sent: metrics::Counter,
+    pub invalid_frames: metrics::Counter,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            heartbeats: AtomicU64::new(0),
+            bad_frames: AtomicU64::new(0),
+            frames_received: metrics::counter!("moolai_edge_frames_received_total"),
+            frames_sent: metrics::counter!("moolai_edge_frames_sent_total"),
+            invalid_frames: metrics::counter!("moolai_edge_invalid_frames_total"),
+        }
+    }
 }
 
 /// Announces until `shutdown`.
