@@ -70,7 +70,15 @@ pub async fn consumer(
             },
         )
         .await?;
-    Ok(consumer.messages().await?)
+    // Short pulls with idle heartbeats: after a NATS node dies, a missing pull is
+    // noticed in seconds instead of after the default 30 s expiry.
+    let messages = consumer
+        .stream()
+        .expires(Duration::from_secs(5))
+        .heartbeat(Duration::from_secs(2))
+        .messages()
+        .await?;
+    Ok(messages)
 }
 
 /// Dispatches events to the workers until `shutdown`.

@@ -49,7 +49,9 @@ pub async fn run<S: Sink>(
     let messages = consumer
         .stream()
         .max_messages_per_batch(batch)
-        .heartbeat(Duration::from_secs(5))
+        // Short pulls with idle heartbeats so a failed-over node is noticed in seconds.
+        .expires(Duration::from_secs(5))
+        .heartbeat(Duration::from_secs(2))
         .messages()
         .await?;
     let mut chunks = messages.ready_chunks(batch);

@@ -21,12 +21,22 @@ pub async fn connect(
     url: &str,
     name: &str,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
+    // `NATS_URL` may list several servers of a cluster, comma-separated.
+    let servers = url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<async_nats::ServerAddr>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::ServerParse, e)
+        })?;
     async_nats::ConnectOptions::new()
         .name(name)
         .ping_interval(Duration::from_secs(10))
         .connection_timeout(Duration::from_secs(5))
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(servers)
         .await
 }
 

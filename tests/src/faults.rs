@@ -141,3 +141,137 @@ impl Drop for NatsServer {
         let _ = std::fs::remove_dir_all(&self.store);
     }
 }
+
+/// A 3-node (or n-node) NATS cluster with JetStream on loopback, for tests that
+/// kill a node. Nodes are started from `NATS_SERVER_BIN` with generated configs.
+pub struct NatsCluster {
+    pub ports: Vec<u16>,
+    /// Monitoring (HTTP) port of each node.
+    pub monitor: Vec<u16>,
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+impl NatsCluster {
+    /// `None` when no nats-server binary was provided.
+    pub async fn start(nodes: usize) -> Option<Self> {
+        let bin = std::env::var("NATS_SERVER_BIN").ok()?;
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let ports: Vec<u16> = (0..nodes).map(|_| free()).collect();
+        let routes: Vec<u16> = (0..nodes).map(|_| free()).collect();
+        let monitor: Vec<u16> = (0..nodes).map(|_| free()).collect();
+        let dir =
+            std::env::temp_dir().join(format!("moolai-cluster-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let route_list: Vec<String> = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect();
+        let mut children = Vec::new();
+        for i in 0..nodes {
+            let conf = dir.join(format!("n{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: moolai-test, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                    ports[i],
+                    monitor[i],
+                    dir.join(format!("store{i}")).display(),
+                    routes[i],
+                    route_list.join(", ")
+                ),
+            )
+            .unwrap();
+            let child = Command::new(&bin)
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start nats-server");
+            children.push(Some(child));
+        }
+        for port in &ports {
+            for _ in 0..100 {
+                if TcpStream::connect(("127.0.0.1", *port)).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Some(Self {
+            ports,
+            monitor,
+            dir,
+            children,
+        })
+    }
+
+    /// Every node's URL, comma-separated, as clients are configured.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Waits until the cluster accepts a replicated stream (its meta leader elected).
+    pub async fn wait_ready(&self, replicas: usize) {
+        let client = moolai_proto::bus::connect(&self.url(), "cluster-probe")
+            .await
+            .expect("connect to the cluster");
+        let js = async_nats::jetstream::new(client);
+        for _ in 0..200 {
+            let config = async_nats::jetstream::stream::Config {
+                name: "cluster_probe".into(),
+                subjects: vec!["cluster.probe".into()],
+                num_replicas: replicas,
+                ..Default::default()
+            };
+            if js.get_or_create_stream(config).await.is_ok() {
+                let _ = js.delete_stream("cluster_probe").await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the NATS cluster never accepted a replicated stream");
+    }
+
+    /// The node holding a client connection whose name contains `name`.
+    pub async fn node_of(&self, name: &str) -> Option<usize> {
+        for (i, port) in self.monitor.iter().enumerate() {
+            if self.children[i].is_none() {
+                continue;
+            }
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+            if let Ok((200, body)) = crate::http::get(addr, "/connz?limit=1024").await {
+                if body.contains(name) {
+                    return Some(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// SIGKILL node `i`.
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
