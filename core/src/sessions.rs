@@ -10,6 +10,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
@@ -51,7 +52,7 @@ pub struct Sessions {
 pub async fn consumer(
     js: &jetstream::Context,
     subjects: &Subjects,
-) -> Result<pull::Stream, async_nats::Error> {
+) -> Result<PullConsumer, async_nats::Error> {
     let stream = js.get_stream(subjects.events_stream()).await?;
     let consumer = stream
         .get_or_create_consumer(
@@ -70,21 +71,24 @@ pub async fn consumer(
             },
         )
         .await?;
-    // Short pulls with idle heartbeats: after a NATS node dies, a missing pull is
-    // noticed in seconds instead of after the default 30 s expiry.
-    let messages = consumer
+    Ok(consumer)
+}
+
+/// Short pulls with idle heartbeats: after a NATS node dies, a missing pull is
+/// noticed in seconds instead of after the default 30 s expiry.
+async fn open(consumer: &PullConsumer) -> Result<pull::Stream, async_nats::Error> {
+    Ok(consumer
         .stream()
         .expires(Duration::from_secs(5))
         .heartbeat(Duration::from_secs(2))
         .messages()
-        .await?;
-    Ok(messages)
+        .await?)
 }
 
 /// Dispatches events to the workers until `shutdown`.
 pub async fn run(
     sessions: Sessions,
-    mut messages: pull::Stream,
+    consumer: PullConsumer,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) {
@@ -94,6 +98,25 @@ pub async fn run(
         tasks.spawn(worker(sessions.clone(), rx));
         workers.push(tx);
     }
+    // The stream is reopened whenever it ends or fails: core must never sit alive
+    // but deaf to handshakes.
+    while !shutdown.is_cancelled() {
+        match open(&consumer).await {
+            Ok(messages) => dispatch(messages, &workers, &shutdown).await,
+            Err(err) => tracing::error!(%err, "core consumer cannot be opened; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn dispatch(
+    mut messages: pull::Stream,
+    workers: &[mpsc::Sender<Message>],
+    shutdown: &CancellationToken,
+) {
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -105,7 +128,10 @@ pub async fn run(
                 tracing::warn!(%err, "core consumer hiccup");
                 continue;
             }
-            None => return,
+            None => {
+                tracing::error!("core consumer stream ended; reopening");
+                return;
+            }
         };
         let slot = worker_for(msg.subject.as_str());
         if workers[slot].send(msg).await.is_err() {

@@ -38,13 +38,35 @@ pub struct DeadLetters {
     pub subject: String,
 }
 
-/// Consumes until `shutdown`; returns an error only if the consumer stream breaks.
+/// Consumes until `shutdown`. If the consumer's stream ends or cannot be opened
+/// (a NATS failover, a deleted consumer), it is reopened: the persister must never
+/// sit alive but idle.
 pub async fn run<S: Sink>(
     consumer: PullConsumer,
     sink: S,
     batch: usize,
     dead: DeadLetters,
     shutdown: CancellationToken,
+) {
+    loop {
+        match consume(&consumer, &sink, batch, &dead, &shutdown).await {
+            Ok(()) if shutdown.is_cancelled() => return,
+            Ok(()) => tracing::error!(sink = S::NAME, "pull consumer stream ended; reopening"),
+            Err(err) => tracing::error!(sink = S::NAME, %err, "pull consumer failed; reopening"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn consume<S: Sink>(
+    consumer: &PullConsumer,
+    sink: &S,
+    batch: usize,
+    dead: &DeadLetters,
+    shutdown: &CancellationToken,
 ) -> Result<(), async_nats::Error> {
     let messages = consumer
         .stream()
@@ -69,7 +91,7 @@ pub async fn run<S: Sink>(
                 Err(err) => tracing::warn!(%err, "pull consumer hiccup"),
             }
         }
-        if handle_batch(&sink, msgs, &dead, backoff).await {
+        if handle_batch(sink, msgs, dead, backoff).await {
             backoff = FIRST_BACKOFF;
         } else {
             tokio::select! {
