@@ -177,7 +177,6 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
 
     edge1.start_kill().expect("SIGKILL edge-a");
     let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;
-    shutdown.cancel();
     let took = moved.expect("agents not all on edge-b within 10 s");
     println!("failover of {AGENTS} agents took {took:?}");
     let on_b = wait_until(Duration::from_secs(5), || async {
@@ -190,6 +189,8 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
             == AGENTS as i64
     })
     .await;
+    // Only now: stopping the agents disconnects them, which would race the check.
+    shutdown.cancel();
     assert!(
         on_b.is_some(),
         "the database does not show every agent active on edge-b"
