@@ -122,8 +122,9 @@ pub async fn run(
             }
         });
     }
-    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir)
-        .merge(health::router(health::nats_and_db(nats, pool.clone())));
+    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir).merge(
+        health::router(health::nats_and_db(nats.clone(), pool.clone())),
+    );
     tracing::info!(addr = %listener.local_addr()?, "core listening");
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
@@ -131,6 +132,11 @@ pub async fn run(
         .await?;
     tasks.close();
     tasks.wait().await;
+    // Unsubscribe and flush before going: the server stops handing this process
+    // events (e.g. on an outstanding pull) that another core should get.
+    if let Err(err) = nats.drain().await {
+        tracing::debug!(%err, "NATS drain at shutdown");
+    }
     Ok(())
 }
 
