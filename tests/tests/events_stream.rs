@@ -56,15 +56,7 @@ async fn the_event_stream_reports_changes_within_two_seconds_and_stats_every_sec
     let env = TestEnv::new().await;
     let stack = env.stack().await;
     let api = Api::admin(stack.core.addr).await;
-    let token = {
-        let (_, v) = Api::new(stack.core.addr, None)
-            .post(
-                &format!("{I}/auth/login"),
-                json!({"username": "admin", "password": moolai_tests::ADMIN_PASSWORD}),
-            )
-            .await;
-        v["token"].as_str().unwrap().to_owned()
-    };
+    let token = moolai_tests::api::admin_token(stack.core.addr).await;
     let (status, mut stream) = open_stream(stack.core.addr, &token).await;
     assert_eq!(status, 200);
     assert!(
@@ -121,15 +113,7 @@ async fn the_event_stream_needs_a_valid_token() {
 async fn an_open_event_stream_does_not_hold_up_a_graceful_stop() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
-    let token = {
-        let (_, v) = Api::new(stack.core.addr, None)
-            .post(
-                &format!("{I}/auth/login"),
-                json!({"username": "admin", "password": moolai_tests::ADMIN_PASSWORD}),
-            )
-            .await;
-        v["token"].as_str().unwrap().to_owned()
-    };
+    let token = moolai_tests::api::admin_token(stack.core.addr).await;
     let (status, mut stream) = open_stream(stack.core.addr, &token).await;
     assert_eq!(status, 200);
     let started = tokio::time::Instant::now();
