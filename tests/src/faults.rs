@@ -230,7 +230,8 @@ impl NatsCluster {
             .await
             .expect("connect to the cluster");
         let js = async_nats::jetstream::new(client);
-        for _ in 0..200 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
             let config = async_nats::jetstream::stream::Config {
                 name: "cluster_probe".into(),
                 subjects: vec!["cluster.probe".into()],
