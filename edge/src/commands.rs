@@ -4,10 +4,9 @@
 
 use futures::StreamExt;
 use moolai_proto::events::EdgeCommand;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::{Outbound, Registry};
+use crate::registry::{Registry, Sent};
 
 /// Runs until `shutdown`.
 pub async fn listen(
@@ -31,29 +30,29 @@ pub async fn listen(
 }
 
 fn dispatch(registry: &Registry, command: EdgeCommand) {
-    let (id, conn_id, outbound) = match command {
+    let (id, conn_id) = match &command {
         EdgeCommand::Deliver {
             orchestrator_id,
             conn_id,
-            frames,
-        } => (orchestrator_id, conn_id, Outbound::Frames(frames)),
-        EdgeCommand::Close {
+            ..
+        }
+        | EdgeCommand::Close {
             orchestrator_id,
             conn_id,
-            code,
-            reason,
-        } => (orchestrator_id, conn_id, Outbound::Close { code, reason }),
+            ..
+        } => (orchestrator_id.clone(), *conn_id),
     };
-    let Some(tx) = registry.get(&id, conn_id) else {
+    let Some(handle) = registry.get(&id, conn_id) else {
         tracing::debug!(orchestrator_id = %id, %conn_id, "command for a connection no longer here");
         return;
     };
-    match tx.try_send(outbound) {
-        Ok(()) => {}
-        // A socket this far behind is not reading; it will be closed as idle or broken.
-        Err(TrySendError::Full(_)) => {
-            tracing::warn!(orchestrator_id = %id, "outbound queue full; frame dropped")
-        }
-        Err(TrySendError::Closed(_)) => {}
+    let sent = match command {
+        EdgeCommand::Deliver { frames, .. } => handle.deliver(frames),
+        EdgeCommand::Close { code, reason, .. } => handle.close(code, &reason),
+    };
+    if sent == Sent::Overflow {
+        // Nothing is lost: the socket is closed as a slow reader, and core
+        // redelivers unacknowledged messages when it reconnects.
+        tracing::warn!(orchestrator_id = %id, "outbox full; closing a slow reader");
     }
 }

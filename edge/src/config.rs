@@ -51,6 +51,11 @@ pub struct Config {
     /// Refuse (401) upgrades without a valid orchestrator token.
     #[arg(long, env = "EDGE_REQUIRE_ORCHESTRATOR_TOKEN", default_value_t = false)]
     pub require_orchestrator_token: bool,
+    /// Browser origins allowed to open a WebSocket here, comma-separated. An
+    /// orchestrator sends no `Origin` header; a browser always does, so with the
+    /// default (none) no web page can make a visitor's browser pose as one (403).
+    #[arg(long, env = "EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
     /// Replicas of each JetStream stream (3 on a NATS cluster).
     #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,

@@ -7,6 +7,7 @@
 //! close code, and the end is always published as a disconnect event.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -19,12 +20,12 @@ use moolai_proto::frames::{
     parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
 };
 use moolai_proto::OrchestratorId;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::Receiver;
 use tokio::time::{interval_at, timeout, Instant};
 use tracing::Instrument;
 
 use crate::limits::{BadFrames, FrameRate};
-use crate::registry::{Handle, Outbound};
+use crate::registry::{frames_len, Handle, Outbound, Outbox};
 use crate::Edge;
 
 /// Close codes, one per way out (RFC 6455 and the spec's application codes).
@@ -39,8 +40,11 @@ pub mod close {
     pub const SUPERSEDED: u16 = 4000;
 }
 
-/// Frames routed here by core that may wait for the socket.
-const OUTBOUND_QUEUE: usize = 16;
+/// A socket that takes no bytes for this long while we write is closed as a
+/// slow reader: without it a peer that stops reading would stall its loop forever.
+const WRITE_STALL: Duration = Duration::from_secs(20);
+/// How long a goodbye (close frame) may take to be written.
+const CLOSE_WRITE: Duration = Duration::from_secs(1);
 /// How long the edge keeps trying to store a disconnect through a NATS outage.
 const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 
@@ -55,6 +59,7 @@ pub async fn serve(socket: WebSocket, edge: Edge, verified: Option<OrchestratorI
         edge,
         conn_id,
         verified,
+        outbox: Arc::default(),
     }
     .run()
     .instrument(span)
@@ -66,6 +71,8 @@ struct Session {
     edge: Edge,
     conn_id: ConnId,
     verified: Option<OrchestratorId>,
+    /// Frames core routed here that wait for the socket.
+    outbox: Arc<Outbox>,
 }
 
 /// Why the main loop ended, which decides the close frame and the disconnect reason.
@@ -92,19 +99,10 @@ impl Session {
             return self.refuse(close::POLICY, "token_mismatch").await;
         }
         tracing::Span::current().record("orchestrator_id", tracing::field::display(&id));
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        if let Some(old) = self.edge.registry.insert(
-            id.clone(),
-            Handle {
-                conn_id: self.conn_id,
-                tx,
-            },
-        ) {
+        let (handle, inbox) = Handle::new(self.conn_id, self.outbox.clone());
+        if let Some(old) = self.edge.registry.insert(id.clone(), handle) {
             // Same edge, same id: the newest connection wins at once.
-            let _ = old.tx.try_send(Outbound::Close {
-                code: close::SUPERSEDED,
-                reason: "superseded".into(),
-            });
+            old.close(close::SUPERSEDED, "superseded");
         }
         if !self.announce(&id, data).await {
             self.edge.registry.remove(&id, self.conn_id);
@@ -115,11 +113,12 @@ impl Session {
             orch_id: id.to_string(),
             ts: timestamp(Utc::now()),
         };
-        let end = if self.send_text(ack.to_json()).await.is_err() {
-            End::Broken("handshake_ack could not be sent".into())
-        } else {
-            tracing::info!("[C-OCS] handshake_ack sent to {id}");
-            self.serve_frames(&id, rx).await
+        let end = match self.send_text(ack.to_json()).await {
+            Err(end) => end,
+            Ok(()) => {
+                tracing::info!("[C-OCS] handshake_ack sent to {id}");
+                self.serve_frames(&id, inbox).await
+            }
         };
         self.finish(&id, end).await;
         metrics::gauge!("moolai_edge_connections").decrement(1.0);
@@ -151,7 +150,7 @@ impl Session {
     }
 
     /// The connection's main loop.
-    async fn serve_frames(&mut self, id: &OrchestratorId, mut rx: mpsc::Receiver<Outbound>) -> End {
+    async fn serve_frames(&mut self, id: &OrchestratorId, mut inbox: Receiver<Outbound>) -> End {
         let config = &self.edge.config;
         let every = Duration::from_secs(config.controller_heartbeat_sec);
         let mut beat = interval_at(Instant::now() + every, every);
@@ -174,18 +173,20 @@ impl Session {
                     return End::Close(close::SERVICE_RESTART, "server_draining".into());
                 }
                 _ = &mut idle => return End::Close(close::GOING_AWAY, "idle_timeout".into()),
+                _ = self.outbox.overflowed() => return slow_reader(),
                 _ = beat.tick() => {
                     let frame = ServerFrame::ControllerHeartbeat { orch_id: id.to_string(), ts: timestamp(Utc::now()) };
-                    if let Err(e) = self.send_text(frame.to_json()).await {
-                        return End::Broken(e.to_string());
+                    if let Err(end) = self.send_text(frame.to_json()).await {
+                        return end;
                     }
                 }
-                out = rx.recv() => match out {
+                out = inbox.recv() => match out {
                     Some(Outbound::Frames(frames)) => {
-                        for f in frames {
-                            if let Err(e) = self.send_text(f).await {
-                                return End::Broken(e.to_string());
-                            }
+                        let bytes = frames_len(&frames);
+                        let sent = self.send_all(frames).await;
+                        self.outbox.release(bytes);
+                        if let Err(end) = sent {
+                            return end;
                         }
                     }
                     Some(Outbound::Close { code, reason }) => return End::Close(code, reason),
@@ -323,10 +324,7 @@ impl Session {
         };
         let data = serde_json::json!({"code": "invalid_frame", "frame": kind, "detail": reason});
         let frame = ServerFrame::Error { data }.to_json();
-        self.send_text(frame)
-            .await
-            .err()
-            .map(|e| End::Broken(e.to_string()))
+        self.send_text(frame).await.err()
     }
 
     /// Stores an event without holding up the socket loop.
@@ -345,9 +343,26 @@ impl Session {
         );
     }
 
-    async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
+    /// Writes one frame. A peer that takes none of it for [`WRITE_STALL`], or
+    /// whose outbox overflows meanwhile, is closed as a slow reader.
+    async fn send_text(&mut self, text: String) -> Result<(), End> {
         self.edge.counters.frames_sent.increment(1);
-        self.socket.send(Message::Text(text.into())).await
+        let write = timeout(WRITE_STALL, self.socket.send(Message::Text(text.into())));
+        tokio::select! {
+            written = write => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(err)) => Err(End::Broken(err.to_string())),
+                Err(_) => Err(slow_reader()),
+            },
+            _ = self.outbox.overflowed() => Err(slow_reader()),
+        }
+    }
+
+    async fn send_all(&mut self, frames: Vec<String>) -> Result<(), End> {
+        for frame in frames {
+            self.send_text(frame).await?;
+        }
+        Ok(())
     }
 
     /// Closes a connection that never completed its handshake.
@@ -363,8 +378,9 @@ impl Session {
             code,
             reason: reason.into(),
         };
-        // The peer may be gone already; there is nobody left to tell.
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
+        // The peer may be gone already, or not reading: there may be nobody
+        // left to tell, and we do not wait long to find out.
+        let _ = timeout(CLOSE_WRITE, self.socket.send(Message::Close(Some(frame)))).await;
     }
 
     /// Says goodbye on the socket and on the bus.
@@ -397,6 +413,11 @@ impl Session {
         }
         tracing::info!("[C-OCS] Cleaned up connection for {id}");
     }
+}
+
+fn slow_reader() -> End {
+    metrics::counter!("moolai_edge_slow_readers_closed_total").increment(1);
+    End::Close(close::POLICY, "slow_reader".into())
 }
 
 /// This connection's moment within the drain period (spread evenly by its id).

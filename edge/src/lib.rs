@@ -165,6 +165,18 @@ async fn token_check(
     Ok(Some(check))
 }
 
+/// The request's `Origin` if it is one a browser sent from a page not on
+/// `EDGE_ALLOWED_ORIGINS`; `None` for orchestrators, which send none.
+fn foreign_origin(config: &Config, parts: &Parts) -> Option<String> {
+    let origin = parts.headers.get(axum::http::header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    let allowed = config
+        .allowed_origins
+        .iter()
+        .any(|a| a.trim().eq_ignore_ascii_case(&origin));
+    (!allowed).then_some(origin)
+}
+
 /// The edge's HTTP surface: the WebSocket on `/ws` and `/`, and health.
 pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
     let ready = Arc::new(move || {
@@ -179,6 +191,11 @@ pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
 }
 
 async fn upgrade(State(edge): State<Edge>, parts: Parts, ws: WebSocketUpgrade) -> Response {
+    if let Some(origin) = foreign_origin(&edge.config, &parts) {
+        tracing::warn!(origin, "upgrade refused: origin not allowed");
+        let body = serde_json::json!({"detail": format!("origin not allowed: {origin}")});
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
     let verified = match (&edge.tokens, edge.config.require_orchestrator_token) {
         (Some(check), true) => match check.check(&parts) {
             Ok(id) => Some(id),

@@ -41,6 +41,11 @@ impl Api {
         }
     }
 
+    /// The bearer token this client sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Logs in as `admin` and returns a client carrying the session token.
     pub async fn admin(addr: SocketAddr) -> Self {
         Self::new(addr, Some(&admin_token(addr).await))

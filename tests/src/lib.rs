@@ -141,6 +141,7 @@ impl TestEnv {
             bus_lost_sec: 15,
             orchestrator_token_secret: None,
             require_orchestrator_token: false,
+            allowed_origins: vec![],
             stream_replicas: 1,
             log_json: false,
         }

@@ -123,7 +123,7 @@ async fn an_unknown_token_is_403_invalid_token() {
 }
 
 #[tokio::test]
-async fn an_expired_token_is_403_invalid_token() {
+async fn an_expired_token_is_401_session_ended() {
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |c| c.session_ttl_sec = 1).await;
     let (status, body) = login_as(core.addr, "admin", ADMIN_PASSWORD).await;
@@ -138,11 +138,16 @@ async fn an_expired_token_is_403_invalid_token() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let api = Api::new(core.addr, body["token"].as_str());
     let (status, body) = api.get(INTERNAL).await;
-    assert_detail(status, &body, 403, "Invalid token");
+    assert_detail(
+        status,
+        &body,
+        401,
+        "Session ended (logged out or expired); log in again",
+    );
 }
 
 #[tokio::test]
-async fn a_token_revoked_by_logout_is_403_invalid_token() {
+async fn a_token_revoked_by_logout_is_401_within_a_second() {
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |_| {}).await;
     let token = admin_token(core.addr).await;
@@ -153,8 +158,23 @@ async fn a_token_revoked_by_logout_is_403_invalid_token() {
     assert_detail(status, &body, 401, "Missing bearer token");
     let (status, body) = api.post(LOGOUT, json!({})).await;
     assert_eq!(status, 200, "logout: {body}");
+    let logged_out = std::time::Instant::now();
     let (status, body) = api.get(INTERNAL).await;
-    assert_detail(status, &body, 403, "Invalid token");
+    assert_detail(
+        status,
+        &body,
+        401,
+        "Session ended (logged out or expired); log in again",
+    );
+    assert!(logged_out.elapsed() < Duration::from_secs(1));
+    // Logging out twice is refused the same way, not with a 500.
+    let (status, body) = api.post(LOGOUT, json!({})).await;
+    assert_detail(
+        status,
+        &body,
+        401,
+        "Session ended (logged out or expired); log in again",
+    );
     // Only that session ended.
     let (status, body) = Api::new(core.addr, Some(&other)).get(INTERNAL).await;
     assert_eq!(status, 200, "logout revoked another session too: {body}");

@@ -88,5 +88,16 @@ async fn a_session_left_idle_expires() {
     assert_eq!(status, 200, "fresh session");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, body) = api.get(&format!("{I}/messages")).await;
-    assert_eq!(status, 403, "idle session still accepted: {body}");
+    assert_eq!(status, 401, "idle session still accepted: {body}");
+    // Asking again must not restart the idle clock, not even after a core
+    // restart (the session is revoked in the database as well).
+    let (status, body) = api.get(&format!("{I}/messages")).await;
+    assert_eq!(status, 401, "idle session accepted on a second try: {body}");
+    tokio::time::sleep(Duration::from_millis(500)).await; // the revocation's commit
+    core.stop().await;
+    let core = start_core(env.core_config()).await;
+    let (status, body) = Api::new(core.addr, api.token())
+        .get(&format!("{I}/messages"))
+        .await;
+    assert_eq!(status, 401, "idle session accepted after a restart: {body}");
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use moolai_tests::faults::NatsServer;
 use moolai_tests::ws::{self, connect_as, expect_close, next_json, send_json, Next};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
@@ -190,4 +190,105 @@ async fn an_edge_that_loses_the_bus_closes_its_sockets_so_agents_move() {
         .expect("closed within 5 s");
     assert_eq!((code, reason.as_str()), (1013, "bus_unavailable"));
     nats.restart().await;
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_closed_at_one_mib_of_backlog() {
+    use moolai_proto::events::{EdgeCommand, Event, ProvisioningRequest};
+    use moolai_proto::subjects::EventKind;
+    use moolai_proto::{EdgeId, OrchestratorId, Subjects};
+
+    let env = TestEnv::new().await;
+    let edge = start_edge(env.edge_config("edge-1")).await;
+    let nats = async_nats::connect(&env.nats_url).await.unwrap();
+    let subjects = Subjects::new(env.prefix.clone()).unwrap();
+    let id = OrchestratorId::parse("sloth").unwrap();
+    let mut requests = nats
+        .subscribe(subjects.provisioning_request(&id))
+        .await
+        .unwrap();
+    let mut goodbyes = nats
+        .subscribe(subjects.event(EventKind::Disconnect, &id))
+        .await
+        .unwrap();
+    // A small receive buffer, so that the kernel holds little of the backlog.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(edge.addr).await.unwrap();
+    let (mut sloth, _) = tokio_tungstenite::client_async(
+        edge.ws_url(),
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+    )
+    .await
+    .unwrap();
+    send_json(&mut sloth, &ws::handshake("sloth", true)).await;
+    assert_eq!(next_json(&mut sloth).await["type"], "handshake_ack");
+    send_json(&mut sloth, &json!({"type": "provisioning_request"})).await;
+    let request = tokio::time::timeout(Duration::from_secs(5), requests.next())
+        .await
+        .expect("provisioning request relayed")
+        .unwrap();
+    let conn_id = serde_json::from_slice::<ProvisioningRequest>(&request.payload)
+        .unwrap()
+        .conn_id;
+
+    // 32 MiB for a peer that reads nothing: far past the kernel's buffers and
+    // the 1 MiB outbox.
+    let frame = json!({"type": "message", "data": {"pad": "a".repeat(16 * 1024)}}).to_string();
+    let command = serde_json::to_vec(&EdgeCommand::Deliver {
+        orchestrator_id: id.clone(),
+        conn_id,
+        frames: vec![frame],
+    })
+    .unwrap();
+    let edge_subject = subjects.edge_commands(&EdgeId::parse("edge-1").unwrap());
+    let started = tokio::time::Instant::now();
+    for _ in 0..2048 {
+        nats.publish(edge_subject.clone(), command.clone().into())
+            .await
+            .unwrap();
+    }
+    nats.flush().await.unwrap();
+    let goodbye = tokio::time::timeout(Duration::from_secs(15), goodbyes.next())
+        .await
+        .expect("the slow reader was closed")
+        .unwrap();
+    let Event::Disconnect(event) = serde_json::from_slice(&goodbye.payload).unwrap() else {
+        panic!("not a disconnect event")
+    };
+    assert_eq!(event.reason, "slow_reader");
+    eprintln!(
+        "slow reader closed {:?} after the pushes began",
+        started.elapsed()
+    );
+    drop(sloth);
+}
+
+#[tokio::test]
+async fn a_browser_page_from_an_origin_not_allowed_cannot_open_a_socket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let env = TestEnv::new().await;
+    let mut config = env.edge_config("edge-1");
+    config.allowed_origins = vec!["https://ops.example.com".into()];
+    let edge = start_edge(config).await;
+    let with_origin = |origin: &str| {
+        let mut req = edge.ws_url().into_client_request().unwrap();
+        req.headers_mut().insert("Origin", origin.parse().unwrap());
+        req
+    };
+    let refused = tokio_tungstenite::connect_async(with_origin("https://evil.example"))
+        .await
+        .expect_err("a foreign origin was let in");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
+        panic!("expected an HTTP refusal, got {refused:?}")
+    };
+    assert_eq!(response.status(), 403);
+    // The allowed origin, and an orchestrator (no Origin header), get in.
+    let (mut page, _) = tokio_tungstenite::connect_async(with_origin("https://ops.example.com"))
+        .await
+        .expect("the allowed origin was refused");
+    send_json(&mut page, &ws::handshake("from-page", true)).await;
+    assert_eq!(next_json(&mut page).await["type"], "handshake_ack");
+    connect_as(&edge.ws_url(), "plain-agent", true).await;
 }

@@ -141,26 +141,43 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> 
             token_hash: hash,
         });
     }
-    let user: Option<String> = sqlx::query_scalar(
-        "SELECT username FROM sessions
-          WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
+    let session: Option<(String, bool)> = sqlx::query_as(
+        "SELECT username, revoked_at IS NULL AND expires_at > now() FROM sessions
+          WHERE token_hash = $1",
     )
     .bind(&hash)
     .fetch_optional(&state.pool)
     .await?;
-    let Some(username) = user else {
+    let Some((username, open)) = session else {
         return Err(ApiError::InvalidToken);
     };
+    if !open {
+        return Err(ApiError::SessionEnded); // logged out or expired
+    }
     if !state
         .sessions
         .touch_if_fresh(&hash, state.auth.session_idle)
     {
-        return Err(ApiError::InvalidToken); // idle too long
+        revoke_idle(state, hash);
+        return Err(ApiError::SessionEnded);
     }
     Ok(Admin {
         username,
         token_hash: hash,
     })
+}
+
+/// Ends an idle session in the database too, so that it stays ended across a
+/// core restart. Best effort, off the request: the in-memory entry already
+/// refuses it here.
+fn revoke_idle(state: &AppState, token_hash: String) {
+    let persister = state.persister.clone();
+    tokio::spawn(async move {
+        let command = Command::RevokeSession { token_hash };
+        if let Err(err) = persister.run(&command).await {
+            tracing::warn!(%err, "could not revoke an idle session");
+        }
+    });
 }
 
 /// When each session was last used, for the idle expiry. Kept in core's memory
@@ -177,15 +194,15 @@ impl SessionUse {
         self.last.insert(hash.to_owned(), Instant::now());
     }
 
-    /// Marks it used now unless it has been idle for longer than `idle`.
+    /// Marks it used now unless it has been idle for longer than `idle`. An
+    /// idle session keeps its stale entry (it is also revoked in the database),
+    /// so that asking again does not start a fresh idle clock.
     fn touch_if_fresh(&self, hash: &str, idle: Duration) -> bool {
         let mut entry = self
             .last
             .entry(hash.to_owned())
             .or_insert_with(Instant::now);
         if entry.elapsed() > idle {
-            drop(entry);
-            self.last.remove(hash);
             return false;
         }
         *entry = Instant::now();
@@ -295,7 +312,7 @@ pub async fn login(
 
 /// `POST /api/v1/internal/auth/logout`
 #[utoipa::path(post, path = "/api/v1/internal/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Token revoked"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
+    responses((status = 200, description = "Token revoked"), (status = 401, description = "No token, or session already ended"), (status = 403, description = "Invalid token")))]
 pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Value>, ApiError> {
     if admin.username != "dev-token" {
         state.sessions.forget(&admin.token_hash);

@@ -24,6 +24,11 @@ pub enum ApiError {
     MissingToken,
     #[error("Invalid token")]
     InvalidToken,
+    /// A token that was a session once, now logged out or expired: 401 (RFC 6750
+    /// `invalid_token`) so clients know to log in again; a token that never was
+    /// one stays 403 as in the first version.
+    #[error("Session ended (logged out or expired); log in again")]
+    SessionEnded,
     #[error("Invalid credentials")]
     BadCredentials,
     #[error("Too many failed logins; try again in {0} s")]
@@ -52,7 +57,9 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::BadCredentials => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::BadCredentials | Self::SessionEnded => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InvalidToken => StatusCode::FORBIDDEN,
             Self::TooManyLogins(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -93,10 +100,19 @@ impl IntoResponse for ApiError {
             other => json!({ "detail": other.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyLogins(secs) = self {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
+        match self {
+            Self::TooManyLogins(secs) => {
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
+            Self::SessionEnded => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -1,7 +1,7 @@
 /** What went wrong, as the dashboard needs to react to it. */
 export type ApiErrorKind =
-  | 'unauthorized' // 401: no token, or a failed login
-  | 'forbidden' // 403: token unknown, expired or revoked
+  | 'unauthorized' // 401: no token, a failed login, or a session that ended
+  | 'forbidden' // 403: token unknown
   | 'not_found' // 404
   | 'conflict' // 409
   | 'validation' // 422
