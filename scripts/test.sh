@@ -40,6 +40,7 @@ step "cargo build" cargo build --bins
 step "cargo fmt" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace --all-targets
+step "supply chain (cargo deny; cargo audit when an advisory DB is at hand)" scripts/supply_chain.sh
 
 # The compose check needs PyYAML; keep it in our venv, not the system Python.
 PY="$MOOLAI_TOOLS/venv/bin/python"
