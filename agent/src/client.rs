@@ -2,6 +2,7 @@
 //! reconnect — with exponential backoff and jitter, failing over between edges.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,6 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +64,8 @@ pub struct Orchestrator {
     pub location: String,
     /// The orchestrator token, sent as `Authorization: Bearer` when set.
     pub token: Option<String>,
+    /// TLS trust for `wss://` URLs; `None`: the system's roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 enum Ended {
@@ -136,7 +140,12 @@ impl Orchestrator {
             })?;
             request.headers_mut().insert("authorization", value);
         }
-        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            self.tls.clone().map(Connector::Rustls),
+        );
         let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;

@@ -39,6 +39,10 @@ pub struct Config {
     /// Orchestrator token issued by the controller (needed where edges require one).
     #[arg(long, env = "ORCHESTRATOR_TOKEN")]
     pub token: Option<String>,
+    /// PEM file of the CA that signed the edges' certificates, for `wss://` URLs
+    /// under a private CA (otherwise the system's roots are trusted).
+    #[arg(long, env = "CONTROLLER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,

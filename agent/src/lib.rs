@@ -4,7 +4,9 @@
 pub mod client;
 pub mod config;
 pub mod stats;
+pub mod tls;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -32,7 +34,11 @@ pub fn spawn(
 
 /// Runs the configured orchestrator(s) until `shutdown` or the configured duration,
 /// printing figures in load mode. Returns the final counters.
-pub async fn run(config: Config, shutdown: CancellationToken) -> stats::Snapshot {
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<stats::Snapshot, tls::TlsError> {
+    let tls = config.ca_file.as_deref().map(tls::trusting).transpose()?;
     let stats = Stats::default();
     let tasks = TaskTracker::new();
     let started = Instant::now();
@@ -44,7 +50,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> stats::Snapshot
             stop.cancel();
         });
     }
-    let launcher = launch(&config, &stats, &tasks, shutdown.clone());
+    let launcher = launch(&config, tls, &stats, &tasks, shutdown.clone());
     let reporter = report_loop(config.count > 1, &stats, shutdown.clone());
     tokio::join!(launcher, reporter);
     tasks.close();
@@ -64,10 +70,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> stats::Snapshot
             )
         );
     }
-    last
+    Ok(last)
 }
 
-async fn launch(config: &Config, stats: &Stats, tasks: &TaskTracker, shutdown: CancellationToken) {
+async fn launch(
+    config: &Config,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    stats: &Stats,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) {
     let pause = match config.connect_rate {
         0 => Duration::ZERO,
         rate => Duration::from_secs_f64(1.0 / f64::from(rate)),
@@ -96,6 +108,7 @@ async fn launch(config: &Config, stats: &Stats, tasks: &TaskTracker, shutdown: C
                 .unwrap_or_else(|| format!("Orchestrator {}", config.orchestrator_id)),
             location: config.location.clone(),
             token: config.token.clone(),
+            tls: tls.clone(),
         };
         let (tx, _rx) = watch::channel(Status::default());
         tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));

@@ -9,7 +9,10 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_tracing(false);
     anyhow::ensure!(!config.urls.is_empty(), "CONTROLLER_WS_URL names no edge");
     let shutdown = telemetry::shutdown_on_signals();
-    let last = run(config, shutdown).await;
+    if config.ca_file.is_some() && !config.urls.iter().any(|u| moolai_agent::tls::is_secure(u)) {
+        tracing::warn!("CONTROLLER_CA_FILE is set but no URL is wss://");
+    }
+    let last = run(config, shutdown).await?;
     anyhow::ensure!(last.connects > 0, "never connected to any edge");
     Ok(())
 }

@@ -22,6 +22,15 @@ pub struct Config {
     /// Address of the REST API, dashboard, /healthz and /readyz.
     #[arg(long, env = "CORE_LISTEN", default_value = "0.0.0.0:8765")]
     pub listen: SocketAddr,
+    /// PEM certificate chain: serve TLS (`https://`) with it.
+    #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Seconds a client has to send its HTTP request headers (slowloris defence).
+    #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
+    pub header_timeout_sec: u64,
     /// Seconds without a processed heartbeat after which an orchestrator is stale.
     #[arg(long, env = "HEARTBEAT_TTL_SEC", default_value_t = 120)]
     pub heartbeat_ttl_sec: u64,

@@ -13,4 +13,6 @@ pub enum StartError {
     JetStream(String),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] moolai_proto::serve::TlsError),
 }

@@ -20,7 +20,7 @@ pub mod store;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use moolai_proto::{bus, health, Subjects};
+use moolai_proto::{bus, health, serve, Subjects};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -39,6 +39,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     moolai_proto::metrics::handle(); // record from the first event on
+    let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let pool = PgPoolOptions::new()
         .max_connections(8)
@@ -125,11 +126,13 @@ pub async fn run(
     let app = api::router(state, &config.allowed_origins, &config.dashboard_dir).merge(
         health::router(health::nats_and_db(nats.clone(), pool.clone())),
     );
-    tracing::info!(addr = %listener.local_addr()?, "core listening");
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
+    let options = serve::ServeOptions {
+        header_timeout: Duration::from_secs(config.header_timeout_sec),
+        tls,
+    };
+    serve::serve(listener, app, shutdown.clone(), options).await;
     tasks.close();
     tasks.wait().await;
     // Unsubscribe and flush before going: the server stops handing this process

@@ -27,6 +27,12 @@ pub struct Config {
     /// Seconds a client has to send its HTTP request headers (slowloris defence).
     #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
     pub header_timeout_sec: u64,
+    /// PEM certificate chain: serve TLS (`wss://`, `https://`) with it.
+    #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Seconds between `controller_heartbeat` frames.
     #[arg(long, env = "CONTROLLER_HEARTBEAT_SEC", default_value_t = 20)]
     pub controller_heartbeat_sec: u64,

@@ -12,7 +12,6 @@ pub mod limits;
 pub mod presence;
 pub mod publish;
 pub mod registry;
-pub mod serve;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use moolai_proto::{bus, health, EdgeId, Subjects};
+use moolai_proto::{bus, health, serve, EdgeId, Subjects};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -60,6 +59,8 @@ pub enum StartError {
     Config(String),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] moolai_proto::serve::TlsError),
 }
 
 /// Everything a connection task needs; cheap to clone.
@@ -84,6 +85,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     moolai_proto::metrics::handle(); // record from the first event on
+    let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let id = match &config.edge_id {
         Some(raw) => EdgeId::parse(raw.clone())?,
@@ -130,12 +132,16 @@ pub async fn run(
         edge.counters.clone(),
         shutdown.clone(),
     ));
-    tracing::info!(edge_id = %id, addr = %address, "edge listening");
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    tracing::info!(edge_id = %id, addr = %address, scheme, "edge listening");
     let tasks = edge.tasks.clone();
-    let header_timeout = Duration::from_secs(edge.config.header_timeout_sec);
+    let options = serve::ServeOptions {
+        header_timeout: Duration::from_secs(edge.config.header_timeout_sec),
+        tls,
+    };
     edge.tasks
         .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
-    serve::serve(listener, app(edge, nats), shutdown, header_timeout).await;
+    serve::serve(listener, app(edge, nats), shutdown, options).await;
     tasks.close();
     tasks.wait().await;
     Ok(())

@@ -10,6 +10,7 @@ pub mod id;
 pub mod logbuf;
 pub mod metrics;
 pub mod secret;
+pub mod serve;
 pub mod subjects;
 pub mod telemetry;
 pub mod token;

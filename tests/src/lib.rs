@@ -110,6 +110,9 @@ impl TestEnv {
             subject_prefix: self.prefix.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             heartbeat_ttl_sec: 120,
+            tls_cert: None,
+            tls_key: None,
+            header_timeout_sec: 10,
             stream_replicas: 1,
             heartbeat_flush_ms: 100,
             dev_bearer_token: None,
@@ -142,6 +145,8 @@ impl TestEnv {
             orchestrator_token_secret: None,
             require_orchestrator_token: false,
             allowed_origins: vec![],
+            tls_cert: None,
+            tls_key: None,
             stream_replicas: 1,
             log_json: false,
         }
@@ -197,6 +202,19 @@ where
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
     E: std::fmt::Display,
 {
+    let running = launch(run).await;
+    wait_ready(running.addr).await;
+    running
+}
+
+/// Starts a role without waiting for it to be ready (e.g. one serving TLS,
+/// which [`wait_ready`]'s plain HTTP cannot ask).
+pub async fn launch<F, Fut, E>(run: F) -> Running
+where
+    F: FnOnce(TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -206,13 +224,11 @@ where
             panic!("role failed: {err}");
         }
     });
-    let running = Running {
+    Running {
         addr,
         shutdown,
         handle,
-    };
-    wait_ready(addr).await;
-    running
+    }
 }
 
 /// Waits until `/readyz` answers 200.

@@ -174,6 +174,7 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
                 name: format!("Failover {i}"),
                 location: "lab".into(),
                 token: None,
+                tls: None,
             };
             moolai_agent::spawn(orchestrator, stats.clone(), shutdown.clone())
         })

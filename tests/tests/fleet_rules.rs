@@ -130,6 +130,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
         name: "Agent".into(),
         location: "lab".into(),
         token: None,
+        tls: None,
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());
     assert!(wait_until(WAIT, || {
