@@ -64,6 +64,8 @@ pub struct Orchestrator {
     pub location: String,
     /// The orchestrator token, sent as `Authorization: Bearer` when set.
     pub token: Option<String>,
+    /// Fault injection for tests: leave out every Nth heartbeat (0: none).
+    pub drop_heartbeat_every: u32,
     /// TLS trust for `wss://` URLs; `None`: the system's roots.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -180,6 +182,9 @@ impl Orchestrator {
                     "features": features,
                     "capabilities": [CAP_PROVISION_CONFIG],
                     "agent": "moolai-agent",
+                    // Lets the controller judge silence by this orchestrator's own
+                    // rhythm (inactive after 3 missed intervals), not a global TTL.
+                    "heartbeat_interval_sec": self.interval.as_secs_f64(),
                 }
             },
             "timestamp": timestamp(Utc::now()),
@@ -193,6 +198,7 @@ impl Orchestrator {
         shutdown: &CancellationToken,
     ) -> Ended {
         let mut tick = tokio::time::interval(self.interval);
+        let mut beats: u32 = 0;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
@@ -201,6 +207,10 @@ impl Orchestrator {
                     return Ended::Shutdown;
                 }
                 _ = tick.tick() => {
+                    beats = beats.wrapping_add(1);
+                    if self.drop_heartbeat_every > 0 && beats.is_multiple_of(self.drop_heartbeat_every) {
+                        continue;
+                    }
                     let frame = json!({"type": "i_am_alive", "timestamp": timestamp(Utc::now())});
                     if let Err(e) = ws.send(Message::text(frame.to_string())).await {
                         return Ended::Closed(e.to_string());

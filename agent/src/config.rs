@@ -43,6 +43,10 @@ pub struct Config {
     /// under a private CA (otherwise the system's roots are trusted).
     #[arg(long, env = "CONTROLLER_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Fault injection: leave out every Nth heartbeat (0: none), to test that
+    /// liveness does not flap on a lossy link.
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub drop_heartbeat_every: u32,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,

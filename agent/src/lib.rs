@@ -109,6 +109,7 @@ async fn launch(
             location: config.location.clone(),
             token: config.token.clone(),
             tls: tls.clone(),
+            drop_heartbeat_every: config.drop_heartbeat_every,
         };
         let (tx, _rx) = watch::channel(Status::default());
         tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));

@@ -31,9 +31,16 @@ pub struct Config {
     /// Seconds a client has to send its HTTP request headers (slowloris defence).
     #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
     pub header_timeout_sec: u64,
-    /// Seconds without a processed heartbeat after which an orchestrator is stale.
+    /// Seconds without a processed heartbeat after which an orchestrator is stale,
+    /// for orchestrators that do not announce their interval (the first version's
+    /// client); those that do are stale after 3 of their own intervals.
     #[arg(long, env = "HEARTBEAT_TTL_SEC", default_value_t = 120)]
     pub heartbeat_ttl_sec: u64,
+    /// Milliseconds between liveness sweeps. An orchestrator that announces its
+    /// heartbeat interval is inactive after 3 of them; the sweep period adds to
+    /// that, so keep it under half the shortest interval in the fleet.
+    #[arg(long, env = "LIVENESS_SWEEP_MS", default_value_t = 2000)]
+    pub liveness_sweep_ms: u64,
     /// Replicas of each JetStream stream (3 on a NATS cluster).
     #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,

@@ -96,6 +96,7 @@ pub async fn run(
         edges,
         feed: sessions.feed.clone(),
         ttl: Duration::from_secs(config.heartbeat_ttl_sec),
+        every: Duration::from_millis(config.liveness_sweep_ms.max(50)),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
     let bootstrap = api::auth::bootstrap_admin(

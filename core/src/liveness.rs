@@ -22,14 +22,14 @@ pub struct Sweeper {
     pub edges: Edges,
     pub feed: Feed,
     pub ttl: Duration,
+    pub every: Duration,
 }
 
 impl Sweeper {
-    /// Sweeps every quarter TTL (at most every 15 s) until `shutdown`.
+    /// Sweeps every `every` until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
-        let every = (self.ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
         let started = Instant::now();
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(self.every);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,

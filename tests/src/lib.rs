@@ -110,6 +110,7 @@ impl TestEnv {
             subject_prefix: self.prefix.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             heartbeat_ttl_sec: 120,
+            liveness_sweep_ms: 250,
             tls_cert: None,
             tls_key: None,
             header_timeout_sec: 10,

@@ -131,6 +131,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
         location: "lab".into(),
         token: None,
         tls: None,
+        drop_heartbeat_every: 0,
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());
     assert!(wait_until(WAIT, || {

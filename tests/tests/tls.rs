@@ -81,6 +81,7 @@ async fn core_and_edges_serve_tls_and_the_agent_connects_with_wss() {
         location: "lab".into(),
         token: None,
         tls,
+        drop_heartbeat_every: 0,
     };
     let wss = format!("wss://localhost:{}/ws", edge.addr.port());
     let trusted = moolai_agent::spawn(
