@@ -75,6 +75,8 @@ pub struct Edge {
     pub counters: Arc<presence::Counters>,
     /// Set when orchestrator tokens are configured.
     pub tokens: Option<tokens::TokenCheck>,
+    /// Whether NATS answers (see [`bus_watch`]).
+    pub bus_health: bus_watch::BusHealth,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
@@ -113,6 +115,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         counters: Arc::default(),
         tokens,
+        bus_health: bus_watch::BusHealth::default(),
     };
     let listen = commands::listen(
         nats.clone(),
@@ -141,7 +144,7 @@ pub async fn run(
     };
     edge.tasks
         .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
-    serve::serve(listener, app(edge, nats), shutdown, options).await;
+    serve::serve(listener, app(edge), shutdown, options).await;
     tasks.close();
     tasks.wait().await;
     Ok(())
@@ -184,10 +187,17 @@ fn foreign_origin(config: &Config, parts: &Parts) -> Option<String> {
 }
 
 /// The edge's HTTP surface: the WebSocket on `/ws` and `/`, and health.
-pub fn app(edge: Edge, nats: async_nats::Client) -> Router {
+pub fn app(edge: Edge) -> Router {
+    let (nats, bus_health) = (edge.bus.nats.clone(), edge.bus_health.clone());
     let ready = Arc::new(move || {
-        let nats = nats.clone();
-        Box::pin(async move { health::nats_ready(&nats) }) as _
+        let (nats, bus_health) = (nats.clone(), bus_health.clone());
+        Box::pin(async move {
+            health::nats_ready(&nats)?;
+            if !bus_health.reachable() {
+                return Err("nats: no answer to pings".to_owned());
+            }
+            Ok(())
+        }) as _
     });
     Router::new()
         .route("/ws", get(upgrade))

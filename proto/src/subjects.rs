@@ -90,6 +90,13 @@ impl Subjects {
         format!("{}.edge.{}.commands", self.prefix, edge)
     }
 
+    /// `{p}.edge.{edge}.probe`: where an edge sends its bus round-trip probe
+    /// every second. Nobody serves it: the server's "no responders" answer is
+    /// the round trip.
+    pub fn edge_probe(&self, edge: &EdgeId) -> String {
+        format!("{}.edge.{edge}.probe", self.prefix)
+    }
+
     /// `{p}.edges.presence.{edge}`: each edge says it is alive every few seconds.
     pub fn edge_presence(&self, edge: &EdgeId) -> String {
         format!("{}.edges.presence.{}", self.prefix, edge)

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assertions;
 pub mod faults;
 pub mod http;
+pub mod netns;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::ws::{connect, handshake, next_json, send_json};
 use moolai_tests::{wait_until, TestEnv};
-use futures::StreamExt;
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
