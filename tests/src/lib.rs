@@ -6,6 +6,7 @@ pub mod api;
 pub mod assertions;
 pub mod faults;
 pub mod http;
+pub mod load;
 pub mod netns;
 pub mod ws;
 
@@ -293,6 +294,19 @@ where
     }
 }
 
+/// The `host:port` of a PostgreSQL URL, for a proxy in front of it.
+pub fn db_addr(url: &str) -> SocketAddr {
+    let host_port = url
+        .split('@')
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("host:port in URL");
+    host_port
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .expect("numeric host:port in TEST_DATABASE_URL")
+}
+
 /// A free loopback port (for roles run as separate processes).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -315,6 +329,24 @@ pub async fn edge_process(env: &TestEnv, id: &str, port: u16) -> tokio::process:
         .kill_on_drop(true)
         .spawn()
         .expect("start moolai-edge");
+    wait_ready(([127, 0, 0, 1], port).into()).await;
+    child
+}
+
+/// Starts `moolai-persister` as a process (so it can be `kill -9`ed) on `port`
+/// and waits until it is ready.
+pub async fn persister_process(env: &TestEnv, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(workspace_bin("moolai-persister"))
+        .env("NATS_URL", &env.nats_url)
+        .env("DATABASE_URL", &env.db_url)
+        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
+        .env("PERSISTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moolai-persister");
     wait_ready(([127, 0, 0, 1], port).into()).await;
     child
 }

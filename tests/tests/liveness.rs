@@ -8,18 +8,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use moolai_agent::{Orchestrator, Stats};
+use moolai_tests::load::fault_secs;
 use moolai_tests::ws::{connect, handshake, next_json, send_json};
 use moolai_tests::{wait_until, TestEnv};
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-fn fault_secs(default: u64) -> u64 {
-    std::env::var("MOOLAI_FAULT_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test]
 async fn losing_one_heartbeat_in_three_never_flaps_an_orchestrator() {

@@ -8,26 +8,15 @@ use moolai_tests::http;
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
 
-fn db_addr(url: &str) -> std::net::SocketAddr {
-    let host_port = url
-        .split('@')
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("host:port in URL");
-    let host_port = host_port.replace("localhost", "127.0.0.1");
-    host_port
-        .parse()
-        .expect("numeric host:port in TEST_DATABASE_URL")
-}
-
 #[tokio::test]
 async fn events_during_a_database_outage_are_written_when_it_returns() {
     let env = TestEnv::new().await;
-    let proxy = TcpProxy::start(db_addr(&env.db_url)).await;
+    let proxy = TcpProxy::start(moolai_tests::db_addr(&env.db_url)).await;
     let mut config = env.persister_config();
-    let proxied = env
-        .db_url
-        .replace(&db_addr(&env.db_url).to_string(), &proxy.addr.to_string());
+    let proxied = env.db_url.replace(
+        &moolai_tests::db_addr(&env.db_url).to_string(),
+        &proxy.addr.to_string(),
+    );
     config.database_url = proxied.into();
     let persister = start_persister(config).await;
     let _core = start_core(env.core_config()).await;
