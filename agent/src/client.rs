@@ -64,6 +64,9 @@ pub struct Orchestrator {
     pub location: String,
     /// The orchestrator token, sent as `Authorization: Bearer` when set.
     pub token: Option<String>,
+    /// Local address to connect from (load mode spreads connections over
+    /// 127.0.0.x so that one source address's ephemeral ports do not run out).
+    pub source_ip: Option<std::net::IpAddr>,
     /// Fault injection for tests: leave out every Nth heartbeat (0: none).
     pub drop_heartbeat_every: u32,
     /// TLS trust for `wss://` URLs; `None`: the system's roots.
@@ -142,12 +145,30 @@ impl Orchestrator {
             })?;
             request.headers_mut().insert("authorization", value);
         }
-        let connect = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(config),
-            true,
-            self.tls.clone().map(Connector::Rustls),
-        );
+        let connector = self.tls.clone().map(Connector::Rustls);
+        let connect = async {
+            match self.source_ip {
+                None => {
+                    tokio_tungstenite::connect_async_tls_with_config(
+                        request,
+                        Some(config),
+                        true,
+                        connector,
+                    )
+                    .await
+                }
+                Some(ip) => {
+                    let stream = connect_from(ip, &request).await?;
+                    tokio_tungstenite::client_async_tls_with_config(
+                        request,
+                        stream,
+                        Some(config),
+                        connector,
+                    )
+                    .await
+                }
+            }
+        };
         let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;
@@ -326,4 +347,34 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A TCP connection to `request`'s host, from `ip` (any free port of it).
+async fn connect_from(
+    ip: std::net::IpAddr,
+    request: &tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Result<TcpStream, tokio_tungstenite::tungstenite::Error> {
+    let uri = request.uri();
+    let host = uri.host().unwrap_or("127.0.0.1");
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.bind(std::net::SocketAddr::new(ip, 0))?;
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(err) => last = err,
+        }
+    }
+    Err(last.into())
 }

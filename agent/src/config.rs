@@ -47,6 +47,13 @@ pub struct Config {
     /// liveness does not flap on a lossy link.
     #[arg(long, default_value_t = 0, hide = true)]
     pub drop_heartbeat_every: u32,
+    /// Local addresses to connect from, comma-separated (load mode spreads its
+    /// connections over them: one address has ~28,000 ephemeral ports).
+    #[arg(long, env = "AGENT_SOURCE_IPS", value_delimiter = ',')]
+    pub source_ips: Vec<std::net::IpAddr>,
+    /// Write the final figures as JSON to this file (for the benchmark harness).
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,

@@ -110,6 +110,8 @@ async fn launch(
             token: config.token.clone(),
             tls: tls.clone(),
             drop_heartbeat_every: config.drop_heartbeat_every,
+            source_ip: (!config.source_ips.is_empty())
+                .then(|| config.source_ips[i % config.source_ips.len()]),
         };
         let (tx, _rx) = watch::channel(Status::default());
         tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));

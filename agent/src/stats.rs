@@ -38,7 +38,7 @@ impl Default for Stats {
 }
 
 /// A point-in-time copy of the counters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Snapshot {
     pub connects: u64,
     pub heartbeats: u64,

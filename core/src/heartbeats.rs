@@ -1,7 +1,8 @@
 //! Decides each `i_am_alive` from memory and hands accepted ones to the persister.
 //!
-//! Heartbeats arrive on core NATS (`{p}.heartbeat.*`): one lost on the way is
-//! replaced by the next within an interval, so they need no stream of their own.
+//! Heartbeats arrive on core NATS in per-edge batches (`{p}.heartbeats.*`): one
+//! lost on the way is replaced by the next within an interval, so they need no
+//! stream of their own.
 //! Accepted heartbeats are coalesced here (latest per orchestrator) and flushed as
 //! one JetStream message per batch on `{p}.writes.heartbeats`, which the persister
 //! turns into one set-based UPDATE.
@@ -13,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use bytes::Bytes;
 use futures::StreamExt;
-use moolai_proto::events::{HeartbeatBatch, HeartbeatEvent, HeartbeatWrite};
+use moolai_proto::events::{Beat, EdgeHeartbeats, HeartbeatBatch, HeartbeatWrite};
 use moolai_proto::{OrchestratorId, Subjects};
 use tokio_util::sync::CancellationToken;
 
@@ -33,12 +34,16 @@ pub struct Pending {
 }
 
 impl Pending {
-    fn push(&self, write: HeartbeatWrite) {
+    /// Adds accepted heartbeats, keeping the latest per orchestrator; one lock
+    /// for a whole batch.
+    fn extend(&self, writes: impl IntoIterator<Item = HeartbeatWrite>) {
         let mut map = self.inner.lock().expect("pending lock");
-        match map.get(&write.orchestrator_id) {
-            Some(seen) if seen.at >= write.at => {}
-            _ => {
-                map.insert(write.orchestrator_id.clone(), write);
+        for write in writes {
+            match map.get(&write.orchestrator_id) {
+                Some(seen) if seen.at >= write.at => {}
+                _ => {
+                    map.insert(write.orchestrator_id.clone(), write);
+                }
             }
         }
     }
@@ -49,9 +54,7 @@ impl Pending {
     }
 
     fn put_back(&self, writes: Vec<HeartbeatWrite>) {
-        for w in writes {
-            self.push(w);
-        }
+        self.extend(writes);
     }
 }
 
@@ -75,9 +78,15 @@ pub async fn receive(
             msg = sub.next() => msg,
         };
         let Some(msg) = msg else { return Ok(()) };
-        match serde_json::from_slice::<HeartbeatEvent>(&msg.payload) {
-            Ok(hb) => decide(&live, &pending, &feed, &counts, hb),
-            Err(err) => tracing::warn!(%err, subject = %msg.subject, "undecodable heartbeat"),
+        match serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
+            Ok(batch) => {
+                let accepted = batch
+                    .beats
+                    .into_iter()
+                    .filter_map(|beat| decide(&live, &feed, &counts, beat));
+                pending.extend(accepted);
+            }
+            Err(err) => tracing::warn!(%err, subject = %msg.subject, "undecodable heartbeats"),
         }
     }
 }
@@ -89,7 +98,8 @@ struct Counts {
 }
 
 /// The independence rule: an independent orchestrator's heartbeats change nothing.
-fn decide(live: &Live, pending: &Pending, feed: &Feed, counts: &Counts, hb: HeartbeatEvent) {
+/// Returns the write an accepted heartbeat calls for.
+fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<HeartbeatWrite> {
     let id = &hb.orchestrator_id;
     let loud = live.should_log(id);
     if live.rule(id).is_independent {
@@ -97,7 +107,7 @@ fn decide(live: &Live, pending: &Pending, feed: &Feed, counts: &Counts, hb: Hear
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
-        return;
+        return None;
     }
     if loud {
         tracing::info!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
@@ -107,11 +117,11 @@ fn decide(live: &Live, pending: &Pending, feed: &Feed, counts: &Counts, hb: Hear
     }
     counts.processed.increment(1);
     live.touch(id, hb.conn_id, hb.at);
-    pending.push(HeartbeatWrite {
+    Some(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,
         conn_id: hb.conn_id,
         at: hb.at,
-    });
+    })
 }
 
 /// Flushes pending heartbeats every `every` until `shutdown`, then once more.

@@ -59,10 +59,13 @@ pub async fn watch(edge: Edge, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if answers(&edge.bus.nats, &probe).await {
+        // A connection the client knows is down is lost at once; one that looks
+        // up but stays silent, after SILENCE.
+        let connected = matches!(edge.bus.nats.connection_state(), State::Connected);
+        if connected && answers(&edge.bus.nats, &probe).await {
             last_answer = Instant::now();
         }
-        let reachable = last_answer.elapsed() < SILENCE;
+        let reachable = connected && last_answer.elapsed() < SILENCE;
         if reachable != edge.bus_health.reachable() {
             if reachable {
                 tracing::info!("NATS answers again");
@@ -87,11 +90,8 @@ pub async fn watch(edge: Edge, shutdown: CancellationToken) {
     }
 }
 
-/// Connected, and the server answered a round trip in time.
+/// The server answered a round trip in time.
 async fn answers(nats: &async_nats::Client, probe: &str) -> bool {
-    if !matches!(nats.connection_state(), State::Connected) {
-        return false;
-    }
     let request = nats.request(probe.to_owned(), bytes::Bytes::new());
     match timeout(PROBE_TIMEOUT, request).await {
         Ok(Ok(_)) => true,

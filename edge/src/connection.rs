@@ -13,8 +13,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::Utc;
 use moolai_proto::events::{
-    new_message_id, ConnId, DisconnectEvent, Event, HandshakeEvent, HeartbeatEvent,
-    MessageAckEvent, MessageEvent, ProvisioningRequest, SnapshotEvent,
+    new_message_id, Beat, ConnId, DisconnectEvent, Event, HandshakeEvent, MessageAckEvent,
+    MessageEvent, ProvisioningRequest, SnapshotEvent,
 };
 use moolai_proto::frames::{
     parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
@@ -250,16 +250,12 @@ impl Session {
         let now = Utc::now();
         match frame {
             ClientFrame::IAmAlive {} => {
-                let hb = HeartbeatEvent {
+                edge.counters.heartbeats.fetch_add(1, Ordering::Relaxed);
+                edge.heartbeats.note(Beat {
                     orchestrator_id: id.clone(),
                     conn_id: self.conn_id,
-                    edge_id: edge.id.clone(),
                     at: now,
-                };
-                edge.counters.heartbeats.fetch_add(1, Ordering::Relaxed);
-                if let Err(err) = edge.bus.heartbeat(&hb).await {
-                    tracing::warn!(%err, "heartbeat dropped");
-                }
+                });
             }
             ClientFrame::ProvisioningRequest {} => {
                 let req = ProvisioningRequest {

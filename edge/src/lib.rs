@@ -8,6 +8,7 @@ pub mod bus_watch;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod heartbeats;
 pub mod limits;
 pub mod presence;
 pub mod publish;
@@ -75,6 +76,8 @@ pub struct Edge {
     pub counters: Arc<presence::Counters>,
     /// Set when orchestrator tokens are configured.
     pub tokens: Option<tokens::TokenCheck>,
+    /// Where socket loops hand their heartbeats (see [`heartbeats`]).
+    pub heartbeats: heartbeats::Heartbeats,
     /// Whether NATS answers (see [`bus_watch`]).
     pub bus_health: bus_watch::BusHealth,
 }
@@ -102,15 +105,17 @@ pub async fn run(
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
     let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
+    let bus = Bus {
+        nats: nats.clone(),
+        js,
+        subjects: subjects.clone(),
+    };
     let edge = Edge {
         id: id.clone(),
         config: Arc::new(config),
         registry: Registry::default(),
-        bus: Bus {
-            nats: nats.clone(),
-            js,
-            subjects: subjects.clone(),
-        },
+        heartbeats: heartbeats::Heartbeats::start(bus.clone(), id.clone()),
+        bus,
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
         counters: Arc::default(),

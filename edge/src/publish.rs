@@ -10,13 +10,13 @@ use std::time::Duration;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use moolai_proto::events::Event;
-use moolai_proto::events::HeartbeatEvent;
 use moolai_proto::{EventKind, Subjects};
 
 /// How long a durable publish may take before it counts as failed.
 pub const DURABLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a heartbeat may wait for room in the client's outbound queue (it only
-/// waits while NATS is reconnecting) before it is dropped.
+/// How long a core NATS publish (heartbeat batch, provisioning request) may wait
+/// for room in the client's outbound queue (it only waits while NATS is
+/// reconnecting) before it is dropped.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Why a publish did not happen.
@@ -100,16 +100,6 @@ impl Bus {
                 }
             }
         }
-    }
-
-    /// Publishes a heartbeat without ever holding up the socket loop for long.
-    pub async fn heartbeat(&self, hb: &HeartbeatEvent) -> Result<(), PublishError> {
-        let payload = serde_json::to_vec(hb).map_err(|e| PublishError::Bus(e.to_string()))?;
-        self.notify(
-            self.subjects.heartbeat(&hb.orchestrator_id),
-            Bytes::from(payload),
-        )
-        .await
     }
 
     /// Publishes on core NATS (requests to core), waiting at most a moment.

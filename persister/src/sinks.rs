@@ -41,7 +41,19 @@ impl Sink for HeartbeatSink {
         let rows = writes::apply_heartbeats(&self.pool, &latest).await?;
         metrics::histogram!("moolai_persister_heartbeat_statement_rows")
             .record(latest.len() as f64);
+        record_lag(&latest);
         tracing::debug!(heartbeats = latest.len(), rows, "heartbeats written");
         Ok(())
+    }
+}
+
+/// How old each orchestrator's `last_seen` was when it was committed: the edge
+/// stamped it on receipt, so this is sent → committed (the benchmark's lag).
+fn record_lag(written: &[moolai_proto::events::HeartbeatWrite]) {
+    let now = chrono::Utc::now();
+    let lag = metrics::histogram!("moolai_persister_last_seen_lag_seconds");
+    for w in written {
+        let micros = (now - w.at).num_microseconds().unwrap_or(i64::MAX);
+        lag.record(micros.max(0) as f64 / 1e6);
     }
 }

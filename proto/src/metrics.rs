@@ -15,6 +15,16 @@ pub fn handle() -> &'static PrometheusHandle {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ])
             .expect("static buckets are valid")
+            // Lags and latencies the benchmarks read as percentiles: finer steps
+            // around the targets (≤ 1 s lag, ≤ 50 ms handshakes).
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("lag_seconds".into()),
+                &[
+                    0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0,
+                    5.0, 10.0, 30.0,
+                ],
+            )
+            .expect("static buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (never in our binaries).

@@ -65,14 +65,15 @@ impl Subjects {
         format!("{}.events.>", self.prefix)
     }
 
-    /// `{p}.heartbeat.{orchestrator}`: every `i_am_alive` an edge receives (core NATS).
-    pub fn heartbeat(&self, id: &OrchestratorId) -> String {
-        format!("{}.heartbeat.{}", self.prefix, id)
+    /// `{p}.heartbeats.{edge}`: batches of the `i_am_alive` frames an edge
+    /// received (core NATS), a message every few milliseconds.
+    pub fn heartbeats(&self, edge: &EdgeId) -> String {
+        format!("{}.heartbeats.{}", self.prefix, edge)
     }
 
-    /// `{p}.heartbeat.*`: all heartbeats, as core subscribes to them.
+    /// `{p}.heartbeats.*`: every edge's heartbeat batches, as core subscribes.
     pub fn all_heartbeats(&self) -> String {
-        format!("{}.heartbeat.*", self.prefix)
+        format!("{}.heartbeats.*", self.prefix)
     }
 
     /// `{p}.request.provisioning.{orchestrator}`: a client asked for its config again.
@@ -185,7 +186,8 @@ mod tests {
             s.event(EventKind::Handshake, &id),
             "t1.events.handshake.org-1"
         );
-        assert_eq!(s.heartbeat(&id), "t1.heartbeat.org-1");
+        let edge = EdgeId::parse("e-1").unwrap();
+        assert_eq!(s.heartbeats(&edge), "t1.heartbeats.e-1");
         assert_eq!(s.events_stream(), "t1_events");
     }
 

@@ -132,6 +132,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
         token: None,
         tls: None,
         drop_heartbeat_every: 0,
+        source_ip: None,
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());
     assert!(wait_until(WAIT, || {

@@ -15,8 +15,8 @@ use chrono::Utc;
 use clap::Parser;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use moolai_proto::events::HeartbeatEvent;
-use moolai_proto::{EdgeId, OrchestratorId};
+use moolai_proto::events::Beat;
+use moolai_proto::OrchestratorId;
 
 #[derive(Parser)]
 struct Args {
@@ -31,15 +31,13 @@ struct Args {
 }
 
 fn payloads(args: &Args) -> Vec<(String, Bytes)> {
-    let edge = EdgeId::parse("bench-edge").unwrap();
     let conn = uuid::Uuid::new_v4();
     (0..args.count)
         .map(|i| {
             let id = OrchestratorId::parse(format!("o-{}", i % args.orchestrators)).unwrap();
-            let hb = HeartbeatEvent {
+            let hb = Beat {
                 orchestrator_id: id.clone(),
                 conn_id: conn,
-                edge_id: edge.clone(),
                 at: Utc::now(),
             };
             (

@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+"""The benchmark harness: starts the whole stack (release builds) on this machine,
+drives `moolai-agent --count` load generators against it, and writes a report.
+
+Run it through `bench/run.sh` (which builds, provisions NATS and PostgreSQL, and
+passes the environment); `bench/run.sh --help` lists the knobs. Everything runs on
+loopback, is bounded in time, and is stopped by PID when the run ends.
+
+What it measures (one JSON report and one markdown row per run):
+  connections held; handshake rate and latency (agents' own histograms);
+  RSS per connection per edge; CPU µs per heartbeat per process;
+  heartbeats/s offered and processed; rows fresh at the end; last_seen lag p50/p99
+  (persister histogram); PostgreSQL transactions and rows per second;
+  optionally a reconnect storm (one edge killed and restarted) and push/delivery
+  latency (bench/src/bin/push_latency.rs at N connected).
+Speed is read from the report; nothing here asserts it.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "target" / "release"
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A process we started: its CPU time and RSS from /proc, stopped by PID."""
+
+    def __init__(self, name, argv, env, logdir):
+        self.name = name
+        self.log = open(logdir / f"{name}.log", "ab")
+        self.popen = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def cpu_secs(self):
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+    def rss_kib(self):
+        return int(Path(f"/proc/{self.popen.pid}/statm").read_text().split()[1]) * PAGE_KIB
+
+    def stop(self, sig=signal.SIGTERM, wait=20):
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(wait)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+
+
+def http_get(port, path, timeout=2):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def wait_ready(port, what, limit=60):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            if http_get(port, "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} on :{port} never became ready")
+
+
+METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
+
+
+def metrics(port):
+    """Prometheus text → {(name, labels): value}."""
+    out = {}
+    for line in http_get(port, "/metrics", timeout=5)[1].splitlines():
+        m = METRIC.match(line)
+        if m:
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def total(snapshot, name, labels=None):
+    return sum(v for (n, l), v in snapshot.items() if n == name and (labels is None or labels in l))
+
+
+def buckets(snapshot, name):
+    """Cumulative histogram buckets: {le: count}."""
+    out = {}
+    for (n, l), v in snapshot.items():
+        if n == f"{name}_bucket":
+            le = re.search(r'le="([^"]+)"', l).group(1)
+            out[float("inf") if le == "+Inf" else float(le)] = v
+    return out
+
+
+def quantile(before, after, q):
+    """Upper bound of the bucket holding quantile q of the observations between two
+    snapshots (Prometheus buckets: an upper bound, not an interpolation)."""
+    delta = {le: after.get(le, 0) - before.get(le, 0) for le in after}
+    count = delta.get(float("inf"), 0)
+    if count <= 0:
+        return None
+    for le in sorted(delta):
+        if delta[le] >= q * count:
+            return le
+    return None
+
+
+def psql(db_url, sql):
+    return subprocess.run(["psql", "-XAtq", db_url, "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+class Stack:
+    """NATS, persister, core and the edges, each a process of its own."""
+
+    def __init__(self, args, tmp, db_url, env):
+        self.procs = {}
+        self.env = dict(env, RUST_LOG="warn", MOOLAI_SUBJECT_PREFIX="bench")
+        self.tmp = tmp
+        self.nats_port = free_port()
+        self.start("nats", [env["NATS_SERVER_BIN"], "-c", str(ROOT / "nats.conf"),
+                            "-p", str(self.nats_port), "-sd", str(tmp / "js")])
+        time.sleep(0.5)
+        self.env["NATS_URL"] = f"nats://127.0.0.1:{self.nats_port}"
+        self.env["DATABASE_URL"] = db_url
+        self.ports = {"persister": free_port(), "core": free_port()}
+        self.start("persister", [str(RELEASE / "moolai-persister")],
+                   PERSISTER_LISTEN=f"127.0.0.1:{self.ports['persister']}")
+        wait_ready(self.ports["persister"], "persister")
+        self.start("core", [str(RELEASE / "moolai-core")], CORE_LISTEN=f"127.0.0.1:{self.ports['core']}",
+                   ADMIN_PASSWORD="bench-only-password", LIVENESS_SWEEP_MS="5000")
+        wait_ready(self.ports["core"], "core")
+        self.edges = []
+        for i in range(args.edges):
+            name = f"edge{i}"
+            self.ports[name] = free_port()
+            self.start_edge(name)
+            self.edges.append(name)
+        for name in self.edges:
+            wait_ready(self.ports[name], name)
+
+    def start(self, name, argv, **extra):
+        self.procs[name] = Proc(name, argv, dict(self.env, **extra), self.tmp)
+
+    def start_edge(self, name):
+        # A few MB per edge for 20,000 sockets' kernel state is outside RSS; the
+        # process may open at most the hard limit of files.
+        self.start(name, [str(RELEASE / "moolai-edge")], EDGE_ID=name,
+                   EDGE_LISTEN=f"127.0.0.1:{self.ports[name]}", EDGE_DRAIN_SEC="2")
+
+    def edge_url(self, i):
+        return f"ws://127.0.0.1:{self.ports[self.edges[i % len(self.edges)]]}/ws"
+
+    def connections(self):
+        return {e: total(metrics(self.ports[e]), "moolai_edge_connections") for e in self.edges}
+
+    def stop(self):
+        for name in reversed(list(self.procs)):
+            self.procs[name].stop()
+
+
+def source_ips(agent, per_agent=8):
+    """Distinct 127.0.0.x addresses per agent process (x from 2), so ephemeral
+    ports (~28,000 per source address) never run out."""
+    return ",".join(f"127.0.{(agent * per_agent + k) // 250}.{2 + (agent * per_agent + k) % 250}"
+                    for k in range(per_agent))
+
+
+def start_agents(args, stack, tmp):
+    agents = []
+    per = args.orchestrators // args.agents
+    for a in range(args.agents):
+        count = per + (args.orchestrators % args.agents if a == 0 else 0)
+        # Each agent process talks to one edge: edges get equal shares.
+        argv = [str(RELEASE / "moolai-agent"), "--id", f"b{a}", "--count", str(count),
+                "--interval", str(args.interval), "--connect-rate", str(args.connect_rate // args.agents),
+                "--url", stack.edge_url(a), "--source-ips", source_ips(a),
+                "--summary-json", str(tmp / f"agent{a}.json")]
+        stack.start(f"agent{a}", argv)
+        agents.append(f"agent{a}")
+    return agents
+
+
+def snapshot(stack, procs, db_name, db_url):
+    core = metrics(stack.ports["core"])
+    pers = metrics(stack.ports["persister"])
+    row = psql(db_url, "SELECT xact_commit, tup_inserted + tup_updated FROM pg_stat_database "
+                       f"WHERE datname = '{db_name}'").split("|")
+    return {
+        "t": time.time(),
+        "cpu": {p: stack.procs[p].cpu_secs() for p in procs},
+        "processed": total(core, "moolai_core_heartbeats_total", 'decision="processed"'),
+        "ignored": total(core, "moolai_core_heartbeats_total", 'decision="ignored"'),
+        "rows_sum": total(pers, "moolai_persister_heartbeat_statement_rows_sum"),
+        "rows_count": total(pers, "moolai_persister_heartbeat_statement_rows_count"),
+        "lag": buckets(pers, "moolai_persister_last_seen_lag_seconds"),
+        "pg_xacts": int(row[0]),
+        "pg_rows": int(row[1]),
+    }
+
+
+def steady(args, stack, agents, db_name, db_url):
+    procs = list(stack.procs)
+    a = snapshot(stack, procs, db_name, db_url)
+    time.sleep(args.duration)
+    b = snapshot(stack, procs, db_name, db_url)
+    secs = b["t"] - a["t"]
+    processed = b["processed"] - a["processed"]
+    cpu_us = {}
+    groups = {"nats": ["nats"], "persister": ["persister"], "core": ["core"],
+              "edges": stack.edges, "agents": agents}
+    for group, members in groups.items():
+        spent = sum(b["cpu"][p] - a["cpu"][p] for p in members)
+        cpu_us[group] = round(spent * 1e6 / processed, 2) if processed else None
+    statements = b["rows_count"] - a["rows_count"]
+    return {
+        "window_s": round(secs, 1),
+        "heartbeats_offered_per_s": round(args.orchestrators / args.interval),
+        "heartbeats_processed_per_s": round(processed / secs),
+        "heartbeats_ignored_per_s": round((b["ignored"] - a["ignored"]) / secs),
+        "cpu_us_per_heartbeat": cpu_us,
+        "cpu_us_per_heartbeat_per_edge": round(cpu_us["edges"] / len(stack.edges), 2)
+        if cpu_us["edges"] is not None else None,
+        "rows_per_heartbeat_statement": round((b["rows_sum"] - a["rows_sum"]) / statements) if statements else None,
+        "heartbeat_statements_per_s": round(statements / secs, 1),
+        "last_seen_lag_p50_s": quantile(a["lag"], b["lag"], 0.5),
+        "last_seen_lag_p99_s": quantile(a["lag"], b["lag"], 0.99),
+        "pg_transactions_per_s": round((b["pg_xacts"] - a["pg_xacts"]) / secs),
+        "pg_rows_written_per_s": round((b["pg_rows"] - a["pg_rows"]) / secs),
+    }
+
+
+def ramp(args, stack):
+    """Waits until every orchestrator is connected; returns (seconds, connected)."""
+    started = time.time()
+    limit = args.orchestrators / max(args.connect_rate, 1) + 60
+    while True:
+        held = sum(stack.connections().values())
+        if held >= args.orchestrators or time.time() - started > limit:
+            return time.time() - started, held
+        time.sleep(1)
+
+
+def storm(args, stack):
+    """Kills edge0 (SIGKILL), restarts it on its port, and times its orchestrators'
+    return; a handshake refused by the restarted edge counts as failed."""
+    name = stack.edges[0]
+    before = stack.connections()[name]
+    stack.procs[name].stop(signal.SIGKILL)
+    stack.start_edge(name)
+    wait_ready(stack.ports[name], name)
+    back_from = time.time()
+    while time.time() - back_from < 120:
+        if stack.connections()[name] >= before:
+            break
+        time.sleep(0.25)
+    took = time.time() - back_from
+    refused = total(metrics(stack.ports[name]), "moolai_edge_handshakes_refused_total")
+    held = stack.connections()[name]
+    return {"orchestrators": int(before), "back_s": round(took, 2), "reconnected": int(held),
+            "handshakes_refused": int(refused)}
+
+
+def push_latency(args, env):
+    """Push and delivery latency at N connected, from bench's push_latency binary."""
+    out = subprocess.run([str(RELEASE / "push_latency"), "--connected", str(args.push_connected),
+                          "--pushes", "300"], env=env, capture_output=True, text=True, timeout=900)
+    figures = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"\s*(\S+): .*p50 ([\d.]+) ms\s+p99 ([\d.]+) ms", line)
+        if m:
+            figures[m.group(1)] = {"p50_ms": float(m.group(2)), "p99_ms": float(m.group(3))}
+    if not figures:
+        log(f"push_latency printed nothing usable:\n{out.stdout}\n{out.stderr[-2000:]}")
+    return figures
+
+
+def markdown_row(r):
+    s = r["steady"]
+    cpu = s["cpu_us_per_heartbeat"]
+    fmt = lambda v: "–" if v is None else f"{v:g}"
+    storm_txt = "–"
+    if r.get("storm"):
+        st = r["storm"]
+        storm_txt = f"{st['reconnected']:,}/{st['orchestrators']:,} in {st['back_s']} s, {st['handshakes_refused']} refused"
+    push = r.get("push") or {}
+    push_txt = ", ".join(f"{k} {v['p99_ms']} ms" for k, v in push.items()) or "–"
+    return (f"| {r['commit']} | {r['orchestrators']:,} / {r['edges']} edges | {r['interval_s']} s | "
+            f"{r['connected']:,} | {r['handshakes_per_s']:,} /s, p50 {fmt(r['handshake_p50_ms'])} p99 {fmt(r['handshake_p99_ms'])} ms | "
+            f"{fmt(r['rss_kib_per_connection'])} | {s['heartbeats_offered_per_s']:,} / {s['heartbeats_processed_per_s']:,} | "
+            f"{r['fresh_rows']:,} | {fmt(s['last_seen_lag_p50_s'])} / {fmt(s['last_seen_lag_p99_s'])} s | "
+            f"{' / '.join(fmt(cpu[k]) for k in ('nats', 'persister', 'core', 'edges', 'agents'))} | "
+            f"{fmt(s['rows_per_heartbeat_statement'])} rows, {s['pg_transactions_per_s']:,} tx/s, {s['pg_rows_written_per_s']:,} rows/s | "
+            f"{storm_txt} | {push_txt} |")
+
+
+HEADER = ("| commit | orchestrators | interval | connected | handshakes | edge RSS KiB/conn | heartbeats/s offered / processed | "
+          "rows fresh | last_seen lag p50 / p99 | CPU µs/heartbeat nats / persister / core / edges / agents | PostgreSQL | "
+          "reconnect storm | push p99 |\n|" + "---|" * 13)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--orchestrators", type=int, default=10000)
+    p.add_argument("--edges", type=int, default=2)
+    p.add_argument("--agents", type=int, default=0, help="load-generator processes (default: one per 15,000, at least one per edge)")
+    p.add_argument("--interval", type=float, default=0.5, help="heartbeat interval of every orchestrator, seconds")
+    p.add_argument("--duration", type=float, default=30, help="seconds of the steady window")
+    p.add_argument("--connect-rate", type=int, default=2000, help="connections opened per second, all agents together")
+    p.add_argument("--storm", action="store_true", help="then kill and restart one edge and time the reconnections")
+    p.add_argument("--push-connected", type=int, default=0, help="then measure push latency at this many connected (0: skip)")
+    p.add_argument("--record", action="store_true", help="append the markdown row to docs/benchmarks.md")
+    p.add_argument("--out", default=str(ROOT / "target" / "bench"), help="where reports go")
+    args = p.parse_args()
+    args.agents = args.agents or max(args.edges, -(-args.orchestrators // 15000))
+
+    env = dict(os.environ)
+    base_url = env["DATABASE_URL"]
+    db_name = f"moolai_bench_{os.getpid()}"
+    admin_url = base_url.rsplit("/", 1)[0] + "/postgres"
+    psql(admin_url, f"CREATE DATABASE {db_name}")
+    db_url = base_url.rsplit("/", 1)[0] + "/" + db_name
+    tmp = Path(tempfile.mkdtemp(prefix="moolai-bench-"))
+    stack = None
+    try:
+        log(f"logs in {tmp}")
+        stack = Stack(args, tmp, db_url, env)
+        time.sleep(1)
+        rss0 = {e: stack.procs[e].rss_kib() for e in stack.edges}
+        agents = start_agents(args, stack, tmp)
+        log(f"{len(agents)} agent processes connecting {args.orchestrators:,} orchestrators over {args.edges} edges")
+        ramp_s, held = ramp(args, stack)
+        log(f"{int(held):,} connected after {ramp_s:.1f} s; steady window {args.duration:g} s")
+        conns = stack.connections()
+        rss = {e: round((stack.procs[e].rss_kib() - rss0[e]) / conns[e], 2) if conns[e] else None for e in stack.edges}
+        # Let the first heartbeats of the last connections land before measuring.
+        time.sleep(min(5, args.interval * 3))
+        measured = steady(args, stack, agents, db_name, db_url)
+        fresh_within = max(3 * args.interval + 2, 5)
+        fresh = int(psql(db_url, "SELECT count(*) FROM orchestrator_instances WHERE status = 'active' "
+                                 f"AND last_seen > now() - interval '{fresh_within} seconds'"))
+        storm_figures = storm(args, stack) if args.storm else None
+        for a in agents:
+            stack.procs[a].stop(signal.SIGTERM, wait=60)
+        summaries = [json.loads((tmp / f"{a}.json").read_text()) for a in agents if (tmp / f"{a}.json").exists()]
+        report = {
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                     text=True).stdout.strip() or "unknown",
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{os.cpu_count()} cores, {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB, all co-located",
+            "orchestrators": args.orchestrators, "edges": args.edges, "agent_processes": len(agents),
+            "interval_s": args.interval,
+            "connected": int(held), "connect_ramp_s": round(ramp_s, 1),
+            "handshakes_per_s": round(held / ramp_s) if ramp_s else None,
+            "handshake_p50_ms": round(max((s["handshake_p50_ms"] for s in summaries), default=0), 2) if summaries else None,
+            "handshake_p99_ms": round(max((s["handshake_p99_ms"] for s in summaries), default=0), 2) if summaries else None,
+            "agent_errors": sum(s["errors"] for s in summaries),
+            "connections_per_edge": {e: int(v) for e, v in conns.items()},
+            "rss_kib_per_connection_per_edge": rss,
+            "rss_kib_per_connection": round(sum(v for v in rss.values() if v) / len(rss), 2) if rss else None,
+            "steady": measured,
+            "fresh_rows": fresh, "fresh_within_s": fresh_within,
+            "storm": storm_figures,
+        }
+    finally:
+        if stack:
+            stack.stop()
+        try:
+            psql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
+        except subprocess.CalledProcessError:
+            pass
+    if args.push_connected:
+        log(f"push latency at {args.push_connected:,} connected")
+        push_env = dict(env, NATS_URL=f"nats://127.0.0.1:{stack.nats_port}", TEST_DATABASE_URL=base_url, RUST_LOG="warn")
+        nats = Proc("nats-push", [env["NATS_SERVER_BIN"], "-c", str(ROOT / "nats.conf"), "-p",
+                                  str(stack.nats_port), "-sd", str(tmp / "js-push")], env, tmp)
+        time.sleep(0.5)
+        try:
+            report["push"] = push_latency(args, push_env)
+        finally:
+            nats.stop()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{report['commit']}-{args.orchestrators}x{args.edges}"
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    row = markdown_row(report)
+    (out / f"{name}.md").write_text(HEADER + "\n" + row + "\n")
+    print(json.dumps(report, indent=2))
+    print(HEADER)
+    print(row)
+    if args.record:
+        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
+            f.write(row + "\n")
+        log("row appended to docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
