@@ -27,8 +27,12 @@ port=$(free_port)
 start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
 export NATS_URL="nats://127.0.0.1:$port"
 
-cargo build --bins -q
-cargo test -p moolai-tests --no-run -q 2>/dev/null
+# Full size runs optimised builds: 5,000 agents in a debug test process measure
+# the debug build, not the system.
+profile=()
+[[ "$size" == full ]] && profile=(--release)
+cargo build "${profile[@]}" --bins -q
+cargo test "${profile[@]}" -p moolai-tests --no-run -q 2>/dev/null
 
 REPORT=target/faults-report.txt
 {
@@ -44,7 +48,7 @@ scenario() {
   [[ "$size" == full ]] && vars=("$@")
   log "== $name ${vars[*]:-}"
   local out="$TMP/$file.out"
-  if env "${vars[@]}" cargo test -q -p moolai-tests --test "$file" -- "$test" --exact \
+  if env "${vars[@]}" cargo test "${profile[@]}" -q -p moolai-tests --test "$file" -- "$test" --exact \
     --nocapture --test-threads 1 >"$out" 2>&1; then
     echo "PASS $name: $(grep -E '^[0-9a-z].*(took|after|sent|stored|closed|flapped|changes|intervals)' "$out" | tr '\n' ' ')" | tee -a "$REPORT"
   else
