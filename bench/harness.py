@@ -30,7 +30,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+# Release builds unless MOOLAI_BENCH_PROFILE=debug (CI's pass checks the harness).
+RELEASE = ROOT / "target" / os.environ.get("MOOLAI_BENCH_PROFILE", "release")
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -370,6 +371,7 @@ def main():
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                      text=True).stdout.strip() or "unknown",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "profile": os.environ.get("MOOLAI_BENCH_PROFILE", "release"),
             "machine": f"{os.cpu_count()} cores, {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB, all co-located",
             "orchestrators": args.orchestrators, "edges": args.edges, "agent_processes": len(agents),
             "interval_s": args.interval,

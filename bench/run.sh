@@ -7,6 +7,8 @@
 #   bench/run.sh --orchestrators 200000 --edges 10 --interval 30 --duration 300
 #   bench/run.sh --storm --push-connected 10000 --record
 #   bench/run.sh --help
+# MOOLAI_BENCH_PROFILE=debug uses debug builds (CI's small pass, which only
+# checks that the harness still works; its figures mean nothing).
 # Loopback only; everything it starts is stopped by PID when it ends.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -17,7 +19,13 @@ ensure_postgres
 command -v psql >/dev/null || ensure_apt_pkgs postgresql-client
 NATS_SERVER_BIN=$(ensure_nats_bin)
 export NATS_SERVER_BIN DATABASE_URL
-cargo build --release -q --bins
+PROFILE="${MOOLAI_BENCH_PROFILE:-release}"
+if [[ "$PROFILE" == release ]]; then
+  cargo build --release -q --bins
+else
+  cargo build -q --bins
+fi
+export MOOLAI_BENCH_PROFILE="$PROFILE"
 # Edges and load generators hold thousands of sockets each.
 ulimit -n "$(ulimit -Hn)"
 exec python3 bench/harness.py "$@"

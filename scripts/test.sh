@@ -40,6 +40,12 @@ step "cargo build" cargo build --bins
 step "cargo fmt" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace --all-targets
+# Small benchmark passes so the harness keeps working; they assert nothing about
+# speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
+step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
+  --orchestrators 2000 --duration 10 --storm --push-connected 200 --out target/bench-ci
+step "heartbeat transport benchmark (small)" cargo run -q -p moolai-bench --bin heartbeat_transport -- \
+  --count 5000 --orchestrators 500
 step "supply chain (cargo deny; cargo audit when an advisory DB is at hand)" scripts/supply_chain.sh
 
 # The compose check needs PyYAML; keep it in our venv, not the system Python.
