@@ -223,11 +223,47 @@ def snapshot(stack, procs, db_name, db_url):
     }
 
 
+def perf_start(stack, out):
+    """`perf record` (CPU clock, DWARF stacks from .eh_frame) on one edge, core,
+    the persister and NATS for the steady window."""
+    recs = {}
+    for name in ("edge0", "core", "persister", "nats"):
+        data = out / f"{name}.perf.data"
+        recs[name] = (data, subprocess.Popen(
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "199", "--call-graph", "dwarf,8192",
+             "-p", str(stack.procs[name].popen.pid), "-o", str(data)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return recs
+
+
+def perf_finish(recs, out):
+    """Stops the recordings; writes a flame graph (SVG) and the top functions by
+    self time (text) per process."""
+    flamegraph = ROOT / ".tools" / "venv" / "bin" / "flamegraph"
+    tops = {}
+    for name, (data, proc) in recs.items():
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children",
+                                 "--sort", "symbol", "--percent-limit", "1.5", "-g", "none"],
+                                capture_output=True, text=True).stdout
+        (out / f"{name}.top.txt").write_text(report)
+        tops[name] = [l.strip() for l in report.splitlines() if re.match(r"\s+\d+\.\d+%", l)][:12]
+        if flamegraph.exists():
+            subprocess.run([str(flamegraph), "--perfdata", str(data), "-o", str(out / f"{name}.svg")],
+                           capture_output=True)
+        data.unlink(missing_ok=True)
+    return tops
+
+
 def steady(args, stack, agents, db_name, db_url):
     procs = list(stack.procs)
+    recs = perf_start(stack, Path(args.out)) if args.perf else None
     a = snapshot(stack, procs, db_name, db_url)
     time.sleep(args.duration)
     b = snapshot(stack, procs, db_name, db_url)
+    if recs:
+        steady.tops = perf_finish(recs, Path(args.out))
     secs = b["t"] - a["t"]
     processed = b["processed"] - a["processed"]
     cpu_us = {}
@@ -334,8 +370,11 @@ def main():
     p.add_argument("--storm", action="store_true", help="then kill and restart one edge and time the reconnections")
     p.add_argument("--push-connected", type=int, default=0, help="then measure push latency at this many connected (0: skip)")
     p.add_argument("--record", action="store_true", help="append the markdown row to docs/benchmarks.md")
+    p.add_argument("--perf", action="store_true", help="profile edge0, core, persister and NATS during the window "
+                                                       "(perf; flame graphs and top functions in --out)")
     p.add_argument("--out", default=str(ROOT / "target" / "bench"), help="where reports go")
     args = p.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     args.agents = args.agents or max(args.edges, -(-args.orchestrators // 15000))
 
     env = dict(os.environ)
@@ -386,6 +425,7 @@ def main():
             "steady": measured,
             "fresh_rows": fresh, "fresh_within_s": fresh_within,
             "storm": storm_figures,
+            "profile_top_functions": getattr(steady, "tops", None),
         }
     finally:
         if stack:

@@ -207,11 +207,11 @@ pub fn app(edge: Edge) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
         .route("/", get(upgrade))
-        .with_state(edge)
+        .with_state(Arc::new(edge))
         .merge(health::router(ready))
 }
 
-async fn upgrade(State(edge): State<Edge>, parts: Parts, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(edge): State<Arc<Edge>>, parts: Parts, ws: WebSocketUpgrade) -> Response {
     if let Some(origin) = foreign_origin(&edge.config, &parts) {
         tracing::warn!(origin, "upgrade refused: origin not allowed");
         let body = serde_json::json!({"detail": format!("origin not allowed: {origin}")});
