@@ -106,13 +106,15 @@ def total(snapshot, name, labels=None):
     return sum(v for (n, l), v in snapshot.items() if n == name and (labels is None or labels in l))
 
 
-def buckets(snapshot, name):
-    """Cumulative histogram buckets: {le: count}."""
+def buckets(snapshot, name, labels=""):
+    """Cumulative histogram buckets {le: count}, summed over the label sets that
+    contain `labels`."""
     out = {}
     for (n, l), v in snapshot.items():
-        if n == f"{name}_bucket":
+        if n == f"{name}_bucket" and labels in l:
             le = re.search(r'le="([^"]+)"', l).group(1)
-            out[float("inf") if le == "+Inf" else float(le)] = v
+            le = float("inf") if le == "+Inf" else float(le)
+            out[le] = out.get(le, 0) + v
     return out
 
 
@@ -218,6 +220,9 @@ def snapshot(stack, procs, db_name, db_url):
         "rows_sum": total(pers, "moolai_persister_heartbeat_statement_rows_sum"),
         "rows_count": total(pers, "moolai_persister_heartbeat_statement_rows_count"),
         "lag": buckets(pers, "moolai_persister_last_seen_lag_seconds"),
+        "commit": buckets(pers, "moolai_persister_commit_seconds", 'sink="heartbeats"'),
+        "core_batches": total(core, "moolai_core_heartbeat_batch_size_count"),
+        "core_batch_items": total(core, "moolai_core_heartbeat_batch_size_sum"),
         "pg_xacts": int(row[0]),
         "pg_rows": int(row[1]),
     }
@@ -283,6 +288,11 @@ def steady(args, stack, agents, db_name, db_url):
         if cpu_us["edges"] is not None else None,
         "rows_per_heartbeat_statement": round((b["rows_sum"] - a["rows_sum"]) / statements) if statements else None,
         "heartbeat_statements_per_s": round(statements / secs, 1),
+        "core_heartbeat_messages_per_s": round((b["core_batches"] - a["core_batches"]) / secs, 1),
+        "core_items_per_message": round((b["core_batch_items"] - a["core_batch_items"])
+                                        / max(b["core_batches"] - a["core_batches"], 1)),
+        "persister_commit_p50_s": quantile(a["commit"], b["commit"], 0.5),
+        "persister_commit_p99_s": quantile(a["commit"], b["commit"], 0.99),
         "last_seen_lag_p50_s": quantile(a["lag"], b["lag"], 0.5),
         "last_seen_lag_p99_s": quantile(a["lag"], b["lag"], 0.99),
         "pg_transactions_per_s": round((b["pg_xacts"] - a["pg_xacts"]) / secs),
