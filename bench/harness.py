@@ -207,6 +207,20 @@ def start_agents(args, stack, tmp):
     return agents
 
 
+def pg_cpu_secs(db_url, db_name):
+    """CPU time of the PostgreSQL backends serving our database (they come and go
+    with the pools; the ones alive at both snapshots dominate)."""
+    pids = psql(db_url, f"SELECT pid FROM pg_stat_activity WHERE datname = '{db_name}'").split()
+    spent = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            spent += (int(fields[11]) + int(fields[12])) / TICK
+        except OSError:
+            pass
+    return {int(p): 0 for p in pids}, spent
+
+
 def snapshot(stack, procs, db_name, db_url):
     core = metrics(stack.ports["core"])
     pers = metrics(stack.ports["persister"])
@@ -223,6 +237,7 @@ def snapshot(stack, procs, db_name, db_url):
         "commit": buckets(pers, "moolai_persister_commit_seconds", 'sink="heartbeats"'),
         "core_batches": total(core, "moolai_core_heartbeat_batch_size_count"),
         "core_batch_items": total(core, "moolai_core_heartbeat_batch_size_sum"),
+        "pg_cpu": pg_cpu_secs(db_url, db_name)[1],
         "pg_xacts": int(row[0]),
         "pg_rows": int(row[1]),
     }
@@ -277,6 +292,7 @@ def steady(args, stack, agents, db_name, db_url):
     for group, members in groups.items():
         spent = sum(b["cpu"][p] - a["cpu"][p] for p in members)
         cpu_us[group] = round(spent * 1e6 / processed, 2) if processed else None
+    cpu_us["postgres"] = round((b["pg_cpu"] - a["pg_cpu"]) * 1e6 / processed, 2) if processed else None
     statements = b["rows_count"] - a["rows_count"]
     return {
         "window_s": round(secs, 1),
@@ -359,13 +375,13 @@ def markdown_row(r):
             f"{r['connected']:,} | {r['handshakes_per_s']:,} /s, p50 {fmt(r['handshake_p50_ms'])} p99 {fmt(r['handshake_p99_ms'])} ms | "
             f"{fmt(r['rss_kib_per_connection'])} | {s['heartbeats_offered_per_s']:,} / {s['heartbeats_processed_per_s']:,} | "
             f"{r['fresh_rows']:,} | {fmt(s['last_seen_lag_p50_s'])} / {fmt(s['last_seen_lag_p99_s'])} s | "
-            f"{' / '.join(fmt(cpu[k]) for k in ('nats', 'persister', 'core', 'edges', 'agents'))} | "
+            f"{' / '.join(fmt(cpu.get(k)) for k in ('nats', 'persister', 'core', 'edges', 'agents', 'postgres'))} | "
             f"{fmt(s['rows_per_heartbeat_statement'])} rows, {s['pg_transactions_per_s']:,} tx/s, {s['pg_rows_written_per_s']:,} rows/s | "
             f"{storm_txt} | {push_txt} |")
 
 
 HEADER = ("| commit | orchestrators | interval | connected | handshakes | edge RSS KiB/conn | heartbeats/s offered / processed | "
-          "rows fresh | last_seen lag p50 / p99 | CPU µs/heartbeat nats / persister / core / edges / agents | PostgreSQL | "
+          "rows fresh | last_seen lag p50 / p99 | CPU µs/heartbeat nats / persister / core / edges / agents / postgres | PostgreSQL | "
           "reconnect storm | push p99 |\n|" + "---|" * 13)
 
 
