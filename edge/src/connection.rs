@@ -155,31 +155,39 @@ impl Session {
         }
     }
 
-    /// The connection's main loop.
+    /// The connection's main loop. Every branch's future lives across wakes
+    /// (pinned once): the loop wakes for every frame, and futures re-created per
+    /// wake — a shutdown token's `cancelled()`, a timer reset per frame — showed
+    /// up in the edge's profile. Shutdown and slow-reader closes arrive through
+    /// the inbox instead.
     async fn serve_frames(&mut self, id: &OrchestratorId, mut inbox: Receiver<Outbound>) -> End {
         let config = &self.edge.config;
         let every = Duration::from_secs(config.controller_heartbeat_sec);
         let mut beat = interval_at(Instant::now() + every, every);
         let idle_after = Duration::from_secs(config.idle_timeout_sec);
+        let mut last_frame = Instant::now();
         let idle = tokio::time::sleep(idle_after);
         tokio::pin!(idle);
         let mut bad = BadFrames::default();
         let mut rate = FrameRate::new(config.max_frames_per_sec);
-        let shutdown = self.edge.shutdown.clone();
         let drain = Duration::from_secs(config.drain_sec);
-        let mut drain_at: Option<Instant> = None;
+        // Draining: each socket closes at its own moment within EDGE_DRAIN_SEC, so
+        // the fleet moves to other edges as a trickle, not a stampede.
+        let mut draining = self.edge.shutdown.is_cancelled();
+        let drain_at = tokio::time::sleep(spread(self.conn_id, drain));
+        tokio::pin!(drain_at);
         loop {
             tokio::select! {
-                // Draining: each socket closes at its own moment within EDGE_DRAIN_SEC,
-                // so the fleet moves to other edges as a trickle, not a stampede.
-                _ = shutdown.cancelled(), if drain_at.is_none() => {
-                    drain_at = Some(Instant::now() + spread(self.conn_id, drain));
-                }
-                _ = tokio::time::sleep_until(drain_at.unwrap_or_else(Instant::now)), if drain_at.is_some() => {
+                _ = &mut drain_at, if draining => {
                     return End::Close(close::SERVICE_RESTART, "server_draining".into());
                 }
-                _ = &mut idle => return End::Close(close::GOING_AWAY, "idle_timeout".into()),
-                _ = self.outbox.overflowed() => return slow_reader(),
+                // Re-armed from the last frame only when it fires, not per frame.
+                _ = &mut idle => {
+                    if last_frame.elapsed() >= idle_after {
+                        return End::Close(close::GOING_AWAY, "idle_timeout".into());
+                    }
+                    idle.as_mut().reset(last_frame + idle_after);
+                }
                 _ = beat.tick() => {
                     let frame = ServerFrame::ControllerHeartbeat { orch_id: id.to_string(), ts: timestamp(Utc::now()) };
                     if let Err(end) = self.send_text(frame.to_json()).await {
@@ -196,10 +204,15 @@ impl Session {
                         }
                     }
                     Some(Outbound::Close { code, reason }) => return End::Close(code, reason),
+                    Some(Outbound::Drain) if !draining => {
+                        draining = true;
+                        drain_at.as_mut().reset(Instant::now() + spread(self.conn_id, drain));
+                    }
+                    Some(Outbound::Drain) => {}
                     None => return End::Close(close::INTERNAL, "internal_error".into()),
                 },
                 msg = self.socket.recv() => {
-                    idle.as_mut().reset(Instant::now() + idle_after);
+                    last_frame = Instant::now();
                     if let Some(end) = rate.note() {
                         return end;
                     }

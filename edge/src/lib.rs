@@ -133,6 +133,14 @@ pub async fn run(
             tracing::error!(%err, "command listener stopped");
         }
     });
+    // Stopping: every socket hears it through its own inbox and closes at its
+    // moment of the drain (a shared token in every socket loop cost a mutex per
+    // frame).
+    let (registry, stopping) = (edge.registry.clone(), shutdown.clone());
+    edge.tasks.spawn(async move {
+        stopping.cancelled().await;
+        registry.drain_all();
+    });
     let address = listener.local_addr()?;
     edge.tasks.spawn(presence::announce(
         edge.clone(),

@@ -26,6 +26,8 @@ pub enum Outbound {
     Frames(Vec<String>),
     /// Close the socket with this code and reason.
     Close { code: u16, reason: String },
+    /// The edge is stopping: close at this connection's moment of the drain.
+    Drain,
 }
 
 /// How to reach one connection task.
@@ -45,10 +47,13 @@ pub struct Outbox {
 
 impl Outbox {
     /// Takes `n` bytes of room; false (and the overflow signal raised) if the
-    /// backlog would pass [`OUTBOX_LIMIT`].
+    /// backlog would pass [`OUTBOX_LIMIT`]. A batch is always taken when nothing
+    /// waits: one larger than the limit (many redelivered messages at once) is
+    /// not a slow reader, and refusing it would refuse it again at every
+    /// reconnect.
     fn reserve(&self, n: usize) -> bool {
         let before = self.bytes.fetch_add(n, Ordering::AcqRel);
-        if before + n > OUTBOX_LIMIT {
+        if before > 0 && before + n > OUTBOX_LIMIT {
             self.release(n);
             self.overflow.cancel();
             return false;
@@ -153,6 +158,13 @@ impl Registry {
             .map(|h| h.clone())
     }
 
+    /// Tells every connection the edge is draining.
+    pub fn drain_all(&self) {
+        for entry in self.inner.iter() {
+            entry.value().send(Outbound::Drain, 0);
+        }
+    }
+
     /// Asks every connection to close with `code`.
     pub fn close_all(&self, code: u16, reason: &str) {
         for entry in self.inner.iter() {
@@ -179,6 +191,12 @@ mod tests {
     fn the_outbox_refuses_past_its_byte_limit_and_raises_the_overflow() {
         let outbox = Arc::new(Outbox::default());
         let (handle, mut rx) = Handle::new(ConnId::new_v4(), outbox.clone());
+        // One batch over the limit is taken when nothing waits.
+        let (big, _big_rx) = Handle::new(ConnId::new_v4(), Arc::default());
+        assert_eq!(
+            big.deliver(vec!["x".repeat(2 * OUTBOX_LIMIT)]),
+            Sent::Queued
+        );
         let half = "x".repeat(OUTBOX_LIMIT / 2);
         assert_eq!(handle.deliver(vec![half.clone()]), Sent::Queued);
         assert_eq!(handle.deliver(vec![half.clone()]), Sent::Queued);

@@ -320,6 +320,7 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
            FROM stale WHERE o.orchestrator_id = stale.orchestrator_id
          RETURNING o.orchestrator_id",
     )
+    .persistent(false) // as the heartbeat write: the table's size changes by orders
     .bind(ttl_sec as f64)
     .fetch_all(&mut *tx)
     .await?;

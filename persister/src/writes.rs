@@ -215,6 +215,10 @@ pub async fn apply_heartbeats(
     .bind(&ids)
     .bind(&conns)
     .bind(&ats)
+    // Planned afresh each time: a plan cached while the table was small (a
+    // nested loop over a sequential scan) took 420 s for 7,000 rows once it
+    // held 200,000 (docs/performance.md).
+    .persistent(false)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
