@@ -296,7 +296,8 @@ pub async fn revoke_session(tx: &mut PgConnection, token_hash: &str) -> Row {
 /// `unknown`. Independent orchestrators are never stale (their heartbeats are
 /// ignored on purpose). Returns the ids it changed.
 /// Marks silent orchestrators inactive: after 3 of the heartbeat intervals they
-/// announced (bounded to 5 s – 1 h), or after `ttl_sec` if they announced none.
+/// announced (bounded to 5 s – 1 h; the `liveness_ttl_sec` column, migration
+/// 0006), or after `ttl_sec` if they announced none.
 /// Three, so that losing one heartbeat in three (a gap of two intervals) never
 /// flaps an orchestrator, while a silent one is noticed within 3× its interval
 /// plus one sweep. The 5 s floor keeps sub-second benchmark intervals from
@@ -310,10 +311,8 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
         "WITH stale AS (
            SELECT orchestrator_id FROM orchestrator_instances
             WHERE status = 'active' AND NOT is_independent
-              AND COALESCE(last_seen, connected_at, created_at) < now() - make_interval(secs =>
-                  CASE WHEN jsonb_typeof(metadata -> 'heartbeat_interval_sec') = 'number'
-                       THEN LEAST(GREATEST(3 * (metadata ->> 'heartbeat_interval_sec')::float8, 5), 3600)
-                       ELSE $1 END)
+              AND COALESCE(last_seen, connected_at, created_at)
+                  < now() - make_interval(secs => COALESCE(liveness_ttl_sec, $1))
               FOR UPDATE SKIP LOCKED)
          UPDATE orchestrator_instances AS o
             SET status = 'inactive', health_status = 'unknown', updated_at = now()
