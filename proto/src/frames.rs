@@ -120,11 +120,27 @@ const KNOWN_TYPES: [&str; 6] = [
 /// Parses a text frame; the typed parse is the fast path, and only a failure pays
 /// for a second look to say precisely what was wrong.
 pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    // serde_json (with the `raw_value` feature other crates enable) reads an
+    // object with this key as embedded raw JSON, which lets a small frame nest
+    // past the depth limit and publish an event nobody can decode again. No
+    // real frame contains it. Found by the `frames` fuzz target.
+    if text.contains(RAW_VALUE_TOKEN) {
+        return Err(FrameError::NotJson("reserved key in frame".into()));
+    }
+    // A frame is an object: serde would also take `["handshake", {...}]`.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<Value>(text) {
+            Err(e) => FrameError::NotJson(e.to_string()),
+            Ok(_) => FrameError::MissingType,
+        });
+    }
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => Ok(frame),
         Err(err) => Err(classify(text, err)),
     }
 }
+
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 fn classify(text: &str, err: serde_json::Error) -> FrameError {
     let value: Value = match serde_json::from_str(text) {
@@ -226,6 +242,15 @@ mod tests {
         };
         assert_eq!(data.orchestrator_id.as_deref(), Some("rec-1"));
         assert!(!data.understands_provision_config());
+    }
+
+    /// Inputs the `frames` fuzz target found accepted (fuzz/regressions/frames).
+    #[test]
+    fn shapes_no_frame_has_are_refused() {
+        let raw = r#"{"type": "o_config_snapshot", "data": {"$serde_json::private::RawValue": "[[[[1]]]]"}}"#;
+        assert!(matches!(parse_client_frame(raw), Err(FrameError::NotJson(_))));
+        let array = r#"["handshake", {"orchestrator_id": "org-1"}]"#;
+        assert_eq!(parse_client_frame(array), Err(FrameError::MissingType));
     }
 
     #[test]

@@ -48,6 +48,14 @@ pub fn verify(secret: &[u8], token: &str) -> Result<(OrchestratorId, u64), Token
         return Err(TokenError::Malformed);
     };
     let id = OrchestratorId::parse(id).map_err(|_| TokenError::Malformed)?;
+    // One spelling per token: `u64::from_str` also takes "+3" and "003", which
+    // would verify too (the signature covers "3") and slip past anything keyed
+    // on the token's text. Found by the `token` fuzz target.
+    let canonical = generation.bytes().all(|b| b.is_ascii_digit())
+        && (generation == "0" || !generation.starts_with('0'));
+    if !canonical {
+        return Err(TokenError::Malformed);
+    }
     let generation: u64 = generation.parse().map_err(|_| TokenError::Malformed)?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
@@ -68,6 +76,10 @@ mod tests {
         let token = sign(b"secret", &id, 3);
         assert_eq!(verify(b"secret", &token), Ok((id.clone(), 3)));
         assert_eq!(verify(b"other", &token), Err(TokenError::BadSignature));
+        // The same token spelled differently is refused (fuzz finding).
+        for alias in [token.replace(".3.", ".03."), token.replace(".3.", ".+3.")] {
+            assert_eq!(verify(b"secret", &alias), Err(TokenError::Malformed));
+        }
         let forged = token.replace("org-1", "org-2");
         assert_eq!(verify(b"secret", &forged), Err(TokenError::BadSignature));
         assert_eq!(
