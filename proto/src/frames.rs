@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn shapes_no_frame_has_are_refused() {
         let raw = r#"{"type": "o_config_snapshot", "data": {"$serde_json::private::RawValue": "[[[[1]]]]"}}"#;
-        assert!(matches!(parse_client_frame(raw), Err(FrameError::NotJson(_))));
+        assert!(matches!(
+            parse_client_frame(raw),
+            Err(FrameError::NotJson(_))
+        ));
         let array = r#"["handshake", {"orchestrator_id": "org-1"}]"#;
         assert_eq!(parse_client_frame(array), Err(FrameError::MissingType));
     }
