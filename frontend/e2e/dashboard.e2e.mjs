@@ -524,7 +524,9 @@ async function run() {
     await page.waitForURL(/\/login$/);
     await page.getByText('You have been logged out.').waitFor();
     const res = await fetch(`${base}/api/v1/controller/overview`, { headers: { Authorization: `Bearer ${tabToken}` } });
-    assert.equal(res.status, 403, 'the old token is refused');
+    // A session that ended is 401 (log in again), not 403 (a token never issued).
+    assert.equal(res.status, 401, 'the old token is refused as an ended session');
+    assert.match((await res.json()).detail, /Session ended/);
   });
 }
 
