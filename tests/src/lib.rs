@@ -318,37 +318,60 @@ pub fn free_port() -> u16 {
 
 /// Starts `moolai-edge` as a process (so it can be killed) and waits until ready.
 pub async fn edge_process(env: &TestEnv, id: &str, port: u16) -> tokio::process::Child {
-    let child = tokio::process::Command::new(workspace_bin("moolai-edge"))
-        .env("NATS_URL", &env.nats_url)
-        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
-        .env("EDGE_ID", id)
-        .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start moolai-edge");
-    wait_ready(([127, 0, 0, 1], port).into()).await;
-    child
+    let listen = format!("127.0.0.1:{port}");
+    role_process(
+        env,
+        "moolai-edge",
+        port,
+        &[("EDGE_ID", id), ("EDGE_LISTEN", &listen)],
+    )
+    .await
 }
 
 /// Starts `moolai-persister` as a process (so it can be `kill -9`ed) on `port`
 /// and waits until it is ready.
 pub async fn persister_process(env: &TestEnv, port: u16) -> tokio::process::Child {
-    let child = tokio::process::Command::new(workspace_bin("moolai-persister"))
+    let listen = format!("127.0.0.1:{port}");
+    let vars = [
+        ("DATABASE_URL", env.db_url.as_str()),
+        ("PERSISTER_LISTEN", &listen),
+    ];
+    role_process(env, "moolai-persister", port, &vars).await
+}
+
+/// A workspace binary as a process on this test's NATS and prefix, with `vars`
+/// set, ready on `port`.
+async fn role_process(
+    env: &TestEnv,
+    bin: &str,
+    port: u16,
+    vars: &[(&str, &str)],
+) -> tokio::process::Child {
+    let child = tokio::process::Command::new(workspace_bin(bin))
         .env("NATS_URL", &env.nats_url)
-        .env("DATABASE_URL", &env.db_url)
         .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
-        .env("PERSISTER_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("start moolai-persister");
+        .unwrap_or_else(|e| panic!("start {bin}: {e}"));
     wait_ready(([127, 0, 0, 1], port).into()).await;
     child
+}
+
+/// A stack on a private nats-server the test may kill and restart; `None` when
+/// no nats-server binary was provided.
+pub async fn stack_on_private_broker() -> Option<(faults::NatsServer, TestEnv, Stack)> {
+    let Some(nats) = faults::NatsServer::start().await else {
+        eprintln!("NATS_SERVER_BIN not set; skipping (scripts/test.sh sets it)");
+        return None;
+    };
+    let mut env = TestEnv::new().await;
+    env.nats_url = nats.url();
+    let stack = env.stack().await;
+    Some((nats, env, stack))
 }
 
 /// A binary of this workspace, built next to the test executable.

@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use moolai_tests::api::Api;
-use moolai_tests::faults::{NatsServer, TcpProxy};
+use moolai_tests::faults::TcpProxy;
 use moolai_tests::load::{env_or, fault_secs, stored, MessagePump};
 use moolai_tests::{
-    free_port, http, persister_process, start_core, start_edge, start_persister, wait_until,
-    TestEnv,
+    free_port, http, persister_process, stack_on_private_broker, start_core, start_edge,
+    start_persister, wait_until, TestEnv,
 };
 use serde_json::json;
 use tokio::time::Instant;
@@ -103,15 +103,10 @@ async fn a_database_outage_under_load_loses_nothing_and_drains_after_its_return(
 
 #[tokio::test]
 async fn a_broker_restart_under_load_loses_nothing_and_rest_writes_fail_fast() {
-    let Some(mut nats) = NatsServer::start().await else {
-        eprintln!("NATS_SERVER_BIN not set; skipping (scripts/test.sh sets it)");
+    let Some((mut nats, env, stack)) = stack_on_private_broker().await else {
         return;
     };
-    let mut env = TestEnv::new().await;
-    env.nats_url = nats.url();
-    let persister = start_persister(env.persister_config()).await;
-    let core = start_core(env.core_config()).await;
-    let edge = start_edge(env.edge_config("edge-1")).await;
+    let (persister, core, edge) = (&stack.persister, &stack.core, &stack.edge);
     let api = Api::admin(core.addr).await;
     let rate = env_or("MOOLAI_FAULT_RATE", 100) as u32;
     let outage = Duration::from_secs(env_or("MOOLAI_FAULT_OUTAGE_SECS", 5));
@@ -135,7 +130,7 @@ async fn a_broker_restart_under_load_loses_nothing_and_rest_writes_fail_fast() {
     tokio::time::sleep(outage.saturating_sub(asked.elapsed())).await;
     nats.restart().await;
     let back = Instant::now();
-    for role in [&persister, &core, &edge] {
+    for role in [persister, core, edge] {
         let up = wait_until(Duration::from_secs(10), || async {
             matches!(http::get(role.addr, "/readyz").await, Ok((200, _)))
         })

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use moolai_tests::faults::{NatsServer, TcpProxy};
+use moolai_tests::faults::TcpProxy;
 use moolai_tests::http;
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
@@ -61,18 +61,13 @@ async fn events_during_a_database_outage_are_written_when_it_returns() {
 
 #[tokio::test]
 async fn roles_report_a_lost_broker_and_recover_when_it_returns() {
-    let Some(mut nats) = NatsServer::start().await else {
-        eprintln!("NATS_SERVER_BIN not set; skipping (scripts/test.sh sets it)");
+    let Some((mut nats, env, stack)) = moolai_tests::stack_on_private_broker().await else {
         return;
     };
-    let mut env = TestEnv::new().await;
-    env.nats_url = nats.url();
-    let persister = start_persister(env.persister_config()).await;
-    let core = start_core(env.core_config()).await;
-    let edge = start_edge(env.edge_config("edge-1")).await;
+    let (persister, core, edge) = (&stack.persister, &stack.core, &stack.edge);
 
     nats.kill().await;
-    for role in [&persister, &core, &edge] {
+    for role in [persister, core, edge] {
         let down = wait_until(Duration::from_secs(10), || async {
             matches!(http::get(role.addr, "/readyz").await, Ok((503, body)) if body.contains("nats"))
         })
@@ -88,7 +83,7 @@ async fn roles_report_a_lost_broker_and_recover_when_it_returns() {
     );
 
     nats.restart().await;
-    for role in [&persister, &core, &edge] {
+    for role in [persister, core, edge] {
         let up = wait_until(Duration::from_secs(15), || async {
             matches!(http::get(role.addr, "/readyz").await, Ok((200, _)))
         })
