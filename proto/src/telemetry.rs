@@ -1,5 +1,7 @@
 //! Logging and shutdown plumbing every binary shares.
 
+use std::io::IsTerminal;
+
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -9,18 +11,30 @@ use crate::logbuf::BufferLayer;
 
 /// Installs the global subscriber: `RUST_LOG` filters what is printed (default
 /// `info`), JSON lines when `json` is set, for log shippers; info and above also go
-/// to the in-memory buffer behind the logs API.
+/// to the in-memory buffer behind the logs API. Colours only on a terminal (see
+/// [`colour_wanted`]).
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = colour_wanted(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let printed = if json {
         fmt::layer().json().with_filter(filter).boxed()
     } else {
-        fmt::layer().with_filter(filter).boxed()
+        fmt::layer().with_ansi(ansi).with_filter(filter).boxed()
     };
     tracing_subscriber::registry()
         .with(printed)
         .with(BufferLayer)
         .init();
+}
+
+/// Whether printed logs may carry ANSI colour codes: only on a terminal, and not
+/// when `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+/// Log files and pipes get plain text that `grep` and editors read as written.
+pub fn colour_wanted(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The same for tests: printed through the test harness's capture, quiet by default.
@@ -90,4 +104,24 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour_wanted;
+
+    #[test]
+    fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
+        assert!(!colour_wanted(false, None));
+        assert!(!colour_wanted(false, Some(OsStr::new(""))));
+    }
+
+    #[test]
+    fn a_terminal_gets_colour_unless_no_color_is_set() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+    }
 }
