@@ -1,6 +1,7 @@
 //! Tells the cluster this edge is up, what it holds and how busy it is, every
 //! [`EVERY`], on `{p}.edges.presence.{edge}`. Core shows it; monitoring may too.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,11 @@ use crate::Edge;
 
 /// How often an edge announces itself.
 pub const EVERY: Duration = Duration::from_secs(5);
+
+/// `heartbeats_per_sec` is averaged over this long: the same window as core's rates
+/// (`core/src/rates.rs`), so the dashboard's Overview and Edges page agree, and long
+/// enough to span a beat of orchestrators beating every 5-30 s.
+pub const RATE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Counters the connection tasks bump on every frame. The Prometheus handles are
 /// resolved once here rather than looked up by name per frame.
@@ -48,15 +54,14 @@ pub async fn announce(
 ) {
     let subject = edge.bus.subjects.edge_presence(&edge.id);
     let mut tick = tokio::time::interval(EVERY);
-    let (mut last_count, mut last_at) = (0u64, Instant::now());
+    let mut window = RateWindow::default();
+    window.add(Instant::now(), counters.heartbeats.load(Ordering::Relaxed));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let count = counters.heartbeats.load(Ordering::Relaxed);
-        let rate = (count - last_count) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
-        (last_count, last_at) = (count, Instant::now());
+        let rate = window.add(Instant::now(), counters.heartbeats.load(Ordering::Relaxed));
         let presence = EdgePresence {
             edge_id: edge.id.clone(),
             address: address.clone(),
@@ -69,5 +74,58 @@ pub async fn announce(
         if let Err(err) = edge.bus.notify(subject.clone(), payload).await {
             tracing::debug!(%err, "presence not announced");
         }
+    }
+}
+
+/// Counter readings over the last [`RATE_WINDOW`].
+#[derive(Debug, Default)]
+struct RateWindow {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl RateWindow {
+    /// Adds a reading; returns the rate per second since the oldest reading kept
+    /// (at most [`RATE_WINDOW`] ago; less while the edge is younger than that).
+    fn add(&mut self, at: Instant, count: u64) -> f64 {
+        self.samples.push_back((at, count));
+        while self
+            .samples
+            .get(1)
+            .is_some_and(|second| at.duration_since(second.0) >= RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+        let (first_at, first) = self.samples[0];
+        let secs = at.duration_since(first_at).as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        count.saturating_sub(first) as f64 / secs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_is_averaged_over_thirty_seconds() {
+        // 10 orchestrators beating every 10 s, announced every 5 s: a 5 s window
+        // would alternate between 2/s and 0/s.
+        let start = Instant::now();
+        let mut window = RateWindow::default();
+        window.add(start, 0);
+        let mut count = 0;
+        for n in 1..=20u64 {
+            let sec = n * 5;
+            if sec % 10 == 0 {
+                count += 10;
+            }
+            let rate = window.add(start + Duration::from_secs(sec), count);
+            if sec >= 30 {
+                assert!((rate - 1.0).abs() < 0.35, "at {sec} s: {rate}");
+            }
+        }
+        assert!(window.samples.len() <= 7);
     }
 }
