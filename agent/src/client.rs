@@ -22,6 +22,7 @@ use tokio_tungstenite::Connector;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::narrate::{message_summary, provision_summary, say, Narration};
 use crate::stats::Stats;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -79,31 +80,55 @@ enum Ended {
 }
 
 impl Orchestrator {
-    /// Runs until `shutdown`, reconnecting as needed.
+    /// Runs until `shutdown`, reconnecting as needed, telling its story at debug.
     pub async fn run(
         self,
         stats: Stats,
         status: watch::Sender<Status>,
         shutdown: CancellationToken,
     ) {
+        self.run_narrated(Narration::Debug, stats, status, shutdown)
+            .await
+    }
+
+    /// Runs until `shutdown`, reconnecting as needed, telling its story at the
+    /// `narration` level. The first edge is picked at random from `urls`, so that a
+    /// fleet given the same list spreads over all of them; failures rotate on.
+    pub async fn run_narrated(
+        self,
+        narration: Narration,
+        stats: Stats,
+        status: watch::Sender<Status>,
+        shutdown: CancellationToken,
+    ) {
         let mut attempt: u32 = 0;
-        let mut url_index = 0;
+        // Connection attempts since the last session, as the first client counted.
+        let mut tries: u32 = 0;
+        let mut url_index = start_index(self.urls.len());
         while !shutdown.is_cancelled() {
             let url = &self.urls[url_index % self.urls.len()];
-            let pause = match self.session(url, &stats, &status, &shutdown).await {
+            tries = tries.saturating_add(1);
+            say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {tries})");
+            let pause = match self
+                .session(narration, url, &stats, &status, &shutdown)
+                .await
+            {
                 Ok(Ended::Shutdown) => break,
                 Ok(Ended::Closed(why)) => {
-                    tracing::info!(id = %self.id, url, why, "session ended; reconnecting");
                     attempt = 1;
+                    tries = 0;
                     url_index += 1; // the edge may be going away: try the next one first
-                    jitter(Duration::from_millis(500))
+                    let pause = jitter(Duration::from_millis(500));
+                    say!(narration, id = %self.id, "[O-CCS] disconnected from {url} ({why}); reconnecting in {pause:.1?}");
+                    pause
                 }
                 Err(err) => {
                     stats.error();
-                    tracing::debug!(id = %self.id, url, %err, "connect failed");
                     attempt = attempt.saturating_add(1);
                     url_index += 1;
-                    backoff(attempt)
+                    let pause = backoff(attempt);
+                    say!(narration, id = %self.id, "[O-CCS] could not connect to {url} ({err}); retrying in {pause:.1?}");
+                    pause
                 }
             };
             status.send_modify(|s| s.connected_to = None);
@@ -116,25 +141,32 @@ impl Orchestrator {
 
     async fn session(
         &self,
+        narration: Narration,
         url: &str,
         stats: &Stats,
         status: &watch::Sender<Status>,
         shutdown: &CancellationToken,
     ) -> Result<Ended, AgentError> {
         let started = Instant::now();
-        let mut ws = self.handshake(url).await?;
+        let mut ws = self.handshake(narration, url).await?;
+        say!(narration, id = %self.id, "[O-CCS] handshake_ack received");
         stats.connected(started.elapsed());
         status.send_modify(|s| {
             s.connected_to = Some(url.to_owned());
             s.sessions += 1;
         });
-        let ended = self.heartbeat_loop(&mut ws, stats, shutdown).await;
+        let ended = self
+            .heartbeat_loop(narration, &mut ws, stats, shutdown)
+            .await;
+        if let Ended::Shutdown = ended {
+            say!(narration, id = %self.id, "[O-CCS] stopping: closed the connection to {url}");
+        }
         stats.disconnected();
         Ok(ended)
     }
 
     /// Connects and completes the handshake; the ack must be the first frame.
-    async fn handshake(&self, url: &str) -> Result<Socket, AgentError> {
+    async fn handshake(&self, narration: Narration, url: &str) -> Result<Socket, AgentError> {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
@@ -172,6 +204,7 @@ impl Orchestrator {
         let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;
+        say!(narration, id = %self.id, "[O-CCS] Connected to {url}; sending handshake");
         ws.send(Message::text(self.handshake_frame().to_string()))
             .await?;
         let first = timeout(STEP_TIMEOUT, next_text(&mut ws))
@@ -214,6 +247,7 @@ impl Orchestrator {
 
     async fn heartbeat_loop(
         &self,
+        narration: Narration,
         ws: &mut Socket,
         stats: &Stats,
         shutdown: &CancellationToken,
@@ -230,35 +264,35 @@ impl Orchestrator {
                 _ = tick.tick() => {
                     beats = beats.wrapping_add(1);
                     if self.drop_heartbeat_every > 0 && beats.is_multiple_of(self.drop_heartbeat_every) {
+                        tracing::debug!(id = %self.id, "i_am_alive #{beats} left out (fault injection)");
                         continue;
                     }
                     let frame = json!({"type": "i_am_alive", "timestamp": timestamp(Utc::now())});
                     if let Err(e) = ws.send(Message::text(frame.to_string())).await {
-                        return Ended::Closed(e.to_string());
+                        return Ended::Closed(format!("send failed: {e}"));
                     }
                     stats.heartbeat();
+                    say!(narration, id = %self.id, "[O-CCS] i_am_alive sent #{beats}");
                 }
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(reply) = self.on_frame(text.as_str()) {
+                        if let Some(reply) = self.on_frame(narration, text.as_str()) {
                             if let Err(e) = ws.send(Message::text(reply)).await {
-                                return Ended::Closed(e.to_string());
+                                return Ended::Closed(format!("send failed: {e}"));
                             }
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => {
-                        return Ended::Closed(frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default());
-                    }
+                    Some(Ok(Message::Close(frame))) => return Ended::Closed(close_reason(frame.as_ref())),
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Ended::Closed(e.to_string()),
-                    None => return Ended::Closed("eof".into()),
+                    Some(Err(e)) => return Ended::Closed(format!("error: {e}")),
+                    None => return Ended::Closed("connection ended without a close frame".into()),
                 }
             }
         }
     }
 
     /// Applies a frame from the controller; returns a frame to answer with, if any.
-    fn on_frame(&self, text: &str) -> Option<String> {
+    fn on_frame(&self, narration: Narration, text: &str) -> Option<String> {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
             Err(_) => {
@@ -268,20 +302,30 @@ impl Orchestrator {
         };
         match frame {
             ServerFrame::ProvisionConfig { data, .. } => {
-                tracing::info!(id = %self.id, "provision_config received");
+                let summary = provision_summary(&data);
                 self.keep("provision_config", json!(data));
+                say!(narration, id = %self.id, "[O-CCS] provisioning applied: {summary}");
             }
             ServerFrame::IndependenceUpdate { data, .. } => {
-                tracing::info!(id = %self.id, independent = data.is_independent, "independence_update received");
                 self.keep("independence", json!(data));
+                say!(
+                    narration,
+                    id = %self.id,
+                    "[O-CCS] independence_update received: independent={}, privacy_mode={}",
+                    data.is_independent,
+                    data.privacy_mode
+                );
             }
             ServerFrame::Message { data } => {
-                tracing::info!(id = %self.id, message = %data, "message received");
+                let (message_id, kind) = message_summary(&data);
+                say!(narration, id = %self.id, "[O-CCS] message received: id {message_id}, type {kind}; acknowledging");
                 let id = data.get("id").cloned().unwrap_or(Value::Null);
                 return Some(json!({"type": "message_ack", "data": {"id": id}}).to_string());
             }
             ServerFrame::MessageStatus { data } => {
-                tracing::info!(id = %self.id, status = %data, "message status changed")
+                let (message_id, _) = message_summary(&data);
+                let state = data.get("status").and_then(Value::as_str).unwrap_or("-");
+                say!(narration, id = %self.id, "[O-CCS] message {message_id} is now {state}");
             }
             ServerFrame::Error { data } => {
                 tracing::warn!(id = %self.id, error = %data, "controller refused a frame")
@@ -318,6 +362,21 @@ impl Orchestrator {
             tracing::warn!(%err, path = %path.display(), "could not keep the state file");
         }
     }
+}
+
+/// A close frame as its log line shows it: `close 1001 server_draining`.
+fn close_reason(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(f) if f.reason.is_empty() => format!("close {}", u16::from(f.code)),
+        Some(f) => format!("close {} {}", u16::from(f.code), f.reason),
+        None => "close without a code".into(),
+    }
+}
+
+/// Where an orchestrator starts in its list of edges: anywhere, so that a fleet
+/// handed the same list spreads over every edge instead of piling onto the first.
+fn start_index(urls: usize) -> usize {
+    rand::rng().random_range(0..urls.max(1))
 }
 
 async fn next_text(ws: &mut Socket) -> Result<String, AgentError> {
@@ -377,4 +436,30 @@ async fn connect_from(
         }
     }
     Err(last.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orchestrators_given_two_edges_start_on_both() {
+        let mut on = [0u32; 2];
+        for _ in 0..200 {
+            on[start_index(2)] += 1;
+        }
+        // Each count is Binomial(200, 1/2): below 60 once in ~10^9 runs.
+        assert!(on.iter().all(|&n| n >= 60), "start spread {on:?}");
+        assert_eq!(start_index(1), 0);
+    }
+
+    #[test]
+    fn a_close_names_its_code_and_reason() {
+        let frame = CloseFrame {
+            code: CloseCode::Library(4000),
+            reason: "superseded".into(),
+        };
+        assert_eq!(close_reason(Some(&frame)), "close 4000 superseded");
+        assert_eq!(close_reason(None), "close without a code");
+    }
 }

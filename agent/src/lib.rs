@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod narrate;
 pub mod stats;
 pub mod tls;
 
@@ -16,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 pub use client::{Orchestrator, Status};
 pub use config::Config;
+pub use narrate::Narration;
 pub use stats::Stats;
 
 /// How often load mode prints a line of figures.
@@ -39,6 +41,18 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<stats::Snapshot, tls::TlsError> {
     let tls = config.ca_file.as_deref().map(tls::trusting).transpose()?;
+    let narration = Narration::for_count(config.count);
+    narrate::say!(
+        narration,
+        "[O-CCS] booting moolai-agent {}…",
+        env!("CARGO_PKG_VERSION")
+    );
+    narrate::say!(narration, "[O-CCS] WS URL => {}", config.urls.join(","));
+    narrate::say!(
+        narration,
+        "[O-CCS] ORCHESTRATOR_ID => {}",
+        config.orchestrator_id
+    );
     let stats = Stats::default();
     let tasks = TaskTracker::new();
     let started = Instant::now();
@@ -80,6 +94,7 @@ async fn launch(
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) {
+    let narration = Narration::for_count(config.count);
     let pause = match config.connect_rate {
         0 => Duration::ZERO,
         rate => Duration::from_secs_f64(1.0 / f64::from(rate)),
@@ -114,7 +129,7 @@ async fn launch(
                 .then(|| config.source_ips[i % config.source_ips.len()]),
         };
         let (tx, _rx) = watch::channel(Status::default());
-        tasks.spawn(orchestrator.run(stats.clone(), tx, shutdown.clone()));
+        tasks.spawn(orchestrator.run_narrated(narration, stats.clone(), tx, shutdown.clone()));
         if !pause.is_zero() {
             next += pause;
             tokio::time::sleep_until(next).await;
