@@ -30,6 +30,22 @@ async fn core_with(
     (persister, core)
 }
 
+/// The 401 body for no token: the first version's text, then how to get one.
+fn missing_token() -> String {
+    let text = moolai_core::api::error::ApiError::MissingToken.to_string();
+    assert!(text.starts_with("Missing bearer token"), "{text}");
+    assert!(text.contains("/api/v1/internal/auth/login"), "{text}");
+    text
+}
+
+/// The 403 body for a token that never was a session.
+fn invalid_token() -> String {
+    let text = moolai_core::api::error::ApiError::InvalidToken.to_string();
+    assert!(text.starts_with("Invalid token"), "{text}");
+    assert!(text.contains("/api/v1/internal/auth/login"), "{text}");
+    text
+}
+
 fn assert_detail(status: StatusCode, body: &Value, want_status: u16, want_detail: &str) {
     assert_eq!(status, want_status, "body: {body}");
     assert_eq!(body, &json!({ "detail": want_detail }));
@@ -88,7 +104,7 @@ async fn a_request_without_a_bearer_token_is_401_missing_bearer_token() {
     let (_p, core) = core_with(&env, |_| {}).await;
     let api = Api::new(core.addr, None);
     let (status, body) = api.get(INTERNAL).await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
     let token = admin_token(core.addr).await;
     for header in [
         "Basic YWRtaW46cGFzc3dvcmQ=".to_owned(),
@@ -99,13 +115,13 @@ async fn a_request_without_a_bearer_token_is_401_missing_bearer_token() {
             .request(Method::GET, INTERNAL)
             .header("Authorization", header.as_str());
         let (status, body) = Api::send(req).await;
-        assert_detail(status, &body, 401, "Missing bearer token");
+        assert_detail(status, &body, 401, &missing_token());
     }
     // Mutating controller endpoints too.
     let (status, body) = api
         .post(CONTROLLER_READ, json!({"org_id": "org-x", "name": "X"}))
         .await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
 }
 
 #[tokio::test]
@@ -118,7 +134,7 @@ async fn an_unknown_token_is_403_invalid_token() {
     forged.push(if last == 'A' { 'B' } else { 'A' });
     for token in [forged.as_str(), "fake-dev-token", "x"] {
         let (status, body) = Api::new(core.addr, Some(token)).get(INTERNAL).await;
-        assert_detail(status, &body, 403, "Invalid token");
+        assert_detail(status, &body, 403, &invalid_token());
     }
 }
 
@@ -155,7 +171,7 @@ async fn a_token_revoked_by_logout_is_401_within_a_second() {
     let api = Api::new(core.addr, Some(&token));
     assert_eq!(api.get(INTERNAL).await.0, 200);
     let (status, body) = Api::new(core.addr, None).post(LOGOUT, json!({})).await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
     let (status, body) = api.post(LOGOUT, json!({})).await;
     assert_eq!(status, 200, "logout: {body}");
     let logged_out = std::time::Instant::now();
@@ -195,14 +211,14 @@ async fn the_dev_token_is_accepted_only_when_configured() {
     let (status, body) = Api::new(core.addr, Some("fake-dev-token2"))
         .get(INTERNAL)
         .await;
-    assert_detail(status, &body, 403, "Invalid token");
+    assert_detail(status, &body, 403, &invalid_token());
     core.stop().await;
 
     let unset = start_core(env.core_config()).await;
     let (status, body) = Api::new(unset.addr, Some("fake-dev-token"))
         .get(INTERNAL)
         .await;
-    assert_detail(status, &body, 403, "Invalid token");
+    assert_detail(status, &body, 403, &invalid_token());
 }
 
 #[tokio::test]
@@ -210,7 +226,7 @@ async fn public_read_api_opens_controller_reads_but_not_writes_or_internal_endpo
     let env = TestEnv::new().await;
     let (_p, core) = core_with(&env, |_| {}).await;
     let (status, body) = Api::new(core.addr, None).get(CONTROLLER_READ).await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
     core.stop().await;
 
     let mut config = env.core_config();
@@ -232,9 +248,9 @@ async fn public_read_api_opens_controller_reads_but_not_writes_or_internal_endpo
             json!({"org_id": "org-anon", "name": "Anon"}),
         )
         .await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
     let (status, body) = anonymous.get(INTERNAL).await;
-    assert_detail(status, &body, 401, "Missing bearer token");
+    assert_detail(status, &body, 401, &missing_token());
     // The write really did not happen.
     let org: Option<String> = env
         .scalar(

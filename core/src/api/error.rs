@@ -17,12 +17,21 @@ pub struct FieldError {
     pub kind: String,
 }
 
+/// How to get a token: the end of the 401/403 bodies, since a client that has
+/// none cannot learn it from the status alone.
+pub const GET_A_TOKEN: &str = "Get a token with POST /api/v1/internal/auth/login, \
+or use the one scripts/stack.sh printed (.data/dev-token)";
+
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("Missing bearer token")]
+    /// Both texts start as the first version's did.
+    #[error(
+        "Missing bearer token: send `Authorization: Bearer <token>`. {}",
+        GET_A_TOKEN
+    )]
     MissingToken,
-    #[error("Invalid token")]
+    #[error("Invalid token. {}", GET_A_TOKEN)]
     InvalidToken,
     /// A token that was a session once, now logged out or expired: 401 (RFC 6750
     /// `invalid_token`) so clients know to log in again; a token that never was
