@@ -35,6 +35,21 @@ ensure_postgres
 NATS_SERVER_BIN=$(ensure_nats_bin)
 export NATS_SERVER_BIN
 
+# A static bearer token for the REST API, so the spec's curl scripts run with only
+# the URL and token changed. Made once and kept (mode 0600) so an exported $TOKEN
+# survives restarts; DEV_BEARER_TOKEN from the environment wins (e.g.
+# DEV_BEARER_TOKEN=fake-dev-token to paste the spec's commands unchanged).
+TOKEN_FILE="$DATA/dev-token"
+if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
+  if [[ ! -s "$TOKEN_FILE" ]]; then
+    mkdir -p "$DATA"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$TOKEN_FILE")
+    log "created a bearer token for the API in $TOKEN_FILE"
+  fi
+  chmod 600 "$TOKEN_FILE"
+  DEV_BEARER_TOKEN=$(<"$TOKEN_FILE")
+fi
+
 # From here on, whatever happens, stop only what we started.
 trap down EXIT
 trap 'exit 130' INT
@@ -72,7 +87,7 @@ wait_ready() {
 # The persister applies migrations, so the others wait for it.
 start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
 wait_ready persister 8767
-start_service core moolai-core CORE_LISTEN=127.0.0.1:8765
+start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN"
 start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN=0.0.0.0:8766
 start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN=0.0.0.0:8768
 wait_ready core 8765
@@ -90,6 +105,10 @@ Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
   database          $DATABASE_URL
 Start an agent:
   target/release/moolai-agent --id org-001 --url ws://127.0.0.1:8766/ws,ws://127.0.0.1:8768/ws
+Use the REST API (the token is kept in .data/dev-token; docs/demo.md walks the demo with it):
+  export CONTROLLER=http://127.0.0.1:8765
+  export TOKEN=$(printf %q "$DEV_BEARER_TOKEN")
+  curl -H "Authorization: Bearer \$TOKEN" \$CONTROLLER/api/v1/controller/organizations
 
 EOF
 
