@@ -104,6 +104,7 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
     let loud = live.should_log(id);
     if live.rule(id).is_independent {
         counts.ignored.increment(1);
+        live.note_ignored();
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }

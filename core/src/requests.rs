@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::sessions::Sessions;
-use crate::store;
 
 /// Serves requests until `shutdown`; each is answered in its own task so one slow
 /// database read does not hold up the others.
@@ -51,8 +50,7 @@ async fn answer(sessions: &Sessions, req: ProvisioningRequest) -> Result<(), asy
         tracing::debug!(orchestrator_id = %id, "provisioning request from an unknown connection");
         return Ok(());
     };
-    let data = store::provision_data(&sessions.pool, id).await?;
-    sessions.routes.provision(id, &conn, data).await?;
+    sessions.pushes.config(id, &conn, true).await?;
     tracing::info!(orchestrator_id = %id, "[C-OCS] Provisioning sent to {id} on request");
     Ok(())
 }

@@ -2,11 +2,12 @@
 
 use bytes::Bytes;
 use moolai_proto::events::EdgeCommand;
-use moolai_proto::frames::{timestamp, LegacyProvisioning, ProvisionData, ServerFrame};
+use moolai_proto::frames::{timestamp, LegacyProvisioning, ServerFrame};
 use moolai_proto::{EdgeId, OrchestratorId, Subjects};
 use serde_json::Value;
 
 use crate::live::Connection;
+use crate::store::Provision;
 
 /// Publishes routing commands on `{p}.edge.{edge}.commands` (core NATS: a command
 /// for a socket that is gone is worthless, and the edge is the only listener).
@@ -72,26 +73,28 @@ impl Routes {
         &self,
         id: &OrchestratorId,
         conn: &Connection,
-        data: ProvisionData,
+        provision: &Provision,
     ) -> Result<(), async_nats::Error> {
         let mut frames = Vec::with_capacity(2);
-        if !conn.provision_config_capable {
-            frames.push(legacy_frame(id, conn, &data.features).to_json());
-        }
-        frames.insert(
-            0,
+        frames.push(
             ServerFrame::ProvisionConfig {
-                data,
+                data: provision.data.clone(),
                 timestamp: timestamp(chrono::Utc::now()),
             }
             .to_json(),
         );
+        if !conn.provision_config_capable {
+            frames.push(legacy_frame(id, conn, provision).to_json());
+        }
         self.deliver(id, conn, frames).await
     }
 }
 
-fn legacy_frame(id: &OrchestratorId, conn: &Connection, features: &Value) -> ServerFrame {
-    let text = |key: &str| {
+/// The first version's `provisioning`: its client stores the name and location and
+/// announces them at its next handshake, so they are the organization's own (an
+/// administrator's, if one set them), falling back to what it announced.
+fn legacy_frame(id: &OrchestratorId, conn: &Connection, provision: &Provision) -> ServerFrame {
+    let announced = |key: &str| {
         conn.metadata
             .get(key)
             .and_then(Value::as_str)
@@ -100,10 +103,14 @@ fn legacy_frame(id: &OrchestratorId, conn: &Connection, features: &Value) -> Ser
     ServerFrame::Provisioning {
         data: LegacyProvisioning {
             orchestrator_id: id.to_string(),
-            features: features.clone(),
+            features: provision.data.features.clone(),
             metadata: Value::Object(conn.metadata.clone()),
-            name: text("name").unwrap_or_else(|| format!("Organization {id}")),
-            location: text("location").unwrap_or_else(|| "unknown".to_owned()),
+            name: (provision.name.clone())
+                .or_else(|| announced("name"))
+                .unwrap_or_else(|| format!("Organization {id}")),
+            location: (provision.location.clone())
+                .or_else(|| announced("location"))
+                .unwrap_or_else(|| "unknown".to_owned()),
         },
     }
 }

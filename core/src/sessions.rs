@@ -17,7 +17,7 @@ use futures::StreamExt;
 use moolai_proto::events::{DisconnectEvent, Event, HandshakeEvent};
 use moolai_proto::frames::{timestamp, Independence, ServerFrame};
 use moolai_proto::subjects::CORE_CONSUMER;
-use moolai_proto::{EventKind, OrchestratorId, Subjects};
+use moolai_proto::{EventKind, Subjects};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -26,8 +26,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::activity::Feed;
 use crate::live::{Connection, Live, Registered, Rule};
+use crate::push::Pushes;
 use crate::route::Routes;
-use crate::store;
 
 /// Number of sequential workers events are spread over.
 const WORKERS: usize = 16;
@@ -35,6 +35,8 @@ const WORKERS: usize = 16;
 pub const CLOSE_SUPERSEDED: u16 = 4000;
 /// Close code telling a client it was deregistered by an administrator.
 pub const CLOSE_DEREGISTERED: u16 = 4001;
+/// The reason sent with [`CLOSE_DEREGISTERED`] (at most 123 bytes in a close frame).
+pub const DEREGISTERED_REASON: &str = "deregistered: an administrator must register it again";
 /// Close code telling a client its token was revoked.
 pub const CLOSE_TOKEN_REVOKED: u16 = 4003;
 
@@ -43,6 +45,7 @@ pub const CLOSE_TOKEN_REVOKED: u16 = 4003;
 pub struct Sessions {
     pub live: Live,
     pub routes: Routes,
+    pub pushes: Pushes,
     pub pool: PgPool,
     pub feed: Feed,
 }
@@ -189,6 +192,16 @@ impl Sessions {
             metadata: e.metadata,
             provision_config_capable: e.provision_config_capable,
         };
+        if self.live.is_deregistered(&id) {
+            // Removed by an administrator: refused until registered again. The edge
+            // has acknowledged the handshake already (it waits only for the stream),
+            // so the refusal is a close with a reason the operator can read.
+            tracing::info!("[C-OCS] Refusing deregistered orchestrator {id}");
+            self.routes
+                .close(&id, &conn, CLOSE_DEREGISTERED, DEREGISTERED_REASON)
+                .await?;
+            return Ok(());
+        }
         match self.live.register(id.clone(), conn.clone()) {
             Registered::Stale => {
                 // A newer connection won already; this one must not linger either.
@@ -211,28 +224,13 @@ impl Sessions {
             "handshake",
             json!({"orchestrator_id": id, "edge_id": conn.edge_id}),
         );
-        let data = store::provision_data(&self.pool, &id).await?;
-        self.routes.provision(&id, &conn, data).await?;
+        // Configuration, independence, and every controller message not acknowledged
+        // yet (delivered again at each reconnect, held while independent).
+        let welcome = self.pushes.welcome(&id, &conn).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
             .record("provision", json!({"orchestrator_id": id}));
-        self.welcome(&id, &conn).await
-    }
-
-    /// After provisioning: the orchestrator's independence, and every controller
-    /// message it has not acknowledged yet (delivered again at each reconnect).
-    async fn welcome(
-        &self,
-        id: &OrchestratorId,
-        conn: &Connection,
-    ) -> Result<(), async_nats::Error> {
-        let rule = self.live.rule(id);
-        let mut frames = vec![independence_frame(rule)];
-        for data in store::undelivered_messages(&self.pool, id).await? {
-            frames.push(ServerFrame::Message { data }.to_json());
-        }
-        let messages = frames.len() - 1;
-        self.routes.deliver(id, conn, frames).await?;
+        let messages = welcome.messages;
         if messages > 0 {
             tracing::info!(messages, "pending messages delivered to {id}");
             self.feed.record(
@@ -262,6 +260,7 @@ pub fn independence_frame(rule: Rule) -> String {
         data: Independence {
             is_independent: rule.is_independent,
             privacy_mode: rule.privacy_mode,
+            revision: Some(rule.revision),
         },
         timestamp: timestamp(chrono::Utc::now()),
     }

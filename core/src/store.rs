@@ -9,29 +9,46 @@ use sqlx::{PgPool, Row};
 
 use crate::live::{Connection, Live, Rule};
 
-/// The configuration stored for an orchestrator's organization; empty objects for
-/// one the controller has never configured.
-pub async fn provision_data(
-    pool: &PgPool,
-    id: &OrchestratorId,
-) -> Result<ProvisionData, sqlx::Error> {
+/// What an orchestrator is provisioned with: its organization's configuration and
+/// revision, and the names an administrator gave it (for the first version's
+/// `provisioning` frame, whose client announces them at its next handshake).
+pub struct Provision {
+    pub data: ProvisionData,
+    pub name: Option<String>,
+    pub location: Option<String>,
+}
+
+/// The configuration stored for an orchestrator's organization; empty objects (and
+/// no revision) for one the controller has never configured.
+pub async fn provision(pool: &PgPool, id: &OrchestratorId) -> Result<Provision, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT features, settings, policies FROM organizations WHERE organization_id = $1",
+        "SELECT features, settings, policies, config_revision, name, location
+           FROM organizations WHERE organization_id = $1",
     )
     .bind(id.as_str())
     .fetch_optional(pool)
     .await?;
     let empty = || Value::Object(Map::new());
     Ok(match row {
-        Some(row) => ProvisionData {
-            features: row.try_get("features")?,
-            settings: row.try_get("settings")?,
-            policies: row.try_get("policies")?,
+        Some(row) => Provision {
+            data: ProvisionData {
+                features: row.try_get("features")?,
+                settings: row.try_get("settings")?,
+                policies: row.try_get("policies")?,
+                revision: Some(row.try_get("config_revision")?),
+            },
+            name: row.try_get("name")?,
+            location: row.try_get("location")?,
         },
-        None => ProvisionData {
-            features: empty(),
-            settings: empty(),
-            policies: empty(),
+        None => Provision {
+            data: ProvisionData {
+                features: empty(),
+                settings: empty(),
+                policies: empty(),
+                revision: None,
+            },
+            name: None,
+            location: None,
         },
     })
 }
@@ -40,8 +57,8 @@ pub async fn provision_data(
 /// keeps ignoring independent orchestrators and knows where sockets are.
 pub async fn load(pool: &PgPool, live: &Live) -> Result<usize, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT orchestrator_id, is_independent, privacy_mode, conn_id, edge_id, connected_at,
-                disconnected_at, metadata
+        "SELECT orchestrator_id, is_independent, privacy_mode, rule_revision, conn_id, edge_id,
+                connected_at, disconnected_at, metadata
            FROM orchestrator_instances",
     )
     .fetch_all(pool)
@@ -56,11 +73,22 @@ pub async fn load(pool: &PgPool, live: &Live) -> Result<usize, sqlx::Error> {
             Rule {
                 is_independent: row.try_get("is_independent")?,
                 privacy_mode: row.try_get("privacy_mode")?,
+                revision: row.try_get("rule_revision")?,
             },
         );
         if let Some(conn) = open_connection(&row)? {
             live.register(id, conn);
         }
+    }
+    let gone: Vec<String> =
+        sqlx::query_scalar("SELECT orchestrator_id FROM deregistered_orchestrators")
+            .fetch_all(pool)
+            .await?;
+    for id in gone
+        .into_iter()
+        .filter_map(|id| OrchestratorId::parse(id).ok())
+    {
+        live.set_deregistered(&id, true);
     }
     Ok(count)
 }
@@ -100,7 +128,7 @@ pub async fn undelivered_messages(
 ) -> Result<Vec<Value>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT jsonb_build_object('id', id, 'message_type', message_type, 'content', content,
-                'metadata', message_metadata, 'status', status)
+                'metadata', message_metadata, 'status', status, 'revision', revision)
            FROM orchestrator_messages
           WHERE orchestrator_id = $1 AND source = 'controller' AND status = 'pending' AND acked_at IS NULL
           ORDER BY created_at, id",

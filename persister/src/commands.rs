@@ -139,6 +139,20 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         )
         .await
         .map(Ok),
+        Command::UpdateOrganization {
+            organization_id,
+            name,
+            location,
+        } => found(
+            sql::update_organization(
+                tx,
+                organization_id.as_str(),
+                name.as_deref(),
+                location.as_deref(),
+            )
+            .await?,
+            organization_id.as_str(),
+        ),
         Command::DeleteInstance { orchestrator_id } => found(
             sql::delete_instance(tx, orchestrator_id.as_str(), false).await?,
             orchestrator_id.as_str(),

@@ -9,12 +9,19 @@ use sqlx::PgConnection;
 type Row = Result<Option<Value>, sqlx::Error>;
 
 /// Spec 000 "register": both tables upserted; a new instance is `inactive` until
-/// its orchestrator connects, an existing one keeps its live status.
+/// its orchestrator connects, an existing one keeps its live status. A name or
+/// location given here is the administrator's and wins over what handshakes
+/// announce. Registering again undoes a deregistration. Answers whether the
+/// instance was created (or updated) and its status.
 pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, sqlx::Error> {
+    forgive(tx, r.orchestrator_id.as_str()).await?;
     sqlx::query(
-        "INSERT INTO organizations (organization_id, name, location) VALUES ($1, $2, $3)
+        "INSERT INTO organizations (organization_id, name, location, name_from_admin, location_from_admin)
+         VALUES ($1, COALESCE($2, 'Organization ' || $1), $3, $2 IS NOT NULL, $3 IS NOT NULL)
          ON CONFLICT (organization_id) DO UPDATE
-           SET name = EXCLUDED.name, location = COALESCE(EXCLUDED.location, organizations.location),
+           SET name = COALESCE($2, organizations.name), location = COALESCE($3, organizations.location),
+               name_from_admin = organizations.name_from_admin OR $2 IS NOT NULL,
+               location_from_admin = organizations.location_from_admin OR $3 IS NOT NULL,
                updated_at = now()",
     )
     .bind(r.organization_id.as_str())
@@ -22,13 +29,17 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
     .bind(&r.location)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    let (created, status): (bool, String) = sqlx::query_as(
         "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
            location, internal_url, database_url, redis_url, container_id, image_name,
            environment_variables, features, monitoring_enabled, status, health_status)
-         VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'inactive', 'unknown')
+         VALUES ($1, $2, (SELECT name FROM organizations WHERE organization_id = $2),
+                 (SELECT name FROM organizations WHERE organization_id = $2),
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12, 'inactive', 'unknown')
          ON CONFLICT (orchestrator_id) DO UPDATE SET
-           organization_id = EXCLUDED.organization_id, organization_name = EXCLUDED.organization_name,
+           organization_id = EXCLUDED.organization_id,
+           organization_name = COALESCE($3, orchestrator_instances.organization_name),
+           name = COALESCE($3, orchestrator_instances.name),
            location = COALESCE(EXCLUDED.location, orchestrator_instances.location),
            internal_url = COALESCE(EXCLUDED.internal_url, orchestrator_instances.internal_url),
            database_url = COALESCE(EXCLUDED.database_url, orchestrator_instances.database_url),
@@ -36,7 +47,8 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
            container_id = COALESCE(EXCLUDED.container_id, orchestrator_instances.container_id),
            image_name = COALESCE(EXCLUDED.image_name, orchestrator_instances.image_name),
            environment_variables = EXCLUDED.environment_variables,
-           monitoring_enabled = EXCLUDED.monitoring_enabled, updated_at = now()",
+           monitoring_enabled = EXCLUDED.monitoring_enabled, updated_at = now()
+         RETURNING (xmax = 0), status",
     )
     .bind(r.orchestrator_id.as_str())
     .bind(r.organization_id.as_str())
@@ -50,10 +62,70 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
     .bind(&r.environment_variables)
     .bind(&r.features)
     .bind(r.monitoring_enabled)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tracing::info!(orchestrator_id = %r.orchestrator_id, "DB registration successful for {}", r.orchestrator_id);
-    Ok(json!({"orchestrator_id": r.orchestrator_id, "organization_id": r.organization_id}))
+    Ok(
+        json!({"orchestrator_id": r.orchestrator_id, "organization_id": r.organization_id,
+              "created": created, "status": status}),
+    )
+}
+
+/// Lifts a deregistration: the id may connect (and be created by a handshake) again.
+async fn forgive(tx: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM deregistered_orchestrators WHERE orchestrator_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Remembers that `id` was removed by an administrator: its handshakes create
+/// nothing until it is registered or created again.
+async fn banish(tx: &mut PgConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deregistered_orchestrators (orchestrator_id) VALUES ($1)
+         ON CONFLICT (orchestrator_id) DO UPDATE SET deregistered_at = now()",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Changes the names an administrator gives an organization (and its instances);
+/// handshakes no longer overwrite what was set here.
+pub async fn update_organization(
+    tx: &mut PgConnection,
+    id: &str,
+    name: Option<&str>,
+    location: Option<&str>,
+) -> Row {
+    let row: Option<Value> = sqlx::query_scalar(
+        "UPDATE organizations SET name = COALESCE($2, name), location = COALESCE($3, location),
+                name_from_admin = name_from_admin OR $2 IS NOT NULL,
+                location_from_admin = location_from_admin OR $3 IS NOT NULL, updated_at = now()
+          WHERE organization_id = $1 RETURNING to_jsonb(organizations.*)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(location)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_some() {
+        sqlx::query(
+            "UPDATE orchestrator_instances SET name = COALESCE($2, name), organization_name = COALESCE($2, organization_name),
+                    location = COALESCE($3, location), updated_at = now()
+              WHERE organization_id = $1",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(location)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(organization_id = id, "Organization {id} updated");
+    }
+    Ok(row)
 }
 
 /// A plain insert: an existing organization is a unique violation (409).
@@ -65,9 +137,11 @@ pub async fn create_organization(
     features: &Value,
     metadata: &Value,
 ) -> Result<Value, sqlx::Error> {
+    forgive(tx, id).await?;
     let row: Value = sqlx::query_scalar(
-        "INSERT INTO organizations (organization_id, name, location, features, metadata, is_active)
-         VALUES ($1, $2, $3, $4, $5, TRUE) RETURNING to_jsonb(organizations.*)",
+        "INSERT INTO organizations (organization_id, name, location, features, metadata,
+           name_from_admin, location_from_admin)
+         VALUES ($1, $2, $3, $4, $5, TRUE, $3 IS NOT NULL) RETURNING to_jsonb(organizations.*)",
     )
     .bind(id)
     .bind(name)
@@ -92,8 +166,10 @@ pub async fn create_instance(
     features: &Value,
     metadata: &Value,
 ) -> Result<Value, sqlx::Error> {
+    forgive(tx, id).await?;
     sqlx::query(
-        "INSERT INTO organizations (organization_id, name, location) VALUES ($1, $2, $3)
+        "INSERT INTO organizations (organization_id, name, location, name_from_admin, location_from_admin)
+         VALUES ($1, $2, $3, TRUE, $3 IS NOT NULL)
          ON CONFLICT (organization_id) DO NOTHING",
     )
     .bind(id)
@@ -137,6 +213,7 @@ pub async fn delete_instance(tx: &mut PgConnection, id: &str, with_messages: boo
     .fetch_optional(&mut *tx)
     .await?;
     let Some(org) = org else { return Ok(None) };
+    banish(tx, id).await?;
     let org = org.unwrap_or_else(|| id.to_owned());
     let removed = sqlx::query(
         "DELETE FROM organizations o WHERE o.organization_id = $1
@@ -166,13 +243,15 @@ pub async fn set_independence(
     let row: Option<Value> = sqlx::query_scalar(
         "UPDATE orchestrator_instances SET
            is_independent = $2, privacy_mode = COALESCE($3, privacy_mode),
+           rule_revision = rule_revision + 1,
            status = CASE WHEN $2 THEN 'independent'
                          WHEN conn_id IS NOT NULL AND disconnected_at IS NULL THEN 'active'
                          ELSE 'inactive' END,
            updated_at = now()
          WHERE orchestrator_id = $1
          RETURNING jsonb_build_object('orchestrator_id', orchestrator_id, 'organization_id', organization_id,
-           'is_independent', is_independent, 'privacy_mode', privacy_mode, 'status', status)",
+           'is_independent', is_independent, 'privacy_mode', privacy_mode, 'status', status,
+           'revision', rule_revision)",
     )
     .bind(id)
     .bind(on)
@@ -193,11 +272,14 @@ pub async fn set_independence(
     Ok(Some(row))
 }
 
-/// `features = features || $new`: keys given replace, others stay.
+/// `features = features || $new`: keys given replace, others stay. Each change is
+/// a new configuration revision.
 pub async fn merge_features(tx: &mut PgConnection, id: &str, features: &Map<String, Value>) -> Row {
     sqlx::query_scalar(
-        "UPDATE organizations SET features = features || $2, updated_at = now()
-         WHERE organization_id = $1 RETURNING features",
+        "UPDATE organizations SET features = features || $2, config_revision = config_revision + 1,
+                updated_at = now()
+         WHERE organization_id = $1
+         RETURNING jsonb_build_object('features', features, 'revision', config_revision)",
     )
     .bind(id)
     .bind(Value::Object(features.clone()))
@@ -238,7 +320,7 @@ pub async fn create_message(
 
 pub async fn set_message_status(tx: &mut PgConnection, message_id: &str, status: &str) -> Row {
     let row = sqlx::query_scalar(
-        "UPDATE orchestrator_messages SET status = $2, updated_at = now() WHERE id = $1
+        "UPDATE orchestrator_messages SET status = $2, revision = revision + 1, updated_at = now() WHERE id = $1
          RETURNING to_jsonb(orchestrator_messages.*)",
     )
     .bind(message_id)
@@ -383,6 +465,7 @@ pub async fn delete_organization(
     .fetch_optional(&mut *tx)
     .await?;
     if deleted.is_some() {
+        banish(tx, id).await?;
         tracing::info!(organization_id = id, "Organization {id} deleted");
         return Ok(Ok(json!({"organization_id": id})));
     }

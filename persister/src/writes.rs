@@ -27,42 +27,55 @@ pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sql
 
 /// Spec 000 "Database Updates" for a handshake: both tables upserted, status
 /// `active`, health `healthy`. Applied only for a connection newer than the one
-/// the row describes, so a replayed or late handshake is a no-op.
+/// the row describes, so a replayed or late handshake is a no-op. The announced
+/// name and location are kept as `reported_*`; they become the organization's own
+/// only where no administrator set one. A deregistered id creates nothing.
 async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<(), sqlx::Error> {
     let id = e.orchestrator_id.as_str();
     let metadata = Value::Object(e.metadata.clone());
+    let (name, location) = (e.name(), e.location());
     // The instance row references its organization, so that must exist first.
     sqlx::query(
-        "INSERT INTO organizations (organization_id, name, location, metadata)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id) DO NOTHING",
+        "INSERT INTO organizations (organization_id, name, location, metadata, reported_name, reported_location)
+         SELECT $1, $2, $3, $4, $2, $3
+          WHERE NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
+         ON CONFLICT (organization_id) DO NOTHING",
     )
     .bind(id)
-    .bind(e.name())
-    .bind(e.location())
+    .bind(&name)
+    .bind(&location)
     .bind(&metadata)
     .execute(&mut *tx)
     .await?;
     let applied = sqlx::query(
-        "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
+        "INSERT INTO orchestrator_instances AS i (orchestrator_id, organization_id, organization_name, name,
            location, status, health_status, metadata, features, last_seen, last_activity,
-           conn_id, edge_id, connected_at, disconnected_at)
-         VALUES ($1, $1, $2, $2, $3, 'active', 'healthy', $4, $5, $6, $6, $7, $8, $6, NULL)
+           conn_id, edge_id, connected_at, disconnected_at, reported_name, reported_location)
+         SELECT $1, $1, o.name, o.name, o.location, 'active', 'healthy', $4, $5, $6, $6, $7, $8, $6, NULL, $2, $3
+           FROM organizations o
+          WHERE o.organization_id = $1
+            AND NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
          ON CONFLICT (orchestrator_id) DO UPDATE SET
-           organization_name = EXCLUDED.organization_name, name = EXCLUDED.name,
-           location = EXCLUDED.location,
-           status = CASE WHEN orchestrator_instances.is_independent THEN 'independent' ELSE 'active' END,
+           organization_name = CASE WHEN (SELECT name_from_admin FROM organizations
+                                           WHERE organization_id = i.organization_id)
+                                    THEN i.organization_name ELSE $2 END,
+           name = CASE WHEN (SELECT name_from_admin FROM organizations WHERE organization_id = i.organization_id)
+                       THEN i.name ELSE $2 END,
+           location = CASE WHEN (SELECT location_from_admin FROM organizations
+                                  WHERE organization_id = i.organization_id)
+                           THEN i.location ELSE $3 END,
+           reported_name = $2, reported_location = $3,
+           status = CASE WHEN i.is_independent THEN 'independent' ELSE 'active' END,
            health_status = 'healthy', metadata = EXCLUDED.metadata, features = EXCLUDED.features,
-           last_seen = CASE WHEN orchestrator_instances.is_independent
-                            THEN orchestrator_instances.last_seen ELSE EXCLUDED.last_seen END,
+           last_seen = CASE WHEN i.is_independent THEN i.last_seen ELSE EXCLUDED.last_seen END,
            last_activity = EXCLUDED.last_activity,
            conn_id = EXCLUDED.conn_id, edge_id = EXCLUDED.edge_id,
            connected_at = EXCLUDED.connected_at, disconnected_at = NULL, updated_at = now()
-         WHERE orchestrator_instances.connected_at IS NULL
-            OR orchestrator_instances.connected_at < EXCLUDED.connected_at",
+         WHERE i.connected_at IS NULL OR i.connected_at < EXCLUDED.connected_at",
     )
     .bind(id)
-    .bind(e.name())
-    .bind(e.location())
+    .bind(&name)
+    .bind(&location)
     .bind(&metadata)
     .bind(e.features())
     .bind(e.at)
@@ -72,17 +85,19 @@ async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<()
     .await?
     .rows_affected();
     if applied == 0 {
-        return Ok(()); // an older or replayed connection: the row already knows better
+        return Ok(()); // older, replayed, or deregistered: the row already knows better
     }
     sqlx::query(
         "UPDATE organizations
-            SET name = $2, location = $3, metadata = $4, status = 'active', is_active = TRUE,
-                last_seen = $5, updated_at = now()
+            SET name = CASE WHEN name_from_admin THEN name ELSE $2 END,
+                location = CASE WHEN location_from_admin THEN location ELSE $3 END,
+                reported_name = $2, reported_location = $3,
+                metadata = $4, status = 'active', is_active = TRUE, last_seen = $5, updated_at = now()
           WHERE organization_id = $1",
     )
     .bind(id)
-    .bind(e.name())
-    .bind(e.location())
+    .bind(&name)
+    .bind(&location)
     .bind(&metadata)
     .bind(e.at)
     .execute(&mut *tx)

@@ -14,7 +14,8 @@ use crate::id::OrchestratorId;
 pub struct Registration {
     pub orchestrator_id: OrchestratorId,
     pub organization_id: OrchestratorId,
-    pub name: String,
+    /// `None`: keep the stored name (a new organization is "Organization <id>").
+    pub name: Option<String>,
     pub location: Option<String>,
     pub internal_url: Option<String>,
     pub database_url: Option<String>,
@@ -44,6 +45,13 @@ pub enum Command {
         location: Option<String>,
         features: Value,
         metadata: Value,
+    },
+    /// An administrator renames or relocates an organization; handshakes no longer
+    /// overwrite the fields given.
+    UpdateOrganization {
+        organization_id: OrchestratorId,
+        name: Option<String>,
+        location: Option<String>,
     },
     /// Deletes the instance, and its organization if no other instance remains.
     DeleteInstance {

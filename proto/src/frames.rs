@@ -163,6 +163,11 @@ pub struct ProvisionData {
     pub features: Value,
     pub settings: Value,
     pub policies: Value,
+    /// The configuration's revision: it grows with every change, so an orchestrator
+    /// ignores a configuration older than one it applied. Absent from a push that
+    /// carries no stored state (a manual `send`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 /// A frame sent to an orchestrator.
@@ -211,6 +216,9 @@ pub enum ServerFrame {
 pub struct Independence {
     pub is_independent: bool,
     pub privacy_mode: bool,
+    /// Grows with every change: an orchestrator ignores an older one arriving late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
 }
 
 /// Body of the legacy `provisioning` frame.

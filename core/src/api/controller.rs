@@ -15,7 +15,6 @@ use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
 use crate::live::Connection;
-use crate::store;
 
 /// The controller envelope, stamped now (the first version froze this timestamp).
 pub fn envelope(data: Value, message: impl Into<String>) -> Json<Value> {
@@ -197,6 +196,13 @@ fn empty_object() -> Value {
 }
 
 impl NewOrganization {
+    fn canonical_features(&self) -> Result<Value, ApiError> {
+        match &self.features {
+            Value::Object(map) => Ok(Value::Object(canonical_features(map.clone())?)),
+            _ => Err(ApiError::field("body", "features", "must be an object")),
+        }
+    }
+
     fn id(&self) -> Result<OrchestratorId, ApiError> {
         OrchestratorId::parse(self.org_id.clone()).map_err(|e| {
             ApiError::field(
@@ -217,14 +223,16 @@ pub async fn create_organization(
     Body(b): Body<NewOrganization>,
 ) -> Result<Json<Value>, ApiError> {
     let id = b.id()?;
+    let features = b.canonical_features()?;
     let command = Command::CreateOrganization {
         organization_id: id.clone(),
         name: b.name,
         location: b.location,
-        features: b.features,
+        features,
         metadata: b.metadata,
     };
     let row = state.persister.run(&command).await?;
+    state.live.set_deregistered(&id, false);
     state
         .feed
         .record("organization_created", json!({"organization_id": id}));
@@ -242,6 +250,69 @@ pub async fn create_organization(
     ))
 }
 
+/// Body of `PATCH organizations/{id}`: the fields to change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationChange {
+    pub name: Option<String>,
+    pub location: Option<String>,
+}
+
+/// A name or location an administrator types: 1–255 characters, no control characters.
+fn label(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim().to_owned();
+    if value.is_empty() || value.chars().count() > 255 || value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "body",
+            field,
+            "must be 1-255 characters without control characters",
+        ));
+    }
+    Ok(Some(value))
+}
+
+#[utoipa::path(patch, path = "/api/v1/controller/organizations/{id}", tag = "controller", request_body = OrganizationChange,
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Updated; handshakes no longer overwrite the fields given"), (status = 404, description = "Unknown id"),
+    (status = 422, description = "Invalid body")))]
+pub async fn update_organization(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+    Body(b): Body<OrganizationChange>,
+) -> Result<Json<Value>, ApiError> {
+    let (name, location) = (label("name", b.name)?, label("location", b.location)?);
+    if name.is_none() && location.is_none() {
+        return Err(ApiError::field(
+            "body",
+            "name",
+            "give a name, a location, or both",
+        ));
+    }
+    let command = Command::UpdateOrganization {
+        organization_id: id.clone(),
+        name: name.clone(),
+        location: location.clone(),
+    };
+    let row = state.persister.run(&command).await?;
+    state
+        .feed
+        .record("organization_updated", json!({"organization_id": id}));
+    audit::by(
+        &state,
+        &admin,
+        "organization_update",
+        id.as_str(),
+        json!({"name": name, "location": location}),
+    )
+    .await;
+    let org = read::organization(&state.pool, id.as_str())
+        .await?
+        .unwrap_or(row);
+    Ok(envelope(org, format!("Organization {id} updated")))
+}
+
 #[utoipa::path(delete, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id"),
     (status = 409, description = "It still has orchestrators")))]
@@ -256,6 +327,7 @@ pub async fn delete_organization(
             organization_id: id.clone(),
         })
         .await?;
+    state.live.set_deregistered(&id, true);
     state
         .feed
         .record("organization_deleted", json!({"organization_id": id}));
@@ -282,7 +354,8 @@ pub async fn put_features(
     Id(id): Id,
     Body(body): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let features = features_of(body)?;
+    let features = canonical_features(features_of(body)?)?;
+    let keys: Vec<String> = features.keys().cloned().collect();
     let command = Command::MergeFeatures {
         organization_id: id.clone(),
         features,
@@ -296,7 +369,7 @@ pub async fn put_features(
         &admin,
         "features",
         id.as_str(),
-        json!({"keys": merged.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>())}),
+        json!({"keys": keys, "revision": merged["revision"]}),
     )
     .await;
     let pushed = match state.live.connection(&id) {
@@ -304,7 +377,7 @@ pub async fn put_features(
         None => false,
     };
     Ok(envelope(
-        json!({"organization_id": id, "features": merged, "pushed": pushed}),
+        json!({"organization_id": id, "features": merged["features"], "revision": merged["revision"], "pushed": pushed}),
         format!("Features updated for {id}"),
     ))
 }
@@ -322,20 +395,40 @@ fn features_of(body: Value) -> Result<Map<String, Value>, ApiError> {
     Ok(map)
 }
 
+/// One shape for features, the spec's `{"cache": {"enabled": true}}`: a bare
+/// `true`/`false` (what earlier dashboards wrote) becomes `{"enabled": …}`; an
+/// object is kept as given (a feature may carry settings beside `enabled`).
+pub fn canonical_features(features: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    features
+        .into_iter()
+        .map(|(key, value)| match value {
+            Value::Bool(on) => Ok((key, json!({ "enabled": on }))),
+            Value::Object(ref fields) if fields.get("enabled").is_none_or(Value::is_boolean) => {
+                Ok((key, value))
+            }
+            _ => Err(ApiError::field(
+                "body",
+                "features",
+                format!(
+                    r#"feature "{key}" must be true/false or an object like {{"enabled": true}}"#
+                ),
+            )),
+        })
+        .collect()
+}
+
 /// Sends the stored configuration to a connected orchestrator; false if it could not.
 pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connection) -> bool {
-    let sent = async {
-        let data = store::provision_data(&state.pool, id).await?;
-        state.routes.provision(id, conn, data).await
-    };
-    match sent.await {
-        Ok(()) => {
+    match state.pushes.config(id, conn, false).await {
+        Ok(true) => {
             tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: provision_config)");
             state
                 .feed
                 .record("provision", json!({"orchestrator_id": id}));
             true
         }
+        // The connection has this revision or a newer one already.
+        Ok(false) => true,
         Err(err) => {
             tracing::warn!(orchestrator_id = %id, %err, "provision_config not pushed");
             false
@@ -454,6 +547,7 @@ pub async fn create_instance(
         metadata: b.metadata,
     };
     let mut row = state.persister.run(&command).await?;
+    state.live.set_deregistered(&id, false);
     state
         .feed
         .record("instance_created", json!({"orchestrator_id": id}));
@@ -491,6 +585,7 @@ pub async fn delete_instance(
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
     audit::by(&state, &admin, "instance_delete", id.as_str(), json!({})).await;
+    super::internal::expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     Ok(Json(
         json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),

@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::{Command, Registration};
 use moolai_proto::events::new_message_id;
-use moolai_proto::frames::{MessageType, ServerFrame};
+use moolai_proto::frames::MessageType;
 use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
 use crate::live::Rule;
-use crate::sessions::{independence_frame, CLOSE_DEREGISTERED};
+use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
 
 /// Body of `POST orchestrators/register`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -71,10 +71,7 @@ pub async fn register(
         .and_then(Value::as_bool)
         .unwrap_or(true);
     let registration = Registration {
-        name: b
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("Organization {organization_id}")),
+        name: b.name.clone(),
         orchestrator_id: orchestrator_id.clone(),
         organization_id: organization_id.clone(),
         location: b.location,
@@ -84,13 +81,16 @@ pub async fn register(
         container_id: b.container_id,
         image_name: b.image_name,
         environment_variables: Value::Object(b.environment_variables.unwrap_or_default()),
-        features: Value::Object(b.features.unwrap_or_default()),
+        features: Value::Object(super::controller::canonical_features(
+            b.features.unwrap_or_default(),
+        )?),
         monitoring_enabled,
     };
-    state
+    let done = state
         .persister
         .run(&Command::Register(registration))
         .await?;
+    state.live.set_deregistered(&orchestrator_id, false);
     state
         .feed
         .record("registered", json!({"orchestrator_id": orchestrator_id}));
@@ -103,10 +103,17 @@ pub async fn register(
     )
     .await;
     let orchestrator_token = super::tokens::issue(&state, &orchestrator_id).await?;
+    let created = done["created"] == true;
+    let connected = state.live.connection(&orchestrator_id).is_some();
+    let message = match (created, connected) {
+        (true, _) => "Orchestrator registered; inactive until it connects",
+        (false, true) => "Orchestrator updated; it is connected",
+        (false, false) => "Orchestrator updated; not connected now",
+    };
     Ok(Json(json!({
-        "success": true, "message": "Orchestrator instance registered (inactive until connection)",
-        "orchestrator_id": orchestrator_id, "organization_id": organization_id, "timestamp": Utc::now(),
-        "orchestrator_token": orchestrator_token,
+        "success": true, "message": message, "created": created, "connected": connected,
+        "status": done["status"], "orchestrator_id": orchestrator_id, "organization_id": organization_id,
+        "timestamp": Utc::now(), "orchestrator_token": orchestrator_token,
     })))
 }
 
@@ -148,17 +155,20 @@ pub async fn put_independence(
     let rule = Rule {
         is_independent: b.is_independent,
         privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
+        revision: row["revision"].as_i64().unwrap_or_default(),
     };
     // The rule takes effect in core before the answer: from now on no heartbeat counts.
-    state.live.set_rule(id.clone(), rule);
+    let rule = state.live.set_rule(id.clone(), rule);
     if let Some(conn) = state.live.connection(&id) {
-        if let Err(err) = state
-            .routes
-            .deliver(&id, &conn, vec![independence_frame(rule)])
-            .await
-        {
-            tracing::warn!(orchestrator_id = %id, %err, "independence_update not sent");
-        }
+        // In the background: the push waits its turn behind any push to this
+        // orchestrator in progress (a handshake's), and the answer need not.
+        let pushes = state.pushes.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            if let Err(err) = pushes.rule(&id, &conn).await {
+                tracing::warn!(orchestrator_id = %id, %err, "independence_update not sent");
+            }
+        });
     }
     Ok(Json(json!({
         "success": true, "message": "Independence mode updated successfully", "orchestrator_id": id,
@@ -223,9 +233,11 @@ pub async fn create_message(
         json!({"message_id": message_id}),
     )
     .await;
-    let delivered = deliver_message(&state, &id, &row).await;
+    let held = state.live.rule(&id).is_independent;
+    let delivered = !held && deliver_message(&state, &id, &row).await;
     Ok(Json(json!({
         "success": true, "message": "Message created successfully", "message_id": message_id, "delivered": delivered,
+        "held": held,
         "orchestrator_id": id, "message_type": b.message_type.as_str(), "status": "pending",
     })))
 }
@@ -269,7 +281,7 @@ impl MessageQuery {
         &self,
         state: &AppState,
         orchestrator: Option<&str>,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<(Vec<Value>, i64), ApiError> {
         if !(1..=1000).contains(&self.limit) {
             return Err(ApiError::field(
                 "query",
@@ -295,10 +307,11 @@ pub async fn orchestrator_messages(
     read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
-    let messages = q.run(&state, Some(id.as_str())).await?;
+    let (messages, held) = q.run(&state, Some(id.as_str())).await?;
     Ok(Json(json!({
         "success": true, "message": "Messages retrieved successfully", "orchestrator_id": id,
-        "total_count": messages.len(), "messages": messages,
+        "total_count": messages.len(), "messages": messages, "held": held,
+        "independent": state.live.rule(&id).is_independent,
     })))
 }
 
@@ -309,10 +322,10 @@ pub async fn all_messages(
     _: Admin,
     Params(q): Params<MessageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let messages = q.run(&state, None).await?;
+    let (messages, held) = q.run(&state, None).await?;
     Ok(Json(json!({
         "success": true, "message": "All messages retrieved successfully",
-        "total_count": messages.len(), "messages": messages,
+        "total_count": messages.len(), "messages": messages, "held": held,
     })))
 }
 
@@ -332,6 +345,20 @@ pub async fn set_message_status(
     Body(b): Body<StatusBody>,
 ) -> Result<Json<Value>, ApiError> {
     let status = b.status.as_str();
+    match read::message_held(&state.pool, &message_id).await? {
+        None => {
+            return Err(ApiError::NotFound(format!(
+                "message {message_id} not found"
+            )))
+        }
+        Some(true) => {
+            return Err(ApiError::Conflict(format!(
+                "message {message_id} is held: its orchestrator is independent; \
+                 it can be answered when independence ends"
+            )))
+        }
+        Some(false) => {}
+    }
     let command = Command::SetMessageStatus {
         message_id: message_id.clone(),
         status: status.to_owned(),
@@ -371,18 +398,28 @@ pub async fn deregister(
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
     audit::by(&state, &admin, "deregister", id.as_str(), json!({})).await;
-    if let Some(conn) = state.live.forget(&id) {
+    expel(&state, &id).await;
+    Ok(Json(json!({
+        "success": true,
+        "message": format!("Orchestrator {id} deregistered successfully; its reconnects are refused \
+                            (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"),
+    })))
+}
+
+/// After a deregistration: core forgets `id`, closes its socket, and refuses its
+/// handshakes until it is registered again.
+pub async fn expel(state: &AppState, id: &OrchestratorId) {
+    state.live.set_deregistered(id, true);
+    state.pushes.forget(id);
+    if let Some(conn) = state.live.forget(id) {
         if let Err(err) = state
             .routes
-            .close(&id, &conn, CLOSE_DEREGISTERED, "deregistered")
+            .close(id, &conn, CLOSE_DEREGISTERED, DEREGISTERED_REASON)
             .await
         {
             tracing::warn!(orchestrator_id = %id, %err, "could not close the deregistered orchestrator's socket");
         }
     }
-    Ok(Json(
-        json!({"success": true, "message": format!("Orchestrator {id} deregistered successfully")}),
-    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
@@ -428,13 +465,10 @@ async fn deliver_message(state: &AppState, id: &OrchestratorId, row: &Value) -> 
         return false;
     };
     let data = json!({"id": row["id"], "message_type": row["message_type"], "content": row["content"],
-        "metadata": row["message_metadata"], "status": row["status"]});
-    match state
-        .routes
-        .deliver(id, &conn, vec![ServerFrame::Message { data }.to_json()])
-        .await
-    {
-        Ok(()) => {
+        "metadata": row["message_metadata"], "status": row["status"], "revision": row["revision"]});
+    match state.pushes.message(id, &conn, data).await {
+        Ok(false) => false, // held: it became independent meanwhile
+        Ok(true) => {
             state.feed.record(
                 "message_sent",
                 json!({"orchestrator_id": id, "message_id": row["id"]}),
@@ -459,12 +493,13 @@ async fn push_status(state: &AppState, row: &Value) {
     let Some(conn) = state.live.connection(&id) else {
         return;
     };
-    let frame = ServerFrame::MessageStatus {
-        data: json!({"id": row["id"], "status": row["status"]}),
+    let (Some(message_id), Some(status)) = (row["id"].as_str(), row["status"].as_str()) else {
+        return;
     };
+    let revision = row["revision"].as_i64().unwrap_or_default();
     if let Err(err) = state
-        .routes
-        .deliver(&id, &conn, vec![frame.to_json()])
+        .pushes
+        .status(&id, &conn, message_id, status, revision)
         .await
     {
         tracing::warn!(orchestrator_id = %id, %err, "message_status not pushed");

@@ -116,28 +116,58 @@ pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>
         .await
 }
 
-/// Messages, newest first, optionally of one orchestrator, type and status.
+/// Messages, newest first, optionally of one orchestrator, type and status, with
+/// how many are held. Messages of an independent orchestrator are held (spec 002,
+/// independence mode: "messages are hidden in the UI"): kept, but neither listed
+/// nor delivered until independence ends.
 pub async fn messages(
     pool: &PgPool,
     orchestrator: Option<&str>,
     message_type: Option<&str>,
     status: Option<&str>,
     limit: i64,
-) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<(Vec<Value>, i64), sqlx::Error> {
+    let filter =
+        "($1::text IS NULL OR m.orchestrator_id = $1) AND ($2::text IS NULL OR m.message_type = $2)
+                  AND ($3::text IS NULL OR m.status = $3)";
+    let held = "EXISTS (SELECT 1 FROM orchestrator_instances i
+                         WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)";
+    // Only constant fragments are formatted in; every value is bound.
+    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT jsonb_build_object('id', id, 'orchestrator_id', orchestrator_id, 'message_type', message_type,
                 'content', content, 'metadata', message_metadata, 'status', status, 'source', source,
+                'direction', CASE WHEN source = 'controller' THEN 'to_orchestrator' ELSE 'from_orchestrator' END,
                 'created_at', created_at, 'updated_at', updated_at)
-           FROM orchestrator_messages
-          WHERE ($1::text IS NULL OR orchestrator_id = $1) AND ($2::text IS NULL OR message_type = $2)
-            AND ($3::text IS NULL OR status = $3)
-          ORDER BY created_at DESC, id LIMIT $4",
-    )
+           FROM orchestrator_messages m
+          WHERE {filter} AND NOT {held}
+          ORDER BY created_at DESC, id LIMIT $4"
+    )))
     .bind(orchestrator)
     .bind(message_type)
     .bind(status)
     .bind(limit)
     .fetch_all(pool)
+    .await?;
+    let held: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM orchestrator_messages m WHERE {filter} AND {held}"
+    )))
+    .bind(orchestrator)
+    .bind(message_type)
+    .bind(status)
+    .fetch_one(pool)
+    .await?;
+    Ok((items, held))
+}
+
+/// Whether message `id` is held (its orchestrator is independent); `None` if unknown.
+pub async fn message_held(pool: &PgPool, id: &str) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(i.is_independent, FALSE) FROM orchestrator_messages m
+           LEFT JOIN orchestrator_instances i ON i.orchestrator_id = m.orchestrator_id
+          WHERE m.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
     .await
 }
 
@@ -150,7 +180,12 @@ pub async fn counts(pool: &PgPool) -> Result<Value, sqlx::Error> {
            'inactive', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active'),
            'independent', (SELECT count(*) FROM orchestrator_instances WHERE is_independent),
            'total', (SELECT count(*) FROM orchestrator_instances),
-           'pending_messages', (SELECT count(*) FROM orchestrator_messages WHERE status = 'pending'))",
+           'pending_messages', (SELECT count(*) FROM orchestrator_messages m WHERE status = 'pending'
+              AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i
+                               WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)),
+           'held_messages', (SELECT count(*) FROM orchestrator_messages m
+              WHERE EXISTS (SELECT 1 FROM orchestrator_instances i
+                             WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)))",
     )
     .fetch_one(pool)
     .await

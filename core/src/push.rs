@@ -1,0 +1,214 @@
+//! Pushes that carry state (configuration, independence, message status) to one
+//! orchestrator, in order: never an older state after a newer one.
+//!
+//! A handshake reads the orchestrator's state from the database and the live view
+//! while an administrator may be changing it; whichever task reads later must also
+//! send later. So every state push to an orchestrator runs under that
+//! orchestrator's own async mutex, reads the state *inside* it, and skips what the
+//! connection already has at the same or a newer revision. The frames carry their
+//! revision too, so an orchestrator can also tell a late one (the agent ignores it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use moolai_proto::events::ConnId;
+use moolai_proto::frames::ServerFrame;
+use moolai_proto::OrchestratorId;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::live::{Connection, Live};
+use crate::route::Routes;
+use crate::sessions::independence_frame;
+use crate::store;
+
+/// A push that could not be made (database read or bus publish).
+pub type PushError = async_nats::Error;
+
+/// What one connection has been sent so far.
+#[derive(Default)]
+struct Sent {
+    conn_id: Option<ConnId>,
+    config: Option<i64>,
+    rule: Option<i64>,
+    independent: Option<bool>,
+    statuses: HashMap<String, i64>,
+}
+
+/// The shared handle; cheap to clone.
+#[derive(Clone)]
+pub struct Pushes {
+    live: Live,
+    routes: Routes,
+    pool: PgPool,
+    sent: Arc<DashMap<OrchestratorId, Arc<Mutex<Sent>>>>,
+}
+
+/// What a handshake's welcome sent.
+pub struct Welcome {
+    /// Controller messages delivered (pending, unacknowledged, not held).
+    pub messages: usize,
+}
+
+impl Pushes {
+    pub fn new(live: Live, routes: Routes, pool: PgPool) -> Self {
+        Self {
+            live,
+            routes,
+            pool,
+            sent: Arc::default(),
+        }
+    }
+
+    /// Takes `id`'s push lock; what was sent is forgotten when `conn` is a new
+    /// connection. The dashmap guard is dropped before waiting on the mutex.
+    async fn lock(&self, id: &OrchestratorId, conn: &Connection) -> OwnedMutexGuard<Sent> {
+        let slot = self.sent.entry(id.clone()).or_default().clone();
+        let mut sent = slot.lock_owned().await;
+        if sent.conn_id != Some(conn.conn_id) {
+            *sent = Sent {
+                conn_id: Some(conn.conn_id),
+                ..Sent::default()
+            };
+        }
+        sent
+    }
+
+    /// Forgets `id` (deregistered).
+    pub fn forget(&self, id: &OrchestratorId) {
+        self.sent.remove(id);
+    }
+
+    /// After a handshake: configuration, independence, and the controller messages
+    /// it has not acknowledged (unless it is independent: they are held).
+    pub async fn welcome(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+    ) -> Result<Welcome, PushError> {
+        let mut sent = self.lock(id, conn).await;
+        self.send_config(&mut sent, id, conn, true).await?;
+        let messages = self.send_rule(&mut sent, id, conn).await?;
+        Ok(Welcome { messages })
+    }
+
+    /// The stored configuration, if this connection has an older one (or always,
+    /// with `force`: the orchestrator asked for it).
+    pub async fn config(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+        force: bool,
+    ) -> Result<bool, PushError> {
+        let mut sent = self.lock(id, conn).await;
+        self.send_config(&mut sent, id, conn, force).await
+    }
+
+    /// The rule in force, if this connection has an older one; when independence
+    /// has just ended, the messages held meanwhile follow.
+    pub async fn rule(&self, id: &OrchestratorId, conn: &Connection) -> Result<(), PushError> {
+        let mut sent = self.lock(id, conn).await;
+        self.send_rule(&mut sent, id, conn).await.map(drop)
+    }
+
+    /// A new controller message, unless the orchestrator is independent (held until
+    /// independence ends or its next handshake after that).
+    pub async fn message(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+        data: Value,
+    ) -> Result<bool, PushError> {
+        let _sent = self.lock(id, conn).await;
+        if self.live.rule(id).is_independent {
+            return Ok(false);
+        }
+        let frame = ServerFrame::Message { data }.to_json();
+        self.routes.deliver(id, conn, vec![frame]).await?;
+        Ok(true)
+    }
+
+    /// A message's new status, unless this connection was told a newer one.
+    pub async fn status(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+        message_id: &str,
+        status: &str,
+        revision: i64,
+    ) -> Result<bool, PushError> {
+        let mut sent = self.lock(id, conn).await;
+        if sent
+            .statuses
+            .get(message_id)
+            .is_some_and(|r| *r >= revision)
+        {
+            return Ok(false);
+        }
+        let frame = ServerFrame::MessageStatus {
+            data: json!({"id": message_id, "status": status, "revision": revision}),
+        };
+        self.routes.deliver(id, conn, vec![frame.to_json()]).await?;
+        sent.statuses.insert(message_id.to_owned(), revision);
+        Ok(true)
+    }
+
+    async fn send_config(
+        &self,
+        sent: &mut Sent,
+        id: &OrchestratorId,
+        conn: &Connection,
+        force: bool,
+    ) -> Result<bool, PushError> {
+        let provision = store::provision(&self.pool, id).await?;
+        let revision = provision.data.revision;
+        let newer = match (sent.config, revision) {
+            (None, _) => true,
+            (Some(had), Some(now)) => now > had,
+            (Some(_), None) => false,
+        };
+        if !(newer || force) {
+            return Ok(false);
+        }
+        self.routes.provision(id, conn, &provision).await?;
+        sent.config = revision.or(sent.config);
+        Ok(true)
+    }
+
+    /// Returns how many held messages went out with it.
+    async fn send_rule(
+        &self,
+        sent: &mut Sent,
+        id: &OrchestratorId,
+        conn: &Connection,
+    ) -> Result<usize, PushError> {
+        // Read under the lock, after every await before it: the newest rule wins.
+        let rule = self.live.rule(id);
+        if sent.rule.is_some_and(|had| had >= rule.revision) {
+            return Ok(0);
+        }
+        let mut frames = vec![independence_frame(rule)];
+        let released = sent.independent != Some(false) && !rule.is_independent;
+        if released {
+            for data in store::undelivered_messages(&self.pool, id).await? {
+                frames.push(ServerFrame::Message { data }.to_json());
+            }
+        }
+        // The rule is read again: the messages query awaited, and a rule that changed
+        // meanwhile must not go out behind this one.
+        let rule_now = self.live.rule(id);
+        if rule_now != rule {
+            frames[0] = independence_frame(rule_now);
+            if rule_now.is_independent {
+                frames.truncate(1);
+            }
+        }
+        let messages = frames.len() - 1;
+        self.routes.deliver(id, conn, frames).await?;
+        sent.rule = Some(rule_now.revision);
+        sent.independent = Some(rule_now.is_independent);
+        Ok(messages)
+    }
+}
