@@ -265,6 +265,25 @@ async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() 
         "the agent did not narrate the demo:\n{narration}"
     );
     eprintln!("org-002's agent said:\n{narration}");
+
+    // After the doc's deregister, org-demo's agent is closed and its reconnect is
+    // refused too, as docs/demo.md says; it stays gone.
+    let (_, _, log) = &agents[1];
+    let refused = wait_until(WAIT, || async {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("[O-CCS] disconnected") && l.contains("deregistered"))
+            .count()
+            >= 2
+    })
+    .await;
+    let narration = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        refused.is_some(),
+        "org-demo's reconnect was not refused:\n{narration}"
+    );
+    let (status, body) = api.get(&format!("{C}/orchestrators/org-demo")).await;
+    assert_eq!(status, 404, "org-demo came back after deregister: {body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
