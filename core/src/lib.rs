@@ -12,6 +12,7 @@ pub mod error;
 pub mod heartbeats;
 pub mod live;
 pub mod liveness;
+pub mod rates;
 pub mod requests;
 pub mod route;
 pub mod sessions;
@@ -90,6 +91,11 @@ pub async fn run(
         tokens,
         shutdown.clone(),
     );
+    let rates = state
+        .rates
+        .clone()
+        .run(live.clone(), edges.clone(), shutdown.clone());
+    tasks.spawn(rates);
     let sweeper = liveness::Sweeper {
         persister: state.persister.clone(),
         live: live.clone(),
@@ -232,6 +238,7 @@ fn api_state(
         guard: api::auth::LoginGuard::default(),
         sessions: api::auth::SessionUse::default(),
         tokens,
+        rates: rates::Rates::default(),
         shutdown,
     }
 }

@@ -1,60 +1,127 @@
 //! `GET /api/v1/events`: a Server-Sent Events stream for the dashboard, so that it
 //! shows changes within a second or two instead of polling. Events:
+//! - `stats_history`: first, once: `{window_sec, points: [...]}`, the last two
+//!   minutes of `stats` points, so a page that opens charts them at once;
+//! - `stats`: every second, a [`crate::rates::StatsPoint`] (rates smoothed over
+//!   30 s, received = processed + ignored);
 //! - `activity`: each entry of the activity feed as it happens (handshake,
-//!   disconnect, stale, provision, message_sent, independence, message_created, …);
-//! - `stats`: every second, `{connected_now, heartbeats_per_sec, edges_up}`.
+//!   disconnect, stale, provision, message_sent, independence, message_created, …).
+//!
+//! Also `GET /api/v1/controller/last-seen`, answered from memory, which the
+//! dashboard polls for the few orchestrators on screen.
 //!
 //! Browsers' `EventSource` cannot send headers, so the token may also come as
 //! `?access_token=`.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use chrono::{DateTime, Utc};
 use futures::Stream;
+use moolai_proto::OrchestratorId;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::time::Instant;
-use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
+use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-use super::auth::StreamAdmin;
+use super::auth::{Reader, StreamAdmin};
+use super::error::{ApiError, FieldError};
+use super::extract::Params;
 use super::AppState;
+use crate::rates;
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "dashboard", security(("bearer" = [])),
     params(("access_token" = Option<String>, Query, description = "The session token, for clients that cannot send headers")),
-    responses((status = 200, description = "text/event-stream of `activity` and `stats` events"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
+    responses((status = 200, description = "text/event-stream: `stats_history` once, then `activity` and `stats` events"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
 pub async fn events(
     State(state): State<AppState>,
     _: StreamAdmin,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let state_shutdown = state.shutdown.clone();
     let activity = BroadcastStream::new(state.feed.subscribe())
         .filter_map(|entry| entry.ok())
-        .map(|entry| {
-            Event::default()
-                .event("activity")
-                .json_data(entry)
-                .unwrap_or_default()
-        });
-    let mut last = (state.live.heartbeats_processed(), Instant::now());
-    let stats = IntervalStream::new(tokio::time::interval(Duration::from_secs(1))).map(move |_| {
-        let count = state.live.heartbeats_processed();
-        let rate = (count - last.0) as f64 / last.1.elapsed().as_secs_f64().max(1e-3);
-        last = (count, Instant::now());
-        let data = json!({
-            "connected_now": state.live.connected(),
-            "heartbeats_per_sec": rate,
-            "edges_up": state.edges.up().len(),
-        });
-        Event::default()
-            .event("stats")
-            .json_data(data)
-            .unwrap_or_default()
+        .map(|entry| event("activity", &entry));
+    // Subscribed before the history is read, so no point falls between them.
+    let stats = BroadcastStream::new(state.rates.subscribe())
+        .filter_map(|point| point.ok())
+        .map(|point| event("stats", &point));
+    let history = json!({
+        "window_sec": rates::WINDOW.as_secs(),
+        "points": state.rates.history(),
     });
+    let first = tokio_stream::once(event("stats_history", &history));
     // The stream ends with the server, or a graceful shutdown would wait for every
     // open dashboard.
-    let events =
-        futures::StreamExt::take_until(activity.merge(stats), state_shutdown.cancelled_owned());
+    let events = futures::StreamExt::take_until(
+        first.chain(activity.merge(stats)),
+        state.shutdown.clone().cancelled_owned(),
+    );
     Sse::new(events.map(Ok)).keep_alive(KeepAlive::default())
+}
+
+fn event(name: &str, data: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_default()
+}
+
+/// At most this many ids per call: a page shows a few dozen orchestrators.
+pub const LAST_SEEN_MAX: usize = 200;
+
+/// `?ids=a,b,c`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LastSeenQuery {
+    /// Comma-separated orchestrator ids (at most 200).
+    pub ids: String,
+}
+
+/// When core last processed a heartbeat of one orchestrator.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LastSeen {
+    pub connected: bool,
+    /// The last processed heartbeat of the current connection (null before the
+    /// first one, or when not connected).
+    pub last_keepalive: Option<DateTime<Utc>>,
+    pub connected_at: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/last-seen", tag = "dashboard", security(("bearer" = [])),
+    params(LastSeenQuery),
+    responses((status = 200, description = "`{\"data\": {id: {connected, last_keepalive, connected_at}}}` from core's memory; unknown ids are not connected"),
+              (status = 422, description = "No ids, more than 200, or an invalid id")))]
+pub async fn last_seen(
+    State(state): State<AppState>,
+    _: Reader,
+    Params(q): Params<LastSeenQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let invalid = |msg: &str| {
+        ApiError::Invalid(vec![FieldError {
+            loc: vec!["query".into(), "ids".into()],
+            msg: msg.into(),
+            kind: "value_error".into(),
+        }])
+    };
+    let raw: Vec<&str> = q.ids.split(',').filter(|s| !s.is_empty()).collect();
+    if raw.is_empty() || raw.len() > LAST_SEEN_MAX {
+        return Err(invalid("between 1 and 200 comma-separated ids"));
+    }
+    let mut out = BTreeMap::new();
+    for raw in raw {
+        let id = OrchestratorId::parse(raw).map_err(|_| invalid("invalid orchestrator id"))?;
+        let conn = state.live.connection(&id);
+        out.insert(
+            raw.to_owned(),
+            LastSeen {
+                connected: conn.is_some(),
+                last_keepalive: conn.as_ref().and_then(|c| c.last_keepalive),
+                connected_at: conn.as_ref().map(|c| c.connected_at),
+            },
+        );
+    }
+    Ok(Json(
+        json!({"success": true, "data": out, "timestamp": Utc::now()}),
+    ))
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub guard: LoginGuard,
     pub sessions: auth::SessionUse,
     pub tokens: Option<tokens::Tokens>,
+    /// Heartbeat rates and their last two minutes, for the event stream.
+    pub rates: crate::rates::Rates,
     /// Cancelled on SIGTERM: long-lived responses (the event stream) end with it.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -65,7 +67,7 @@ pub struct AppState {
         internal::deregister, internal::send, internal::activity,
         audit::list,
         tokens::rotate,
-        tokens::revoke, internal::logs, internal::health, root_health, events::events,
+        tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
     ),
     components(schemas(error::FieldError)),
     modifiers(&BearerAuth)
@@ -99,6 +101,7 @@ pub fn router(
         .route("/health", get(controller::health))
         .route("/overview", get(controller::overview))
         .route("/edges", get(controller::edges))
+        .route("/last-seen", get(events::last_seen))
         .route(
             "/organizations",
             get(controller::organizations).post(controller::create_organization),
