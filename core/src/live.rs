@@ -32,6 +32,9 @@ pub struct Connection {
 pub struct Rule {
     pub is_independent: bool,
     pub privacy_mode: bool,
+    /// Grows with every change (`orchestrator_instances.rule_revision`): a rule
+    /// read late never replaces a newer one, here or on the orchestrator.
+    pub revision: i64,
 }
 
 /// The cheap-to-clone handle every task shares.
@@ -44,6 +47,8 @@ pub struct Live {
 struct Inner {
     connections: DashMap<OrchestratorId, Connection>,
     rules: DashMap<OrchestratorId, Rule>,
+    /// Removed by an administrator: their handshakes are refused until registered again.
+    deregistered: dashmap::DashSet<OrchestratorId>,
     /// When each orchestrator's heartbeat was last logged at info level.
     logged: DashMap<OrchestratorId, Instant>,
     /// Heartbeats processed since start (for the rate the dashboard charts).
@@ -72,6 +77,8 @@ impl Live {
     /// Records a handshake; the newest connection wins.
     pub fn register(&self, id: OrchestratorId, conn: Connection) -> Registered {
         use dashmap::mapref::entry::Entry;
+        // A new connection is a change: its first heartbeat is logged at once.
+        self.inner.logged.remove(&id);
         match self.inner.connections.entry(id) {
             Entry::Vacant(v) => {
                 v.insert(conn);
@@ -114,6 +121,7 @@ impl Live {
     /// Forgets everything about `id` (after it was deregistered).
     pub fn forget(&self, id: &OrchestratorId) -> Option<Connection> {
         self.inner.rules.remove(id);
+        self.inner.logged.remove(id);
         self.inner.connections.remove(id).map(|(_, c)| c)
     }
 
@@ -152,12 +160,34 @@ impl Live {
         self.inner.rules.get(id).map(|r| *r).unwrap_or_default()
     }
 
-    /// Sets the rule for `id`.
-    pub fn set_rule(&self, id: OrchestratorId, rule: Rule) {
-        self.inner.rules.insert(id, rule);
+    /// Sets the rule for `id` unless a newer revision is known already (two API
+    /// calls may finish in either order); returns the rule in force.
+    pub fn set_rule(&self, id: OrchestratorId, rule: Rule) -> Rule {
+        // A rule change is a change: the next heartbeat's verdict is logged at once.
+        self.inner.logged.remove(&id);
+        let mut current = self.inner.rules.entry(id).or_insert(rule);
+        if rule.revision >= current.revision {
+            *current = rule;
+        }
+        *current
     }
 
-    /// True at most once per [`LOG_EVERY`] per orchestrator: whether to log at info.
+    /// Marks `id` as removed by an administrator (or, with `false`, registered again).
+    pub fn set_deregistered(&self, id: &OrchestratorId, gone: bool) {
+        if gone {
+            self.inner.deregistered.insert(id.clone());
+        } else {
+            self.inner.deregistered.remove(id);
+        }
+    }
+
+    /// Whether `id` was deregistered and not registered again.
+    pub fn is_deregistered(&self, id: &OrchestratorId) -> bool {
+        self.inner.deregistered.contains(id)
+    }
+
+    /// Whether to log this heartbeat at info: the first one after a change (a new
+    /// connection, a rule change) always, repeats at most once per [`LOG_EVERY`].
     pub fn should_log(&self, id: &OrchestratorId) -> bool {
         let now = Instant::now();
         // Per heartbeat: look up without cloning the id; insert only the first time.
