@@ -4,14 +4,15 @@
 //! validate it, store the handshake event durably, answer `handshake_ack` as the
 //! very first frame, then run one `select!` over shutdown, the socket, frames routed
 //! here by core, and the `controller_heartbeat` timer. Every way out has its own
-//! close code, and the end is always published as a disconnect event.
+//! close code, every close the edge starts completes the closing handshake (see
+//! [`closing`]), and the end is always published as a disconnect event.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::Utc;
+use futures::{SinkExt, StreamExt};
 use moolai_proto::events::{
     new_message_id, Beat, ConnId, DisconnectEvent, Event, HandshakeEvent, MessageAckEvent,
     MessageEvent, ProvisioningRequest, SnapshotEvent,
@@ -22,10 +23,13 @@ use moolai_proto::frames::{
 use moolai_proto::OrchestratorId;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{interval_at, timeout, Instant};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
 
+use crate::closing;
 use crate::limits::{BadFrames, FrameRate};
 use crate::registry::{frames_len, Handle, Outbound, Outbox};
+use crate::upgrade::Socket;
 use crate::Edge;
 
 /// Close codes, one per way out (RFC 6455 and the spec's application codes).
@@ -43,15 +47,13 @@ pub mod close {
 /// A socket that takes no bytes for this long while we write is closed as a
 /// slow reader: without it a peer that stops reading would stall its loop forever.
 const WRITE_STALL: Duration = Duration::from_secs(20);
-/// How long a goodbye (close frame) may take to be written.
-const CLOSE_WRITE: Duration = Duration::from_secs(1);
 /// How long the edge keeps trying to store a disconnect through a NATS outage.
 const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 
 /// Serves one upgraded socket until it ends.
 /// `verified` is the orchestrator a token proved at upgrade (when tokens are
 /// required); the handshake must then name that same id.
-pub async fn serve(socket: WebSocket, edge: Arc<Edge>, verified: Option<OrchestratorId>) {
+pub async fn serve(socket: Socket, edge: Arc<Edge>, verified: Option<OrchestratorId>) {
     let conn_id = ConnId::new_v4();
     let span = tracing::info_span!("conn", %conn_id, edge_id = %edge.id, orchestrator_id = tracing::field::Empty);
     Session {
@@ -67,7 +69,7 @@ pub async fn serve(socket: WebSocket, edge: Arc<Edge>, verified: Option<Orchestr
 }
 
 struct Session {
-    socket: WebSocket,
+    socket: Socket,
     /// Shared by every connection: one pointer each, not a copy of every handle.
     edge: Arc<Edge>,
     conn_id: ConnId,
@@ -211,7 +213,7 @@ impl Session {
                     Some(Outbound::Drain) => {}
                     None => return End::Close(close::INTERNAL, "internal_error".into()),
                 },
-                msg = self.socket.recv() => {
+                msg = self.socket.next() => {
                     last_frame = Instant::now();
                     if let Some(end) = rate.note() {
                         return end;
@@ -228,7 +230,7 @@ impl Session {
     async fn on_message(
         &mut self,
         id: &OrchestratorId,
-        msg: Option<Result<Message, axum::Error>>,
+        msg: Option<Result<Message, WsError>>,
         bad: &mut BadFrames,
     ) -> Option<End> {
         let msg = match msg {
@@ -260,8 +262,9 @@ impl Session {
                 "binary_not_supported".into(),
             )),
             Message::Close(_) => Some(End::ClientClosed),
-            // tungstenite answers pings itself; pongs need nothing.
-            Message::Ping(_) | Message::Pong(_) => None,
+            // tungstenite answers pings itself; pongs need nothing, and raw
+            // frames are only ever written, never read.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
         }
     }
 
@@ -361,7 +364,7 @@ impl Session {
     /// whose outbox overflows meanwhile, is closed as a slow reader.
     async fn send_text(&mut self, text: String) -> Result<(), End> {
         self.edge.counters.frames_sent.increment(1);
-        let write = timeout(WRITE_STALL, self.socket.send(Message::Text(text.into())));
+        let write = timeout(WRITE_STALL, self.socket.send(Message::text(text)));
         tokio::select! {
             written = write => match written {
                 Ok(Ok(())) => Ok(()),
@@ -384,26 +387,19 @@ impl Session {
         metrics::counter!("moolai_edge_handshakes_refused_total", "reason" => reason.to_owned())
             .increment(1);
         tracing::info!(code, reason, "handshake refused");
-        self.close(code, reason).await;
-    }
-
-    async fn close(&mut self, code: u16, reason: &str) {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        // The peer may be gone already, or not reading: there may be nobody
-        // left to tell, and we do not wait long to find out.
-        let _ = timeout(CLOSE_WRITE, self.socket.send(Message::Close(Some(frame)))).await;
+        closing::close(&mut self.socket, code, reason).await;
     }
 
     /// Says goodbye on the socket and on the bus.
     async fn finish(mut self, id: &OrchestratorId, end: End) {
         let reason = match &end {
-            End::ClientClosed => "client_closed".to_owned(),
+            End::ClientClosed => {
+                closing::complete_peer_close(&mut self.socket).await;
+                "client_closed".to_owned()
+            }
             End::Broken(why) => format!("broken: {why}"),
             End::Close(code, reason) => {
-                self.close(*code, reason).await;
+                closing::close(&mut self.socket, *code, reason).await;
                 reason.clone()
             }
         };
@@ -447,15 +443,18 @@ enum Handshake {
     Gone,
 }
 
-async fn read_handshake(socket: &mut WebSocket) -> Handshake {
+async fn read_handshake(socket: &mut Socket) -> Handshake {
     loop {
-        match socket.recv().await {
+        match socket.next().await {
+            Some(Err(err)) if closing::too_big(&err).is_some() => {
+                return Handshake::Refused(close::TOO_BIG, "message_too_big")
+            }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Handshake::Gone,
             Some(Ok(Message::Text(text))) => return check_handshake(text.as_str()),
             Some(Ok(Message::Binary(_))) => {
                 return Handshake::Refused(close::POLICY, "handshake_error")
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
         }
     }
 }
@@ -484,16 +483,10 @@ fn check_handshake(text: &str) -> Handshake {
     }
 }
 
-fn classify_read_error(err: axum::Error) -> End {
-    let text = err.to_string();
-    // tungstenite reports an oversized message as a capacity error.
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("Message too big")
-    {
-        End::Close(close::TOO_BIG, "message_too_big".into())
-    } else {
-        End::Broken(text)
+fn classify_read_error(err: WsError) -> End {
+    match closing::too_big(&err) {
+        Some(_) => End::Close(close::TOO_BIG, "message_too_big".into()),
+        None => End::Broken(err.to_string()),
     }
 }
 

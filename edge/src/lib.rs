@@ -5,6 +5,7 @@
 //! command subject (see [`commands`]). Run as many as the fleet needs.
 
 pub mod bus_watch;
+pub mod closing;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -14,12 +15,13 @@ pub mod presence;
 pub mod publish;
 pub mod registry;
 pub mod tokens;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,7 @@ use axum::routing::get;
 use axum::Router;
 use moolai_proto::{bus, health, serve, EdgeId, Subjects};
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -219,7 +222,12 @@ pub fn app(edge: Edge) -> Router {
         .merge(health::router(ready))
 }
 
-async fn upgrade(State(edge): State<Arc<Edge>>, parts: Parts, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let ws = match upgrade::Upgrade::from_parts(&mut parts) {
+        Ok(ws) => ws,
+        Err(refusal) => return refusal.into_response(),
+    };
     if let Some(origin) = foreign_origin(&edge.config, &parts) {
         tracing::warn!(origin, "upgrade refused: origin not allowed");
         let body = serde_json::json!({"detail": format!("origin not allowed: {origin}")});
@@ -237,13 +245,14 @@ async fn upgrade(State(edge): State<Arc<Edge>>, parts: Parts, ws: WebSocketUpgra
         _ => None,
     };
     let tasks = edge.tasks.clone();
-    ws.read_buffer_size(READ_BUFFER)
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| {
-            // Tracked so that shutdown waits for every goodbye to be published.
-            tasks.track_future(connection::serve(socket, edge, verified))
-        })
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    ws.respond(config, move |socket| {
+        // Tracked so that shutdown waits for every goodbye to be published.
+        tasks.track_future(connection::serve(socket, edge, verified))
+    })
 }
