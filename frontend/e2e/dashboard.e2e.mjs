@@ -26,6 +26,10 @@ const CHROMIUM_ARGS = [
 const LIVE_MS = 2000;
 const ORG = 'e2e-org-1';
 const NEW_ORG = 'e2e-new-org';
+/** Agents beating at a steady interval, for the rate and "last seen" checks. */
+const STEADY = 'steady';
+const STEADY_COUNT = 10;
+const STEADY_INTERVAL = 5;
 /** The viewer's zone, deliberately not the server's UTC. */
 const VIEWER_TZ = 'America/New_York';
 
@@ -35,6 +39,7 @@ let stack;
 let token;
 const consoleErrors = [];
 let allowConsole = null; // a RegExp of console errors expected in the current check
+let coreStartedAt = 0;
 
 function log(s) {
   process.stdout.write(`${s}\n`);
@@ -124,6 +129,7 @@ async function main() {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
 
+  coreStartedAt = Date.now();
   stack = startStack({ agents: [ORG], logsTo: join(OUT, 'stack-logs') });
   log(`# stack up: core ${stack.core}, edge ${stack.edge}, database ${stack.database}`);
   const login = await fetch(`${stack.core}/api/v1/internal/auth/login`, {
@@ -208,6 +214,97 @@ async function run() {
       assert.doesNotMatch(text, invented, 'no invented figures');
     }
     await shot('overview');
+  });
+
+  await check('heartbeat rate: a 30 s average within 50 % of the true rate and never 0; Overview and Edges agree', async () => {
+    stack.addAgent(STEADY, { interval: STEADY_INTERVAL, count: STEADY_COUNT });
+    const started = Date.now();
+    await until(`${STEADY_COUNT} steady agents connected`, async () => {
+      const live = await api('GET', '/api/v1/controller/orchestrators/live');
+      return live.json.data.total_count === STEADY_COUNT + 1;
+    }, 20000, 250);
+    // ORG beats every second, the others every STEADY_INTERVAL seconds.
+    const truth = 1 + STEADY_COUNT / STEADY_INTERVAL;
+    const low = truth * 0.5;
+    const high = truth * 1.5;
+    const shown = async () => Number(await page.getByTestId('hb-now').getAttribute('data-value'));
+    await page.getByTestId('hb-breakdown').filter({ hasText: '30 s average' }).waitFor();
+    // The window fills within 30 s of the agents connecting.
+    await until(`the rate within ${low}–${high}/s`, async () => {
+      const v = await shown();
+      return v >= low && v <= high;
+    }, 45000, 500);
+    log(`  # rate in band ${Date.now() - started} ms after the steady agents started`);
+    const samples = [];
+    for (const end = Date.now() + 12000; Date.now() < end; ) {
+      samples.push(await shown());
+      await page.waitForTimeout(500);
+    }
+    log(`  # true ${truth}/s; shown ${Math.min(...samples).toFixed(2)}–${Math.max(...samples).toFixed(2)}/s over ${samples.length} samples`);
+    assert.ok(samples.every((v) => v > 0), `never 0: ${samples}`);
+    assert.ok(samples.every((v) => v >= low && v <= high), `all within ${low}–${high}: ${samples}`);
+    assert.match(await page.getByTestId('hb-breakdown').innerText(), /processed .* ignored \(independent orchestrators\)/);
+    assert.equal(Number(await page.getByTestId('hb-ignored').getAttribute('data-value')), 0, 'nobody is independent yet');
+    const overviewRate = await shown();
+    await shot('overview-rate');
+    await nav('Edges').click();
+    const total = page.getByTestId('edges-hb-total');
+    await total.waitFor();
+    // Edges announce every 5 s; the page polls every 5 s.
+    await until('the edges\' total near the Overview\'s figure', async () => {
+      const v = parseFloat(await total.innerText());
+      return Math.abs(v - overviewRate) <= truth * 0.25;
+    }, 12000, 250);
+    log(`  # Overview ${overviewRate.toFixed(2)}/s, Edges ${await total.innerText()}/s`);
+  });
+
+  await check('after a reload the chart has the last ~2 minutes at once (history from the server)', async () => {
+    await nav('Dashboard').click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    const uptime = Math.floor((Date.now() - coreStartedAt) / 1000);
+    const expected = Math.min(110, uptime - 15);
+    assert.ok(expected >= 30, `core has run ${uptime} s, too little to tell history from live points`);
+    const t0 = Date.now();
+    await page.reload();
+    const chart = page.getByTestId('heartbeat-chart');
+    await until(`≥ ${expected} points`, async () => Number(await chart.getAttribute('data-points')) >= expected, 3000, 50);
+    log(`  # ${await chart.getAttribute('data-points')} points ${Date.now() - t0} ms after the reload (core up ${uptime} s)`);
+    await shot('overview-history');
+  });
+
+  await check(`"last seen" follows the API within ~2 s (agents beating every ${STEADY_INTERVAL} s), and ticks`, async () => {
+    const id = `${STEADY}-0`;
+    const apiLastSeen = async () => {
+      const r = await api('GET', `/api/v1/controller/orchestrators/live/${id}`);
+      return Math.max(Date.parse(r.json.data.last_keepalive ?? 0), Date.parse(r.json.data.last_seen ?? 0));
+    };
+    const sample = async (where, locator) => {
+      await locator.waitFor();
+      const seen = new Set();
+      for (const end = Date.now() + 12000; Date.now() < end; ) {
+        const [iso, text] = await locator.evaluate((el) => [el.getAttribute('datetime'), el.textContent]);
+        const apiT = await apiLastSeen();
+        const lag = apiT - Date.parse(iso);
+        const secs = text === 'just now' ? 0 : Number(/^(\d+) s ago$/.exec(text)?.[1] ?? NaN);
+        seen.add(text);
+        assert.ok(lag <= 2000 + STEADY_INTERVAL * 1000, `${where}: page ${iso} vs API ${new Date(apiT).toISOString()}`);
+        assert.ok(secs <= STEADY_INTERVAL + 3, `${where}: "${text}" for an orchestrator beating every ${STEADY_INTERVAL} s`);
+        await page.waitForTimeout(700);
+      }
+      assert.ok(seen.size >= 3, `${where}: the clock ticks (${[...seen]})`);
+    };
+    await sample('overview', page.locator(`.live-list [data-testid="last-seen"][data-ids="${id}"] time`));
+    await page.goto(`${stack.core}/organizations/${id}`);
+    await sample('details', page.locator(`section[data-orchestrator-id="${id}"] [data-testid="last-seen"] time`));
+  });
+
+  await check('the steady agents stop and are deregistered (the checks below count one organization)', async () => {
+    stack.stopService(`agent-${STEADY}`);
+    for (let n = 0; n < STEADY_COUNT; n++) {
+      const res = await api('DELETE', `/api/v1/internal/orchestrators/${STEADY}-${n}/deregister`);
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+    }
+    await until('one organization left', async () => (await api('GET', '/api/v1/controller/overview')).json.data.total_organizations === 1);
   });
 
   await check(`independence via the UI asks first, then the badge turns red within ${LIVE_MS} ms`, async () => {

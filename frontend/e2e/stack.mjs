@@ -74,7 +74,18 @@ export function startStack({ agents = [], password = 'e2e-admin-password', logsT
     ...info,
     dir,
     stop,
-    addAgent: (id) => must(run(['agent', dir, id], env), `starting agent ${id}`),
+    /** Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced. */
+    addAgent: (id, { interval, count, name, location } = {}) =>
+      must(
+        run(['agent', dir, id], {
+          ...env,
+          ...(interval ? { E2E_AGENT_INTERVAL: String(interval) } : {}),
+          ...(count ? { E2E_AGENT_COUNT: String(count) } : {}),
+          ...(name ? { E2E_AGENT_NAME: name } : {}),
+          ...(location ? { E2E_AGENT_LOCATION: location } : {}),
+        }),
+        `starting agent ${id}`,
+      ),
     stopService: (name) => must(run(['stop', dir, name], env), `stopping ${name}`),
     restartCore: () => must(run(['restart', dir, 'core'], env), 'restarting core'),
     /** psql against the stack's own database. */

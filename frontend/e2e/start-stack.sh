@@ -13,6 +13,9 @@
 # Env: NATS_SERVER_BIN (else lib.sh's pinned nats-server), TEST_DATABASE_URL or
 # DATABASE_URL (default postgres://moolai:moolai@127.0.0.1:5432/moolai),
 # E2E_ADMIN_PASSWORD (default e2e-admin-password), MOOLAI_BIN_DIR (default target/debug).
+# Agents: E2E_AGENT_INTERVAL (seconds between heartbeats, default 1), E2E_AGENT_COUNT
+# (> 1: one agent process running <id>-0 .. <id>-(N-1)), E2E_AGENT_NAME and
+# E2E_AGENT_LOCATION (what the handshake announces; default "E2E <id>", "e2e").
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 
@@ -52,7 +55,9 @@ start_agent() { # start_agent <id>
   [[ "$id" =~ ^[A-Za-z0-9_-]{1,128}$ ]] || die "bad agent id: $id"
   spawn "$PIDS/agent-$id.pid" "$LOGS/agent-$id.log" RUST_LOG=info \
     "$BIN/moolai-agent" --id "$id" --url "ws://127.0.0.1:$(cat "$dir/edge.port")/ws" \
-    --interval 1 --name "E2E $id" --location e2e --state-file "$dir/agent-$id.json"
+    --interval "${E2E_AGENT_INTERVAL:-1}" --count "${E2E_AGENT_COUNT:-1}" \
+    --name "${E2E_AGENT_NAME:-E2E $id}" --location "${E2E_AGENT_LOCATION:-e2e}" \
+    --state-file "$dir/agent-$id.json"
   log "agent $id started (pid $(head -n1 "$PIDS/agent-$id.pid"))"
 }
 
@@ -123,7 +128,8 @@ agent)
   ;;
 stop)
   name="${1:-}"
-  [[ " ${ORDER[*]} " == *" $name "* ]] || die "stop: unknown service '$name' (one of: ${ORDER[*]})"
+  [[ " ${ORDER[*]} " == *" $name "* || ( "$name" == agent-* && -f "$PIDS/$name.pid" ) ]] ||
+    die "stop: unknown service '$name' (one of: ${ORDER[*]}, agent-<id>)"
   stop_pid "$PIDS/$name.pid"
   log "$name stopped"
   ;;

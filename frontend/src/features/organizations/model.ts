@@ -25,7 +25,9 @@ export function featureOn(value: unknown): boolean {
 export function lastSeenOf(org: Organization, instances: Orchestrator[] = []): string | null {
   let best = org.last_seen;
   for (const i of instances) {
-    if (i.last_seen && (!best || Date.parse(i.last_seen) > Date.parse(best))) best = i.last_seen;
+    for (const t of [i.last_seen, i.last_keepalive]) {
+      if (t && (!best || Date.parse(t) > Date.parse(best))) best = t;
+    }
   }
   return best;
 }

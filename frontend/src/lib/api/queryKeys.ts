@@ -5,6 +5,8 @@ export const queryKeys = {
   overview: ['overview'] as const,
   edges: ['edges'] as const,
   liveOrchestrators: ['orchestrators', 'live'] as const,
+  /** Not under `orchestrators`: invalidating those must not refetch this poll. */
+  lastSeen: (ids: string) => ['last-seen', ids] as const,
   organizations: ['organizations'] as const,
   organizationsAll: ['organizations', 'all'] as const,
   organization: (id: string) => ['organization', id] as const,

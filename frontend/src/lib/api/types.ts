@@ -105,9 +105,35 @@ export interface Overview {
   edges: Edge[];
 }
 
-/** The `stats` event of `/api/v1/events`, every second. */
+/**
+ * The `stats` event of `/api/v1/events`, every second. Rates are per second,
+ * averaged over the last `window_sec` seconds (30; less just after core starts).
+ */
 export interface Stats {
+  /** Server time of the point, ms since the epoch (absent from a first-version core). */
+  t?: number;
   connected_now: number;
-  heartbeats_per_sec: number;
   edges_up: number;
+  /** Same as `processed_per_sec`. */
+  heartbeats_per_sec: number;
+  /** Heartbeats that reached the controller: processed + ignored. */
+  received_per_sec?: number;
+  /** Heartbeats that updated an orchestrator's liveness. */
+  processed_per_sec?: number;
+  /** Heartbeats of independent orchestrators, which change nothing. */
+  ignored_per_sec?: number;
+  window_sec?: number;
+}
+
+/** The `stats_history` event, sent once when the stream opens. */
+export interface StatsHistory {
+  window_sec: number;
+  points: Stats[];
+}
+
+/** `GET /api/v1/controller/last-seen?ids=…`, from the controller's memory. */
+export interface LastSeen {
+  connected: boolean;
+  last_keepalive: string | null;
+  connected_at: string | null;
 }

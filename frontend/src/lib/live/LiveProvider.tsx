@@ -2,9 +2,9 @@ import { createContext, useContext, useEffect, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useQueryClient, type QueryKey } from '@tanstack/react-query';
 import { queryKeys } from '../api/queryKeys';
-import type { ActivityEntry, Stats } from '../api/types';
+import type { ActivityEntry, Stats, StatsHistory } from '../api/types';
 import { keysForActivity } from './invalidation';
-import { pushStats, resetStats } from './statsStore';
+import { pushStats, resetStats, setStatsHistory } from './statsStore';
 
 export type LiveStatus = 'connecting' | 'live' | 'disconnected';
 
@@ -19,9 +19,10 @@ const LiveContext = createContext<LiveStatus>('connecting');
 
 /**
  * Keeps `/api/v1/events` open while signed in: `activity` events invalidate the
- * queries they touch (a badge changes well within 2 s), `stats` events feed the
- * heartbeat chart. When the stream drops, it says so and every visible query is
- * polled every {@link POLL_MS} until the stream is back.
+ * queries they touch (a badge changes well within 2 s), `stats_history` (once, on
+ * opening) and `stats` events feed the heartbeat chart. When the stream drops, it
+ * says so and every visible query is polled every {@link POLL_MS} until the stream
+ * is back.
  */
 export function LiveProvider({ token, children }: { token: string | null; children: ReactNode }) {
   const queryClient = useQueryClient();
@@ -97,6 +98,14 @@ export function LiveProvider({ token, children }: { token: string | null; childr
         const { now, slow } = keysForActivity(entry);
         invalidate(now);
         if (slow.length) invalidate(slow, true);
+      });
+      es.addEventListener('stats_history', (ev) => {
+        try {
+          const h = JSON.parse((ev as MessageEvent<string>).data) as StatsHistory;
+          if (Array.isArray(h.points)) setStatsHistory(h.points);
+        } catch {
+          // A malformed history only leaves the chart to fill up live.
+        }
       });
       es.addEventListener('stats', (ev) => {
         let s: Stats;

@@ -49,3 +49,18 @@ export function formatTime(isoOrMs: string | number): string {
 export function viewerTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
+
+/** The newest of some times (ISO strings; missing and unparsable ones are skipped). */
+export function newest(...isos: (string | null | undefined)[]): string | null {
+  let best: string | null = null;
+  let bestT = -Infinity;
+  for (const iso of isos) {
+    if (!iso) continue;
+    const t = Date.parse(iso);
+    if (!Number.isNaN(t) && t > bestT) {
+      best = iso;
+      bestT = t;
+    }
+  }
+  return best;
+}

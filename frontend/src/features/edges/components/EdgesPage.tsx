@@ -1,4 +1,5 @@
 import { Ago } from '@lib/time/Ago';
+import { DEFAULT_RATE_WINDOW_SEC, formatRate } from '@lib/live/statsStore';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { useEdges } from '../api/listEdges';
 
@@ -9,7 +10,7 @@ export function EdgesPage() {
     <>
       <PageHeader
         title="Edges"
-        subtitle="Edge nodes terminate the orchestrators' WebSockets. Listed: those heard in the last 15 s."
+        subtitle={`Edge nodes terminate the orchestrators' WebSockets. Listed: those heard in the last 15 s. Heartbeats/s: every heartbeat an edge received (independent orchestrators' too), averaged over ${DEFAULT_RATE_WINDOW_SEC} s, as the Dashboard's "received" figure.`}
       />
       <section className="card">
         {edges.isPending ? (
@@ -27,7 +28,7 @@ export function EdgesPage() {
                   <th scope="col">Edge</th>
                   <th scope="col">Address</th>
                   <th scope="col" className="num">Connections</th>
-                  <th scope="col" className="num">Heartbeats/s</th>
+                  <th scope="col" className="num">Heartbeats/s ({DEFAULT_RATE_WINDOW_SEC} s avg)</th>
                   <th scope="col" className="num">Bad frames</th>
                   <th scope="col">Last announced</th>
                 </tr>
@@ -40,7 +41,7 @@ export function EdgesPage() {
                     </td>
                     <td className="mono">{e.address}</td>
                     <td className="num">{e.connections.toLocaleString()}</td>
-                    <td className="num">{e.heartbeats_per_sec.toFixed(1)}</td>
+                    <td className="num">{formatRate(e.heartbeats_per_sec)}</td>
                     <td className="num">{e.bad_frames.toLocaleString()}</td>
                     <td>
                       <Ago iso={e.at} />
@@ -54,7 +55,9 @@ export function EdgesPage() {
                     {edges.data.length} edge{edges.data.length === 1 ? '' : 's'}
                   </th>
                   <td className="num">{total.toLocaleString()}</td>
-                  <td className="num">{edges.data.reduce((n, e) => n + e.heartbeats_per_sec, 0).toFixed(1)}</td>
+                  <td className="num" data-testid="edges-hb-total">
+                    {formatRate(edges.data.reduce((n, e) => n + e.heartbeats_per_sec, 0))}
+                  </td>
                   <td colSpan={2} />
                 </tr>
               </tfoot>

@@ -1,6 +1,6 @@
 import type { Orchestrator } from '@lib/api/types';
 import { StatusBadge } from '@lib/ui/StatusBadge';
-import { Ago } from '@lib/time/Ago';
+import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { useSetIndependence } from '../api/setIndependence';
 import { IndependenceToggle } from './IndependenceToggle';
 
@@ -20,7 +20,7 @@ export function InstanceRow({ instance }: { instance: Orchestrator }) {
       <div className="instance-meta muted small">
         <span>{instance.connected ? `Connected via ${instance.edge_id ?? 'an edge'}` : 'Not connected'}</span>
         <span>
-          Last seen: <Ago iso={instance.last_seen} />
+          Last seen: <LastSeenAgo ids={[id]} known={[instance.last_seen, instance.last_keepalive]} />
         </span>
         <span>Health: {instance.health_status}</span>
       </div>

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Orchestrator, Organization } from '@lib/api/types';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { IconBuilding, IconChevron, IconServer } from '@lib/ui/icons';
-import { Ago } from '@lib/time/Ago';
+import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { lastSeenOf } from '../model';
 import { FeatureToggles } from './FeatureToggles';
 import { InstanceRow } from './InstanceRow';
@@ -54,7 +54,7 @@ export const OrganizationCard = memo(function OrganizationCard({ org, instances,
             </span>
             {connected && <span className="live-dot">live</span>}
             <span>
-              Last seen: <Ago iso={lastSeenOf(org, instances)} />
+              Last seen: <LastSeenAgo ids={instances.map((i) => i.orchestrator_id)} known={[lastSeenOf(org, instances)]} />
             </span>
           </span>
         </div>

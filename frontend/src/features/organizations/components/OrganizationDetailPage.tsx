@@ -5,7 +5,7 @@ import { ApiError } from '@lib/api/errors';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { MessageItem } from '@lib/messages/MessageItem';
-import { Ago } from '@lib/time/Ago';
+import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { formatDateTime, formatTime } from '@lib/time/format';
 import { useOrganization } from '../api/getOrganization';
 import { useAllOrchestrators } from '../api/listOrchestrators';
@@ -71,7 +71,7 @@ function InstanceCard({ instance }: { instance: Orchestrator }) {
         <dl className="kv">
           <dt>Last seen</dt>
           <dd>
-            <Ago iso={instance.last_seen} />
+            <LastSeenAgo ids={[id]} known={[instance.last_seen, instance.last_keepalive]} />
           </dd>
           <dt>Connected since</dt>
           <dd>{instance.connected ? formatDateTime(instance.connected_at) : '—'}</dd>
@@ -179,7 +179,7 @@ export function OrganizationDetailPage() {
             <dd>{o.location ?? '—'}</dd>
             <dt>Last seen</dt>
             <dd>
-              <Ago iso={lastSeenOf(o, instances)} />
+              <LastSeenAgo ids={instances.map((i) => i.orchestrator_id)} known={[lastSeenOf(o, instances)]} />
             </dd>
             <dt>Instances</dt>
             <dd>{o.instances ?? instances.length}</dd>

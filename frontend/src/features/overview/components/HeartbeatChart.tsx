@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import type { StatsPoint } from '@lib/live/statsStore';
-import { STATS_WINDOW } from '@lib/live/statsStore';
+import { STATS_WINDOW, formatRate } from '@lib/live/statsStore';
 import { formatTime } from '@lib/time/format';
 
 const H = 200;
@@ -14,11 +14,12 @@ export function niceMax(v: number): number {
   return 10 * p;
 }
 
-function fmt(v: number): string {
-  return v >= 100 ? Math.round(v).toLocaleString() : v.toFixed(v >= 10 ? 0 : 1);
-}
+const fmt = formatRate;
 
-/** Heartbeats processed per second, from the stream's `stats` events (last 2 min). */
+/**
+ * Heartbeats received per second (area) and processed (line), each point averaged
+ * over core's window, from the stream: its history when it opens, then `stats`.
+ */
 export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
   // Drawn at its real width, so text and lines are never stretched.
   const ref = useRef<HTMLElement>(null);
@@ -31,18 +32,20 @@ export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
     return () => ro.disconnect();
   }, []);
   const latest = points[points.length - 1];
-  const max = niceMax(Math.max(0, ...points.map((p) => p.heartbeats_per_sec)) * 1.1);
+  const max = niceMax(Math.max(0, ...points.map((p) => p.received)) * 1.1);
   const end = latest?.t ?? Date.now();
   const start = end - (STATS_WINDOW - 1) * 1000;
   const x = (t: number) => PAD.l + ((t - start) / (end - start || 1)) * (W - PAD.l - PAD.r);
   const y = (v: number) => PAD.t + (1 - v / max) * (H - PAD.t - PAD.b);
-  const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.heartbeats_per_sec).toFixed(1)}`).join(' ');
+  const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.received).toFixed(1)}`).join(' ');
+  const processedLine = points.map((p) => `${x(p.t).toFixed(1)},${y(p.processed).toFixed(1)}`).join(' ');
+  const anyIgnored = points.some((p) => p.ignored > 0);
   const area = points.length
     ? `${x(points[0].t).toFixed(1)},${y(0)} ${line} ${x(points[points.length - 1].t).toFixed(1)},${y(0)}`
     : '';
   const ticks = [0, max / 2, max];
   const label = latest
-    ? `Heartbeats per second over the last ${Math.round((end - points[0].t) / 1000) + 1} seconds; now ${fmt(latest.heartbeats_per_sec)}`
+    ? `Heartbeats received per second over the last ${Math.round((end - points[0].t) / 1000) + 1} seconds; now ${fmt(latest.received)}, of which processed ${fmt(latest.processed)}`
     : 'Heartbeats per second: waiting for the live stream';
 
   return (
@@ -64,6 +67,9 @@ export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
         ))}
         {points.length > 1 && <polygon points={area} fill="url(#hb-fill)" />}
         {points.length > 1 && <polyline points={line} fill="none" stroke="#ff6b35" strokeWidth="2" strokeLinejoin="round" />}
+        {points.length > 1 && anyIgnored && (
+          <polyline points={processedLine} fill="none" stroke="#2f6fde" strokeWidth="1.5" strokeDasharray="4 3" />
+        )}
         <text x={PAD.l} y={H - 6} className="chart-axis">
           {formatTime(start)}
         </text>
@@ -71,7 +77,16 @@ export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
           {formatTime(end)}
         </text>
       </svg>
-      {!points.length && <figcaption className="muted small">Waiting for the live stream…</figcaption>}
+      {!points.length ? (
+        <figcaption className="muted small">Waiting for the live stream…</figcaption>
+      ) : (
+        anyIgnored && (
+          <figcaption className="muted small">
+            <span className="legend-swatch legend-received" aria-hidden="true" /> received{' '}
+            <span className="legend-swatch legend-processed" aria-hidden="true" /> processed (the rest were ignored)
+          </figcaption>
+        )
+      )}
     </figure>
   );
 }

@@ -1,9 +1,9 @@
 import { Link } from 'react-router';
-import { useStats } from '@lib/live/statsStore';
+import { DEFAULT_RATE_WINDOW_SEC, formatRate, useStats, windowLabel } from '@lib/live/statsStore';
 import { useLiveStatus } from '@lib/live/LiveProvider';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
-import { Ago } from '@lib/time/Ago';
+import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { useOverview } from '../api/getOverview';
 import { useLiveOrchestrators } from '../api/listLiveOrchestrators';
 import { HeartbeatChart } from './HeartbeatChart';
@@ -28,7 +28,6 @@ export function OverviewPage() {
   const o = overview.data;
   // The stream's figure is newer than the last overview fetch.
   const connected = latest && liveStatus === 'live' ? latest.connected_now : o?.connected_now;
-  const hb = latest?.heartbeats_per_sec;
 
   return (
     <>
@@ -52,13 +51,26 @@ export function OverviewPage() {
       <div className="grid-2-1">
         <section className="card" aria-labelledby="hb-title">
           <div className="card-head">
-            <h2 id="hb-title">Heartbeats per second</h2>
-            <span className="pill" data-testid="hb-now">
-              {hb === undefined ? '—' : hb.toFixed(1)} / s
+            <h2 id="hb-title">Heartbeats received per second</h2>
+            <span className="pill" data-testid="hb-now" data-value={latest?.received ?? ''}>
+              {formatRate(latest?.received)} / s
             </span>
           </div>
-          <p className="muted small">Processed by the controller, live from the event stream (last 2 minutes).</p>
+          <p className="muted small" data-testid="hb-breakdown">
+            {windowLabel(latest)} · processed{' '}
+            <strong data-testid="hb-processed" data-value={latest?.processed ?? ''}>
+              {formatRate(latest?.processed)}
+            </strong>{' '}
+            · ignored (independent orchestrators){' '}
+            <strong data-testid="hb-ignored" data-value={latest?.ignored ?? ''}>
+              {formatRate(latest?.ignored)}
+            </strong>
+          </p>
           <HeartbeatChart points={points} />
+          <p className="muted small">
+            Each point is the rate over the {windowLabel(latest).replace(' average', '')} before it, as counted by
+            the controller; edges count theirs over the same window (Edges page). Last 2 minutes.
+          </p>
         </section>
 
         <section className="card" aria-labelledby="live-title">
@@ -87,7 +99,7 @@ export function OverviewPage() {
                   <div className="live-side">
                     <StatusBadge status={x.status} size="sm" />
                     <span className="muted small">
-                      <Ago iso={x.last_keepalive ?? x.last_seen} />
+                      <LastSeenAgo ids={[x.orchestrator_id]} known={[x.last_keepalive, x.last_seen]} />
                     </span>
                   </div>
                 </li>
@@ -119,7 +131,7 @@ export function OverviewPage() {
                   <th scope="col">Edge</th>
                   <th scope="col">Address</th>
                   <th scope="col" className="num">Connections</th>
-                  <th scope="col" className="num">Heartbeats/s</th>
+                  <th scope="col" className="num">Received/s ({DEFAULT_RATE_WINDOW_SEC} s avg)</th>
                 </tr>
               </thead>
               <tbody>
@@ -128,7 +140,7 @@ export function OverviewPage() {
                     <td>{e.edge_id}</td>
                     <td className="mono">{e.address}</td>
                     <td className="num">{e.connections.toLocaleString()}</td>
-                    <td className="num">{e.heartbeats_per_sec.toFixed(1)}</td>
+                    <td className="num">{formatRate(e.heartbeats_per_sec)}</td>
                   </tr>
                 ))}
               </tbody>
