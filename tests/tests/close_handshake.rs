@@ -73,7 +73,10 @@ async fn a_100_kib_frame_right_behind_the_handshake_gets_1009_not_a_reset() {
     let hello = Message::text(handshake("org-pipelined", true).to_string());
     pipeline(&mut sock, vec![hello, snapshot_of(100 * 1024)]).await;
     let answer = read_to_the_end(&mut sock).await;
-    assert_eq!(answer.frames.first().map(String::as_str), Some("handshake_ack"));
+    assert_eq!(
+        answer.frames.first().map(String::as_str),
+        Some("handshake_ack")
+    );
     assert_eq!(answer.close, (1009, "message_too_big".into()));
 }
 
@@ -87,7 +90,10 @@ async fn an_invalid_handshake_followed_by_more_frames_gets_1008_not_a_reset() {
     frames.extend((0..40).map(|_| snapshot_of(10 * 1024)));
     pipeline(&mut sock, frames).await;
     let answer = read_to_the_end(&mut sock).await;
-    assert!(answer.frames.is_empty(), "no frame before the close: {answer:?}");
+    assert!(
+        answer.frames.is_empty(),
+        "no frame before the close: {answer:?}"
+    );
     assert_eq!(answer.close, (1008, "invalid_handshake".into()));
 }
 
@@ -113,6 +119,9 @@ async fn a_binary_frame_followed_by_more_frames_gets_1003_not_a_reset() {
     frames.extend((0..40).map(|_| snapshot_of(10 * 1024)));
     pipeline(&mut sock, frames).await;
     let answer = read_to_the_end(&mut sock).await;
-    assert_eq!(answer.frames.first().map(String::as_str), Some("handshake_ack"));
+    assert_eq!(
+        answer.frames.first().map(String::as_str),
+        Some("handshake_ack")
+    );
     assert_eq!(answer.close, (1003, "binary_not_supported".into()));
 }
