@@ -23,6 +23,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::narrate::{message_summary, provision_summary, say, Narration};
+use crate::revisions::{Kind, Revisions};
 use crate::stats::Stats;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -105,12 +106,14 @@ impl Orchestrator {
         // Connection attempts since the last session, as the first client counted.
         let mut tries: u32 = 0;
         let mut url_index = start_index(self.urls.len());
+        // Kept across reconnects: a late push of an older state is never applied.
+        let mut seen = Revisions::default();
         while !shutdown.is_cancelled() {
             let url = &self.urls[url_index % self.urls.len()];
             tries = tries.saturating_add(1);
             say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {tries})");
             let pause = match self
-                .session(narration, url, &stats, &status, &shutdown)
+                .session(narration, url, &stats, &status, &mut seen, &shutdown)
                 .await
             {
                 Ok(Ended::Shutdown) => break,
@@ -145,6 +148,7 @@ impl Orchestrator {
         url: &str,
         stats: &Stats,
         status: &watch::Sender<Status>,
+        seen: &mut Revisions,
         shutdown: &CancellationToken,
     ) -> Result<Ended, AgentError> {
         let started = Instant::now();
@@ -156,7 +160,7 @@ impl Orchestrator {
             s.sessions += 1;
         });
         let ended = self
-            .heartbeat_loop(narration, &mut ws, stats, shutdown)
+            .heartbeat_loop(narration, &mut ws, stats, seen, shutdown)
             .await;
         if let Ended::Shutdown = ended {
             say!(narration, id = %self.id, "[O-CCS] stopping: closed the connection to {url}");
@@ -250,6 +254,7 @@ impl Orchestrator {
         narration: Narration,
         ws: &mut Socket,
         stats: &Stats,
+        seen: &mut Revisions,
         shutdown: &CancellationToken,
     ) -> Ended {
         let mut tick = tokio::time::interval(self.interval);
@@ -276,7 +281,7 @@ impl Orchestrator {
                 }
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(reply) = self.on_frame(narration, text.as_str()) {
+                        if let Some(reply) = self.on_frame(narration, text.as_str(), seen) {
                             if let Err(e) = ws.send(Message::text(reply)).await {
                                 return Ended::Closed(format!("send failed: {e}"));
                             }
@@ -292,7 +297,7 @@ impl Orchestrator {
     }
 
     /// Applies a frame from the controller; returns a frame to answer with, if any.
-    fn on_frame(&self, narration: Narration, text: &str) -> Option<String> {
+    fn on_frame(&self, narration: Narration, text: &str, seen: &mut Revisions) -> Option<String> {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
             Err(_) => {
@@ -300,6 +305,10 @@ impl Orchestrator {
                 return None;
             }
         };
+        if !accepts(seen, &frame) {
+            say!(narration, id = %self.id, "[O-CCS] ignored a late push of an older state: {text}");
+            return None;
+        }
         match frame {
             ServerFrame::ProvisionConfig { data, .. } => {
                 let summary = provision_summary(&data);
@@ -361,6 +370,22 @@ impl Orchestrator {
         if let Err(err) = written {
             tracing::warn!(%err, path = %path.display(), "could not keep the state file");
         }
+    }
+}
+
+/// Whether `frame` carries a state at least as new as the one applied.
+fn accepts(seen: &mut Revisions, frame: &ServerFrame) -> bool {
+    match frame {
+        ServerFrame::ProvisionConfig { data, .. } => seen.accept(Kind::Config, data.revision),
+        ServerFrame::IndependenceUpdate { data, .. } => seen.accept(Kind::Rule, data.revision),
+        ServerFrame::MessageStatus { data } => match data.get("id").and_then(Value::as_str) {
+            Some(id) => seen.accept(
+                Kind::Status(id),
+                data.get("revision").and_then(Value::as_i64),
+            ),
+            None => true,
+        },
+        _ => true,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod config;
 pub mod narrate;
+pub mod revisions;
 pub mod stats;
 pub mod tls;
 

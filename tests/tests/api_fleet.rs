@@ -153,20 +153,26 @@ async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
         }
     };
 
-    let (status, v) = api.put(&path, json!({"features": {"a": 1}})).await;
+    // A bare switch is stored in the one canonical shape (issue 11).
+    let (status, v) = api.put(&path, json!({"features": {"a": true}})).await;
     assert_eq!(status, 200, "{v}");
     let merged = features_of(envelope(&v).clone());
-    assert_eq!(merged["a"], 1, "{v}");
+    assert_eq!(merged["a"], json!({"enabled": true}), "{v}");
     let pushed = next_of_type(&mut sock, "provision_config").await;
     assert_eq!(pushed["data"]["features"], merged, "first push: {pushed}");
 
     // The features object itself is accepted too.
-    let (status, v) = api.put(&path, json!({"b": 2})).await;
+    let (status, v) = api
+        .put(&path, json!({"b": {"enabled": false, "ttl": 2}}))
+        .await;
     assert_eq!(status, 200, "{v}");
     let merged = features_of(envelope(&v).clone());
     assert_eq!(
         (&merged["a"], &merged["b"]),
-        (&json!(1), &json!(2)),
+        (
+            &json!({"enabled": true}),
+            &json!({"enabled": false, "ttl": 2})
+        ),
         "not merged: {merged}"
     );
     let pushed = next_of_type(&mut sock, "provision_config").await;

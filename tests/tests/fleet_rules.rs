@@ -156,7 +156,9 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default();
-            state["independence"] == json!({"is_independent": true, "privacy_mode": true})
+            state["independence"]["is_independent"] == true
+                && state["independence"]["privacy_mode"] == true
+                && state["independence"]["revision"].is_i64()
                 && state["provision_config"].is_object()
         }
     })
@@ -357,7 +359,11 @@ async fn messages_reach_the_orchestrator_live_and_again_after_a_reconnect_until_
         .await;
     assert_eq!(status, 200);
     let pushed = next_of_type(&mut sock, "message_status").await;
-    assert_eq!(pushed["data"], json!({"id": live_id, "status": "accepted"}));
+    assert_eq!(
+        (&pushed["data"]["id"], &pushed["data"]["status"]),
+        (&json!(live_id), &json!("accepted"))
+    );
+    assert!(pushed["data"]["revision"].is_i64(), "{pushed}");
 
     sock.close(None).await.unwrap();
     let mut sock = connect_as(&stack.edge.ws_url(), "msg-1", true).await;

@@ -105,10 +105,11 @@ pub async fn register(
     let orchestrator_token = super::tokens::issue(&state, &orchestrator_id).await?;
     let created = done["created"] == true;
     let connected = state.live.connection(&orchestrator_id).is_some();
+    // The spec's words for a new instance; an existing one says what it is now.
     let message = match (created, connected) {
-        (true, _) => "Orchestrator registered; inactive until it connects",
-        (false, true) => "Orchestrator updated; it is connected",
-        (false, false) => "Orchestrator updated; not connected now",
+        (true, _) => "Orchestrator instance registered (inactive until connection)",
+        (false, true) => "Orchestrator instance updated (connected)",
+        (false, false) => "Orchestrator instance updated (not connected)",
     };
     Ok(Json(json!({
         "success": true, "message": message, "created": created, "connected": connected,
@@ -400,9 +401,8 @@ pub async fn deregister(
     audit::by(&state, &admin, "deregister", id.as_str(), json!({})).await;
     expel(&state, &id).await;
     Ok(Json(json!({
-        "success": true,
-        "message": format!("Orchestrator {id} deregistered successfully; its reconnects are refused \
-                            (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"),
+        "success": true, "message": format!("Orchestrator {id} deregistered successfully"),
+        "reconnect": format!("refused (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"),
     })))
 }
 
