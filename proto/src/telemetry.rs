@@ -40,7 +40,14 @@ pub fn colour_wanted(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr
 /// The same for tests: printed through the test harness's capture, quiet by default.
 pub fn init_test_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let printed = fmt::layer().with_test_writer().with_filter(filter);
+    let ansi = colour_wanted(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let printed = fmt::layer()
+        .with_test_writer()
+        .with_ansi(ansi)
+        .with_filter(filter);
     let _ = tracing_subscriber::registry()
         .with(printed)
         .with(BufferLayer)
