@@ -12,6 +12,7 @@ pub mod error;
 pub mod heartbeats;
 pub mod live;
 pub mod liveness;
+pub mod push;
 pub mod rates;
 pub mod requests;
 pub mod route;
@@ -61,9 +62,11 @@ pub async fn run(
         "state rebuilt from the database"
     );
 
+    let routes = route::Routes::new(nats.clone(), subjects.clone());
     let sessions = Sessions {
         live: live.clone(),
-        routes: route::Routes::new(nats.clone(), subjects.clone()),
+        pushes: push::Pushes::new(live.clone(), routes.clone(), pool.clone()),
+        routes,
         pool: pool.clone(),
         feed: activity::Feed::default(),
     };
@@ -220,6 +223,7 @@ fn api_state(
         nats: nats.clone(),
         live: sessions.live.clone(),
         routes: sessions.routes.clone(),
+        pushes: sessions.pushes.clone(),
         feed: sessions.feed.clone(),
         persister: api::persist::Persister {
             nats: nats.clone(),

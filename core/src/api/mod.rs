@@ -39,6 +39,8 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub live: Live,
     pub routes: Routes,
+    /// State pushes (configuration, independence, message status), in order.
+    pub pushes: crate::push::Pushes,
     pub feed: Feed,
     pub persister: Persister,
     pub edges: Edges,
@@ -57,7 +59,7 @@ pub struct AppState {
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
         controller::health, controller::overview, controller::edges, controller::organizations, controller::organization,
-        controller::create_organization,
+        controller::create_organization, controller::update_organization,
         controller::delete_organization, controller::put_features, controller::orchestrators,
         controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
         controller::delete_instance, controller::logs,
@@ -108,7 +110,9 @@ pub fn router(
         )
         .route(
             "/organizations/{id}",
-            get(controller::organization).delete(controller::delete_organization),
+            get(controller::organization)
+                .patch(controller::update_organization)
+                .delete(controller::delete_organization),
         )
         .route(
             "/organizations/{id}/features",
