@@ -187,7 +187,7 @@ async fn feature_updates_merge_and_reach_the_connected_orchestrator() {
         let (status, v) = api
             .put(
                 &format!("{C}/organizations/{id}/features"),
-                json!({"features": {"a": 1}}),
+                json!({"features": {"a": true}}),
             )
             .await;
         assert_eq!(status, 404, "features of {id}: {v}");
