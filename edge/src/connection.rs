@@ -390,39 +390,54 @@ impl Session {
         closing::close(&mut self.socket, code, reason).await;
     }
 
-    /// Says goodbye on the socket and on the bus.
-    async fn finish(mut self, id: &OrchestratorId, end: End) {
+    /// Says goodbye on the socket and on the bus at once: the closing handshake
+    /// may take up to a second (see [`closing`]), and the disconnect is not held
+    /// back by it.
+    async fn finish(self, id: &OrchestratorId, end: End) {
+        let Session {
+            mut socket,
+            edge,
+            conn_id,
+            ..
+        } = self;
         let reason = match &end {
-            End::ClientClosed => {
-                closing::complete_peer_close(&mut self.socket).await;
-                "client_closed".to_owned()
-            }
+            End::ClientClosed => "client_closed".to_owned(),
             End::Broken(why) => format!("broken: {why}"),
-            End::Close(code, reason) => {
-                closing::close(&mut self.socket, *code, reason).await;
-                reason.clone()
+            End::Close(_, reason) => reason.clone(),
+        };
+        let goodbye = async {
+            match &end {
+                End::ClientClosed => closing::complete_peer_close(&mut socket).await,
+                End::Broken(_) => {}
+                End::Close(code, reason) => {
+                    closing::close(&mut socket, *code, reason).await;
+                }
             }
         };
-        self.edge.registry.remove(id, self.conn_id);
-        tracing::info!(reason, "[C-OCS] Orchestrator {id} disconnected");
-        let event = Event::Disconnect(DisconnectEvent {
-            orchestrator_id: id.clone(),
-            conn_id: self.conn_id,
-            edge_id: self.edge.id.clone(),
-            at: Utc::now(),
-            reason,
-        });
-        let dedup = format!("{}.disconnect", self.conn_id);
-        if let Err(err) = self
-            .edge
-            .bus
-            .durable_with_retry(&event, &dedup, DISCONNECT_RETRY)
-            .await
-        {
-            tracing::error!(%err, "disconnect not stored; liveness will mark it inactive");
-        }
-        tracing::info!("[C-OCS] Cleaned up connection for {id}");
+        tokio::join!(goodbye, record_disconnect(&edge, conn_id, id, reason));
     }
+}
+
+/// Takes the connection out of the registry and stores its disconnect event.
+async fn record_disconnect(edge: &Edge, conn_id: ConnId, id: &OrchestratorId, reason: String) {
+    edge.registry.remove(id, conn_id);
+    tracing::info!(reason, "[C-OCS] Orchestrator {id} disconnected");
+    let event = Event::Disconnect(DisconnectEvent {
+        orchestrator_id: id.clone(),
+        conn_id,
+        edge_id: edge.id.clone(),
+        at: Utc::now(),
+        reason,
+    });
+    let dedup = format!("{conn_id}.disconnect");
+    if let Err(err) = edge
+        .bus
+        .durable_with_retry(&event, &dedup, DISCONNECT_RETRY)
+        .await
+    {
+        tracing::error!(%err, "disconnect not stored; liveness will mark it inactive");
+    }
+    tracing::info!("[C-OCS] Cleaned up connection for {id}");
 }
 
 fn slow_reader() -> End {
