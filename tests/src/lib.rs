@@ -255,6 +255,25 @@ pub async fn start_edge(config: moolai_edge::Config) -> Running {
     start(|l, s| moolai_edge::run(config, l, s)).await
 }
 
+/// An edge on a port chosen beforehand (e.g. one agents were already given).
+pub async fn start_edge_on(config: moolai_edge::Config, port: u16) -> Running {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let fut = moolai_edge::run(config, listener, shutdown.clone());
+    let handle = tokio::spawn(async move {
+        if let Err(err) = fut.await {
+            panic!("edge failed: {err}");
+        }
+    });
+    let running = Running {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        shutdown,
+        handle,
+    };
+    wait_ready(running.addr).await;
+    running
+}
+
 /// Persister, core and one edge.
 pub struct Stack {
     pub persister: Running,

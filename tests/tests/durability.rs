@@ -157,7 +157,6 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     let _core = start_core(env.core_config()).await;
     let (port1, port2) = (free_port(), free_port());
     let mut edge1 = edge_process(&env, "edge-a", port1).await;
-    let _edge2 = edge_process(&env, "edge-b", port2).await;
     let (url1, url2) = (
         format!("ws://127.0.0.1:{port1}/ws"),
         format!("ws://127.0.0.1:{port2}/ws"),
@@ -194,6 +193,9 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     };
     let arrived = wait_until(Duration::from_secs(60), all_on(url1.clone())).await;
     assert!(arrived.is_some(), "agents never all reached edge-a");
+    // edge-b starts only now: agents pick a random edge of their list first, and
+    // this test needs them all on the one it kills (the unreachable one rotated them).
+    let _edge2 = edge_process(&env, "edge-b", port2).await;
 
     edge1.start_kill().expect("SIGKILL edge-a");
     let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;

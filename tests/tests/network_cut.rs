@@ -9,7 +9,7 @@ use std::time::Duration;
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::netns::NatsBehindLinks;
 use moolai_tests::ws::{connect_as, next, send_json, Next};
-use moolai_tests::{http, start_edge, wait_until, TestEnv};
+use moolai_tests::{free_port, http, start_edge, start_edge_on, wait_until, TestEnv};
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -30,14 +30,17 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
     cut_config.controller_heartbeat_sec = 1;
     cut_config.bus_lost_sec = 10;
     let cut_edge = start_edge(cut_config).await;
-    let other_edge = start_edge(env.edge_config("edge-ok")).await;
+    // The other edge starts once every agent sits on the edge to be cut: agents
+    // start at a random edge of their list, and the unreachable one rotates them.
+    let other_port = free_port();
+    let other_url = format!("ws://127.0.0.1:{other_port}/ws");
 
     let shutdown = CancellationToken::new();
     let mut agents = Vec::new();
     for i in 0..5 {
         let agent = Orchestrator {
             id: format!("mover-{i}"),
-            urls: vec![cut_edge.ws_url(), other_edge.ws_url()],
+            urls: vec![cut_edge.ws_url(), other_url.clone()],
             interval: Duration::from_millis(500),
             state_file: None,
             name: "Mover".into(),
@@ -68,6 +71,7 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
             .is_some(),
         "agents never connected to the first edge"
     );
+    let other_edge = start_edge_on(env.edge_config("edge-ok"), other_port).await;
     let mut watcher = connect_as(&cut_edge.ws_url(), "watcher", true).await;
 
     nats.cut(0);
