@@ -228,7 +228,6 @@ async function run() {
     const low = truth * 0.5;
     const high = truth * 1.5;
     const shown = async () => Number(await page.getByTestId('hb-now').getAttribute('data-value'));
-    await page.getByTestId('hb-breakdown').filter({ hasText: '30 s average' }).waitFor();
     // The window fills within 30 s of the agents connecting.
     await until(`the rate within ${low}–${high}/s`, async () => {
       const v = await shown();
@@ -243,7 +242,7 @@ async function run() {
     log(`  # true ${truth}/s; shown ${Math.min(...samples).toFixed(2)}–${Math.max(...samples).toFixed(2)}/s over ${samples.length} samples`);
     assert.ok(samples.every((v) => v > 0), `never 0: ${samples}`);
     assert.ok(samples.every((v) => v >= low && v <= high), `all within ${low}–${high}: ${samples}`);
-    assert.match(await page.getByTestId('hb-breakdown').innerText(), /processed .* ignored \(independent orchestrators\)/);
+    assert.match(await page.getByTestId('hb-breakdown').innerText(), /^30 s average · processed .* · ignored \(independent orchestrators\)/);
     assert.equal(Number(await page.getByTestId('hb-ignored').getAttribute('data-value')), 0, 'nobody is independent yet');
     const overviewRate = await shown();
     await shot('overview-rate');
@@ -256,20 +255,6 @@ async function run() {
       return Math.abs(v - overviewRate) <= truth * 0.25;
     }, 12000, 250);
     log(`  # Overview ${overviewRate.toFixed(2)}/s, Edges ${await total.innerText()}/s`);
-  });
-
-  await check('after a reload the chart has the last ~2 minutes at once (history from the server)', async () => {
-    await nav('Dashboard').click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    const uptime = Math.floor((Date.now() - coreStartedAt) / 1000);
-    const expected = Math.min(110, uptime - 15);
-    assert.ok(expected >= 30, `core has run ${uptime} s, too little to tell history from live points`);
-    const t0 = Date.now();
-    await page.reload();
-    const chart = page.getByTestId('heartbeat-chart');
-    await until(`≥ ${expected} points`, async () => Number(await chart.getAttribute('data-points')) >= expected, 3000, 50);
-    log(`  # ${await chart.getAttribute('data-points')} points ${Date.now() - t0} ms after the reload (core up ${uptime} s)`);
-    await shot('overview-history');
   });
 
   await check(`"last seen" follows the API within ~2 s (agents beating every ${STEADY_INTERVAL} s), and ticks`, async () => {
@@ -296,6 +281,20 @@ async function run() {
     await sample('overview', page.locator(`.live-list [data-testid="last-seen"][data-ids="${id}"] time`));
     await page.goto(`${stack.core}/organizations/${id}`);
     await sample('details', page.locator(`section[data-orchestrator-id="${id}"] [data-testid="last-seen"] time`));
+  });
+
+  await check('after a reload the chart has the last ~2 minutes at once (history from the server)', async () => {
+    await nav('Dashboard').click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    const uptime = Math.floor((Date.now() - coreStartedAt) / 1000);
+    const expected = Math.min(110, uptime - 15);
+    assert.ok(expected >= 30, `core has run ${uptime} s, too little to tell history from live points`);
+    const t0 = Date.now();
+    await page.reload();
+    const chart = page.getByTestId('heartbeat-chart');
+    await until(`≥ ${expected} points`, async () => Number(await chart.getAttribute('data-points')) >= expected, 3000, 50);
+    log(`  # ${await chart.getAttribute('data-points')} points ${Date.now() - t0} ms after the reload (core up ${uptime} s)`);
+    await shot('overview-history');
   });
 
   await check('the steady agents stop and are deregistered (the checks below count one organization)', async () => {
@@ -363,7 +362,7 @@ async function run() {
     await sw.click();
     await card(ORG).locator(`[role="switch"][aria-label="Feature cache for ${ORG}"][aria-checked="true"]`).waitFor({ timeout: LIVE_MS });
     const org = await api('GET', `/api/v1/controller/organizations/${ORG}`);
-    assert.equal(org.json.data.features.cache, true, 'saved');
+    assert.deepEqual(org.json.data.features.cache, { enabled: true }, 'saved in the canonical shape');
     await until('a provision to the orchestrator', async () => (await provisions()) > before, 3000);
     await sw.click();
     await card(ORG).locator(`[role="switch"][aria-label="Feature cache for ${ORG}"][aria-checked="false"]`).waitFor({ timeout: LIVE_MS });
@@ -373,16 +372,26 @@ async function run() {
 
   let messageId;
   const content = `E2E: enable the semantic cache ${Date.now()}`;
-  await check('a message created through the API appears and is accepted in the UI', async () => {
+  await check('a message from the orchestrator is accepted in the UI; one sent by the controller is labelled and has no Accept', async () => {
+    // The agent binary sends no messages: the row a `message` frame makes (persister/src/writes.rs).
+    messageId = `e2e-msg-${Date.now()}`;
+    stack.psql(`INSERT INTO orchestrator_messages
+        (id, orchestrator_id, message_type, content, message_metadata, status, created_at, updated_at, source)
+      VALUES ('${messageId}', '${ORG}', 'recommendation', '${content}', '{"severity":"medium"}', 'pending', now(), now(), 'orchestrator')`);
+    // Created through the API: the controller's own message; its event refreshes the list.
     const res = await api('POST', `/api/v1/internal/orchestrators/${ORG}/messages`, {
-      message_type: 'recommendation',
-      content,
-      metadata: { severity: 'medium' },
+      message_type: 'monitoring',
+      content: 'E2E: a note from the controller',
     });
     assert.equal(res.status, 200, JSON.stringify(res.json));
-    messageId = res.json.message_id;
+    const sent = page.locator(`li.message[data-message-id="${res.json.message_id}"]`);
+    await sent.waitFor({ timeout: LIVE_MS });
+    assert.equal(await sent.getAttribute('data-direction'), 'to_orchestrator');
+    assert.equal(await sent.getByTestId('message-direction').innerText(), 'sent by the controller');
+    assert.equal(await sent.getByRole('button', { name: /^Accept message/ }).count(), 0, 'no Accept on a controller message');
     const item = page.locator(`li.message[data-message-id="${messageId}"]`);
     await item.waitFor({ timeout: LIVE_MS });
+    assert.equal(await item.getByTestId('message-direction').innerText(), 'from the orchestrator');
     assert.equal(await item.getAttribute('data-status'), 'pending');
     await item.getByRole('button', { name: /^Accept message/ }).click();
     await page.locator(`li.message[data-message-id="${messageId}"][data-status="accepted"]`).waitFor({ timeout: LIVE_MS });
@@ -393,12 +402,87 @@ async function run() {
     await shot('organization-detail', { fullPage: true });
   });
 
+  await check('independence: the log says "Ignoring" at the next heartbeat, messages are held (not listed, 409), then "Processing" and the messages come back', async () => {
+    const switchOf = () => card(ORG).getByRole('switch', { name: `Independence mode for ${ORG}` });
+    const logLine = async (text, since) => {
+      await page.goto(`${stack.core}/logs`);
+      await page.getByTestId('logs-table').waitFor();
+      await page.getByLabel('Search logs').fill(text);
+      await page.getByRole('switch', { name: 'Live tail' }).click();
+      // ORG beats every second: two intervals, plus the tail's 2 s poll.
+      const t0 = Date.now();
+      await until(`"${text}" logged after ${new Date(since).toISOString()}`, async () => {
+        const stamps = await page.locator('tr.log-row').evaluateAll((rows, t) =>
+          rows.filter((r) => r.querySelector('.log-msg')?.textContent?.includes(t)).map((r) => r.getAttribute('data-ts')), text);
+        return stamps.some((ts) => Date.parse(ts) >= since);
+      }, 2000 + 2000 + 1500, 100);
+      log(`  # "${text}" on the Logs page ${Date.now() - t0} ms after opening it`);
+    };
+
+    await nav('Organizations').click();
+    await badgeBecomes(ORG, 'active', 5000);
+    await switchOf().click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Enable independence' }).click();
+    await badgeBecomes(ORG, 'independent');
+    const on = Date.now() - 200;
+    await logLine(`[C-OCS] Ignoring heartbeat from independent orchestrator ${ORG}`, on);
+    await shot('logs-ignoring');
+
+    const held = await api('POST', `/api/v1/internal/orchestrators/${ORG}/messages`, {
+      message_type: 'recommendation',
+      content: 'E2E: held while independent',
+    });
+    assert.equal(held.status, 200, JSON.stringify(held.json));
+    assert.equal(held.json.held, true, 'the API says it is held');
+    assert.equal(held.json.delivered, false, 'not delivered');
+    const listed = await api('GET', '/api/v1/internal/messages');
+    assert.ok(!listed.json.messages.some((m) => m.orchestrator_id === ORG), 'no message of ORG listed');
+    assert.ok(listed.json.held >= 3, `held counted: ${listed.json.held}`);
+    assert.equal((await api('PUT', `/api/v1/internal/messages/${held.json.message_id}/status`, { status: 'accepted' })).status, 409);
+    await nav('Messages').click();
+    await page.getByTestId('messages-held').filter({ hasText: `${listed.json.held} messages are held` }).waitFor();
+    assert.equal(await page.locator(`li.message[data-message-id="${messageId}"]`).count(), 0, 'not on the Messages page');
+    await shot('messages-held');
+    await page.goto(`${stack.core}/organizations/${ORG}`);
+    await page.getByTestId('independent-notice').waitFor();
+    await page.getByTestId('held-count').filter({ hasText: `${listed.json.held} messages are held` }).waitFor();
+    assert.equal(await page.locator('li.message').count(), 0, 'no message on the Details page');
+    await shot('details-held', { fullPage: true });
+
+    await nav('Organizations').click();
+    await switchOf().click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Disable independence' }).click();
+    await badgeBecomes(ORG, 'active');
+    const off = Date.now() - 200;
+    await logLine(`[C-OCS] Processing heartbeat from orchestrator ${ORG}`, off);
+    await nav('Messages').click();
+    await page.locator(`li.message[data-message-id="${held.json.message_id}"]`).waitFor();
+    assert.equal(await page.getByTestId('messages-held').count(), 0, 'nothing held any more');
+  });
+
+  await check('features: {"cache": {"enabled": true}} from the API is a switch (on), never raw JSON; the switch writes that shape', async () => {
+    const res = await api('PUT', `/api/v1/controller/organizations/${ORG}/features`, { features: { cache: { enabled: true } } });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    await nav('Organizations').click();
+    const on = card(ORG).locator(`[role="switch"][aria-label="Feature cache for ${ORG}"][aria-checked="true"]`);
+    await on.waitFor({ timeout: LIVE_MS });
+    assert.equal(await card(ORG).locator('.feature-list code').count(), 0, 'no raw JSON');
+    await on.click();
+    await card(ORG).locator(`[role="switch"][aria-label="Feature cache for ${ORG}"][aria-checked="false"]`).waitFor({ timeout: LIVE_MS });
+    const org = await api('GET', `/api/v1/controller/organizations/${ORG}`);
+    assert.deepEqual(org.json.data.features.cache, { enabled: false });
+  });
+
   await check('the messages page filters by status and type', async () => {
     await nav('Messages').click();
     await page.locator(`li.message[data-message-id="${messageId}"]`).waitFor();
     await shot('messages');
     await page.getByLabel('Filter by message status').selectOption('pending');
-    await page.getByText('No pending messages.').waitFor();
+    await until('only pending messages', async () => {
+      const statuses = await page.locator('li.message').evaluateAll((l) => l.map((m) => m.getAttribute('data-status')));
+      return statuses.length > 0 && statuses.every((st) => st === 'pending');
+    });
+    assert.equal(await page.locator(`li.message[data-message-id="${messageId}"]`).count(), 0, 'the accepted one is not pending');
     await page.getByLabel('Filter by message status').selectOption('accepted');
     await page.locator(`li.message[data-message-id="${messageId}"]`).waitFor();
     await page.getByLabel('Filter by message type').selectOption('monitoring');
@@ -414,18 +498,52 @@ async function run() {
     await dialog.getByLabel('Organization ID').fill(ORG);
     await dialog.getByRole('button', { name: 'Create organization' }).click();
     await dialog.getByText(`An organization with ID ${ORG} already exists.`).waitFor();
+    const hint = dialog.getByTestId('edit-existing');
+    assert.match(await hint.innerText(), /To change its name or location, edit it on its Details page/);
+    assert.equal(await hint.getByRole('link').getAttribute('href'), `/organizations/${ORG}?edit=1`);
     await dialog.getByLabel('Organization ID').fill(NEW_ORG);
-    await dialog.getByLabel('Name').fill('E2E New Org');
-    await dialog.getByLabel('Location').fill('test-lab');
+    await dialog.getByLabel('Name').fill('Demo Organization');
+    await dialog.getByLabel('Location').fill('live-demo');
     const t0 = Date.now();
     await dialog.getByRole('button', { name: 'Create organization' }).click();
     await dialog.waitFor({ state: 'detached' });
     await badgeBecomes(NEW_ORG, 'inactive', LIVE_MS, t0);
     assert.equal(await badgeHue(cardBadge(NEW_ORG)), 'gray');
-    assert.match(await card(NEW_ORG).innerText(), /E2E New Org/);
+    assert.match(await card(NEW_ORG).innerText(), /Demo Organization/);
     const org = await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`);
     assert.equal(org.status, 200);
-    assert.equal(org.json.data.location, 'test-lab');
+    assert.equal(org.json.data.location, 'live-demo');
+  });
+
+  await check('what the admin typed stays when the orchestrator connects and announces other values; the Edit form saves', async () => {
+    stack.addAgent(NEW_ORG, { name: 'Agent Announced Name', location: 'agent-lab' });
+    await badgeBecomes(NEW_ORG, 'active', 10000);
+    await until('reported values in the API', async () => {
+      const o = (await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).json.data;
+      return o.reported_name === 'Agent Announced Name' && o.reported_location === 'agent-lab';
+    });
+    const o = (await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).json.data;
+    assert.equal(o.name, 'Demo Organization');
+    assert.equal(o.location, 'live-demo');
+    const expand = card(NEW_ORG).getByRole('button', { name: `Expand organization ${NEW_ORG}` });
+    if (await expand.count()) await expand.click();
+    await until('the card shows the reported name', async () => /reported as “Agent Announced Name”/.test(await card(NEW_ORG).innerText()));
+    assert.match(await card(NEW_ORG).locator('h2').innerText(), /^Demo Organization$/);
+    assert.match(await card(NEW_ORG).getByTestId('org-location').innerText(), /^live-demo\s*reported as “agent-lab”$/);
+    await shot('organizations-reported');
+    await card(NEW_ORG).getByRole('link', { name: 'Demo Organization' }).click();
+    await page.waitForURL(new RegExp(`/organizations/${NEW_ORG}$`));
+    assert.match(await page.getByTestId('org-name').innerText(), /^Demo Organization\s*reported as “Agent Announced Name”$/);
+    assert.match(await page.getByTestId('org-location').innerText(), /^live-demo\s*reported as “agent-lab”$/);
+    await page.getByRole('button', { name: `Edit organization ${NEW_ORG}` }).click();
+    const form = page.getByRole('dialog', { name: `Edit ${NEW_ORG}` });
+    await form.getByLabel('Location').fill('live-demo-2');
+    await form.getByRole('button', { name: 'Save organization' }).click();
+    await form.waitFor({ state: 'detached' });
+    await page.getByTestId('org-location').filter({ hasText: /^live-demo-2/ }).waitFor({ timeout: LIVE_MS });
+    assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).json.data.location, 'live-demo-2');
+    await shot('details-reported');
+    await nav('Organizations').click();
   });
 
   await check('deleting an organization asks first, then it is gone', async () => {
@@ -433,10 +551,22 @@ async function run() {
     const dialog = page.getByRole('alertdialog');
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /cannot be undone/);
+    assert.match(
+      await dialog.getByTestId('deregister-reconnect').innerText(),
+      /If its orchestrator client connects again, it is refused \(close code 4001, “deregistered”\) until the organization is added again\./,
+    );
+    await shot('delete-dialog');
     await dialog.getByRole('button', { name: 'Delete organization' }).click();
     await card(NEW_ORG).waitFor({ state: 'detached', timeout: LIVE_MS });
     assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).status, 404);
     assert.equal(await card(ORG).count(), 1, 'the other organization stays');
+    // Its agent keeps trying and is refused; it is not listed again.
+    await until('its reconnect refused', async () => {
+      const logs = await api('GET', `/api/v1/internal/logs?q=${encodeURIComponent(`Refusing deregistered orchestrator ${NEW_ORG}`)}&limit=10`);
+      return logs.json.data.items.length > 0;
+    }, 15000, 250);
+    stack.stopService(`agent-${NEW_ORG}`);
+    assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).status, 404, 'not re-created by its reconnect');
   });
 
   await check('organizations can be searched and filtered by status', async () => {

@@ -10,6 +10,21 @@ export function featureKeys(features: JsonObject): string[] {
   return [...keys];
 }
 
+/**
+ * Whether a feature can be shown as a switch: absent, a boolean (older rows), or
+ * the canonical `{"enabled": bool, …}`.
+ */
+export function isSwitchable(value: unknown): boolean {
+  if (value === undefined || value === null || typeof value === 'boolean') return true;
+  return typeof value === 'object' && !Array.isArray(value) && typeof (value as { enabled?: unknown }).enabled === 'boolean';
+}
+
+/** The canonical shape to write: `{"enabled": on}` with the feature's other keys kept. */
+export function featureValue(current: unknown, on: boolean): JsonObject {
+  const rest = current && typeof current === 'object' && !Array.isArray(current) ? (current as JsonObject) : {};
+  return { ...rest, enabled: on };
+}
+
 /** `{"enabled": true}` and `true` both read as on. */
 export function featureOn(value: unknown): boolean {
   if (typeof value === 'boolean') return value;

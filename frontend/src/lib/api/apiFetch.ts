@@ -3,7 +3,7 @@ import { ApiError, kindOfStatus, type FieldError } from './errors';
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
 export interface ApiFetchOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   query?: Query;
   body?: unknown;
   signal?: AbortSignal;

@@ -7,8 +7,12 @@ export type JsonObject = Record<string, unknown>;
 
 export interface Organization {
   organization_id: string;
+  /** What an administrator set (a handshake does not overwrite it). */
   name: string;
   location: string | null;
+  /** What the orchestrator's last handshake announced; null if it never did. */
+  reported_name?: string | null;
+  reported_location?: string | null;
   status: FleetStatus;
   is_active: boolean;
   is_independent: boolean;
@@ -53,8 +57,12 @@ export interface Orchestrator {
 export type MessageType = 'recommendation' | 'monitoring';
 export type MessageStatus = 'pending' | 'accepted' | 'dismissed';
 
+/** Who wrote a message: the orchestrator (a recommendation to accept or dismiss) or the controller. */
+export type MessageDirection = 'from_orchestrator' | 'to_orchestrator';
+
 export interface OrchestratorMessage {
   id: string;
+  direction?: MessageDirection;
   orchestrator_id: string;
   message_type: MessageType;
   content: string;
@@ -70,6 +78,10 @@ export interface MessageList {
   message: string;
   messages: OrchestratorMessage[];
   total_count: number;
+  /** Messages not listed because their orchestrator is independent (held until it is not). */
+  held?: number;
+  /** On one orchestrator's list: it is independent, so its messages are held. */
+  independent?: boolean;
 }
 
 export interface ActivityEntry {

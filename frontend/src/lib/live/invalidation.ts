@@ -14,7 +14,7 @@ const FLEET = new Set([
   'instance_created',
 ]);
 const MESSAGES = new Set(['message_created', 'message_status', 'message_sent', 'message_ack']);
-const CONFIG = new Set(['features', 'provision']);
+const CONFIG = new Set(['features', 'provision', 'organization_updated']);
 
 // Prefixes: invalidating them refetches only the queries on screen.
 const ORGANIZATION = ['organization'] as const;

@@ -3,7 +3,17 @@ import type { OrchestratorMessage } from '../api/types';
 import { Ago } from '../time/Ago';
 import { useSetMessageStatus } from './setMessageStatus';
 
-/** One message with its type, age, status and, while pending, Accept / Dismiss. */
+/** "from the orchestrator" or "sent by the controller" (older rows: by `source`). */
+export function directionOf(m: OrchestratorMessage): 'from_orchestrator' | 'to_orchestrator' {
+  if (m.direction) return m.direction;
+  return m.source === 'controller' ? 'to_orchestrator' : 'from_orchestrator';
+}
+
+/**
+ * One message with its direction, type, age, status and, while pending and only
+ * if the orchestrator wrote it, Accept / Dismiss (a controller's own message is
+ * not the controller's to accept).
+ */
 export function MessageItem({
   message,
   showOrchestrator,
@@ -16,9 +26,14 @@ export function MessageItem({
   const mutation = useSetMessageStatus();
   const busy = mutation.isPending;
   const short = message.content.length > 40 ? `${message.content.slice(0, 40)}…` : message.content;
+  const direction = directionOf(message);
+  const answerable = direction === 'from_orchestrator';
   return (
-    <li className="message" data-message-id={message.id} data-status={message.status}>
+    <li className="message" data-message-id={message.id} data-status={message.status} data-direction={direction}>
       <div className="message-head">
+        <span className={`chip chip-dir-${direction}`} data-testid="message-direction">
+          {direction === 'from_orchestrator' ? 'from the orchestrator' : 'sent by the controller'}
+        </span>
         <span className={`chip chip-${message.message_type}`}>{message.message_type}</span>
         {showOrchestrator && (
           <Link className="muted-link" to={`/organizations/${encodeURIComponent(message.orchestrator_id)}`}>
@@ -29,7 +44,7 @@ export function MessageItem({
           <Ago iso={message.created_at} />
         </span>
         <span className="spacer" />
-        {message.status === 'pending' && actions ? (
+        {message.status === 'pending' && actions && answerable ? (
           <span className="message-actions">
             <button
               type="button"

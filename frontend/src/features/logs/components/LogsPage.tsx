@@ -148,7 +148,7 @@ export function LogsPage() {
                 </thead>
                 <tbody>
                   {logs.data.map((r, i) => (
-                    <tr key={`${r.timestamp}-${i}`} className="log-row">
+                    <tr key={`${r.timestamp}-${i}`} className="log-row" data-ts={r.timestamp}>
                       <td className="mono nowrap" title={formatDateTime(r.timestamp)}>
                         {formatTime(r.timestamp)}
                       </td>

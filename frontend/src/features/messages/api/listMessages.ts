@@ -9,12 +9,18 @@ export interface MessageFilters {
   limit: number;
 }
 
-/** `GET /api/v1/internal/messages`: every orchestrator's messages, newest first. */
+/**
+ * `GET /api/v1/internal/messages`: every orchestrator's messages, newest first,
+ * without those of independent orchestrators (`held` counts them).
+ */
 export const messagesQuery = (f: MessageFilters) =>
   queryOptions({
     queryKey: queryKeys.messageList(f),
     queryFn: ({ signal }) =>
-      apiFetch<MessageList>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => m.messages),
+      apiFetch<MessageList>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => ({
+        messages: m.messages,
+        held: m.held ?? 0,
+      })),
     meta: { what: 'Loading messages' },
     placeholderData: (previous) => previous,
   });

@@ -56,18 +56,29 @@ export function MessagesPage() {
           <Loading what="messages" />
         ) : messages.isError && !messages.data ? (
           <ErrorState what="messages" error={messages.error} onRetry={() => messages.refetch()} />
-        ) : !messages.data.length ? (
-          <Empty>No {[status, type].filter(Boolean).join(' ')} messages.</Empty>
         ) : (
           <>
-            <p className="muted small" data-testid="message-count">
-              {messages.data.length} message{messages.data.length === 1 ? '' : 's'}
-            </p>
-            <ul className="message-list" aria-label="Messages">
-              {messages.data.map((m) => (
-                <MessageItem key={m.id} message={m} showOrchestrator />
-              ))}
-            </ul>
+            {messages.data.held > 0 && (
+              <p className="notice" data-testid="messages-held">
+                {messages.data.held} message{messages.data.held === 1 ? ' is' : 's are'} held: {messages.data.held === 1 ? 'its' : 'their'}{' '}
+                orchestrator operates independently. They are not shown, not delivered and cannot be answered until its
+                independence ends.
+              </p>
+            )}
+            {!messages.data.messages.length ? (
+              <Empty>No {[status, type].filter(Boolean).join(' ')} messages.</Empty>
+            ) : (
+              <>
+                <p className="muted small" data-testid="message-count">
+                  {messages.data.messages.length} message{messages.data.messages.length === 1 ? '' : 's'}
+                </p>
+                <ul className="message-list" aria-label="Messages">
+                  {messages.data.messages.map((m) => (
+                    <MessageItem key={m.id} message={m} showOrchestrator />
+                  ))}
+                </ul>
+              </>
+            )}
           </>
         )}
       </section>

@@ -3,7 +3,10 @@ import { apiFetch } from '@lib/api/apiFetch';
 import type { MessageList } from '@lib/api/types';
 import { queryKeys } from '@lib/api/queryKeys';
 
-/** `GET /api/v1/internal/orchestrators/{id}/messages`, newest first. */
+/**
+ * `GET /api/v1/internal/orchestrators/{id}/messages`, newest first. While the
+ * orchestrator is independent the list is empty and `held` says how many wait.
+ */
 export const orchestratorMessagesQuery = (orchestratorId: string) =>
   queryOptions({
     queryKey: queryKeys.orchestratorMessages(orchestratorId),
@@ -11,7 +14,7 @@ export const orchestratorMessagesQuery = (orchestratorId: string) =>
       apiFetch<MessageList>(`/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/messages`, {
         signal,
         query: { limit: 200 },
-      }).then((m) => m.messages),
+      }).then((m) => ({ messages: m.messages, held: m.held ?? 0, independent: m.independent ?? false })),
     meta: { what: `Loading the messages of ${orchestratorId}` },
   });
 

@@ -13,6 +13,8 @@ export interface RegisterAnswer {
   message: string;
   orchestrator_id: string;
   organization_id: string;
+  /** false: the id existed and was updated, not created. */
+  created?: boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { Link } from 'react-router';
 import { Dialog } from '@lib/ui/Dialog';
 import { ApiError, describeError } from '@lib/api/errors';
 import { toast } from '@lib/ui/toasts';
@@ -13,8 +14,8 @@ interface Props {
 
 /**
  * "Add New Organization": registers an organization with an instance of the same
- * id. `register` is an upsert in the API (an existing id is renamed, not refused),
- * so the dialog itself refuses an id that is already listed.
+ * id. `register` updates an existing id (it answers `created: false`), so the
+ * dialog refuses an id that is already listed and points to where it is edited.
  */
 export function AddOrganizationDialog({ onClose, exists }: Props) {
   const register = useRegisterOrganization();
@@ -22,12 +23,15 @@ export function AddOrganizationDialog({ onClose, exists }: Props) {
   const [name, setName] = useState('');
   const [location, setLocation] = useState('');
   const [touched, setTouched] = useState(false);
+  /** Registered meanwhile by someone else: the API updated it instead of creating it. */
+  const [updatedInstead, setUpdatedInstead] = useState<string | null>(null);
 
   const trimmed = id.trim();
   let idError: string | null = null;
   if (!trimmed) idError = 'Enter an organization ID.';
   else if (!ORG_ID_PATTERN.test(trimmed)) idError = 'Use 1–128 letters, digits, "_" or "-".';
-  else if (exists(trimmed)) idError = `An organization with ID ${trimmed} already exists.`;
+  const existing = !!trimmed && ORG_ID_PATTERN.test(trimmed) && (exists(trimmed) || updatedInstead === trimmed);
+  if (existing) idError = `An organization with ID ${trimmed} already exists.`;
 
   let apiError: string | null = null;
   if (register.error) {
@@ -46,6 +50,10 @@ export function AddOrganizationDialog({ onClose, exists }: Props) {
       { organization_id: trimmed, name: name.trim(), location: location.trim() },
       {
         onSuccess: (a) => {
+          if (a.created === false) {
+            setUpdatedInstead(a.organization_id);
+            return;
+          }
           toast('success', `Organization ${a.organization_id} created (inactive until its orchestrator connects).`);
           onClose();
         },
@@ -72,6 +80,15 @@ export function AddOrganizationDialog({ onClose, exists }: Props) {
           <span id="new-org-id-help" className={touched && idError ? 'field-error' : 'muted small'}>
             {touched && idError ? idError : 'Also the orchestrator ID its client connects with.'}
           </span>
+          {touched && existing && (
+            <span className="muted small" data-testid="edit-existing">
+              To change its name or location, edit it on its{' '}
+              <Link to={`/organizations/${encodeURIComponent(trimmed)}?edit=1`} onClick={onClose}>
+                Details page
+              </Link>
+              .
+            </span>
+          )}
         </label>
         <label className="field">
           <span>Name</span>

@@ -67,6 +67,10 @@ export function DeleteOrganizationButton({ organizationId, name, instanceIds, lo
             <code>{instanceIds.join(', ')}</code>), deletes their messages, closes their connections and removes the
             organization <strong>{organizationId}</strong>. It cannot be undone.
           </p>
+          <p data-testid="deregister-reconnect">
+            If its orchestrator client connects again, it is refused (close code 4001, “deregistered”) until the
+            organization is added again.
+          </p>
         </ConfirmDialog>
       )}
     </>

@@ -8,6 +8,7 @@ import { lastSeenOf } from '../model';
 import { FeatureToggles } from './FeatureToggles';
 import { InstanceRow } from './InstanceRow';
 import { DeleteOrganizationButton } from './DeleteOrganizationButton';
+import { Reported } from './Reported';
 
 interface Props {
   org: Organization;
@@ -47,6 +48,7 @@ export const OrganizationCard = memo(function OrganizationCard({ org, instances,
           <h2 id={`${bodyId}-title`}>
             <Link to={`/organizations/${encodeURIComponent(id)}`}>{org.name || id}</Link>
           </h2>
+          <Reported shown={org.name} reported={org.reported_name} />
           <span className="muted small org-sub">
             <span>ID: {id}</span>
             <span data-testid="instance-count">
@@ -74,9 +76,15 @@ export const OrganizationCard = memo(function OrganizationCard({ org, instances,
               <dt>ID</dt>
               <dd className="mono">{id}</dd>
               <dt>Name</dt>
-              <dd>{org.name}</dd>
+              <dd data-testid="org-name">
+                {org.name}
+                <Reported shown={org.name} reported={org.reported_name} />
+              </dd>
               <dt>Location</dt>
-              <dd>{org.location ?? '—'}</dd>
+              <dd data-testid="org-location">
+                {org.location || '—'}
+                <Reported shown={org.location} reported={org.reported_location} />
+              </dd>
               <dt>Status</dt>
               <dd>
                 <StatusBadge status={org.status} size="sm" />

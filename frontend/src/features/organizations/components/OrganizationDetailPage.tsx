@@ -1,5 +1,5 @@
-import { useMemo } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { useMemo, useState } from 'react';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import type { ActivityEntry, Orchestrator } from '@lib/api/types';
 import { ApiError } from '@lib/api/errors';
 import { StatusBadge } from '@lib/ui/StatusBadge';
@@ -15,6 +15,8 @@ import { lastSeenOf } from '../model';
 import { FeatureToggles } from './FeatureToggles';
 import { IndependenceToggle } from './IndependenceToggle';
 import { DeleteOrganizationButton } from './DeleteOrganizationButton';
+import { EditOrganizationDialog } from './EditOrganizationDialog';
+import { Reported } from './Reported';
 import { useSetIndependence } from '../api/setIndependence';
 
 function meta(i: Orchestrator, key: string): string {
@@ -22,24 +24,35 @@ function meta(i: Orchestrator, key: string): string {
   return v === undefined || v === null || v === '' ? '—' : String(v);
 }
 
-/** Messages of one instance, or the notice when it is independent. */
+/**
+ * Messages of one instance, or, while it is independent, the notice and how many
+ * of its messages are held (not listed, not delivered) until independence ends.
+ */
 function InstanceMessages({ instance }: { instance: Orchestrator }) {
   // Same field as the badge: `status` reads `independent` when it is.
   const independent = instance.status === 'independent';
-  const messages = useOrchestratorMessages(instance.orchestrator_id, !independent);
+  const messages = useOrchestratorMessages(instance.orchestrator_id);
   if (independent) {
+    const held = messages.data?.held;
     return (
-      <p className="notice notice-red" data-testid="independent-notice">
-        This orchestrator operates independently
-      </p>
+      <>
+        <p className="notice notice-red" data-testid="independent-notice">
+          This orchestrator operates independently
+        </p>
+        <p className="muted small" data-testid="held-count">
+          {held === undefined
+            ? 'Its messages are held while it is independent.'
+            : `${held} message${held === 1 ? ' is' : 's are'} held: not shown and not delivered until its independence ends.`}
+        </p>
+      </>
     );
   }
   if (messages.isPending) return <Loading what="messages" />;
   if (messages.isError) return <ErrorState what="messages" error={messages.error} onRetry={() => messages.refetch()} />;
-  if (!messages.data.length) return <Empty>No messages from or for this orchestrator.</Empty>;
+  if (!messages.data.messages.length) return <Empty>No messages from or for this orchestrator.</Empty>;
   return (
     <ul className="message-list" aria-label={`Messages of ${instance.orchestrator_id}`}>
-      {messages.data.map((m) => (
+      {messages.data.messages.map((m) => (
         <MessageItem key={m.id} message={m} />
       ))}
     </ul>
@@ -86,7 +99,7 @@ function InstanceCard({ instance }: { instance: Orchestrator }) {
         independent={instance.status === 'independent'}
         onToggle={(next) => setIndependence.mutateAsync({ orchestratorId: id, isIndependent: next })}
       />
-      <h3 className="section-title">Messages from orchestrator</h3>
+      <h3 className="section-title">Messages</h3>
       <InstanceMessages instance={instance} />
     </section>
   );
@@ -107,6 +120,17 @@ function describe(a: ActivityEntry): string {
 export function OrganizationDetailPage() {
   const { id = '' } = useParams();
   const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const [editing, setEditingState] = useState(params.get('edit') === '1');
+  const setEditing = (on: boolean) => {
+    setEditingState(on);
+    // `?edit=1` (the Add dialog links here for an existing id) opens the form once.
+    if (!on && params.has('edit')) {
+      const p = new URLSearchParams(params);
+      p.delete('edit');
+      setParams(p, { replace: true });
+    }
+  };
   const org = useOrganization(id);
   const all = useAllOrchestrators();
   const activity = useActivity();
@@ -157,6 +181,9 @@ export function OrganizationDetailPage() {
         actions={
           <>
             <StatusBadge status={o.status} />
+            <button type="button" className="btn" onClick={() => setEditing(true)} aria-label={`Edit organization ${id}`}>
+              Edit
+            </button>
             <DeleteOrganizationButton
               organizationId={id}
               name={o.name}
@@ -167,16 +194,25 @@ export function OrganizationDetailPage() {
           </>
         }
       />
+      {editing && <EditOrganizationDialog org={o} onClose={() => setEditing(false)} />}
       <div className="grid-2">
         <section className="card" aria-labelledby="org-details">
           <h2 id="org-details">Organization details</h2>
           <dl className="kv">
+            <dt>Name</dt>
+            <dd data-testid="org-name">
+              {o.name || '—'}
+              <Reported shown={o.name} reported={o.reported_name} />
+            </dd>
             <dt>Status</dt>
             <dd>
               <StatusBadge status={o.status} size="sm" />
             </dd>
             <dt>Location</dt>
-            <dd>{o.location ?? '—'}</dd>
+            <dd data-testid="org-location">
+              {o.location || '—'}
+              <Reported shown={o.location} reported={o.reported_location} />
+            </dd>
             <dt>Last seen</dt>
             <dd>
               <LastSeenAgo ids={instances.map((i) => i.orchestrator_id)} known={[lastSeenOf(o, instances)]} />
