@@ -280,6 +280,7 @@ async function run() {
       }
       assert.ok(seen.size >= 3, `${where}: the clock ticks (${[...seen]})`);
     };
+    await nav('Dashboard').click();
     await sample('overview', page.locator(`.live-list [data-testid="last-seen"][data-ids="${id}"] time`));
     await page.goto(`${stack.core}/organizations/${id}`);
     await sample('details', page.locator(`section[data-orchestrator-id="${id}"] [data-testid="last-seen"] time`));
@@ -535,14 +536,16 @@ async function run() {
     await shot('organizations-reported');
     await card(NEW_ORG).getByRole('link', { name: 'Demo Organization' }).click();
     await page.waitForURL(new RegExp(`/organizations/${NEW_ORG}$`));
-    assert.match(await page.getByTestId('org-name').innerText(), /^Demo Organization\s*reported as “Agent Announced Name”$/);
-    assert.match(await page.getByTestId('org-location').innerText(), /^live-demo\s*reported as “agent-lab”$/);
+    const details = page.locator('section[aria-labelledby="org-details"]');
+    await details.waitFor();
+    assert.match(await details.getByTestId('org-name').innerText(), /^Demo Organization\s*reported as “Agent Announced Name”$/);
+    assert.match(await details.getByTestId('org-location').innerText(), /^live-demo\s*reported as “agent-lab”$/);
     await page.getByRole('button', { name: `Edit organization ${NEW_ORG}` }).click();
     const form = page.getByRole('dialog', { name: `Edit ${NEW_ORG}` });
     await form.getByLabel('Location').fill('live-demo-2');
     await form.getByRole('button', { name: 'Save organization' }).click();
     await form.waitFor({ state: 'detached' });
-    await page.getByTestId('org-location').filter({ hasText: /^live-demo-2/ }).waitFor({ timeout: LIVE_MS });
+    await details.getByTestId('org-location').filter({ hasText: /^live-demo-2/ }).waitFor({ timeout: LIVE_MS });
     assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).json.data.location, 'live-demo-2');
     await shot('details-reported');
     await nav('Organizations').click();
