@@ -452,7 +452,7 @@ async fn a_newer_rule_is_never_overwritten_by_a_handshake_that_read_an_older_one
                 }
                 last_rule = Some(frame);
             }
-            Some("provision_config") if frame["data"]["features"]["barrier"].is_object() => break,
+            Some("provision_config") if !frame["data"]["features"]["barrier"].is_null() => break,
             _ => {}
         }
     }
