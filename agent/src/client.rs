@@ -1,7 +1,7 @@
 //! One orchestrator: connect, handshake, heartbeat, apply configuration, and
 //! reconnect — with exponential backoff and jitter, failing over between edges.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -350,27 +350,47 @@ impl Orchestrator {
         serde_json::from_value(state.get("provision_config")?.clone()).ok()
     }
 
-    /// Sets `key` in the state file. Written to a temporary file and renamed, so a
-    /// crash never leaves half a file.
+    /// Sets `key` in the state file.
     fn keep(&self, key: &str, value: Value) {
-        let Some(path) = &self.state_file else { return };
-        let mut state = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        state["orchestrator_id"] = json!(self.id);
-        state[key] = value;
-        state["updated_at"] = json!(timestamp(Utc::now()));
-        let tmp = path.with_extension("tmp");
-        let written = serde_json::to_vec_pretty(&state)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(err) = written {
-            tracing::warn!(%err, path = %path.display(), "could not keep the state file");
+        if let Some(path) = &self.state_file {
+            keep_state(path, &self.id, key, value);
         }
     }
+}
+
+/// Sets `key` in the state file of orchestrator `id`. Written to a temporary file
+/// and renamed, so a crash never leaves half a file; readable by its owner only,
+/// since it may hold the orchestrator's token.
+pub fn keep_state(path: &Path, id: &str, key: &str, value: Value) {
+    let mut state = read_state(path).unwrap_or_else(|| json!({}));
+    state["orchestrator_id"] = json!(id);
+    state[key] = value;
+    state["updated_at"] = json!(timestamp(Utc::now()));
+    let tmp = path.with_extension("tmp");
+    let written = serde_json::to_vec_pretty(&state)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| write_private(&tmp, &bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(err) = written {
+        tracing::warn!(%err, path = %path.display(), "could not keep the state file");
+    }
+}
+
+/// The state file's JSON object, if there is one.
+pub fn read_state(path: &Path) -> Option<Value> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(Value::is_object)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 /// Whether `frame` carries a state at least as new as the one applied.

@@ -37,8 +37,21 @@ pub struct Config {
     #[arg(long, env = "ORCHESTRATOR_LOCATION", default_value = "unknown")]
     pub location: String,
     /// Orchestrator token issued by the controller (needed where edges require one).
-    #[arg(long, env = "ORCHESTRATOR_TOKEN")]
+    #[arg(long, env = "ORCHESTRATOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Enrollment token an admin created (`me1.…`): used once, when the agent has
+    /// no orchestrator token yet (neither `--token` nor one kept in the state
+    /// file), to register this id with core and obtain its token.
+    #[arg(long, env = "ORCHESTRATOR_ENROLLMENT_TOKEN", hide_env_values = true)]
+    pub enrollment_token: Option<String>,
+    /// Core's API base URL, where `--enrollment-token` is sent
+    /// (`POST <url>/api/v1/enroll`).
+    #[arg(
+        long,
+        env = "CONTROLLER_API_URL",
+        default_value = "http://127.0.0.1:8765"
+    )]
+    pub api_url: String,
     /// PEM file of the CA that signed the edges' certificates, for `wss://` URLs
     /// under a private CA (otherwise the system's roots are trusted).
     #[arg(long, env = "CONTROLLER_CA_FILE")]

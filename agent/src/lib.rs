@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config;
+pub mod enroll;
 pub mod narrate;
 pub mod revisions;
 pub mod stats;
@@ -100,6 +101,13 @@ async fn launch(
         0 => Duration::ZERO,
         rate => Duration::from_secs_f64(1.0 / f64::from(rate)),
     };
+    let enrollment = config
+        .enrollment_token
+        .clone()
+        .map(|token| enroll::Enrollment {
+            token,
+            api_url: config.api_url.clone(),
+        });
     let mut next = Instant::now();
     for i in 0..config.count {
         if shutdown.is_cancelled() {
@@ -130,7 +138,24 @@ async fn launch(
                 .then(|| config.source_ips[i % config.source_ips.len()]),
         };
         let (tx, _rx) = watch::channel(Status::default());
-        tasks.spawn(orchestrator.run_narrated(narration, stats.clone(), tx, shutdown.clone()));
+        let (stats, shutdown) = (stats.clone(), shutdown.clone());
+        let enrollment = enrollment.clone();
+        tasks.spawn(async move {
+            let mut orchestrator = orchestrator;
+            orchestrator.token = enroll::token_for(
+                &orchestrator.id,
+                orchestrator.token.take(),
+                orchestrator.state_file.as_deref(),
+                enrollment.as_ref(),
+                orchestrator.tls.clone(),
+                narration,
+                &shutdown,
+            )
+            .await;
+            orchestrator
+                .run_narrated(narration, stats, tx, shutdown)
+                .await
+        });
         if !pause.is_zero() {
             next += pause;
             tokio::time::sleep_until(next).await;

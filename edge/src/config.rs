@@ -54,9 +54,26 @@ pub struct Config {
     /// Secret orchestrator tokens are signed with (shared with core).
     #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET")]
     pub orchestrator_token_secret: Option<moolai_proto::secret::Secret>,
-    /// Refuse (401) upgrades without a valid orchestrator token.
-    #[arg(long, env = "EDGE_REQUIRE_ORCHESTRATOR_TOKEN", default_value_t = false)]
+    /// Refuse (401) upgrades without a valid orchestrator token. On by default:
+    /// the edge then needs ORCHESTRATOR_TOKEN_SECRET and will not start without
+    /// it. `false` lets anyone connect as any orchestrator id (development only;
+    /// warned at start).
+    #[arg(long, env = "EDGE_REQUIRE_ORCHESTRATOR_TOKEN", default_value_t = true,
+          action = clap::ArgAction::Set)]
     pub require_orchestrator_token: bool,
+    /// WebSockets one client address may hold open at once (IPv6: per /64);
+    /// more are refused with 429. 0: no limit.
+    #[arg(long, env = "EDGE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100)]
+    pub max_connections_per_address: u32,
+    /// `message` frames one orchestrator may send per minute through this edge;
+    /// over it a message is dropped and answered with an `error` frame
+    /// (`quota_exceeded`). 0: no limit.
+    #[arg(long, env = "EDGE_MAX_MESSAGES_PER_MIN", default_value_t = 120)]
+    pub max_messages_per_min: u32,
+    /// Bytes of `message` frames one orchestrator may send per minute through
+    /// this edge (same answer as above). 0: no limit.
+    #[arg(long, env = "EDGE_MAX_MESSAGE_BYTES_PER_MIN", default_value_t = 2 * 1024 * 1024)]
+    pub max_message_bytes_per_min: u64,
     /// Browser origins allowed to open a WebSocket here, comma-separated. An
     /// orchestrator sends no `Origin` header; a browser always does, so with the
     /// default (none) no web page can make a visitor's browser pose as one (403).

@@ -242,6 +242,12 @@ impl Session {
             Message::Text(text) => match parse_client_frame(text.as_str()) {
                 Ok(frame) => {
                     self.edge.counters.frames_received.increment(1);
+                    let is_message = matches!(frame, ClientFrame::Message { .. });
+                    if is_message && !self.edge.quotas.admit(id, text.len()) {
+                        // Dropped, not stored; boxed like the other rare writes.
+                        let refusal = self.edge.quotas.refusal();
+                        return Box::pin(self.send_text(refusal)).await.err();
+                    }
                     self.on_frame(id, frame).await
                 }
                 Err(err) => {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -83,6 +83,10 @@ pub struct Edge {
     pub heartbeats: heartbeats::Heartbeats,
     /// Whether NATS answers (see [`bus_watch`]).
     pub bus_health: bus_watch::BusHealth,
+    /// Sockets open per client address (`EDGE_MAX_CONNECTIONS_PER_ADDRESS`).
+    pub per_address: limits::PerAddress,
+    /// `message` traffic per orchestrator (`EDGE_MAX_MESSAGES_PER_MIN`, …).
+    pub quotas: limits::MessageQuotas,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
@@ -93,6 +97,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     moolai_proto::metrics::handle(); // record from the first event on
+    check_token_settings(&config)?;
     let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let id = match &config.edge_id {
@@ -113,6 +118,9 @@ pub async fn run(
         js,
         subjects: subjects.clone(),
     };
+    let per_address = limits::PerAddress::new(config.max_connections_per_address);
+    let quotas =
+        limits::MessageQuotas::new(config.max_messages_per_min, config.max_message_bytes_per_min);
     let edge = Edge {
         id: id.clone(),
         config: Arc::new(config),
@@ -124,6 +132,8 @@ pub async fn run(
         counters: Arc::default(),
         tokens,
         bus_health: bus_watch::BusHealth::default(),
+        per_address,
+        quotas,
     };
     let listen = commands::listen(
         nats.clone(),
@@ -160,14 +170,39 @@ pub async fn run(
     };
     edge.tasks
         .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
+    edge.tasks
+        .spawn(edge.quotas.clone().prune(shutdown.clone()));
     serve::serve(listener, app(edge), shutdown, options).await;
     tasks.close();
     tasks.wait().await;
     Ok(())
 }
 
-/// With `ORCHESTRATOR_TOKEN_SECRET`, starts following token generations; refuses to
-/// start if tokens are required but no secret is set.
+/// Tokens are required unless switched off explicitly (issue 12: an edge open to
+/// anonymous orchestrators let anyone take over any id). Checked before anything
+/// connects, so the edge says why it cannot start even without NATS.
+fn check_token_settings(config: &Config) -> Result<(), StartError> {
+    if !config.require_orchestrator_token {
+        tracing::warn!(
+            "EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false: any client that reaches this edge may \
+             connect as any orchestrator id, displace it and receive what is sent to it; \
+             for a private development machine only"
+        );
+        return Ok(());
+    }
+    if config.orchestrator_token_secret.is_none() {
+        return Err(StartError::Config(
+            "orchestrator tokens are required (EDGE_REQUIRE_ORCHESTRATOR_TOKEN defaults to true) \
+             but ORCHESTRATOR_TOKEN_SECRET is not set: give this edge the secret core signs \
+             tokens with, or set EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false to accept anonymous \
+             orchestrators (development only)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// With `ORCHESTRATOR_TOKEN_SECRET`, starts following token generations.
 async fn token_check(
     config: &Config,
     js: &jetstream::Context,
@@ -175,11 +210,6 @@ async fn token_check(
     shutdown: &CancellationToken,
 ) -> Result<Option<tokens::TokenCheck>, StartError> {
     let Some(secret) = &config.orchestrator_token_secret else {
-        if config.require_orchestrator_token {
-            return Err(StartError::Config(
-                "EDGE_REQUIRE_ORCHESTRATOR_TOKEN needs ORCHESTRATOR_TOKEN_SECRET".into(),
-            ));
-        }
         return Ok(None);
     };
     let kv = bus::token_store(js, subjects, config.stream_replicas)
@@ -244,6 +274,14 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         },
         _ => None,
     };
+    let slot = match address_slot(&edge, &parts) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            tracing::warn!(%refusal, "upgrade refused");
+            let body = serde_json::json!({"detail": refusal.to_string()});
+            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        }
+    };
     let tasks = edge.tasks.clone();
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
@@ -253,6 +291,23 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         .max_frame_size(Some(MAX_MESSAGE));
     ws.respond(config, move |socket| {
         // Tracked so that shutdown waits for every goodbye to be published.
-        tasks.track_future(connection::serve(socket, edge, verified))
+        // The slot is given back when the connection ends.
+        tasks.track_future(async move {
+            let _slot = slot;
+            connection::serve(socket, edge, verified).await
+        })
     })
+}
+
+/// The socket's place in its client address's count (none if the server did not
+/// say who the peer is, which `serve` always does).
+fn address_slot(
+    edge: &Edge,
+    parts: &Parts,
+) -> Result<Option<limits::Slot>, limits::TooManyFromAddress> {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
+    else {
+        return Ok(None);
+    };
+    edge.per_address.take(peer.ip()).map(Some)
 }

@@ -1,11 +1,17 @@
-//! Per-connection limits: how many bad frames, and how many frames at all, a
-//! socket may send before the edge closes it.
+//! Limits: how many bad frames, and how many frames at all, a socket may send
+//! before the edge closes it; how many sockets one address may hold; how much
+//! `message` traffic one orchestrator may send.
 
 use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use dashmap::DashMap;
 use moolai_proto::frames::FrameError;
+use moolai_proto::OrchestratorId;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::connection::{close, End};
 
@@ -70,5 +76,155 @@ impl FrameRate {
             );
             End::Close(close::POLICY, "rate_limited".into())
         })
+    }
+}
+
+/// WebSockets open per client address, capped so that one address cannot hold
+/// the edge's sockets (a finding of issue 12: 200 sockets from one address).
+/// IPv6 addresses count per /64, the block one subscriber usually holds.
+#[derive(Clone, Default)]
+pub struct PerAddress {
+    max: u32,
+    open: Arc<DashMap<IpAddr, u32>>,
+}
+
+/// One open socket's place in its address's count; given back on drop.
+pub struct Slot(Option<(Arc<DashMap<IpAddr, u32>>, IpAddr)>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((open, key)) = self.0.take() {
+            open.remove_if_mut(&key, |_, n| {
+                *n = n.saturating_sub(1);
+                *n == 0
+            });
+        }
+    }
+}
+
+/// Why an upgrade was refused (answered 429).
+#[derive(Debug, thiserror::Error)]
+#[error("too many connections from this address (at most {0}); close some or use another address")]
+pub struct TooManyFromAddress(pub u32);
+
+impl PerAddress {
+    /// `max` sockets per address; 0: no limit.
+    pub fn new(max: u32) -> Self {
+        Self {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for one more socket from `peer`, unless it holds `max` already.
+    pub fn take(&self, peer: IpAddr) -> Result<Slot, TooManyFromAddress> {
+        if self.max == 0 {
+            return Ok(Slot(None));
+        }
+        let key = address_key(peer);
+        let mut open = self.open.entry(key).or_insert(0);
+        if *open >= self.max {
+            metrics::counter!("moolai_edge_refused_per_address_total").increment(1);
+            return Err(TooManyFromAddress(self.max));
+        }
+        *open += 1;
+        Ok(Slot(Some((self.open.clone(), key))))
+    }
+}
+
+/// The unit an address cap counts: the IPv4 address (also when mapped into
+/// IPv6), or the /64 of an IPv6 one.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(bits))
+            }
+        },
+    }
+}
+
+/// How much `message` traffic each orchestrator may send through this edge: a
+/// token bucket per orchestrator id (so reconnecting does not refill it), holding
+/// a minute's allowance and refilled continuously. A finding of issue 12: one
+/// socket wrote 13.5 MB of messages in 5 s, each stored durably.
+#[derive(Clone)]
+pub struct MessageQuotas {
+    per_min: u32,
+    bytes_per_min: u64,
+    buckets: Arc<DashMap<OrchestratorId, Allowance>>,
+}
+
+struct Allowance {
+    messages: f64,
+    bytes: f64,
+    at: Instant,
+}
+
+impl MessageQuotas {
+    /// 0 in either turns that limit off.
+    pub fn new(per_min: u32, bytes_per_min: u64) -> Self {
+        Self {
+            per_min,
+            bytes_per_min,
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Whether `id` may send a message of `len` bytes now; if so, it is taken
+    /// from its allowance.
+    pub fn admit(&self, id: &OrchestratorId, len: usize) -> bool {
+        if self.per_min == 0 && self.bytes_per_min == 0 {
+            return true;
+        }
+        let (messages, bytes) = (f64::from(self.per_min), self.bytes_per_min as f64);
+        let now = Instant::now();
+        let mut a = self.buckets.entry(id.clone()).or_insert(Allowance {
+            messages,
+            bytes,
+            at: now,
+        });
+        let minutes = now.duration_since(a.at).as_secs_f64() / 60.0;
+        a.messages = (a.messages + minutes * messages).min(messages);
+        a.bytes = (a.bytes + minutes * bytes).min(bytes);
+        a.at = now;
+        let len = len as f64;
+        if (self.per_min > 0 && a.messages < 1.0) || (self.bytes_per_min > 0 && a.bytes < len) {
+            metrics::counter!("moolai_edge_messages_over_quota_total").increment(1);
+            return false;
+        }
+        a.messages -= 1.0;
+        a.bytes -= len;
+        true
+    }
+
+    /// The `error` frame that answers a message over quota (the socket stays
+    /// open: heartbeats and everything else still flow).
+    pub fn refusal(&self) -> String {
+        let detail = format!(
+            "message dropped: over this orchestrator's quota of {} messages or {} bytes per minute",
+            self.per_min, self.bytes_per_min
+        );
+        let data =
+            serde_json::json!({"code": "quota_exceeded", "frame": "message", "detail": detail});
+        moolai_proto::frames::ServerFrame::Error { data }.to_json()
+    }
+
+    /// Forgets every orchestrator idle for a minute: its allowance is full again,
+    /// the same as having none. Runs until `shutdown`.
+    pub async fn prune(self, shutdown: CancellationToken) {
+        let minute = Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(minute) => {}
+            }
+            let now = Instant::now();
+            self.buckets
+                .retain(|_, a| now.duration_since(a.at) < minute);
+        }
     }
 }

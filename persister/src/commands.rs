@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::commands_sql as sql;
+use crate::enrollment_sql as enrollment;
 
 /// Commands handled at once; more wait in the subscription.
 const CONCURRENCY: usize = 16;
@@ -240,6 +241,9 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             sql::bump_token_generation(tx, orchestrator_id.as_str()).await?,
             orchestrator_id.as_str(),
         ),
+        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
+        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await?, id),
+        Command::Enroll(r) => enrollment::enroll(tx, r).await,
         Command::Ping => Ok(Ok(Value::Null)),
     }
 }

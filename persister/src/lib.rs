@@ -9,6 +9,7 @@ pub mod commands;
 pub mod commands_sql;
 pub mod config;
 pub mod consume;
+pub mod enrollment_sql;
 pub mod error;
 pub mod sinks;
 pub mod writes;

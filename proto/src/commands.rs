@@ -27,6 +27,31 @@ pub struct Registration {
     pub monitoring_enabled: bool,
 }
 
+/// An enrollment credential as stored: `me1.<id>.<secret>` is shown once to the
+/// admin who creates it; only the SHA-256 of the whole token is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEnrollment {
+    pub id: String,
+    pub secret_hash: String,
+    pub description: String,
+    /// Scope: only orchestrator ids starting with this may enroll.
+    pub id_prefix: Option<String>,
+    /// Scope: enrolled instances join this organization (else each its own,
+    /// named after its id, which must not exist yet).
+    pub organization_id: Option<OrchestratorId>,
+    /// Scope: at most this many enrollments (`None`: until it expires).
+    pub max_uses: Option<u32>,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// An unknown orchestrator asking to register with an enrollment credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub secret_hash: String,
+    pub orchestrator_id: OrchestratorId,
+}
+
 /// One write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -106,6 +131,17 @@ pub enum Command {
     BumpTokenGeneration {
         orchestrator_id: OrchestratorId,
     },
+    /// Stores a new enrollment credential (only its hash).
+    CreateEnrollment(NewEnrollment),
+    /// Revokes an enrollment credential; answers it (not found if unknown).
+    RevokeEnrollment {
+        id: String,
+    },
+    /// Registers a new orchestrator with an enrollment credential, in one
+    /// transaction: the credential must be usable and its scope allow the id, and
+    /// the id must not exist (an enrollment never takes over one). Answers
+    /// `{orchestrator_id, organization_id, generation, enrollment_id}`.
+    Enroll(EnrollRequest),
     /// Appends to the audit log.
     Audit {
         actor: String,

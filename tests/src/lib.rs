@@ -146,7 +146,13 @@ impl TestEnv {
             max_frames_per_sec: 50,
             bus_lost_sec: 15,
             orchestrator_token_secret: None,
+            // Explicit opt-outs (the binary's defaults are on): most tests speak
+            // raw WebSockets as made-up ids, many from one address, some at load.
+            // The tests of these limits turn them on.
             require_orchestrator_token: false,
+            max_connections_per_address: 0,
+            max_messages_per_min: 0,
+            max_message_bytes_per_min: 0,
             allowed_origins: vec![],
             tls_cert: None,
             tls_key: None,
@@ -342,7 +348,15 @@ pub async fn edge_process(env: &TestEnv, id: &str, port: u16) -> tokio::process:
         env,
         "moolai-edge",
         port,
-        &[("EDGE_ID", id), ("EDGE_LISTEN", &listen)],
+        &[
+            ("EDGE_ID", id),
+            ("EDGE_LISTEN", &listen),
+            // As `edge_config`: the tests' raw sockets carry no tokens.
+            ("EDGE_REQUIRE_ORCHESTRATOR_TOKEN", "false"),
+            ("EDGE_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("EDGE_MAX_MESSAGES_PER_MIN", "0"),
+            ("EDGE_MAX_MESSAGE_BYTES_PER_MIN", "0"),
+        ],
     )
     .await
 }

@@ -106,6 +106,7 @@ async fn a_service_logging_into_a_pipe_writes_no_colour_codes() {
         .env("NATS_URL", &env.nats_url)
         .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
         .env("EDGE_ID", "edge-plain")
+        .env("EDGE_REQUIRE_ORCHESTRATOR_TOKEN", "false")
         .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -11,7 +11,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-const SECRET: &str = "test-token-secret";
+/// At least 32 bytes, as core and edges require.
+const SECRET: &str = "test-token-secret-0123456789abcdefghij";
 
 async fn stack(env: &TestEnv) -> (Running, Running, Running) {
     let persister = start_persister(env.persister_config()).await;
@@ -136,4 +137,56 @@ async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
     })
     .await;
     assert!(refused.is_some(), "a revoked token still works");
+}
+
+#[tokio::test]
+async fn rotating_a_token_closes_the_socket_that_used_the_old_one() {
+    let env = TestEnv::new().await;
+    let (_p, core, edge) = stack(&env).await;
+    let api = Api::admin(core.addr).await;
+    let (status, reg) = api
+        .post(
+            &format!("{I}/orchestrators/register"),
+            serde_json::json!({"organization_id": "tok-rot"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reg}");
+    let old = reg["orchestrator_token"].as_str().unwrap().to_owned();
+    let accepted = wait_until(Duration::from_secs(5), || {
+        let (url, t) = (edge.ws_url(), old.clone());
+        async move { connect(&url, Some(&t)).await.is_ok() }
+    })
+    .await;
+    assert!(accepted.is_some(), "a valid token was refused");
+    let mut sock = connect(&edge.ws_url(), Some(&old)).await.unwrap();
+    send_json(&mut sock, &handshake("tok-rot", true)).await;
+    assert_eq!(next_json(&mut sock).await["type"], "handshake_ack");
+    assert!(wait_until(Duration::from_secs(5), || async {
+        env.status("tok-rot").await.as_deref() == Some("active")
+    })
+    .await
+    .is_some());
+
+    let (status, rotated) = api
+        .post(
+            &format!("{I}/orchestrators/tok-rot/token"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (4003, "token_rotated".into())
+    );
+    // Its reconnect with the old token is refused; the new one works.
+    let refused = wait_until(Duration::from_secs(5), || {
+        let (url, t) = (edge.ws_url(), old.clone());
+        async move { connect(&url, Some(&t)).await.err() == Some(401) }
+    })
+    .await;
+    assert!(refused.is_some(), "the rotated-away token still works");
+    let new = rotated["orchestrator_token"].as_str().unwrap();
+    let mut sock = connect(&edge.ws_url(), Some(new)).await.unwrap();
+    send_json(&mut sock, &handshake("tok-rot", true)).await;
+    assert_eq!(next_json(&mut sock).await["type"], "handshake_ack");
 }

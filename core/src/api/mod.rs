@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod controller;
 pub mod dashboard;
+pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -68,7 +69,7 @@ pub struct AppState {
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
         internal::deregister, internal::send, internal::activity,
         audit::list,
-        tokens::rotate,
+        tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
     ),
     components(schemas(error::FieldError)),
@@ -154,11 +155,17 @@ pub fn router(
             "/orchestrators/{id}/token",
             post(tokens::rotate).delete(tokens::revoke),
         )
-        .route("/health", get(internal::health));
+        .route("/health", get(internal::health))
+        .route(
+            "/enrollment-tokens",
+            post(enroll::create).get(enroll::list),
+        )
+        .route("/enrollment-tokens/{id}", delete(enroll::revoke));
     Router::new()
         .nest("/api/v1/controller", controller)
         .nest("/api/v1/internal", internal)
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback_service(dashboard::service(dashboard_dir))

@@ -63,7 +63,7 @@ fn configured(state: &AppState) -> Result<&Tokens, ApiError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working"),
+    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)"),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn rotate(
     State(state): State<AppState>,
@@ -72,6 +72,9 @@ pub async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     configured(&state)?;
     let token = issue(&state, &id).await?;
+    // The socket that used the old token would otherwise stay open on a token
+    // that no longer works anywhere (issue 12).
+    close_live(&state, &id, "token_rotated").await;
     audit::by(&state, &admin, "token_issue", id.as_str(), json!({})).await;
     Ok(Json(json!({
         "success": true, "orchestrator_id": id, "orchestrator_token": token,
@@ -89,19 +92,27 @@ pub async fn revoke(
 ) -> Result<Json<Value>, ApiError> {
     let tokens = configured(&state)?;
     bump(&state, tokens, &id).await?;
-    if let Some(conn) = state.live.connection(&id) {
-        if let Err(err) = state
-            .routes
-            .close(&id, &conn, CLOSE_TOKEN_REVOKED, "token_revoked")
-            .await
-        {
-            tracing::warn!(orchestrator_id = %id, %err, "socket of a revoked orchestrator not closed");
-        }
-    }
+    close_live(&state, &id, "token_revoked").await;
     audit::by(&state, &admin, "token_revoke", id.as_str(), json!({})).await;
     Ok(Json(
         json!({"success": true, "orchestrator_id": id, "message": "Tokens revoked"}),
     ))
+}
+
+/// Closes `id`'s live socket (4003) after its token generation was bumped: the
+/// token it connected with is void. The new generation is published first, so
+/// the reconnect the close provokes is judged against it.
+async fn close_live(state: &AppState, id: &OrchestratorId, reason: &str) {
+    let Some(conn) = state.live.connection(id) else {
+        return;
+    };
+    if let Err(err) = state
+        .routes
+        .close(id, &conn, CLOSE_TOKEN_REVOKED, reason)
+        .await
+    {
+        tracing::warn!(orchestrator_id = %id, %err, reason, "socket on a void token not closed");
+    }
 }
 
 /// Publishes every stored generation to the KV bucket (at start: the bucket may be

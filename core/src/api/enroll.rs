@@ -1,0 +1,310 @@
+//! Enrollment: how an orchestrator nobody has registered yet joins when edges
+//! require tokens. An admin creates an enrollment credential (scoped, expiring,
+//! revocable, shown once); an orchestrator sends it once to `POST /api/v1/enroll`
+//! with its id and receives its own orchestrator token, which it keeps. A
+//! credential registers new ids only: an id that exists, or was deregistered, is
+//! refused (409), so it can never take an orchestrator over. Like Elastic Fleet's
+//! enrollment tokens and OpAMP's registration on first use.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use moolai_proto::commands::{Command, EnrollRequest, NewEnrollment};
+use moolai_proto::{token, OrchestratorId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::audit;
+use super::auth::{token_hash, Admin};
+use super::error::ApiError;
+use super::extract::Body;
+use super::AppState;
+
+/// First part of every enrollment credential: `me1.<id>.<secret>`, so it is never
+/// mistaken for an orchestrator token (`mo1.…`).
+pub const PREFIX: &str = "me1.";
+/// Lifetime of a credential created without `expires_in_sec`.
+const DEFAULT_LIFETIME_SEC: u64 = 86_400;
+/// Longest lifetime (the persister refuses more than 366 days too).
+const MAX_LIFETIME_SEC: u64 = 365 * 86_400;
+
+/// Body of `POST /api/v1/internal/enrollment-tokens`; every field optional.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// What it is for, shown in the listing.
+    pub description: Option<String>,
+    /// Only orchestrator ids starting with this may enroll.
+    pub id_prefix: Option<String>,
+    /// Enrolled orchestrators join this organization (created if missing);
+    /// without it each gets its own, named after its id, which must be new.
+    pub organization_id: Option<String>,
+    /// How many orchestrators may enroll with it (default: any number until it
+    /// expires).
+    pub max_uses: Option<u32>,
+    /// Seconds until it expires (default 86400, at most 365 days).
+    pub expires_in_sec: Option<u64>,
+}
+
+/// 32 random bytes, URL-safe base64: as strong as the HMAC key that signs
+/// orchestrator tokens, so only the hash needs keeping.
+fn random_secret() -> String {
+    use base64::Engine;
+    use rand::RngExt;
+    let mut raw = [0u8; 32];
+    rand::rng().fill(&mut raw[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn tokens_on(state: &AppState) -> Result<&super::tokens::Tokens, ApiError> {
+    state.tokens.as_ref().ok_or_else(|| {
+        ApiError::NotFound(
+            "orchestrator tokens are off: ORCHESTRATOR_TOKEN_SECRET is not set".into(),
+        )
+    })
+}
+
+/// The credential to store for `b`, checked field by field (422 naming it).
+fn new_enrollment(b: CreateBody, created_by: &str) -> Result<(NewEnrollment, String), ApiError> {
+    let description = b.description.unwrap_or_default();
+    if description.chars().count() > 255 || description.chars().any(char::is_control) {
+        let msg = "at most 255 characters, no control characters";
+        return Err(ApiError::field("body", "description", msg));
+    }
+    let id_prefix = b.id_prefix.filter(|p| !p.is_empty());
+    if let Some(p) = &id_prefix {
+        moolai_proto::id::validate_id(p)
+            .map_err(|e| ApiError::field("body", "id_prefix", e.to_string()))?;
+    }
+    let organization_id = b
+        .organization_id
+        .map(OrchestratorId::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("body", "organization_id", e.to_string()))?;
+    if b.max_uses == Some(0) || b.max_uses.is_some_and(|m| m > 1_000_000) {
+        return Err(ApiError::field("body", "max_uses", "between 1 and 1000000"));
+    }
+    let lifetime = b.expires_in_sec.unwrap_or(DEFAULT_LIFETIME_SEC);
+    if !(60..=MAX_LIFETIME_SEC).contains(&lifetime) {
+        let msg = format!("between 60 and {MAX_LIFETIME_SEC} seconds");
+        return Err(ApiError::field("body", "expires_in_sec", msg));
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let secret = format!("{PREFIX}{id}.{}", random_secret());
+    let enrollment = NewEnrollment {
+        secret_hash: token_hash(&secret),
+        id,
+        description,
+        id_prefix,
+        organization_id,
+        max_uses: b.max_uses,
+        expires_at: Utc::now() + chrono::Duration::seconds(lifetime as i64),
+        created_by: created_by.to_owned(),
+    };
+    Ok((enrollment, secret))
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
+    security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope"),
+    (status = 404, description = "Orchestrator tokens are off"), (status = 422, description = "Invalid field")))]
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(b): Body<CreateBody>,
+) -> Result<Json<Value>, ApiError> {
+    tokens_on(&state)?;
+    let (enrollment, secret) = new_enrollment(b, &admin.username)?;
+    let id = enrollment.id.clone();
+    let stored = state
+        .persister
+        .run(&Command::CreateEnrollment(enrollment))
+        .await?;
+    let scope = json!({"id_prefix": stored["id_prefix"], "organization_id": stored["organization_id"],
+        "max_uses": stored["max_uses"], "expires_at": stored["expires_at"]});
+    audit::by(&state, &admin, "enrollment_create", &id, scope).await;
+    Ok(Json(json!({
+        "success": true, "enrollment": stored, "enrollment_token": secret,
+        "message": "Enrollment token created; it is shown only now.",
+    })))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
+    responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state")))]
+pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = sqlx::query_scalar(
+        "SELECT (to_jsonb(e) - 'secret_hash') || jsonb_build_object('state',
+                CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+                     WHEN expires_at <= now() THEN 'expired'
+                     WHEN max_uses IS NOT NULL AND uses >= max_uses THEN 'used_up'
+                     ELSE 'active' END)
+           FROM enrollment_tokens e ORDER BY created_at DESC, id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(json!({"success": true, "items": items})))
+}
+
+#[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)"),
+    (status = 404, description = "Unknown enrollment credential")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::NotFound(format!(
+            "enrollment token {id} not found"
+        )));
+    }
+    let revoked = state
+        .persister
+        .run(&Command::RevokeEnrollment { id: id.clone() })
+        .await?;
+    audit::by(&state, &admin, "enrollment_revoke", &id, json!({})).await;
+    Ok(Json(
+        json!({"success": true, "enrollment": revoked, "message": "Enrollment token revoked"}),
+    ))
+}
+
+/// Body of `POST /api/v1/enroll`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EnrollBody {
+    /// The new orchestrator's id (`^[A-Za-z0-9_-]{1,128}$`).
+    pub orchestrator_id: String,
+}
+
+/// Why an enrollment was refused. The credential's holder learns why (revoked,
+/// expired, used up): they have the secret already, and the operator needs to know.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl IntoResponse for EnrollError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Api(_) => return self.into_api().into_response(),
+        };
+        let mut response = (status, Json(json!({"detail": self.to_string()}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = HeaderValue::from_static(r#"Bearer realm="enrollment""#);
+            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl EnrollError {
+    fn into_api(self) -> ApiError {
+        match self {
+            Self::Api(e) => e,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+
+    /// The persister's refusals of an `Enroll`: an unusable credential is 401, an
+    /// id outside its scope 403; an existing id stays 409.
+    fn from_persister(err: ApiError) -> Self {
+        match err {
+            ApiError::NotFound(why) => Self::Unauthorized(why),
+            ApiError::Invalid(fields) => Self::Forbidden(
+                fields
+                    .into_iter()
+                    .next()
+                    .map_or_else(|| "outside the enrollment token's scope".into(), |f| f.msg),
+            ),
+            other => Self::Api(other),
+        }
+    }
+}
+
+fn credential(headers: &HeaderMap) -> Result<String, EnrollError> {
+    let raw = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            EnrollError::Unauthorized(
+                "enrollment token required: send `Authorization: Bearer me1.…`".into(),
+            )
+        })?;
+    if !raw.starts_with(PREFIX) {
+        return Err(EnrollError::Unauthorized("not an enrollment token".into()));
+    }
+    Ok(raw.to_owned())
+}
+
+#[utoipa::path(post, path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
+    security(("bearer" = [])), responses((status = 200, description = "Registered: `{orchestrator_id, organization_id, orchestrator_token}` (keep the token)"),
+    (status = 401, description = "No, unknown, revoked, expired or used-up enrollment token"),
+    (status = 403, description = "The id is outside the enrollment token's scope"),
+    (status = 404, description = "Orchestrator tokens are off"),
+    (status = 409, description = "The id exists (or was deregistered): enrollment never takes one over")))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Body(b): Body<EnrollBody>,
+) -> Result<Json<Value>, EnrollError> {
+    let tokens = tokens_on(&state)?;
+    let secret = credential(&headers)?;
+    let orchestrator_id = OrchestratorId::parse(b.orchestrator_id)
+        .map_err(|e| ApiError::field("body", "orchestrator_id", e.to_string()))?;
+    let request = EnrollRequest {
+        secret_hash: token_hash(&secret),
+        orchestrator_id: orchestrator_id.clone(),
+    };
+    let done = state
+        .persister
+        .run(&Command::Enroll(request))
+        .await
+        .map_err(EnrollError::from_persister)?;
+    let generation = done["generation"].as_u64().unwrap_or(1);
+    // The id is claimed and committed: answer with its token even if NATS does not
+    // take the generation now, or the token would be lost and the id stuck. Core
+    // publishes every stored generation when it starts (`tokens::sync`).
+    let published = tokens
+        .kv
+        .put(orchestrator_id.as_str(), generation.to_string().into())
+        .await;
+    if let Err(err) = &published {
+        tracing::error!(%orchestrator_id, %err, "enrolled, but its token generation is not published yet");
+    }
+    let orchestrator_token = token::sign(&tokens.secret, &orchestrator_id, generation);
+    let enrollment_id = done["enrollment_id"].as_str().unwrap_or_default();
+    let actor = format!("enrollment:{enrollment_id}");
+    let detail = json!({"organization_id": done["organization_id"]});
+    let address = Some(peer.ip().to_string());
+    audit::record(
+        &state,
+        &actor,
+        "enroll",
+        Some(orchestrator_id.as_str()),
+        address,
+        detail,
+    )
+    .await;
+    state.feed.record(
+        "registered",
+        json!({"orchestrator_id": orchestrator_id, "enrolled": true}),
+    );
+    Ok(Json(json!({
+        "success": true, "orchestrator_id": orchestrator_id,
+        "organization_id": done["organization_id"], "orchestrator_token": orchestrator_token,
+        "message": "Enrolled; keep the orchestrator token, it is shown only now.",
+    })))
+}
