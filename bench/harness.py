@@ -172,7 +172,10 @@ class Stack:
         # A few MB per edge for 20,000 sockets' kernel state is outside RSS; the
         # process may open at most the hard limit of files.
         self.start(name, [str(RELEASE / "moolai-edge")], EDGE_ID=name,
-                   EDGE_LISTEN=f"127.0.0.1:{self.ports[name]}", EDGE_DRAIN_SEC="2")
+                   EDGE_LISTEN=f"127.0.0.1:{self.ports[name]}", EDGE_DRAIN_SEC="2",
+                   # Anonymous agents, thousands per address, as fast as asked.
+                   EDGE_REQUIRE_ORCHESTRATOR_TOKEN="false", EDGE_MAX_CONNECTIONS_PER_ADDRESS="0",
+                   EDGE_MAX_MESSAGES_PER_MIN="0", EDGE_MAX_MESSAGE_BYTES_PER_MIN="0")
 
     def edge_url(self, i):
         return f"ws://127.0.0.1:{self.ports[self.edges[i % len(self.edges)]]}/ws"

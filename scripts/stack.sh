@@ -50,6 +50,23 @@ if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
   DEV_BEARER_TOKEN=$(<"$TOKEN_FILE")
 fi
 
+# Edges require orchestrator tokens: the secret core signs them with (and the edges
+# verify them with) is made once into .data (mode 0600). ORCHESTRATOR_TOKEN_SECRET
+# from the environment wins (at least 32 bytes). Edges listen on 127.0.0.1 unless
+# EDGE_BIND says otherwise (e.g. EDGE_BIND=0.0.0.0 for orchestrators on other
+# machines; they need their tokens either way).
+SECRET_FILE="$DATA/orchestrator-token-secret"
+if [[ -z "${ORCHESTRATOR_TOKEN_SECRET:-}" ]]; then
+  if [[ ! -s "$SECRET_FILE" ]]; then
+    mkdir -p "$DATA"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$SECRET_FILE")
+    log "created the orchestrator token secret in $SECRET_FILE"
+  fi
+  chmod 600 "$SECRET_FILE"
+  ORCHESTRATOR_TOKEN_SECRET=$(<"$SECRET_FILE")
+fi
+EDGE_BIND="${EDGE_BIND:-127.0.0.1}"
+
 # From here on, whatever happens, stop only what we started.
 trap down EXIT
 trap 'exit 130' INT
@@ -87,12 +104,23 @@ wait_ready() {
 # The persister applies migrations, so the others wait for it.
 start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
 wait_ready persister 8767
-start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN"
-start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN=0.0.0.0:8766
-start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN=0.0.0.0:8768
+start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" \
+  ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
+start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN="$EDGE_BIND:8766" \
+  ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
+start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN="$EDGE_BIND:8768" \
+  ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
 wait_ready core 8765
 wait_ready edge-1 8766
 wait_ready edge-2 8768
+
+# An enrollment token for the agent command printed below (24 h, any new id): an
+# agent enrolls once with it and keeps its own orchestrator token in its state file.
+ENROLLMENT_TOKEN=$(curl -fsS -X POST -H "Authorization: Bearer $DEV_BEARER_TOKEN" \
+  -H 'Content-Type: application/json' -d '{"description": "scripts/stack.sh", "expires_in_sec": 86400}' \
+  http://127.0.0.1:8765/api/v1/internal/enrollment-tokens |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["enrollment_token"])') ||
+  die "could not create an enrollment token (see $LOGS/core.log)"
 
 cat <<EOF
 
@@ -103,8 +131,12 @@ Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
   edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
   NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333)
   database          $DATABASE_URL
-Start an agent:
-  target/release/moolai-agent --id org-001 --url ws://127.0.0.1:8766/ws,ws://127.0.0.1:8768/ws
+Start an agent (edges require tokens: it enrolls once with this enrollment token,
+valid 24 h, and keeps its own token in its state file for later starts):
+  target/release/moolai-agent --id org-001 --url ws://127.0.0.1:8766/ws,ws://127.0.0.1:8768/ws \\
+    --state-file .data/agent-org-001.json --enrollment-token $ENROLLMENT_TOKEN
+A first-version client: register its id (POST /api/v1/internal/orchestrators/register) and
+  put the orchestrator_token it answers in CONTROLLER_WS_URL=ws://127.0.0.1:8766/ws?token=…
 Use the REST API (the token is kept in .data/dev-token; docs/demo.md walks the demo with it):
   export CONTROLLER=http://127.0.0.1:8765
   export TOKEN=$(printf %q "$DEV_BEARER_TOKEN")

@@ -114,7 +114,8 @@ up)
   declare -p core_cmd core_port >"$dir/core.cmd"
   spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
   spawn "$PIDS/edge.pid" "$LOGS/edge.log" "${common[@]}" EDGE_ID=edge-e2e \
-    EDGE_LISTEN="127.0.0.1:$edge_port" "$BIN/moolai-edge"
+    EDGE_LISTEN="127.0.0.1:$edge_port" EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false \
+    EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 "$BIN/moolai-edge"
   wait_ready core "$core_port"
   wait_ready edge "$edge_port"
   for id in "$@"; do start_agent "$id"; done
