@@ -13,7 +13,9 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // No source maps in the build: core would serve them to anyone (the whole
+    // source, 1.9 MB); core also refuses `.map` paths.
+    sourcemap: false,
     chunkSizeWarningLimit: 800,
     rollupOptions: {
       // Libraries' "use client" directives mean nothing in a client-only bundle.

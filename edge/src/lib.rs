@@ -166,6 +166,9 @@ pub async fn run(
     let tasks = edge.tasks.clone();
     let options = serve::ServeOptions {
         header_timeout: Duration::from_secs(edge.config.header_timeout_sec),
+        body_timeout: Duration::from_secs(edge.config.body_timeout_sec),
+        max_connections: edge.config.http_max_connections,
+        max_connections_per_address: edge.config.http_max_connections_per_address,
         tls,
     };
     edge.tasks

@@ -57,13 +57,72 @@ pub struct HandshakeData {
     pub metadata: Map<String, Value>,
 }
 
+/// Longest `name` / `location` a handshake may announce: the columns that keep
+/// them are `VARCHAR(255)` (characters, not bytes).
+pub const MAX_LABEL_CHARS: usize = 255;
+/// Longest heartbeat interval a handshake may announce, in seconds (the liveness
+/// TTL, 3 intervals, is capped at an hour anyway).
+pub const MAX_HEARTBEAT_INTERVAL_SEC: f64 = 3600.0;
+
+/// Why a handshake's metadata cannot be stored. Found at the edge, so the client
+/// is told (a close reason) instead of being acknowledged and then lost in the
+/// persister's dead letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("{0} over 255 characters")]
+    TooLong(&'static str),
+    /// PostgreSQL's `jsonb` cannot hold `\u0000`, in a key or in a value.
+    #[error("NUL character in metadata")]
+    Nul,
+    #[error("heartbeat_interval_sec not a number of seconds in (0, 3600]")]
+    Interval,
+}
+
 impl HandshakeData {
+    /// Checks `metadata` against what the persister's columns can hold.
+    pub fn check_metadata(&self) -> Result<(), MetadataError> {
+        for field in ["name", "location"] {
+            if let Some(Value::String(text)) = self.metadata.get(field) {
+                if text.chars().count() > MAX_LABEL_CHARS {
+                    return Err(MetadataError::TooLong(field));
+                }
+            }
+        }
+        if self
+            .metadata
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value))
+        {
+            return Err(MetadataError::Nul);
+        }
+        match self.metadata.get("heartbeat_interval_sec") {
+            None | Some(Value::Null) => Ok(()),
+            Some(value) => match value.as_f64() {
+                Some(secs) if secs > 0.0 && secs <= MAX_HEARTBEAT_INTERVAL_SEC => Ok(()),
+                _ => Err(MetadataError::Interval),
+            },
+        }
+    }
+
     /// Whether the client applies `provision_config` itself.
     pub fn understands_provision_config(&self) -> bool {
         self.metadata
             .get("capabilities")
             .and_then(Value::as_array)
             .is_some_and(|caps| caps.iter().any(|c| c == CAP_PROVISION_CONFIG))
+    }
+}
+
+/// Whether a NUL character hides anywhere in `value`. Recursion is bounded by
+/// serde_json's nesting limit (128) on the frame it came from.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -294,6 +353,65 @@ mod tests {
             panic!()
         };
         assert!(data.understands_provision_config());
+    }
+
+    #[test]
+    fn metadata_the_columns_cannot_hold_is_named() {
+        let check = |metadata: Value| {
+            let frame = serde_json::json!({"type": "handshake", "data": {"orchestrator_id": "a", "metadata": metadata}});
+            let ClientFrame::Handshake { data: Some(data) } =
+                parse_client_frame(&frame.to_string()).unwrap()
+            else {
+                panic!()
+            };
+            data.check_metadata()
+        };
+        let long = "é".repeat(256);
+        assert_eq!(
+            check(serde_json::json!({"name": "é".repeat(255), "location": "lab"})),
+            Ok(())
+        );
+        assert_eq!(
+            check(serde_json::json!({"name": long})),
+            Err(MetadataError::TooLong("name"))
+        );
+        assert_eq!(
+            check(serde_json::json!({"location": long})),
+            Err(MetadataError::TooLong("location"))
+        );
+        assert_eq!(
+            check(serde_json::json!({"a": [{"b": "x\0"}]})),
+            Err(MetadataError::Nul)
+        );
+        assert_eq!(
+            check(serde_json::json!({"a\0": 1})),
+            Err(MetadataError::Nul)
+        );
+        for bad in [
+            serde_json::json!(1e308),
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!("30"),
+        ] {
+            assert_eq!(
+                check(serde_json::json!({"heartbeat_interval_sec": bad})),
+                Err(MetadataError::Interval),
+                "{bad}"
+            );
+        }
+        for good in [
+            serde_json::json!(0.2),
+            serde_json::json!(30),
+            serde_json::json!(3600),
+            Value::Null,
+        ] {
+            assert_eq!(
+                check(serde_json::json!({"heartbeat_interval_sec": good})),
+                Ok(()),
+                "{good}"
+            );
+        }
+        assert!(MetadataError::TooLong("name").to_string().len() < 100);
     }
 
     #[test]

@@ -116,6 +116,11 @@ impl TestEnv {
             tls_cert: None,
             tls_key: None,
             header_timeout_sec: 10,
+            body_timeout_sec: 10,
+            // Tests open thousands of connections from 127.0.0.1; tests of the
+            // caps set their own.
+            http_max_connections: 100_000,
+            http_max_connections_per_address: 100_000,
             stream_replicas: 1,
             heartbeat_flush_ms: 100,
             dev_bearer_token: None,
@@ -142,6 +147,11 @@ impl TestEnv {
             controller_heartbeat_sec: 20,
             idle_timeout_sec: 100,
             header_timeout_sec: 10,
+            body_timeout_sec: 10,
+            // Tests open thousands of connections from 127.0.0.1; tests of the
+            // caps set their own.
+            http_max_connections: 100_000,
+            http_max_connections_per_address: 100_000,
             drain_sec: 10,
             max_frames_per_sec: 50,
             bus_lost_sec: 15,

@@ -110,16 +110,22 @@ async fn connected(env: &TestEnv, id: &str) -> (Running, Running, Running, ws::W
 #[tokio::test]
 async fn bad_frames_after_the_handshake_are_logged_and_the_connection_kept() {
     let env = TestEnv::new().await;
-    let (_p, _c, _e, mut sock) = connected(&env, "org-noisy").await;
+    let (_p, core, _e, mut sock) = connected(&env, "org-noisy").await;
     send_text(&mut sock, "not json").await;
     send_json(&mut sock, &json!({"type": "dance"})).await;
     send_json(&mut sock, &json!({"no_type": 1})).await;
-    // Still served: a provisioning request is answered.
+    // Still served: a provisioning request is answered...
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
-    assert_eq!(
-        next_of_type(&mut sock, "provision_config").await["type"],
-        "provision_config"
-    );
+    let config = next_of_type(&mut sock, "provision_config").await;
+    assert!(config["data"]["revision"].as_i64() >= Some(1), "{config}");
+    // ...and the three were counted: the edge reports them to core.
+    let api = moolai_tests::api::Api::admin(core.addr).await;
+    let counted = wait_until(Duration::from_secs(10), || async {
+        let (_, edges) = api.get("/api/v1/controller/edges").await;
+        edges["data"]["edges"][0]["bad_frames"] == 3
+    })
+    .await;
+    assert!(counted.is_some(), "the bad frames were not counted");
 }
 
 #[tokio::test]

@@ -214,9 +214,13 @@ impl SessionUse {
     }
 }
 
-/// Access to read-only controller endpoints: open when `PUBLIC_READ_API=true`,
-/// otherwise a token as for everything else.
-pub struct Reader;
+/// Access to the read-only endpoints of the overview, organizations and
+/// orchestrators: with `PUBLIC_READ_API=true` a request without a token gets in
+/// as `anonymous`, and those handlers then leave internal fields out
+/// (`read::public_view`); a token, when given, is checked as everywhere else.
+pub struct Reader {
+    pub anonymous: bool,
+}
 
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
@@ -225,12 +229,12 @@ impl FromRequestParts<AppState> for Reader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.auth.public_read {
-            return Ok(Reader);
+        if state.auth.public_read && !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(Reader { anonymous: true });
         }
         Admin::from_request_parts(parts, state)
             .await
-            .map(|_| Reader)
+            .map(|_| Reader { anonymous: false })
     }
 }
 

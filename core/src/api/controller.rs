@@ -120,10 +120,13 @@ pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Value> {
 
 #[utoipa::path(get, path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Fleet figures, all measured")))]
-pub async fn overview(State(state): State<AppState>, _: Reader) -> Result<Json<Value>, ApiError> {
+pub async fn overview(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<Value>, ApiError> {
     let c = read::counts(&state.pool).await?;
     let edges = state.edges.up();
-    let data = json!({
+    let mut data = json!({
         "total_organizations": c["total_organizations"],
         "orchestrators": {"active": c["active"], "inactive": c["inactive"], "independent": c["independent"], "total": c["total"]},
         "connected_now": state.live.connected(),
@@ -132,12 +135,18 @@ pub async fn overview(State(state): State<AppState>, _: Reader) -> Result<Json<V
         "edges_up": edges.len(),
         "edges": edges,
     });
+    if reader.anonymous {
+        // Edge ids and addresses are the cluster's layout, not the fleet's state.
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("edges");
+        }
+    }
     Ok(envelope(data, "Overview retrieved successfully"))
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/edges", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Edges that announced themselves in the last 15 s")))]
-pub async fn edges(State(state): State<AppState>, _: Reader) -> Json<Value> {
+pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Value> {
     let edges = state.edges.up();
     envelope(
         json!({"total_count": edges.len(), "edges": edges}),
@@ -149,7 +158,7 @@ pub async fn edges(State(state): State<AppState>, _: Reader) -> Json<Value> {
     security(("bearer" = [])), responses((status = 200, description = "A page of organizations"), (status = 422, description = "Invalid page")))]
 pub async fn organizations(
     State(state): State<AppState>,
-    _: Reader,
+    reader: Reader,
     Params(q): Params<PageQuery>,
     Params(f): Params<OrgQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -158,7 +167,10 @@ pub async fn organizations(
         q: f.q.as_deref(),
         status: f.status.map(OrgStatus::as_str),
     };
-    let (items, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
+    let (mut items, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
+    if reader.anonymous {
+        items.iter_mut().for_each(read::public_view);
+    }
     Ok(envelope(
         q.page(items, total),
         "Organizations retrieved successfully",
@@ -169,12 +181,15 @@ pub async fn organizations(
     params(("id" = String, Path)), responses((status = 200, description = "One organization"), (status = 404, description = "Unknown id")))]
 pub async fn organization(
     State(state): State<AppState>,
-    _: Reader,
+    reader: Reader,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
-    let org = read::organization(&state.pool, id.as_str())
+    let mut org = read::organization(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("organization", &id))?;
+    if reader.anonymous {
+        read::public_view(&mut org);
+    }
     Ok(envelope(org, "Organization retrieved successfully"))
 }
 
@@ -440,7 +455,7 @@ pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connectio
     security(("bearer" = [])), responses((status = 200, description = "A page of orchestrator instances"), (status = 422, description = "Invalid page")))]
 pub async fn orchestrators(
     State(state): State<AppState>,
-    _: Reader,
+    reader: Reader,
     Params(q): Params<PageQuery>,
     Params(f): Params<InstanceQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -449,6 +464,9 @@ pub async fn orchestrators(
         read::instances(&state.pool, f.organization_id.as_deref(), limit, offset).await?;
     for item in &mut items {
         annotate(&state, item);
+        if reader.anonymous {
+            read::public_view(item);
+        }
     }
     Ok(envelope(
         q.page(items, total),
@@ -474,19 +492,22 @@ fn annotate(state: &AppState, item: &mut Value) {
     params(("id" = String, Path)), responses((status = 200, description = "One instance"), (status = 404, description = "Unknown id")))]
 pub async fn orchestrator(
     State(state): State<AppState>,
-    _: Reader,
+    reader: Reader,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     let mut item = read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
     annotate(&state, &mut item);
+    if reader.anonymous {
+        read::public_view(&mut item);
+    }
     Ok(envelope(item, "Orchestrator retrieved successfully"))
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/orchestrators/live", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Connected orchestrators, keyed by id")))]
-pub async fn live(State(state): State<AppState>, _: Reader) -> Result<Json<Value>, ApiError> {
+pub async fn live(State(state): State<AppState>, reader: Reader) -> Result<Json<Value>, ApiError> {
     let ids: Vec<String> = state
         .live
         .connected_ids()
@@ -496,6 +517,9 @@ pub async fn live(State(state): State<AppState>, _: Reader) -> Result<Json<Value
     let mut map = Map::new();
     for mut item in read::instances_by_id(&state.pool, &ids).await? {
         annotate(&state, &mut item);
+        if reader.anonymous {
+            read::public_view(&mut item);
+        }
         if item["connected"] == true {
             let key = item["orchestrator_id"]
                 .as_str()
@@ -515,7 +539,7 @@ pub async fn live(State(state): State<AppState>, _: Reader) -> Result<Json<Value
     params(("id" = String, Path)), responses((status = 200, description = "One connected orchestrator"), (status = 404, description = "Not connected")))]
 pub async fn live_one(
     State(state): State<AppState>,
-    _: Reader,
+    reader: Reader,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     if state.live.connection(&id).is_none() {
@@ -527,6 +551,9 @@ pub async fn live_one(
         .await?
         .unwrap_or_else(|| json!({"orchestrator_id": id}));
     annotate(&state, &mut item);
+    if reader.anonymous {
+        read::public_view(&mut item);
+    }
     Ok(envelope(item, "Live orchestrator retrieved successfully"))
 }
 
@@ -640,7 +667,7 @@ impl LogQuery {
 
 #[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
     responses((status = 200, description = "Recent log records of core, newest first")))]
-pub async fn logs(_: Reader, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
     Ok(envelope(q.run()?, "Logs retrieved successfully"))
 }
 

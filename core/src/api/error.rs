@@ -50,6 +50,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
+    /// The client did not send its whole body within `BODY_TIMEOUT_SEC`.
+    #[error("Request body not received in time")]
+    BodyTimeout,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +78,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -31,9 +31,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::field("body", "", e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if timed_out(&e) {
+                ApiError::BodyTimeout
+            } else {
+                ApiError::field("body", "", e.body_text())
+            }
+        })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
             let msg = e.inner().to_string();
@@ -60,6 +64,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        // PostgreSQL refuses NUL in text, so a filter holding one would fail
+        // as a 500 inside the query; no parameter has a use for it.
+        if let Some((name, _)) = form_urlencoded_parse(query).find(|(_, v)| v.contains('\0')) {
+            return Err(ApiError::field(
+                "query",
+                &name,
+                "must not contain NUL characters",
+            ));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de)
             .map(Params)
@@ -74,6 +87,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
                 }
             })
     }
+}
+
+/// Whether reading a body failed on the server's body deadline (`serve.rs`)
+/// rather than on the client's bytes.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {

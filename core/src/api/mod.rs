@@ -22,6 +22,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
@@ -170,6 +171,16 @@ pub fn router(
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback_service(dashboard::service(dashboard_dir))
         .layer(cors(allowed_origins))
+        // On every answer: no MIME sniffing (a JSON body read as HTML), no
+        // framing of the dashboard or /docs by another site.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .with_state(state)
 }
 

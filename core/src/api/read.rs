@@ -7,7 +7,38 @@ use sqlx::PgPool;
 /// Instance columns never sent to clients: connection strings may hold passwords.
 const HIDDEN: &str = "- 'database_url' - 'redis_url' - 'environment_variables' - 'conn_id'";
 
-/// One page and the total count.
+/// What a reader without a token sees (`PUBLIC_READ_API=true`) of an
+/// organization or an instance: names, places, states and times. Everything else
+/// stays behind a token: the handshake's metadata (hostnames, addresses,
+/// versions), URLs, container and image, edge and connection, snapshots,
+/// features, settings, policies, token generations, and any column added later.
+const PUBLIC_FIELDS: [&str; 17] = [
+    "organization_id",
+    "orchestrator_id",
+    "organization_name",
+    "name",
+    "location",
+    "status",
+    "health_status",
+    "is_active",
+    "is_independent",
+    "last_seen",
+    "last_activity",
+    "created_at",
+    "updated_at",
+    "instances",
+    "connected",
+    "connected_at",
+    "last_keepalive",
+];
+
+/// Keeps only the [`PUBLIC_FIELDS`] of one organization or instance.
+pub fn public_view(item: &mut Value) {
+    if let Value::Object(fields) = item {
+        fields.retain(|name, _| PUBLIC_FIELDS.contains(&name.as_str()));
+    }
+}
+
 /// Filters of the organization list: `q` matches id, name or location (any case),
 /// `status` is `active`, `inactive` or `independent`.
 #[derive(Debug, Default)]
