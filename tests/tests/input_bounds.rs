@@ -109,17 +109,23 @@ async fn a_handshake_the_database_cannot_hold_is_refused_before_its_ack() {
         .await
         .unwrap();
     assert_eq!(rows, 1, "a refused handshake created an organization");
-    assert_eq!(dead_letters(&env).await, 0, "something was dead-lettered");
+    assert_eq!(
+        dead_letters(stack.persister.addr).await,
+        0.0,
+        "something was dead-lettered"
+    );
 }
 
-/// Messages in this test's dead-letter stream (none if it was never made).
-async fn dead_letters(env: &TestEnv) -> u64 {
-    let js = async_nats::jetstream::new(env.bus_client("core").await);
-    let subjects = moolai_proto::Subjects::new(env.prefix.clone()).unwrap();
-    match js.get_stream(subjects.dead_letter_stream()).await {
-        Ok(mut stream) => stream.info().await.unwrap().state.messages,
-        Err(_) => 0,
-    }
+/// Messages the persister has dead-lettered, from its `/metrics` (one recorder
+/// per process: no other test of this file sends anything it could refuse).
+async fn dead_letters(persister: std::net::SocketAddr) -> f64 {
+    let (status, text) = moolai_tests::http::get(persister, "/metrics")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|line| line.strip_prefix("moolai_persister_dead_letters_total "))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
 }
 
 #[tokio::test]
