@@ -32,7 +32,7 @@ P=$(free_port) C=$(free_port) E1=$(free_port) E2=$(free_port)
 B=target/release
 PERSISTER_LISTEN=127.0.0.1:$P spawn "$TMP/persister.pid" "$TMP/persister.log" $B/moolai-persister
 for _ in $(seq 50); do curl -fs "127.0.0.1:$P/readyz" >/dev/null && break; sleep 0.2; done
-CORE_LISTEN=127.0.0.1:$C ADMIN_PASSWORD=bench-only spawn "$TMP/core.pid" "$TMP/core.log" $B/moolai-core
+CORE_LISTEN=127.0.0.1:$C ADMIN_PASSWORD=bench-only-password spawn "$TMP/core.pid" "$TMP/core.log" $B/moolai-core
 EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e1 EDGE_LISTEN=127.0.0.1:$E1 spawn "$TMP/edge1.pid" "$TMP/edge1.log" $B/moolai-edge
 EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e2 EDGE_LISTEN=127.0.0.1:$E2 spawn "$TMP/edge2.pid" "$TMP/edge2.log" $B/moolai-edge
 sleep 2

@@ -37,8 +37,8 @@ export NATS_SERVER_BIN
 
 # A static bearer token for the REST API, so the spec's curl scripts run with only
 # the URL and token changed. Made once and kept (mode 0600) so an exported $TOKEN
-# survives restarts; DEV_BEARER_TOKEN from the environment wins (e.g.
-# DEV_BEARER_TOKEN=fake-dev-token to paste the spec's commands unchanged).
+# survives restarts; DEV_BEARER_TOKEN from the environment wins (at least 16
+# characters: core refuses shorter ones, e.g. the spec's fake-dev-token).
 TOKEN_FILE="$DATA/dev-token"
 if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
   if [[ ! -s "$TOKEN_FILE" ]]; then
@@ -48,6 +48,38 @@ if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
   fi
   chmod 600 "$TOKEN_FILE"
   DEV_BEARER_TOKEN=$(<"$TOKEN_FILE")
+fi
+
+# Edges require orchestrator tokens: the secret core signs them with (and the edges
+# verify them with) is made once into .data (mode 0600). ORCHESTRATOR_TOKEN_SECRET
+# from the environment wins (at least 32 bytes). Edges listen on 127.0.0.1 unless
+# EDGE_BIND says otherwise (e.g. EDGE_BIND=0.0.0.0 for orchestrators on other
+# machines; they need their tokens either way).
+SECRET_FILE="$DATA/orchestrator-token-secret"
+if [[ -z "${ORCHESTRATOR_TOKEN_SECRET:-}" ]]; then
+  if [[ ! -s "$SECRET_FILE" ]]; then
+    mkdir -p "$DATA"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$SECRET_FILE")
+    log "created the orchestrator token secret in $SECRET_FILE"
+  fi
+  chmod 600 "$SECRET_FILE"
+  ORCHESTRATOR_TOKEN_SECRET=$(<"$SECRET_FILE")
+fi
+EDGE_BIND="${EDGE_BIND:-127.0.0.1}"
+
+# The first admin's password: made once into .data/admin-password (mode 0600) and
+# printed below, so core never has to generate one (and nothing writes it to a
+# log). ADMIN_PASSWORD from the environment wins; core applies a changed value at
+# start (and ends that admin's sessions). At least 12 characters.
+ADMIN_PASSWORD_FILE="$DATA/admin-password"
+if [[ -z "${ADMIN_PASSWORD:-}" ]]; then
+  if [[ ! -s "$ADMIN_PASSWORD_FILE" ]]; then
+    mkdir -p "$DATA"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(18))' >"$ADMIN_PASSWORD_FILE")
+    log "created the admin password in $ADMIN_PASSWORD_FILE"
+  fi
+  chmod 600 "$ADMIN_PASSWORD_FILE"
+  ADMIN_PASSWORD=$(<"$ADMIN_PASSWORD_FILE")
 fi
 
 # Edges require orchestrator tokens: the secret core signs them with (and the edges
@@ -104,7 +136,7 @@ wait_ready() {
 # The persister applies migrations, so the others wait for it.
 start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
 wait_ready persister 8767
-start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" \
+start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
 start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN="$EDGE_BIND:8766" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
@@ -125,8 +157,8 @@ ENROLLMENT_TOKEN=$(curl -fsS -X POST -H "Authorization: Bearer $DEV_BEARER_TOKEN
 cat <<EOF
 
 Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
-  dashboard         http://127.0.0.1:8765/   (user ${ADMIN_USERNAME:-admin}; password: \$ADMIN_PASSWORD, or the one
-                    core printed in .data/logs/core.log when it created the first admin)
+  dashboard         http://127.0.0.1:8765/   user ${ADMIN_USERNAME:-admin}, password $(printf %q "$ADMIN_PASSWORD")
+                    (kept in .data/admin-password unless ADMIN_PASSWORD was given)
   REST API          http://127.0.0.1:8765/api/v1/   (OpenAPI page at /docs)
   edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
   NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333)

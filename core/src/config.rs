@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use moolai_proto::secret::Secret;
+use moolai_proto::secret::{self, Secret};
 
 /// Applies the fleet's rules (independence, liveness, supersede), keeps the live
 /// view, serves the REST API and routes frames to the edge holding each socket.
@@ -58,20 +58,24 @@ pub struct Config {
     /// How often accepted heartbeats are flushed to the persister, in milliseconds.
     #[arg(long, env = "HEARTBEAT_FLUSH_MS", default_value_t = 200)]
     pub heartbeat_flush_ms: u64,
-    /// A static bearer token the REST API also accepts (development and the spec's
-    /// scripts, e.g. `fake-dev-token`); unset means no static token exists.
-    #[arg(long, env = "DEV_BEARER_TOKEN")]
+    /// A static bearer token the REST API also accepts (development and scripts);
+    /// unset means no static token exists. At least 16 characters; an empty value
+    /// is refused, not taken as unset.
+    #[arg(long, env = "DEV_BEARER_TOKEN", hide_env_values = true, value_parser = SecretArg(secret::static_token))]
     pub dev_bearer_token: Option<Secret>,
     /// Secret for signing orchestrator tokens (shared with the edges); unset: no
-    /// tokens are issued.
-    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET")]
+    /// tokens are issued. At least 32 bytes; an empty value is refused.
+    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET", hide_env_values = true, value_parser = SecretArg(secret::signing_secret))]
     pub orchestrator_token_secret: Option<Secret>,
     /// Username of the first superadmin, created at start if no admin exists.
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
-    /// Password of the first superadmin; when unset and no admin exists, one is
-    /// generated and logged once.
-    #[arg(long, env = "ADMIN_PASSWORD")]
+    /// Password of `ADMIN_USERNAME`, applied at every start: a changed value
+    /// replaces the stored password and ends that admin's sessions. At least 12
+    /// characters; an empty value is refused. When unset and no admin exists, one
+    /// is generated and printed on core's terminal only (never logged); without
+    /// a terminal, no admin is created and core says so.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true, value_parser = SecretArg(secret::password))]
     pub admin_password: Option<Secret>,
     /// Let read-only `/api/v1/controller` endpoints answer without a token.
     #[arg(long, env = "PUBLIC_READ_API", default_value_t = false)]
@@ -94,4 +98,28 @@ pub struct Config {
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// clap parser for a secret setting: refuses it with the rule it breaks and the
+/// setting's name, but never echoes the value (a log file may keep the error).
+#[derive(Clone)]
+pub struct SecretArg(pub fn(&str) -> Result<Secret, String>);
+
+impl clap::builder::TypedValueParser for SecretArg {
+    type Value = Secret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Secret, clap::Error> {
+        let name = arg.map(ToString::to_string).unwrap_or_default();
+        let refused = |why: String| {
+            let kind = clap::error::ErrorKind::ValueValidation;
+            clap::Error::raw(kind, format!("{name} refused: {why}\n")).with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refused("not UTF-8".into()))?;
+        (self.0)(text).map_err(refused)
+    }
 }

@@ -62,8 +62,10 @@ pub struct Config {
     /// move to an edge that can reach the bus.
     #[arg(long, env = "EDGE_BUS_LOST_SEC", default_value_t = 15)]
     pub bus_lost_sec: u64,
-    /// Secret orchestrator tokens are signed with (shared with core).
-    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET")]
+    /// Secret orchestrator tokens are signed with (shared with core). At least 32
+    /// bytes; an empty value is refused, not taken as unset.
+    #[arg(long, env = "ORCHESTRATOR_TOKEN_SECRET", hide_env_values = true,
+          value_parser = SecretArg(moolai_proto::secret::signing_secret))]
     pub orchestrator_token_secret: Option<moolai_proto::secret::Secret>,
     /// Refuse (401) upgrades without a valid orchestrator token. On by default:
     /// the edge then needs ORCHESTRATOR_TOKEN_SECRET and will not start without
@@ -96,4 +98,28 @@ pub struct Config {
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+}
+
+/// clap parser for a secret setting: refuses it with the rule it breaks and the
+/// setting's name, but never echoes the value (a log file may keep the error).
+#[derive(Clone)]
+pub struct SecretArg(pub fn(&str) -> Result<moolai_proto::secret::Secret, String>);
+
+impl clap::builder::TypedValueParser for SecretArg {
+    type Value = moolai_proto::secret::Secret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<moolai_proto::secret::Secret, clap::Error> {
+        let name = arg.map(ToString::to_string).unwrap_or_default();
+        let refused = |why: String| {
+            let kind = clap::error::ErrorKind::ValueValidation;
+            clap::Error::raw(kind, format!("{name} refused: {why}\n")).with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refused("not UTF-8".into()))?;
+        (self.0)(text).map_err(refused)
+    }
 }

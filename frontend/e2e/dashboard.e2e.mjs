@@ -749,6 +749,62 @@ async function run() {
     await shot('organizations-5000');
   });
 
+  await check('Admins: a superadmin adds an admin and removes it again', async () => {
+    await nav('Admins').click();
+    await page.getByRole('heading', { name: 'Admins' }).waitFor();
+    const row = (name) => page.locator(`[data-testid="admins-table"] tr[data-admin="${name}"]`);
+    await row('admin').filter({ hasText: 'superadmin' }).waitFor();
+    assert.match(await row('admin').innerText(), /\(you\)/);
+    await page.getByLabel("New admin's username").fill('e2e-ops');
+    await page.getByLabel("New admin's password").fill('e2e ops password');
+    await page.getByRole('button', { name: 'Add admin' }).click();
+    await row('e2e-ops').waitFor();
+    assert.match(await row('e2e-ops').innerText(), /\badmin\b/);
+    const listed = await api('GET', '/api/v1/internal/admins');
+    const ops = listed.json.data.items.find((a) => a.username === 'e2e-ops');
+    assert.equal(ops?.superadmin, false, 'added as a plain admin');
+    await shot('admins');
+    await page.getByRole('button', { name: 'Remove e2e-ops' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Remove admin' }).click();
+    await row('e2e-ops').waitFor({ state: 'detached' });
+    const after = await api('GET', '/api/v1/internal/admins');
+    assert.deepEqual(after.json.data.items.map((a) => a.username), ['admin']);
+    const audit = await api('GET', '/api/v1/internal/audit?limit=50');
+    const actions = audit.json.data.items.map((e) => e.action);
+    assert.ok(actions.includes('admin_added') && actions.includes('admin_removed'), `audited: ${actions}`);
+  });
+
+  await check('Account: the password changes with the current one; other sessions end, this one stays', async () => {
+    allowConsole = /status of 422/; // the wrong current password's answer, logged by Chromium
+    await nav('Account').click();
+    await page.getByRole('heading', { name: 'Account' }).waitFor();
+    await page.getByTestId('account-who').filter({ hasText: 'Signed in as admin' }).waitFor();
+    const form = page.getByTestId('change-password');
+    const fresh = 'e2e-admin-password-changed';
+    await form.getByLabel('Current password', { exact: true }).fill('not-the-password');
+    await form.getByLabel('New password', { exact: true }).fill(fresh);
+    await form.getByLabel('Repeat the new password', { exact: true }).fill(fresh);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await form.getByRole('alert').filter({ hasText: 'The current password is not correct.' }).waitFor();
+    await form.getByLabel('Current password', { exact: true }).fill(stack.password);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText(/Password changed\./).waitFor();
+    assert.equal(await form.getByLabel('New password', { exact: true }).inputValue(), '', 'the form is cleared');
+    // The API token of this script was another session of the same admin: ended.
+    assert.equal((await api('GET', '/api/v1/internal/messages')).status, 401, 'another session survived');
+    // The page's own session goes on.
+    await nav('Admins').click();
+    await page.locator('[data-testid="admins-table"] tr[data-admin="admin"]').waitFor();
+    const relogin = await fetch(`${base}/api/v1/internal/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: fresh }),
+    });
+    assert.equal(relogin.status, 200, 'the new password logs in');
+    token = (await relogin.json()).token;
+    await shot('account');
+  });
+
   await check('logout returns to the login page and revokes the token', async () => {
     const tabToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('moolai.session') ?? '{}').token);
     assert.ok(tabToken, 'the session is kept for the tab');

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admins_sql as admins;
 use crate::commands_sql as sql;
 use crate::enrollment_sql as enrollment;
 
@@ -217,6 +218,33 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         Command::RevokeSession { token_hash } => {
             found(sql::revoke_session(tx, token_hash).await?, "session")
         }
+        Command::TouchSession { token_hash } => {
+            found(admins::touch_session(tx, token_hash).await?, "session")
+        }
+        Command::SetAdminPassword {
+            username,
+            password_hash,
+            keep_session,
+            from_environment,
+        } => found(
+            admins::set_admin_password(
+                tx,
+                username,
+                password_hash,
+                keep_session.as_deref(),
+                *from_environment,
+            )
+            .await?,
+            username,
+        ),
+        Command::AddAdmin {
+            username,
+            password_hash,
+            superadmin,
+        } => admins::add_admin(tx, username, password_hash, *superadmin)
+            .await
+            .map(Ok),
+        Command::RemoveAdmin { username } => admins::remove_admin(tx, username).await,
         Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
         Command::Audit {
             actor,

@@ -5,6 +5,7 @@
 //! on the writes stream (heartbeat batches from core) — and serves `/healthz` and
 //! `/readyz`. See `docs/architecture.md` for why each event class travels as it does.
 
+pub mod admins_sql;
 pub mod commands;
 pub mod commands_sql;
 pub mod config;

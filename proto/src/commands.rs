@@ -122,6 +122,31 @@ pub enum Command {
     RevokeSession {
         token_hash: String,
     },
+    /// Records a session's use now (throttled by core), so its idle expiry is
+    /// judged from the database after a core restart.
+    TouchSession {
+        token_hash: String,
+    },
+    /// Replaces an admin's password and ends the admin's sessions except
+    /// `keep_session` (the one changing it); `from_environment` marks it as the
+    /// `ADMIN_PASSWORD` last applied. Answers `{"sessions_ended"}`.
+    SetAdminPassword {
+        username: String,
+        password_hash: String,
+        keep_session: Option<String>,
+        from_environment: bool,
+    },
+    /// Adds an admin (an existing name: conflict).
+    AddAdmin {
+        username: String,
+        password_hash: String,
+        superadmin: bool,
+    },
+    /// Removes an admin and its sessions; never the last admin or the last
+    /// superadmin (conflict).
+    RemoveAdmin {
+        username: String,
+    },
     /// Deletes an organization that has no instances left (else: conflict).
     DeleteOrganization {
         organization_id: OrchestratorId,

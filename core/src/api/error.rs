@@ -42,6 +42,12 @@ pub enum ApiError {
     BadCredentials,
     #[error("Too many failed logins; try again in {0} s")]
     TooManyLogins(u64),
+    /// Every password-hashing slot is busy (each takes 19 MiB): 429, retry in 1 s.
+    #[error("Too many logins in progress; try again in a second")]
+    LoginBusy,
+    /// Authenticated, but not allowed to do this (e.g. manage admins).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -72,8 +78,8 @@ impl ApiError {
             Self::MissingToken | Self::BadCredentials | Self::SessionEnded => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::InvalidToken => StatusCode::FORBIDDEN,
-            Self::TooManyLogins(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::InvalidToken | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyLogins(_) | Self::LoginBusy => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -118,6 +124,11 @@ impl IntoResponse for ApiError {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+            }
+            Self::LoginBusy => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::SessionEnded => {
                 response.headers_mut().insert(

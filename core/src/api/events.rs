@@ -38,7 +38,7 @@ use crate::rates;
     responses((status = 200, description = "text/event-stream: `stats_history` once, then `activity` and `stats` events"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
 pub async fn events(
     State(state): State<AppState>,
-    _: StreamAdmin,
+    admin: StreamAdmin,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let activity = BroadcastStream::new(state.feed.subscribe())
         .filter_map(|entry| entry.ok())
@@ -53,12 +53,41 @@ pub async fn events(
     });
     let first = tokio_stream::once(event("stats_history", &history));
     // The stream ends with the server, or a graceful shutdown would wait for every
-    // open dashboard.
-    let events = futures::StreamExt::take_until(
-        first.chain(activity.merge(stats)),
-        state.shutdown.clone().cancelled_owned(),
-    );
+    // open dashboard; and with its session (logged out, expired, password changed).
+    let shutdown = state.shutdown.clone().cancelled_owned();
+    let ended = session_ended(state.clone(), admin.session);
+    let end = async move {
+        tokio::select! {
+            _ = shutdown => {},
+            _ = ended => {},
+        }
+    };
+    let events = futures::StreamExt::take_until(first.chain(activity.merge(stats)), end);
     Sse::new(events.map(Ok)).keep_alive(KeepAlive::default())
+}
+
+/// How often an open stream checks that its session still is.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Resolves once the session is no longer open (never for the development
+/// token). The database is asked, so a logout through another core counts too;
+/// an unreachable database does not end the stream.
+async fn session_ended(state: AppState, session: Option<String>) {
+    let Some(hash) = session else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        let open: Result<Option<bool>, sqlx::Error> = sqlx::query_scalar(
+            "SELECT revoked_at IS NULL AND expires_at > now() FROM sessions WHERE token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&state.pool)
+        .await;
+        if let Ok(None | Some(false)) = open {
+            return;
+        }
+    }
 }
 
 fn event(name: &str, data: &impl Serialize) -> Event {

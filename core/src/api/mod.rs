@@ -1,6 +1,7 @@
 //! Core's HTTP surface: the REST API of `docs/api.md`, its OpenAPI document at
 //! `/openapi.json` and interactive page at `/docs`, `/health`, `/healthz`, `/readyz`.
 
+pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod controller;
@@ -10,8 +11,11 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod internal;
+pub mod login_guard;
+pub mod passwords;
 pub mod persist;
 pub mod read;
+pub mod session_use;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -66,6 +70,7 @@ pub struct AppState {
         controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
         controller::delete_instance, controller::logs,
         auth::login, auth::logout,
+        admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
         internal::register, internal::put_independence, internal::get_independence, internal::create_message,
         internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
         internal::deregister, internal::send, internal::activity,
@@ -133,6 +138,11 @@ pub fn router(
     let internal = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(admins::me))
+        .route("/auth/password", post(admins::change_password))
+        .route("/auth/unlock", post(admins::unlock))
+        .route("/admins", get(admins::list).post(admins::create))
+        .route("/admins/{username}", delete(admins::remove))
         .route("/orchestrators/register", post(internal::register))
         .route(
             "/orchestrators/{id}/independence",

@@ -14,6 +14,8 @@ import { DetailsPickerPage } from '../features/organizations/components/DetailsP
 import { MessagesPage } from '../features/messages/components/MessagesPage';
 import { LogsPage } from '../features/logs/components/LogsPage';
 import { EdgesPage } from '../features/edges/components/EdgesPage';
+import { AdminsPage } from '../features/admins/components/AdminsPage';
+import { AccountPage } from '../features/account/components/AccountPage';
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { session } = useAuth();
@@ -52,6 +54,8 @@ export function App({ queryClient }: { queryClient: QueryClient }) {
               <Route path="messages" element={<MessagesPage />} />
               <Route path="logs" element={<LogsPage />} />
               <Route path="edges" element={<EdgesPage />} />
+              <Route path="admins" element={<AdminsPage />} />
+              <Route path="account" element={<AccountPage />} />
               <Route path="*" element={<NotFound />} />
             </Route>
           </Routes>

@@ -12,6 +12,8 @@ import {
   IconMenu,
   IconMessage,
   IconServer,
+  IconUser,
+  IconUsers,
   Logo,
 } from '@lib/ui/icons';
 import { useLogout } from '../features/auth/api/logout';
@@ -23,6 +25,8 @@ const NAV = [
   { to: '/messages', label: 'Messages', icon: <IconMessage />, end: false },
   { to: '/edges', label: 'Edges', icon: <IconServer />, end: false },
   { to: '/logs', label: 'Logs', icon: <IconFile />, end: false },
+  { to: '/admins', label: 'Admins', icon: <IconUsers />, end: false },
+  { to: '/account', label: 'Account', icon: <IconUser />, end: false },
 ];
 
 function LiveIndicator() {

@@ -19,6 +19,8 @@ export const queryKeys = {
   orchestratorMessages: (id: string) => ['messages', 'orchestrator', id] as const,
   activity: ['activity'] as const,
   activityList: (limit: number) => ['activity', limit] as const,
+  me: ['auth', 'me'] as const,
+  admins: ['admins'] as const,
   logs: ['logs'] as const,
   logList: (filters: { q?: string; level?: string; source?: string; limit: number }) =>
     ['logs', filters] as const,

@@ -88,6 +88,19 @@ export const IconActivity = () => (
     <path d="M22 12h-4l-3 9L9 3l-3 9H2" />
   </Icon>
 );
+export const IconUser = () => (
+  <Icon>
+    <circle cx="12" cy="8" r="4" />
+    <path d="M4 21c0-4 4-7 8-7s8 3 8 7" />
+  </Icon>
+);
+export const IconUsers = () => (
+  <Icon>
+    <circle cx="9" cy="8" r="3.5" />
+    <path d="M2 20c0-3.5 3-6 7-6s7 2.5 7 6" />
+    <path d="M16 4.5a3.5 3.5 0 0 1 0 7M18 14c2.5.6 4 2.8 4 6" />
+  </Icon>
+);
 export const IconEye = ({ off }: { off?: boolean }) => (
   <Icon>
     <path d="M1 12s4-8 11-8 11 8 11 8-4 8-11 8-11-8-11-8z" />

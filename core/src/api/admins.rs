@@ -1,0 +1,220 @@
+//! Admins manage themselves and each other: who am I, change my password, list,
+//! add and remove admins (superadmins only; never the last one), and clear the
+//! login throttle. Every change is audited, never with a password.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::Json;
+use moolai_proto::commands::Command;
+use moolai_proto::secret::MIN_PASSWORD_CHARS;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::audit;
+use super::auth::{shortened, Admin, DEV_TOKEN_USER, MAX_PASSWORD_CHARS};
+use super::error::ApiError;
+use super::extract::Body;
+use super::passwords;
+use super::AppState;
+
+/// Longest name of a new admin.
+const MAX_NEW_USERNAME: usize = 64;
+
+/// `GET /api/v1/internal/auth/me`
+#[utoipa::path(get, path = "/api/v1/internal/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"username\", \"superadmin\"}` of the token's admin")))]
+pub async fn me(admin: Admin) -> Json<Value> {
+    Json(json!({"success": true, "username": admin.username, "superadmin": admin.superadmin}))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// 12 to 1024 characters.
+    pub new_password: String,
+}
+
+/// `POST /api/v1/internal/auth/password`
+#[utoipa::path(post, path = "/api/v1/internal/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
+    responses((status = 200, description = "Changed; the admin's other sessions are ended"),
+              (status = 403, description = "The development token has no password"),
+              (status = 422, description = "Current password wrong, or new one too short/long"),
+              (status = 429, description = "Too many logins or changes in progress")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    admin: Admin,
+    Body(change): Body<PasswordChange>,
+) -> Result<Json<Value>, ApiError> {
+    if admin.username == DEV_TOKEN_USER {
+        return Err(ApiError::Forbidden(
+            "the development token has no password; log in as an admin".into(),
+        ));
+    }
+    check_password("new_password", &change.new_password)?;
+    // A wrong current password counts as a failed login of this admin from this
+    // address, so this endpoint cannot be used to guess it faster.
+    let attempt = state.guard.admit(&admin.username, peer.ip())?;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM admins WHERE username = $1")
+            .bind(&admin.username)
+            .fetch_optional(&state.pool)
+            .await?;
+    if !passwords::verify(stored, change.current_password).await {
+        let address = Some(peer.ip().to_string());
+        let detail = json!({"reason": "current password wrong"});
+        audit::record(&state, &admin.username, "password_change_failed", None, address, detail)
+            .await;
+        return Err(ApiError::field("body", "current_password", "is not correct"));
+    }
+    let password_hash = passwords::hash(change.new_password).await?;
+    drop(attempt);
+    let command = Command::SetAdminPassword {
+        username: admin.username.clone(),
+        password_hash,
+        keep_session: Some(admin.token_hash.clone()),
+        from_environment: false,
+    };
+    let done = state.persister.run(&command).await?;
+    state.guard.unlock(Some(&admin.username), Some(peer.ip()));
+    let ended = done["sessions_ended"].clone();
+    let detail = json!({"sessions_ended": ended});
+    audit::by(&state, &admin, "password_changed", &admin.username, detail).await;
+    Ok(Json(json!({"success": true, "sessions_ended": ended})))
+}
+
+fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        let msg = format!("between {MIN_PASSWORD_CHARS} and {MAX_PASSWORD_CHARS} characters");
+        return Err(ApiError::field("body", field, msg));
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/internal/admins`
+#[utoipa::path(get, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Every admin: username, superadmin, created_at, password_changed_at, open_sessions")))]
+pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = sqlx::query_scalar(
+        "SELECT jsonb_build_object('username', a.username, 'superadmin', a.superadmin,
+                  'created_at', a.created_at, 'password_changed_at', a.password_changed_at,
+                  'open_sessions', (SELECT count(*) FROM sessions s WHERE s.username = a.username
+                                      AND s.revoked_at IS NULL AND s.expires_at > now()))
+           FROM admins a ORDER BY a.username",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(
+        json!({"success": true, "data": {"total": items.len(), "items": items}}),
+    ))
+}
+
+/// A new admin.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewAdmin {
+    /// 1 to 64 of `A-Z a-z 0-9 . _ @ -`.
+    pub username: String,
+    /// 12 to 1024 characters.
+    pub password: String,
+    /// May manage admins too (default false).
+    #[serde(default)]
+    pub superadmin: bool,
+}
+
+fn superadmin_only(admin: &Admin) -> Result<(), ApiError> {
+    if admin.superadmin {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(
+        "only a superadmin may add or remove admins".into(),
+    ))
+}
+
+fn valid_username(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._@-".contains(c);
+    (1..=MAX_NEW_USERNAME).contains(&name.len())
+        && name.chars().all(allowed)
+        && name != DEV_TOKEN_USER
+}
+
+/// `POST /api/v1/internal/admins`
+#[utoipa::path(post, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])), request_body = NewAdmin,
+    responses((status = 200, description = "Added"), (status = 403, description = "Not a superadmin"),
+              (status = 409, description = "That username exists"), (status = 422, description = "Invalid username or password")))]
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(new): Body<NewAdmin>,
+) -> Result<Json<Value>, ApiError> {
+    superadmin_only(&admin)?;
+    if !valid_username(&new.username) {
+        let msg = "1 to 64 of A-Z a-z 0-9 . _ @ -";
+        return Err(ApiError::field("body", "username", msg));
+    }
+    check_password("password", &new.password)?;
+    let _slot = state.guard.hashing_slot()?;
+    let command = Command::AddAdmin {
+        username: new.username.clone(),
+        password_hash: passwords::hash(new.password).await?,
+        superadmin: new.superadmin,
+    };
+    let row = state.persister.run(&command).await?;
+    let detail = json!({"superadmin": new.superadmin});
+    audit::by(&state, &admin, "admin_added", &new.username, detail).await;
+    Ok(Json(json!({"success": true, "data": row})))
+}
+
+/// `DELETE /api/v1/internal/admins/{username}`
+#[utoipa::path(delete, path = "/api/v1/internal/admins/{username}", tag = "auth", security(("bearer" = [])),
+    params(("username" = String, Path, description = "The admin to remove")),
+    responses((status = 200, description = "Removed, with its sessions"), (status = 403, description = "Not a superadmin"),
+              (status = 404, description = "No such admin"), (status = 409, description = "The last admin or last superadmin")))]
+pub async fn remove(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    superadmin_only(&admin)?;
+    let command = Command::RemoveAdmin {
+        username: username.clone(),
+    };
+    state.persister.run(&command).await?;
+    audit::by(&state, &admin, "admin_removed", &shortened(&username), json!({})).await;
+    Ok(Json(json!({"success": true, "username": username})))
+}
+
+/// What to unlock: a username (from every address), an address (for every
+/// username), or one pair.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Unlock {
+    pub username: Option<String>,
+    pub address: Option<String>,
+}
+
+/// `POST /api/v1/internal/auth/unlock`
+#[utoipa::path(post, path = "/api/v1/internal/auth/unlock", tag = "auth", security(("bearer" = [])), request_body = Unlock,
+    responses((status = 200, description = "`{\"cleared\": n}` throttle entries of this core removed"),
+              (status = 422, description = "Neither username nor address, or an invalid address")))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(what): Body<Unlock>,
+) -> Result<Json<Value>, ApiError> {
+    let address = match &what.address {
+        Some(raw) => Some(raw.trim().parse::<IpAddr>().map_err(|_| {
+            ApiError::field("body", "address", "an IPv4 or IPv6 address")
+        })?),
+        None => None,
+    };
+    if what.username.is_none() && address.is_none() {
+        return Err(ApiError::field("body", "username", "give a username, an address, or both"));
+    }
+    let cleared = state.guard.unlock(what.username.as_deref(), address);
+    let target = what.username.as_deref().map_or("*".into(), shortened);
+    let detail = json!({"address": what.address, "cleared": cleared});
+    audit::by(&state, &admin, "login_unlocked", &target, detail).await;
+    Ok(Json(json!({"success": true, "cleared": cleared})))
+}

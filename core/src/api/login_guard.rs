@@ -1,0 +1,346 @@
+//! Who may try a password, and how many hashes run at once.
+//!
+//! - Each (username, address) pair gets [`Limits::free_failures`] failures, then
+//!   waits before each further try: 1 s, 2 s, 4 s … up to 15 min. A flood from one
+//!   address therefore never locks the same user out from another address.
+//! - Each address also has a looser budget over all usernames (password spraying).
+//! - An attempt is counted as a failure *before* its password is hashed and
+//!   forgiven if it succeeds, so concurrent attempts cannot all slip in before the
+//!   first one is counted.
+//! - At most [`Limits::concurrent_hashes`] argon2 hashes (19 MiB each) run at
+//!   once; a login beyond that is answered 429 at once instead of queueing.
+//!
+//! The counters live in this core's memory: an operator can clear them
+//! ([`LoginGuard::unlock`]); a restart clears them too.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// The throttle's numbers.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Failures of one (user, address) pair before it has to wait.
+    pub free_failures: u32,
+    /// The first wait; each further failure doubles it.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// Failures from one address, over every username, in [`Limits::window`].
+    pub address_failures: u32,
+    pub window: Duration,
+    /// argon2 hashes running at once (each takes 19 MiB for its duration).
+    pub concurrent_hashes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            free_failures: 3,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15 * 60),
+            address_failures: 100,
+            window: Duration::from_secs(15 * 60),
+            concurrent_hashes: 4,
+        }
+    }
+}
+
+/// Why an attempt is refused before any hashing; both are a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// This pair or address must wait this many seconds.
+    Throttled(u64),
+    /// Every hashing slot is busy: try again in a second.
+    Busy,
+}
+
+/// Entries kept before expired ones are swept out (bounds the maps' memory).
+const SWEEP_ABOVE: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    failures: u32,
+    wait_until: Instant,
+    last: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    failures: u32,
+    since: Instant,
+}
+
+#[derive(Clone)]
+pub struct LoginGuard {
+    pairs: Arc<DashMap<(String, IpAddr), Pair>>,
+    addresses: Arc<DashMap<IpAddr, Window>>,
+    hashing: Arc<Semaphore>,
+    limits: Arc<Limits>,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+/// An admitted attempt: holds a hashing slot and has been counted as a failure;
+/// [`Attempt::succeeded`] forgives it.
+pub struct Attempt {
+    guard: LoginGuard,
+    key: (String, IpAddr),
+    _permit: OwnedSemaphorePermit,
+}
+
+impl LoginGuard {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            pairs: Arc::default(),
+            addresses: Arc::default(),
+            hashing: Arc::new(Semaphore::new(limits.concurrent_hashes)),
+            limits: Arc::new(limits),
+        }
+    }
+
+    /// Admits an attempt by `username` from `address`, or says why not. The
+    /// attempt counts as a failure from now on.
+    pub fn admit(&self, username: &str, address: IpAddr) -> Result<Attempt, Refusal> {
+        let now = Instant::now();
+        let key = (username.to_owned(), address);
+        if let Some(pair) = self.pairs.get(&key) {
+            if pair.wait_until > now {
+                return Err(Refusal::Throttled(secs(pair.wait_until - now)));
+            }
+        }
+        if let Some(w) = self.addresses.get(&address) {
+            let age = now - w.since;
+            if age < self.limits.window && w.failures >= self.limits.address_failures {
+                return Err(Refusal::Throttled(secs(self.limits.window - age)));
+            }
+        }
+        let permit = self
+            .hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)?;
+        self.count(&key, now);
+        Ok(Attempt {
+            guard: self.clone(),
+            key,
+            _permit: permit,
+        })
+    }
+
+    /// A hashing slot for other password work (changing a password), or `Busy`.
+    pub fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, Refusal> {
+        self.hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Busy)
+    }
+
+    /// Counts a refused request that never reached hashing (e.g. an oversized
+    /// username) against its address.
+    pub fn count_address(&self, address: IpAddr) {
+        self.count_window(address, Instant::now());
+    }
+
+    fn count(&self, key: &(String, IpAddr), now: Instant) {
+        self.sweep(now);
+        let limits = &self.limits;
+        let mut pair = self.pairs.entry(key.clone()).or_insert(Pair {
+            failures: 0,
+            wait_until: now,
+            last: now,
+        });
+        pair.failures += 1;
+        pair.last = now;
+        if pair.failures >= limits.free_failures {
+            let doublings = (pair.failures - limits.free_failures).min(20);
+            let delay = (limits.first_delay * 2u32.pow(doublings)).min(limits.max_delay);
+            pair.wait_until = now + delay;
+        }
+        drop(pair);
+        self.count_window(key.1, now);
+    }
+
+    fn count_window(&self, address: IpAddr, now: Instant) {
+        let mut w = self.addresses.entry(address).or_insert(Window {
+            failures: 0,
+            since: now,
+        });
+        if now - w.since >= self.limits.window {
+            *w = Window {
+                failures: 0,
+                since: now,
+            };
+        }
+        w.failures += 1;
+    }
+
+    /// Clears the counters of `username` (every address) and/or of `address`
+    /// (every username, and its own budget); answers how many entries went.
+    pub fn unlock(&self, username: Option<&str>, address: Option<IpAddr>) -> usize {
+        let before = self.pairs.len();
+        self.pairs.retain(|(user, addr), _| {
+            let user_matches = username.is_none_or(|u| u == user);
+            let addr_matches = address.is_none_or(|a| a == *addr);
+            !(user_matches && addr_matches)
+        });
+        let mut removed = before - self.pairs.len();
+        if let Some(address) = address {
+            removed += usize::from(self.addresses.remove(&address).is_some());
+        }
+        removed
+    }
+
+    /// Drops entries nobody waits on any more, once the maps grow large.
+    fn sweep(&self, now: Instant) {
+        if self.pairs.len() > SWEEP_ABOVE {
+            let window = self.limits.window;
+            self.pairs
+                .retain(|_, p| p.wait_until > now || now - p.last < window);
+        }
+        if self.addresses.len() > SWEEP_ABOVE {
+            let window = self.limits.window;
+            self.addresses.retain(|_, w| now - w.since < window);
+        }
+    }
+}
+
+impl Attempt {
+    /// The password was right: forget this pair's failures and do not count
+    /// the attempt against the address.
+    pub fn succeeded(self) {
+        self.guard.pairs.remove(&self.key);
+        if let Some(mut w) = self.guard.addresses.get_mut(&self.key.1) {
+            w.failures = w.failures.saturating_sub(1);
+        }
+    }
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    fn fail(guard: &LoginGuard, user: &str, from: IpAddr) -> Result<(), Refusal> {
+        guard.admit(user, from).map(drop)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pair_waits_twice_as_long_after_each_failure_past_the_free_ones() {
+        let guard = LoginGuard::default();
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).unwrap();
+        }
+        assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
+        tokio::time::advance(Duration::from_millis(1001)).await;
+        fail(&guard, "admin", ip(1)).unwrap(); // the 4th failure: wait 2 s
+        assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(2)));
+        tokio::time::advance(Duration::from_millis(2001)).await;
+        fail(&guard, "admin", ip(1)).unwrap(); // 5th: 4 s
+        assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(4)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_is_capped() {
+        let limits = Limits {
+            address_failures: u32::MAX,
+            ..Limits::default()
+        };
+        let max = limits.max_delay;
+        let guard = LoginGuard::new(limits);
+        for _ in 0..40 {
+            tokio::time::advance(max).await;
+            fail(&guard, "admin", ip(1)).unwrap();
+        }
+        assert_eq!(
+            fail(&guard, "admin", ip(1)),
+            Err(Refusal::Throttled(max.as_secs()))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_from_one_address_does_not_lock_the_user_out_elsewhere() {
+        let guard = LoginGuard::default();
+        for _ in 0..200 {
+            let _ = fail(&guard, "admin", ip(66));
+        }
+        assert!(matches!(
+            fail(&guard, "admin", ip(66)),
+            Err(Refusal::Throttled(_))
+        ));
+        let attempt = guard.admit("admin", ip(7)).expect("another address");
+        attempt.succeeded();
+        assert!(guard.admit("admin", ip(7)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_address_spraying_usernames_is_throttled_for_the_window() {
+        let guard = LoginGuard::default();
+        for n in 0..100 {
+            fail(&guard, &format!("user-{n}"), ip(9)).unwrap();
+        }
+        let Err(Refusal::Throttled(wait)) = fail(&guard, "fresh-name", ip(9)) else {
+            panic!("the 101st failure from one address was admitted");
+        };
+        assert!((899..=900).contains(&wait), "{wait}");
+        assert!(fail(&guard, "fresh-name", ip(10)).is_ok());
+        tokio::time::advance(Duration::from_secs(900)).await;
+        assert!(fail(&guard, "fresh-name", ip(9)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_forgives_the_pair() {
+        let guard = LoginGuard::default();
+        fail(&guard, "admin", ip(1)).unwrap();
+        fail(&guard, "admin", ip(1)).unwrap();
+        guard.admit("admin", ip(1)).unwrap().succeeded();
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hashing_slots_are_bounded_and_freed_with_the_attempt() {
+        let guard = LoginGuard::default();
+        let held: Vec<Attempt> = (0..4)
+            .map(|n| guard.admit(&format!("u{n}"), ip(n)).unwrap())
+            .collect();
+        assert!(matches!(guard.admit("u9", ip(9)), Err(Refusal::Busy)));
+        assert!(guard.hashing_slot().is_err());
+        drop(held);
+        assert!(guard.admit("u9", ip(9)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlock_clears_a_user_everywhere_or_an_address() {
+        let guard = LoginGuard::default();
+        for from in [ip(1), ip(2)] {
+            for _ in 0..3 {
+                fail(&guard, "admin", from).unwrap();
+            }
+        }
+        for _ in 0..3 {
+            fail(&guard, "other", ip(1)).unwrap();
+        }
+        assert_eq!(guard.unlock(Some("admin"), None), 2);
+        assert!(guard.admit("admin", ip(1)).is_ok());
+        assert!(guard.admit("admin", ip(2)).is_ok());
+        assert!(guard.admit("other", ip(1)).is_err());
+        assert!(guard.unlock(None, Some(ip(1))) >= 2);
+        assert!(guard.admit("other", ip(1)).is_ok());
+    }
+}

@@ -1,0 +1,19 @@
+import { useQuery } from '@tanstack/react-query';
+import { apiFetch } from '@lib/api/apiFetch';
+import { queryKeys } from '@lib/api/queryKeys';
+
+export interface Me {
+  success: boolean;
+  username: string;
+  /** May add and remove admins. */
+  superadmin: boolean;
+}
+
+/** `GET /api/v1/internal/auth/me`: who the session belongs to. */
+export function getMe() {
+  return apiFetch<Me>('/api/v1/internal/auth/me');
+}
+
+export function useMe() {
+  return useQuery({ queryKey: queryKeys.me, queryFn: getMe, meta: { what: 'Loading your account' } });
+}

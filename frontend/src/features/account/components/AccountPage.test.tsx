@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act } from 'react';
+import { QueryClientProvider } from '@tanstack/react-query';
+import { configureApi } from '@lib/api/apiFetch';
+import { createQueryClient } from '@lib/api/queryClient';
+import { click, render } from '../../../test/render';
+import { ChangePasswordForm } from './AccountPage';
+
+function reply(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+let fetchMock: ReturnType<typeof vi.fn>;
+let lost: ReturnType<typeof vi.fn>;
+let cleanup: (() => void) | undefined;
+beforeEach(() => {
+  fetchMock = vi.fn();
+  lost = vi.fn();
+  vi.stubGlobal('fetch', fetchMock);
+  configureApi(() => 'tok-1', lost);
+});
+afterEach(() => {
+  cleanup?.();
+  vi.unstubAllGlobals();
+});
+
+function setup() {
+  const r = render(
+    <QueryClientProvider client={createQueryClient()}>
+      <ChangePasswordForm />
+    </QueryClientProvider>,
+  );
+  cleanup = r.unmount;
+  const input = (label: string) => r.container.querySelector(`input[aria-label="${label}"]`) as HTMLInputElement;
+  return {
+    current: input('Current password'),
+    next: input('New password'),
+    repeat: input('Repeat the new password'),
+    submit: r.container.querySelector('button[type="submit"]'),
+    alert: () => r.container.querySelector('[role="alert"]')?.textContent ?? null,
+  };
+}
+
+/** Types into a React-controlled input. */
+function type(el: HTMLInputElement, value: string) {
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+  act(() => {
+    setter.call(el, value);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await act(async () => await new Promise((r) => setTimeout(r, 0)));
+}
+
+describe('ChangePasswordForm', () => {
+  it('checks the new password before sending anything', async () => {
+    const f = setup();
+    type(f.current, 'the current one');
+    type(f.next, 'too short');
+    type(f.repeat, 'too short');
+    await click(f.submit);
+    expect(f.alert()).toMatch(/at least 12 characters/);
+    type(f.next, 'long enough now');
+    type(f.repeat, 'long enough nuw');
+    await click(f.submit);
+    expect(f.alert()).toMatch(/differ/);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it('says so when the current password is wrong, without ending the session', async () => {
+    fetchMock.mockResolvedValue(
+      reply(422, { detail: [{ loc: ['body', 'current_password'], msg: 'is not correct', type: 'value_error' }] }),
+    );
+    const f = setup();
+    type(f.current, 'not the one');
+    type(f.next, 'a brand new password');
+    type(f.repeat, 'a brand new password');
+    await click(f.submit);
+    await settle();
+    const [url, init] = fetchMock.mock.calls[0];
+    expect(url).toBe('/api/v1/internal/auth/password');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body)).toEqual({ current_password: 'not the one', new_password: 'a brand new password' });
+    expect(f.alert()).toBe('The current password is not correct.');
+    expect(lost).not.toHaveBeenCalled();
+  });
+
+  it('clears the form once the password is changed', async () => {
+    fetchMock.mockResolvedValue(reply(200, { success: true, sessions_ended: 2 }));
+    const f = setup();
+    type(f.current, 'the current one');
+    type(f.next, 'a brand new password');
+    type(f.repeat, 'a brand new password');
+    await click(f.submit);
+    await settle();
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(f.alert()).toBeNull();
+    expect([f.current.value, f.next.value, f.repeat.value]).toEqual(['', '', '']);
+  });
+});
