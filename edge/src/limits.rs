@@ -228,3 +228,46 @@ impl MessageQuotas {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_gets_places_back() {
+        let caps = PerAddress::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let (first, _second) = (caps.take(a).unwrap(), caps.take(a).unwrap());
+        assert!(caps.take(a).is_err(), "a third socket from one address");
+        assert!(
+            caps.take("192.0.2.2".parse().unwrap()).is_ok(),
+            "another address"
+        );
+        drop(first);
+        assert!(caps.take(a).is_ok(), "a place given back");
+        assert!(PerAddress::new(0).take(a).is_ok(), "0 is no limit");
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+    }
+
+    #[tokio::test]
+    async fn a_quota_counts_messages_and_bytes_per_orchestrator() {
+        let quotas = MessageQuotas::new(2, 1000);
+        let (a, b) = (
+            OrchestratorId::parse("a").unwrap(),
+            OrchestratorId::parse("b").unwrap(),
+        );
+        assert!(quotas.admit(&a, 10) && quotas.admit(&a, 10));
+        assert!(!quotas.admit(&a, 10), "a third message in the minute");
+        assert!(quotas.admit(&b, 900), "another orchestrator has its own");
+        assert!(!quotas.admit(&b, 200), "over its bytes");
+        assert!(MessageQuotas::new(0, 0).admit(&a, 1 << 20), "0 is no limit");
+        assert!(quotas.refusal().contains("quota_exceeded"));
+    }
+}
