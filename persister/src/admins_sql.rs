@@ -59,9 +59,7 @@ pub async fn set_admin_password(
         sessions_ended = ended,
         "admin password changed"
     );
-    Ok(Some(
-        json!({"username": username, "sessions_ended": ended}),
-    ))
+    Ok(Some(json!({"username": username, "sessions_ended": ended})))
 }
 
 /// A new admin; an existing name is a unique violation (409).
@@ -96,10 +94,16 @@ pub async fn remove_admin(
             .fetch_all(&mut *tx)
             .await?;
     let Some((_, superadmin)) = admins.iter().find(|(name, _)| name == username) else {
-        return Ok(Err((Failure::NotFound, format!("admin {username} not found"))));
+        return Ok(Err((
+            Failure::NotFound,
+            format!("admin {username} not found"),
+        )));
     };
     if admins.len() == 1 {
-        return Ok(Err((Failure::Conflict, "the last admin cannot be removed".into())));
+        return Ok(Err((
+            Failure::Conflict,
+            "the last admin cannot be removed".into(),
+        )));
     }
     if *superadmin && admins.iter().filter(|(_, s)| *s).count() == 1 {
         return Ok(Err((

@@ -39,18 +39,26 @@ async fn a_new_admin_password_at_restart_applies_and_ends_that_admins_sessions()
     config.admin_password = Some(rotated.to_owned().into());
     let core = start_core(config.clone()).await;
     let (status, body) = Api::new(core.addr, Some(&old_session)).get(MESSAGES).await;
-    assert_eq!(status, 401, "a session of the old password survived: {body}");
+    assert_eq!(
+        status, 401,
+        "a session of the old password survived: {body}"
+    );
     let (status, _) = login_as(core.addr, "admin", ADMIN_PASSWORD).await;
     assert_eq!(status, 401, "the old password still works");
     let new_session = token(core.addr, "admin", rotated).await;
     let api = Api::new(core.addr, Some(&new_session));
-    assert!(actions(&api).await.contains(&"admin_password_rotated".to_owned()));
+    assert!(actions(&api)
+        .await
+        .contains(&"admin_password_rotated".to_owned()));
     core.stop().await;
 
     // The same value again changes nothing: sessions stay.
     let core = start_core(config).await;
     let (status, body) = Api::new(core.addr, Some(&new_session)).get(MESSAGES).await;
-    assert_eq!(status, 200, "an unchanged ADMIN_PASSWORD ended sessions: {body}");
+    assert_eq!(
+        status, 200,
+        "an unchanged ADMIN_PASSWORD ended sessions: {body}"
+    );
 }
 
 #[tokio::test]
@@ -59,29 +67,53 @@ async fn an_admin_changes_its_password_with_the_current_one_and_other_sessions_e
     let _p = start_persister(env.persister_config()).await;
     let config = env.core_config();
     let core = start_core(config.clone()).await;
-    let mine = Api::new(core.addr, Some(&token(core.addr, "admin", ADMIN_PASSWORD).await));
-    let other = Api::new(core.addr, Some(&token(core.addr, "admin", ADMIN_PASSWORD).await));
+    let mine = Api::new(
+        core.addr,
+        Some(&token(core.addr, "admin", ADMIN_PASSWORD).await),
+    );
+    let other = Api::new(
+        core.addr,
+        Some(&token(core.addr, "admin", ADMIN_PASSWORD).await),
+    );
     let path = format!("{I}/auth/password");
     let new = "my own new password";
     let (status, v) = mine
-        .post(&path, json!({"current_password": "not it at all", "new_password": new}))
+        .post(
+            &path,
+            json!({"current_password": "not it at all", "new_password": new}),
+        )
         .await;
     assert_eq!(status, 422, "{v}");
-    assert!(moolai_tests::assertions::names_field(&v, "current_password"), "{v}");
+    assert!(
+        moolai_tests::assertions::names_field(&v, "current_password"),
+        "{v}"
+    );
     let (status, v) = mine
-        .post(&path, json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}))
+        .post(
+            &path,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+        )
         .await;
     assert_eq!(status, 422, "a 5-character password: {v}");
     let (status, v) = mine
-        .post(&path, json!({"current_password": ADMIN_PASSWORD, "new_password": new}))
+        .post(
+            &path,
+            json!({"current_password": ADMIN_PASSWORD, "new_password": new}),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["sessions_ended"], 1, "{v}");
-    assert_eq!(mine.get(MESSAGES).await.0, 200, "the changing session ended");
+    assert_eq!(
+        mine.get(MESSAGES).await.0,
+        200,
+        "the changing session ended"
+    );
     assert_eq!(other.get(MESSAGES).await.0, 401, "another session survived");
     assert_eq!(login_as(core.addr, "admin", ADMIN_PASSWORD).await.0, 401);
     token(core.addr, "admin", new).await;
-    assert!(actions(&mine).await.contains(&"password_changed".to_owned()));
+    assert!(actions(&mine)
+        .await
+        .contains(&"password_changed".to_owned()));
     // An unchanged ADMIN_PASSWORD does not undo it at the next start.
     core.stop().await;
     let core = start_core(config).await;
@@ -96,35 +128,57 @@ async fn superadmins_add_and_remove_admins_but_never_the_last_one() {
     let mut config = env.core_config();
     config.dev_bearer_token = Some("a-static-token-for-tests".to_owned().into());
     let core = start_core(config).await;
-    let root = Api::new(core.addr, Some(&token(core.addr, "admin", ADMIN_PASSWORD).await));
+    let root = Api::new(
+        core.addr,
+        Some(&token(core.addr, "admin", ADMIN_PASSWORD).await),
+    );
     let admins = format!("{I}/admins");
     let (status, v) = root
         .post(&admins, json!({"username": "ops", "password": "short"}))
         .await;
     assert_eq!(status, 422, "{v}");
     let (status, v) = root
-        .post(&admins, json!({"username": "bad\nname", "password": "long enough password"}))
+        .post(
+            &admins,
+            json!({"username": "bad\nname", "password": "long enough password"}),
+        )
         .await;
     assert_eq!(status, 422, "{v}");
     let (status, v) = root
-        .post(&admins, json!({"username": "ops", "password": "ops password 123"}))
+        .post(
+            &admins,
+            json!({"username": "ops", "password": "ops password 123"}),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = root
-        .post(&admins, json!({"username": "ops", "password": "ops password 123"}))
+        .post(
+            &admins,
+            json!({"username": "ops", "password": "ops password 123"}),
+        )
         .await;
     assert_eq!(status, 409, "a second ops: {v}");
-    let ops = Api::new(core.addr, Some(&token(core.addr, "ops", "ops password 123").await));
+    let ops = Api::new(
+        core.addr,
+        Some(&token(core.addr, "ops", "ops password 123").await),
+    );
     let (status, v) = ops.get(&admins).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["total"], 2, "{v}");
     let (status, v) = ops.get(&format!("{I}/auth/me")).await;
-    assert_eq!((status.as_u16(), v["superadmin"].clone()), (200, json!(false)), "{v}");
+    assert_eq!(
+        (status.as_u16(), v["superadmin"].clone()),
+        (200, json!(false)),
+        "{v}"
+    );
     // Not a superadmin, nor the static token: 403.
     let dev = Api::new(core.addr, Some("a-static-token-for-tests"));
     for api in [&ops, &dev] {
         let (status, v) = api
-            .post(&admins, json!({"username": "x", "password": "long enough password"}))
+            .post(
+                &admins,
+                json!({"username": "x", "password": "long enough password"}),
+            )
             .await;
         assert_eq!(status, 403, "{v}");
         assert_eq!(api.delete(&format!("{admins}/admin")).await.0, 403);
@@ -136,15 +190,29 @@ async fn superadmins_add_and_remove_admins_but_never_the_last_one() {
     assert_eq!(status, 404, "{v}");
     let (status, v) = root.delete(&format!("{admins}/ops")).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(ops.get(MESSAGES).await.0, 403, "a removed admin's session works");
+    assert_eq!(
+        ops.get(MESSAGES).await.0,
+        403,
+        "a removed admin's session works"
+    );
     let (status, v) = root.delete(&format!("{admins}/admin")).await;
     assert_eq!(status, 409, "the last admin was removed: {v}");
     let done = actions(&root).await;
     for wanted in ["admin_added", "admin_removed"] {
-        assert!(done.contains(&wanted.to_owned()), "{wanted} not audited: {done:?}");
+        assert!(
+            done.contains(&wanted.to_owned()),
+            "{wanted} not audited: {done:?}"
+        );
     }
-    let text = root.get(&format!("{I}/audit?limit=1000")).await.1.to_string();
-    assert!(!text.contains("ops password 123"), "a password in the audit log");
+    let text = root
+        .get(&format!("{I}/audit?limit=1000"))
+        .await
+        .1
+        .to_string();
+    assert!(
+        !text.contains("ops password 123"),
+        "a password in the audit log"
+    );
 }
 
 /// Parses core's settings as its command line would.
@@ -158,15 +226,30 @@ fn core_args(extra: &[&str]) -> Result<moolai_core::Config, clap::Error> {
 fn short_or_empty_secrets_are_refused_by_the_settings() {
     let long_secret = "s".repeat(32);
     for (flag, short, ok) in [
-        ("--orchestrator-token-secret", "s".repeat(31), long_secret.clone()),
-        ("--dev-bearer-token", "fake-dev-token".into(), "a-static-token-16".into()),
-        ("--admin-password", "eleven char".into(), "twelve chars".into()),
+        (
+            "--orchestrator-token-secret",
+            "s".repeat(31),
+            long_secret.clone(),
+        ),
+        (
+            "--dev-bearer-token",
+            "fake-dev-token".into(),
+            "a-static-token-16".into(),
+        ),
+        (
+            "--admin-password",
+            "eleven char".into(),
+            "twelve chars".into(),
+        ),
     ] {
         for bad in ["", short.as_str()] {
             let err = core_args(&[flag, bad]).expect_err(&format!("{flag}={bad:?} accepted"));
             let text = err.to_string();
             assert!(text.contains(flag), "{text}");
-            assert!(bad.is_empty() || !text.contains(bad), "the value is echoed: {text}");
+            assert!(
+                bad.is_empty() || !text.contains(bad),
+                "the value is echoed: {text}"
+            );
         }
         assert!(core_args(&[flag, &ok]).is_ok(), "{flag}={ok:?} refused");
     }
@@ -211,7 +294,13 @@ async fn an_empty_secret_in_the_environment_counts_as_set_and_is_refused() {
             .await
             .unwrap_or_else(|| panic!("{bin} with {var}={value:?} did not exit"));
         assert!(err.contains(var), "{bin} {var}={value:?}: {err}");
-        assert!(err.contains(&format!("{var}> refused")), "{bin} {var}={value:?}: {err}");
-        assert!(value.is_empty() || !err.contains(value), "value echoed: {err}");
+        assert!(
+            err.contains(&format!("{var}> refused")),
+            "{bin} {var}={value:?}: {err}"
+        );
+        assert!(
+            value.is_empty() || !err.contains(value),
+            "value echoed: {err}"
+        );
     }
 }

@@ -65,9 +65,20 @@ pub async fn change_password(
     if !passwords::verify(stored, change.current_password).await {
         let address = Some(peer.ip().to_string());
         let detail = json!({"reason": "current password wrong"});
-        audit::record(&state, &admin.username, "password_change_failed", None, address, detail)
-            .await;
-        return Err(ApiError::field("body", "current_password", "is not correct"));
+        audit::record(
+            &state,
+            &admin.username,
+            "password_change_failed",
+            None,
+            address,
+            detail,
+        )
+        .await;
+        return Err(ApiError::field(
+            "body",
+            "current_password",
+            "is not correct",
+        ));
     }
     let password_hash = passwords::hash(change.new_password).await?;
     drop(attempt);
@@ -182,7 +193,14 @@ pub async fn remove(
         username: username.clone(),
     };
     state.persister.run(&command).await?;
-    audit::by(&state, &admin, "admin_removed", &shortened(&username), json!({})).await;
+    audit::by(
+        &state,
+        &admin,
+        "admin_removed",
+        &shortened(&username),
+        json!({}),
+    )
+    .await;
     Ok(Json(json!({"success": true, "username": username})))
 }
 
@@ -204,13 +222,19 @@ pub async fn unlock(
     Body(what): Body<Unlock>,
 ) -> Result<Json<Value>, ApiError> {
     let address = match &what.address {
-        Some(raw) => Some(raw.trim().parse::<IpAddr>().map_err(|_| {
-            ApiError::field("body", "address", "an IPv4 or IPv6 address")
-        })?),
+        Some(raw) => Some(
+            raw.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| ApiError::field("body", "address", "an IPv4 or IPv6 address"))?,
+        ),
         None => None,
     };
     if what.username.is_none() && address.is_none() {
-        return Err(ApiError::field("body", "username", "give a username, an address, or both"));
+        return Err(ApiError::field(
+            "body",
+            "username",
+            "give a username, an address, or both",
+        ));
     }
     let cleared = state.guard.unlock(what.username.as_deref(), address);
     let target = what.username.as_deref().map_or("*".into(), shortened);

@@ -251,10 +251,18 @@ pub async fn login(
     let right = verify(stored, creds.password).await;
     if !right {
         drop(attempt); // stays counted as a failure
-        // `?`: a newline or escape in the name cannot forge a log line.
+                       // `?`: a newline or escape in the name cannot forge a log line.
         tracing::warn!(username = ?creds.username, %peer, "failed login");
         let address = Some(address.to_string());
-        audit::record(&state, &creds.username, "login_failed", None, address, json!({})).await;
+        audit::record(
+            &state,
+            &creds.username,
+            "login_failed",
+            None,
+            address,
+            json!({}),
+        )
+        .await;
         return Err(ApiError::BadCredentials);
     }
     attempt.succeeded();
@@ -292,9 +300,17 @@ async fn refuse_oversized(state: &AppState, peer: SocketAddr, creds: &Credential
     let address = Some(peer.ip().to_string());
     audit::record(state, &name, "login_failed", None, address, detail).await;
     if long_username {
-        ApiError::field("body", "username", format!("at most {MAX_USERNAME_CHARS} characters"))
+        ApiError::field(
+            "body",
+            "username",
+            format!("at most {MAX_USERNAME_CHARS} characters"),
+        )
     } else {
-        ApiError::field("body", "password", format!("at most {MAX_PASSWORD_CHARS} characters"))
+        ApiError::field(
+            "body",
+            "password",
+            format!("at most {MAX_PASSWORD_CHARS} characters"),
+        )
     }
 }
 

@@ -41,8 +41,13 @@ impl SessionUse {
     /// Marks a session used now (a new login: the database row says the same).
     pub fn touch(&self, hash: &str) {
         let now = Instant::now();
-        self.last
-            .insert(hash.to_owned(), Use { at: now, stored: now });
+        self.last.insert(
+            hash.to_owned(),
+            Use {
+                at: now,
+                stored: now,
+            },
+        );
     }
 
     /// Marks it used now unless it has been idle for longer than `idle`.
