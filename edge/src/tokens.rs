@@ -29,6 +29,11 @@ pub enum Refusal {
     Invalid,
     #[error("orchestrator token revoked or superseded")]
     Stale,
+    #[error(
+        "this is an enrollment token, not an orchestrator token: exchange it once at \
+         POST /api/v1/enroll on core (the agent does with --enrollment-token)"
+    )]
+    Enrollment,
 }
 
 impl TokenCheck {
@@ -71,6 +76,9 @@ impl TokenCheck {
     /// The orchestrator the request's token speaks for.
     pub fn check(&self, parts: &Parts) -> Result<OrchestratorId, Refusal> {
         let raw = token_of(parts).ok_or(Refusal::Missing)?;
+        if raw.starts_with("me1.") {
+            return Err(Refusal::Enrollment);
+        }
         let (id, generation) = token::verify(&self.secret, &raw).map_err(|_| Refusal::Invalid)?;
         match self.generations.get(id.as_str()) {
             Some(current) if *current == generation => Ok(id),

@@ -108,6 +108,22 @@ async fn an_unknown_id_enrolls_once_within_scope_and_connects_with_its_token() {
     );
 
     assert_eq!(enroll(&core, None, "lab-1").await.0, 401, "no credential");
+    // Offered to an edge as if it were an orchestrator token: refused, saying why.
+    let mut request = edge.ws_url().into_client_request().unwrap();
+    let bearer = HeaderValue::from_str(&format!("Bearer {secret}")).unwrap();
+    request.headers_mut().insert("authorization", bearer);
+    match tokio_tungstenite::connect_async(request).await {
+        Err(WsError::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 401);
+            let body =
+                String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("/api/v1/enroll"), "{body}");
+        }
+        other => panic!(
+            "an enrollment token opened a socket: {:?}",
+            other.map(|_| ())
+        ),
+    }
     let (status, body) = enroll(&core, Some(&secret), "lab-1").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["organization_id"], "lab-1");
