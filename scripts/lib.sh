@@ -148,7 +148,47 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
+# The NATS users of nats-auth.conf: one per role and the read-only `monitor`.
+MOOLAI_NATS_ROLES=(core edge persister monitor)
+
+# load_nats_credentials <file>: the NATS users' passwords, generated once into
+# <file> (mode 0600, lines MOOLAI_NATS_<ROLE>_PASSWORD=...) and reused after.
+# Sets those variables in this shell without exporting them, so that each
+# process gets only its own (see as_nats_user and start_nats). Letters and
+# digits only: nats-server would read a value like `1k` as a number.
+load_nats_credentials() {
+  local file="$1" role
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$(dirname "$file")"
+    (
+      umask 077
+      for role in "${MOOLAI_NATS_ROLES[@]}"; do
+        printf 'MOOLAI_NATS_%s_PASSWORD=n%s\n' "${role^^}" \
+          "$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+      done >"$file"
+    )
+    log "created NATS passwords in $file"
+  fi
+  chmod 600 "$file"
+  # shellcheck disable=SC1090
+  source "$file"
+  for role in "${MOOLAI_NATS_ROLES[@]}"; do
+    local var="MOOLAI_NATS_${role^^}_PASSWORD"
+    [[ -n "${!var:-}" ]] || die "$file has no $var"
+  done
+}
+
+# as_nats_user <role> <cmd...>: runs cmd (a function such as spawn, or a program)
+# with NATS_USER/NATS_PASSWORD of that role in its environment only.
+as_nats_user() {
+  local role="$1" var
+  shift
+  var="MOOLAI_NATS_${role^^}_PASSWORD"
+  NATS_USER="$role" NATS_PASSWORD="${!var:?run load_nats_credentials first}" "$@"
+}
+
 # start_nats <port> <store_dir> <pidfile> [monitor_port] [logfile]
+# Runs nats.conf (so every client must log in: run load_nats_credentials first).
 # Uses $NATS_SERVER_BIN if set, else our default version.
 start_nats() {
   local port="$1" store="$2" pidfile="$3" mon="${4:-}" logfile="${5:-${3%.pid}.log}"
@@ -159,7 +199,30 @@ start_nats() {
   # An occupied port would make the readiness probe below lie.
   port_open "$port" && die "port $port is already in use; not starting NATS there"
   mkdir -p "$store"
-  spawn "$pidfile" "$logfile" "$bin" "${args[@]}"
+  # The passwords go to the server's environment only (nats-auth.conf reads them).
+  MOOLAI_NATS_CORE_PASSWORD="${MOOLAI_NATS_CORE_PASSWORD:?run load_nats_credentials first}" \
+    MOOLAI_NATS_EDGE_PASSWORD="${MOOLAI_NATS_EDGE_PASSWORD:?}" \
+    MOOLAI_NATS_PERSISTER_PASSWORD="${MOOLAI_NATS_PERSISTER_PASSWORD:?}" \
+    MOOLAI_NATS_MONITOR_PASSWORD="${MOOLAI_NATS_MONITOR_PASSWORD:?}" \
+    spawn "$pidfile" "$logfile" "$bin" "${args[@]}"
+  _wait_nats "$port" "$pidfile" "$logfile"
+}
+
+# start_nats_open <port> <store_dir> <pidfile>: a server without nats.conf and
+# without authorization, for benchmarks of the bus itself (they use subjects no
+# role may use).
+start_nats_open() {
+  local port="$1" store="$2" pidfile="$3" logfile="${3%.pid}.log"
+  local bin="${NATS_SERVER_BIN:-}"
+  [[ -n "$bin" ]] || bin=$(ensure_nats_bin) || return 1
+  port_open "$port" && die "port $port is already in use; not starting NATS there"
+  mkdir -p "$store"
+  spawn "$pidfile" "$logfile" "$bin" -a 127.0.0.1 -p "$port" -js -sd "$store"
+  _wait_nats "$port" "$pidfile" "$logfile"
+}
+
+_wait_nats() {
+  local port="$1" pidfile="$2" logfile="$3"
   local i
   for ((i = 0; i < 100; i++)); do
     pid_alive "$pidfile" || { tail -n 20 "$logfile" >&2; die "nats-server exited; log: $logfile"; }

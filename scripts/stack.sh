@@ -50,23 +50,6 @@ if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
   DEV_BEARER_TOKEN=$(<"$TOKEN_FILE")
 fi
 
-# Edges require orchestrator tokens: the secret core signs them with (and the edges
-# verify them with) is made once into .data (mode 0600). ORCHESTRATOR_TOKEN_SECRET
-# from the environment wins (at least 32 bytes). Edges listen on 127.0.0.1 unless
-# EDGE_BIND says otherwise (e.g. EDGE_BIND=0.0.0.0 for orchestrators on other
-# machines; they need their tokens either way).
-SECRET_FILE="$DATA/orchestrator-token-secret"
-if [[ -z "${ORCHESTRATOR_TOKEN_SECRET:-}" ]]; then
-  if [[ ! -s "$SECRET_FILE" ]]; then
-    mkdir -p "$DATA"
-    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$SECRET_FILE")
-    log "created the orchestrator token secret in $SECRET_FILE"
-  fi
-  chmod 600 "$SECRET_FILE"
-  ORCHESTRATOR_TOKEN_SECRET=$(<"$SECRET_FILE")
-fi
-EDGE_BIND="${EDGE_BIND:-127.0.0.1}"
-
 # The first admin's password: made once into .data/admin-password (mode 0600) and
 # printed below, so core never has to generate one (and nothing writes it to a
 # log). ADMIN_PASSWORD from the environment wins; core applies a changed value at
@@ -104,6 +87,10 @@ trap down EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# NATS users' passwords (nats-auth.conf): made once, kept in .data (mode 0600),
+# and each process is given only its own.
+NATS_CREDENTIALS="$DATA/nats-credentials"
+load_nats_credentials "$NATS_CREDENTIALS"
 start_nats 4333 "$DATA/nats" "$PIDS/nats.pid" 8333 "$LOGS/nats.log"
 export NATS_URL=nats://127.0.0.1:4333
 export RUST_LOG="${RUST_LOG:-info}"
@@ -134,13 +121,13 @@ wait_ready() {
 }
 
 # The persister applies migrations, so the others wait for it.
-start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
+as_nats_user persister start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
 wait_ready persister 8767
-start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+as_nats_user core start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
-start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN="$EDGE_BIND:8766" \
+as_nats_user edge start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN="$EDGE_BIND:8766" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
-start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN="$EDGE_BIND:8768" \
+as_nats_user edge start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN="$EDGE_BIND:8768" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
 wait_ready core 8765
 wait_ready edge-1 8766
@@ -161,7 +148,8 @@ Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
                     (kept in .data/admin-password unless ADMIN_PASSWORD was given)
   REST API          http://127.0.0.1:8765/api/v1/   (OpenAPI page at /docs)
   edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
-  NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333)
+  NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333); users and
+                    passwords in .data/nats-credentials (read-only: user monitor)
   database          $DATABASE_URL
 Start an agent (edges require tokens: it enrolls once with this enrollment token,
 valid 24 h, and keeps its own token in its state file for later starts):

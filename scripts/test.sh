@@ -24,6 +24,7 @@ export TEST_DATABASE_URL="$DATABASE_URL"
 TMP=$(mktemp -d)
 cleanup() {
   stop_pid "$TMP/nats.pid"
+  stop_pid "$TMP/nats-bench.pid"
   stop_pid "$TMP/nats-compat.pid"
   rm -rf "$TMP"
 }
@@ -31,6 +32,12 @@ trap cleanup EXIT
 
 NATS_SERVER_BIN=$(ensure_nats_bin)
 export NATS_SERVER_BIN # for tests that start/stop a broker of their own
+# The shipped nats.conf with fresh passwords: every test runs under the real
+# authorization, each role logging in as its own user. Exported, because the
+# test harness gives each role its password from these variables and the tests'
+# own nats-servers are started with them.
+load_nats_credentials "$TMP/nats-credentials"
+for role in "${MOOLAI_NATS_ROLES[@]}"; do export "MOOLAI_NATS_${role^^}_PASSWORD"; done
 port=$(free_port)
 start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
 export NATS_URL="nats://127.0.0.1:$port"
@@ -44,8 +51,13 @@ step "cargo test" cargo test --workspace --all-targets
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
   --orchestrators 2000 --duration 10 --storm --push-connected 200 --out target/bench-ci
-step "heartbeat transport benchmark (small)" cargo run -q -p moolai-bench --bin heartbeat_transport -- \
-  --count 5000 --orchestrators 500
+# It measures the bus itself on subjects of its own, which no role may use: a
+# server without authorization of its own.
+bench_port=$(free_port)
+start_nats_open "$bench_port" "$TMP/nats-bench-store" "$TMP/nats-bench.pid"
+step "heartbeat transport benchmark (small)" env NATS_URL="nats://127.0.0.1:$bench_port" \
+  cargo run -q -p moolai-bench --bin heartbeat_transport -- --count 5000 --orchestrators 500
+stop_pid "$TMP/nats-bench.pid"
 step "fuzz (30 s per target)" scripts/fuzz.sh 30
 step "supply chain (cargo deny; cargo deny advisories and cargo audit against ../shared/advisory-db)" scripts/supply_chain.sh
 

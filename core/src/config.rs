@@ -10,9 +10,9 @@ use moolai_proto::secret::{self, Secret};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-core", version)]
 pub struct Config {
-    /// NATS server(s), comma-separated.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
-    pub nats_url: String,
+    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    #[command(flatten)]
+    pub nats: moolai_proto::bus::NatsConfig,
     /// PostgreSQL URL; core only reads, the persister writes.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,

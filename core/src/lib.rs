@@ -48,7 +48,7 @@ pub async fn run(
         .acquire_timeout(Duration::from_secs(3))
         .connect(config.database_url.expose())
         .await?;
-    let nats = bus::connect(&config.nats_url, "moolai-core").await?;
+    let nats = bus::connect(&config.nats, "moolai-core").await?;
     let js = jetstream::new(nats.clone());
     bus::ensure_streams(&js, &subjects, config.stream_replicas)
         .await

@@ -9,9 +9,9 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-edge", version)]
 pub struct Config {
-    /// NATS server(s), comma-separated.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
-    pub nats_url: String,
+    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    #[command(flatten)]
+    pub nats: moolai_proto::bus::NatsConfig,
     /// First token of every subject, stream and consumer name.
     #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
     pub subject_prefix: String,

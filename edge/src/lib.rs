@@ -107,11 +107,10 @@ pub async fn run(
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ))?,
     };
-    let nats = bus::connect(&config.nats_url, &format!("moolai-edge {id}")).await?;
+    let nats = bus::connect(&config.nats, &format!("moolai-edge {id}")).await?;
     let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.stream_replicas)
-        .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+    // Core and the persister declare the streams; an edge may not (nats.conf).
+    bus::wait_for_bus(&js, &subjects).await;
     let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
     let bus = Bus {
         nats: nats.clone(),

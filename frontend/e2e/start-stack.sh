@@ -71,7 +71,7 @@ down() {
       log "could not drop database $(cat "$dir/db.name")"
     rm -f "$dir/db.name"
   fi
-  rm -rf "$dir/nats-store"
+  rm -rf "$dir/nats-store" "$dir/nats-credentials"
 }
 
 case "$cmd" in
@@ -92,6 +92,8 @@ up)
   dburl="$(db_url "$base" "$db")"
 
   nats_port=$(free_port)
+  # The shipped nats.conf: each role logs in as its own user (nats-auth.conf).
+  load_nats_credentials "$dir/nats-credentials"
   start_nats "$nats_port" "$dir/nats-store" "$PIDS/nats.pid" "" "$LOGS/nats.log"
 
   prefix="e2e$(rand_hex)"
@@ -104,7 +106,7 @@ up)
   common=(NATS_URL="nats://127.0.0.1:$nats_port" MOOLAI_SUBJECT_PREFIX="$prefix" RUST_LOG="${RUST_LOG:-info}")
 
   # The persister applies the migrations, so it goes first.
-  spawn "$PIDS/persister.pid" "$LOGS/persister.log" "${common[@]}" DATABASE_URL="$dburl" \
+  as_nats_user persister spawn "$PIDS/persister.pid" "$LOGS/persister.log" "${common[@]}" DATABASE_URL="$dburl" \
     PERSISTER_LISTEN="127.0.0.1:$persister_port" "$BIN/moolai-persister"
   wait_ready persister "$persister_port"
   core_cmd=("${common[@]}" DATABASE_URL="$dburl" CORE_LISTEN="127.0.0.1:$core_port"
@@ -112,8 +114,8 @@ up)
     DASHBOARD_DIR="$dist" HEARTBEAT_TTL_SEC=120 "$BIN/moolai-core")
   # Kept so that `restart` can start core again the same way.
   declare -p core_cmd core_port >"$dir/core.cmd"
-  spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
-  spawn "$PIDS/edge.pid" "$LOGS/edge.log" "${common[@]}" EDGE_ID=edge-e2e \
+  as_nats_user core spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
+  as_nats_user edge spawn "$PIDS/edge.pid" "$LOGS/edge.log" "${common[@]}" EDGE_ID=edge-e2e \
     EDGE_LISTEN="127.0.0.1:$edge_port" EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false \
     EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 "$BIN/moolai-edge"
   wait_ready core "$core_port"
@@ -138,8 +140,9 @@ restart)
   [[ "${1:-}" == core ]] || die "restart: only core can be restarted"
   [[ -f "$dir/core.cmd" ]] || die "no stack in $dir"
   source "$dir/core.cmd"
+  load_nats_credentials "$dir/nats-credentials"
   stop_pid "$PIDS/core.pid"
-  spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
+  as_nats_user core spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
   wait_ready core "$core_port"
   log "core restarted (pid $(head -n1 "$PIDS/core.pid"))"
   ;;

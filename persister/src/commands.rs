@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admins_sql as admins;
+use crate::bounds::Bounds;
 use crate::commands_sql as sql;
 use crate::enrollment_sql as enrollment;
 
@@ -26,6 +27,7 @@ pub async fn serve(
     nats: async_nats::Client,
     mut sub: Subscriber,
     pool: PgPool,
+    bounds: Bounds,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 ) {
@@ -39,12 +41,20 @@ pub async fn serve(
         let Some(reply_to) = msg.reply.clone() else {
             continue;
         };
+        // Core asks with a request, so its reply subject is an inbox. Anything
+        // else came another way (e.g. a JetStream consumer made to deliver here,
+        // whose reply is `$JS.ACK.…`): not a command from core, not answered.
+        if !reply_to.starts_with("_INBOX.") {
+            tracing::warn!(reply = %reply_to, "command not sent as a request; ignored");
+            metrics::counter!("moolai_persister_commands_ignored_total").increment(1);
+            continue;
+        }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
         let (nats, pool) = (nats.clone(), pool.clone());
         tasks.spawn(async move {
-            let reply = answer(&pool, &msg.payload).await;
+            let reply = answer(&pool, &bounds, &msg.payload).await;
             let body = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
             if let Err(err) = nats.publish(reply_to, body).await {
                 tracing::warn!(%err, "command reply not sent");
@@ -54,11 +64,15 @@ pub async fn serve(
     }
 }
 
-async fn answer(pool: &PgPool, payload: &[u8]) -> Reply {
+async fn answer(pool: &PgPool, bounds: &Bounds, payload: &[u8]) -> Reply {
     let command: Command = match serde_json::from_slice(payload) {
         Ok(c) => c,
         Err(err) => return failed(Failure::Invalid, format!("undecodable command: {err}")),
     };
+    if let Err(why) = bounds.check(&command, chrono::Utc::now()) {
+        tracing::warn!(%why, "command refused");
+        return failed(Failure::Invalid, why);
+    }
     if let Command::Ping = command {
         let database = sqlx::query("SELECT 1").execute(pool).await.is_ok();
         return Reply::Done {

@@ -10,9 +10,9 @@ use moolai_proto::secret::Secret;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-persister", version)]
 pub struct Config {
-    /// NATS server(s), comma-separated.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4333")]
-    pub nats_url: String,
+    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    #[command(flatten)]
+    pub nats: moolai_proto::bus::NatsConfig,
     /// PostgreSQL connection URL (migrations are applied at start).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,
@@ -28,6 +28,10 @@ pub struct Config {
     /// Most messages written in one transaction.
     #[arg(long, env = "PERSISTER_BATCH", default_value_t = 2000)]
     pub batch: usize,
+    /// Longest login session a `create_session` command may ask for, in seconds:
+    /// the same variable (and default) as core's, so one environment sets both.
+    #[arg(long, env = "SESSION_TTL_SEC", default_value_t = 28_800)]
+    pub session_ttl_sec: u64,
     /// Database connections in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 4)]
     pub database_max_connections: u32,

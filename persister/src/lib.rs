@@ -6,6 +6,7 @@
 //! `/readyz`. See `docs/architecture.md` for why each event class travels as it does.
 
 pub mod admins_sql;
+pub mod bounds;
 pub mod commands;
 pub mod commands_sql;
 pub mod config;
@@ -63,7 +64,7 @@ pub async fn run(
     )
     .await?;
     MIGRATOR.run(&pool).await?;
-    let nats = bus::connect(&config.nats_url, "moolai-persister").await?;
+    let nats = bus::connect(&config.nats, "moolai-persister").await?;
     let js = jetstream::new(nats.clone());
     bus::ensure_streams(&js, &subjects, config.stream_replicas)
         .await
@@ -98,6 +99,9 @@ pub async fn run(
         nats.clone(),
         commands,
         pool.clone(),
+        bounds::Bounds {
+            session_ttl: Duration::from_secs(config.session_ttl_sec),
+        },
         tasks.clone(),
         shutdown.clone(),
     ));

@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_service(
         service,
         config.log_json,
-        &config.nats_url,
+        &config.nats,
         &config.subject_prefix,
     );
     let listener = telemetry::bind(config.listen).await?;

@@ -1,11 +1,79 @@
 //! Connecting to NATS and declaring our JetStream streams, shared by every role so
 //! that all of them agree on the same definitions whichever starts first.
+//!
+//! Each role connects with its own NATS user (`nats.conf`); see
+//! `docs/security.md` for what each may do on the bus.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 
+use crate::secret::Secret;
 use crate::subjects::Subjects;
+
+/// How every role reaches NATS: the same flags in core, edge and persister.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsConfig {
+    /// NATS server(s), comma-separated; `tls://host:port` connects with TLS.
+    #[arg(
+        long = "nats-url",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4333"
+    )]
+    pub url: String,
+    /// NATS user of this role (`core`, `edge` or `persister` in the shipped
+    /// nats.conf). Unset: connect without credentials (a server that asks none).
+    #[arg(
+        id = "nats_user",
+        long = "nats-user",
+        env = "NATS_USER",
+        requires = "nats_password"
+    )]
+    pub user: Option<String>,
+    /// Password of `NATS_USER`.
+    #[arg(
+        id = "nats_password",
+        long = "nats-password",
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    pub password: Option<Secret>,
+    /// PEM file of the CA that signed the NATS server's certificate (for a
+    /// private CA; implies TLS).
+    #[arg(long = "nats-ca-file", env = "NATS_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl NatsConfig {
+    /// A server that asks for no credentials (tests, a developer's own broker).
+    pub fn anonymous(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            user: None,
+            password: None,
+            ca_file: None,
+        }
+    }
+
+    /// The same server as `user` with `password`.
+    pub fn with_user(mut self, user: &str, password: &str) -> Self {
+        self.user = Some(user.to_owned());
+        self.password = Some(Secret::from(password.to_owned()));
+        self
+    }
+
+    /// The prefix of this connection's reply subjects: `_INBOX.<user>`, so the
+    /// server can let each user subscribe to its own replies only (no user can
+    /// read or forge another's, e.g. the persister's answers to core).
+    pub fn inbox_prefix(&self) -> String {
+        match self.user.as_deref() {
+            Some(user) if crate::id::validate_id(user).is_ok() => format!("_INBOX.{user}"),
+            _ => "_INBOX".to_owned(),
+        }
+    }
+}
 
 /// How long the events and writes streams keep messages. Consumers ack long before;
 /// this bounds the disk used if a persister is gone for days.
@@ -18,11 +86,12 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// half-open connection is noticed in ~30 s rather than minutes, and retries when
 /// the server is not up yet (services may start before NATS).
 pub async fn connect(
-    url: &str,
+    config: &NatsConfig,
     name: &str,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
     // `NATS_URL` may list several servers of a cluster, comma-separated.
-    let servers = url
+    let servers = config
+        .url
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -31,27 +100,40 @@ pub async fn connect(
         .map_err(|e| {
             async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::ServerParse, e)
         })?;
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .name(name)
+        .custom_inbox_prefix(config.inbox_prefix())
         .ping_interval(Duration::from_secs(10))
         .connection_timeout(Duration::from_secs(5))
-        .retry_on_initial_connect()
-        .connect(servers)
-        .await
+        .retry_on_initial_connect();
+    if let (Some(user), Some(password)) = (&config.user, &config.password) {
+        options = options.user_and_password(user.clone(), password.expose().to_owned());
+    }
+    if let Some(ca) = &config.ca_file {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    options.connect(servers).await
 }
 
-/// Creates (or finds) the streams every role relies on. `replicas` is 1 on a single
-/// server and 3 on a cluster.
+/// The streams every role relies on: (name, subjects captured).
+fn streams(subjects: &Subjects) -> [(String, String); 3] {
+    [
+        (subjects.events_stream(), subjects.all_events()),
+        (subjects.writes_stream(), subjects.all_writes()),
+        (subjects.dead_letter_stream(), subjects.all_dead_letters()),
+    ]
+}
+
+/// Creates (or finds) the streams and the token generations bucket every role
+/// relies on; core and the persister call it at start (edges may not create
+/// them: see [`wait_for_bus`]). `replicas` is 1 on a single server and 3 on a
+/// cluster.
 pub async fn ensure_streams(
     js: &jetstream::Context,
     subjects: &Subjects,
     replicas: usize,
-) -> Result<(), async_nats::jetstream::context::CreateStreamError> {
-    for (name, subject) in [
-        (subjects.events_stream(), subjects.all_events()),
-        (subjects.writes_stream(), subjects.all_writes()),
-        (subjects.dead_letter_stream(), subjects.all_dead_letters()),
-    ] {
+) -> Result<(), async_nats::Error> {
+    for (name, subject) in streams(subjects) {
         js.get_or_create_stream(stream::Config {
             name,
             subjects: vec![subject],
@@ -64,7 +146,34 @@ pub async fn ensure_streams(
         })
         .await?;
     }
+    token_store(js, subjects, replicas).await?;
     Ok(())
+}
+
+/// Waits until the streams and the token bucket exist. An edge calls this
+/// instead of [`ensure_streams`]: its NATS user may not create streams (a
+/// stream's config could capture or copy any subject), so it waits for core or
+/// the persister to declare them. Says once, at warn level, that it is waiting.
+pub async fn wait_for_bus(js: &jetstream::Context, subjects: &Subjects) {
+    let mut names: Vec<String> = streams(subjects).into_iter().map(|(n, _)| n).collect();
+    // A KV bucket is the stream `KV_<bucket>`.
+    names.push(format!("KV_{}", subjects.token_bucket()));
+    let mut warned = false;
+    for name in names {
+        loop {
+            match js.get_stream(&name).await {
+                Ok(_) => break,
+                Err(err) => {
+                    if !warned {
+                        tracing::warn!(stream = %name, %err,
+                            "waiting for core or the persister to create the bus's streams");
+                        warned = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    }
 }
 
 /// The KV bucket of token generations (created if missing, one value per key).

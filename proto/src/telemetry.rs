@@ -77,11 +77,11 @@ async fn wait_for_signal() {
 
 /// Sends this process's log records (info and above) to `{p}.logs.<service>` over
 /// a NATS connection of their own, so that core can show the cluster's log.
-pub fn forward_logs(nats_url: String, subject: String) {
+pub fn forward_logs(nats: crate::bus::NatsConfig, subject: String) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::logbuf::LogEntry>(4096);
     crate::logbuf::forward_into(tx);
     tokio::spawn(async move {
-        let Ok(client) = crate::bus::connect(&nats_url, "moolai-logs").await else {
+        let Ok(client) = crate::bus::connect(&nats, "moolai-logs").await else {
             return;
         };
         while let Some(entry) = rx.recv().await {
@@ -97,11 +97,11 @@ pub fn forward_logs(nats_url: String, subject: String) {
 
 /// What every service binary does first: logging, its name in log records, and
 /// forwarding of those records to `{prefix}.logs.<service>` for core's cluster log.
-pub fn init_service(service: &str, json: bool, nats_url: &str, prefix: &str) {
+pub fn init_service(service: &str, json: bool, nats: &crate::bus::NatsConfig, prefix: &str) {
     init_tracing(json);
     crate::logbuf::set_service(service);
     match crate::Subjects::new(prefix) {
-        Ok(subjects) => forward_logs(nats_url.to_owned(), subjects.logs(service)),
+        Ok(subjects) => forward_logs(nats.clone(), subjects.logs(service)),
         Err(err) => tracing::error!(%err, "invalid MOOLAI_SUBJECT_PREFIX; logs stay local"),
     }
 }

@@ -94,16 +94,13 @@ impl NatsServer {
     }
 
     async fn spawn(&self, bin: &str) -> Child {
+        // The shipped nats.conf, so the roles log in as they do in production.
         let child = Command::new(bin)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
+            .arg("-c")
+            .arg(crate::repo_file("nats.conf"))
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
             .arg(&self.store)
+            .envs(crate::nats_server_env())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -169,6 +166,13 @@ impl NatsCluster {
         let dir =
             std::env::temp_dir().join(format!("moolai-cluster-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
+        // The shipped users and permissions; nats-server resolves an include
+        // relative to the including file, so the file sits beside the configs.
+        std::fs::copy(
+            crate::repo_file("nats-auth.conf"),
+            dir.join("nats-auth.conf"),
+        )
+        .unwrap();
         let route_list: Vec<String> = routes
             .iter()
             .map(|p| format!("nats-route://127.0.0.1:{p}"))
@@ -180,18 +184,20 @@ impl NatsCluster {
                 &conf,
                 format!(
                     "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\njetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{ name: moolai-test, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                     cluster {{ name: moolai-test, listen: 127.0.0.1:{}, routes: [{}] }}\n\
+                     include nats-auth.conf\n",
                     ports[i],
                     monitor[i],
                     dir.join(format!("store{i}")).display(),
                     routes[i],
-                    route_list.join(", ")
+                    route_list.join(", "),
                 ),
             )
             .unwrap();
             let child = Command::new(&bin)
                 .arg("-c")
                 .arg(&conf)
+                .envs(crate::nats_server_env())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
@@ -226,7 +232,9 @@ impl NatsCluster {
 
     /// Waits until the cluster accepts a replicated stream (its meta leader elected).
     pub async fn wait_ready(&self, replicas: usize) {
-        let client = moolai_proto::bus::connect(&self.url(), "cluster-probe")
+        let nats = moolai_proto::bus::NatsConfig::anonymous(self.url())
+            .with_user("core", &crate::nats_password("core"));
+        let client = moolai_proto::bus::connect(&nats, "cluster-probe")
             .await
             .expect("connect to the cluster");
         let js = async_nats::jetstream::new(client);
@@ -238,8 +246,8 @@ impl NatsCluster {
                 num_replicas: replicas,
                 ..Default::default()
             };
+            // Kept: core's user may create streams but not delete them.
             if js.get_or_create_stream(config).await.is_ok() {
-                let _ = js.delete_stream("cluster_probe").await;
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

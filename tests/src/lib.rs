@@ -37,6 +37,42 @@ fn nats_url() -> String {
         .expect("NATS_URL must point at a nats-server 2.10+ (scripts/test.sh starts one)")
 }
 
+/// The NATS users of the shipped nats.conf: one per role, and the read-only one.
+pub const NATS_ROLES: [&str; 4] = ["core", "edge", "persister", "monitor"];
+
+/// The password of a role's NATS user: `MOOLAI_NATS_<ROLE>_PASSWORD` as
+/// scripts/test.sh exports it (the variable nats.conf reads), else one made up
+/// once per test process, which the private servers of [`faults`] and
+/// [`netns`] are started with too. A server that asks for no credentials
+/// ignores them.
+pub fn nats_password(role: &str) -> String {
+    static MADE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    std::env::var(nats_password_var(role)).unwrap_or_else(|_| {
+        let made = MADE.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
+        format!("p{made}{role}")
+    })
+}
+
+/// A file at the root of the repository (nats.conf, ...).
+pub fn repo_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+}
+
+/// The environment variable nats.conf reads a role's password from.
+pub fn nats_password_var(role: &str) -> String {
+    format!("MOOLAI_NATS_{}_PASSWORD", role.to_uppercase())
+}
+
+/// Every role's password variable, for a nats-server started with nats.conf.
+pub fn nats_server_env() -> Vec<(String, String)> {
+    NATS_ROLES
+        .iter()
+        .map(|role| (nats_password_var(role), nats_password(role)))
+        .collect()
+}
+
 fn admin_db_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
@@ -84,22 +120,67 @@ impl TestEnv {
             .run(&pool)
             .await
             .expect("migrations apply");
-        Self {
+        let env = Self {
             prefix,
             nats_url: nats_url(),
             db_url,
             pool,
-        }
+        };
+        env.provision_bus().await;
+        env
+    }
+
+    /// How `role` (a user of nats.conf) reaches this test's NATS.
+    pub fn nats(&self, role: &str) -> moolai_proto::bus::NatsConfig {
+        moolai_proto::bus::NatsConfig::anonymous(self.nats_url.clone())
+            .with_user(role, &nats_password(role))
+    }
+
+    /// A client of this test's NATS as `role`, connected (the roles' own
+    /// connect returns at once and connects in the background).
+    pub async fn bus_client(&self, role: &str) -> async_nats::Client {
+        let client = moolai_proto::bus::connect(&self.nats(role), &format!("test as {role}"))
+            .await
+            .expect("connect to NATS");
+        let connected = wait_until(Duration::from_secs(10), || {
+            let state = client.connection_state();
+            async move { state == async_nats::connection::State::Connected }
+        })
+        .await;
+        assert!(connected.is_some(), "{role} could not log in to NATS");
+        client
+    }
+
+    /// The variables that give a role process its NATS credentials.
+    pub fn nats_vars(&self, role: &str) -> [(&'static str, String); 3] {
+        [
+            ("NATS_URL", self.nats_url.clone()),
+            ("NATS_USER", role.to_owned()),
+            ("NATS_PASSWORD", nats_password(role)),
+        ]
+    }
+
+    /// Declares this prefix's streams and token bucket, as core and the
+    /// persister do at start, so a test may start an edge alone (an edge may
+    /// not create them; it waits). Call again after pointing `nats_url` at
+    /// another server.
+    pub async fn provision_bus(&self) {
+        let js = async_nats::jetstream::new(self.bus_client("core").await);
+        let subjects = moolai_proto::Subjects::new(self.prefix.clone()).unwrap();
+        moolai_proto::bus::ensure_streams(&js, &subjects, 1)
+            .await
+            .expect("declare the streams");
     }
 
     pub fn persister_config(&self) -> moolai_persister::Config {
         moolai_persister::Config {
-            nats_url: self.nats_url.clone(),
+            nats: self.nats("persister"),
             database_url: Secret::from(self.db_url.clone()),
             subject_prefix: self.prefix.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             stream_replicas: 1,
             batch: 2000,
+            session_ttl_sec: 28_800,
             database_max_connections: 2,
             log_json: false,
         }
@@ -107,7 +188,7 @@ impl TestEnv {
 
     pub fn core_config(&self) -> moolai_core::Config {
         moolai_core::Config {
-            nats_url: self.nats_url.clone(),
+            nats: self.nats("core"),
             database_url: Secret::from(self.db_url.clone()),
             subject_prefix: self.prefix.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -139,7 +220,7 @@ impl TestEnv {
 
     pub fn edge_config(&self, edge_id: &str) -> moolai_edge::Config {
         moolai_edge::Config {
-            nats_url: self.nats_url.clone(),
+            nats: self.nats("edge"),
             subject_prefix: self.prefix.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             edge_id: Some(edge_id.to_owned()),
@@ -390,8 +471,9 @@ async fn role_process(
     port: u16,
     vars: &[(&str, &str)],
 ) -> tokio::process::Child {
+    let role = bin.trim_start_matches("moolai-");
     let child = tokio::process::Command::new(workspace_bin(bin))
-        .env("NATS_URL", &env.nats_url)
+        .envs(env.nats_vars(role))
         .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
         .env("RUST_LOG", "warn")
         .envs(vars.iter().copied())

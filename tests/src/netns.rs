@@ -89,18 +89,13 @@ impl NatsBehindLinks {
             made.links.push(link);
         }
         let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &made.namespace,
-                &bin,
-                "-a",
-                "0.0.0.0",
-                "-p",
-            ])
+            .args(["netns", "exec", &made.namespace, &bin, "-c"])
+            .arg(crate::repo_file("nats.conf"))
+            .args(["-a", "0.0.0.0", "-p"])
             .arg(made.port.to_string())
-            .args(["-js", "-sd"])
+            .arg("-sd")
             .arg(&made.store)
+            .envs(crate::nats_server_env())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

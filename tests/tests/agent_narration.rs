@@ -103,7 +103,7 @@ async fn a_service_logging_into_a_pipe_writes_no_colour_codes() {
     let mut child = Command::new(workspace_bin("moolai-edge"))
         .env_remove("NO_COLOR")
         .env("RUST_LOG", "info")
-        .env("NATS_URL", &env.nats_url)
+        .envs(env.nats_vars("edge"))
         .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
         .env("EDGE_ID", "edge-plain")
         .env("EDGE_REQUIRE_ORCHESTRATOR_TOKEN", "false")

@@ -82,8 +82,8 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
 async fn an_undecodable_event_is_dead_lettered_and_the_rest_still_written() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
-    let nats = async_nats::connect(&env.nats_url).await.unwrap();
-    let js = async_nats::jetstream::new(nats);
+    // An edge's credentials: edges are who publish events.
+    let js = async_nats::jetstream::new(env.bus_client("edge").await);
     let subject = format!("{}.events.handshake.poison", env.prefix);
     js.publish(subject, "not an event".into())
         .await

@@ -25,7 +25,7 @@ const SECRET: &str = "edge-access-test-secret-0123456789abcdef";
 fn bare_edge(env: &TestEnv, port: u16) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(workspace_bin("moolai-edge"));
     cmd.env_clear()
-        .env("NATS_URL", &env.nats_url)
+        .envs(env.nats_vars("edge"))
         .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
         .env("EDGE_ID", "edge-bare")
         .env("EDGE_LISTEN", format!("127.0.0.1:{port}"))
@@ -94,7 +94,7 @@ async fn default_edge(env: &TestEnv) -> Running {
         config.require_orchestrator_token,
         "tokens are not required by default"
     );
-    config.nats_url = env.nats_url.clone();
+    config.nats = env.nats("edge");
     config.subject_prefix = env.prefix.clone();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.edge_id = Some("edge-default".into());

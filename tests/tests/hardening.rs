@@ -210,14 +210,16 @@ async fn a_reader_that_stops_reading_is_closed_at_one_mib_of_backlog() {
 
     let env = TestEnv::new().await;
     let edge = start_edge(env.edge_config("edge-1")).await;
-    let nats = async_nats::connect(&env.nats_url).await.unwrap();
+    // Core's credentials send edge commands; the monitoring user watches.
+    let nats = env.bus_client("core").await;
+    let watch = env.bus_client("monitor").await;
     let subjects = Subjects::new(env.prefix.clone()).unwrap();
     let id = OrchestratorId::parse("sloth").unwrap();
-    let mut requests = nats
+    let mut requests = watch
         .subscribe(subjects.provisioning_request(&id))
         .await
         .unwrap();
-    let mut goodbyes = nats
+    let mut goodbyes = watch
         .subscribe(subjects.event(EventKind::Disconnect, &id))
         .await
         .unwrap();

@@ -25,8 +25,9 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
     };
     let mut env = TestEnv::new().await;
     env.nats_url = nats.url(1);
+    env.provision_bus().await;
     let mut cut_config = env.edge_config("edge-cut");
-    cut_config.nats_url = nats.url(0);
+    cut_config.nats.url = nats.url(0);
     cut_config.controller_heartbeat_sec = 1;
     cut_config.bus_lost_sec = 10;
     let cut_edge = start_edge(cut_config).await;

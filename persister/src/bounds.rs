@@ -1,0 +1,77 @@
+//! What a command may ask, whoever sent it. Only core may publish commands (the
+//! bus's permissions, docs/security.md), but the persister is the last line
+//! before the database: a command asking for something no core would ask for
+//! is refused here rather than written.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use moolai_proto::commands::Command;
+
+/// Slack for clocks: core stamps `expires_at` a moment before we check it.
+const CLOCK_SLACK: Duration = Duration::from_secs(60);
+
+/// The limits commands are held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Longest session a `create_session` may ask for (`SESSION_TTL_SEC`, the
+    /// same setting core gives its sessions).
+    pub session_ttl: Duration,
+}
+
+impl Bounds {
+    /// `Err(why)` when `command` asks for more than the limits allow at `now`.
+    pub fn check(&self, command: &Command, now: DateTime<Utc>) -> Result<(), String> {
+        match command {
+            Command::CreateSession { expires_at, .. } => {
+                let latest = now + self.session_ttl + CLOCK_SLACK;
+                if *expires_at <= now {
+                    Err(format!(
+                        "session expires_at {expires_at} is not in the future"
+                    ))
+                } else if *expires_at > latest {
+                    Err(format!(
+                        "session expires_at {expires_at} is beyond the session lifetime ({} s)",
+                        self.session_ttl.as_secs()
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Command::ExpireStale { ttl_sec } if *ttl_sec == 0 => {
+                Err("expire_stale with ttl_sec 0 would expire every orchestrator".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(expires_at: DateTime<Utc>) -> Command {
+        Command::CreateSession {
+            token_hash: "h".into(),
+            username: "admin".into(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_session_within_the_lifetime_passes_and_others_are_refused() {
+        let bounds = Bounds {
+            session_ttl: Duration::from_secs(3600),
+        };
+        let now = Utc::now();
+        assert!(bounds
+            .check(&session(now + chrono::Duration::seconds(3600)), now)
+            .is_ok());
+        assert!(bounds
+            .check(&session(now + chrono::Duration::days(3650)), now)
+            .is_err());
+        assert!(bounds
+            .check(&session(now - chrono::Duration::seconds(1)), now)
+            .is_err());
+    }
+}
