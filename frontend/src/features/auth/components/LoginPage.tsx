@@ -28,8 +28,14 @@ export function LoginPage() {
   if (login.error) {
     const err = login.error;
     if (err instanceof ApiError && err.kind === 'unauthorized') error = 'Invalid username or password.';
-    else if (err instanceof ApiError && err.kind === 'rate_limited')
-      error = `Too many failed logins. ${err.retryAfter ? `Try again in ${Math.ceil(err.retryAfter / 60)} min.` : 'Try again later.'}`;
+    else if (err instanceof ApiError && err.kind === 'rate_limited') {
+      // The wait grows from 1 s after a few failures; a busy core asks for 1 s.
+      const s = err.retryAfter;
+      const when = !s ? 'later' : s < 120 ? `in ${s} s` : `in ${Math.ceil(s / 60)} min`;
+      error = /in progress/.test(err.detail)
+        ? `Too many logins at once. Try again ${when}.`
+        : `Too many failed logins. Try again ${when}.`;
+    }
     else if (err instanceof ApiError && err.kind === 'network') error = 'The controller is not reachable.';
     else error = `Login failed: ${describeError(err)}`;
   }
