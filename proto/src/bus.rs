@@ -26,6 +26,7 @@ pub struct NatsConfig {
     /// nats.conf). Unset: connect without credentials (a server that asks none).
     #[arg(
         id = "nats_user",
+        value_name = "USER",
         long = "nats-user",
         env = "NATS_USER",
         requires = "nats_password"
@@ -34,6 +35,7 @@ pub struct NatsConfig {
     /// Password of `NATS_USER`.
     #[arg(
         id = "nats_password",
+        value_name = "PASSWORD",
         long = "nats-password",
         env = "NATS_PASSWORD",
         hide_env_values = true,
