@@ -208,6 +208,45 @@ async fn core_process(env: &TestEnv, port: u16) -> tokio::process::Child {
     child
 }
 
+/// The peak resident memory of a process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status")
+}
+
+#[tokio::test]
+async fn sixty_concurrent_wrong_logins_do_not_grow_cores_memory_by_a_hash_each() {
+    let env = TestEnv::new().await;
+    let _p = start_persister(env.persister_config()).await;
+    let port = moolai_tests::free_port();
+    let core = core_process(&env, port).await;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let pid = core.id().expect("core's pid");
+    // One login first, so the dummy hash and the first arenas exist already.
+    login_as(addr, "warm-up", "wrong password").await;
+    let before = peak_rss_kib(pid);
+    let client = client_from([127, 0, 0, 1]);
+    let logins = (0..60).map(|n| {
+        let client = client.clone();
+        async move { login(&client, addr, &format!("nobody-{n}"), "wrong password").await }
+    });
+    let answers = join_all(logins).await;
+    assert!(answers.iter().all(|a| a.0 == 401 || a.0 == 429));
+    let grown_mib = (peak_rss_kib(pid) - before) / 1024;
+    let refused = answers.iter().filter(|a| a.0 == 429).count();
+    eprintln!("# core's peak memory grew by {grown_mib} MiB; {refused} of 60 logins were 429");
+    // Each argon2 hash holds 19 MiB while it runs: 60 at once were 1.1 GiB more;
+    // at most 4 at once stay far below this bound.
+    assert!(
+        grown_mib < 300,
+        "core's peak memory grew by {grown_mib} MiB"
+    );
+}
+
 #[tokio::test]
 async fn a_newline_or_escape_in_a_username_cannot_forge_a_log_line() {
     let env = TestEnv::new().await;
