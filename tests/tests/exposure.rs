@@ -33,6 +33,8 @@ async fn dashboard_answers_carry_csp_frame_and_sniffing_headers_and_no_source_ma
     let env = TestEnv::new().await;
     let mut config = env.core_config();
     config.dashboard_dir = dashboard_dir(&env.prefix);
+    // With a persister, core does not wait 10 s at start to store its admin.
+    let _persister = start_persister(env.persister_config()).await;
     let core = start_core(config).await;
     let api = Api::new(core.addr, None);
     for path in ["/", "/assets/app.js", "/organizations/some-org"] {

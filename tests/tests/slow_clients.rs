@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use moolai_tests::{start_core, start_edge, wait_until, TestEnv};
+use moolai_tests::{start_core, start_edge, start_persister, wait_until, Running, TestEnv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{timeout, Instant};
@@ -13,6 +13,13 @@ use tokio::time::{timeout, Instant};
 /// The HTTP/2 connection preface and an empty SETTINGS frame: how a client
 /// with prior knowledge opens h2c (RFC 9113 §3.3).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Core with a persister: without one, core waits 10 s at start for the first
+/// admin to be stored.
+async fn core_with(env: &TestEnv, config: moolai_core::Config) -> (Running, Running) {
+    let persister = start_persister(env.persister_config()).await;
+    (persister, start_core(config).await)
+}
 
 /// Everything the server sends until it closes (or 5 s pass: then what came).
 async fn answer_to(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
@@ -38,7 +45,7 @@ fn served_as_http2(answer: &[u8]) -> bool {
 #[tokio::test]
 async fn h2c_with_prior_knowledge_is_not_served_by_core_or_an_edge() {
     let env = TestEnv::new().await;
-    let core = start_core(env.core_config()).await;
+    let (_persister, core) = core_with(&env, env.core_config()).await;
     let edge = start_edge(env.edge_config("edge-h2c")).await;
     for (role, addr) in [("core", core.addr), ("edge", edge.addr)] {
         let answer = answer_to(addr, H2_PREFACE).await;
@@ -70,7 +77,7 @@ async fn a_login_body_trickled_a_byte_every_two_seconds_is_cut_at_the_body_deadl
     let env = TestEnv::new().await;
     let mut config = env.core_config();
     config.body_timeout_sec = 3;
-    let core = start_core(config).await;
+    let (_persister, core) = core_with(&env, config).await;
     let body = br#"{"username": "admin", "password": "correct horse battery staple"}"#;
     let head = format!(
         "POST /api/v1/internal/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -141,7 +148,7 @@ async fn connections_are_capped_per_address_and_a_freed_place_is_given_again() {
     let mut config = env.core_config();
     config.http_max_connections = 100;
     config.http_max_connections_per_address = 2;
-    let core = start_core(config).await;
+    let (_persister, core) = core_with(&env, config).await;
     // Two connections that send nothing hold both places of 127.0.0.1.
     let first = connect_from([127, 0, 0, 1], core.addr).await;
     let _second = connect_from([127, 0, 0, 1], core.addr).await;
