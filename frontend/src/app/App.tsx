@@ -15,7 +15,7 @@ import { MessagesPage } from '../features/messages/components/MessagesPage';
 import { LogsPage } from '../features/logs/components/LogsPage';
 import { EdgesPage } from '../features/edges/components/EdgesPage';
 import { AdminsPage } from '../features/admins/components/AdminsPage';
-import { AccountPage } from '../features/account/components/AccountPage';
+import { AccountPage } from '../features/admins/components/AccountPage';
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { session } = useAuth();

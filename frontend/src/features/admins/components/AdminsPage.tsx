@@ -4,8 +4,8 @@ import { ConfirmDialog } from '@lib/ui/ConfirmDialog';
 import { Ago } from '@lib/time/Ago';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
-import { useMe } from '../../account/api/getMe';
-import { MIN_PASSWORD, usernameProblem } from '../../account/model';
+import { useMe } from '../api/getMe';
+import { MIN_PASSWORD, usernameProblem } from '../model';
 import { useAddAdmin, useAdmins, useRemoveAdmin, type AdminRow } from '../api/admins';
 
 /**
