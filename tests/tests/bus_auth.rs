@@ -135,6 +135,18 @@ async fn the_monitoring_user_reads_the_subject_tree_and_can_change_nothing() {
         seen.is_ok(),
         "the monitoring user did not see the handshake"
     );
+    // Its `<p>.>` does not take the edges' bus probe, whose round trip is the
+    // server's "no responders": a subscriber would make every edge think the
+    // bus was gone.
+    let probe = subjects.edge_probe(&moolai_proto::EdgeId::parse("edge-1").unwrap());
+    let edge = env.bus_client("edge").await;
+    let answer = edge.request(probe, "".into()).await;
+    let err = answer.expect_err("the probe was answered");
+    assert_eq!(
+        err.kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "{err}"
+    );
 
     // It cannot mint a session, write the token bucket, or touch JetStream.
     let commands = subjects.persist_commands();
