@@ -14,9 +14,11 @@ trap cleanup EXIT
 cargo build --release -q --bin moolai-edge --bin moolai-agent
 nats_port=$(free_port)
 edge_port=$(free_port)
-start_nats "$nats_port" "$TMP/js" "$TMP/nats.pid"
+# A server without authorization: the lone edge declares the streams itself
+# (with nats.conf only core or the persister may).
+start_nats_open "$nats_port" "$TMP/js" "$TMP/nats.pid"
 export NATS_URL="nats://127.0.0.1:$nats_port" MOOLAI_SUBJECT_PREFIX=memb RUST_LOG=warn
-EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=mem EDGE_LISTEN="127.0.0.1:$edge_port" spawn "$TMP/edge.pid" "$TMP/edge.log" target/release/moolai-edge
+EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 HTTP_MAX_CONNECTIONS=0 HTTP_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=mem EDGE_LISTEN="127.0.0.1:$edge_port" spawn "$TMP/edge.pid" "$TMP/edge.log" target/release/moolai-edge
 sleep 1
 rss() { awk '/VmRSS/ {print $2}' "/proc/$(head -n1 "$TMP/edge.pid")/status"; }
 before=$(rss)

@@ -183,7 +183,9 @@ class Stack:
                    EDGE_LISTEN=f"127.0.0.1:{self.ports[name]}", EDGE_DRAIN_SEC="2",
                    # Anonymous agents, thousands per address, as fast as asked.
                    EDGE_REQUIRE_ORCHESTRATOR_TOKEN="false", EDGE_MAX_CONNECTIONS_PER_ADDRESS="0",
-                   EDGE_MAX_MESSAGES_PER_MIN="0", EDGE_MAX_MESSAGE_BYTES_PER_MIN="0")
+                   EDGE_MAX_MESSAGES_PER_MIN="0", EDGE_MAX_MESSAGE_BYTES_PER_MIN="0",
+                   # A reconnect storm puts thousands of upgrades in flight at once.
+                   HTTP_MAX_CONNECTIONS="0", HTTP_MAX_CONNECTIONS_PER_ADDRESS="0")
 
     def edge_url(self, i):
         return f"ws://127.0.0.1:{self.ports[self.edges[i % len(self.edges)]]}/ws"

@@ -26,15 +26,17 @@ ulimit -n "$(ulimit -Hn)"
 psql -q "${DATABASE_URL%/*}/postgres" -c "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="${DATABASE_URL%/*}/$DB" RUST_LOG=warn MOOLAI_SUBJECT_PREFIX=bench
 nats_port=$(free_port)
+# Each role logs in as its own user (nats-auth.conf), as in production.
+load_nats_credentials "$TMP/nats-credentials"
 start_nats "$nats_port" "$TMP/js" "$TMP/nats.pid"
 export NATS_URL="nats://127.0.0.1:$nats_port"
 P=$(free_port) C=$(free_port) E1=$(free_port) E2=$(free_port)
 B=target/release
-PERSISTER_LISTEN=127.0.0.1:$P spawn "$TMP/persister.pid" "$TMP/persister.log" $B/moolai-persister
+PERSISTER_LISTEN=127.0.0.1:$P as_nats_user persister spawn "$TMP/persister.pid" "$TMP/persister.log" $B/moolai-persister
 for _ in $(seq 50); do curl -fs "127.0.0.1:$P/readyz" >/dev/null && break; sleep 0.2; done
-CORE_LISTEN=127.0.0.1:$C ADMIN_PASSWORD=bench-only-password spawn "$TMP/core.pid" "$TMP/core.log" $B/moolai-core
-EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e1 EDGE_LISTEN=127.0.0.1:$E1 spawn "$TMP/edge1.pid" "$TMP/edge1.log" $B/moolai-edge
-EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e2 EDGE_LISTEN=127.0.0.1:$E2 spawn "$TMP/edge2.pid" "$TMP/edge2.log" $B/moolai-edge
+CORE_LISTEN=127.0.0.1:$C ADMIN_PASSWORD=bench-only-password as_nats_user core spawn "$TMP/core.pid" "$TMP/core.log" $B/moolai-core
+EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 HTTP_MAX_CONNECTIONS=0 HTTP_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e1 EDGE_LISTEN=127.0.0.1:$E1 as_nats_user edge spawn "$TMP/edge1.pid" "$TMP/edge1.log" $B/moolai-edge
+EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 HTTP_MAX_CONNECTIONS=0 HTTP_MAX_CONNECTIONS_PER_ADDRESS=0 EDGE_MAX_MESSAGES_PER_MIN=0 EDGE_MAX_MESSAGE_BYTES_PER_MIN=0 EDGE_ID=e2 EDGE_LISTEN=127.0.0.1:$E2 as_nats_user edge spawn "$TMP/edge2.pid" "$TMP/edge2.log" $B/moolai-edge
 sleep 2
 half=$((N / 2))
 spawn "$TMP/agent1.pid" "$TMP/agent1.log" $B/moolai-agent --id a --count "$half" --connect-rate 2000 \

@@ -39,7 +39,7 @@ pub struct Config {
     /// are closed on accept. An open event stream counts until it ends.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
     pub http_max_connections: usize,
-    /// The same, per client IP address.
+    /// The same, per client IP address. 0 (for either): no limit.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
     pub http_max_connections_per_address: usize,
     /// Seconds without a processed heartbeat after which an orchestrator is stale,

@@ -35,7 +35,7 @@ pub struct Config {
     /// are closed on accept. A WebSocket stops counting once upgraded.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 8192)]
     pub http_max_connections: usize,
-    /// The same, per client IP address.
+    /// The same, per client IP address. 0 (for either): no limit.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
     pub http_max_connections_per_address: usize,
     /// PEM certificate chain: serve TLS (`wss://`, `https://`) with it.

@@ -100,9 +100,9 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// Connections still speaking HTTP, all peers together; more are closed at
     /// once. A socket upgraded to a WebSocket no longer counts here (the edge
-    /// bounds those itself).
+    /// bounds those itself). 0: no limit.
     pub max_connections: usize,
-    /// The same, per peer IP address.
+    /// The same, per peer IP address. 0: no limit.
     pub max_connections_per_address: usize,
     pub tls: Option<TlsAcceptor>,
 }
@@ -213,11 +213,15 @@ struct Caps {
 }
 
 impl Caps {
+    /// 0 means no limit, for either cap.
     fn new(max_total: usize, max_per_address: usize) -> Self {
+        let unlimited = |max: usize| if max == 0 { usize::MAX } else { max };
         Self {
-            total: Arc::new(Semaphore::new(max_total.min(Semaphore::MAX_PERMITS))),
+            total: Arc::new(Semaphore::new(
+                unlimited(max_total).min(Semaphore::MAX_PERMITS),
+            )),
             per_address: Arc::default(),
-            max_per_address,
+            max_per_address: unlimited(max_per_address),
         }
     }
 
@@ -290,5 +294,13 @@ mod tests {
         drop(a1);
         assert!(caps.admit(a).is_some(), "a's place was freed");
         assert!(lock(&caps.per_address).len() <= 2);
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        let caps = Caps::new(0, 0);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let held: Vec<_> = (0..1000).map(|_| caps.admit(ip)).collect();
+        assert!(held.iter().all(Option::is_some));
     }
 }
