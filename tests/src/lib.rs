@@ -445,6 +445,9 @@ pub async fn edge_process(env: &TestEnv, id: &str, port: u16) -> tokio::process:
             // As `edge_config`: the tests' raw sockets carry no tokens.
             ("EDGE_REQUIRE_ORCHESTRATOR_TOKEN", "false"),
             ("EDGE_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            // As `edge_config`: thousands of agents from 127.0.0.1 at once.
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("EDGE_MAX_MESSAGES_PER_MIN", "0"),
             ("EDGE_MAX_MESSAGE_BYTES_PER_MIN", "0"),
         ],
