@@ -193,3 +193,35 @@ async fn connections_are_capped_in_total_on_an_edge() {
         "the place of a closed connection was not freed"
     );
 }
+
+#[tokio::test]
+async fn a_kept_alive_connection_left_idle_is_closed_after_the_header_timeout() {
+    let env = TestEnv::new().await;
+    let mut config = env.core_config();
+    config.header_timeout_sec = 1;
+    let (_persister, core) = core_with(&env, config).await;
+    let mut stream = TcpStream::connect(core.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // Kept alive, then nothing: the wait for the next request's headers is
+    // bounded like the first one's.
+    let idle = Instant::now();
+    let closed = timeout(Duration::from_secs(5), async {
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an idle kept-alive connection was still open after 5 s"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(800),
+        "closed after {:?}",
+        idle.elapsed()
+    );
+}
