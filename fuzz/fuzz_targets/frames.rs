@@ -9,7 +9,9 @@
 //! - the edge's handshake gate (`edge/src/connection.rs::check_handshake`,
 //!   mirrored below because it is private to the edge) only ever accepts an
 //!   orchestrator id that follows `^[A-Za-z0-9_-]{1,128}$` and that is exactly
-//!   the `data.orchestrator_id` the client wrote;
+//!   the `data.orchestrator_id` the client wrote, and metadata the persister
+//!   can store (checked independently: no NUL in its JSON, `name`/`location` of
+//!   at most 255 characters, `heartbeat_interval_sec` in (0, 3600]);
 //! - `understands_provision_config` agrees with the raw `metadata.capabilities`.
 //!
 //! Known findings, tolerated unless `MOOLAI_FUZZ_STRICT=1` (inputs and details
@@ -98,6 +100,7 @@ enum Gate {
     HandshakeError,
     MissingId,
     InvalidId,
+    InvalidMetadata,
 }
 
 /// Mirror of `check_handshake` in `edge/src/connection.rs`.
@@ -115,9 +118,40 @@ fn gate(parsed: &Result<ClientFrame, FrameError>) -> Gate {
     let Some(raw) = data.orchestrator_id.clone() else {
         return Gate::MissingId;
     };
-    match OrchestratorId::parse(raw) {
-        Ok(id) => Gate::Valid(id),
-        Err(_) => Gate::InvalidId,
+    let Ok(id) = OrchestratorId::parse(raw) else {
+        return Gate::InvalidId;
+    };
+    match data.check_metadata() {
+        Ok(()) => Gate::Valid(id),
+        Err(_) => Gate::InvalidMetadata,
+    }
+}
+
+/// What the persister's columns need of an accepted handshake's metadata, read
+/// from the metadata itself rather than through `check_metadata`.
+fn assert_storable(metadata: &serde_json::Map<String, Value>, text: &str) {
+    let json = serde_json::to_string(metadata).expect("metadata serialises");
+    assert!(
+        !json.contains("\\u0000"),
+        "NUL accepted in metadata: {text:?}"
+    );
+    for field in ["name", "location"] {
+        if let Some(Value::String(label)) = metadata.get(field) {
+            assert!(
+                label.chars().count() <= 255,
+                "long {field} accepted: {text:?}"
+            );
+        }
+    }
+    if let Some(interval) = metadata
+        .get("heartbeat_interval_sec")
+        .filter(|v| !v.is_null())
+    {
+        let secs = interval.as_f64().unwrap_or(f64::NAN);
+        assert!(
+            secs > 0.0 && secs <= 3600.0,
+            "interval {interval} accepted: {text:?}"
+        );
     }
 }
 
@@ -208,6 +242,9 @@ fuzz_target!(|data: &[u8]| {
     match &verdict {
         Gate::Valid(id) => {
             assert!(id_rule(id.as_str()), "handshake accepted with id {id:?}");
+            if let Ok(ClientFrame::Handshake { data: Some(d) }) = &parsed {
+                assert_storable(&d.metadata, text);
+            }
             assert_safe_subject_token(id.as_str());
             if !lax {
                 assert_eq!(
