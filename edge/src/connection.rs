@@ -91,16 +91,13 @@ impl Session {
         tracing::info!("[C-OCS] WebSocket connection accepted");
         metrics::counter!("moolai_edge_connections_accepted_total").increment(1);
         let handshake_timeout = Duration::from_secs(self.edge.config.handshake_timeout_sec);
-        // Boxed like the other one-off steps below (handshake, refusal, announce,
-        // goodbye): the task keeps only the main loop's state while it idles.
         // Every frame counts against the rate from the first one: pings before
         // the handshake too, which tungstenite answers at our cost.
         let mut rate = FrameRate::new(self.edge.config.max_frames_per_sec);
-        let read = timeout(
-            handshake_timeout,
-            read_handshake(&mut self.socket, &mut rate),
-        );
-        let read = Box::pin(read);
+        // Boxed like the other one-off steps below (handshake, refusal, announce,
+        // goodbye): the task keeps only the main loop's state while it idles.
+        let read = read_handshake(&mut self.socket, &mut rate);
+        let read = Box::pin(timeout(handshake_timeout, read));
         let data = match read.await {
             Err(_) => return Box::pin(self.refuse(close::POLICY, "handshake_timeout")).await,
             Ok(Handshake::Gone) => return,
