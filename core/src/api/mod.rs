@@ -167,10 +167,7 @@ pub fn router(
             post(tokens::rotate).delete(tokens::revoke),
         )
         .route("/health", get(internal::health))
-        .route(
-            "/enrollment-tokens",
-            post(enroll::create).get(enroll::list),
-        )
+        .route("/enrollment-tokens", post(enroll::create).get(enroll::list))
         .route("/enrollment-tokens/{id}", delete(enroll::revoke));
     Router::new()
         .nest("/api/v1/controller", controller)
