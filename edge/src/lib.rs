@@ -110,7 +110,9 @@ pub async fn run(
     let nats = bus::connect(&config.nats, &format!("moolai-edge {id}")).await?;
     let js = jetstream::new(nats.clone());
     // Core and the persister declare the streams; an edge may not (nats.conf).
-    bus::wait_for_bus(&js, &subjects).await;
+    if !bus::wait_for_bus(&js, &subjects, config.stream_replicas, &shutdown).await {
+        return Ok(()); // stopped before the bus was there: nothing to drain
+    }
     let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
     let bus = Bus {
         nats: nats.clone(),

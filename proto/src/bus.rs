@@ -127,8 +127,8 @@ fn streams(subjects: &Subjects) -> [(String, String); 3] {
 }
 
 /// Creates (or finds) the streams and the token generations bucket every role
-/// relies on; core and the persister call it at start (edges may not create
-/// them: see [`wait_for_bus`]). `replicas` is 1 on a single server and 3 on a
+/// relies on; core and the persister call it at start (edges call
+/// [`wait_for_bus`]). `replicas` is 1 on a single server and 3 on a
 /// cluster.
 pub async fn ensure_streams(
     js: &jetstream::Context,
@@ -152,30 +152,50 @@ pub async fn ensure_streams(
     Ok(())
 }
 
-/// Waits until the streams and the token bucket exist. An edge calls this
-/// instead of [`ensure_streams`]: its NATS user may not create streams (a
-/// stream's config could capture or copy any subject), so it waits for core or
-/// the persister to declare them. Says once, at warn level, that it is waiting.
-pub async fn wait_for_bus(js: &jetstream::Context, subjects: &Subjects) {
+/// Makes sure the streams and the token bucket exist, as an edge does at start.
+/// Its NATS user in the shipped nats.conf may not create streams (a stream's
+/// config could capture or copy any subject): when they are missing it asks once
+/// (a server without authorization, such as a developer's, lets it, as before),
+/// and otherwise waits for core or the persister to declare them, saying so once
+/// at warn level. `false` when `shutdown` came first.
+pub async fn wait_for_bus(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    replicas: usize,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> bool {
     let mut names: Vec<String> = streams(subjects).into_iter().map(|(n, _)| n).collect();
     // A KV bucket is the stream `KV_<bucket>`.
     names.push(format!("KV_{}", subjects.token_bucket()));
-    let mut warned = false;
-    for name in names {
-        loop {
-            match js.get_stream(&name).await {
-                Ok(_) => break,
-                Err(err) => {
-                    if !warned {
-                        tracing::warn!(stream = %name, %err,
-                            "waiting for core or the persister to create the bus's streams");
-                        warned = true;
-                    }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-            }
+    if all_exist(js, &names).await {
+        return true;
+    }
+    // A refused request is not answered at all (the server only tells the
+    // connection), hence the short deadline.
+    let declare = tokio::time::timeout(
+        Duration::from_secs(2),
+        ensure_streams(js, subjects, replicas),
+    );
+    if let Ok(Ok(())) = declare.await {
+        return true;
+    }
+    tracing::warn!("waiting for core or the persister to create the bus's streams");
+    while !all_exist(js, &names).await {
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
+    true
+}
+
+async fn all_exist(js: &jetstream::Context, names: &[String]) -> bool {
+    for name in names {
+        if js.get_stream(name).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The KV bucket of token generations (created if missing, one value per key).
