@@ -1,8 +1,9 @@
 //! Every name on the bus: subjects, streams and consumers.
 //!
 //! The subject tree is an API: monitoring tools subscribe to it. All names start
-//! with `MOOLAI_SUBJECT_PREFIX` so several stacks (parallel tests, staging beside
-//! production) can share one NATS deployment. Tokens that come from ids are
+//! with `MOOLAI_SUBJECT_PREFIX` (but the edges' bus probe, which has it second)
+//! so several stacks (parallel tests, staging beside production) can share one
+//! NATS deployment. Tokens that come from ids are
 //! validated types, so no id can add or widen a token. The tree is documented in
 //! `docs/architecture.md`.
 
@@ -91,11 +92,13 @@ impl Subjects {
         format!("{}.edge.{}.commands", self.prefix, edge)
     }
 
-    /// `{p}.edge.{edge}.probe`: where an edge sends its bus round-trip probe
-    /// every second. Nobody serves it: the server's "no responders" answer is
-    /// the round trip.
+    /// `_PROBE.{p}.{edge}`: where an edge sends its bus round-trip probe every
+    /// second. Nobody serves it: the server's "no responders" answer is the
+    /// round trip. Outside the `{p}.` tree on purpose, so that a monitoring
+    /// subscriber on `{p}.>` cannot silence that answer (which would make every
+    /// edge think it had lost the bus).
     pub fn edge_probe(&self, edge: &EdgeId) -> String {
-        format!("{}.edge.{edge}.probe", self.prefix)
+        format!("_PROBE.{}.{edge}", self.prefix)
     }
 
     /// `{p}.edges.presence.{edge}`: each edge says it is alive every few seconds.

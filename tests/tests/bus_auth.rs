@@ -118,7 +118,24 @@ async fn the_monitoring_user_reads_the_subject_tree_and_can_change_nothing() {
         .subscribe(format!("{}.>", env.prefix))
         .await
         .unwrap();
-    monitor.flush().await.unwrap();
+    // A flush only writes the subscription out; it is in effect once a message
+    // published after it arrives (an edge's log line here).
+    let edge = env.bus_client("edge").await;
+    let logs = format!("{}.logs.bus-auth", env.prefix);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        edge.publish(logs.clone(), "{}".into()).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(100), tree.next())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the monitor's subscription never took effect"
+        );
+    }
 
     // It sees what happens: an orchestrator's handshake.
     let _sock = connect_as(&stack.edge.ws_url(), "org-watched", true).await;
@@ -139,7 +156,6 @@ async fn the_monitoring_user_reads_the_subject_tree_and_can_change_nothing() {
     // server's "no responders": a subscriber would make every edge think the
     // bus was gone.
     let probe = subjects.edge_probe(&moolai_proto::EdgeId::parse("edge-1").unwrap());
-    let edge = env.bus_client("edge").await;
     let answer = edge.request(probe, "".into()).await;
     let err = answer.expect_err("the probe was answered");
     assert_eq!(
