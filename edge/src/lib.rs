@@ -120,8 +120,10 @@ pub async fn run(
         subjects: subjects.clone(),
     };
     let per_address = limits::PerAddress::new(config.max_connections_per_address);
-    let quotas =
-        limits::MessageQuotas::new(config.max_messages_per_min, config.max_message_bytes_per_min);
+    let quotas = limits::MessageQuotas::new(
+        config.max_messages_per_min,
+        config.max_message_bytes_per_min,
+    );
     let edge = Edge {
         id: id.clone(),
         config: Arc::new(config),
