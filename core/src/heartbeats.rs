@@ -101,7 +101,7 @@ struct Counts {
 /// Returns the write an accepted heartbeat calls for.
 fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<HeartbeatWrite> {
     let id = &hb.orchestrator_id;
-    let loud = live.should_log(id);
+    let loud = live.should_log(id, hb.conn_id);
     if live.rule(id).is_independent {
         counts.ignored.increment(1);
         live.note_ignored();

@@ -49,8 +49,9 @@ struct Inner {
     rules: DashMap<OrchestratorId, Rule>,
     /// Removed by an administrator: their handshakes are refused until registered again.
     deregistered: dashmap::DashSet<OrchestratorId>,
-    /// When each orchestrator's heartbeat was last logged at info level.
-    logged: DashMap<OrchestratorId, Instant>,
+    /// When each orchestrator's heartbeat was last logged at info level, and on
+    /// which connection.
+    logged: DashMap<OrchestratorId, (Instant, ConnId)>,
     /// Heartbeats processed since start (for the rate the dashboard charts).
     processed: AtomicU64,
     /// Heartbeats ignored (independent orchestrators) since start.
@@ -188,17 +189,60 @@ impl Live {
 
     /// Whether to log this heartbeat at info: the first one after a change (a new
     /// connection, a rule change) always, repeats at most once per [`LOG_EVERY`].
-    pub fn should_log(&self, id: &OrchestratorId) -> bool {
+    /// The connection is compared here too, not only cleared at registration: a
+    /// new connection's first heartbeat may reach core before its handshake does.
+    pub fn should_log(&self, id: &OrchestratorId, conn_id: ConnId) -> bool {
         let now = Instant::now();
         // Per heartbeat: look up without cloning the id; insert only the first time.
         if let Some(mut last) = self.inner.logged.get_mut(id) {
-            if now.duration_since(*last) < LOG_EVERY {
+            if last.1 == conn_id && now.duration_since(last.0) < LOG_EVERY {
                 return false;
             }
-            *last = now;
+            *last = (now, conn_id);
             return true;
         }
-        self.inner.logged.insert(id.clone(), now);
+        self.inner.logged.insert(id.clone(), (now, conn_id));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> OrchestratorId {
+        OrchestratorId::parse("org-1").unwrap()
+    }
+
+    #[test]
+    fn a_heartbeat_is_logged_after_every_change_and_repeats_are_throttled() {
+        let live = Live::default();
+        let (first, second) = (ConnId::new_v4(), ConnId::new_v4());
+        assert!(live.should_log(&id(), first), "the first one");
+        assert!(!live.should_log(&id(), first), "a repeat within the minute");
+        // A new connection, even before its handshake is known here.
+        assert!(live.should_log(&id(), second));
+        assert!(!live.should_log(&id(), second));
+        let rule = Rule {
+            is_independent: true,
+            privacy_mode: false,
+            revision: 2,
+        };
+        live.set_rule(id(), rule);
+        assert!(live.should_log(&id(), second), "after a rule change");
+    }
+
+    #[test]
+    fn an_older_rule_never_replaces_a_newer_one() {
+        let live = Live::default();
+        let rule = |on, revision| Rule {
+            is_independent: on,
+            privacy_mode: false,
+            revision,
+        };
+        live.set_rule(id(), rule(true, 3));
+        assert_eq!(live.set_rule(id(), rule(false, 2)), rule(true, 3));
+        assert_eq!(live.rule(&id()), rule(true, 3));
+        assert_eq!(live.set_rule(id(), rule(false, 4)), rule(false, 4));
     }
 }
