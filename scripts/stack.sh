@@ -35,35 +35,34 @@ ensure_postgres
 NATS_SERVER_BIN=$(ensure_nats_bin)
 export NATS_SERVER_BIN
 
+# kept_secret <VAR> <file> <bytes> <what>: unless VAR is set in the environment,
+# sets it from <file>, made once (mode 0600) with <bytes> random bytes and kept,
+# so a value a user exported survives restarts.
+kept_secret() {
+  local var="$1" file="$2" bytes="$3" what="$4"
+  [[ -n "${!var:-}" ]] && return 0
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && python3 -c "import secrets; print(secrets.token_urlsafe($bytes))" >"$file")
+    log "created $what in $file"
+  fi
+  chmod 600 "$file"
+  printf -v "$var" '%s' "$(<"$file")"
+}
+
 # A static bearer token for the REST API, so the spec's curl scripts run with only
 # the URL and token changed. Made once and kept (mode 0600) so an exported $TOKEN
 # survives restarts; DEV_BEARER_TOKEN from the environment wins (at least 16
 # characters: core refuses shorter ones, e.g. the spec's fake-dev-token).
 TOKEN_FILE="$DATA/dev-token"
-if [[ -z "${DEV_BEARER_TOKEN:-}" ]]; then
-  if [[ ! -s "$TOKEN_FILE" ]]; then
-    mkdir -p "$DATA"
-    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$TOKEN_FILE")
-    log "created a bearer token for the API in $TOKEN_FILE"
-  fi
-  chmod 600 "$TOKEN_FILE"
-  DEV_BEARER_TOKEN=$(<"$TOKEN_FILE")
-fi
+kept_secret DEV_BEARER_TOKEN "$TOKEN_FILE" 32 "a bearer token for the API"
 
 # The first admin's password: made once into .data/admin-password (mode 0600) and
 # printed below, so core never has to generate one (and nothing writes it to a
 # log). ADMIN_PASSWORD from the environment wins; core applies a changed value at
 # start (and ends that admin's sessions). At least 12 characters.
 ADMIN_PASSWORD_FILE="$DATA/admin-password"
-if [[ -z "${ADMIN_PASSWORD:-}" ]]; then
-  if [[ ! -s "$ADMIN_PASSWORD_FILE" ]]; then
-    mkdir -p "$DATA"
-    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(18))' >"$ADMIN_PASSWORD_FILE")
-    log "created the admin password in $ADMIN_PASSWORD_FILE"
-  fi
-  chmod 600 "$ADMIN_PASSWORD_FILE"
-  ADMIN_PASSWORD=$(<"$ADMIN_PASSWORD_FILE")
-fi
+kept_secret ADMIN_PASSWORD "$ADMIN_PASSWORD_FILE" 18 "the admin password"
 
 # Edges require orchestrator tokens: the secret core signs them with (and the edges
 # verify them with) is made once into .data (mode 0600). ORCHESTRATOR_TOKEN_SECRET
@@ -71,15 +70,7 @@ fi
 # EDGE_BIND says otherwise (e.g. EDGE_BIND=0.0.0.0 for orchestrators on other
 # machines; they need their tokens either way).
 SECRET_FILE="$DATA/orchestrator-token-secret"
-if [[ -z "${ORCHESTRATOR_TOKEN_SECRET:-}" ]]; then
-  if [[ ! -s "$SECRET_FILE" ]]; then
-    mkdir -p "$DATA"
-    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$SECRET_FILE")
-    log "created the orchestrator token secret in $SECRET_FILE"
-  fi
-  chmod 600 "$SECRET_FILE"
-  ORCHESTRATOR_TOKEN_SECRET=$(<"$SECRET_FILE")
-fi
+kept_secret ORCHESTRATOR_TOKEN_SECRET "$SECRET_FILE" 48 "the orchestrator token secret"
 EDGE_BIND="${EDGE_BIND:-127.0.0.1}"
 
 # From here on, whatever happens, stop only what we started.

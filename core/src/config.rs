@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use moolai_proto::secret::{self, Secret};
+use moolai_proto::secret::{self, Secret, SecretArg};
 
 /// Applies the fleet's rules (independence, liveness, supersede), keeps the live
 /// view, serves the REST API and routes frames to the edge holding each socket.
@@ -98,28 +98,4 @@ pub struct Config {
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
-}
-
-/// clap parser for a secret setting: refuses it with the rule it breaks and the
-/// setting's name, but never echoes the value (a log file may keep the error).
-#[derive(Clone)]
-pub struct SecretArg(pub fn(&str) -> Result<Secret, String>);
-
-impl clap::builder::TypedValueParser for SecretArg {
-    type Value = Secret;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<Secret, clap::Error> {
-        let name = arg.map(ToString::to_string).unwrap_or_default();
-        let refused = |why: String| {
-            let kind = clap::error::ErrorKind::ValueValidation;
-            clap::Error::raw(kind, format!("{name} refused: {why}\n")).with_cmd(cmd)
-        };
-        let text = value.to_str().ok_or_else(|| refused("not UTF-8".into()))?;
-        (self.0)(text).map_err(refused)
-    }
 }

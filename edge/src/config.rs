@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use moolai_proto::secret::SecretArg;
 
 /// Terminates orchestrator WebSockets and relays them to and from the bus.
 /// Stateless: run as many as the fleet needs, behind any balancer.
@@ -98,28 +99,4 @@ pub struct Config {
     /// Log as JSON lines.
     #[arg(long, env = "LOG_JSON", default_value_t = false)]
     pub log_json: bool,
-}
-
-/// clap parser for a secret setting: refuses it with the rule it breaks and the
-/// setting's name, but never echoes the value (a log file may keep the error).
-#[derive(Clone)]
-pub struct SecretArg(pub fn(&str) -> Result<moolai_proto::secret::Secret, String>);
-
-impl clap::builder::TypedValueParser for SecretArg {
-    type Value = moolai_proto::secret::Secret;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<moolai_proto::secret::Secret, clap::Error> {
-        let name = arg.map(ToString::to_string).unwrap_or_default();
-        let refused = |why: String| {
-            let kind = clap::error::ErrorKind::ValueValidation;
-            clap::Error::raw(kind, format!("{name} refused: {why}\n")).with_cmd(cmd)
-        };
-        let text = value.to_str().ok_or_else(|| refused("not UTF-8".into()))?;
-        (self.0)(text).map_err(refused)
-    }
 }

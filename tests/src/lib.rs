@@ -274,6 +274,15 @@ impl TestEnv {
         )
         .await
     }
+
+    /// Whether the instance row of `id` reads `active` within `limit`.
+    pub async fn becomes_active(&self, id: &str, limit: Duration) -> bool {
+        wait_until(limit, || async {
+            self.status(id).await.as_deref() == Some("active")
+        })
+        .await
+        .is_some()
+    }
 }
 
 /// A role running in this process.

@@ -149,11 +149,10 @@ async fn with_default_settings_nobody_connects_anonymously_or_as_someone_else() 
     let mut victim = upgrade(&url, Some(&victim_token)).await.unwrap();
     send_json(&mut victim, &handshake("org-victim", true)).await;
     assert_eq!(next_json(&mut victim).await["type"], "handshake_ack");
-    assert!(wait_until(Duration::from_secs(5), || async {
-        env.status("org-victim").await.as_deref() == Some("active")
-    })
-    .await
-    .is_some());
+    assert!(
+        env.becomes_active("org-victim", Duration::from_secs(5))
+            .await
+    );
 
     assert_eq!(upgrade(&url, None).await.err(), Some(401), "anonymous");
     assert_eq!(

@@ -24,11 +24,7 @@ async fn last_seen(env: &TestEnv, id: &str) -> Option<DateTime<Utc>> {
 }
 
 async fn active(env: &TestEnv, id: &str) -> bool {
-    wait_until(WAIT, || async {
-        env.status(id).await.as_deref() == Some("active")
-    })
-    .await
-    .is_some()
+    env.becomes_active(id, WAIT).await
 }
 
 /// Skips `independence_update` frames until one says `is_independent == want`.

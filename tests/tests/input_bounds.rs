@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::SinkExt;
 use moolai_tests::api::{C, I};
 use moolai_tests::ws::{self, expect_close, send_json};
-use moolai_tests::{start_edge, wait_until, TestEnv};
+use moolai_tests::{start_edge, TestEnv};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -99,11 +99,11 @@ async fn a_handshake_the_database_cannot_hold_is_refused_before_its_ack() {
     let mut sock = ws::connect(&stack.edge.ws_url()).await;
     send_json(&mut sock, &fine).await;
     assert_eq!(ws::next_json(&mut sock).await["type"], "handshake_ack");
-    let stored = wait_until(Duration::from_secs(10), || async {
-        env.status("just-fits").await.as_deref() == Some("active")
-    })
-    .await;
-    assert!(stored.is_some(), "the valid handshake was not stored");
+    assert!(
+        env.becomes_active("just-fits", Duration::from_secs(10))
+            .await,
+        "the valid handshake was not stored"
+    );
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
         .fetch_one(&env.pool)
         .await

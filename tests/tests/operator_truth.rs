@@ -60,11 +60,7 @@ async fn set_independence(api: &Api, id: &str, on: bool) -> Value {
 }
 
 async fn active(env: &TestEnv, id: &str) -> bool {
-    wait_until(WAIT, || async {
-        env.status(id).await.as_deref() == Some("active")
-    })
-    .await
-    .is_some()
+    env.becomes_active(id, WAIT).await
 }
 
 #[tokio::test]

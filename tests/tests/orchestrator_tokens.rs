@@ -120,11 +120,7 @@ async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
         .expect("the new token works");
     send_json(&mut live, &handshake("tok-a", true)).await;
     assert_eq!(next_json(&mut live).await["type"], "handshake_ack");
-    assert!(wait_until(Duration::from_secs(5), || async {
-        env.status("tok-a").await.as_deref() == Some("active")
-    })
-    .await
-    .is_some());
+    assert!(env.becomes_active("tok-a", Duration::from_secs(5)).await);
     let (status, _) = api.delete(&format!("{I}/orchestrators/tok-a/token")).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -161,11 +157,7 @@ async fn rotating_a_token_closes_the_socket_that_used_the_old_one() {
     let mut sock = connect(&edge.ws_url(), Some(&old)).await.unwrap();
     send_json(&mut sock, &handshake("tok-rot", true)).await;
     assert_eq!(next_json(&mut sock).await["type"], "handshake_ack");
-    assert!(wait_until(Duration::from_secs(5), || async {
-        env.status("tok-rot").await.as_deref() == Some("active")
-    })
-    .await
-    .is_some());
+    assert!(env.becomes_active("tok-rot", Duration::from_secs(5)).await);
 
     let (status, rotated) = api
         .post(
