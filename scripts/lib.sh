@@ -275,6 +275,13 @@ ensure_node() {
     ln -sfn "$pkg/lib/node_modules/npm/bin/npx-cli.js" "$path/npx"
   fi
   export PATH="$path:$PATH"
+  # This node trusts only the CAs compiled into it; Debian's node trusts the
+  # system's. A registry behind a local CA (added to the system store) must keep
+  # working, so the system bundle is added to node's (seen in a fresh Debian root:
+  # npm ci failed with SELF_SIGNED_CERT_IN_CHAIN without it).
+  if [[ -z "${NODE_EXTRA_CA_CERTS:-}" && -r /etc/ssl/certs/ca-certificates.crt ]]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   hash -r
   _node_ok || die "node from $path does not work: $("$path/node" --version 2>&1)"
   log "using node $(node --version), npm $(npm --version) from $path"
