@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (cargo-fuzz / libFuzzer) of the decoders in moolai-proto
+# Coverage-guided fuzzing (cargo-fuzz / libFuzzer) of the decoders in moolai-proto (the wire crate)
 # that read untrusted input: WebSocket frames, ids, orchestrator tokens.
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 30)

@@ -7,6 +7,7 @@ pub mod enroll;
 pub mod narrate;
 pub mod revisions;
 pub mod stats;
+pub mod telemetry;
 pub mod tls;
 
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 use clap::Parser;
+use moolai_agent::telemetry;
 use moolai_agent::{run, Config};
-use moolai_proto::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut config = Config::parse();
     config.apply_legacy_env();
-    telemetry::init_tracing(false);
+    telemetry::init_tracing();
     anyhow::ensure!(!config.urls.is_empty(), "CONTROLLER_WS_URL names no edge");
     let shutdown = telemetry::shutdown_on_signals();
     if config.ca_file.is_some() && !config.urls.iter().any(|u| moolai_agent::tls::is_secure(u)) {

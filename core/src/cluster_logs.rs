@@ -2,7 +2,7 @@
 //! buffer behind `GET /api/v1/internal/logs`, so the whole cluster reads in one place.
 
 use futures::StreamExt;
-use moolai_proto::logbuf::{self, LogEntry};
+use moolai_kit::logbuf::{self, LogEntry};
 use moolai_proto::Subjects;
 use tokio_util::sync::CancellationToken;
 

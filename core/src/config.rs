@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use moolai_proto::secret::{self, Secret, SecretArg};
+use moolai_kit::secret_arg::SecretArg;
+use moolai_proto::secret::{self, Secret};
 
 /// Applies the fleet's rules (independence, liveness, supersede), keeps the live
 /// view, serves the REST API and routes frames to the edge holding each socket.
@@ -12,7 +13,7 @@ use moolai_proto::secret::{self, Secret, SecretArg};
 pub struct Config {
     /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
     #[command(flatten)]
-    pub nats: moolai_proto::bus::NatsConfig,
+    pub nats: moolai_kit::bus::NatsConfig,
     /// PostgreSQL URL; core only reads, the persister writes.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,

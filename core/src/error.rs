@@ -14,5 +14,5 @@ pub enum StartError {
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     #[error("TLS: {0}")]
-    Tls(#[from] moolai_proto::serve::TlsError),
+    Tls(#[from] moolai_kit::serve::TlsError),
 }

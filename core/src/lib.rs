@@ -22,7 +22,8 @@ pub mod store;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use moolai_proto::{bus, health, serve, Subjects};
+use moolai_kit::{bus, health, serve};
+use moolai_proto::Subjects;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -40,7 +41,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    moolai_proto::metrics::handle(); // record from the first event on
+    moolai_kit::metrics::handle(); // record from the first event on
     let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let pool = PgPoolOptions::new()
@@ -72,7 +73,7 @@ pub async fn run(
     };
     let tasks = TaskTracker::new();
     spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
-    moolai_proto::logbuf::set_capacity(config.log_buffer_size);
+    moolai_kit::logbuf::set_capacity(config.log_buffer_size);
     let logs = cluster_logs::collect(nats.clone(), subjects.clone(), shutdown.clone());
     tasks.spawn(log_exit("cluster logs", logs));
     let edges = edges::Edges::default();

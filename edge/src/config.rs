@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use moolai_proto::secret::SecretArg;
+use moolai_kit::secret_arg::SecretArg;
 
 /// Terminates orchestrator WebSockets and relays them to and from the bus.
 /// Stateless: run as many as the fleet needs, behind any balancer.
@@ -12,7 +12,7 @@ use moolai_proto::secret::SecretArg;
 pub struct Config {
     /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
     #[command(flatten)]
-    pub nats: moolai_proto::bus::NatsConfig,
+    pub nats: moolai_kit::bus::NatsConfig,
     /// First token of every subject, stream and consumer name.
     #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
     pub subject_prefix: String,

@@ -27,7 +27,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use moolai_proto::{bus, health, serve, EdgeId, Subjects};
+use moolai_kit::{bus, health, serve};
+use moolai_proto::{EdgeId, Subjects};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +65,7 @@ pub enum StartError {
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     #[error("TLS: {0}")]
-    Tls(#[from] moolai_proto::serve::TlsError),
+    Tls(#[from] moolai_kit::serve::TlsError),
 }
 
 /// Everything a connection task needs; cheap to clone.
@@ -96,7 +97,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    moolai_proto::metrics::handle(); // record from the first event on
+    moolai_kit::metrics::handle(); // record from the first event on
     check_token_settings(&config)?;
     let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
     let subjects = Subjects::new(config.subject_prefix.clone())?;

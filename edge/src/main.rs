@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
 use moolai_edge::{run, Config};
-use moolai_proto::telemetry;
+use moolai_kit::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

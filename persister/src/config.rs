@@ -12,7 +12,7 @@ use moolai_proto::secret::Secret;
 pub struct Config {
     /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
     #[command(flatten)]
-    pub nats: moolai_proto::bus::NatsConfig,
+    pub nats: moolai_kit::bus::NatsConfig,
     /// PostgreSQL connection URL (migrations are applied at start).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,

@@ -19,10 +19,11 @@ pub mod writes;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use moolai_kit::{bus, health};
 use moolai_proto::subjects::{
     PERSISTER_EVENTS_CONSUMER, PERSISTER_QUEUE, PERSISTER_WRITES_CONSUMER,
 };
-use moolai_proto::{bus, health, Subjects};
+use moolai_proto::Subjects;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -56,7 +57,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    moolai_proto::metrics::handle(); // record from the first event on
+    moolai_kit::metrics::handle(); // record from the first event on
     let subjects = Subjects::new(config.subject_prefix.clone())?;
     let pool = connect_db(
         config.database_url.expose(),

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
+use moolai_kit::telemetry;
 use moolai_persister::{run, Config};
-use moolai_proto::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,18 +1,15 @@
-//! Shared vocabulary of the Moolai Controller: WebSocket frames, validated ids,
-//! bus subjects and the events that travel on them.
+//! The wire of the Moolai Controller: WebSocket frames, validated ids, bus
+//! subjects, the events and commands that travel on them, orchestrator tokens and
+//! secret settings. Only serde-level dependencies, so that clients (the agent) and
+//! the fuzzers take none of the services' infrastructure; that lives in
+//! `moolai-kit`.
 
-pub mod bus;
 pub mod commands;
 pub mod events;
 pub mod frames;
-pub mod health;
 pub mod id;
-pub mod logbuf;
-pub mod metrics;
 pub mod secret;
-pub mod serve;
 pub mod subjects;
-pub mod telemetry;
 pub mod token;
 
 pub use id::{EdgeId, OrchestratorId};

@@ -96,7 +96,7 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestEnv {
     /// A fresh database (schema applied) and a fresh prefix.
     pub async fn new() -> Self {
-        moolai_proto::telemetry::init_test_tracing();
+        moolai_kit::telemetry::init_test_tracing();
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = format!("t{tag}");
         let admin = admin_db_url();
@@ -131,15 +131,15 @@ impl TestEnv {
     }
 
     /// How `role` (a user of nats.conf) reaches this test's NATS.
-    pub fn nats(&self, role: &str) -> moolai_proto::bus::NatsConfig {
-        moolai_proto::bus::NatsConfig::anonymous(self.nats_url.clone())
+    pub fn nats(&self, role: &str) -> moolai_kit::bus::NatsConfig {
+        moolai_kit::bus::NatsConfig::anonymous(self.nats_url.clone())
             .with_user(role, &nats_password(role))
     }
 
     /// A client of this test's NATS as `role`, connected (the roles' own
     /// connect returns at once and connects in the background).
     pub async fn bus_client(&self, role: &str) -> async_nats::Client {
-        let client = moolai_proto::bus::connect(&self.nats(role), &format!("test as {role}"))
+        let client = moolai_kit::bus::connect(&self.nats(role), &format!("test as {role}"))
             .await
             .expect("connect to NATS");
         let connected = wait_until(Duration::from_secs(10), || {
@@ -167,7 +167,7 @@ impl TestEnv {
     pub async fn provision_bus(&self) {
         let js = async_nats::jetstream::new(self.bus_client("core").await);
         let subjects = moolai_proto::Subjects::new(self.prefix.clone()).unwrap();
-        moolai_proto::bus::ensure_streams(&js, &subjects, 1)
+        moolai_kit::bus::ensure_streams(&js, &subjects, 1)
             .await
             .expect("declare the streams");
     }

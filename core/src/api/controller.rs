@@ -637,7 +637,7 @@ fn default_log_limit() -> usize {
 impl LogQuery {
     /// Newest first; `limit` up to the buffer's size.
     pub fn run(&self) -> Result<Value, ApiError> {
-        let cap = moolai_proto::logbuf::capacity();
+        let cap = moolai_kit::logbuf::capacity();
         if !(1..=cap).contains(&self.limit) {
             return Err(ApiError::field(
                 "query",
@@ -655,7 +655,7 @@ impl LogQuery {
                 ));
             }
         }
-        let items = moolai_proto::logbuf::recent(&moolai_proto::logbuf::Filter {
+        let items = moolai_kit::logbuf::recent(&moolai_kit::logbuf::Filter {
             q: self.q.as_deref(),
             level: self.level.as_deref(),
             source: self.source.as_deref(),

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 
-use crate::secret::Secret;
-use crate::subjects::Subjects;
+use moolai_proto::secret::Secret;
+use moolai_proto::Subjects;
 
 /// How every role reaches NATS: the same flags in core, edge and persister.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,7 +71,7 @@ impl NatsConfig {
     /// read or forge another's, e.g. the persister's answers to core).
     pub fn inbox_prefix(&self) -> String {
         match self.user.as_deref() {
-            Some(user) if crate::id::validate_id(user).is_ok() => format!("_INBOX.{user}"),
+            Some(user) if moolai_proto::id::validate_id(user).is_ok() => format!("_INBOX.{user}"),
             _ => "_INBOX".to_owned(),
         }
     }

@@ -100,7 +100,7 @@ pub fn forward_logs(nats: crate::bus::NatsConfig, subject: String) {
 pub fn init_service(service: &str, json: bool, nats: &crate::bus::NatsConfig, prefix: &str) {
     init_tracing(json);
     crate::logbuf::set_service(service);
-    match crate::Subjects::new(prefix) {
+    match moolai_proto::Subjects::new(prefix) {
         Ok(subjects) => forward_logs(nats.clone(), subjects.logs(service)),
         Err(err) => tracing::error!(%err, "invalid MOOLAI_SUBJECT_PREFIX; logs stay local"),
     }

@@ -1,0 +1,12 @@
+//! The service kit: what core, edge and persister share beyond the wire types of
+//! `moolai-proto` — the HTTP server loop and TLS, logging and shutdown, metrics,
+//! health endpoints, the NATS connection and stream definitions, clap parsers for
+//! secret settings.
+
+pub mod bus;
+pub mod health;
+pub mod logbuf;
+pub mod metrics;
+pub mod secret_arg;
+pub mod serve;
+pub mod telemetry;
