@@ -11,24 +11,18 @@ use moolai_proto::secret::{self, Secret};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-core", version)]
 pub struct Config {
-    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    /// Bus, subject prefix, stream replicas, log format (`NATS_URL`, ...).
     #[command(flatten)]
-    pub nats: moolai_kit::bus::NatsConfig,
+    pub service: moolai_kit::flags::ServiceFlags,
     /// PostgreSQL URL; core only reads, the persister writes.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,
-    /// First token of every subject, stream and consumer name.
-    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
-    pub subject_prefix: String,
     /// Address of the REST API, dashboard, /healthz and /readyz.
     #[arg(long, env = "CORE_LISTEN", default_value = "0.0.0.0:8765")]
     pub listen: SocketAddr,
-    /// PEM certificate chain: serve TLS (`https://`) with it.
-    #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
-    pub tls_cert: Option<std::path::PathBuf>,
-    /// PEM private key of `--tls-cert`.
-    #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
-    pub tls_key: Option<std::path::PathBuf>,
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`.
+    #[command(flatten)]
+    pub tls: moolai_kit::flags::TlsFlags,
     /// Seconds a client has to send its HTTP request headers (slowloris defence).
     #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
     pub header_timeout_sec: u64,
@@ -53,9 +47,6 @@ pub struct Config {
     /// that, so keep it under half the shortest interval in the fleet.
     #[arg(long, env = "LIVENESS_SWEEP_MS", default_value_t = 2000)]
     pub liveness_sweep_ms: u64,
-    /// Replicas of each JetStream stream (3 on a NATS cluster).
-    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
-    pub stream_replicas: usize,
     /// How often accepted heartbeats are flushed to the persister, in milliseconds.
     #[arg(long, env = "HEARTBEAT_FLUSH_MS", default_value_t = 200)]
     pub heartbeat_flush_ms: u64,
@@ -96,7 +87,4 @@ pub struct Config {
     /// Log records of the whole cluster kept for the logs API.
     #[arg(long, env = "LOG_BUFFER_SIZE", default_value_t = 1000)]
     pub log_buffer_size: usize,
-    /// Log as JSON lines.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
-    pub log_json: bool,
 }

@@ -42,16 +42,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     moolai_kit::metrics::handle(); // record from the first event on
-    let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let tls = serve::optional_tls(config.tls.cert.as_deref(), config.tls.key.as_deref())?;
+    let subjects = Subjects::new(config.service.subject_prefix.clone())?;
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(3))
         .connect(config.database_url.expose())
         .await?;
-    let nats = bus::connect(&config.nats, "moolai-core").await?;
+    let nats = bus::connect(&config.service.nats, "moolai-core").await?;
     let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.stream_replicas)
+    bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
 
@@ -262,7 +262,7 @@ async fn token_signing(
     let Some(secret) = &config.orchestrator_token_secret else {
         return Ok(None);
     };
-    let kv = bus::token_store(js, subjects, config.stream_replicas)
+    let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
     match api::tokens::sync(pool, &kv).await {

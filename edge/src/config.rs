@@ -10,12 +10,9 @@ use moolai_kit::secret_arg::SecretArg;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-edge", version)]
 pub struct Config {
-    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    /// Bus, subject prefix, stream replicas, log format (`NATS_URL`, ...).
     #[command(flatten)]
-    pub nats: moolai_kit::bus::NatsConfig,
-    /// First token of every subject, stream and consumer name.
-    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
-    pub subject_prefix: String,
+    pub service: moolai_kit::flags::ServiceFlags,
     /// Address orchestrators connect to (`/ws` and `/`), also /healthz and /readyz.
     #[arg(long, env = "EDGE_LISTEN", default_value = "0.0.0.0:8766")]
     pub listen: SocketAddr,
@@ -39,12 +36,9 @@ pub struct Config {
     /// The same, per client IP address. 0 (for either): no limit.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
     pub http_max_connections_per_address: usize,
-    /// PEM certificate chain: serve TLS (`wss://`, `https://`) with it.
-    #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
-    pub tls_cert: Option<std::path::PathBuf>,
-    /// PEM private key of `--tls-cert`.
-    #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
-    pub tls_key: Option<std::path::PathBuf>,
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`.
+    #[command(flatten)]
+    pub tls: moolai_kit::flags::TlsFlags,
     /// Seconds between `controller_heartbeat` frames.
     #[arg(long, env = "CONTROLLER_HEARTBEAT_SEC", default_value_t = 20)]
     pub controller_heartbeat_sec: u64,
@@ -93,10 +87,4 @@ pub struct Config {
     /// default (none) no web page can make a visitor's browser pose as one (403).
     #[arg(long, env = "EDGE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
-    /// Replicas of each JetStream stream (3 on a NATS cluster).
-    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
-    pub stream_replicas: usize,
-    /// Log as JSON lines.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
-    pub log_json: bool,
 }

@@ -99,8 +99,8 @@ pub async fn run(
 ) -> Result<(), StartError> {
     moolai_kit::metrics::handle(); // record from the first event on
     check_token_settings(&config)?;
-    let tls = serve::optional_tls(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let tls = serve::optional_tls(config.tls.cert.as_deref(), config.tls.key.as_deref())?;
+    let subjects = Subjects::new(config.service.subject_prefix.clone())?;
     let id = match &config.edge_id {
         Some(raw) => EdgeId::parse(raw.clone())?,
         None => EdgeId::parse(format!(
@@ -108,10 +108,10 @@ pub async fn run(
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ))?,
     };
-    let nats = bus::connect(&config.nats, &format!("moolai-edge {id}")).await?;
+    let nats = bus::connect(&config.service.nats, &format!("moolai-edge {id}")).await?;
     let js = jetstream::new(nats.clone());
     // Core and the persister declare the streams; an edge may not (nats.conf).
-    if !bus::wait_for_bus(&js, &subjects, config.stream_replicas, &shutdown).await {
+    if !bus::wait_for_bus(&js, &subjects, config.service.stream_replicas, &shutdown).await {
         return Ok(()); // stopped before the bus was there: nothing to drain
     }
     let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
@@ -219,7 +219,7 @@ async fn token_check(
     let Some(secret) = &config.orchestrator_token_secret else {
         return Ok(None);
     };
-    let kv = bus::token_store(js, subjects, config.stream_replicas)
+    let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
     let check = tokens::TokenCheck::new(secret.expose());

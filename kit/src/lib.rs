@@ -4,6 +4,7 @@
 //! secret settings.
 
 pub mod bus;
+pub mod flags;
 pub mod health;
 pub mod logbuf;
 pub mod metrics;

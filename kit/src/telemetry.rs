@@ -97,11 +97,11 @@ pub fn forward_logs(nats: crate::bus::NatsConfig, subject: String) {
 
 /// What every service binary does first: logging, its name in log records, and
 /// forwarding of those records to `{prefix}.logs.<service>` for core's cluster log.
-pub fn init_service(service: &str, json: bool, nats: &crate::bus::NatsConfig, prefix: &str) {
-    init_tracing(json);
+pub fn init_service(service: &str, flags: &crate::flags::ServiceFlags) {
+    init_tracing(flags.log_json);
     crate::logbuf::set_service(service);
-    match moolai_proto::Subjects::new(prefix) {
-        Ok(subjects) => forward_logs(nats.clone(), subjects.logs(service)),
+    match moolai_proto::Subjects::new(flags.subject_prefix.as_str()) {
+        Ok(subjects) => forward_logs(flags.nats.clone(), subjects.logs(service)),
         Err(err) => tracing::error!(%err, "invalid MOOLAI_SUBJECT_PREFIX; logs stay local"),
     }
 }

@@ -10,21 +10,15 @@ use moolai_proto::secret::Secret;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "moolai-persister", version)]
 pub struct Config {
-    /// NATS server, credentials and TLS (`NATS_URL`, `NATS_USER`, ...).
+    /// Bus, subject prefix, stream replicas, log format (`NATS_URL`, ...).
     #[command(flatten)]
-    pub nats: moolai_kit::bus::NatsConfig,
+    pub service: moolai_kit::flags::ServiceFlags,
     /// PostgreSQL connection URL (migrations are applied at start).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,
-    /// First token of every subject, stream and consumer name.
-    #[arg(long, env = "MOOLAI_SUBJECT_PREFIX", default_value = "moolai")]
-    pub subject_prefix: String,
     /// Address of /healthz and /readyz.
     #[arg(long, env = "PERSISTER_LISTEN", default_value = "0.0.0.0:8767")]
     pub listen: SocketAddr,
-    /// Replicas of each JetStream stream (3 on a NATS cluster).
-    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1)]
-    pub stream_replicas: usize,
     /// Most messages written in one transaction.
     #[arg(long, env = "PERSISTER_BATCH", default_value_t = 2000)]
     pub batch: usize,
@@ -35,7 +29,4 @@ pub struct Config {
     /// Database connections in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 4)]
     pub database_max_connections: u32,
-    /// Log as JSON lines.
-    #[arg(long, env = "LOG_JSON", default_value_t = false)]
-    pub log_json: bool,
 }

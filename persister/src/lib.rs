@@ -58,16 +58,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     moolai_kit::metrics::handle(); // record from the first event on
-    let subjects = Subjects::new(config.subject_prefix.clone())?;
+    let subjects = Subjects::new(config.service.subject_prefix.clone())?;
     let pool = connect_db(
         config.database_url.expose(),
         config.database_max_connections,
     )
     .await?;
     MIGRATOR.run(&pool).await?;
-    let nats = bus::connect(&config.nats, "moolai-persister").await?;
+    let nats = bus::connect(&config.service.nats, "moolai-persister").await?;
     let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.stream_replicas)
+    bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
 

@@ -7,12 +7,7 @@ use moolai_persister::{run, Config};
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let service = "persister";
-    telemetry::init_service(
-        service,
-        config.log_json,
-        &config.nats,
-        &config.subject_prefix,
-    );
+    telemetry::init_service(service, &config.service);
     let listener = telemetry::bind(config.listen).await?;
     let shutdown = telemetry::shutdown_on_signals();
     run(config, listener, shutdown)

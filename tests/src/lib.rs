@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use moolai_proto::secret::Secret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::net::TcpListener;
@@ -172,84 +171,85 @@ impl TestEnv {
             .expect("declare the streams");
     }
 
+    /// The flags every role shares: `role`'s NATS login and this test's prefix.
+    fn service_args(&self, role: &str) -> Vec<String> {
+        [
+            "--nats-url",
+            &self.nats_url,
+            "--nats-user",
+            role,
+            "--nats-password",
+            &nats_password(role),
+            "--subject-prefix",
+            &self.prefix,
+            "--stream-replicas",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+        ]
+        .map(str::to_owned)
+        .into()
+    }
+
     pub fn persister_config(&self) -> moolai_persister::Config {
-        moolai_persister::Config {
-            nats: self.nats("persister"),
-            database_url: Secret::from(self.db_url.clone()),
-            subject_prefix: self.prefix.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            stream_replicas: 1,
-            batch: 2000,
-            session_ttl_sec: 28_800,
-            database_max_connections: 2,
-            log_json: false,
-        }
+        let mut args = self.service_args("persister");
+        args.extend(flag_pairs(&[
+            ("--database-url", self.db_url.as_str()),
+            ("--batch", "2000"),
+            ("--session-ttl-sec", "28800"),
+            ("--database-max-connections", "2"),
+        ]));
+        parse_config("moolai-persister", args)
     }
 
     pub fn core_config(&self) -> moolai_core::Config {
-        moolai_core::Config {
-            nats: self.nats("core"),
-            database_url: Secret::from(self.db_url.clone()),
-            subject_prefix: self.prefix.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            heartbeat_ttl_sec: 120,
-            liveness_sweep_ms: 250,
-            tls_cert: None,
-            tls_key: None,
-            header_timeout_sec: 10,
-            body_timeout_sec: 10,
-            // Tests open thousands of connections from 127.0.0.1; tests of the
-            // caps set their own.
-            http_max_connections: 100_000,
-            http_max_connections_per_address: 100_000,
-            stream_replicas: 1,
-            heartbeat_flush_ms: 100,
-            dev_bearer_token: None,
-            admin_username: "admin".into(),
-            orchestrator_token_secret: None,
-            admin_password: Some(Secret::from(ADMIN_PASSWORD.to_owned())),
-            public_read_api: false,
-            allowed_origins: vec![],
-            session_ttl_sec: 3600,
-            session_idle_sec: 1800,
-            log_buffer_size: 1000,
-            dashboard_dir: "frontend/dist".into(),
-            log_json: false,
-        }
+        let mut args = self.service_args("core");
+        args.extend(flag_pairs(&[
+            ("--database-url", self.db_url.as_str()),
+            ("--heartbeat-ttl-sec", "120"),
+            ("--liveness-sweep-ms", "250"),
+            ("--header-timeout-sec", "10"),
+            ("--body-timeout-sec", "10"),
+            // Tests open thousands of connections from 127.0.0.1; tests of
+            // the caps set their own.
+            ("--http-max-connections", "100000"),
+            ("--http-max-connections-per-address", "100000"),
+            ("--heartbeat-flush-ms", "100"),
+            ("--admin-username", "admin"),
+            ("--admin-password", ADMIN_PASSWORD),
+            ("--session-ttl-sec", "3600"),
+            ("--session-idle-sec", "1800"),
+            ("--log-buffer-size", "1000"),
+            ("--dashboard-dir", "frontend/dist"),
+        ]));
+        parse_config("moolai-core", args)
     }
 
     pub fn edge_config(&self, edge_id: &str) -> moolai_edge::Config {
-        moolai_edge::Config {
-            nats: self.nats("edge"),
-            subject_prefix: self.prefix.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            edge_id: Some(edge_id.to_owned()),
-            handshake_timeout_sec: 15,
-            controller_heartbeat_sec: 20,
-            idle_timeout_sec: 100,
-            header_timeout_sec: 10,
-            body_timeout_sec: 10,
-            // Tests open thousands of connections from 127.0.0.1; tests of the
-            // caps set their own.
-            http_max_connections: 100_000,
-            http_max_connections_per_address: 100_000,
-            drain_sec: 10,
-            max_frames_per_sec: 50,
-            bus_lost_sec: 15,
-            orchestrator_token_secret: None,
-            // Explicit opt-outs (the binary's defaults are on): most tests speak
-            // raw WebSockets as made-up ids, many from one address, some at load.
-            // The tests of these limits turn them on.
-            require_orchestrator_token: false,
-            max_connections_per_address: 0,
-            max_messages_per_min: 0,
-            max_message_bytes_per_min: 0,
-            allowed_origins: vec![],
-            tls_cert: None,
-            tls_key: None,
-            stream_replicas: 1,
-            log_json: false,
-        }
+        let mut args = self.service_args("edge");
+        args.extend(flag_pairs(&[
+            ("--edge-id", edge_id),
+            ("--handshake-timeout-sec", "15"),
+            ("--controller-heartbeat-sec", "20"),
+            ("--idle-timeout-sec", "100"),
+            ("--header-timeout-sec", "10"),
+            ("--body-timeout-sec", "10"),
+            // Tests open thousands of connections from 127.0.0.1; tests of
+            // the caps set their own.
+            ("--http-max-connections", "100000"),
+            ("--http-max-connections-per-address", "100000"),
+            ("--drain-sec", "10"),
+            ("--max-frames-per-sec", "50"),
+            ("--bus-lost-sec", "15"),
+            // Explicit opt-outs (the binary's defaults are on): most tests
+            // speak raw WebSockets as made-up ids, many from one address,
+            // some at load. The tests of these limits turn them on.
+            ("--require-orchestrator-token", "false"),
+            ("--max-connections-per-address", "0"),
+            ("--max-messages-per-min", "0"),
+            ("--max-message-bytes-per-min", "0"),
+        ]));
+        parse_config("moolai-edge", args)
     }
 
     /// Runs a SQL query returning one scalar (bound to `$1 = id`), for assertions.
@@ -525,4 +525,21 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `--flag value` pairs as arguments.
+fn flag_pairs(pairs: &[(&str, &str)]) -> Vec<String> {
+    pairs
+        .iter()
+        .flat_map(|(flag, value)| [(*flag).to_owned(), (*value).to_owned()])
+        .collect()
+}
+
+/// A role's `Config` as its binary would parse these flags. Settings left out
+/// keep the binary's defaults; the variables of the test's own environment
+/// (`NATS_URL`, ...) are read as the binary would, which the flags above
+/// override.
+fn parse_config<C: clap::Parser>(binary: &str, args: Vec<String>) -> C {
+    C::try_parse_from(std::iter::once(binary.to_owned()).chain(args))
+        .unwrap_or_else(|err| panic!("{binary} refused the test's flags: {err}"))
 }

@@ -69,7 +69,7 @@ async fn a_role_given_the_ca_logs_in_over_tls_and_a_client_without_it_is_refused
     let mut env = TestEnv::new().await;
     env.nats_url = url;
     let mut config = env.persister_config();
-    config.nats.ca_file = Some(cert.clone());
+    config.service.nats.ca_file = Some(cert.clone());
     let persister = start_persister(config).await;
     persister.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

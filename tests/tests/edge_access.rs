@@ -94,8 +94,8 @@ async fn default_edge(env: &TestEnv) -> Running {
         config.require_orchestrator_token,
         "tokens are not required by default"
     );
-    config.nats = env.nats("edge");
-    config.subject_prefix = env.prefix.clone();
+    config.service.nats = env.nats("edge");
+    config.service.subject_prefix = env.prefix.clone();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.edge_id = Some("edge-default".into());
     config.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));

@@ -45,11 +45,11 @@ async fn killing_one_of_three_nodes_loses_nothing_and_stalls_less_than_five_seco
     let mut env = TestEnv::new().await;
     env.nats_url = cluster.url();
     let mut persister = env.persister_config();
-    persister.stream_replicas = 3;
+    persister.service.stream_replicas = 3;
     let mut core = env.core_config();
-    core.stream_replicas = 3;
+    core.service.stream_replicas = 3;
     let mut edge = env.edge_config("edge-c");
-    edge.stream_replicas = 3;
+    edge.service.stream_replicas = 3;
     let _persister = start_persister(persister).await;
     let _core = start_core(core).await;
     let edge = start_edge(edge).await;

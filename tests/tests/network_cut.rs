@@ -27,7 +27,7 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
     env.nats_url = nats.url(1);
     env.provision_bus().await;
     let mut cut_config = env.edge_config("edge-cut");
-    cut_config.nats.url = nats.url(0);
+    cut_config.service.nats.url = nats.url(0);
     cut_config.controller_heartbeat_sec = 1;
     cut_config.bus_lost_sec = 10;
     let cut_edge = start_edge(cut_config).await;

@@ -61,12 +61,12 @@ async fn core_and_edges_serve_tls_and_the_agent_connects_with_wss() {
     let trust = moolai_agent::tls::trusting(&certificate.cert).expect("CA file loads");
     let _persister = start_persister(env.persister_config()).await;
     let mut core_config = env.core_config();
-    core_config.tls_cert = Some(certificate.cert.clone());
-    core_config.tls_key = Some(certificate.key.clone());
+    core_config.tls.cert = Some(certificate.cert.clone());
+    core_config.tls.key = Some(certificate.key.clone());
     let core = launch(|l, s| moolai_core::run(core_config, l, s)).await;
     let mut edge_config = env.edge_config("edge-tls");
-    edge_config.tls_cert = Some(certificate.cert.clone());
-    edge_config.tls_key = Some(certificate.key.clone());
+    edge_config.tls.cert = Some(certificate.cert.clone());
+    edge_config.tls.key = Some(certificate.key.clone());
     let edge = launch(|l, s| moolai_edge::run(edge_config, l, s)).await;
     wait_https_ready(core.addr.port(), &trust).await;
     wait_https_ready(edge.addr.port(), &trust).await;
