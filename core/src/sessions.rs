@@ -31,14 +31,12 @@ use crate::route::Routes;
 
 /// Number of sequential workers events are spread over.
 const WORKERS: usize = 16;
-/// Close code telling a client its connection was replaced by a newer one.
-pub const CLOSE_SUPERSEDED: u16 = 4000;
-/// Close code telling a client it was deregistered by an administrator.
-pub const CLOSE_DEREGISTERED: u16 = 4001;
+pub use moolai_proto::close::{
+    DEREGISTERED as CLOSE_DEREGISTERED, SUPERSEDED as CLOSE_SUPERSEDED,
+    TOKEN_REVOKED as CLOSE_TOKEN_REVOKED,
+};
 /// The reason sent with [`CLOSE_DEREGISTERED`] (at most 123 bytes in a close frame).
 pub const DEREGISTERED_REASON: &str = "deregistered: an administrator must register it again";
-/// Close code telling a client its token was revoked.
-pub const CLOSE_TOKEN_REVOKED: u16 = 4003;
 
 /// What a worker needs.
 #[derive(Clone)]

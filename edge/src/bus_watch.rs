@@ -18,8 +18,8 @@ use async_nats::RequestErrorKind;
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::close;
 use crate::Edge;
+use moolai_proto::close;
 
 /// How long one round trip may take before it counts as unanswered.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);

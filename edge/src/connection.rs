@@ -1,13 +1,15 @@
 //! One orchestrator's WebSocket, from accept to goodbye.
 //!
 //! The life of a connection: read the handshake (within the handshake timeout),
-//! validate it, store the handshake event durably, answer `handshake_ack` as the
-//! very first frame, then run one `select!` over shutdown, the socket, frames routed
-//! here by core, and the `controller_heartbeat` timer. Every way out has its own
-//! close code, every close the edge starts completes the closing handshake (see
-//! [`closing`]), and the end is always published as a disconnect event.
+//! validate it (see [`handshake`](crate::handshake)), store the handshake event
+//! durably, answer `handshake_ack` as the very first frame, then run one `select!`
+//! over the socket, the inbox (frames routed here by core, closes, and the drain
+//! signal when the edge stops), the `controller_heartbeat` timer, the idle timer
+//! and this connection's moment of the drain. Every way out has its own close code
+//! ([`moolai_proto::close`]), every close the edge starts completes the closing
+//! handshake (see [`closing`]), and the end is always published as a disconnect
+//! event.
 
-use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,29 +23,18 @@ use moolai_proto::events::{
 use moolai_proto::frames::{
     parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
 };
-use moolai_proto::OrchestratorId;
+use moolai_proto::{close, OrchestratorId};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{interval_at, timeout, Instant};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
 
 use crate::closing;
-use crate::limits::{BadFrames, FrameRate};
+use crate::handshake::{read_handshake, Handshake};
+use crate::limits::{BadFrames, Exceeded, FrameRate};
 use crate::registry::{frames_len, Handle, Outbound, Outbox};
 use crate::upgrade::Socket;
 use crate::Edge;
-
-/// Close codes, one per way out (RFC 6455 and the spec's application codes).
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const UNSUPPORTED: u16 = 1003;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
-    pub const SERVICE_RESTART: u16 = 1012;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const SUPERSEDED: u16 = 4000;
-}
 
 /// A socket that takes no bytes for this long while we write is closed as a
 /// slow reader: without it a peer that stops reading would stall its loop forever.
@@ -80,10 +71,16 @@ struct Session {
 }
 
 /// Why the main loop ended, which decides the close frame and the disconnect reason.
-pub enum End {
+enum End {
     ClientClosed,
     Broken(String),
     Close(u16, String),
+}
+
+impl From<Exceeded> for End {
+    fn from(over: Exceeded) -> Self {
+        End::Close(close::POLICY, over.reason().into())
+    }
 }
 
 impl Session {
@@ -207,10 +204,7 @@ impl Session {
                 }
                 out = inbox.recv() => match out {
                     Some(Outbound::Frames(frames)) => {
-                        let bytes = frames_len(&frames);
-                        let sent = self.send_all(frames).await;
-                        self.outbox.release(bytes);
-                        if let Err(end) = sent {
+                        if let Err(end) = self.deliver(frames).await {
                             return end;
                         }
                     }
@@ -224,8 +218,8 @@ impl Session {
                 },
                 msg = self.socket.next() => {
                     last_frame = Instant::now();
-                    if let Some(end) = rate.note() {
-                        return end;
+                    if let Some(over) = rate.note() {
+                        return over.into();
                     }
                     if let Some(end) = self.on_message(id, msg, &mut bad).await {
                         return end;
@@ -269,7 +263,7 @@ impl Session {
                     if let Some(end) = Box::pin(self.explain(&err)).await {
                         return Some(end);
                     }
-                    bad.count(err)
+                    bad.count(err).map(End::from)
                 }
             },
             Message::Binary(_) => Some(End::Close(
@@ -390,11 +384,18 @@ impl Session {
         }
     }
 
-    async fn send_all(&mut self, frames: Vec<String>) -> Result<(), End> {
+    /// Writes frames core routed here, then frees their room in the outbox.
+    async fn deliver(&mut self, frames: Vec<String>) -> Result<(), End> {
+        let bytes = frames_len(&frames);
+        let mut sent = Ok(());
         for frame in frames {
-            self.send_text(frame).await?;
+            sent = self.send_text(frame).await;
+            if sent.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.outbox.release(bytes);
+        sent
     }
 
     /// Closes a connection that never completed its handshake.
@@ -464,68 +465,6 @@ fn slow_reader() -> End {
 fn spread(conn_id: ConnId, drain: Duration) -> Duration {
     let millis = drain.as_millis().max(1);
     Duration::from_millis((conn_id.as_u128() % millis) as u64)
-}
-
-/// The outcome of waiting for the first frame.
-enum Handshake {
-    Valid(OrchestratorId, HandshakeData),
-    Refused(u16, Cow<'static, str>),
-    Gone,
-}
-
-impl Handshake {
-    fn refused(code: u16, reason: &'static str) -> Self {
-        Self::Refused(code, Cow::Borrowed(reason))
-    }
-}
-
-async fn read_handshake(socket: &mut Socket, rate: &mut FrameRate) -> Handshake {
-    loop {
-        let read = socket.next().await;
-        if rate.note().is_some() {
-            return Handshake::refused(close::POLICY, "rate_limited");
-        }
-        match read {
-            Some(Err(err)) if closing::too_big(&err).is_some() => {
-                return Handshake::refused(close::TOO_BIG, "message_too_big")
-            }
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Handshake::Gone,
-            Some(Ok(Message::Text(text))) => return check_handshake(text.as_str()),
-            Some(Ok(Message::Binary(_))) => {
-                return Handshake::refused(close::POLICY, "handshake_error")
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-        }
-    }
-}
-
-/// The spec's answers to a bad first frame (`first-version-observed.md` §1.2), plus
-/// `invalid_orchestrator_id` for ids that could not be used as a subject token.
-fn check_handshake(text: &str) -> Handshake {
-    let data = match parse_client_frame(text) {
-        Ok(ClientFrame::Handshake { data }) => data,
-        Ok(_) | Err(FrameError::MissingType | FrameError::UnknownType(_)) => {
-            return Handshake::refused(close::POLICY, "invalid_handshake")
-        }
-        Err(FrameError::NotJson(_) | FrameError::Malformed { .. }) => {
-            return Handshake::refused(close::POLICY, "handshake_error")
-        }
-    };
-    let Some(data) = data else {
-        return Handshake::refused(close::POLICY, "missing_orchestrator_id");
-    };
-    let Some(raw_id) = data.orchestrator_id.clone() else {
-        return Handshake::refused(close::POLICY, "missing_orchestrator_id");
-    };
-    let Ok(id) = OrchestratorId::parse(raw_id) else {
-        return Handshake::refused(close::POLICY, "invalid_orchestrator_id");
-    };
-    // Refused before the ack: acknowledged, it would only be dead-lettered by
-    // the persister, and the orchestrator would never learn why.
-    match data.check_metadata() {
-        Ok(()) => Handshake::Valid(id, data),
-        Err(err) => Handshake::Refused(close::POLICY, format!("invalid_metadata: {err}").into()),
-    }
 }
 
 fn classify_read_error(err: WsError) -> End {

@@ -9,6 +9,7 @@ pub mod closing;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod handshake;
 pub mod heartbeats;
 pub mod limits;
 pub mod presence;
@@ -90,8 +91,9 @@ pub struct Edge {
     pub quotas: limits::MessageQuotas,
 }
 
-/// Runs an edge on `listener` until `shutdown`; then closes every socket (1001)
-/// and waits for their disconnect events to be stored.
+/// Runs an edge on `listener` until `shutdown`; then closes every socket (1012
+/// `server_draining`, each at its own moment within `EDGE_DRAIN_SEC`) and waits
+/// for their disconnect events to be stored.
 pub async fn run(
     config: Config,
     listener: TcpListener,

@@ -13,7 +13,25 @@ use moolai_proto::OrchestratorId;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::{close, End};
+/// A per-connection limit the socket went over; the connection closes it (1008)
+/// with [`Exceeded::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// More than [`MAX_BAD_FRAMES`] bad frames within a minute.
+    BadFrames,
+    /// More frames in one second than the connection's share.
+    FrameRate,
+}
+
+impl Exceeded {
+    /// The close reason the client reads.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::BadFrames => "too_many_bad_frames",
+            Self::FrameRate => "rate_limited",
+        }
+    }
+}
 
 /// More bad frames than this within [`BAD_FRAME_WINDOW`] closes the socket.
 pub const MAX_BAD_FRAMES: usize = 20;
@@ -27,7 +45,7 @@ pub struct BadFrames {
 
 impl BadFrames {
     /// Logs a bad frame and ends the connection once there are too many.
-    pub fn count(&mut self, err: FrameError) -> Option<End> {
+    pub fn count(&mut self, err: FrameError) -> Option<Exceeded> {
         tracing::warn!(%err, "[C-OCS] Invalid frame received");
         let now = Instant::now();
         self.seen.push_back(now);
@@ -38,8 +56,7 @@ impl BadFrames {
         {
             self.seen.pop_front();
         }
-        (self.seen.len() > MAX_BAD_FRAMES)
-            .then(|| End::Close(close::POLICY, "too_many_bad_frames".into()))
+        (self.seen.len() > MAX_BAD_FRAMES).then_some(Exceeded::BadFrames)
     }
 }
 
@@ -61,8 +78,8 @@ impl FrameRate {
         }
     }
 
-    /// `Some(End)` once the connection sent more than its share this second.
-    pub fn note(&mut self) -> Option<End> {
+    /// `Some` once the connection sent more than its share this second.
+    pub fn note(&mut self) -> Option<Exceeded> {
         let now = Instant::now();
         if now.duration_since(self.window) >= Duration::from_secs(1) {
             self.window = now;
@@ -74,7 +91,7 @@ impl FrameRate {
                 max = self.max_per_sec,
                 "frame flood; closing the connection"
             );
-            End::Close(close::POLICY, "rate_limited".into())
+            Exceeded::FrameRate
         })
     }
 }

@@ -4,6 +4,7 @@
 //! the fuzzers take none of the services' infrastructure; that lives in
 //! `moolai-kit`.
 
+pub mod close;
 pub mod commands;
 pub mod events;
 pub mod frames;
