@@ -35,6 +35,11 @@ pub use error::StartError;
 use live::Live;
 use sessions::Sessions;
 
+/// How long stopping core waits for its tasks (consumers, sweeps, event
+/// streams) once the HTTP server is down; compose.yaml's `stop_grace_period`
+/// for core is above it.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+
 /// Runs core on `listener` until `shutdown` is cancelled.
 pub async fn run(
     config: Config,
@@ -147,8 +152,7 @@ pub async fn run(
         tls,
     };
     serve::serve(listener, app, shutdown.clone(), options).await;
-    tasks.close();
-    tasks.wait().await;
+    moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
     // Unsubscribe and flush before going: the server stops handing this process
     // events (e.g. on an outstanding pull) that another core should get.
     if let Err(err) = nats.drain().await {

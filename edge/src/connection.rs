@@ -40,7 +40,7 @@ use crate::Edge;
 /// slow reader: without it a peer that stops reading would stall its loop forever.
 const WRITE_STALL: Duration = Duration::from_secs(20);
 /// How long the edge keeps trying to store a disconnect through a NATS outage.
-const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
+pub const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 
 /// Serves one upgraded socket until it ends.
 /// `verified` is the orchestrator a token proved at upgrade (when tokens are

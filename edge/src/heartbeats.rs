@@ -10,6 +10,7 @@ use bytes::Bytes;
 use moolai_proto::events::{Beat, EdgeHeartbeats};
 use moolai_proto::EdgeId;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
 use crate::publish::Bus;
 
@@ -29,11 +30,11 @@ pub struct Heartbeats {
 }
 
 impl Heartbeats {
-    /// Starts the batching task. It runs until every clone is dropped, so that
-    /// the heartbeats of sockets still draining at shutdown are relayed too.
-    pub fn start(bus: Bus, edge_id: EdgeId) -> Self {
+    /// Starts the batching task in `tasks`. It runs until every clone is dropped,
+    /// so that the heartbeats of sockets still draining at shutdown are relayed too.
+    pub fn start(bus: Bus, edge_id: EdgeId, tasks: &TaskTracker) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(batch(rx, bus, edge_id));
+        tasks.spawn(batch(rx, bus, edge_id));
         Self {
             tx,
             dropped: metrics::counter!("moolai_edge_heartbeats_dropped_total"),

@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use moolai_kit::{bus, health, serve};
+use moolai_kit::{bus, health, serve, telemetry};
 use moolai_proto::{EdgeId, Subjects};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -116,7 +116,8 @@ pub async fn run(
     if !bus::wait_for_bus(&js, &subjects, config.service.stream_replicas, &shutdown).await {
         return Ok(()); // stopped before the bus was there: nothing to drain
     }
-    let tokens = token_check(&config, &js, &subjects, &shutdown).await?;
+    let tasks = TaskTracker::new();
+    let tokens = token_check(&config, &js, &subjects, &tasks, &shutdown).await?;
     let bus = Bus {
         nats: nats.clone(),
         js,
@@ -131,9 +132,9 @@ pub async fn run(
         id: id.clone(),
         config: Arc::new(config),
         registry: Registry::default(),
-        heartbeats: heartbeats::Heartbeats::start(bus.clone(), id.clone()),
+        heartbeats: heartbeats::Heartbeats::start(bus.clone(), id.clone(), &tasks),
         bus,
-        tasks: TaskTracker::new(),
+        tasks: tasks.clone(),
         shutdown: shutdown.clone(),
         counters: Arc::default(),
         tokens,
@@ -169,7 +170,6 @@ pub async fn run(
     ));
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(edge_id = %id, addr = %address, scheme, "edge listening");
-    let tasks = edge.tasks.clone();
     let options = serve::ServeOptions {
         header_timeout: Duration::from_secs(edge.config.header_timeout_sec),
         body_timeout: Duration::from_secs(edge.config.body_timeout_sec),
@@ -181,10 +181,20 @@ pub async fn run(
         .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
     edge.tasks
         .spawn(edge.quotas.clone().prune(shutdown.clone()));
+    let deadline = shutdown_deadline(&edge.config);
     serve::serve(listener, app(edge), shutdown, options).await;
-    tasks.close();
-    tasks.wait().await;
+    telemetry::wait_for_tasks(&tasks, deadline).await;
     Ok(())
+}
+
+/// How long a stopping edge waits for its tasks: the drain (each socket closes
+/// at its own moment within `EDGE_DRAIN_SEC`), then that socket's disconnect
+/// event, retried through a bus outage for up to
+/// [`connection::DISCONNECT_RETRY`] while its closing handshake runs alongside,
+/// and a few seconds to spare. compose.yaml's `stop_grace_period` for the edges
+/// is above it with the default drain.
+fn shutdown_deadline(config: &Config) -> Duration {
+    Duration::from_secs(config.drain_sec) + connection::DISCONNECT_RETRY + Duration::from_secs(5)
 }
 
 /// Tokens are required unless switched off explicitly (issue 12: an edge open to
@@ -216,6 +226,7 @@ async fn token_check(
     config: &Config,
     js: &jetstream::Context,
     subjects: &Subjects,
+    tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Option<tokens::TokenCheck>, StartError> {
     let Some(secret) = &config.orchestrator_token_secret else {
@@ -225,7 +236,7 @@ async fn token_check(
         .await
         .map_err(|e| StartError::JetStream(e.to_string()))?;
     let check = tokens::TokenCheck::new(secret.expose());
-    tokio::spawn(check.clone().watch(kv, shutdown.clone()));
+    tasks.spawn(check.clone().watch(kv, shutdown.clone()));
     Ok(Some(check))
 }
 
@@ -291,20 +302,17 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
             return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
         }
     };
-    let tasks = edge.tasks.clone();
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
-    ws.respond(config, move |socket| {
-        // Tracked so that shutdown waits for every goodbye to be published.
+    let tasks = edge.tasks.clone();
+    ws.respond(config, &tasks, move |socket| async move {
         // The slot is given back when the connection ends.
-        tasks.track_future(async move {
-            let _slot = slot;
-            connection::serve(socket, edge, verified).await
-        })
+        let _slot = slot;
+        connection::serve(socket, edge, verified).await
     })
 }
 

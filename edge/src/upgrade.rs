@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::task::TaskTracker;
 
 /// An orchestrator's socket, over the upgraded HTTP connection.
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
@@ -83,15 +84,16 @@ impl Upgrade {
     }
 
     /// Answers 101 and, once the connection is switched, runs `serve` on the
-    /// socket in a task of its own.
-    pub fn respond<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    /// socket in a task of its own, tracked in `tasks` so that shutdown waits for
+    /// its goodbye.
+    pub fn respond<F, Fut>(self, config: WebSocketConfig, tasks: &TaskTracker, serve: F) -> Response
     where
         F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(upgraded) => upgraded,
                 Err(err) => return tracing::debug!(%err, "upgrade did not complete"),

@@ -1,8 +1,10 @@
 //! Logging and shutdown plumbing every binary shares.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -72,6 +74,21 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},
+    }
+}
+
+/// Closes `tasks` and waits for them, but no longer than `deadline`: a task stuck
+/// on a dead peer or an unreachable bus must not hold the process until its
+/// supervisor kills it mid-write (compose's `stop_grace_period` is set above each
+/// service's deadline). Says so when the deadline passes.
+pub async fn wait_for_tasks(tasks: &TaskTracker, deadline: Duration) {
+    tasks.close();
+    if tokio::time::timeout(deadline, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            unfinished = tasks.len(),
+            deadline_sec = deadline.as_secs(),
+            "shutdown deadline passed; exiting with tasks unfinished"
+        );
     }
 }
 

@@ -38,6 +38,11 @@ use sinks::{EventSink, HeartbeatSink};
 /// Migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// How long a stopping persister waits for its consumers and command handlers
+/// to finish the batch or transaction they are in; what is not acked by then is
+/// redelivered. compose.yaml's `stop_grace_period` for it is above this.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+
 /// How long a message may stay unacknowledged before JetStream redelivers it.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 
@@ -112,8 +117,7 @@ pub async fn run(
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await?;
-    tasks.close();
-    tasks.wait().await;
+    moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
     pool.close().await;
     Ok(())
 }
