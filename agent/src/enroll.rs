@@ -46,7 +46,10 @@ pub enum EnrollError {
     #[error("cannot reach core: {0}")]
     Io(#[from] std::io::Error),
     #[error("HTTP: {0}")]
-    Http(String),
+    Http(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Core answered, but not with what an enrollment returns.
+    #[error("HTTP: {0}")]
+    Answer(String),
     #[error("timed out")]
     Timeout,
     /// Core answered and refused; retrying will not help.
@@ -55,8 +58,8 @@ pub enum EnrollError {
 }
 
 impl EnrollError {
-    fn http(err: impl std::fmt::Display) -> Self {
-        Self::Http(err.to_string())
+    fn http(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Http(err.into())
     }
 }
 
@@ -140,9 +143,9 @@ pub async fn enroll(
         200 => answer[TOKEN_KEY]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| EnrollError::Http("answer without orchestrator_token".into())),
+            .ok_or_else(|| EnrollError::Answer("answer without orchestrator_token".into())),
         400..=499 => Err(EnrollError::Refused(status, answer["detail"].to_string())),
-        _ => Err(EnrollError::Http(format!("status {status}"))),
+        _ => Err(EnrollError::Answer(format!("status {status}"))),
     }
 }
 

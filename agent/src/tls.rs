@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read CA file {0}: {1}")]
-    Read(String, String),
+    Read(String, #[source] pem::Error),
     #[error("CA file {0} holds no usable certificate")]
     Empty(String),
 }
@@ -24,7 +24,7 @@ pub fn trusting(ca_file: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let shown = ca_file.display().to_string();
     let certs = CertificateDer::pem_file_iter(ca_file)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Read(shown.clone(), e.to_string()))?;
+        .map_err(|e| TlsError::Read(shown.clone(), e))?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {

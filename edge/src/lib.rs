@@ -60,7 +60,7 @@ pub enum StartError {
     #[error("cannot connect to NATS: {0}")]
     Nats(#[from] async_nats::ConnectError),
     #[error("cannot set up JetStream: {0}")]
-    JetStream(String),
+    JetStream(#[source] async_nats::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot listen: {0}")]
@@ -234,7 +234,7 @@ async fn token_check(
     };
     let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(StartError::JetStream)?;
     let check = tokens::TokenCheck::new(secret.expose());
     tasks.spawn(check.clone().watch(kv, shutdown.clone()));
     Ok(Some(check))

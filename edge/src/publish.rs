@@ -24,8 +24,10 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(250);
 pub enum PublishError {
     #[error("bus did not confirm within {0:?}")]
     Timeout(Duration),
+    #[error("bus refused: not connected to NATS")]
+    NotConnected,
     #[error("bus refused: {0}")]
-    Bus(String),
+    Bus(#[source] async_nats::Error),
 }
 
 /// The edge's side of the bus.
@@ -43,7 +45,7 @@ impl Bus {
         // Fail at once rather than after the timeout when the broker is known to be
         // away: an orchestrator is better told to come back than left waiting.
         if let async_nats::connection::State::Disconnected = self.nats.connection_state() {
-            return Err(PublishError::Bus("not connected to NATS".into()));
+            return Err(PublishError::NotConnected);
         }
         let (kind, id) = match event {
             Event::Handshake(e) => (EventKind::Handshake, &e.orchestrator_id),
@@ -53,7 +55,7 @@ impl Bus {
             Event::MessageAck(e) => (EventKind::MessageAck, &e.orchestrator_id),
         };
         let payload =
-            Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.to_string()))?);
+            Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.into()))?);
         let publish = PublishMessage::build()
             .payload(payload)
             .message_id(dedup_id);
@@ -62,8 +64,8 @@ impl Bus {
                 .js
                 .send_publish(self.subjects.event(kind, id), publish)
                 .await
-                .map_err(|e| PublishError::Bus(e.to_string()))?;
-            ack.await.map_err(|e| PublishError::Bus(e.to_string()))?;
+                .map_err(|e| PublishError::Bus(e.into()))?;
+            ack.await.map_err(|e| PublishError::Bus(e.into()))?;
             Ok(())
         };
         let started = std::time::Instant::now();
@@ -106,7 +108,7 @@ impl Bus {
     pub async fn notify(&self, subject: String, payload: Bytes) -> Result<(), PublishError> {
         match tokio::time::timeout(HEARTBEAT_TIMEOUT, self.nats.publish(subject, payload)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(PublishError::Bus(e.to_string())),
+            Ok(Err(e)) => Err(PublishError::Bus(e.into())),
             Err(_) => Err(PublishError::Timeout(HEARTBEAT_TIMEOUT)),
         }
     }

@@ -30,7 +30,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
@@ -46,13 +46,19 @@ const HTTP_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read the certificate chain {0}: {1}")]
-    Certificate(PathBuf, String),
+    Certificate(PathBuf, #[source] pem::Error),
     #[error("cannot read the private key {0}: {1}")]
-    Key(PathBuf, String),
+    Key(PathBuf, #[source] pem::Error),
+    /// Only a certificate (the path) was given.
+    #[error("cannot read the private key {0}: no key file given")]
+    NoKey(PathBuf),
+    /// Only a key (the path) was given.
+    #[error("cannot read the certificate chain {0}: no certificate file given")]
+    NoCertificate(PathBuf),
     #[error("{0} has no certificate")]
     Empty(PathBuf),
     #[error("certificate and key do not make a TLS configuration: {0}")]
-    Config(String),
+    Config(#[source] tokio_rustls::rustls::Error),
 }
 
 /// A TLS acceptor from a PEM certificate chain and private key. HTTP/1.1 only:
@@ -60,16 +66,16 @@ pub enum TlsError {
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certificate(cert.to_owned(), e.to_string()))?;
+        .map_err(|e| TlsError::Certificate(cert.to_owned(), e))?;
     if chain.is_empty() {
         return Err(TlsError::Empty(cert.to_owned()));
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError::Key(key.to_owned(), e.to_string()))?;
+    let key_der =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key(key.to_owned(), e))?;
     let mut config = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+        .map_err(TlsError::Config)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
@@ -82,11 +88,8 @@ pub fn optional_tls(
     match (cert, key) {
         (Some(cert), Some(key)) => tls_acceptor(cert, key).map(Some),
         (None, None) => Ok(None),
-        (Some(cert), None) => Err(TlsError::Key(cert.to_owned(), "no key file given".into())),
-        (None, Some(key)) => Err(TlsError::Certificate(
-            key.to_owned(),
-            "no certificate file given".into(),
-        )),
+        (Some(cert), None) => Err(TlsError::NoKey(cert.to_owned())),
+        (None, Some(key)) => Err(TlsError::NoCertificate(key.to_owned())),
     }
 }
 

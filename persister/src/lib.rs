@@ -74,7 +74,7 @@ pub async fn run(
     let js = jetstream::new(nats.clone());
     bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(StartError::JetStream)?;
 
     let tasks = TaskTracker::new();
     let events = durable(&js, &subjects.events_stream(), PERSISTER_EVENTS_CONSUMER).await?;
@@ -100,7 +100,7 @@ pub async fn run(
     let commands = nats
         .queue_subscribe(subjects.persist_commands(), PERSISTER_QUEUE.to_owned())
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(|e| StartError::JetStream(e.into()))?;
     tasks.spawn(commands::serve(
         nats.clone(),
         commands,
@@ -130,7 +130,7 @@ async fn durable(
     let stream = js
         .get_stream(stream)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(|e| StartError::JetStream(e.into()))?;
     stream
         .get_or_create_consumer(
             name,
@@ -146,5 +146,5 @@ async fn durable(
             },
         )
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))
+        .map_err(|e| StartError::JetStream(e.into()))
 }
