@@ -42,6 +42,18 @@ LISTEN = {
     "moolai-persister": ("PERSISTER_LISTEN", 8767),
 }
 
+# Seconds each binary may take to stop after SIGTERM, beyond its HTTP server's
+# 5 s: its shutdown deadline (core/src/lib.rs, persister/src/lib.rs; the edge's
+# is EDGE_DRAIN_SEC + 30 s of disconnect retries + 5 s, edge/src/lib.rs).
+# compose's stop_grace_period must be longer, or docker kills it mid-drain.
+HTTP_GRACE = 5
+EDGE_DRAIN_DEFAULT = 10
+STOP_DEADLINE = {
+    "moolai-edge": lambda env: int(env.get("EDGE_DRAIN_SEC") or EDGE_DRAIN_DEFAULT) + 35,
+    "moolai-core": lambda env: 20,
+    "moolai-persister": lambda env: 20,
+}
+
 passed, failed = 0, 0
 
 
@@ -152,6 +164,15 @@ def check_cluster(services):
         check(r.returncode != 0, "nats.conf is accepted without the NATS passwords")
 
 
+def seconds(duration):
+    """A compose duration such as `60s`, `1m30s` or `90` in seconds; None when unset."""
+    if duration is None:
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)?", str(duration))
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001, "": 1}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
 def main():
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "compose.yaml"
     compose = yaml.safe_load(path.read_text())
@@ -192,6 +213,12 @@ def main():
             var = f"MOOLAI_NATS_{want.upper()}_PASSWORD"
             check("${" + var in (env.get("NATS_PASSWORD") or ""),
                   f"{name}: NATS_PASSWORD is not ${{{var}}} from the host")
+
+        if binary in STOP_DEADLINE:
+            need = STOP_DEADLINE[binary](env) + HTTP_GRACE
+            grace = seconds(svc.get("stop_grace_period"))
+            check(grace is not None and grace > need,
+                  f"{name}: stop_grace_period {svc.get('stop_grace_period')} is not above the {need} s it may take to stop")
 
         var, default = LISTEN.get(binary, (None, None))
         listen = int(env[var].rsplit(":", 1)[1]) if var and env.get(var) else default
