@@ -10,7 +10,7 @@ pub enum StartError {
     #[error("cannot connect to NATS: {0}")]
     Nats(#[from] async_nats::ConnectError),
     #[error("cannot set up JetStream: {0}")]
-    JetStream(String),
+    JetStream(#[source] async_nats::Error),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     #[error("TLS: {0}")]

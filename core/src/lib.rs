@@ -58,7 +58,7 @@ pub async fn run(
     let js = jetstream::new(nats.clone());
     bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(StartError::JetStream)?;
 
     let live = Live::default();
     let known = load_state(&pool, &live).await;
@@ -184,7 +184,7 @@ async fn spawn_bus_tasks(
 ) -> Result<(), StartError> {
     let events = sessions::consumer(js, subjects)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(StartError::JetStream)?;
     let pending = heartbeats::Pending::default();
     {
         let (sessions, tasks2, shutdown) = (sessions.clone(), tasks.clone(), shutdown.clone());
@@ -268,7 +268,7 @@ async fn token_signing(
     };
     let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
-        .map_err(|e| StartError::JetStream(e.to_string()))?;
+        .map_err(StartError::JetStream)?;
     match api::tokens::sync(pool, &kv).await {
         Ok(n) => tracing::info!(orchestrators = n, "token generations published"),
         Err(err) => tracing::warn!(%err, "token generations not synced from the database"),
