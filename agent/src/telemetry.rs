@@ -26,9 +26,10 @@ pub fn shutdown_on_signals() -> CancellationToken {
     let cancel = token.clone().drop_guard();
     tokio::spawn(async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
+        tracing::info!("shutdown signal received");
         drop(cancel);
     });
     token
