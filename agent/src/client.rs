@@ -501,7 +501,7 @@ mod tests {
     #[test]
     fn a_close_names_its_code_and_reason() {
         let frame = CloseFrame {
-            code: CloseCode::Library(4000),
+            code: CloseCode::from(moolai_proto::close::SUPERSEDED),
             reason: "superseded".into(),
         };
         assert_eq!(close_reason(Some(&frame)), "close 4000 superseded");
