@@ -41,7 +41,7 @@ test(`${ORG} appears as active with a green badge`, async ({ page, ui }) => {
 test('the overview shows measured figures, the live heartbeat chart and the edge', async ({ page, ui }) => {
   await ui.nav('Dashboard').click();
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-  const tile = (id) => page.locator(`[data-testid="${id}"] .tile-value`);
+  const tile = (id: string) => page.locator(`[data-testid="${id}"] .tile-value`);
   await until('organizations = 1', async () => (await tile('tile-organizations').innerText()) === '1');
   assert.equal(await tile('tile-active').innerText(), '1');
   assert.equal(await tile('tile-connected').innerText(), '1');

@@ -55,7 +55,7 @@ test('a feature switch saves the feature and pushes provision_config to the conn
   await ui.nav('Organizations').click();
   const provisions = async () =>
     (await api('GET', '/api/v1/internal/activity?type=provision&limit=1000')).json.data.items.filter(
-      (a) => a.data.orchestrator_id === ORG,
+      (a: { data: { orchestrator_id?: string } }) => a.data.orchestrator_id === ORG,
     ).length;
   const before = await provisions();
   const sw = ui.card(ORG).getByRole('switch', { name: `Feature cache for ${ORG}` });
@@ -71,7 +71,7 @@ test('a feature switch saves the feature and pushes provision_config to the conn
   await page.waitForURL(new RegExp(`/organizations/${ORG}$`));
 });
 
-let messageId;
+let messageId: string;
 const content = `E2E: enable the semantic cache ${Date.now()}`;
 test('a message from the orchestrator is accepted in the UI; one sent by the controller is labelled and has no Accept', async ({ page, stack, api }) => {
   // The agent binary sends no messages: the row a `message` frame makes (persister/src/writes.rs).
@@ -98,14 +98,14 @@ test('a message from the orchestrator is accepted in the UI; one sent by the con
   await page.locator(`li.message[data-message-id="${messageId}"][data-status="accepted"]`).waitFor({ timeout: LIVE_MS });
   assert.equal(await item.getByTestId('message-status').innerText(), 'accepted');
   const list = await api('GET', `/api/v1/internal/orchestrators/${ORG}/messages`);
-  assert.equal(list.json.messages.find((m) => m.id === messageId)?.status, 'accepted', 'the API agrees');
+  assert.equal(list.json.messages.find((m: { id: string }) => m.id === messageId)?.status, 'accepted', 'the API agrees');
   await page.getByTestId('activity-list').getByText('independence').first().waitFor();
   await shot(page, 'organization-detail', { fullPage: true });
 });
 
 test('independence: the log says "Ignoring" at the next heartbeat, messages are held (not listed, 409), then "Processing" and the messages come back', async ({ page, stack, api, ui }) => {
   const switchOf = () => ui.card(ORG).getByRole('switch', { name: `Independence mode for ${ORG}` });
-  const logLine = async (text, since) => {
+  const logLine = async (text: string, since: number) => {
     await page.goto(`${stack.core}/logs`);
     await page.getByTestId('logs-table').waitFor();
     await page.getByLabel('Search logs').fill(text);
@@ -115,7 +115,7 @@ test('independence: the log says "Ignoring" at the next heartbeat, messages are 
     await until(`"${text}" logged after ${new Date(since).toISOString()}`, async () => {
       const stamps = await page.locator('tr.log-row').evaluateAll((rows, t) =>
         rows.filter((r) => r.querySelector('.log-msg')?.textContent?.includes(t)).map((r) => r.getAttribute('data-ts')), text);
-      return stamps.some((ts) => Date.parse(ts) >= since);
+      return stamps.some((ts) => ts !== null && Date.parse(ts) >= since);
     }, 2000 + 2000 + 1500, 100);
     log(`"${text}" on the Logs page ${Date.now() - t0} ms after opening it`);
   };
@@ -137,7 +137,7 @@ test('independence: the log says "Ignoring" at the next heartbeat, messages are 
   assert.equal(held.json.held, true, 'the API says it is held');
   assert.equal(held.json.delivered, false, 'not delivered');
   const listed = await api('GET', '/api/v1/internal/messages');
-  assert.ok(!listed.json.messages.some((m) => m.orchestrator_id === ORG), 'no message of ORG listed');
+  assert.ok(!listed.json.messages.some((m: { orchestrator_id: string }) => m.orchestrator_id === ORG), 'no message of ORG listed');
   assert.ok(listed.json.held >= 3, `held counted: ${listed.json.held}`);
   assert.equal((await api('PUT', `/api/v1/internal/messages/${held.json.message_id}/status`, { status: 'accepted' })).status, 409);
   await ui.nav('Messages').click();

@@ -129,7 +129,7 @@ test('every control can be reached by keyboard and is labelled', async ({ page, 
             el.getAttribute('aria-label') ||
             el.getAttribute('aria-labelledby') ||
             el.getAttribute('title') ||
-            (el.labels && el.labels.length) ||
+            ('labels' in el && (el as HTMLInputElement).labels?.length) ||
             (el.textContent ?? '').trim();
           return !named;
         })

@@ -6,14 +6,20 @@ import { join } from 'node:path';
 import { LIVE_MS, OUT, VIEWER_TZ } from './constants';
 import { attachStack } from './stack.mjs';
 
-type Stack = ReturnType<typeof attachStack> & {
+/** What global-setup passes on in MOOLAI_E2E_STACK. */
+interface StackInfo {
   core: string;
   edge: string;
   database: string;
+  dir: string;
   username: string;
   password: string;
+  /** An admin session for the API calls the tests make from node. */
+  token: string;
+  /** When the stack started (ms since the epoch), for the chart-history check. */
   startedAt: number;
-};
+}
+type Stack = ReturnType<typeof attachStack<StackInfo>>;
 
 /** Console errors of the page, and the ones the running test expects. */
 export interface PageConsole {
@@ -64,6 +70,7 @@ function makeApi(core: string, first: string): Api {
 }
 
 interface PerTest {
+  page: Page;
   ui: ReturnType<typeof makeUi>;
   stack: Stack;
   api: Api;
@@ -74,7 +81,7 @@ interface PerTest {
 export const test = base.extend<PerTest, { shared: Shared }>({
   shared: [
     async ({ browser }, use) => {
-      const info = JSON.parse(process.env.MOOLAI_E2E_STACK ?? 'null');
+      const info = JSON.parse(process.env.MOOLAI_E2E_STACK ?? 'null') as StackInfo | null;
       if (!info) throw new Error('MOOLAI_E2E_STACK is not set: run through playwright.config.ts (global setup)');
       const context = await browser.newContext({
         viewport: { width: 1280, height: 900 },
@@ -91,12 +98,12 @@ export const test = base.extend<PerTest, { shared: Shared }>({
         pageConsole.errors.push(text);
       });
       page.on('pageerror', (e) => pageConsole.errors.push(`pageerror: ${e.message}`));
-      await use({ page, stack: { ...attachStack(info), startedAt: info.startedAt }, api: makeApi(info.core, info.token), pageConsole });
+      await use({ page, stack: attachStack(info), api: makeApi(info.core, info.token), pageConsole });
       await context.close();
     },
     { scope: 'worker' },
   ],
-  page: async ({ shared }, use) => use(shared.page),
+  page: async ({ shared }: { shared: Shared }, use: (page: Page) => Promise<void>) => use(shared.page),
   ui: async ({ page }, use) => use(makeUi(page)),
   stack: async ({ shared }, use) => use(shared.stack),
   api: async ({ shared }, use) => use(shared.api),

@@ -28,6 +28,7 @@ function run(args, env) {
 /**
  * Starts the stack with agents `agents` (ids). Returns what `attachStack` takes:
  * its addresses, database and directory. `stopStack(info, logsTo)` ends it.
+ * @param {{ agents?: string[], password?: string }} [options]
  */
 export function startStack({ agents = [], password = 'e2e-admin-password' } = {}) {
   for (const b of ['moolai-persister', 'moolai-core', 'moolai-edge', 'moolai-agent']) {
@@ -47,7 +48,11 @@ export function startStack({ agents = [], password = 'e2e-admin-password' } = {}
   return { ...JSON.parse(r.stdout.trim().split('\n').pop()), dir };
 }
 
-/** Stops what `startStack` started (by PID) and drops its database; `logsTo` receives the services' logs. */
+/**
+ * Stops what `startStack` started (by PID) and drops its database; `logsTo` receives the services' logs.
+ * @param {{ dir: string, password: string }} info
+ * @param {string} [logsTo]
+ */
 export function stopStack(info, logsTo) {
   if (!existsSync(info.dir)) return;
   run(['down', info.dir], { E2E_ADMIN_PASSWORD: info.password });
@@ -58,7 +63,11 @@ export function stopStack(info, logsTo) {
   rmSync(info.dir, { recursive: true, force: true });
 }
 
-/** What the tests do to a running stack (from any process: it is all in `info.dir`). */
+/**
+ * What the tests do to a running stack (from any process: it is all in `info.dir`).
+ * @template {{ dir: string, password: string, database: string }} Info
+ * @param {Info} info
+ */
 export function attachStack(info) {
   const env = { E2E_ADMIN_PASSWORD: info.password };
   const must = (res, what) => {
@@ -66,7 +75,11 @@ export function attachStack(info) {
   };
   return {
     ...info,
-    /** Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced. */
+    /**
+     * Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced.
+     * @param {string} id
+     * @param {{ interval?: number, count?: number, name?: string, location?: string }} [options]
+     */
     addAgent: (id, { interval, count, name, location } = {}) =>
       must(
         run(['agent', info.dir, id], {
@@ -78,9 +91,13 @@ export function attachStack(info) {
         }),
         `starting agent ${id}`,
       ),
+    /** @param {string} name */
     stopService: (name) => must(run(['stop', info.dir, name], env), `stopping ${name}`),
     restartCore: () => must(run(['restart', info.dir, 'core'], env), 'restarting core'),
-    /** psql against the stack's own database. */
+    /**
+     * psql against the stack's own database.
+     * @param {string} sql
+     */
     psql: (sql) => {
       const base = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://moolai:moolai@127.0.0.1:5432/moolai';
       const [path, query] = base.split('?');
