@@ -2,12 +2,13 @@
 // rules, and React's hook rules, which catch effects that miss a dependency, refs
 // read during render and state set synchronously in an effect.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-output/', 'playwright-report/'] },
+export default defineConfig(
+  { ignores: ['dist/', 'node_modules/', 'test-output/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
