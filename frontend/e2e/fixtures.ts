@@ -80,7 +80,7 @@ interface PerTest {
 
 export const test = base.extend<PerTest, { shared: Shared }>({
   shared: [
-    async ({ browser }, use) => {
+    async ({ browser }, use, workerInfo) => {
       const info = JSON.parse(process.env.MOOLAI_E2E_STACK ?? 'null') as StackInfo | null;
       if (!info) throw new Error('MOOLAI_E2E_STACK is not set: run through playwright.config.ts (global setup)');
       const context = await browser.newContext({
@@ -98,6 +98,16 @@ export const test = base.extend<PerTest, { shared: Shared }>({
         pageConsole.errors.push(text);
       });
       page.on('pageerror', (e) => pageConsole.errors.push(`pageerror: ${e.message}`));
+      // Playwright replaces the worker after a failed test. The first page starts
+      // signed out (the first spec logs in through the UI); a replacement signs in
+      // at once, so the later files test their own pages rather than the login.
+      if (workerInfo.workerIndex > 0) {
+        await page.goto(`${info.core}/login`);
+        await page.getByLabel('Username').fill(info.username);
+        await page.getByLabel('Password', { exact: true }).fill(info.password);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByRole('button', { name: 'Log out' }).waitFor();
+      }
       await use({ page, stack: attachStack(info), api: makeApi(info.core, info.token), pageConsole });
       await context.close();
     },
