@@ -86,7 +86,9 @@ if [[ -f frontend/package.json ]] &&
   # above, our pinned nats-server (not the compat one) and the local PostgreSQL.
   ensure_chromium
   NATS_SERVER_BIN=$(ensure_nats_bin)
-  export NATS_SERVER_BIN TEST_DATABASE_URL
+  # @playwright/test installs no browser today; this keeps it so if that changes.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  export NATS_SERVER_BIN TEST_DATABASE_URL PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD
   step "frontend" bash -c 'cd frontend && npm ci --no-audit --no-fund && npm test'
 fi
 
