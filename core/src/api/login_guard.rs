@@ -343,4 +343,93 @@ mod tests {
         assert!(guard.unlock(None, Some(ip(1))) >= 2);
         assert!(guard.admit("other", ip(1)).is_ok());
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_is_announced_in_whole_seconds_rounded_up() {
+        let guard = LoginGuard::default();
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).unwrap();
+        }
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_try_does_not_lengthen_the_wait() {
+        let guard = LoginGuard::default();
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).unwrap();
+        }
+        for _ in 0..50 {
+            assert!(fail(&guard, "admin", ip(1)).is_err());
+        }
+        tokio::time::advance(Duration::from_millis(1001)).await;
+        assert!(fail(&guard, "admin", ip(1)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_refused_before_hashing_count_against_the_address() {
+        let guard = LoginGuard::default();
+        for _ in 0..100 {
+            guard.count_address(ip(5));
+        }
+        assert!(matches!(
+            fail(&guard, "admin", ip(5)),
+            Err(Refusal::Throttled(_))
+        ));
+        assert!(fail(&guard, "admin", ip(6)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successes_do_not_use_up_the_address_budget() {
+        let guard = LoginGuard::default();
+        for _ in 0..150 {
+            guard.admit("admin", ip(3)).unwrap().succeeded();
+        }
+        assert!(fail(&guard, "someone", ip(3)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlocking_an_address_restores_its_budget_and_a_pair_only_that_pair() {
+        let guard = LoginGuard::default();
+        for n in 0..100 {
+            fail(&guard, &format!("user-{n}"), ip(9)).unwrap();
+        }
+        assert!(fail(&guard, "fresh", ip(9)).is_err());
+        guard.unlock(None, Some(ip(9)));
+        assert!(fail(&guard, "fresh", ip(9)).is_ok());
+
+        for from in [ip(1), ip(2)] {
+            for _ in 0..3 {
+                fail(&guard, "admin", from).unwrap();
+            }
+        }
+        assert_eq!(
+            guard.unlock(Some("admin"), Some(ip(1))),
+            2,
+            "pair and address"
+        );
+        assert!(guard.admit("admin", ip(1)).is_ok());
+        assert!(
+            guard.admit("admin", ip(2)).is_err(),
+            "the other pair still waits"
+        );
+        assert_eq!(guard.unlock(Some("nobody"), None), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_password_work_shares_the_hashing_slots_and_busy_is_not_a_failure() {
+        let guard = LoginGuard::new(Limits {
+            concurrent_hashes: 2,
+            ..Limits::default()
+        });
+        let slots = [guard.hashing_slot().unwrap(), guard.hashing_slot().unwrap()];
+        for _ in 0..10 {
+            assert!(matches!(guard.admit("admin", ip(1)), Err(Refusal::Busy)));
+        }
+        drop(slots);
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).expect("busy refusals were not counted");
+        }
+    }
 }
