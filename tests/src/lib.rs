@@ -8,6 +8,7 @@ pub mod faults;
 pub mod http;
 pub mod load;
 pub mod netns;
+mod teardown;
 pub mod ws;
 
 use std::net::SocketAddr;
