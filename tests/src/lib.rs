@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod assertions;
+pub mod barrier;
 pub mod faults;
 pub mod http;
 pub mod load;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use moolai_tests::api::{Api, C, I};
+use moolai_tests::barrier::Marker;
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, send_json};
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
 use reqwest::Method;
@@ -48,6 +49,9 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
         .ok(Method::GET, &format!("{C}/orchestrators/org-demo"), None)
         .await;
     assert_eq!(v["data"]["status"], "inactive");
+
+    // Another orchestrator on the same edge marks when earlier frames were handled.
+    let mut marker = Marker::connect(&env, &edge.ws_url(), "org-marker").await;
 
     // Step 3: the orchestrator connects; status active, last_seen set, live.
     let mut sock = connect_as(&edge.ws_url(), "org-demo", true).await;
@@ -95,7 +99,7 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     for _ in 0..3 {
         send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    marker.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen().await,
         Some(frozen),
@@ -214,7 +218,8 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
         "Orchestrator org-demo deregistered successfully"
     );
     let _ = expect_close(&mut sock).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The disconnect that follows the close must not bring the row back.
+    marker.disconnect_passes(&env).await;
     assert_eq!(
         env.status("org-demo").await,
         None,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use moolai_tests::api::{Api, I};
-use moolai_tests::{start_core, start_persister, TestEnv, ADMIN_PASSWORD};
+use moolai_tests::{start_core, start_persister, wait_until, TestEnv, ADMIN_PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
@@ -93,7 +93,19 @@ async fn a_session_left_idle_expires() {
     // restart (the session is revoked in the database as well).
     let (status, body) = api.get(&format!("{I}/messages")).await;
     assert_eq!(status, 401, "idle session accepted on a second try: {body}");
-    tokio::time::sleep(Duration::from_millis(500)).await; // the revocation's commit
+    // The restart below must find the revocation stored (the test's only session).
+    let revoked = wait_until(Duration::from_secs(5), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+    assert!(
+        revoked.is_some(),
+        "the idle session was not revoked in the database"
+    );
     core.stop().await;
     let core = start_core(env.core_config()).await;
     let (status, body) = Api::new(core.addr, api.token())

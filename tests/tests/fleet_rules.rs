@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::api::{Api, C, I};
+use moolai_tests::barrier::Marker;
 use moolai_tests::ws::{connect_as, next_of_type, send_json, Ws};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -49,6 +50,8 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
     let edge1 = start_edge(env.edge_config("edge-1")).await;
     let edge2 = start_edge(env.edge_config("edge-2")).await;
     let api = Api::admin(core.addr).await;
+    let mut marker1 = Marker::connect(&env, &edge1.ws_url(), "marker-1").await;
+    let mut marker2 = Marker::connect(&env, &edge2.ws_url(), "marker-2").await;
     let mut sock = connect_as(&edge1.ws_url(), "ind-1", true).await;
     assert!(active(&env, "ind-1").await);
 
@@ -74,7 +77,8 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
         "and again at every handshake"
     );
     heartbeat(&mut other).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    marker1.heartbeat_passes(&env).await;
+    marker2.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen(&env, "ind-1").await,
         frozen,
@@ -85,7 +89,7 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
     core.stop().await;
     let core = start_core(env.core_config()).await;
     heartbeat(&mut other).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    marker2.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen(&env, "ind-1").await,
         frozen,
