@@ -10,6 +10,7 @@ pub mod http;
 pub mod load;
 pub mod netns;
 mod teardown;
+pub mod tokens;
 pub mod ws;
 
 use std::net::SocketAddr;
