@@ -74,4 +74,35 @@ mod tests {
             .check(&session(now - chrono::Duration::seconds(1)), now)
             .is_err());
     }
+
+    #[test]
+    fn clocks_may_differ_by_a_minute() {
+        let bounds = Bounds {
+            session_ttl: Duration::from_secs(3600),
+        };
+        let now = Utc::now();
+        let within = now + chrono::Duration::seconds(3600 + 59);
+        assert!(bounds.check(&session(within), now).is_ok());
+        let beyond = now + chrono::Duration::seconds(3600 + 61);
+        let why = bounds.check(&session(beyond), now).unwrap_err();
+        assert!(
+            why.contains("beyond the session lifetime (3600 s)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn expiring_with_no_ttl_is_refused_and_other_commands_pass() {
+        let bounds = Bounds {
+            session_ttl: Duration::from_secs(3600),
+        };
+        let now = Utc::now();
+        assert!(bounds
+            .check(&Command::ExpireStale { ttl_sec: 0 }, now)
+            .is_err());
+        assert!(bounds
+            .check(&Command::ExpireStale { ttl_sec: 1 }, now)
+            .is_ok());
+        assert!(bounds.check(&Command::Ping, now).is_ok());
+    }
 }
