@@ -86,3 +86,20 @@ pub async fn stored_config_revision(env: &TestEnv, id: &str) -> i64 {
     assert!(stored.is_some(), "organization {id} never stored");
     env.scalar::<i64>(sql, id).await.expect("stored")
 }
+
+/// Waits until `sql`, a count without parameters, reads `n`; the time it took.
+pub async fn count_reaches(
+    env: &TestEnv,
+    sql: &'static str,
+    n: i64,
+    limit: Duration,
+) -> Option<Duration> {
+    wait_until(limit, || async {
+        let count: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&env.pool)
+            .await
+            .expect("count query");
+        count == n
+    })
+    .await
+}

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use moolai_tests::api::{Api, I};
-use moolai_tests::{start_core, start_persister, wait_until, TestEnv, ADMIN_PASSWORD};
+use moolai_tests::barrier::count_reaches;
+use moolai_tests::{start_core, start_persister, TestEnv, ADMIN_PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
@@ -94,13 +95,12 @@ async fn a_session_left_idle_expires() {
     let (status, body) = api.get(&format!("{I}/messages")).await;
     assert_eq!(status, 401, "idle session accepted on a second try: {body}");
     // The restart below must find the revocation stored (the test's only session).
-    let revoked = wait_until(Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
-            .fetch_one(&env.pool)
-            .await
-            .unwrap()
-            == 0
-    })
+    let revoked = count_reaches(
+        &env,
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL",
+        0,
+        Duration::from_secs(5),
+    )
     .await;
     assert!(
         revoked.is_some(),

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use moolai_tests::barrier::count_reaches;
 use moolai_tests::barrier::stored_config_revision;
 use moolai_tests::faults::NatsServer;
 use moolai_tests::ws::{self, connect_as, expect_close, next_json, send_json, Next};
-use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
+use moolai_tests::{start_core, start_edge, start_persister, TestEnv};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,15 +26,12 @@ async fn a_stopping_edge_drains_its_sockets_with_1012_and_records_every_disconne
     for i in 0..8 {
         socks.push(connect_as(&edge.ws_url(), &format!("drain-{i}"), true).await);
     }
-    let all_active = wait_until(Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-            == 8
-    })
+    let all_active = count_reaches(
+        &env,
+        "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
+        8,
+        Duration::from_secs(5),
+    )
     .await;
     assert!(all_active.is_some());
     let started = tokio::time::Instant::now();
@@ -55,15 +53,12 @@ async fn a_stopping_edge_drains_its_sockets_with_1012_and_records_every_disconne
             .fetch_one(&env.pool)
             .await
             .unwrap();
-    let eventually = wait_until(Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM orchestrator_instances WHERE status = 'inactive'",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-            == 8
-    })
+    let eventually = count_reaches(
+        &env,
+        "SELECT count(*) FROM orchestrator_instances WHERE status = 'inactive'",
+        8,
+        Duration::from_secs(5),
+    )
     .await;
     assert!(
         eventually.is_some(),

@@ -239,12 +239,17 @@ mod tests {
         guard.admit(user, from).map(drop)
     }
 
+    /// Fails as often as the defaults allow before the pair has to wait.
+    fn use_up_free_failures(guard: &LoginGuard, user: &str, from: IpAddr) {
+        for n in 0..Limits::default().free_failures {
+            fail(guard, user, from).unwrap_or_else(|r| panic!("free failure {n}: {r:?}"));
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_pair_waits_twice_as_long_after_each_failure_past_the_free_ones() {
         let guard = LoginGuard::default();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
         assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
         tokio::time::advance(Duration::from_millis(1001)).await;
         fail(&guard, "admin", ip(1)).unwrap(); // the 4th failure: wait 2 s
@@ -308,9 +313,7 @@ mod tests {
         fail(&guard, "admin", ip(1)).unwrap();
         fail(&guard, "admin", ip(1)).unwrap();
         guard.admit("admin", ip(1)).unwrap().succeeded();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
     }
 
     #[tokio::test(start_paused = true)]
@@ -329,13 +332,9 @@ mod tests {
     async fn unlock_clears_a_user_everywhere_or_an_address() {
         let guard = LoginGuard::default();
         for from in [ip(1), ip(2)] {
-            for _ in 0..3 {
-                fail(&guard, "admin", from).unwrap();
-            }
+            use_up_free_failures(&guard, "admin", from);
         }
-        for _ in 0..3 {
-            fail(&guard, "other", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "other", ip(1));
         assert_eq!(guard.unlock(Some("admin"), None), 2);
         assert!(guard.admit("admin", ip(1)).is_ok());
         assert!(guard.admit("admin", ip(2)).is_ok());
@@ -347,9 +346,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_is_announced_in_whole_seconds_rounded_up() {
         let guard = LoginGuard::default();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
         tokio::time::advance(Duration::from_millis(999)).await;
         assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
     }
@@ -357,9 +354,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_refused_try_does_not_lengthen_the_wait() {
         let guard = LoginGuard::default();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
         for _ in 0..50 {
             assert!(fail(&guard, "admin", ip(1)).is_err());
         }
@@ -400,9 +395,7 @@ mod tests {
         assert!(fail(&guard, "fresh", ip(9)).is_ok());
 
         for from in [ip(1), ip(2)] {
-            for _ in 0..3 {
-                fail(&guard, "admin", from).unwrap();
-            }
+            use_up_free_failures(&guard, "admin", from);
         }
         assert_eq!(
             guard.unlock(Some("admin"), Some(ip(1))),
