@@ -44,9 +44,8 @@ impl Marker {
     /// handled by core by then.
     pub async fn heartbeat_passes(&mut self, env: &TestEnv) {
         let before = last_seen(env, &self.id).await;
-        // `last_seen` is stamped at the edge: a beat in the same microsecond
-        // would not move it.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // The edge stamps the beat when it reads it, after `before` was
+        // stored and read back here: it is later by more than a microsecond.
         send_json(&mut self.sock, &json!({"type": "i_am_alive"})).await;
         let moved = wait_until(BARRIER_WAIT, || async {
             last_seen(env, &self.id).await > before

@@ -78,8 +78,8 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     assert_eq!(v["data"]["status"], "active");
 
     // A heartbeat is processed: last_seen moves.
+    // Stamped at the edge when read, after `before` was stored and read back.
     let before = last_seen().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
     send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     let moved = wait_until(WAIT, || async {
         last_seen().await.is_some_and(|t| t > before)

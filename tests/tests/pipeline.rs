@@ -113,7 +113,7 @@ async fn heartbeat_reaches_last_seen_within_a_second() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The beat is stamped at the edge when read: after `before` was read back.
     send_json(
         &mut sock,
         &json!({"type": "i_am_alive", "timestamp": "2026-11-22T21:26:50+00:00"}),
