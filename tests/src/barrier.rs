@@ -102,3 +102,17 @@ pub async fn count_reaches(
     })
     .await
 }
+
+/// Waits until `n` instance rows read `status`; the time it took.
+pub async fn instances_reach(
+    env: &TestEnv,
+    status: &str,
+    n: i64,
+    limit: Duration,
+) -> Option<Duration> {
+    let sql = "SELECT count(*) FROM orchestrator_instances WHERE status = $1";
+    wait_until(limit, || async {
+        env.scalar::<i64>(sql, status).await == Some(n)
+    })
+    .await
+}

@@ -41,12 +41,8 @@ pub async fn stack(env: &TestEnv, edge_id: &str) -> (Running, Running, Running) 
 
 /// Registers organization `id` (its orchestrator too); the token it is issued.
 pub async fn register(api: &Api, id: &str) -> String {
-    let (status, body) = api
-        .post(
-            &format!("{I}/orchestrators/register"),
-            json!({"organization_id": id}),
-        )
-        .await;
+    let path = format!("{I}/orchestrators/register");
+    let (status, body) = api.post(&path, json!({"organization_id": id})).await;
     assert_eq!(status, 200, "{body}");
     body["orchestrator_token"]
         .as_str()

@@ -95,13 +95,8 @@ async fn a_session_left_idle_expires() {
     let (status, body) = api.get(&format!("{I}/messages")).await;
     assert_eq!(status, 401, "idle session accepted on a second try: {body}");
     // The restart below must find the revocation stored (the test's only session).
-    let revoked = count_reaches(
-        &env,
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL",
-        0,
-        Duration::from_secs(5),
-    )
-    .await;
+    let unrevoked = "SELECT count(*) FROM sessions WHERE revoked_at IS NULL";
+    let revoked = count_reaches(&env, unrevoked, 0, Duration::from_secs(5)).await;
     assert!(
         revoked.is_some(),
         "the idle session was not revoked in the database"

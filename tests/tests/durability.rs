@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
-use moolai_tests::barrier::count_reaches;
+use moolai_tests::barrier::{count_reaches, instances_reach};
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -202,13 +202,8 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;
     let took = moved.expect("agents not all on edge-b within 10 s");
     println!("failover of {agents} agents took {took:?} (all on edge-a {arrived:?} after start)");
-    let on_b = count_reaches(
-        &env,
-        "SELECT count(*) FROM orchestrator_instances WHERE edge_id = 'edge-b' AND status = 'active'",
-        agents as i64,
-        Duration::from_secs(5),
-    )
-    .await;
+    let sql = "SELECT count(*) FROM orchestrator_instances WHERE edge_id = 'edge-b' AND status = 'active'";
+    let on_b = count_reaches(&env, sql, agents as i64, Duration::from_secs(5)).await;
     // Only now: stopping the agents disconnects them, which would race the check.
     shutdown.cancel();
     assert!(
@@ -216,13 +211,7 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
         "the database does not show every agent active on edge-b"
     );
     // Every goodbye is stored too: no disconnect event lost.
-    let gone = count_reaches(
-        &env,
-        "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        0,
-        Duration::from_secs(60),
-    )
-    .await;
+    let gone = instances_reach(&env, "active", 0, Duration::from_secs(60)).await;
     assert!(
         gone.is_some(),
         "disconnects lost: agents still active after stopping"

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use moolai_tests::barrier::count_reaches;
+use moolai_tests::barrier::instances_reach;
 use moolai_tests::barrier::stored_config_revision;
 use moolai_tests::faults::NatsServer;
 use moolai_tests::ws::{self, connect_as, expect_close, next_json, send_json, Next};
@@ -26,13 +26,7 @@ async fn a_stopping_edge_drains_its_sockets_with_1012_and_records_every_disconne
     for i in 0..8 {
         socks.push(connect_as(&edge.ws_url(), &format!("drain-{i}"), true).await);
     }
-    let all_active = count_reaches(
-        &env,
-        "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        8,
-        Duration::from_secs(5),
-    )
-    .await;
+    let all_active = instances_reach(&env, "active", 8, Duration::from_secs(5)).await;
     assert!(all_active.is_some());
     let started = tokio::time::Instant::now();
     let stopping = tokio::spawn(edge.stop());
@@ -53,13 +47,7 @@ async fn a_stopping_edge_drains_its_sockets_with_1012_and_records_every_disconne
             .fetch_one(&env.pool)
             .await
             .unwrap();
-    let eventually = count_reaches(
-        &env,
-        "SELECT count(*) FROM orchestrator_instances WHERE status = 'inactive'",
-        8,
-        Duration::from_secs(5),
-    )
-    .await;
+    let eventually = instances_reach(&env, "inactive", 8, Duration::from_secs(5)).await;
     assert!(
         eventually.is_some(),
         "disconnects lost in the drain (had {inactive} inactive at stop)"

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use moolai_tests::barrier::count_reaches;
+use moolai_tests::barrier::instances_reach;
 use moolai_tests::faults::TcpProxy;
 use moolai_tests::http;
 use moolai_tests::ws::{connect_as, next_json};
@@ -40,13 +40,7 @@ async fn events_during_a_database_outage_are_written_when_it_returns() {
     );
 
     proxy.restore();
-    let written = count_reaches(
-        &env,
-        "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        5,
-        Duration::from_secs(20),
-    )
-    .await;
+    let written = instances_reach(&env, "active", 5, Duration::from_secs(20)).await;
     assert!(
         written.is_some(),
         "events acknowledged by the bus were lost in the outage"
