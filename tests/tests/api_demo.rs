@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use moolai_tests::api::{Api, C, I};
 use moolai_tests::barrier::Marker;
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, send_json};
-use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
+use moolai_tests::{start_edge, wait_until, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -19,10 +20,10 @@ const LAST_SEEN: &str = "SELECT last_seen FROM orchestrator_instances WHERE orch
 #[tokio::test]
 async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.dev_bearer_token = Some(DEV_TOKEN.to_owned().into());
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| {
+        c.dev_bearer_token = Some(DEV_TOKEN.to_owned().into())
+    })
+    .await;
     let edge = start_edge(env.edge_config("edge-1")).await;
     // Every request carries the demo's `Authorization: Bearer $TOKEN`.
     let api = Api::new(core.addr, Some(DEV_TOKEN));

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::api::{Api, C, I};
 use moolai_tests::barrier::Marker;
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::ws::{connect_as, next_of_type, send_json, Ws};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -174,10 +175,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
 #[tokio::test]
 async fn a_silent_orchestrator_goes_inactive_after_the_ttl_and_returns_with_its_next_heartbeat() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.heartbeat_ttl_sec = 2;
-    let _core = start_core(config).await;
+    let (_persister, _core) = persister_and_core(&env, |c| c.heartbeat_ttl_sec = 2).await;
     let edge = start_edge(env.edge_config("edge-1")).await;
     let mut quiet = connect_as(&edge.ws_url(), "ttl-quiet", true).await;
     let mut independent = connect_as(&edge.ws_url(), "ttl-ind", true).await;
@@ -228,10 +226,7 @@ async fn a_silent_orchestrator_goes_inactive_after_the_ttl_and_returns_with_its_
 #[tokio::test]
 async fn an_edge_that_dies_silently_leaves_nothing_active_past_the_ttl_and_is_forgotten() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.heartbeat_ttl_sec = 2;
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| c.heartbeat_ttl_sec = 2).await;
     let port = free_port();
     let mut edge = edge_process(&env, "edge-doomed", port).await;
     let api = Api::admin(core.addr).await;
