@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use moolai_proto::EventKind;
 use serde_json::json;
 
 use crate::ws::{connect_as, next_of_type, send_json, Ws};
@@ -115,4 +116,40 @@ pub async fn instances_reach(
         env.scalar::<i64>(sql, status).await == Some(n)
     })
     .await
+}
+
+/// The events stream as the edges filled it: a barrier for events that nobody
+/// stores yet (the persister is down).
+pub struct PublishedEvents {
+    stream: async_nats::jetstream::stream::Stream,
+    subjects: moolai_proto::Subjects,
+}
+
+impl PublishedEvents {
+    pub async fn open(env: &TestEnv) -> Self {
+        let subjects = moolai_proto::Subjects::new(env.prefix.clone()).unwrap();
+        let js = async_nats::jetstream::new(env.bus_client("core").await);
+        let stream = js
+            .get_stream(subjects.events_stream())
+            .await
+            .expect("the events stream");
+        Self { stream, subjects }
+    }
+
+    /// Waits until the last `kind` event of orchestrator `id` on the stream
+    /// comes after stream sequence `after`; its sequence.
+    pub async fn after(&self, kind: EventKind, id: &str, after: u64) -> u64 {
+        let id = moolai_proto::OrchestratorId::parse(id).unwrap();
+        let subject = self.subjects.event(kind, &id);
+        let seen = std::cell::Cell::new(0);
+        let published = wait_until(BARRIER_WAIT, || async {
+            if let Ok(message) = self.stream.get_last_raw_message_by_subject(&subject).await {
+                seen.set(message.sequence);
+            }
+            seen.get() > after
+        })
+        .await;
+        assert!(published.is_some(), "no {subject} after sequence {after}");
+        seen.get()
+    }
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
-use moolai_tests::barrier::{count_reaches, instances_reach};
+use moolai_proto::EventKind;
+use moolai_tests::barrier::{count_reaches, instances_reach, PublishedEvents};
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -20,6 +21,7 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
 
     // While it is down: ten connect, the first five leave again, and two of those
     // come back on a new connection.
+    let events = PublishedEvents::open(&env).await;
     let mut socks = Vec::new();
     for i in 0..10 {
         let mut sock = connect_as(&edge.ws_url(), &format!("o-{i}"), true).await;
@@ -29,12 +31,18 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
     for sock in socks.iter_mut().take(5) {
         sock.close(None).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every goodbye is on the bus before two of them come back.
+    let mut last = 0;
+    for i in 0..5 {
+        let id = format!("o-{i}");
+        last = last.max(events.after(EventKind::Disconnect, &id, 0).await);
+    }
     let mut back = Vec::new();
     for i in [0, 1] {
-        back.push(connect_as(&edge.ws_url(), &format!("o-{i}"), true).await);
+        let id = format!("o-{i}");
+        back.push(connect_as(&edge.ws_url(), &id, true).await);
+        events.after(EventKind::Handshake, &id, last).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances")
         .fetch_one(&env.pool)
         .await
