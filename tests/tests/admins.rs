@@ -134,31 +134,19 @@ async fn superadmins_add_and_remove_admins_but_never_the_last_one() {
         Some(&token(core.addr, "admin", ADMIN_PASSWORD).await),
     );
     let admins = format!("{I}/admins");
-    let (status, v) = root
-        .post(&admins, json!({"username": "ops", "password": "short"}))
-        .await;
-    assert_eq!(status, 422, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
+    let ops_body = json!({"username": "ops", "password": "ops password 123"});
+    for (body, want) in [
+        (json!({"username": "ops", "password": "short"}), 422),
+        (
             json!({"username": "bad\nname", "password": "long enough password"}),
-        )
-        .await;
-    assert_eq!(status, 422, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
-            json!({"username": "ops", "password": "ops password 123"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
-            json!({"username": "ops", "password": "ops password 123"}),
-        )
-        .await;
-    assert_eq!(status, 409, "a second ops: {v}");
+            422,
+        ),
+        (ops_body.clone(), 200),
+        (ops_body, 409), // a second ops
+    ] {
+        let (status, v) = root.post(&admins, body.clone()).await;
+        assert_eq!(status, want, "{body}: {v}");
+    }
     let ops = Api::new(
         core.addr,
         Some(&token(core.addr, "ops", "ops password 123").await),
