@@ -9,6 +9,7 @@ pub mod faults;
 pub mod http;
 pub mod load;
 pub mod netns;
+pub mod procfs;
 pub mod stacks;
 mod teardown;
 pub mod tokens;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::SinkExt;
+use moolai_tests::procfs::status_kib;
 use moolai_tests::ws::{connect, connect_as, next, next_of_type, send_json, Next};
 use moolai_tests::{edge_process, free_port, start_core, start_persister, wait_until, TestEnv};
 use serde_json::json;
@@ -83,15 +84,6 @@ async fn a_sustained_flood_slows_the_others_by_less_than_50_ms() {
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 #[tokio::test]
 async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib() {
     let env = TestEnv::new().await;
@@ -101,7 +93,7 @@ async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib(
     let edge = edge_process(&env, "edge-mem", port).await;
     let pid = edge.id().expect("edge pid");
     let url = format!("ws://127.0.0.1:{port}/ws");
-    let before = rss_kib(pid);
+    let before = status_kib(pid, "VmRSS");
     // Twenty sockets, each announcing a 16 MiB frame and trickling its body.
     let mut socks = Vec::new();
     for i in 0..20 {
@@ -133,7 +125,7 @@ async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib(
     for ws in &mut socks {
         while let Next::Json(_) = next(ws).await {}
     }
-    let grown = rss_kib(pid).saturating_sub(before);
+    let grown = status_kib(pid, "VmRSS").saturating_sub(before);
     println!("20 sockets announcing 16 MiB frames grew the edge by {grown} KiB");
     assert!(grown < 10 * 1024, "the edge grew by {grown} KiB");
 }
