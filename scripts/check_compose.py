@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,8 +30,13 @@ KNOWN_ENV = {
     "moolai-agent": {"ORCHESTRATOR_ID", "CONTROLLER_WS_URL", "HEARTBEAT_INTERVAL_SEC",
                      "ORCHESTRATOR_CONFIG_FILE"},
 }
-# RUST_LOG is read by the tracing filter, not clap, so --help never lists it.
-NOT_CLAP = {"RUST_LOG"}
+# RUST_LOG is read by the tracing filter and PGPASSWORD by sqlx (when DATABASE_URL
+# has no password), not clap, so --help never lists them.
+NOT_CLAP = {"RUST_LOG", "PGPASSWORD"}
+# Where the `secrets` service writes (deploy/make-secrets.sh) and every
+# container reads; NAME_FILE pointing there becomes NAME (deploy/entrypoint.sh).
+SECRETS_DIR = "/run/moolai-secrets"
+SECRET_FILE_VAR = re.compile(r"^([A-Z][A-Z0-9_]*(PASSWORD|SECRET|TOKEN))_FILE$")
 # The NATS user each binary logs in as (nats-auth.conf).
 NATS_USER = {"moolai-edge": "edge", "moolai-core": "core", "moolai-persister": "persister"}
 # The variables nats-auth.conf reads the users' passwords from.
@@ -136,13 +142,17 @@ def check_cluster(services):
         check("/etc/nats/nats-cluster.conf" in args, f"{node}: does not run nats-cluster.conf")
         names.append(args[args.index("--name") + 1] if "--name" in args else None)
         mounts = [str(v).split(":")[0] for v in services[node].get("volumes") or []]
-        for conf in ("./nats.conf", "./nats-auth.conf", "./nats-cluster.conf"):
+        for conf in ("./nats.conf", "./nats-auth.conf", "./nats-cluster.conf", "./deploy/entrypoint.sh"):
             check(conf in mounts, f"{node}: {conf} is not mounted")
+        check("moolai-entrypoint" in " ".join(words(services[node].get("entrypoint"))),
+              f"{node}: does not start through deploy/entrypoint.sh, so no password reaches it")
         # The bus is reached by the project's containers only.
         check(not services[node].get("ports"), f"{node}: publishes NATS ports {services[node].get('ports')}")
         env = env_of(services[node])
         for var in NATS_PASSWORD_VARS:
-            check(var in env and "${" + var in (env[var] or ""), f"{node}: {var} is not passed from the host")
+            role = var.split("_")[2].lower()
+            want = f"{SECRETS_DIR}/nats-{role}-password"
+            check(env.get(var + "_FILE") == want, f"{node}: {var}_FILE is {env.get(var + '_FILE')!r}, not {want!r}")
     check(len(set(names)) == len(nodes) and None not in names, f"NATS node names not distinct: {names}")
     conf = re.sub(r"#.*", "", (ROOT / "nats-cluster.conf").read_text())
     routes = set(re.findall(r"nats-route://([^:\s]+):\d+", conf))
@@ -157,11 +167,63 @@ def check_cluster(services):
         r = subprocess.run([binary, "-t", "-c", str(ROOT / "nats-cluster.conf")],
                            capture_output=True, text=True, timeout=30, env=env)
         check(r.returncode == 0, f"nats-server -t rejects nats-cluster.conf: {r.stderr.strip()}")
+        # As compose starts it: the passwords only as files the secrets service made.
+        with tempfile.TemporaryDirectory() as tmp:
+            made = make_secrets(Path(tmp))
+            node_env = {k: v for k, v in os.environ.items() if k not in NATS_PASSWORD_VARS}
+            for key, path in env_of(services[nodes[0]]).items():
+                if SECRET_FILE_VAR.match(key):
+                    node_env[key] = str(made / Path(path).name)
+            r = subprocess.run(["sh", str(ROOT / "deploy/entrypoint.sh"), binary, "-t", "-c",
+                                str(ROOT / "nats-cluster.conf")],
+                               capture_output=True, text=True, timeout=30, env=node_env)
+            check(r.returncode == 0, f"nats-server -t through the entry point fails: {r.stderr.strip()}")
         # ...and without them the server refuses to start (no anonymous fallback).
         bare = {k: v for k, v in env.items() if k not in NATS_PASSWORD_VARS}
         r = subprocess.run([binary, "-t", "-c", str(ROOT / "nats.conf")],
                            capture_output=True, text=True, timeout=30, env=bare)
         check(r.returncode != 0, "nats.conf is accepted without the NATS passwords")
+
+
+def make_secrets(tmp):
+    """Runs deploy/make-secrets.sh into tmp/secrets; returns that directory."""
+    out = tmp / "secrets"
+    env = {**os.environ, "MOOLAI_SECRETS_DIR": str(out), "MOOLAI_SECRETS_OWNER": ""}
+    env.pop("ADMIN_PASSWORD", None)
+    env.pop("ORCHESTRATOR_TOKEN_SECRET", None)
+    r = subprocess.run(["sh", str(ROOT / "deploy/make-secrets.sh")], capture_output=True, text=True,
+                       timeout=30, env=env)
+    check(r.returncode == 0, f"deploy/make-secrets.sh failed: {r.stderr.strip()}")
+    return out
+
+
+def check_secrets(path, services):
+    """Compose starts with nothing set by hand: no variable is required, every
+    NAME_FILE names a file the secrets service makes (and keeps on a second
+    run), and its container mounts the secrets volume read-only."""
+    text = path.read_text()
+    required = re.findall(r"\$\{([A-Z0-9_]+):?\?", text)
+    check(not required, f"compose.yaml needs {required} set by hand")
+    secrets = services.get("secrets") or {}
+    check(words(secrets.get("command")) == ["moolai-make-secrets"], "the secrets service does not run moolai-make-secrets")
+    with tempfile.TemporaryDirectory() as tmp:
+        made = make_secrets(Path(tmp))
+        first = {p.name: p.read_text() for p in made.iterdir()} if made.is_dir() else {}
+        make_secrets(Path(tmp))
+        again = {p.name: p.read_text() for p in made.iterdir()} if made.is_dir() else {}
+        check(first == again and first, "a second run of make-secrets.sh changed or lost secrets")
+        for value in first.values():
+            check(len(value) >= 32 and value.isalnum(), "a made secret is short or not letters and digits")
+    for name, svc in services.items():
+        files = {k: v for k, v in env_of(svc).items() if k.endswith("_FILE") and k != "NATS_CA_FILE"}
+        for key, path in files.items():
+            check(SECRET_FILE_VAR.match(key) or name == "postgres", f"{name}: {key} is not read by the entry point")
+            check(path.startswith(SECRETS_DIR + "/") and Path(path).name in first,
+                  f"{name}: {key}={path} is not a file the secrets service makes")
+        if files:
+            check(f"secrets:{SECRETS_DIR}:ro" in [str(v) for v in svc.get("volumes") or []],
+                  f"{name}: reads secrets but does not mount the secrets volume read-only")
+            check("secrets" in (svc.get("depends_on") or []), f"{name}: may start before its secrets exist")
 
 
 def seconds(duration):
@@ -185,6 +247,7 @@ def main():
     check(not re.search(r"\bstore_?dir\b", conf), "nats.conf sets store_dir, but -sd is always passed")
 
     check_cluster(services)
+    check_secrets(path, services)
 
     for name in OURS:
         svc = services.get(name)
@@ -200,6 +263,8 @@ def main():
 
         text = help_text(binary)
         for key in sorted(env):
+            secret = SECRET_FILE_VAR.match(key)
+            key = secret.group(1) if secret else key  # the entry point turns NAME_FILE into NAME
             if key in NOT_CLAP:
                 continue
             if text is not None:
@@ -210,9 +275,8 @@ def main():
         if binary in NATS_USER:
             want = NATS_USER[binary]
             check(env.get("NATS_USER") == want, f"{name}: NATS_USER is {env.get('NATS_USER')!r}, not {want!r}")
-            var = f"MOOLAI_NATS_{want.upper()}_PASSWORD"
-            check("${" + var in (env.get("NATS_PASSWORD") or ""),
-                  f"{name}: NATS_PASSWORD is not ${{{var}}} from the host")
+            path = f"{SECRETS_DIR}/nats-{want}-password"
+            check(env.get("NATS_PASSWORD_FILE") == path, f"{name}: NATS_PASSWORD_FILE is not {path}")
 
         if binary in STOP_DEADLINE:
             need = STOP_DEADLINE[binary](env) + HTTP_GRACE
@@ -229,6 +293,8 @@ def main():
             if m:
                 check(int(m.group(1)) == listen, f"{name}: healthcheck {word} is not on :{listen}")
 
+        check(not urlsplit(env.get("DATABASE_URL") or "").password,
+              f"{name}: DATABASE_URL carries the database password (PGPASSWORD_FILE is the place)")
         for key, want_port in (("NATS_URL", nats_client_port), ("DATABASE_URL", 5432)):
             if env.get(key):
                 for url in env[key].split(","):

@@ -234,7 +234,7 @@ _wait_nats() {
 }
 
 # ensure_chromium: Debian's Chromium, which the dashboard's end-to-end tests drive
-# through playwright-core (no browser is ever downloaded by npm or playwright).
+# through @playwright/test (no browser is ever downloaded by npm or playwright).
 ensure_chromium() {
   [[ -x /usr/bin/chromium ]] && return 0
   log "installing chromium (Debian) for the dashboard's browser tests"

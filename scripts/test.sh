@@ -65,6 +65,7 @@ step "supply chain (cargo deny; cargo deny advisories and cargo audit against ..
 PY="$MOOLAI_TOOLS/venv/bin/python"
 "$PY" -c 'import yaml' 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check pyyaml
 step "compose check" "$PY" scripts/check_compose.py
+step "compose secrets (the roles start from the secrets service's files)" scripts/check_compose_secrets.sh
 
 if [[ "${MOOLAI_SKIP_COMPAT:-}" == 1 ]]; then
   log "skipping the NATS $OLDEST_NATS compat pass (MOOLAI_SKIP_COMPAT=1)"
@@ -85,7 +86,9 @@ if [[ -f frontend/package.json ]] &&
   # above, our pinned nats-server (not the compat one) and the local PostgreSQL.
   ensure_chromium
   NATS_SERVER_BIN=$(ensure_nats_bin)
-  export NATS_SERVER_BIN TEST_DATABASE_URL
+  # @playwright/test installs no browser today; this keeps it so if that changes.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  export NATS_SERVER_BIN TEST_DATABASE_URL PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD
   step "frontend" bash -c 'cd frontend && npm ci --no-audit --no-fund && npm test'
 fi
 

@@ -80,3 +80,54 @@ impl Feed {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn kinds(entries: &[Activity]) -> Vec<(&'static str, Value)> {
+        entries
+            .iter()
+            .map(|a| (a.kind, a.data["orchestrator_id"].clone()))
+            .collect()
+    }
+
+    #[test]
+    fn recent_is_newest_first_filtered_and_limited() {
+        let feed = Feed::default();
+        feed.record("handshake", json!({"orchestrator_id": "a"}));
+        feed.record("keepalive", json!({"orchestrator_id": "a"}));
+        feed.record("handshake", json!({"orchestrator_id": "b"}));
+        assert_eq!(
+            kinds(&feed.recent(None, None, 10)),
+            [
+                ("handshake", json!("b")),
+                ("keepalive", json!("a")),
+                ("handshake", json!("a"))
+            ]
+        );
+        assert_eq!(
+            kinds(&feed.recent(Some("handshake"), None, 10)),
+            [("handshake", json!("b")), ("handshake", json!("a"))]
+        );
+        assert_eq!(
+            kinds(&feed.recent(None, Some("a"), 1)),
+            [("keepalive", json!("a"))]
+        );
+    }
+
+    #[test]
+    fn the_feed_keeps_only_the_last_entries_and_tells_subscribers() {
+        let feed = Feed::default();
+        let mut live = feed.subscribe();
+        for n in 0..CAPACITY + 5 {
+            feed.record("keepalive", json!({ "orchestrator_id": format!("o-{n}") }));
+        }
+        let all = feed.recent(None, None, usize::MAX);
+        assert_eq!(all.len(), CAPACITY);
+        assert_eq!(all.last().unwrap().data["orchestrator_id"], "o-5");
+        assert_eq!(live.try_recv().unwrap().data["orchestrator_id"], "o-0");
+    }
+}

@@ -59,3 +59,52 @@ pub async fn listen(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn presence(id: &str) -> EdgePresence {
+        EdgePresence {
+            edge_id: EdgeId::parse(id).unwrap(),
+            address: format!("ws://{id}"),
+            connections: 0,
+            heartbeats_per_sec: 0.0,
+            bad_frames: 0,
+            at: Utc::now(),
+        }
+    }
+
+    fn ids(edges: &Edges) -> Vec<String> {
+        edges.up().iter().map(|p| p.edge_id.to_string()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_edge_is_up_until_it_has_been_silent_for_three_announcements() {
+        let edges = Edges::default();
+        edges.record(presence("edge-b"));
+        edges.record(presence("edge-a"));
+        assert_eq!(ids(&edges), ["edge-a", "edge-b"], "listed by id");
+        tokio::time::advance(UP_WITHIN).await;
+        edges.record(presence("edge-b"));
+        assert_eq!(ids(&edges), ["edge-a", "edge-b"], "exactly at the limit");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(ids(&edges), ["edge-b"], "edge-a fell silent");
+        edges.record(presence("edge-a"));
+        assert_eq!(ids(&edges), ["edge-a", "edge-b"], "and came back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_latest_announcement_is_the_one_shown() {
+        let edges = Edges::default();
+        edges.record(presence("edge-a"));
+        edges.record(EdgePresence {
+            connections: 7,
+            ..presence("edge-a")
+        });
+        assert_eq!(edges.up().len(), 1);
+        assert_eq!(edges.up()[0].connections, 7);
+    }
+}

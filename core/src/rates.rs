@@ -256,4 +256,57 @@ mod tests {
         assert_eq!(rx.recv().await.ok(), Some(next));
         assert_eq!(rates.history().len(), 2);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_window_reported_grows_from_one_second_to_the_full_window() {
+        let rates = Rates::default();
+        let (live, edges) = (Live::default(), Edges::default());
+        assert_eq!(rates.sample(&live, &edges).window_sec, 1.0);
+        for _ in 0..60 {
+            tokio::time::advance(EVERY).await;
+            rates.sample(&live, &edges);
+        }
+        let last = rates.history().last().copied().unwrap();
+        assert_eq!(last.window_sec, WINDOW.as_secs_f64());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ignored_heartbeats_are_received_but_not_processed() {
+        let rates = Rates::default();
+        let (live, edges) = (Live::default(), Edges::default());
+        rates.sample(&live, &edges);
+        for _ in 0..20 {
+            live.note_ignored();
+        }
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let point = rates.sample(&live, &edges);
+        assert_eq!(
+            (
+                point.received_per_sec,
+                point.processed_per_sec,
+                point.ignored_per_sec
+            ),
+            (2.0, 0.0, 2.0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sampler_takes_a_point_each_second_until_shutdown() {
+        let rates = Rates::default();
+        let mut points = rates.subscribe();
+        let shutdown = CancellationToken::new();
+        let sampler = tokio::spawn(rates.clone().run(
+            Live::default(),
+            Edges::default(),
+            shutdown.clone(),
+        ));
+        for _ in 0..3 {
+            points.recv().await.expect("a point each second");
+        }
+        assert_eq!(rates.history().len(), 3);
+        shutdown.cancel();
+        sampler.await.unwrap();
+        tokio::time::advance(EVERY * 5).await;
+        assert_eq!(rates.history().len(), 3, "sampled after shutdown");
+    }
 }

@@ -287,4 +287,64 @@ mod tests {
         assert!(MessageQuotas::new(0, 0).admit(&a, 1 << 20), "0 is no limit");
         assert!(quotas.refusal().contains("quota_exceeded"));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_flood_closes_within_its_second_and_the_next_second_starts_afresh() {
+        let mut rate = FrameRate::new(3);
+        for _ in 0..3 {
+            assert!(rate.note().is_none());
+        }
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        for _ in 0..3 {
+            assert!(rate.note().is_none(), "a new second has its own share");
+        }
+        assert_eq!(rate.note(), Some(Exceeded::FrameRate));
+        assert_eq!(Exceeded::FrameRate.reason(), "rate_limited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bad_frames_close_the_socket_only_when_too_many_fall_in_one_minute() {
+        let bad = || FrameError::MissingType;
+        let mut frames = BadFrames::default();
+        for _ in 0..MAX_BAD_FRAMES {
+            assert!(frames.count(bad()).is_none());
+        }
+        // Spread out, the same number never piles up past the limit.
+        tokio::time::advance(BAD_FRAME_WINDOW + Duration::from_millis(1)).await;
+        for _ in 0..MAX_BAD_FRAMES {
+            assert!(frames.count(bad()).is_none());
+        }
+        assert_eq!(frames.count(bad()), Some(Exceeded::BadFrames));
+        assert_eq!(Exceeded::BadFrames.reason(), "too_many_bad_frames");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quota_refills_over_the_minute_but_never_above_a_minutes_worth() {
+        let quotas = MessageQuotas::new(60, 0);
+        let a = OrchestratorId::parse("a").unwrap();
+        for _ in 0..60 {
+            assert!(quotas.admit(&a, 10));
+        }
+        assert!(!quotas.admit(&a, 10));
+        // One message a second comes back.
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        assert!(quotas.admit(&a, 10));
+        assert!(!quotas.admit(&a, 10));
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let admitted = (0..100).filter(|_| quotas.admit(&a, 10)).count();
+        assert_eq!(admitted, 60);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pruning_forgets_idle_orchestrators_and_stops_on_shutdown() {
+        let quotas = MessageQuotas::new(1, 0);
+        let a = OrchestratorId::parse("a").unwrap();
+        assert!(quotas.admit(&a, 1));
+        let shutdown = CancellationToken::new();
+        let pruning = tokio::spawn(quotas.clone().prune(shutdown.clone()));
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert!(quotas.buckets.is_empty(), "idle for a minute: forgotten");
+        shutdown.cancel();
+        pruning.await.unwrap();
+    }
 }

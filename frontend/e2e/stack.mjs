@@ -1,7 +1,8 @@
 // A private Moolai stack for the end-to-end tests: NATS, a fresh PostgreSQL
 // database, persister, core (serving ../dist), one edge and agents — all real,
-// started by start-stack.sh (which sources ../../scripts/lib.sh). Every process
-// is stopped by its PID when the test ends, passes, fails or is interrupted.
+// started by start-stack.sh (which sources ../../scripts/lib.sh). Playwright's
+// global setup starts it and its teardown stops every process by its PID, whether
+// the tests pass, fail or are interrupted.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,10 +26,11 @@ function run(args, env) {
 }
 
 /**
- * Starts the stack with agents `agents` (ids). Returns its addresses and
- * `stop()`; `logsTo` receives the services' logs when it stops.
+ * Starts the stack with agents `agents` (ids). Returns what `attachStack` takes:
+ * its addresses, database and directory. `stopStack(info, logsTo)` ends it.
+ * @param {{ agents?: string[], password?: string }} [options]
  */
-export function startStack({ agents = [], password = 'e2e-admin-password', logsTo } = {}) {
+export function startStack({ agents = [], password = 'e2e-admin-password' } = {}) {
   for (const b of ['moolai-persister', 'moolai-core', 'moolai-edge', 'moolai-agent']) {
     if (!existsSync(join(BIN_DIR, b))) {
       throw new Error(`${join(BIN_DIR, b)} is missing: run 'cargo build --bins' in ${ROOT} first`);
@@ -38,46 +40,49 @@ export function startStack({ agents = [], password = 'e2e-admin-password', logsT
     throw new Error("frontend/dist is missing: run 'npm run build' first");
   }
   const dir = mkdtempSync(join(tmpdir(), 'moolai-e2e-'));
-  const env = { E2E_ADMIN_PASSWORD: password };
-  let stopped = false;
-
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    run(['down', dir], env);
-    if (logsTo && existsSync(join(dir, 'logs'))) {
-      mkdirSync(logsTo, { recursive: true });
-      cpSync(join(dir, 'logs'), logsTo, { recursive: true });
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  // Whatever way this process ends, nothing it started outlives it.
-  process.once('exit', stop);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => {
-      stop();
-      process.exit(130);
-    });
-  }
-
-  const r = run(['up', dir, ...agents], env);
+  const r = run(['up', dir, ...agents], { E2E_ADMIN_PASSWORD: password });
   if (r.status !== 0) {
-    stop();
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`the stack did not start (exit ${r.status ?? r.signal})`);
   }
-  const line = r.stdout.trim().split('\n').pop();
-  const info = JSON.parse(line);
+  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), dir };
+}
+
+/**
+ * Stops what `startStack` started (by PID) and drops its database; `logsTo` receives the services' logs.
+ * @param {{ dir: string, password: string }} info
+ * @param {string} [logsTo]
+ */
+export function stopStack(info, logsTo) {
+  if (!existsSync(info.dir)) return;
+  run(['down', info.dir], { E2E_ADMIN_PASSWORD: info.password });
+  if (logsTo && existsSync(join(info.dir, 'logs'))) {
+    mkdirSync(logsTo, { recursive: true });
+    cpSync(join(info.dir, 'logs'), logsTo, { recursive: true });
+  }
+  rmSync(info.dir, { recursive: true, force: true });
+}
+
+/**
+ * What the tests do to a running stack (from any process: it is all in `info.dir`).
+ * @template {{ dir: string, password: string, database: string }} Info
+ * @param {Info} info
+ */
+export function attachStack(info) {
+  const env = { E2E_ADMIN_PASSWORD: info.password };
   const must = (res, what) => {
     if (res.status !== 0) throw new Error(`${what} failed (exit ${res.status ?? res.signal})`);
   };
   return {
     ...info,
-    dir,
-    stop,
-    /** Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced. */
+    /**
+     * Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced.
+     * @param {string} id
+     * @param {{ interval?: number, count?: number, name?: string, location?: string }} [options]
+     */
     addAgent: (id, { interval, count, name, location } = {}) =>
       must(
-        run(['agent', dir, id], {
+        run(['agent', info.dir, id], {
           ...env,
           ...(interval ? { E2E_AGENT_INTERVAL: String(interval) } : {}),
           ...(count ? { E2E_AGENT_COUNT: String(count) } : {}),
@@ -86,9 +91,13 @@ export function startStack({ agents = [], password = 'e2e-admin-password', logsT
         }),
         `starting agent ${id}`,
       ),
-    stopService: (name) => must(run(['stop', dir, name], env), `stopping ${name}`),
-    restartCore: () => must(run(['restart', dir, 'core'], env), 'restarting core'),
-    /** psql against the stack's own database. */
+    /** @param {string} name */
+    stopService: (name) => must(run(['stop', info.dir, name], env), `stopping ${name}`),
+    restartCore: () => must(run(['restart', info.dir, 'core'], env), 'restarting core'),
+    /**
+     * psql against the stack's own database.
+     * @param {string} sql
+     */
     psql: (sql) => {
       const base = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://moolai:moolai@127.0.0.1:5432/moolai';
       const [path, query] = base.split('?');

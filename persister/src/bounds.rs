@@ -50,6 +50,13 @@ impl Bounds {
 mod tests {
     use super::*;
 
+    /// Sessions of at most an hour.
+    fn an_hour() -> Bounds {
+        Bounds {
+            session_ttl: Duration::from_secs(3600),
+        }
+    }
+
     fn session(expires_at: DateTime<Utc>) -> Command {
         Command::CreateSession {
             token_hash: "h".into(),
@@ -60,9 +67,7 @@ mod tests {
 
     #[test]
     fn a_session_within_the_lifetime_passes_and_others_are_refused() {
-        let bounds = Bounds {
-            session_ttl: Duration::from_secs(3600),
-        };
+        let bounds = an_hour();
         let now = Utc::now();
         assert!(bounds
             .check(&session(now + chrono::Duration::seconds(3600)), now)
@@ -73,5 +78,32 @@ mod tests {
         assert!(bounds
             .check(&session(now - chrono::Duration::seconds(1)), now)
             .is_err());
+    }
+
+    #[test]
+    fn clocks_may_differ_by_a_minute() {
+        let bounds = an_hour();
+        let now = Utc::now();
+        let within = now + chrono::Duration::seconds(3600 + 59);
+        assert!(bounds.check(&session(within), now).is_ok());
+        let beyond = now + chrono::Duration::seconds(3600 + 61);
+        let why = bounds.check(&session(beyond), now).unwrap_err();
+        assert!(
+            why.contains("beyond the session lifetime (3600 s)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn expiring_with_no_ttl_is_refused_and_other_commands_pass() {
+        let bounds = an_hour();
+        let now = Utc::now();
+        assert!(bounds
+            .check(&Command::ExpireStale { ttl_sec: 0 }, now)
+            .is_err());
+        assert!(bounds
+            .check(&Command::ExpireStale { ttl_sec: 1 }, now)
+            .is_ok());
+        assert!(bounds.check(&Command::Ping, now).is_ok());
     }
 }

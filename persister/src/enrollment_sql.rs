@@ -151,3 +151,54 @@ async fn insert_instance(tx: &mut PgConnection, id: &str, org: &str) -> Result<(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn credential() -> Credential {
+        Credential {
+            id: "e1".into(),
+            id_prefix: None,
+            organization_id: None,
+            max_uses: None,
+            uses: 0,
+            expires_at: Utc::now() + Duration::hours(1),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_credential_is_unusable_once_revoked_expired_or_used_up() {
+        assert_eq!(unusable(&credential()), None);
+        let unlimited = Credential {
+            uses: 10_000,
+            ..credential()
+        };
+        assert_eq!(unusable(&unlimited), None, "no max_uses: no limit");
+        let revoked = Credential {
+            revoked_at: Some(Utc::now()),
+            ..credential()
+        };
+        assert_eq!(unusable(&revoked), Some("enrollment token revoked"));
+        let expired = Credential {
+            expires_at: Utc::now() - Duration::seconds(1),
+            ..credential()
+        };
+        assert_eq!(unusable(&expired), Some("enrollment token expired"));
+        let used_up = Credential {
+            max_uses: Some(2),
+            uses: 2,
+            ..credential()
+        };
+        assert_eq!(unusable(&used_up), Some("enrollment token used up"));
+        let one_left = Credential {
+            max_uses: Some(2),
+            uses: 1,
+            ..credential()
+        };
+        assert_eq!(unusable(&one_left), None);
+    }
+}

@@ -238,3 +238,127 @@ pub async fn apply_heartbeats(
     .await?;
     Ok(done.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use moolai_proto::OrchestratorId;
+    use sqlx::{Connection, Executor};
+
+    use super::*;
+
+    fn beat(id: &str, conn: u128, at: DateTime<Utc>) -> HeartbeatWrite {
+        HeartbeatWrite {
+            orchestrator_id: OrchestratorId::parse(id).unwrap(),
+            conn_id: Uuid::from_u128(conn),
+            at,
+        }
+    }
+
+    #[test]
+    fn coalescing_keeps_the_latest_beat_of_each_orchestrator_whatever_the_order() {
+        let t = Utc::now();
+        let mut kept = coalesce([
+            beat("a", 1, t),
+            beat("b", 2, t),
+            beat("a", 1, t + Duration::seconds(5)),
+            beat("a", 1, t + Duration::seconds(2)),
+        ]);
+        kept.sort_by(|x, y| x.orchestrator_id.cmp(&y.orchestrator_id));
+        assert_eq!(
+            kept,
+            [beat("a", 1, t + Duration::seconds(5)), beat("b", 2, t)]
+        );
+        assert!(coalesce([]).is_empty());
+    }
+
+    /// A database of its own, dropped at the end; `None` without
+    /// `TEST_DATABASE_URL`.
+    struct Scratch {
+        admin: String,
+        name: String,
+        pool: PgPool,
+    }
+
+    impl Scratch {
+        async fn new() -> Option<Self> {
+            let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+                eprintln!("TEST_DATABASE_URL not set; skipping");
+                return None;
+            };
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let name = format!("moolai_unit_{:x}_{nanos:x}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+            let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+            let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
+            crate::MIGRATOR.run(&pool).await.unwrap();
+            Some(Self { admin, name, pool })
+        }
+
+        async fn drop_database(self) {
+            self.pool.close().await;
+            let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+            let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+            conn.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_counts_only_for_its_open_connection_and_never_while_independent() {
+        let Some(db) = Scratch::new().await else {
+            return;
+        };
+        let pool = &db.pool;
+        sqlx::raw_sql(
+            "INSERT INTO organizations (organization_id, name)
+                  VALUES ('open', 'Open'), ('old', 'Old'), ('ind', 'Ind');
+             INSERT INTO orchestrator_instances
+                    (orchestrator_id, organization_id, status, conn_id, is_independent)
+                  VALUES ('open', 'open', 'active', '00000000-0000-0000-0000-000000000001', FALSE),
+                         ('old',  'old',  'active', '00000000-0000-0000-0000-000000000002', FALSE),
+                         ('ind',  'ind',  'independent', '00000000-0000-0000-0000-000000000003', TRUE);",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let at = Utc::now();
+        let organizations = apply_heartbeats(
+            pool,
+            &[beat("open", 1, at), beat("old", 9, at), beat("ind", 3, at)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(organizations, 1, "only the open connection's organization");
+        let seen = |id: &'static str| {
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+        };
+        let stored = seen("open").await.unwrap().expect("last_seen of 'open'");
+        assert!(
+            (stored - at).num_milliseconds().abs() < 1,
+            "{stored} vs {at}"
+        );
+        assert_eq!(
+            seen("old").await.unwrap(),
+            None,
+            "a beat of another connection"
+        );
+        assert_eq!(seen("ind").await.unwrap(), None, "a beat while independent");
+
+        // A late, older beat never moves last_seen back.
+        apply_heartbeats(pool, &[beat("open", 1, at - Duration::seconds(30))])
+            .await
+            .unwrap();
+        assert_eq!(seen("open").await.unwrap(), Some(stored));
+        db.drop_database().await;
+    }
+}

@@ -4,10 +4,15 @@
 
 pub mod api;
 pub mod assertions;
+pub mod barrier;
 pub mod faults;
 pub mod http;
 pub mod load;
 pub mod netns;
+pub mod procfs;
+pub mod stacks;
+mod teardown;
+pub mod tokens;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -61,6 +61,14 @@ impl MessagePump {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// Waits until `n` more frames than now have been sent: the load flows.
+    pub async fn sends(&self, n: u64) {
+        let target = self.sent() + n;
+        let flowed =
+            crate::wait_until(Duration::from_secs(60), || async { self.sent() >= target }).await;
+        assert!(flowed.is_some(), "the pump stalled below {target} frames");
+    }
+
     /// Stops sending; returns how many were sent.
     pub async fn stop(mut self) -> u64 {
         self.stop.cancel();

@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use moolai_tests::api::{login_as, Api, I};
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::{start_core, start_persister, TestEnv, ADMIN_PASSWORD};
 use serde_json::json;
 
@@ -124,40 +125,28 @@ async fn an_admin_changes_its_password_with_the_current_one_and_other_sessions_e
 #[tokio::test]
 async fn superadmins_add_and_remove_admins_but_never_the_last_one() {
     let env = TestEnv::new().await;
-    let _p = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.dev_bearer_token = Some("a-static-token-for-tests".to_owned().into());
-    let core = start_core(config).await;
+    let (_p, core) = persister_and_core(&env, |c| {
+        c.dev_bearer_token = Some("a-static-token-for-tests".to_owned().into())
+    })
+    .await;
     let root = Api::new(
         core.addr,
         Some(&token(core.addr, "admin", ADMIN_PASSWORD).await),
     );
     let admins = format!("{I}/admins");
-    let (status, v) = root
-        .post(&admins, json!({"username": "ops", "password": "short"}))
-        .await;
-    assert_eq!(status, 422, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
+    let ops_body = json!({"username": "ops", "password": "ops password 123"});
+    for (body, want) in [
+        (json!({"username": "ops", "password": "short"}), 422),
+        (
             json!({"username": "bad\nname", "password": "long enough password"}),
-        )
-        .await;
-    assert_eq!(status, 422, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
-            json!({"username": "ops", "password": "ops password 123"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let (status, v) = root
-        .post(
-            &admins,
-            json!({"username": "ops", "password": "ops password 123"}),
-        )
-        .await;
-    assert_eq!(status, 409, "a second ops: {v}");
+            422,
+        ),
+        (ops_body.clone(), 200),
+        (ops_body, 409), // a second ops
+    ] {
+        let (status, v) = root.post(&admins, body.clone()).await;
+        assert_eq!(status, want, "{body}: {v}");
+    }
     let ops = Api::new(
         core.addr,
         Some(&token(core.addr, "ops", "ops password 123").await),

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use moolai_tests::api::{Api, C, I};
+use moolai_tests::barrier::Marker;
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, send_json};
-use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
+use moolai_tests::{start_edge, wait_until, TestEnv};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -18,10 +20,10 @@ const LAST_SEEN: &str = "SELECT last_seen FROM orchestrator_instances WHERE orch
 #[tokio::test]
 async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.dev_bearer_token = Some(DEV_TOKEN.to_owned().into());
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| {
+        c.dev_bearer_token = Some(DEV_TOKEN.to_owned().into())
+    })
+    .await;
     let edge = start_edge(env.edge_config("edge-1")).await;
     // Every request carries the demo's `Authorization: Bearer $TOKEN`.
     let api = Api::new(core.addr, Some(DEV_TOKEN));
@@ -49,6 +51,9 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
         .await;
     assert_eq!(v["data"]["status"], "inactive");
 
+    // Another orchestrator on the same edge marks when earlier frames were handled.
+    let mut marker = Marker::connect(&env, &edge.ws_url(), "org-marker").await;
+
     // Step 3: the orchestrator connects; status active, last_seen set, live.
     let mut sock = connect_as(&edge.ws_url(), "org-demo", true).await;
     next_of_type(&mut sock, "provision_config").await;
@@ -74,8 +79,8 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     assert_eq!(v["data"]["status"], "active");
 
     // A heartbeat is processed: last_seen moves.
+    // Stamped at the edge when read, after `before` was stored and read back.
     let before = last_seen().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
     send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     let moved = wait_until(WAIT, || async {
         last_seen().await.is_some_and(|t| t > before)
@@ -95,7 +100,7 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
     for _ in 0..3 {
         send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    marker.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen().await,
         Some(frozen),
@@ -214,7 +219,8 @@ async fn the_demo_walkthrough_works_end_to_end_with_the_dev_token() {
         "Orchestrator org-demo deregistered successfully"
     );
     let _ = expect_close(&mut sock).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The disconnect that follows the close must not bring the row back.
+    marker.disconnect_passes(&env).await;
     assert_eq!(
         env.status("org-demo").await,
         None,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use moolai_tests::api::{admin_stack, Api, C, I};
 use moolai_tests::assertions::{envelope, time};
+use moolai_tests::barrier::Marker;
 use moolai_tests::ws::{connect_as, expect_close, next_of_type, Ws};
 use moolai_tests::{wait_until, Stack};
 use serde_json::{json, Value};
@@ -231,6 +232,7 @@ async fn send_delivers_exactly_the_given_frame_to_a_connected_orchestrator() {
 #[tokio::test]
 async fn deregister_closes_the_socket_and_deletes_messages_instance_and_organization() {
     let (env, stack, api) = admin_stack().await;
+    let marker = Marker::connect(&env, &stack.edge.ws_url(), "marker-1").await;
     let mut sock = connect_live(&stack, &api, "dereg-1").await;
     let body = json!({"message_type": "monitoring", "content": "disk full"});
     let (status, v) = api
@@ -251,7 +253,7 @@ async fn deregister_closes_the_socket_and_deletes_messages_instance_and_organiza
     );
     let _ = expect_close(&mut sock).await;
     // The disconnect that follows must not bring anything back.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    marker.disconnect_passes(&env).await;
     for path in [
         format!("{C}/orchestrators/dereg-1"),
         format!("{C}/organizations/dereg-1"),

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use moolai_tests::api::{Api, I};
-use moolai_tests::{start_core, start_persister, TestEnv, ADMIN_PASSWORD};
+use moolai_tests::barrier::count_reaches;
+use moolai_tests::stacks::persister_and_core;
+use moolai_tests::{start_core, TestEnv, ADMIN_PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
@@ -79,10 +81,7 @@ async fn admin_actions_and_logins_are_audited_without_secrets() {
 #[tokio::test]
 async fn a_session_left_idle_expires() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.session_idle_sec = 1;
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| c.session_idle_sec = 1).await;
     let api = Api::admin(core.addr).await;
     let (status, _) = api.get(&format!("{I}/messages")).await;
     assert_eq!(status, 200, "fresh session");
@@ -93,7 +92,13 @@ async fn a_session_left_idle_expires() {
     // restart (the session is revoked in the database as well).
     let (status, body) = api.get(&format!("{I}/messages")).await;
     assert_eq!(status, 401, "idle session accepted on a second try: {body}");
-    tokio::time::sleep(Duration::from_millis(500)).await; // the revocation's commit
+    // The restart below must find the revocation stored (the test's only session).
+    let unrevoked = "SELECT count(*) FROM sessions WHERE revoked_at IS NULL";
+    let revoked = count_reaches(&env, unrevoked, 0, Duration::from_secs(5)).await;
+    assert!(
+        revoked.is_some(),
+        "the idle session was not revoked in the database"
+    );
     core.stop().await;
     let core = start_core(env.core_config()).await;
     let (status, body) = Api::new(core.addr, api.token())

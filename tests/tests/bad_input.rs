@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::SinkExt;
+use moolai_tests::barrier::stored_config_revision;
 use moolai_tests::ws::{
     self, connect_as, expect_close, next, next_json, next_of_type, send_json, send_text, Next,
 };
@@ -114,10 +115,12 @@ async fn bad_frames_after_the_handshake_are_logged_and_the_connection_kept() {
     send_text(&mut sock, "not json").await;
     send_json(&mut sock, &json!({"type": "dance"})).await;
     send_json(&mut sock, &json!({"no_type": 1})).await;
-    // Still served: a provisioning request is answered...
+    // Still served: a provisioning request is answered with the stored
+    // configuration (the push on connect was drained by `connected`)...
+    let revision = stored_config_revision(&env, "org-noisy").await;
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
     let config = next_of_type(&mut sock, "provision_config").await;
-    assert!(config["data"]["features"].is_object(), "{config}");
+    assert_eq!(config["data"]["revision"], revision, "{config}");
     // ...and the three were counted: the edge reports them to core.
     let api = moolai_tests::api::Api::admin(core.addr).await;
     let counted = wait_until(Duration::from_secs(10), || async {

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use moolai_tests::api::{Api, C};
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, workspace_bin, TestEnv};
 
 /// Where a block says which status its calls answer; 2xx when it says nothing.
@@ -290,10 +291,10 @@ async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() 
 #[tokio::test]
 async fn a_missing_or_unknown_token_is_answered_with_how_to_get_one() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.dev_bearer_token = Some("a-configured-token".to_owned().into());
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| {
+        c.dev_bearer_token = Some("a-configured-token".to_owned().into())
+    })
+    .await;
     let path = format!("{C}/organizations");
     for (token, status) in [(None, 401), (Some("fake-dev-token"), 403)] {
         let (got, body) = Api::new(core.addr, token).get(&path).await;

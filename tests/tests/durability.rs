@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
+use moolai_proto::EventKind;
+use moolai_tests::barrier::{count_reaches, instances_reach, PublishedEvents};
 use moolai_tests::ws::{connect_as, next_json};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -19,6 +21,7 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
 
     // While it is down: ten connect, the first five leave again, and two of those
     // come back on a new connection.
+    let events = PublishedEvents::open(&env).await;
     let mut socks = Vec::new();
     for i in 0..10 {
         let mut sock = connect_as(&edge.ws_url(), &format!("o-{i}"), true).await;
@@ -28,12 +31,18 @@ async fn events_during_a_persister_outage_are_written_after_its_restart() {
     for sock in socks.iter_mut().take(5) {
         sock.close(None).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every goodbye is on the bus before two of them come back.
+    let mut last = 0;
+    for i in 0..5 {
+        let id = format!("o-{i}");
+        last = last.max(events.after(EventKind::Disconnect, &id, 0).await);
+    }
     let mut back = Vec::new();
     for i in [0, 1] {
-        back.push(connect_as(&edge.ws_url(), &format!("o-{i}"), true).await);
+        let id = format!("o-{i}");
+        back.push(connect_as(&edge.ws_url(), &id, true).await);
+        events.after(EventKind::Handshake, &id, last).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestrator_instances")
         .fetch_one(&env.pool)
         .await
@@ -201,16 +210,8 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     let moved = wait_until(Duration::from_secs(10), all_on(url2.clone())).await;
     let took = moved.expect("agents not all on edge-b within 10 s");
     println!("failover of {agents} agents took {took:?} (all on edge-a {arrived:?} after start)");
-    let on_b = wait_until(Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM orchestrator_instances WHERE edge_id = 'edge-b' AND status = 'active'",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-            == agents as i64
-    })
-    .await;
+    let sql = "SELECT count(*) FROM orchestrator_instances WHERE edge_id = 'edge-b' AND status = 'active'";
+    let on_b = count_reaches(&env, sql, agents as i64, Duration::from_secs(5)).await;
     // Only now: stopping the agents disconnects them, which would race the check.
     shutdown.cancel();
     assert!(
@@ -218,16 +219,7 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
         "the database does not show every agent active on edge-b"
     );
     // Every goodbye is stored too: no disconnect event lost.
-    let gone = wait_until(Duration::from_secs(60), || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-            == 0
-    })
-    .await;
+    let gone = instances_reach(&env, "active", 0, Duration::from_secs(60)).await;
     assert!(
         gone.is_some(),
         "disconnects lost: agents still active after stopping"

@@ -9,17 +9,15 @@ use std::time::Duration;
 use clap::Parser;
 use moolai_proto::secret::Secret;
 use moolai_tests::api::{Api, I};
-use moolai_tests::ws::{connect_as, handshake, next, next_json, send_json, Next};
+use moolai_tests::tokens::{
+    self, connect_with_token, register, upgrade_with_query as upgrade, TOKEN_SECRET,
+};
+use moolai_tests::ws::{connect_as, handshake, next, next_of_type, send_json, Next};
 use moolai_tests::{
     free_port, start_core, start_edge, start_persister, wait_until, workspace_bin, Running, TestEnv,
 };
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Error as WsError;
-
-/// At least 32 bytes, as core and edges require.
-const SECRET: &str = "edge-access-test-secret-0123456789abcdef";
 
 /// `moolai-edge` with nothing set but where NATS is and where to listen.
 fn bare_edge(env: &TestEnv, port: u16) -> tokio::process::Command {
@@ -98,57 +96,22 @@ async fn default_edge(env: &TestEnv) -> Running {
     config.service.subject_prefix = env.prefix.clone();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.edge_id = Some("edge-default".into());
-    config.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
+    config.orchestrator_token_secret = Some(Secret::from(TOKEN_SECRET.to_owned()));
     start_edge(config).await
-}
-
-/// Connects with `token` in the URL (as the first-version client does); the
-/// HTTP status if the upgrade is refused.
-async fn upgrade(url: &str, token: Option<&str>) -> Result<moolai_tests::ws::Ws, u16> {
-    let url = match token {
-        Some(t) => format!("{url}?token={t}"),
-        None => url.to_owned(),
-    };
-    match tokio_tungstenite::connect_async(url.into_client_request().unwrap()).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(WsError::Http(resp)) => Err(resp.status().as_u16()),
-        Err(other) => panic!("unexpected: {other}"),
-    }
-}
-
-async fn register(api: &Api, id: &str) -> String {
-    let (status, body) = api
-        .post(
-            &format!("{I}/orchestrators/register"),
-            json!({"organization_id": id}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["orchestrator_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn with_default_settings_nobody_connects_anonymously_or_as_someone_else() {
     let env = TestEnv::new().await;
     let _persister = start_persister(env.persister_config()).await;
-    let mut core = env.core_config();
-    core.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
-    let core = start_core(core).await;
+    let core = start_core(tokens::core_config(&env)).await;
     let edge = default_edge(&env).await;
     let api = Api::admin(core.addr).await;
     let victim_token = register(&api, "org-victim").await;
     let attacker_token = register(&api, "org-attacker").await;
 
     let url = edge.ws_url();
-    let connected = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (url.clone(), victim_token.clone());
-        async move { upgrade(&url, Some(&t)).await.is_ok() }
-    })
-    .await;
-    assert!(connected.is_some(), "the victim's own token was refused");
-    let mut victim = upgrade(&url, Some(&victim_token)).await.unwrap();
-    send_json(&mut victim, &handshake("org-victim", true)).await;
-    assert_eq!(next_json(&mut victim).await["type"], "handshake_ack");
+    let mut victim = connect_with_token(&url, &victim_token, "org-victim").await;
     assert!(
         env.becomes_active("org-victim", Duration::from_secs(5))
             .await
@@ -177,13 +140,8 @@ async fn with_default_settings_nobody_connects_anonymously_or_as_someone_else() 
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    loop {
-        match next(&mut victim).await {
-            Next::Json(v) if v["type"] == "still_yours" => break,
-            Next::Json(_) => continue,
-            other => panic!("the victim lost its socket: {other:?}"),
-        }
-    }
+    // A close instead fails the wait.
+    next_of_type(&mut victim, "still_yours").await;
 }
 
 #[tokio::test]

@@ -4,33 +4,15 @@
 
 use std::time::Duration;
 
-use moolai_proto::secret::Secret;
 use moolai_tests::api::{Api, I};
-use moolai_tests::ws::{handshake, next, next_json, send_json, Next, Ws};
-use moolai_tests::{
-    start_core, start_edge, start_persister, wait_until, workspace_bin, Running, TestEnv,
-};
+use moolai_tests::tokens::{connect_with_token, register, stack};
+use moolai_tests::ws::next_of_type;
+use moolai_tests::{wait_until, workspace_bin, Running, TestEnv};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Error as WsError;
-
-/// At least 32 bytes, as core and edges require.
-const SECRET: &str = "enrollment-test-secret-0123456789abcdef";
-
-/// Persister, core and an edge that requires tokens.
-async fn stack(env: &TestEnv) -> (Running, Running, Running) {
-    let persister = start_persister(env.persister_config()).await;
-    let mut core = env.core_config();
-    core.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
-    let core = start_core(core).await;
-    let mut edge = env.edge_config("edge-enroll");
-    edge.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
-    edge.require_orchestrator_token = true;
-    let edge = start_edge(edge).await;
-    (persister, core, edge)
-}
 
 /// Creates an enrollment credential; its id and secret.
 async fn create(api: &Api, scope: Value) -> (String, String) {
@@ -51,39 +33,10 @@ async fn enroll(core: &Running, credential: Option<&str>, id: &str) -> (StatusCo
         .await
 }
 
-/// Connects with `token` and handshakes as `id`; the socket after the ack.
-async fn connect_with(url: &str, token: &str, id: &str) -> Ws {
-    let try_once = || async {
-        let mut request = url.into_client_request().unwrap();
-        let bearer = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-        request.headers_mut().insert("authorization", bearer);
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Some(ws),
-            Err(WsError::Http(_)) => None,
-            Err(other) => panic!("unexpected: {other}"),
-        }
-    };
-    // The generation reaches the edge through the KV bucket, asynchronously.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut ws = loop {
-        if let Some(ws) = try_once().await {
-            break ws;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the token was refused"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
-    send_json(&mut ws, &handshake(id, true)).await;
-    assert_eq!(next_json(&mut ws).await["type"], "handshake_ack");
-    ws
-}
-
 #[tokio::test]
 async fn an_unknown_id_enrolls_once_within_scope_and_connects_with_its_token() {
     let env = TestEnv::new().await;
-    let (_p, core, edge) = stack(&env).await;
+    let (_p, core, edge) = stack(&env, "edge-enroll").await;
     let api = Api::admin(core.addr).await;
     let (enrollment_id, secret) = create(
         &api,
@@ -128,7 +81,7 @@ async fn an_unknown_id_enrolls_once_within_scope_and_connects_with_its_token() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["organization_id"], "lab-1");
     let token = body["orchestrator_token"].as_str().unwrap().to_owned();
-    let _sock = connect_with(&edge.ws_url(), &token, "lab-1").await;
+    let _sock = connect_with_token(&edge.ws_url(), &token, "lab-1").await;
 
     let (status, body) = enroll(&core, Some(&secret), "lab-1").await;
     assert_eq!(status, 409, "enrolled twice: {body}");
@@ -161,17 +114,10 @@ async fn an_unknown_id_enrolls_once_within_scope_and_connects_with_its_token() {
 #[tokio::test]
 async fn an_enrollment_token_never_takes_over_an_existing_id() {
     let env = TestEnv::new().await;
-    let (_p, core, edge) = stack(&env).await;
+    let (_p, core, edge) = stack(&env, "edge-enroll").await;
     let api = Api::admin(core.addr).await;
-    let (status, reg) = api
-        .post(
-            &format!("{I}/orchestrators/register"),
-            json!({"organization_id": "org-victim"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{reg}");
-    let victim_token = reg["orchestrator_token"].as_str().unwrap().to_owned();
-    let mut victim = connect_with(&edge.ws_url(), &victim_token, "org-victim").await;
+    let victim_token = register(&api, "org-victim").await;
+    let mut victim = connect_with_token(&edge.ws_url(), &victim_token, "org-victim").await;
     let generation =
         "SELECT token_generation FROM orchestrator_instances WHERE orchestrator_id = $1";
     let before: Option<i64> = env.scalar(generation, "org-victim").await;
@@ -204,19 +150,14 @@ async fn an_enrollment_token_never_takes_over_an_existing_id() {
         )
         .await;
     assert_eq!(status, 200);
-    loop {
-        match next(&mut victim).await {
-            Next::Json(v) if v["type"] == "still_yours" => break,
-            Next::Json(_) => continue,
-            other => panic!("the victim lost its socket: {other:?}"),
-        }
-    }
+    // A close instead fails the wait.
+    next_of_type(&mut victim, "still_yours").await;
 }
 
 #[tokio::test]
 async fn revoked_or_expired_enrollment_tokens_are_refused() {
     let env = TestEnv::new().await;
-    let (_p, core, _edge) = stack(&env).await;
+    let (_p, core, _edge) = stack(&env, "edge-enroll").await;
     let api = Api::admin(core.addr).await;
     let (revoked_id, revoked) = create(&api, json!({})).await;
     let (expired_id, expired) = create(&api, json!({"expires_in_sec": 3600})).await;
@@ -270,7 +211,7 @@ async fn revoked_or_expired_enrollment_tokens_are_refused() {
 #[tokio::test]
 async fn an_organization_scoped_token_enrolls_into_that_organization() {
     let env = TestEnv::new().await;
-    let (_p, core, _edge) = stack(&env).await;
+    let (_p, core, _edge) = stack(&env, "edge-enroll").await;
     let api = Api::admin(core.addr).await;
     let (_, secret) = create(&api, json!({"organization_id": "acme"})).await;
     for id in ["acme-1", "acme-2"] {
@@ -312,7 +253,7 @@ async fn wait_status(env: &TestEnv, id: &str, wanted: &str) {
 #[tokio::test]
 async fn the_agent_enrolls_once_and_then_connects_with_the_token_it_kept() {
     let env = TestEnv::new().await;
-    let (_p, core, edge) = stack(&env).await;
+    let (_p, core, edge) = stack(&env, "edge-enroll").await;
     let api = Api::admin(core.addr).await;
     let (_, secret) = create(&api, json!({"id_prefix": "agent-", "max_uses": 1})).await;
     let dir = std::env::temp_dir().join(format!("moolai-enroll-{}", env.prefix));

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use moolai_tests::api::{Api, C, I};
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::ws::connect_as;
 use moolai_tests::{start_core, start_edge, start_persister, wait_until, TestEnv};
 use reqwest::Method;
@@ -74,10 +75,7 @@ async fn dashboard_answers_carry_csp_frame_and_sniffing_headers_and_no_source_ma
 #[tokio::test]
 async fn public_read_shows_the_fleet_but_not_logs_audit_or_internals() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.public_read_api = true;
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| c.public_read_api = true).await;
     let edge = start_edge(env.edge_config("edge-1")).await;
     let _sock = connect_as(&edge.ws_url(), "org-public", true).await;
     let anonymous = Api::new(core.addr, None);

@@ -76,7 +76,9 @@ async fn a_database_outage_under_load_loses_nothing_and_drains_after_its_return(
     let outage = Duration::from_secs(env_or("MOOLAI_FAULT_OUTAGE_SECS", 5));
 
     let pump = MessagePump::start(&edge.ws_url(), "dbo", rate).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Two seconds' worth of load before the cut, and as much after the return.
+    let phase = 2 * u64::from(rate);
+    pump.sends(phase).await;
     proxy.cut();
     let reported = wait_until(Duration::from_secs(10), || async {
         matches!(http::get(persister.addr, "/readyz").await, Ok((503, body)) if body.contains("database"))
@@ -87,7 +89,7 @@ async fn a_database_outage_under_load_loses_nothing_and_drains_after_its_return(
     let during = pump.sent();
     proxy.restore();
     let back = Instant::now();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    pump.sends(phase).await;
     let sent = pump.stop().await;
     drained(&env, "dbo", sent, Duration::from_secs(120)).await;
     let drain = back.elapsed();
@@ -112,7 +114,9 @@ async fn a_broker_restart_under_load_loses_nothing_and_rest_writes_fail_fast() {
     let outage = Duration::from_secs(env_or("MOOLAI_FAULT_OUTAGE_SECS", 5));
 
     let pump = MessagePump::start(&edge.ws_url(), "nr", rate).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Two seconds' worth of load before the kill, and as much after the restart.
+    let phase = 2 * u64::from(rate);
+    pump.sends(phase).await;
     nats.kill().await;
     let asked = Instant::now();
     let (status, body) = api
@@ -138,7 +142,7 @@ async fn a_broker_restart_under_load_loses_nothing_and_rest_writes_fail_fast() {
         assert!(up.is_some(), "{} not back within 10 s", role.addr);
     }
     let reconnected = back.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    pump.sends(phase).await;
     let sent = pump.stop().await;
     let took = drained(&env, "nr", sent, Duration::from_secs(60)).await;
     println!(

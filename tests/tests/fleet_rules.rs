@@ -6,6 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::api::{Api, C, I};
+use moolai_tests::barrier::Marker;
+use moolai_tests::stacks::persister_and_core;
 use moolai_tests::ws::{connect_as, next_of_type, send_json, Ws};
 use moolai_tests::{
     edge_process, free_port, start_core, start_edge, start_persister, wait_until, TestEnv,
@@ -49,6 +51,8 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
     let edge1 = start_edge(env.edge_config("edge-1")).await;
     let edge2 = start_edge(env.edge_config("edge-2")).await;
     let api = Api::admin(core.addr).await;
+    let mut marker1 = Marker::connect(&env, &edge1.ws_url(), "marker-1").await;
+    let mut marker2 = Marker::connect(&env, &edge2.ws_url(), "marker-2").await;
     let mut sock = connect_as(&edge1.ws_url(), "ind-1", true).await;
     assert!(active(&env, "ind-1").await);
 
@@ -74,7 +78,8 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
         "and again at every handshake"
     );
     heartbeat(&mut other).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    marker1.heartbeat_passes(&env).await;
+    marker2.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen(&env, "ind-1").await,
         frozen,
@@ -85,7 +90,7 @@ async fn independence_freezes_last_seen_through_either_edge_and_across_a_core_re
     core.stop().await;
     let core = start_core(env.core_config()).await;
     heartbeat(&mut other).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    marker2.heartbeat_passes(&env).await;
     assert_eq!(
         last_seen(&env, "ind-1").await,
         frozen,
@@ -170,10 +175,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
 #[tokio::test]
 async fn a_silent_orchestrator_goes_inactive_after_the_ttl_and_returns_with_its_next_heartbeat() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.heartbeat_ttl_sec = 2;
-    let _core = start_core(config).await;
+    let (_persister, _core) = persister_and_core(&env, |c| c.heartbeat_ttl_sec = 2).await;
     let edge = start_edge(env.edge_config("edge-1")).await;
     let mut quiet = connect_as(&edge.ws_url(), "ttl-quiet", true).await;
     let mut independent = connect_as(&edge.ws_url(), "ttl-ind", true).await;
@@ -224,10 +226,7 @@ async fn a_silent_orchestrator_goes_inactive_after_the_ttl_and_returns_with_its_
 #[tokio::test]
 async fn an_edge_that_dies_silently_leaves_nothing_active_past_the_ttl_and_is_forgotten() {
     let env = TestEnv::new().await;
-    let _persister = start_persister(env.persister_config()).await;
-    let mut config = env.core_config();
-    config.heartbeat_ttl_sec = 2;
-    let core = start_core(config).await;
+    let (_persister, core) = persister_and_core(&env, |c| c.heartbeat_ttl_sec = 2).await;
     let port = free_port();
     let mut edge = edge_process(&env, "edge-doomed", port).await;
     let api = Api::admin(core.addr).await;

@@ -2,11 +2,14 @@
 //! other orchestrators down noticeably, and oversized frames trickled in must not
 //! grow the edge's memory.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::SinkExt;
-use moolai_tests::ws::{connect, connect_as, next_of_type, send_json};
-use moolai_tests::{edge_process, free_port, start_core, start_persister, TestEnv};
+use moolai_tests::procfs::status_kib;
+use moolai_tests::ws::{connect, connect_as, next, next_of_type, send_json, Next};
+use moolai_tests::{edge_process, free_port, start_core, start_persister, wait_until, TestEnv};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -39,9 +42,10 @@ async fn a_sustained_flood_slows_the_others_by_less_than_50_ms() {
     // Ten flooders at ~1,000 frames/s each; each is closed (rate_limited) and
     // comes straight back, so the flood lasts.
     let stop = CancellationToken::new();
+    let flooded = Arc::new(AtomicU64::new(0));
     let mut flooders = Vec::new();
     for i in 0..10 {
-        let (url, stop) = (stack.edge.ws_url(), stop.clone());
+        let (url, stop, flooded) = (stack.edge.ws_url(), stop.clone(), flooded.clone());
         flooders.push(tokio::spawn(async move {
             let mut frames = 0u64;
             while !stop.is_cancelled() {
@@ -49,13 +53,19 @@ async fn a_sustained_flood_slows_the_others_by_less_than_50_ms() {
                 let beat = Message::text(json!({"type": "i_am_alive"}).to_string());
                 while !stop.is_cancelled() && ws.send(beat.clone()).await.is_ok() {
                     frames += 1;
+                    flooded.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
             frames
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Measured only once the flood is under way.
+    let under_way = wait_until(Duration::from_secs(10), || async {
+        flooded.load(Ordering::Relaxed) > 500
+    })
+    .await;
+    assert!(under_way.is_some(), "the flood never got going");
     let during = round_trip_p95(&mut calm, 40).await;
     stop.cancel();
     let mut sent = 0;
@@ -74,15 +84,6 @@ async fn a_sustained_flood_slows_the_others_by_less_than_50_ms() {
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 #[tokio::test]
 async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib() {
     let env = TestEnv::new().await;
@@ -92,7 +93,7 @@ async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib(
     let edge = edge_process(&env, "edge-mem", port).await;
     let pid = edge.id().expect("edge pid");
     let url = format!("ws://127.0.0.1:{port}/ws");
-    let before = rss_kib(pid);
+    let before = status_kib(pid, "VmRSS");
     // Twenty sockets, each announcing a 16 MiB frame and trickling its body.
     let mut socks = Vec::new();
     for i in 0..20 {
@@ -120,8 +121,11 @@ async fn frames_announcing_16_mib_trickled_in_grow_the_edge_by_less_than_10_mib(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let grown = rss_kib(pid).saturating_sub(before);
+    // Measured once the edge has refused every one at its header (closed it).
+    for ws in &mut socks {
+        while let Next::Json(_) = next(ws).await {}
+    }
+    let grown = status_kib(pid, "VmRSS").saturating_sub(before);
     println!("20 sockets announcing 16 MiB frames grew the edge by {grown} KiB");
     assert!(grown < 10 * 1024, "the edge grew by {grown} KiB");
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use moolai_tests::api::{admin_token, login_as, Api, I};
 use moolai_tests::assertions::names_field;
+use moolai_tests::procfs::status_kib;
 use moolai_tests::{start_core, start_persister, wait_until, TestEnv, ADMIN_PASSWORD};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -208,16 +209,6 @@ async fn core_process(env: &TestEnv, port: u16) -> tokio::process::Child {
     child
 }
 
-/// The peak resident memory of a process (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/<pid>/status")
-}
-
 #[tokio::test]
 async fn sixty_concurrent_wrong_logins_do_not_grow_cores_memory_by_a_hash_each() {
     let env = TestEnv::new().await;
@@ -228,7 +219,7 @@ async fn sixty_concurrent_wrong_logins_do_not_grow_cores_memory_by_a_hash_each()
     let pid = core.id().expect("core's pid");
     // One login first, so the dummy hash and the first arenas exist already.
     login_as(addr, "warm-up", "wrong password").await;
-    let before = peak_rss_kib(pid);
+    let before = status_kib(pid, "VmHWM");
     let client = client_from([127, 0, 0, 1]);
     let logins = (0..60).map(|n| {
         let client = client.clone();
@@ -236,7 +227,7 @@ async fn sixty_concurrent_wrong_logins_do_not_grow_cores_memory_by_a_hash_each()
     });
     let answers = join_all(logins).await;
     assert!(answers.iter().all(|a| a.0 == 401 || a.0 == 429));
-    let grown_mib = (peak_rss_kib(pid) - before) / 1024;
+    let grown_mib = (status_kib(pid, "VmHWM") - before) / 1024;
     let refused = answers.iter().filter(|a| a.0 == 429).count();
     eprintln!("# core's peak memory grew by {grown_mib} MiB; {refused} of 60 logins were 429");
     // Each argon2 hash holds 19 MiB while it runs: 60 at once were 1.1 GiB more;

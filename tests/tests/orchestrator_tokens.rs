@@ -3,66 +3,20 @@
 
 use std::time::Duration;
 
-use moolai_proto::secret::Secret;
 use moolai_tests::api::{Api, I};
+use moolai_tests::tokens::{
+    connect_with_token, edge_answers, register, stack, upgrade_with_header as connect,
+};
 use moolai_tests::ws::{expect_close, handshake, next_json, send_json};
-use moolai_tests::{start_core, start_edge, start_persister, wait_until, Running, TestEnv};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Error as WsError;
-
-/// At least 32 bytes, as core and edges require.
-const SECRET: &str = "test-token-secret-0123456789abcdefghij";
-
-async fn stack(env: &TestEnv) -> (Running, Running, Running) {
-    let persister = start_persister(env.persister_config()).await;
-    let mut core = env.core_config();
-    core.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
-    let core = start_core(core).await;
-    let mut edge = env.edge_config("edge-tok");
-    edge.orchestrator_token_secret = Some(Secret::from(SECRET.to_owned()));
-    edge.require_orchestrator_token = true;
-    let edge = start_edge(edge).await;
-    (persister, core, edge)
-}
-
-/// Connects with `token` in the Authorization header; `Err(status)` if refused.
-async fn connect(url: &str, token: Option<&str>) -> Result<moolai_tests::ws::Ws, u16> {
-    let mut request = url.into_client_request().unwrap();
-    if let Some(t) = token {
-        request.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
-        );
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(WsError::Http(resp)) => Err(resp.status().as_u16()),
-        Err(other) => panic!("unexpected: {other}"),
-    }
-}
+use moolai_tests::TestEnv;
 
 #[tokio::test]
 async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
     let env = TestEnv::new().await;
-    let (_p, core, edge) = stack(&env).await;
+    let (_p, core, edge) = stack(&env, "edge-tok").await;
     let api = Api::admin(core.addr).await;
-    let (status, reg) = api
-        .post(
-            &format!("{I}/orchestrators/register"),
-            serde_json::json!({"organization_id": "tok-a"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{reg}");
-    let token_a = reg["orchestrator_token"]
-        .as_str()
-        .expect("register issues a token")
-        .to_owned();
-    api.post(
-        &format!("{I}/orchestrators/register"),
-        serde_json::json!({"organization_id": "tok-b"}),
-    )
-    .await;
+    let token_a = register(&api, "tok-a").await;
+    register(&api, "tok-b").await;
 
     assert_eq!(
         connect(&edge.ws_url(), None).await.err(),
@@ -78,12 +32,10 @@ async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
     );
 
     // The KV update reaches the edge asynchronously; the token works once it has.
-    let accepted = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (edge.ws_url(), token_a.clone());
-        async move { connect(&url, Some(&t)).await.is_ok() }
-    })
-    .await;
-    assert!(accepted.is_some(), "a valid token was refused");
+    assert!(
+        edge_answers(&edge.ws_url(), &token_a, None).await,
+        "a valid token was refused"
+    );
 
     // Its token cannot be used to pose as another orchestrator.
     let mut sock = connect(&edge.ws_url(), Some(&token_a)).await.unwrap();
@@ -109,17 +61,11 @@ async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
         .await;
     assert_eq!(status, 200);
     let token_new = rotated["orchestrator_token"].as_str().unwrap().to_owned();
-    let old_refused = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (edge.ws_url(), token_a.clone());
-        async move { connect(&url, Some(&t)).await.err() == Some(401) }
-    })
-    .await;
-    assert!(old_refused.is_some(), "a rotated-away token still works");
-    let mut live = connect(&edge.ws_url(), Some(&token_new))
-        .await
-        .expect("the new token works");
-    send_json(&mut live, &handshake("tok-a", true)).await;
-    assert_eq!(next_json(&mut live).await["type"], "handshake_ack");
+    assert!(
+        edge_answers(&edge.ws_url(), &token_a, Some(401)).await,
+        "a rotated-away token still works"
+    );
+    let mut live = connect_with_token(&edge.ws_url(), &token_new, "tok-a").await;
     assert!(env.becomes_active("tok-a", Duration::from_secs(5)).await);
     let (status, _) = api.delete(&format!("{I}/orchestrators/tok-a/token")).await;
     assert_eq!(status, 200);
@@ -127,36 +73,19 @@ async fn only_the_current_token_of_an_orchestrator_lets_it_connect() {
         expect_close(&mut live).await,
         (4003, "token_revoked".into())
     );
-    let refused = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (edge.ws_url(), token_new.clone());
-        async move { connect(&url, Some(&t)).await.err() == Some(401) }
-    })
-    .await;
-    assert!(refused.is_some(), "a revoked token still works");
+    assert!(
+        edge_answers(&edge.ws_url(), &token_new, Some(401)).await,
+        "a revoked token still works"
+    );
 }
 
 #[tokio::test]
 async fn rotating_a_token_closes_the_socket_that_used_the_old_one() {
     let env = TestEnv::new().await;
-    let (_p, core, edge) = stack(&env).await;
+    let (_p, core, edge) = stack(&env, "edge-tok").await;
     let api = Api::admin(core.addr).await;
-    let (status, reg) = api
-        .post(
-            &format!("{I}/orchestrators/register"),
-            serde_json::json!({"organization_id": "tok-rot"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{reg}");
-    let old = reg["orchestrator_token"].as_str().unwrap().to_owned();
-    let accepted = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (edge.ws_url(), old.clone());
-        async move { connect(&url, Some(&t)).await.is_ok() }
-    })
-    .await;
-    assert!(accepted.is_some(), "a valid token was refused");
-    let mut sock = connect(&edge.ws_url(), Some(&old)).await.unwrap();
-    send_json(&mut sock, &handshake("tok-rot", true)).await;
-    assert_eq!(next_json(&mut sock).await["type"], "handshake_ack");
+    let old = register(&api, "tok-rot").await;
+    let mut sock = connect_with_token(&edge.ws_url(), &old, "tok-rot").await;
     assert!(env.becomes_active("tok-rot", Duration::from_secs(5)).await);
 
     let (status, rotated) = api
@@ -171,14 +100,10 @@ async fn rotating_a_token_closes_the_socket_that_used_the_old_one() {
         (4003, "token_rotated".into())
     );
     // Its reconnect with the old token is refused; the new one works.
-    let refused = wait_until(Duration::from_secs(5), || {
-        let (url, t) = (edge.ws_url(), old.clone());
-        async move { connect(&url, Some(&t)).await.err() == Some(401) }
-    })
-    .await;
-    assert!(refused.is_some(), "the rotated-away token still works");
+    assert!(
+        edge_answers(&edge.ws_url(), &old, Some(401)).await,
+        "the rotated-away token still works"
+    );
     let new = rotated["orchestrator_token"].as_str().unwrap();
-    let mut sock = connect(&edge.ws_url(), Some(new)).await.unwrap();
-    send_json(&mut sock, &handshake("tok-rot", true)).await;
-    assert_eq!(next_json(&mut sock).await["type"], "handshake_ack");
+    connect_with_token(&edge.ws_url(), new, "tok-rot").await;
 }

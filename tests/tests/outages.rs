@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use moolai_tests::barrier::instances_reach;
 use moolai_tests::faults::TcpProxy;
 use moolai_tests::http;
 use moolai_tests::ws::{connect_as, next_json};
@@ -39,16 +40,7 @@ async fn events_during_a_database_outage_are_written_when_it_returns() {
     );
 
     proxy.restore();
-    let written = wait_until(Duration::from_secs(20), || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM orchestrator_instances WHERE status = 'active'",
-        )
-        .fetch_one(&env.pool)
-        .await
-        .unwrap()
-            == 5
-    })
-    .await;
+    let written = instances_reach(&env, "active", 5, Duration::from_secs(20)).await;
     assert!(
         written.is_some(),
         "events acknowledged by the bus were lost in the outage"

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use moolai_tests::barrier::Marker;
 use moolai_tests::ws::{self, connect_as, expect_close, next_json, next_of_type, send_json};
 use moolai_tests::{start_edge, wait_until, TestEnv};
 use serde_json::json;
@@ -112,7 +113,7 @@ async fn heartbeat_reaches_last_seen_within_a_second() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The beat is stamped at the edge when read: after `before` was read back.
     send_json(
         &mut sock,
         &json!({"type": "i_am_alive", "timestamp": "2026-11-22T21:26:50+00:00"}),
@@ -161,10 +162,12 @@ async fn disconnect_marks_the_orchestrator_inactive() {
 async fn newest_connection_wins_on_the_same_edge() {
     let env = TestEnv::new().await;
     let stack = env.stack().await;
+    let marker = Marker::connect(&env, &stack.edge.ws_url(), "org-marker").await;
     let mut old = connect_as(&stack.edge.ws_url(), "org-dup", true).await;
     let _new = connect_as(&stack.edge.ws_url(), "org-dup", true).await;
     assert_eq!(expect_close(&mut old).await, (4000, "superseded".into()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The old connection's disconnect was published before the marker's.
+    marker.disconnect_passes(&env).await;
     assert_eq!(env.status("org-dup").await.as_deref(), Some("active"));
 }
 
@@ -173,6 +176,7 @@ async fn reconnect_through_a_second_edge_ignores_the_late_disconnect_of_the_firs
     let env = TestEnv::new().await;
     let stack = env.stack().await;
     let edge2 = start_edge(env.edge_config("edge-2")).await;
+    let marker = Marker::connect(&env, &stack.edge.ws_url(), "org-marker").await;
     let mut first = connect_as(&stack.edge.ws_url(), "org-move", true).await;
     assert!(wait_until(DB_WAIT, || async {
         env.status("org-move").await.as_deref() == Some("active")
@@ -194,7 +198,8 @@ async fn reconnect_through_a_second_edge_ignores_the_late_disconnect_of_the_firs
     })
     .await;
     assert!(moved.is_some());
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // edge-1 published the first connection's disconnect before the marker's.
+    marker.disconnect_passes(&env).await;
     assert_eq!(env.status("org-move").await.as_deref(), Some("active"));
     // The newer connection is still served: a heartbeat moves last_seen.
     let before: DateTime<Utc> = env
@@ -262,6 +267,7 @@ async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
         .await
         .unwrap();
     let stack = env.stack().await; // core loads the rule at start
+    let mut marker = Marker::connect(&env, &stack.edge.ws_url(), "org-marker").await;
     let mut sock = connect_as(&stack.edge.ws_url(), "org-ind", true).await;
     assert!(wait_until(DB_WAIT, || async {
         env.scalar::<DateTime<Utc>>(
@@ -276,7 +282,7 @@ async fn heartbeats_of_an_independent_orchestrator_are_ignored() {
     for _ in 0..3 {
         send_json(&mut sock, &json!({"type": "i_am_alive"})).await;
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    marker.heartbeat_passes(&env).await;
     let last_seen: Option<DateTime<Utc>> = env
         .scalar(
             "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",

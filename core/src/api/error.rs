@@ -141,3 +141,117 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The status, one header and the JSON body a client would see.
+    async fn seen(
+        err: ApiError,
+        header: header::HeaderName,
+    ) -> (StatusCode, Option<String>, Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let value = response
+            .headers()
+            .get(header)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, value, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_error_has_its_status_and_its_text_as_detail() {
+        let cases = [
+            (ApiError::MissingToken, 401, "Missing bearer token"),
+            (ApiError::InvalidToken, 403, "Invalid token."),
+            (ApiError::SessionEnded, 401, "Session ended"),
+            (ApiError::BadCredentials, 401, "Invalid credentials"),
+            (ApiError::TooManyLogins(7), 429, "try again in 7 s"),
+            (ApiError::LoginBusy, 429, "Too many logins in progress"),
+            (
+                ApiError::Forbidden("admins only".into()),
+                403,
+                "admins only",
+            ),
+            (ApiError::NotFound("x not found".into()), 404, "x not found"),
+            (ApiError::Conflict("taken".into()), 409, "taken"),
+            (ApiError::Unavailable("nats down".into()), 503, "nats down"),
+            (ApiError::BodyTimeout, 408, "not received in time"),
+        ];
+        for (err, status, detail) in cases {
+            let name = format!("{err:?}");
+            let (got, _, body) = seen(err, header::RETRY_AFTER).await;
+            assert_eq!(got.as_u16(), status, "{name}");
+            let text = body["detail"].as_str().unwrap_or_default();
+            assert!(text.contains(detail), "{name}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_errors_say_how_to_get_a_token() {
+        for err in [ApiError::MissingToken, ApiError::InvalidToken] {
+            let (_, _, body) = seen(err, header::RETRY_AFTER).await;
+            assert!(body["detail"].as_str().unwrap().ends_with(GET_A_TOKEN));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_hides_its_cause() {
+        let (status, _, body) = seen(
+            ApiError::Internal("password column leaked".into()),
+            header::RETRY_AFTER,
+        )
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body,
+            json!({"success": false, "detail": "Internal server error"})
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_lists_its_fields() {
+        let (status, _, body) = seen(
+            ApiError::field("query", "page_size", "must be between 1 and 500"),
+            header::RETRY_AFTER,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body,
+            json!({"detail": [{
+                "loc": ["query", "page_size"],
+                "msg": "must be between 1 and 500",
+                "type": "value_error",
+            }]})
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_say_when_to_retry_and_an_ended_session_says_why() {
+        let (_, retry, _) = seen(ApiError::TooManyLogins(42), header::RETRY_AFTER).await;
+        assert_eq!(retry.as_deref(), Some("42"));
+        let (_, retry, _) = seen(ApiError::LoginBusy, header::RETRY_AFTER).await;
+        assert_eq!(retry.as_deref(), Some("1"));
+        let (_, challenge, _) = seen(ApiError::SessionEnded, header::WWW_AUTHENTICATE).await;
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let (_, none, _) = seen(ApiError::BadCredentials, header::WWW_AUTHENTICATE).await;
+        assert_eq!(none, None, "only an ended session carries the challenge");
+    }
+
+    #[test]
+    fn a_database_that_is_away_is_unavailable_and_anything_else_a_bug() {
+        let away = ApiError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(away.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let decode = ApiError::from(sqlx::Error::Decode("bad bytes".into()));
+        assert_eq!(decode.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

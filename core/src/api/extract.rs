@@ -121,3 +121,135 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .map_err(|_| ApiError::NotFound(format!("{raw} not found")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body as HttpBody};
+    use axum::http::{Request, StatusCode};
+    use axum::routing::{get, post};
+    use axum::Router;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Item {
+        name: String,
+        #[serde(default)]
+        tags: Vec<u32>,
+    }
+
+    #[derive(Deserialize)]
+    struct Query {
+        page: u32,
+        q: Option<String>,
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/items",
+                post(|Body(item): Body<Item>| async move {
+                    format!("{} {:?}", item.name, item.tags)
+                }),
+            )
+            .route(
+                "/list",
+                get(|Params(q): Params<Query>| async move {
+                    format!("{} {}", q.page, q.q.unwrap_or_default())
+                }),
+            )
+            .route(
+                "/orgs/{id}",
+                get(|Id(id): Id| async move { id.to_string() }),
+            )
+    }
+
+    async fn call(request: Request<HttpBody>) -> (StatusCode, String) {
+        let response = app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn post_body(body: &str) -> (StatusCode, String) {
+        let request = Request::post("/items")
+            .header("content-type", "application/json")
+            .body(HttpBody::from(body.to_owned()))
+            .unwrap();
+        call(request).await
+    }
+
+    async fn get_uri(uri: &str) -> (StatusCode, String) {
+        call(Request::get(uri).body(HttpBody::empty()).unwrap()).await
+    }
+
+    /// The `loc` of the one field a 422 names.
+    fn loc(body: &str) -> Value {
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["detail"].as_array().map(Vec::len), Some(1), "{body}");
+        body["detail"][0]["loc"].clone()
+    }
+
+    #[tokio::test]
+    async fn a_good_body_reaches_the_handler() {
+        let (status, text) = post_body(r#"{"name": "a", "tags": [1, 2]}"#).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "a [1, 2]"));
+    }
+
+    #[tokio::test]
+    async fn a_body_missing_a_field_names_it() {
+        let (status, text) = post_body(r#"{"tags": []}"#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(loc(&text), json!(["body", "name"]));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_type_deep_in_a_body_names_its_path() {
+        let (status, text) = post_body(r#"{"name": "a", "tags": [1, "x"]}"#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(loc(&text), json!(["body", "tags[1]"]));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_says_so() {
+        let (status, text) = post_body(r#"{"name": "#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let msg = body["detail"][0]["msg"].as_str().unwrap();
+        assert!(msg.starts_with("body is not valid JSON"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn query_parameters_are_parsed_and_their_errors_name_them() {
+        let (status, text) = get_uri("/list?page=2&q=abc").await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "2 abc"));
+        let (status, text) = get_uri("/list?page=two").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(loc(&text), json!(["query", "page"]));
+        let (status, text) = get_uri("/list?q=abc").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(loc(&text), json!(["query", "page"]));
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_a_query_parameter_is_refused_before_the_database() {
+        let (status, text) = get_uri("/list?page=1&q=a%00b").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(loc(&text), json!(["query", "q"]));
+    }
+
+    #[tokio::test]
+    async fn a_path_id_that_cannot_be_an_orchestrator_is_not_found() {
+        let (status, text) = get_uri("/orgs/org-1").await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "org-1"));
+        let bad = "a".repeat(1000);
+        let (status, text) = get_uri(&format!("/orgs/{bad}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(text.contains("not found"), "{text}");
+        let (status, _) = get_uri("/orgs/a.b").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

@@ -239,12 +239,17 @@ mod tests {
         guard.admit(user, from).map(drop)
     }
 
+    /// Fails as often as the defaults allow before the pair has to wait.
+    fn use_up_free_failures(guard: &LoginGuard, user: &str, from: IpAddr) {
+        for n in 0..Limits::default().free_failures {
+            fail(guard, user, from).unwrap_or_else(|r| panic!("free failure {n}: {r:?}"));
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_pair_waits_twice_as_long_after_each_failure_past_the_free_ones() {
         let guard = LoginGuard::default();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
         assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
         tokio::time::advance(Duration::from_millis(1001)).await;
         fail(&guard, "admin", ip(1)).unwrap(); // the 4th failure: wait 2 s
@@ -308,9 +313,7 @@ mod tests {
         fail(&guard, "admin", ip(1)).unwrap();
         fail(&guard, "admin", ip(1)).unwrap();
         guard.admit("admin", ip(1)).unwrap().succeeded();
-        for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "admin", ip(1));
     }
 
     #[tokio::test(start_paused = true)]
@@ -329,18 +332,97 @@ mod tests {
     async fn unlock_clears_a_user_everywhere_or_an_address() {
         let guard = LoginGuard::default();
         for from in [ip(1), ip(2)] {
-            for _ in 0..3 {
-                fail(&guard, "admin", from).unwrap();
-            }
+            use_up_free_failures(&guard, "admin", from);
         }
-        for _ in 0..3 {
-            fail(&guard, "other", ip(1)).unwrap();
-        }
+        use_up_free_failures(&guard, "other", ip(1));
         assert_eq!(guard.unlock(Some("admin"), None), 2);
         assert!(guard.admit("admin", ip(1)).is_ok());
         assert!(guard.admit("admin", ip(2)).is_ok());
         assert!(guard.admit("other", ip(1)).is_err());
         assert!(guard.unlock(None, Some(ip(1))) >= 2);
         assert!(guard.admit("other", ip(1)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_is_announced_in_whole_seconds_rounded_up() {
+        let guard = LoginGuard::default();
+        use_up_free_failures(&guard, "admin", ip(1));
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(fail(&guard, "admin", ip(1)), Err(Refusal::Throttled(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_try_does_not_lengthen_the_wait() {
+        let guard = LoginGuard::default();
+        use_up_free_failures(&guard, "admin", ip(1));
+        for _ in 0..50 {
+            assert!(fail(&guard, "admin", ip(1)).is_err());
+        }
+        tokio::time::advance(Duration::from_millis(1001)).await;
+        assert!(fail(&guard, "admin", ip(1)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_refused_before_hashing_count_against_the_address() {
+        let guard = LoginGuard::default();
+        for _ in 0..100 {
+            guard.count_address(ip(5));
+        }
+        assert!(matches!(
+            fail(&guard, "admin", ip(5)),
+            Err(Refusal::Throttled(_))
+        ));
+        assert!(fail(&guard, "admin", ip(6)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successes_do_not_use_up_the_address_budget() {
+        let guard = LoginGuard::default();
+        for _ in 0..150 {
+            guard.admit("admin", ip(3)).unwrap().succeeded();
+        }
+        assert!(fail(&guard, "someone", ip(3)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlocking_an_address_restores_its_budget_and_a_pair_only_that_pair() {
+        let guard = LoginGuard::default();
+        for n in 0..100 {
+            fail(&guard, &format!("user-{n}"), ip(9)).unwrap();
+        }
+        assert!(fail(&guard, "fresh", ip(9)).is_err());
+        guard.unlock(None, Some(ip(9)));
+        assert!(fail(&guard, "fresh", ip(9)).is_ok());
+
+        for from in [ip(1), ip(2)] {
+            use_up_free_failures(&guard, "admin", from);
+        }
+        assert_eq!(
+            guard.unlock(Some("admin"), Some(ip(1))),
+            2,
+            "pair and address"
+        );
+        assert!(guard.admit("admin", ip(1)).is_ok());
+        assert!(
+            guard.admit("admin", ip(2)).is_err(),
+            "the other pair still waits"
+        );
+        assert_eq!(guard.unlock(Some("nobody"), None), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_password_work_shares_the_hashing_slots_and_busy_is_not_a_failure() {
+        let guard = LoginGuard::new(Limits {
+            concurrent_hashes: 2,
+            ..Limits::default()
+        });
+        let slots = [guard.hashing_slot().unwrap(), guard.hashing_slot().unwrap()];
+        for _ in 0..10 {
+            assert!(matches!(guard.admit("admin", ip(1)), Err(Refusal::Busy)));
+        }
+        drop(slots);
+        for _ in 0..3 {
+            fail(&guard, "admin", ip(1)).expect("busy refusals were not counted");
+        }
     }
 }

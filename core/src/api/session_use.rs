@@ -113,4 +113,56 @@ mod tests {
         tokio::time::advance(IDLE + Duration::from_secs(1)).await;
         assert_eq!(uses.touch_if_fresh("a", IDLE, IDLE * 2), Touch::Idle);
     }
+
+    #[test]
+    fn the_stored_last_use_is_refreshed_every_quarter_but_at_least_each_minute() {
+        assert_eq!(persist_every(IDLE), Duration::from_secs(10));
+        assert_eq!(
+            persist_every(Duration::from_secs(3600)),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_use_through_this_core_outweighs_an_older_stored_one() {
+        let uses = SessionUse::default();
+        uses.touch("a");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(
+            uses.touch_if_fresh("a", IDLE, Duration::from_secs(3600)),
+            Touch::Fresh { persist: false }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_use_elsewhere_outweighs_this_cores_older_memory() {
+        let uses = SessionUse::default();
+        uses.touch("a");
+        tokio::time::advance(IDLE * 2).await;
+        assert!(matches!(
+            uses.touch_if_fresh("a", IDLE, Duration::from_secs(1)),
+            Touch::Fresh { .. }
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_idle_in_memory_stays_idle() {
+        let uses = SessionUse::default();
+        uses.touch("a");
+        tokio::time::advance(IDLE + Duration::from_secs(1)).await;
+        let stored = IDLE + Duration::from_secs(1);
+        assert_eq!(uses.touch_if_fresh("a", IDLE, stored), Touch::Idle);
+        assert_eq!(uses.touch_if_fresh("a", IDLE, stored), Touch::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forgotten_session_is_judged_by_the_database_alone() {
+        let uses = SessionUse::default();
+        uses.touch("a");
+        uses.forget("a");
+        assert_eq!(
+            uses.touch_if_fresh("a", IDLE, IDLE + Duration::from_secs(1)),
+            Touch::Idle
+        );
+    }
 }

@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import { useAuth } from '@lib/auth/AuthProvider';
-import { useLiveStatus, POLL_MS } from '@lib/live/LiveProvider';
+import { POLL_MS } from '@lib/api/queryClient';
+import { useLiveStatus } from '@lib/live/LiveProvider';
 import {
   IconActivity,
   IconBuilding,
@@ -49,9 +50,10 @@ function LiveIndicator() {
 export function Layout() {
   const { session, signOut } = useAuth();
   const logout = useLogout();
-  const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
-  useEffect(() => setMenuOpen(false), [location.pathname]);
+  // The drawer stays open only on the page where it was opened: following a link closes it.
+  const [menuOpenAt, setMenuOpenAt] = useState<string | null>(null);
+  const menuOpen = menuOpenAt === location.pathname;
 
   const doLogout = async () => {
     try {
@@ -100,7 +102,7 @@ export function Layout() {
             aria-label="Menu"
             aria-expanded={menuOpen}
             aria-controls="main-nav"
-            onClick={() => setMenuOpen((o) => !o)}
+            onClick={() => setMenuOpenAt(menuOpen ? null : location.pathname)}
           >
             <IconMenu />
           </button>

@@ -49,21 +49,4 @@ export function lastSeenOf(org: Organization, instances: Orchestrator[] = []): s
 
 export type StatusFilter = 'all' | 'active' | 'inactive' | 'independent';
 
-export function matchesStatus(org: Organization, filter: StatusFilter): boolean {
-  if (filter === 'all') return true;
-  if (filter === 'inactive') return org.status !== 'active' && org.status !== 'independent';
-  return org.status === filter;
-}
-
-/** Case-insensitive match on id, name and location. */
-export function matchesSearch(org: Organization, q: string): boolean {
-  if (!q) return true;
-  const needle = q.toLowerCase();
-  return (
-    org.organization_id.toLowerCase().includes(needle) ||
-    (org.name ?? '').toLowerCase().includes(needle) ||
-    (org.location ?? '').toLowerCase().includes(needle)
-  );
-}
-
 export const ORG_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;

@@ -144,9 +144,10 @@ export async function fetchAllPages<T>(
   path: string,
   keyOf: (item: T) => string,
   signal?: AbortSignal,
+  filters: Record<string, string> = {},
 ): Promise<T[]> {
   const get = (page: number) =>
-    apiFetch<Envelope<Page<T>>>(path, { query: { page, page_size: MAX_PAGE_SIZE }, signal }).then(
+    apiFetch<Envelope<Page<T>>>(path, { query: { ...filters, page, page_size: MAX_PAGE_SIZE }, signal }).then(
       (e) => e.data,
     );
   const first = await get(1);

@@ -8,10 +8,13 @@ export const queryKeys = {
   /** Not under `orchestrators`: invalidating those must not refetch this poll. */
   lastSeen: (ids: string) => ['last-seen', ids] as const,
   organizations: ['organizations'] as const,
-  organizationsAll: ['organizations', 'all'] as const,
+  organizationsPage: (filters: { q?: string; status?: string; page: number; page_size: number }) =>
+    ['organizations', 'page', filters] as const,
+  organizationCounts: ['organizations', 'counts'] as const,
   organization: (id: string) => ['organization', id] as const,
+  organizationExists: (id: string) => ['organization', id, 'exists'] as const,
   orchestrators: ['orchestrators'] as const,
-  orchestratorsAll: ['orchestrators', 'all'] as const,
+  orchestratorsOf: (organizationId: string) => ['orchestrators', 'of', organizationId] as const,
   orchestrator: (id: string) => ['orchestrator', id] as const,
   messages: ['messages'] as const,
   messageList: (filters: { message_type?: string; status?: string; limit: number }) =>

@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { configureApi } from '../api/apiFetch';
@@ -16,47 +16,64 @@ interface AuthState {
 
 const AuthContext = createContext<AuthState | null>(null);
 
+/**
+ * The session apiFetch sends, kept outside React state so that a request started
+ * before a re-render reads the newest token. A 401/403 for a token other than the
+ * current one (a request from before a new login) is not this session's end.
+ */
+class CurrentSession {
+  #session: Session | null;
+  #signOut: (why: string) => void = () => {};
+
+  constructor(session: Session | null) {
+    this.#session = session;
+    configureApi(
+      () => this.#session?.token ?? null,
+      (err, token) => {
+        if (!this.#session || token !== this.#session.token) return;
+        this.#signOut(`Your session has ended (${describeError(err)}). Please sign in again.`);
+      },
+    );
+  }
+
+  set(session: Session | null) {
+    this.#session = session;
+  }
+
+  onLost(signOut: (why: string) => void) {
+    this.#signOut = signOut;
+  }
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
-  const sessionRef = useRef(session);
-  sessionRef.current = session;
+  // What apiFetch reads, made and wired during the first render, not in an effect:
+  // children's effects run first, and their queries must already carry the token.
+  const [current] = useState(() => new CurrentSession(session));
 
   const signOut = useCallback(
     (why?: string) => {
       saveSession(null);
-      sessionRef.current = null;
+      current.set(null);
       setSession(null);
       setNotice(why ?? null);
       queryClient.clear();
     },
-    [queryClient],
+    [queryClient, current],
   );
+  useEffect(() => current.onLost(signOut), [current, signOut]);
 
-  // Wired during the first render, not in an effect: children's effects run
-  // first, and their queries must already carry the token. A 401/403 for a
-  // token other than the current one (a request from before a new login) is
-  // not this session's end.
-  const signOutRef = useRef(signOut);
-  signOutRef.current = signOut;
-  useState(() => {
-    configureApi(
-      () => sessionRef.current?.token ?? null,
-      (err, token) => {
-        if (!sessionRef.current || token !== sessionRef.current.token) return;
-        signOutRef.current(`Your session has ended (${describeError(err)}). Please sign in again.`);
-      },
-    );
-    return null;
-  });
-
-  const signIn = useCallback((s: Session) => {
-    saveSession(s);
-    sessionRef.current = s;
-    setNotice(null);
-    setSession(s);
-  }, []);
+  const signIn = useCallback(
+    (s: Session) => {
+      saveSession(s);
+      current.set(s);
+      setNotice(null);
+      setSession(s);
+    },
+    [current],
+  );
 
   // Leave on time when the token expires, rather than at the next failed call.
   useEffect(() => {

@@ -1,6 +1,7 @@
 import { createContext, useContext, useEffect, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useQueryClient, type QueryKey } from '@tanstack/react-query';
+import { setStreamDown } from '../api/queryClient';
 import { queryKeys } from '../api/queryKeys';
 import type { ActivityEntry, Stats, StatsHistory } from '../api/types';
 import { keysForActivity } from './invalidation';
@@ -8,8 +9,6 @@ import { pushStats, resetStats, setStatsHistory } from './statsStore';
 
 export type LiveStatus = 'connecting' | 'live' | 'disconnected';
 
-/** While the stream is down, every query on screen is refetched this often. */
-export const POLL_MS = 5000;
 /** Invalidations are gathered this long, so a burst of events is one refetch. */
 const BATCH_MS = 200;
 /** Keepalive-only changes (`last_seen`) wait this long. */
@@ -21,21 +20,22 @@ const LiveContext = createContext<LiveStatus>('connecting');
  * Keeps `/api/v1/events` open while signed in: `activity` events invalidate the
  * queries they touch (a badge changes well within 2 s), `stats_history` (once, on
  * opening) and `stats` events feed the heartbeat chart. When the stream drops, it
- * says so and every visible query is polled every {@link POLL_MS} until the stream
- * is back.
+ * says so and every visible query is polled (`setStreamDown`) until the stream is
+ * back.
  */
 export function LiveProvider({ token, children }: { token: string | null; children: ReactNode }) {
   const queryClient = useQueryClient();
-  const [status, setStatus] = useState<LiveStatus>('connecting');
+  // The status belongs to one token: a new one starts again at 'connecting'.
+  const [state, setState] = useState<{ token: string | null; status: LiveStatus }>({ token, status: 'connecting' });
+  const status = state.token === token ? state.status : 'connecting';
 
   useEffect(() => {
     if (!token) return;
     let es: EventSource | null = null;
     let closed = false;
     let attempt = 0;
-    let everOpened = false;
     let reconnectTimer: number | undefined;
-    let pollTimer: number | undefined;
+    const setStatus = (s: LiveStatus) => setState({ token, status: s });
     let batchTimer: number | undefined;
     let slowTimer: number | undefined;
     const pending = new Map<string, QueryKey>();
@@ -66,27 +66,15 @@ export function LiveProvider({ token, children }: { token: string | null; childr
       }
     };
 
-    const startPolling = () => {
-      if (pollTimer !== undefined) return;
-      pollTimer = window.setInterval(() => {
-        void queryClient.invalidateQueries(undefined, { cancelRefetch: false });
-      }, POLL_MS);
-    };
-    const stopPolling = () => {
-      if (pollTimer !== undefined) window.clearInterval(pollTimer);
-      pollTimer = undefined;
-    };
-
     const connect = () => {
       if (closed) return;
       es = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
       es.onopen = () => {
         attempt = 0;
         setStatus('live');
-        stopPolling();
-        // Back after a gap: whatever happened meanwhile was not pushed.
-        if (everOpened) void queryClient.invalidateQueries();
-        everOpened = true;
+        // Back after a gap: whatever happened meanwhile was not pushed, so
+        // everything on screen is refetched (setStreamDown does it) and polling stops.
+        setStreamDown(queryClient, false);
       };
       es.addEventListener('activity', (ev) => {
         let entry: ActivityEntry;
@@ -123,7 +111,7 @@ export function LiveProvider({ token, children }: { token: string | null; childr
       es.onerror = () => {
         if (closed) return;
         setStatus('disconnected');
-        startPolling();
+        setStreamDown(queryClient, true);
         // CONNECTING: the browser retries by itself. CLOSED (a non-200 answer,
         // e.g. 403 or 503): retry ourselves, backing off up to 10 s. A lost
         // session is noticed by the polling requests, which sign out.
@@ -136,13 +124,12 @@ export function LiveProvider({ token, children }: { token: string | null; childr
       };
     };
 
-    setStatus('connecting');
     resetStats();
     connect();
     return () => {
       closed = true;
       es?.close();
-      stopPolling();
+      setStreamDown(queryClient, false);
       window.clearTimeout(reconnectTimer);
       window.clearTimeout(batchTimer);
       window.clearTimeout(slowTimer);

@@ -5,7 +5,7 @@ const has = (keys: readonly (readonly unknown[])[], k: readonly unknown[]) => ke
 
 describe('keysForActivity', () => {
   it('refreshes badges and counts at once on independence, handshake, disconnect, stale', () => {
-    for (const type of ['independence', 'handshake', 'disconnect', 'stale', 'registered', 'deregistered']) {
+    for (const type of ['independence', 'handshake', 'disconnect', 'stale', 'registered', 'deregistered', 'organization_deleted']) {
       const { now, slow } = keysForActivity({ timestamp: '', type, data: { orchestrator_id: 'o1' } });
       expect(has(now, ['organizations']), type).toBe(true);
       expect(has(now, ['orchestrators']), type).toBe(true);

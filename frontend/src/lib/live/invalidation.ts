@@ -11,9 +11,16 @@ const FLEET = new Set([
   'registered',
   'deregistered',
   'organization_created',
+  'organization_deleted',
   'instance_created',
 ]);
-const MESSAGES = new Set(['message_created', 'message_status', 'message_sent', 'message_ack']);
+/**
+ * The message kinds core records: created through the API, a status set, sent to
+ * an orchestrator. A message an orchestrator sends, and its acknowledgements, are
+ * written by the persister and not announced: the lists show them at their next
+ * refetch (opening the page, another event, or the polling while the stream is down).
+ */
+const MESSAGES = new Set(['message_created', 'message_status', 'message_sent']);
 const CONFIG = new Set(['features', 'provision', 'organization_updated']);
 
 // Prefixes: invalidating them refetches only the queries on screen.

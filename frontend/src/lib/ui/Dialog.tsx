@@ -1,74 +1,64 @@
-import { useEffect, useId, useRef } from 'react';
+import { useId, useLayoutEffect, useRef } from 'react';
 import type { ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 
-const FOCUSABLE =
-  'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-
 interface DialogProps {
   title: string;
+  /** Escape, a click on the backdrop, or the browser closing the dialog. */
   onClose(): void;
   children: ReactNode;
-  /** Element to focus first; otherwise the first focusable one. */
+  /** Element to focus first; otherwise the browser focuses the first focusable one. */
   initialFocus?: React.RefObject<HTMLElement | null>;
   role?: 'dialog' | 'alertdialog';
   describedBy?: string;
 }
 
-/** A modal: labelled, Escape closes, Tab stays inside, focus returns on close. */
+/**
+ * A modal `<dialog>` opened with `showModal()`: the browser makes the rest of the
+ * page inert, keeps the focus inside, turns Escape into `cancel` and gives the
+ * focus back on `close()`. Mounted means open; the parent decides when it closes,
+ * so `cancel` is turned into `onClose` (which may refuse, e.g. while saving).
+ */
 export function Dialog({ title, onClose, children, initialFocus, role = 'dialog', describedBy }: DialogProps) {
   const titleId = useId();
-  const ref = useRef<HTMLDivElement>(null);
-  const closeRef = useRef(onClose);
-  closeRef.current = onClose;
+  const ref = useRef<HTMLDialogElement>(null);
 
-  useEffect(() => {
-    const before = document.activeElement as HTMLElement | null;
+  // A layout effect, so that close() (which gives the focus back) runs before
+  // React removes the element.
+  useLayoutEffect(() => {
     const el = ref.current;
-    const target = initialFocus?.current ?? el?.querySelector<HTMLElement>(FOCUSABLE) ?? el;
-    target?.focus();
-    return () => before?.focus?.();
+    if (!el) return;
+    el.showModal();
+    initialFocus?.current?.focus();
+    return () => el.close();
+    // Opened once, when mounted.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  const onKeyDown = (e: React.KeyboardEvent) => {
-    if (e.key === 'Escape') {
-      e.stopPropagation();
-      closeRef.current();
-      return;
-    }
-    if (e.key !== 'Tab' || !ref.current) return;
-    const items = Array.from(ref.current.querySelectorAll<HTMLElement>(FOCUSABLE));
-    if (!items.length) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (e.shiftKey && document.activeElement === first) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  };
-
   return createPortal(
-    <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div
-        ref={ref}
-        className="dialog"
-        role={role}
-        aria-modal="true"
-        aria-labelledby={titleId}
-        aria-describedby={describedBy}
-        tabIndex={-1}
-        onKeyDown={onKeyDown}
-      >
+    // The portal keeps the dialog out of any form or card it is declared in.
+    <dialog
+      ref={ref}
+      className="dialog"
+      role={role === 'alertdialog' ? role : undefined}
+      aria-labelledby={titleId}
+      aria-describedby={describedBy}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      // Browsers may close without a cancelable `cancel` (repeated Escape); the parent follows.
+      onClose={onClose}
+      // The dialog element itself is hit only on its backdrop: its content has its own box.
+      onMouseDown={(e) => e.target === e.currentTarget && onClose()}
+    >
+      <div className="dialog-content">
         <h2 id={titleId} className="dialog-title">
           {title}
         </h2>
         {children}
       </div>
-    </div>,
+    </dialog>,
     document.body,
   );
 }

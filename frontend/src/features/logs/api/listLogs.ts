@@ -21,8 +21,9 @@ export const logsQuery = (f: LogFilters, tail: boolean) =>
       }).then((r) => r.data.items),
     meta: { what: 'Loading logs' },
     placeholderData: (previous) => previous,
-    // Live tail: logs are not pushed, so poll while it is on.
-    refetchInterval: tail ? 2000 : false,
+    // Live tail: logs are not pushed, so poll while it is on (off, the default
+    // interval applies: polling only while the event stream is down).
+    ...(tail ? { refetchInterval: 2000 } : {}),
     staleTime: tail ? 0 : 30_000,
   });
 

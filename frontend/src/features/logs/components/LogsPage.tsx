@@ -31,15 +31,14 @@ export function LogsPage() {
   const dq = useDeferredValue(debounced);
 
   const logs = useLogs({ q: dq || undefined, level: level || undefined, source: source || undefined, limit: 500 }, tail);
-  const [sources, setSources] = useState<string[]>(BASE_SOURCES);
-  useEffect(() => {
-    if (!logs.data) return;
-    setSources((prev) => {
-      const s = new Set(prev);
-      for (const r of logs.data) s.add(r.source);
-      return s.size === prev.length ? prev : [...s].sort();
-    });
-  }, [logs.data]);
+  // Every source seen so far stays in the filter, whatever the current query shows.
+  const [seen, setSeen] = useState<{ from?: unknown; sources: string[] }>({ sources: BASE_SOURCES });
+  if (logs.data && logs.data !== seen.from) {
+    const s = new Set(seen.sources);
+    for (const r of logs.data) s.add(r.source);
+    setSeen({ from: logs.data, sources: s.size === seen.sources.length ? seen.sources : [...s].sort() });
+  }
+  const sources = seen.sources;
 
   const stats = useMemo(() => {
     const items = logs.data ?? [];

@@ -1,31 +1,26 @@
-import { queryOptions, useQuery } from '@tanstack/react-query';
+import { queryOptions, useQueries, useQuery } from '@tanstack/react-query';
 import { fetchAllPages } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
 import type { Orchestrator } from '@lib/api/types';
 
 /**
- * Every orchestrator instance via `GET /api/v1/controller/orchestrators` in pages
- * of 500 (the API cannot list the instances of one organization).
+ * The instances of one organization, sorted by id: `GET
+ * /api/v1/controller/orchestrators?organization_id=…` (in pages of 500).
  */
-export const allOrchestratorsQuery = () =>
+export const orchestratorsOfQuery = (organizationId: string) =>
   queryOptions({
-    queryKey: queryKeys.orchestratorsAll,
-    queryFn: ({ signal }) =>
-      fetchAllPages<Orchestrator>('/api/v1/controller/orchestrators', (o) => o.orchestrator_id, signal),
-    meta: { what: 'Loading orchestrator instances' },
+    queryKey: queryKeys.orchestratorsOf(organizationId),
+    queryFn: async ({ signal }) =>
+      (
+        await fetchAllPages<Orchestrator>('/api/v1/controller/orchestrators', (o) => o.orchestrator_id, signal, {
+          organization_id: organizationId,
+        })
+      ).sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id)),
+    meta: { what: `Loading the instances of ${organizationId}` },
   });
 
-export const useAllOrchestrators = () => useQuery(allOrchestratorsQuery());
+export const useOrchestratorsOf = (organizationId: string) => useQuery(orchestratorsOfQuery(organizationId));
 
-/** Instances by organization id, each list sorted by orchestrator id. */
-export function groupByOrganization(instances: Orchestrator[]): Map<string, Orchestrator[]> {
-  const map = new Map<string, Orchestrator[]>();
-  for (const i of instances) {
-    const key = i.organization_id ?? i.orchestrator_id;
-    const list = map.get(key);
-    if (list) list.push(i);
-    else map.set(key, [i]);
-  }
-  for (const list of map.values()) list.sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id));
-  return map;
-}
+/** The instances of each of `organizationIds` (one request each, as the cards of one page need). */
+export const useOrchestratorsOfEach = (organizationIds: string[]) =>
+  useQueries({ queries: organizationIds.map(orchestratorsOfQuery) });

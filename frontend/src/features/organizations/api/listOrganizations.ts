@@ -1,19 +1,54 @@
-import { queryOptions, useQuery } from '@tanstack/react-query';
-import { fetchAllPages } from '@lib/api/apiFetch';
+import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
+import { apiFetch, type Envelope, type Page } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
 import type { Organization } from '@lib/api/types';
+import type { StatusFilter } from '../model';
+
+export interface OrganizationFilters {
+  /** Substring of the id, name or location, any case. */
+  q?: string;
+  status?: Exclude<StatusFilter, 'all'>;
+  page: number;
+  page_size: number;
+}
+
+const list = (f: OrganizationFilters, signal?: AbortSignal) =>
+  apiFetch<Envelope<Page<Organization>>>('/api/v1/controller/organizations', { query: { ...f }, signal }).then(
+    (e) => e.data,
+  );
 
 /**
- * Every organization, newest first, via `GET /api/v1/controller/organizations`
- * in pages of 500. The API has no search or status filter, so the page filters
- * and pages what it holds; only one page of cards is rendered at a time.
+ * One page of `GET /api/v1/controller/organizations`, newest first, searched and
+ * filtered by the server (`q`, `status`). The previous page stays on screen while
+ * the next one loads.
  */
-export const allOrganizationsQuery = () =>
+export const organizationsPageQuery = (f: OrganizationFilters) =>
   queryOptions({
-    queryKey: queryKeys.organizationsAll,
-    queryFn: ({ signal }) =>
-      fetchAllPages<Organization>('/api/v1/controller/organizations', (o) => o.organization_id, signal),
+    queryKey: queryKeys.organizationsPage(f),
+    queryFn: ({ signal }) => list(f, signal),
+    placeholderData: keepPreviousData,
     meta: { what: 'Loading organizations' },
   });
 
-export const useAllOrganizations = () => useQuery(allOrganizationsQuery());
+export const useOrganizationsPage = (f: OrganizationFilters) => useQuery(organizationsPageQuery(f));
+
+export type StatusCounts = Record<StatusFilter, number>;
+const STATUSES = ['active', 'inactive', 'independent'] as const;
+
+/** How many organizations each status filter holds: the totals of four one-item pages. */
+export const organizationCountsQuery = () =>
+  queryOptions({
+    queryKey: queryKeys.organizationCounts,
+    queryFn: async ({ signal }): Promise<StatusCounts> => {
+      const [all, ...each] = await Promise.all([
+        list({ page: 1, page_size: 1 }, signal),
+        ...STATUSES.map((status) => list({ status, page: 1, page_size: 1 }, signal)),
+      ]);
+      const counts: StatusCounts = { all: all.total_items, active: 0, inactive: 0, independent: 0 };
+      STATUSES.forEach((s, i) => (counts[s] = each[i].total_items));
+      return counts;
+    },
+    meta: { what: 'Counting organizations' },
+  });
+
+export const useOrganizationCounts = () => useQuery(organizationCountsQuery());

@@ -5,19 +5,18 @@ import { ApiError, describeError } from '@lib/api/errors';
 import { toast } from '@lib/ui/toasts';
 import { useRegisterOrganization } from '../api/registerOrganization';
 import { ORG_ID_PATTERN } from '../model';
+import { useOrganizationExists } from '../api/organizationExists';
 
 interface Props {
   onClose(): void;
-  /** Ids already known, checked before registering (see below). */
-  exists(id: string): boolean;
 }
 
 /**
  * "Add New Organization": registers an organization with an instance of the same
  * id. `register` updates an existing id (it answers `created: false`), so the
- * dialog refuses an id that is already listed and points to where it is edited.
+ * dialog refuses an id the server knows and points to where it is edited.
  */
-export function AddOrganizationDialog({ onClose, exists }: Props) {
+export function AddOrganizationDialog({ onClose }: Props) {
   const register = useRegisterOrganization();
   const [id, setId] = useState('');
   const [name, setName] = useState('');
@@ -27,10 +26,11 @@ export function AddOrganizationDialog({ onClose, exists }: Props) {
   const [updatedInstead, setUpdatedInstead] = useState<string | null>(null);
 
   const trimmed = id.trim();
+  const taken = useOrganizationExists(trimmed);
   let idError: string | null = null;
   if (!trimmed) idError = 'Enter an organization ID.';
   else if (!ORG_ID_PATTERN.test(trimmed)) idError = 'Use 1–128 letters, digits, "_" or "-".';
-  const existing = !!trimmed && ORG_ID_PATTERN.test(trimmed) && (exists(trimmed) || updatedInstead === trimmed);
+  const existing = !!trimmed && ORG_ID_PATTERN.test(trimmed) && (taken.data === true || updatedInstead === trimmed);
   if (existing) idError = `An organization with ID ${trimmed} already exists.`;
 
   let apiError: string | null = null;

@@ -1,18 +1,18 @@
-import { useDeferredValue, useMemo, useState } from 'react';
+import { useDeferredValue, useState } from 'react';
 import { Link } from 'react-router';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
-import { useAllOrganizations } from '../api/listOrganizations';
-import { matchesSearch } from '../model';
+import { useOrganizationsPage } from '../api/listOrganizations';
 
 const SHOWN = 50;
 
-/** "Organization Details" in the sidebar: pick an organization to open. */
+/** "Organization Details" in the sidebar: pick an organization to open (the server searches). */
 export function DetailsPickerPage() {
-  const orgs = useAllOrganizations();
   const [q, setQ] = useState('');
   const dq = useDeferredValue(q.trim());
-  const matches = useMemo(() => (orgs.data ?? []).filter((o) => matchesSearch(o, dq)), [orgs.data, dq]);
+  const orgs = useOrganizationsPage({ ...(dq ? { q: dq } : {}), page: 1, page_size: SHOWN });
+  const matches = orgs.data?.items ?? [];
+  const more = (orgs.data?.total_items ?? 0) - matches.length;
   return (
     <>
       <PageHeader
@@ -38,7 +38,7 @@ export function DetailsPickerPage() {
       ) : (
         <section className="card">
           <ul className="pick-list">
-            {matches.slice(0, SHOWN).map((o) => (
+            {matches.map((o) => (
               <li key={o.organization_id}>
                 <Link to={`/organizations/${encodeURIComponent(o.organization_id)}`}>
                   <span>
@@ -49,9 +49,9 @@ export function DetailsPickerPage() {
               </li>
             ))}
           </ul>
-          {matches.length > SHOWN && (
+          {more > 0 && (
             <p className="muted small">
-              {matches.length - SHOWN} more — refine the search.
+              {more} more — refine the search.
             </p>
           )}
         </section>

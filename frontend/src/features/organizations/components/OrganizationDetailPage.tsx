@@ -8,7 +8,7 @@ import { MessageItem } from '@lib/messages/MessageItem';
 import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { formatDateTime, formatTime } from '@lib/time/format';
 import { useOrganization } from '../api/getOrganization';
-import { useAllOrchestrators } from '../api/listOrchestrators';
+import { useOrchestratorsOf } from '../api/listOrchestrators';
 import { useOrchestratorMessages } from '../api/listOrchestratorMessages';
 import { activityOf, useActivity } from '../api/listActivity';
 import { lastSeenOf } from '../model';
@@ -132,15 +132,9 @@ export function OrganizationDetailPage() {
     }
   };
   const org = useOrganization(id);
-  const all = useAllOrchestrators();
+  const all = useOrchestratorsOf(id);
   const activity = useActivity();
-  const instances = useMemo(
-    () =>
-      (all.data ?? [])
-        .filter((i) => (i.organization_id ?? i.orchestrator_id) === id)
-        .sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id)),
-    [all.data, id],
-  );
+  const instances = useMemo(() => all.data ?? [], [all.data]);
   const recent = useMemo(
     () =>
       activityOf(

@@ -1,16 +1,23 @@
-import { useDeferredValue, useMemo, useState } from 'react';
+import { useDeferredValue, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { Empty, ErrorState, Loading, PageHeader, Pager } from '@lib/ui/states';
 import { IconPlus } from '@lib/ui/icons';
-import { useAllOrganizations } from '../api/listOrganizations';
-import { groupByOrganization, useAllOrchestrators } from '../api/listOrchestrators';
-import { matchesSearch, matchesStatus, type StatusFilter } from '../model';
+import { useOrganizationCounts, useOrganizationsPage } from '../api/listOrganizations';
+import { useOrchestratorsOfEach } from '../api/listOrchestrators';
+import type { Orchestrator } from '@lib/api/types';
+import type { StatusFilter } from '../model';
 import { OrganizationCard } from './OrganizationCard';
 import { AddOrganizationDialog } from './AddOrganizationDialog';
 
 export const PAGE_SIZE = 20;
+/** One empty list for every card still without instances (the cards are memoized). */
+const NONE: Orchestrator[] = [];
 const FILTERS: StatusFilter[] = ['all', 'active', 'inactive', 'independent'];
 
+/**
+ * The organizations, 20 cards a page: the server searches, filters and pages
+ * (`q`, `status`, `page`), and each card's instances are asked for by organization.
+ */
 export function OrganizationsPage() {
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
@@ -18,28 +25,19 @@ export function OrganizationsPage() {
   const page = Math.max(1, Number(params.get('page')) || 1);
   const [adding, setAdding] = useState(false);
 
-  const orgs = useAllOrganizations();
-  const instances = useAllOrchestrators();
-  const deferredQ = useDeferredValue(q);
-
-  const byOrg = useMemo(() => groupByOrganization(instances.data ?? []), [instances.data]);
-  const counts = useMemo(() => {
-    const c = { all: 0, active: 0, inactive: 0, independent: 0 };
-    for (const o of orgs.data ?? []) {
-      c.all++;
-      if (o.status === 'active') c.active++;
-      else if (o.status === 'independent') c.independent++;
-      else c.inactive++;
-    }
-    return c;
-  }, [orgs.data]);
-  const filtered = useMemo(
-    () => (orgs.data ?? []).filter((o) => matchesStatus(o, status) && matchesSearch(o, deferredQ.trim())),
-    [orgs.data, status, deferredQ],
-  );
-  const pages = Math.max(1, Math.ceil(filtered.length / PAGE_SIZE));
+  const deferredQ = useDeferredValue(q.trim());
+  const orgs = useOrganizationsPage({
+    ...(deferredQ ? { q: deferredQ } : {}),
+    ...(status !== 'all' ? { status } : {}),
+    page,
+    page_size: PAGE_SIZE,
+  });
+  const counts = useOrganizationCounts();
+  const shown = orgs.data?.items ?? [];
+  const instances = useOrchestratorsOfEach(shown.map((o) => o.organization_id));
+  const matching = orgs.data?.total_items ?? 0;
+  const pages = Math.max(1, orgs.data?.total_pages ?? 1);
   const current = Math.min(page, pages);
-  const shown = filtered.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
 
   const update = (next: Record<string, string | null>) => {
     const p = new URLSearchParams(params);
@@ -49,9 +47,6 @@ export function OrganizationsPage() {
     }
     setParams(p, { replace: true });
   };
-
-  const known = (id: string) =>
-    !!orgs.data?.some((o) => o.organization_id === id) || byOrg.has(id) || !!instances.data?.some((i) => i.orchestrator_id === id);
 
   return (
     <>
@@ -81,7 +76,8 @@ export function OrganizationsPage() {
         >
           {FILTERS.map((f) => (
             <option key={f} value={f}>
-              {f === 'all' ? 'All statuses' : f.charAt(0).toUpperCase() + f.slice(1)} ({counts[f]})
+              {f === 'all' ? 'All statuses' : f.charAt(0).toUpperCase() + f.slice(1)}
+              {counts.data && ` (${counts.data[f]})`}
             </option>
           ))}
         </select>
@@ -91,31 +87,31 @@ export function OrganizationsPage() {
         <Loading what="organizations" />
       ) : orgs.isError && !orgs.data ? (
         <ErrorState what="organizations" error={orgs.error} onRetry={() => orgs.refetch()} />
-      ) : !orgs.data.length ? (
+      ) : counts.data?.all === 0 ? (
         <Empty>No organization yet. Add one, or start an orchestrator: it registers itself when it connects.</Empty>
-      ) : !filtered.length ? (
+      ) : !shown.length ? (
         <Empty>No organization matches {q ? `“${q}”` : 'this filter'}.</Empty>
       ) : (
         <>
           <p className="muted small" aria-live="polite" data-testid="org-count">
-            {filtered.length.toLocaleString()} of {orgs.data.length.toLocaleString()} organizations
+            {matching.toLocaleString()} of {(counts.data?.all ?? matching).toLocaleString()} organizations
             {pages > 1 && ` · showing ${(current - 1) * PAGE_SIZE + 1}–${(current - 1) * PAGE_SIZE + shown.length}`}
           </p>
           <div className="org-list">
-            {shown.map((o) => (
+            {shown.map((o, i) => (
               <OrganizationCard
                 key={o.organization_id}
                 org={o}
-                instances={byOrg.get(o.organization_id) ?? []}
-                instancesLoading={instances.isPending}
-                defaultOpen={filtered.length <= 3}
+                instances={instances[i]?.data ?? NONE}
+                instancesLoading={instances[i]?.isPending}
+                defaultOpen={matching <= 3}
               />
             ))}
           </div>
           <Pager label="Organization pages" page={current} pages={pages} onPage={(p) => update({ page: String(p) })} />
         </>
       )}
-      {adding && <AddOrganizationDialog onClose={() => setAdding(false)} exists={known} />}
+      {adding && <AddOrganizationDialog onClose={() => setAdding(false)} />}
     </>
   );
 }

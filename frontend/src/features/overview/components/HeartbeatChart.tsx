@@ -33,7 +33,9 @@ export function HeartbeatChart({ points }: { points: StatsPoint[] }) {
   }, []);
   const latest = points[points.length - 1];
   const max = niceMax(Math.max(0, ...points.map((p) => p.received)) * 1.1);
-  const end = latest?.t ?? Date.now();
+  // Before the first point the axis ends when the chart was mounted (render stays pure).
+  const [mountedAt] = useState(Date.now);
+  const end = latest?.t ?? mountedAt;
   const start = end - (STATS_WINDOW - 1) * 1000;
   const x = (t: number) => PAD.l + ((t - start) / (end - start || 1)) * (W - PAD.l - PAD.r);
   const y = (v: number) => PAD.t + (1 - v / max) * (H - PAD.t - PAD.b);
