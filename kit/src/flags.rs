@@ -43,3 +43,47 @@ pub struct TlsFlags {
     )]
     pub key: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// A binary's `Config` in miniature: the shared flags flattened in.
+    #[derive(Debug, Parser)]
+    struct Binary {
+        #[command(flatten)]
+        service: ServiceFlags,
+        #[command(flatten)]
+        tls: TlsFlags,
+    }
+
+    #[test]
+    fn the_shared_flags_parse_as_each_binary_reads_them() {
+        let parsed = Binary::try_parse_from([
+            "moolai-x",
+            "--subject-prefix",
+            "stack2",
+            "--stream-replicas",
+            "3",
+            "--log-json",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ])
+        .unwrap();
+        assert_eq!(parsed.service.subject_prefix, "stack2");
+        assert_eq!(parsed.service.stream_replicas, 3);
+        assert!(parsed.service.log_json);
+        assert_eq!(parsed.tls.cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(parsed.tls.key, Some(PathBuf::from("key.pem")));
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused_at_parse_time() {
+        let err = Binary::try_parse_from(["moolai-x", "--tls-cert", "cert.pem"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+}
