@@ -133,8 +133,30 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
+    use std::time::Duration;
 
-    use super::colour_wanted;
+    use tokio_util::task::TaskTracker;
+
+    use super::{colour_wanted, wait_for_tasks};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_task_holds_shutdown_only_until_the_deadline() {
+        let tasks = TaskTracker::new();
+        tasks.spawn(std::future::pending::<()>());
+        let started = tokio::time::Instant::now();
+        wait_for_tasks(&tasks, Duration::from_secs(20)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        assert_eq!(tasks.len(), 1, "left running, not awaited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finished_tasks_end_the_wait_at_once() {
+        let tasks = TaskTracker::new();
+        tasks.spawn(tokio::time::sleep(Duration::from_secs(1)));
+        let started = tokio::time::Instant::now();
+        wait_for_tasks(&tasks, Duration::from_secs(20)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
 
     #[test]
     fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
