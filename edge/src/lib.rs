@@ -119,7 +119,7 @@ pub async fn run(
     let tasks = TaskTracker::new();
     let tokens = token_check(&config, &js, &subjects, &tasks, &shutdown).await?;
     let bus = Bus {
-        nats: nats.clone(),
+        nats,
         js,
         subjects: subjects.clone(),
     };
@@ -142,32 +142,8 @@ pub async fn run(
         per_address,
         quotas,
     };
-    let listen = commands::listen(
-        nats.clone(),
-        subjects.edge_commands(&id),
-        edge.registry.clone(),
-        shutdown.clone(),
-    );
-    edge.tasks.spawn(async move {
-        if let Err(err) = listen.await {
-            tracing::error!(%err, "command listener stopped");
-        }
-    });
-    // Stopping: every socket hears it through its own inbox and closes at its
-    // moment of the drain (a shared token in every socket loop cost a mutex per
-    // frame).
-    let (registry, stopping) = (edge.registry.clone(), shutdown.clone());
-    edge.tasks.spawn(async move {
-        stopping.cancelled().await;
-        registry.drain_all();
-    });
     let address = listener.local_addr()?;
-    edge.tasks.spawn(presence::announce(
-        edge.clone(),
-        address.to_string(),
-        edge.counters.clone(),
-        shutdown.clone(),
-    ));
+    spawn_background(&edge, address);
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(edge_id = %id, addr = %address, scheme, "edge listening");
     let options = serve::ServeOptions {
@@ -177,14 +153,44 @@ pub async fn run(
         max_connections_per_address: edge.config.http_max_connections_per_address,
         tls,
     };
-    edge.tasks
-        .spawn(bus_watch::watch(edge.clone(), shutdown.clone()));
-    edge.tasks
-        .spawn(edge.quotas.clone().prune(shutdown.clone()));
     let deadline = shutdown_deadline(&edge.config);
     serve::serve(listener, app(edge), shutdown, options).await;
     telemetry::wait_for_tasks(&tasks, deadline).await;
     Ok(())
+}
+
+/// The edge's own tasks, beside its sockets: core's commands, the drain at
+/// shutdown, presence, the bus probe and the quota pruner.
+fn spawn_background(edge: &Edge, address: std::net::SocketAddr) {
+    let listen = commands::listen(
+        edge.bus.nats.clone(),
+        edge.bus.subjects.edge_commands(&edge.id),
+        edge.registry.clone(),
+        edge.shutdown.clone(),
+    );
+    edge.tasks.spawn(async move {
+        if let Err(err) = listen.await {
+            tracing::error!(%err, "command listener stopped");
+        }
+    });
+    // Stopping: every socket hears it through its own inbox and closes at its
+    // moment of the drain (a shared token in every socket loop cost a mutex per
+    // frame).
+    let (registry, stopping) = (edge.registry.clone(), edge.shutdown.clone());
+    edge.tasks.spawn(async move {
+        stopping.cancelled().await;
+        registry.drain_all();
+    });
+    edge.tasks.spawn(presence::announce(
+        edge.clone(),
+        address.to_string(),
+        edge.counters.clone(),
+        edge.shutdown.clone(),
+    ));
+    edge.tasks
+        .spawn(bus_watch::watch(edge.clone(), edge.shutdown.clone()));
+    edge.tasks
+        .spawn(edge.quotas.clone().prune(edge.shutdown.clone()));
 }
 
 /// How long a stopping edge waits for its tasks: the drain (each socket closes
