@@ -540,11 +540,14 @@ fn flag_pairs(pairs: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-/// A role's `Config` as its binary would parse these flags. Settings left out
-/// keep the binary's defaults; the variables of the test's own environment
-/// (`NATS_URL`, ...) are read as the binary would, which the flags above
-/// override.
+/// A role's `Config` as its binary would parse these flags; settings left out
+/// keep the binary's defaults. The variables of the test's own environment
+/// (`NATS_URL`, `ORCHESTRATOR_TOKEN_SECRET`, ...) are not read: every role of a
+/// test is configured by the test alone.
 fn parse_config<C: clap::Parser>(binary: &str, args: Vec<String>) -> C {
-    C::try_parse_from(std::iter::once(binary.to_owned()).chain(args))
-        .unwrap_or_else(|err| panic!("{binary} refused the test's flags: {err}"))
+    let command = C::command().mut_args(|arg| arg.env(None));
+    let matches = command
+        .try_get_matches_from(std::iter::once(binary.to_owned()).chain(args))
+        .unwrap_or_else(|err| panic!("{binary} refused the test's flags: {err}"));
+    C::from_arg_matches(&matches).unwrap_or_else(|err| panic!("{binary}: {err}"))
 }
