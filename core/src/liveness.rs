@@ -11,9 +11,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Feed;
-use crate::api::persist::Persister;
 use crate::edges::{Edges, UP_WITHIN};
 use crate::live::Live;
+use crate::persister_client::Persister;
 
 /// What the sweep needs.
 pub struct Sweeper {

@@ -1,13 +1,14 @@
 //! Answers write commands from core (request/reply on `{p}.persist.commands`).
-//! Each command is one transaction; the reply is sent only after it commits, so a
-//! client that reads after a successful write sees it.
+//! Each command is one transaction, together with the audit entry recording it;
+//! the reply is sent only after it commits, so a client that reads after a
+//! successful write sees it, and a committed change never lacks its entry.
 
 use std::sync::Arc;
 
 use async_nats::Subscriber;
 use bytes::Bytes;
 use futures::StreamExt;
-use moolai_proto::commands::{Command, Failure, Reply};
+use moolai_proto::commands::{AuditEntry, Command, Failure, Reply, Request};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
@@ -65,8 +66,8 @@ pub async fn serve(
 }
 
 async fn answer(pool: &PgPool, bounds: &Bounds, payload: &[u8]) -> Reply {
-    let command: Command = match serde_json::from_slice(payload) {
-        Ok(c) => c,
+    let Request { command, audit } = match serde_json::from_slice(payload) {
+        Ok(r) => r,
         Err(err) => return failed(Failure::Invalid, format!("undecodable command: {err}")),
     };
     if let Err(why) = bounds.check(&command, chrono::Utc::now()) {
@@ -79,7 +80,7 @@ async fn answer(pool: &PgPool, bounds: &Bounds, payload: &[u8]) -> Reply {
             data: json!({ "database": database }),
         };
     }
-    match run(pool, &command).await {
+    match run(pool, &command, audit.as_ref()).await {
         Ok(Ok(data)) => Reply::Done { data },
         Ok(Err((failure, detail))) => failed(failure, detail),
         Err(err) => from_sql(err),
@@ -111,13 +112,34 @@ fn from_sql(err: sqlx::Error) -> Reply {
 /// `Ok(Err(..))` is a refusal decided by the command itself (e.g. unknown id).
 type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
 
-async fn run(pool: &PgPool, command: &Command) -> Outcome {
+async fn run(pool: &PgPool, command: &Command, audit: Option<&AuditEntry>) -> Outcome {
     let mut tx = pool.begin().await?;
     let outcome = apply(&mut tx, command).await?;
+    if let (Ok(answer), Some(entry)) = (&outcome, audit) {
+        write_audit(&mut tx, entry, answer).await?;
+    }
     if outcome.is_ok() {
         tx.commit().await?;
     }
     Ok(outcome)
+}
+
+/// Stores `entry`, its detail completed with the keys it asks of `answer`.
+async fn write_audit(
+    tx: &mut PgConnection,
+    entry: &AuditEntry,
+    answer: &Value,
+) -> Result<Value, sqlx::Error> {
+    let detail = completed_detail(entry, answer);
+    sql::audit(
+        tx,
+        &entry.actor,
+        &entry.action,
+        entry.target.as_deref(),
+        entry.address.as_deref(),
+        &detail,
+    )
+    .await
 }
 
 async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
@@ -290,6 +312,53 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
     }
 }
 
+/// `entry`'s detail with the keys it asks of `answer` (null when absent).
+fn completed_detail(entry: &AuditEntry, answer: &Value) -> Value {
+    let mut detail = entry.detail.clone();
+    if let Value::Object(fields) = &mut detail {
+        for key in &entry.from_answer {
+            fields.insert(key.clone(), answer.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    detail
+}
+
 fn found(row: Option<Value>, what: &str) -> Outcome {
     Ok(row.ok_or((Failure::NotFound, format!("{what} not found"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(detail: Value, keys: &[&str]) -> AuditEntry {
+        AuditEntry {
+            actor: "admin".into(),
+            action: "features".into(),
+            target: Some("org-1".into()),
+            address: None,
+            detail,
+            from_answer: Vec::new(),
+        }
+        .with_answer(keys)
+    }
+
+    #[test]
+    fn the_detail_takes_the_keys_it_asks_of_the_answer() {
+        let e = entry(json!({"keys": ["a"]}), &["revision", "missing"]);
+        let answer = json!({"revision": 7, "features": {"a": true}});
+        assert_eq!(
+            completed_detail(&e, &answer),
+            json!({"keys": ["a"], "revision": 7, "missing": null})
+        );
+    }
+
+    #[test]
+    fn a_detail_asking_nothing_is_stored_as_given() {
+        let e = entry(json!({"status": "accepted"}), &[]);
+        assert_eq!(
+            completed_detail(&e, &json!({"revision": 7})),
+            json!({"status": "accepted"})
+        );
+    }
 }

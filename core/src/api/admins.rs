@@ -88,11 +88,11 @@ pub async fn change_password(
         keep_session: Some(admin.token_hash.clone()),
         from_environment: false,
     };
-    let done = state.persister.run(&command).await?;
+    let audit = audit::by(&admin, "password_changed", &admin.username, json!({}))
+        .with_answer(&["sessions_ended"]);
+    let done = state.persister.run_audited(&command, audit).await?;
     state.guard.unlock(Some(&admin.username), Some(peer.ip()));
     let ended = done["sessions_ended"].clone();
-    let detail = json!({"sessions_ended": ended});
-    audit::by(&state, &admin, "password_changed", &admin.username, detail).await;
     Ok(Json(json!({"success": true, "sessions_ended": ended})))
 }
 
@@ -172,9 +172,9 @@ pub async fn create(
         password_hash: passwords::hash(new.password).await?,
         superadmin: new.superadmin,
     };
-    let row = state.persister.run(&command).await?;
     let detail = json!({"superadmin": new.superadmin});
-    audit::by(&state, &admin, "admin_added", &new.username, detail).await;
+    let audit = audit::by(&admin, "admin_added", &new.username, detail);
+    let row = state.persister.run_audited(&command, audit).await?;
     Ok(Json(json!({"success": true, "data": row})))
 }
 
@@ -192,15 +192,8 @@ pub async fn remove(
     let command = Command::RemoveAdmin {
         username: username.clone(),
     };
-    state.persister.run(&command).await?;
-    audit::by(
-        &state,
-        &admin,
-        "admin_removed",
-        &shortened(&username),
-        json!({}),
-    )
-    .await;
+    let audit = audit::by(&admin, "admin_removed", &shortened(&username), json!({}));
+    state.persister.run_audited(&command, audit).await?;
     Ok(Json(json!({"success": true, "username": username})))
 }
 
@@ -239,6 +232,7 @@ pub async fn unlock(
     let cleared = state.guard.unlock(what.username.as_deref(), address);
     let target = what.username.as_deref().map_or("*".into(), shortened);
     let detail = json!({"address": what.address, "cleared": cleared});
-    audit::by(&state, &admin, "login_unlocked", &target, detail).await;
+    let actor = &admin.username;
+    audit::record(&state, actor, "login_unlocked", Some(&target), None, detail).await;
     Ok(Json(json!({"success": true, "cleared": cleared})))
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{AuditEntry, Command};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -13,8 +13,9 @@ use super::error::ApiError;
 use super::extract::Params;
 use super::AppState;
 
-/// Stores one entry. A failure is logged loudly but does not undo the action,
-/// which has already been committed.
+/// Stores an entry that records no write of its own (a failed login, a
+/// message sent over the bus, ...). A failure is logged loudly but does not undo
+/// the action. Entries for writes travel with the write: [`by`].
 pub async fn record(
     state: &AppState,
     actor: &str,
@@ -35,9 +36,28 @@ pub async fn record(
     }
 }
 
-/// Shorthand for an admin's action on one target.
-pub async fn by(state: &AppState, admin: &Admin, action: &str, target: &str, detail: Value) {
-    record(state, &admin.username, action, Some(target), None, detail).await;
+/// The entry for an admin's action on one target, to be written by the
+/// persister in the transaction of the command it records.
+pub fn by(admin: &Admin, action: &str, target: &str, detail: Value) -> AuditEntry {
+    entry(&admin.username, action, Some(target), None, detail)
+}
+
+/// An entry to be written with the command it records.
+pub fn entry(
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    address: Option<String>,
+    detail: Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.map(str::to_owned),
+        address,
+        detail,
+        from_answer: Vec::new(),
+    }
 }
 
 /// Filters of the audit listing.

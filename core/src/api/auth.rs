@@ -273,11 +273,11 @@ pub async fn login(
         username: creds.username.clone(),
         expires_at,
     };
-    state.persister.run(&command).await?;
+    let address = Some(address.to_string());
+    let audit = audit::entry(&creds.username, "login", None, address, json!({}));
+    state.persister.run_audited(&command, audit).await?;
     tracing::info!(username = ?creds.username, "admin logged in");
     state.sessions.touch(&token_hash(&token));
-    let address = Some(address.to_string());
-    audit::record(&state, &creds.username, "login", None, address, json!({})).await;
     Ok(Json(json!({
         "success": true, "token": token, "token_type": "bearer",
         "expires_at": expires_at, "username": creds.username,
@@ -318,15 +318,15 @@ async fn refuse_oversized(state: &AppState, peer: SocketAddr, creds: &Credential
 #[utoipa::path(post, path = "/api/v1/internal/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Token revoked"), (status = 401, description = "No token, or session already ended"), (status = 403, description = "Invalid token")))]
 pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Value>, ApiError> {
-    if admin.username != DEV_TOKEN_USER {
+    if admin.username == DEV_TOKEN_USER {
+        audit::record(&state, &admin.username, "logout", None, None, json!({})).await;
+    } else {
         state.sessions.forget(&admin.token_hash);
-        state
-            .persister
-            .run(&Command::RevokeSession {
-                token_hash: admin.token_hash.clone(),
-            })
-            .await?;
+        let command = Command::RevokeSession {
+            token_hash: admin.token_hash.clone(),
+        };
+        let audit = audit::entry(&admin.username, "logout", None, None, json!({}));
+        state.persister.run_audited(&command, audit).await?;
     }
-    audit::record(&state, &admin.username, "logout", None, None, json!({})).await;
     Ok(Json(json!({"success": true, "message": "Logged out"})))
 }

@@ -246,19 +246,12 @@ pub async fn create_organization(
         features,
         metadata: b.metadata,
     };
-    let row = state.persister.run(&command).await?;
+    let audit = audit::by(&admin, "organization_create", id.as_str(), json!({}));
+    let row = state.persister.run_audited(&command, audit).await?;
     state.live.set_deregistered(&id, false);
     state
         .feed
         .record("organization_created", json!({"organization_id": id}));
-    audit::by(
-        &state,
-        &admin,
-        "organization_create",
-        id.as_str(),
-        json!({}),
-    )
-    .await;
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -310,18 +303,12 @@ pub async fn update_organization(
         name: name.clone(),
         location: location.clone(),
     };
-    let row = state.persister.run(&command).await?;
+    let detail = json!({"name": name, "location": location});
+    let audit = audit::by(&admin, "organization_update", id.as_str(), detail);
+    let row = state.persister.run_audited(&command, audit).await?;
     state
         .feed
         .record("organization_updated", json!({"organization_id": id}));
-    audit::by(
-        &state,
-        &admin,
-        "organization_update",
-        id.as_str(),
-        json!({"name": name, "location": location}),
-    )
-    .await;
     let org = read::organization(&state.pool, id.as_str())
         .await?
         .unwrap_or(row);
@@ -336,24 +323,15 @@ pub async fn delete_organization(
     admin: Admin,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
-    let data = state
-        .persister
-        .run(&Command::DeleteOrganization {
-            organization_id: id.clone(),
-        })
-        .await?;
+    let command = Command::DeleteOrganization {
+        organization_id: id.clone(),
+    };
+    let audit = audit::by(&admin, "organization_delete", id.as_str(), json!({}));
+    let data = state.persister.run_audited(&command, audit).await?;
     state.live.set_deregistered(&id, true);
     state
         .feed
         .record("organization_deleted", json!({"organization_id": id}));
-    audit::by(
-        &state,
-        &admin,
-        "organization_delete",
-        id.as_str(),
-        json!({}),
-    )
-    .await;
     Ok(envelope(
         data,
         format!("Organization {id} deleted successfully"),
@@ -375,18 +353,12 @@ pub async fn put_features(
         organization_id: id.clone(),
         features,
     };
-    let merged = state.persister.run(&command).await?;
+    let audit = audit::by(&admin, "features", id.as_str(), json!({"keys": keys}))
+        .with_answer(&["revision"]);
+    let merged = state.persister.run_audited(&command, audit).await?;
     state
         .feed
         .record("features", json!({"organization_id": id}));
-    audit::by(
-        &state,
-        &admin,
-        "features",
-        id.as_str(),
-        json!({"keys": keys, "revision": merged["revision"]}),
-    )
-    .await;
     let pushed = match state.live.connection(&id) {
         Some(conn) => push_config(&state, &id, &conn).await,
         None => false,
@@ -573,12 +545,12 @@ pub async fn create_instance(
         features: b.features,
         metadata: b.metadata,
     };
-    let mut row = state.persister.run(&command).await?;
+    let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
+    let mut row = state.persister.run_audited(&command, audit).await?;
     state.live.set_deregistered(&id, false);
     state
         .feed
         .record("instance_created", json!({"orchestrator_id": id}));
-    audit::by(&state, &admin, "instance_create", id.as_str(), json!({})).await;
     if let Value::Object(map) = &mut row {
         for hidden in [
             "database_url",
@@ -602,16 +574,14 @@ pub async fn delete_instance(
     admin: Admin,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
-    let data = state
-        .persister
-        .run(&Command::DeleteInstance {
-            orchestrator_id: id.clone(),
-        })
-        .await?;
+    let command = Command::DeleteInstance {
+        orchestrator_id: id.clone(),
+    };
+    let audit = audit::by(&admin, "instance_delete", id.as_str(), json!({}));
+    let data = state.persister.run_audited(&command, audit).await?;
     state
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
-    audit::by(&state, &admin, "instance_delete", id.as_str(), json!({})).await;
     super::internal::expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     Ok(Json(

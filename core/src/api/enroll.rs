@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use moolai_proto::commands::{Command, EnrollRequest, NewEnrollment};
+use moolai_proto::commands::{Command, EnrollRequest, Failure, NewEnrollment};
 use moolai_proto::{token, OrchestratorId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,6 +24,7 @@ use super::auth::{token_hash, Admin};
 use super::error::ApiError;
 use super::extract::Body;
 use super::AppState;
+use crate::persister_client::PersistError;
 
 /// First part of every enrollment credential: `me1.<id>.<secret>`, so it is never
 /// mistaken for an orchestrator token (`mo1.…`).
@@ -120,13 +121,12 @@ pub async fn create(
     tokens_on(&state)?;
     let (enrollment, secret) = new_enrollment(b, &admin.username)?;
     let id = enrollment.id.clone();
+    let scope = ["id_prefix", "organization_id", "max_uses", "expires_at"];
+    let audit = audit::by(&admin, "enrollment_create", &id, json!({})).with_answer(&scope);
     let stored = state
         .persister
-        .run(&Command::CreateEnrollment(enrollment))
+        .run_audited(&Command::CreateEnrollment(enrollment), audit)
         .await?;
-    let scope = json!({"id_prefix": stored["id_prefix"], "organization_id": stored["organization_id"],
-        "max_uses": stored["max_uses"], "expires_at": stored["expires_at"]});
-    audit::by(&state, &admin, "enrollment_create", &id, scope).await;
     Ok(Json(json!({
         "success": true, "enrollment": stored, "enrollment_token": secret,
         "message": "Enrollment token created; it is shown only now.",
@@ -162,11 +162,11 @@ pub async fn revoke(
             "enrollment token {id} not found"
         )));
     }
+    let audit = audit::by(&admin, "enrollment_revoke", &id, json!({}));
     let revoked = state
         .persister
-        .run(&Command::RevokeEnrollment { id: id.clone() })
+        .run_audited(&Command::RevokeEnrollment { id: id.clone() }, audit)
         .await?;
-    audit::by(&state, &admin, "enrollment_revoke", &id, json!({})).await;
     Ok(Json(
         json!({"success": true, "enrollment": revoked, "message": "Enrollment token revoked"}),
     ))
@@ -217,16 +217,17 @@ impl EnrollError {
 
     /// The persister's refusals of an `Enroll`: an unusable credential is 401, an
     /// id outside its scope 403; an existing id stays 409.
-    fn from_persister(err: ApiError) -> Self {
+    fn from_persister(err: PersistError) -> Self {
         match err {
-            ApiError::NotFound(why) => Self::Unauthorized(why),
-            ApiError::Invalid(fields) => Self::Forbidden(
-                fields
-                    .into_iter()
-                    .next()
-                    .map_or_else(|| "outside the enrollment token's scope".into(), |f| f.msg),
-            ),
-            other => Self::Api(other),
+            PersistError::Refused {
+                failure: Failure::NotFound,
+                detail,
+            } => Self::Unauthorized(detail),
+            PersistError::Refused {
+                failure: Failure::Invalid,
+                detail,
+            } => Self::Forbidden(detail),
+            other => Self::Api(other.into()),
         }
     }
 }
@@ -268,9 +269,17 @@ pub async fn enroll(
         secret_hash: token_hash(&secret),
         orchestrator_id: orchestrator_id.clone(),
     };
+    // The token is `me1.<enrollment id>.<secret>` and matched by its whole hash,
+    // so the id in it is the enrollment's.
+    let enrollment_id = secret[PREFIX.len()..].split('.').next().unwrap_or_default();
+    let actor = format!("enrollment:{enrollment_id}");
+    let address = Some(peer.ip().to_string());
+    let target = Some(orchestrator_id.as_str());
+    let audit = audit::entry(&actor, "enroll", target, address, json!({}))
+        .with_answer(&["organization_id"]);
     let done = state
         .persister
-        .run(&Command::Enroll(request))
+        .run_audited(&Command::Enroll(request), audit)
         .await
         .map_err(EnrollError::from_persister)?;
     let generation = done["generation"].as_u64().unwrap_or(1);
@@ -285,19 +294,6 @@ pub async fn enroll(
         tracing::error!(%orchestrator_id, %err, "enrolled, but its token generation is not published yet");
     }
     let orchestrator_token = token::sign(&tokens.secret, &orchestrator_id, generation);
-    let enrollment_id = done["enrollment_id"].as_str().unwrap_or_default();
-    let actor = format!("enrollment:{enrollment_id}");
-    let detail = json!({"organization_id": done["organization_id"]});
-    let address = Some(peer.ip().to_string());
-    audit::record(
-        &state,
-        &actor,
-        "enroll",
-        Some(orchestrator_id.as_str()),
-        address,
-        detail,
-    )
-    .await;
     state.feed.record(
         "registered",
         json!({"orchestrator_id": orchestrator_id, "enrolled": true}),

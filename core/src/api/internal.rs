@@ -86,23 +86,17 @@ pub async fn register(
         )?),
         monitoring_enabled,
     };
+    let detail = json!({"organization_id": organization_id});
+    let audit = audit::by(&admin, "register", orchestrator_id.as_str(), detail);
     let done = state
         .persister
-        .run(&Command::Register(registration))
+        .run_audited(&Command::Register(registration), audit)
         .await?;
     state.live.set_deregistered(&orchestrator_id, false);
     state
         .feed
         .record("registered", json!({"orchestrator_id": orchestrator_id}));
-    audit::by(
-        &state,
-        &admin,
-        "register",
-        orchestrator_id.as_str(),
-        json!({"organization_id": organization_id}),
-    )
-    .await;
-    let orchestrator_token = super::tokens::issue(&state, &orchestrator_id).await?;
+    let orchestrator_token = super::tokens::issue(&state, &orchestrator_id, None).await?;
     let created = done["created"] == true;
     let connected = state.live.connection(&orchestrator_id).is_some();
     // The spec's words for a new instance; an existing one says what it is now.
@@ -140,19 +134,13 @@ pub async fn put_independence(
         is_independent: b.is_independent,
         privacy_mode: b.privacy_mode,
     };
-    let row = state.persister.run(&command).await?;
+    let detail = json!({"is_independent": b.is_independent, "privacy_mode": b.privacy_mode});
+    let audit = audit::by(&admin, "independence", id.as_str(), detail);
+    let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(
         "independence",
         json!({"orchestrator_id": id, "is_independent": b.is_independent}),
     );
-    audit::by(
-        &state,
-        &admin,
-        "independence",
-        id.as_str(),
-        json!({"is_independent": b.is_independent, "privacy_mode": b.privacy_mode}),
-    )
-    .await;
     let rule = Rule {
         is_independent: b.is_independent,
         privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
@@ -221,19 +209,13 @@ pub async fn create_message(
         content: b.content,
         metadata: Value::Object(b.metadata.unwrap_or_default()),
     };
-    let row = state.persister.run(&command).await?;
+    let detail = json!({"message_id": message_id});
+    let audit = audit::by(&admin, "message_create", id.as_str(), detail);
+    let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(
         "message_created",
         json!({"orchestrator_id": id, "message_id": message_id}),
     );
-    audit::by(
-        &state,
-        &admin,
-        "message_create",
-        id.as_str(),
-        json!({"message_id": message_id}),
-    )
-    .await;
     let held = state.live.rule(&id).is_independent;
     let delivered = !held && deliver_message(&state, &id, &row).await;
     Ok(Json(json!({
@@ -364,16 +346,14 @@ pub async fn set_message_status(
         message_id: message_id.clone(),
         status: status.to_owned(),
     };
-    let row = state.persister.run(&command).await?;
-    state.feed.record("message_status", json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
-    audit::by(
-        &state,
+    let audit = audit::by(
         &admin,
         "message_status",
         &message_id,
         json!({"status": status}),
-    )
-    .await;
+    );
+    let row = state.persister.run_audited(&command, audit).await?;
+    state.feed.record("message_status", json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
     push_status(&state, &row).await;
     Ok(Json(json!({
         "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
@@ -389,16 +369,14 @@ pub async fn deregister(
     admin: Admin,
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .persister
-        .run(&Command::Deregister {
-            orchestrator_id: id.clone(),
-        })
-        .await?;
+    let command = Command::Deregister {
+        orchestrator_id: id.clone(),
+    };
+    let audit = audit::by(&admin, "deregister", id.as_str(), json!({}));
+    state.persister.run_audited(&command, audit).await?;
     state
         .feed
         .record("deregistered", json!({"orchestrator_id": id}));
-    audit::by(&state, &admin, "deregister", id.as_str(), json!({})).await;
     expel(&state, &id).await;
     Ok(Json(json!({
         "success": true, "message": format!("Orchestrator {id} deregistered successfully"),
@@ -452,7 +430,16 @@ pub async fn send(
     state
         .feed
         .record("message_sent", json!({"orchestrator_id": id, "type": kind}));
-    audit::by(&state, &admin, "send", id.as_str(), json!({"type": kind})).await;
+    let detail = json!({"type": kind});
+    audit::record(
+        &state,
+        &admin.username,
+        "send",
+        Some(id.as_str()),
+        None,
+        detail,
+    )
+    .await;
     Ok(Json(
         json!({"success": true, "message": format!("Message sent to {id} successfully")}),
     ))

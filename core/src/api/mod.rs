@@ -13,7 +13,6 @@ pub mod extract;
 pub mod internal;
 pub mod login_guard;
 pub mod passwords;
-pub mod persist;
 pub mod read;
 pub mod session_use;
 pub mod tokens;
@@ -34,9 +33,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::activity::Feed;
 use crate::edges::Edges;
 use crate::live::Live;
+use crate::persister_client::Persister;
 use crate::route::Routes;
 use auth::{AuthSettings, LoginGuard};
-use persist::Persister;
 
 /// Everything a handler may need; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]

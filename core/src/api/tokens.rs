@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{AuditEntry, Command};
 use moolai_proto::{token, OrchestratorId};
 use serde_json::{json, Value};
 
@@ -24,13 +24,20 @@ pub struct Tokens {
 
 /// Voids older tokens of `id`; returns the new generation, already published to
 /// the edges.
-async fn bump(state: &AppState, tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
-    let generation = state
-        .persister
-        .run(&Command::BumpTokenGeneration {
-            orchestrator_id: id.clone(),
-        })
-        .await?
+async fn bump(
+    state: &AppState,
+    tokens: &Tokens,
+    id: &OrchestratorId,
+    audit: Option<AuditEntry>,
+) -> Result<u64, ApiError> {
+    let command = Command::BumpTokenGeneration {
+        orchestrator_id: id.clone(),
+    };
+    let answer = match audit {
+        Some(audit) => state.persister.run_audited(&command, audit).await,
+        None => state.persister.run(&command).await,
+    };
+    let generation = answer?
         .as_u64()
         .ok_or_else(|| ApiError::Internal("generation is not a number".into()))?;
     tokens
@@ -45,12 +52,16 @@ async fn bump(state: &AppState, tokens: &Tokens, id: &OrchestratorId) -> Result<
     Ok(generation)
 }
 
-/// Issues a new token for `id` (voiding older ones).
-pub async fn issue(state: &AppState, id: &OrchestratorId) -> Result<Option<String>, ApiError> {
+/// Issues a new token for `id` (voiding older ones), audited with `audit`.
+pub async fn issue(
+    state: &AppState,
+    id: &OrchestratorId,
+    audit: Option<AuditEntry>,
+) -> Result<Option<String>, ApiError> {
     let Some(tokens) = &state.tokens else {
         return Ok(None);
     };
-    let generation = bump(state, tokens, id).await?;
+    let generation = bump(state, tokens, id, audit).await?;
     Ok(Some(token::sign(&tokens.secret, id, generation)))
 }
 
@@ -71,11 +82,11 @@ pub async fn rotate(
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     configured(&state)?;
-    let token = issue(&state, &id).await?;
+    let audit = audit::by(&admin, "token_issue", id.as_str(), json!({}));
+    let token = issue(&state, &id, Some(audit)).await?;
     // The socket that used the old token would otherwise stay open on a token
     // that no longer works anywhere (issue 12).
     close_live(&state, &id, "token_rotated").await;
-    audit::by(&state, &admin, "token_issue", id.as_str(), json!({})).await;
     Ok(Json(json!({
         "success": true, "orchestrator_id": id, "orchestrator_token": token,
         "message": "Token issued; it is shown only now. Older tokens no longer work.",
@@ -91,9 +102,9 @@ pub async fn revoke(
     Id(id): Id,
 ) -> Result<Json<Value>, ApiError> {
     let tokens = configured(&state)?;
-    bump(&state, tokens, &id).await?;
+    let audit = audit::by(&admin, "token_revoke", id.as_str(), json!({}));
+    bump(&state, tokens, &id, Some(audit)).await?;
     close_live(&state, &id, "token_revoked").await;
-    audit::by(&state, &admin, "token_revoke", id.as_str(), json!({})).await;
     Ok(Json(
         json!({"success": true, "orchestrator_id": id, "message": "Tokens revoked"}),
     ))
