@@ -1,6 +1,6 @@
-//! The activity feed (the first version's `buffer_manager`): the last
-//! [`CAPACITY`] things that happened to orchestrators — handshake, keepalive,
-//! disconnect, provision, message_sent, stale — served at `/api/v1/internal/activity`.
+//! The activity feed: the last [`CAPACITY`] things that happened to
+//! orchestrators and organizations, each of a [`Kind`], served at
+//! `/api/v1/internal/activity` and streamed to the dashboard.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,12 +13,72 @@ use tokio::sync::broadcast;
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
 
+/// What happened: the `type` of an activity, and the filter of the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An orchestrator's socket was accepted by an edge.
+    Handshake,
+    /// A heartbeat (at most one a minute per orchestrator).
+    Keepalive,
+    /// A socket closed, or its edge stopped announcing itself.
+    Disconnect,
+    /// The welcome configuration was sent to a new connection.
+    Provision,
+    /// Messages went out to an orchestrator (pending ones at reconnect, a new
+    /// one, or a raw send).
+    MessageSent,
+    /// No heartbeat within the TTL: marked inactive.
+    Stale,
+    Registered,
+    Deregistered,
+    InstanceCreated,
+    OrganizationCreated,
+    OrganizationUpdated,
+    OrganizationDeleted,
+    /// An organization's features were merged and pushed.
+    Features,
+    Independence,
+    MessageCreated,
+    MessageStatus,
+}
+
+impl Kind {
+    /// The name clients see and filter on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handshake => "handshake",
+            Self::Keepalive => "keepalive",
+            Self::Disconnect => "disconnect",
+            Self::Provision => "provision",
+            Self::MessageSent => "message_sent",
+            Self::Stale => "stale",
+            Self::Registered => "registered",
+            Self::Deregistered => "deregistered",
+            Self::InstanceCreated => "instance_created",
+            Self::OrganizationCreated => "organization_created",
+            Self::OrganizationUpdated => "organization_updated",
+            Self::OrganizationDeleted => "organization_deleted",
+            Self::Features => "features",
+            Self::Independence => "independence",
+            Self::MessageCreated => "message_created",
+            Self::MessageStatus => "message_status",
+        }
+    }
+}
+
+/// As its name: [`Kind::as_str`] is the one list of names.
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Activity {
     pub timestamp: DateTime<Utc>,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Kind,
     pub data: Value,
 }
 
@@ -44,7 +104,7 @@ impl Default for Feed {
 
 impl Feed {
     /// Records `kind` with `data`.
-    pub fn record(&self, kind: &'static str, data: Value) {
+    pub fn record(&self, kind: Kind, data: Value) {
         let mut feed = self.inner.lock().expect("activity lock");
         if feed.len() == CAPACITY {
             feed.pop_front();
@@ -73,7 +133,7 @@ impl Feed {
         let feed = self.inner.lock().expect("activity lock");
         feed.iter()
             .rev()
-            .filter(|a| kind.is_none_or(|k| a.kind == k))
+            .filter(|a| kind.is_none_or(|k| a.kind.as_str() == k))
             .filter(|a| orchestrator.is_none_or(|o| a.data["orchestrator_id"] == o))
             .take(limit)
             .cloned()

@@ -8,9 +8,8 @@ use moolai_proto::commands::{AuditEntry, Command};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::Params;
+use super::extract::{Admin, Params};
 use super::AppState;
 
 /// Stores an entry that records no write of its own (a failed login, a

@@ -14,6 +14,7 @@ use super::auth::{Admin, Reader};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
+use crate::activity::Kind;
 use crate::live::Connection;
 
 /// The controller envelope, stamped now (the first version froze this timestamp).
@@ -251,7 +252,7 @@ pub async fn create_organization(
     state.live.set_deregistered(&id, false);
     state
         .feed
-        .record("organization_created", json!({"organization_id": id}));
+        .record(Kind::OrganizationCreated, json!({"organization_id": id}));
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -308,7 +309,7 @@ pub async fn update_organization(
     let row = state.persister.run_audited(&command, audit).await?;
     state
         .feed
-        .record("organization_updated", json!({"organization_id": id}));
+        .record(Kind::OrganizationUpdated, json!({"organization_id": id}));
     let org = read::organization(&state.pool, id.as_str())
         .await?
         .unwrap_or(row);
@@ -331,7 +332,7 @@ pub async fn delete_organization(
     state.live.set_deregistered(&id, true);
     state
         .feed
-        .record("organization_deleted", json!({"organization_id": id}));
+        .record(Kind::OrganizationDeleted, json!({"organization_id": id}));
     Ok(envelope(
         data,
         format!("Organization {id} deleted successfully"),
@@ -358,7 +359,7 @@ pub async fn put_features(
     let merged = state.persister.run_audited(&command, audit).await?;
     state
         .feed
-        .record("features", json!({"organization_id": id}));
+        .record(Kind::Features, json!({"organization_id": id}));
     let pushed = match state.live.connection(&id) {
         Some(conn) => push_config(&state, &id, &conn).await,
         None => false,
@@ -411,7 +412,7 @@ pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connectio
             tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: provision_config)");
             state
                 .feed
-                .record("provision", json!({"orchestrator_id": id}));
+                .record(Kind::Provision, json!({"orchestrator_id": id}));
             true
         }
         // The connection has this revision or a newer one already.
@@ -550,7 +551,7 @@ pub async fn create_instance(
     state.live.set_deregistered(&id, false);
     state
         .feed
-        .record("instance_created", json!({"orchestrator_id": id}));
+        .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
     if let Value::Object(map) = &mut row {
         for hidden in [
             "database_url",
@@ -581,7 +582,7 @@ pub async fn delete_instance(
     let data = state.persister.run_audited(&command, audit).await?;
     state
         .feed
-        .record("deregistered", json!({"orchestrator_id": id}));
+        .record(Kind::Deregistered, json!({"orchestrator_id": id}));
     super::internal::expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     Ok(Json(

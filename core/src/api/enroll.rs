@@ -24,6 +24,7 @@ use super::auth::{token_hash, Admin};
 use super::error::ApiError;
 use super::extract::Body;
 use super::AppState;
+use crate::activity::Kind;
 use crate::persister_client::PersistError;
 
 /// First part of every enrollment credential: `me1.<id>.<secret>`, so it is never
@@ -295,7 +296,7 @@ pub async fn enroll(
     }
     let orchestrator_token = token::sign(&tokens.secret, &orchestrator_id, generation);
     state.feed.record(
-        "registered",
+        Kind::Registered,
         json!({"orchestrator_id": orchestrator_id, "enrolled": true}),
     );
     Ok(Json(json!({

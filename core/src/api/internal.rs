@@ -17,6 +17,7 @@ use super::controller::{not_found, LogQuery};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
+use crate::activity::Kind;
 use crate::live::Rule;
 use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
 
@@ -93,9 +94,10 @@ pub async fn register(
         .run_audited(&Command::Register(registration), audit)
         .await?;
     state.live.set_deregistered(&orchestrator_id, false);
-    state
-        .feed
-        .record("registered", json!({"orchestrator_id": orchestrator_id}));
+    state.feed.record(
+        Kind::Registered,
+        json!({"orchestrator_id": orchestrator_id}),
+    );
     let orchestrator_token = super::tokens::issue(&state, &orchestrator_id, None).await?;
     let created = done["created"] == true;
     let connected = state.live.connection(&orchestrator_id).is_some();
@@ -138,7 +140,7 @@ pub async fn put_independence(
     let audit = audit::by(&admin, "independence", id.as_str(), detail);
     let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(
-        "independence",
+        Kind::Independence,
         json!({"orchestrator_id": id, "is_independent": b.is_independent}),
     );
     let rule = Rule {
@@ -213,7 +215,7 @@ pub async fn create_message(
     let audit = audit::by(&admin, "message_create", id.as_str(), detail);
     let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(
-        "message_created",
+        Kind::MessageCreated,
         json!({"orchestrator_id": id, "message_id": message_id}),
     );
     let held = state.live.rule(&id).is_independent;
@@ -353,7 +355,7 @@ pub async fn set_message_status(
         json!({"status": status}),
     );
     let row = state.persister.run_audited(&command, audit).await?;
-    state.feed.record("message_status", json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
+    state.feed.record(Kind::MessageStatus, json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
     push_status(&state, &row).await;
     Ok(Json(json!({
         "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
@@ -376,7 +378,7 @@ pub async fn deregister(
     state.persister.run_audited(&command, audit).await?;
     state
         .feed
-        .record("deregistered", json!({"orchestrator_id": id}));
+        .record(Kind::Deregistered, json!({"orchestrator_id": id}));
     expel(&state, &id).await;
     Ok(Json(json!({
         "success": true, "message": format!("Orchestrator {id} deregistered successfully"),
@@ -427,9 +429,10 @@ pub async fn send(
         .await
         .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
     tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
-    state
-        .feed
-        .record("message_sent", json!({"orchestrator_id": id, "type": kind}));
+    state.feed.record(
+        Kind::MessageSent,
+        json!({"orchestrator_id": id, "type": kind}),
+    );
     let detail = json!({"type": kind});
     audit::record(
         &state,
@@ -457,7 +460,7 @@ async fn deliver_message(state: &AppState, id: &OrchestratorId, row: &Value) -> 
         Ok(false) => false, // held: it became independent meanwhile
         Ok(true) => {
             state.feed.record(
-                "message_sent",
+                Kind::MessageSent,
                 json!({"orchestrator_id": id, "message_id": row["id"]}),
             );
             true
