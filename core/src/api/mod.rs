@@ -10,17 +10,22 @@ pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod independence;
 pub mod internal;
 pub mod login_guard;
+pub mod messages;
+pub mod orchestrators;
+pub mod organizations;
 pub mod passwords;
 pub mod read;
+pub mod registration;
 pub mod session_use;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -63,16 +68,16 @@ pub struct AppState {
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
-        controller::health, controller::overview, controller::edges, controller::organizations, controller::organization,
-        controller::create_organization, controller::update_organization,
-        controller::delete_organization, controller::put_features, controller::orchestrators,
-        controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
-        controller::delete_instance, controller::logs,
+        controller::health, controller::overview, controller::edges, controller::logs,
+        organizations::organizations, organizations::organization, organizations::create_organization,
+        organizations::update_organization, organizations::delete_organization, organizations::put_features,
+        orchestrators::orchestrators, orchestrators::orchestrator, orchestrators::live, orchestrators::live_one,
+        registration::create_instance, registration::delete_instance, registration::register, registration::deregister,
         auth::login, auth::logout,
         admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
-        internal::register, internal::put_independence, internal::get_independence, internal::create_message,
-        internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
-        internal::deregister, internal::send, internal::activity,
+        independence::put_independence, independence::get_independence,
+        messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
+        messages::send, internal::activity,
         audit::list,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
@@ -110,29 +115,6 @@ pub fn router(
         .route("/overview", get(controller::overview))
         .route("/edges", get(controller::edges))
         .route("/last-seen", get(events::last_seen))
-        .route(
-            "/organizations",
-            get(controller::organizations).post(controller::create_organization),
-        )
-        .route(
-            "/organizations/{id}",
-            get(controller::organization)
-                .patch(controller::update_organization)
-                .delete(controller::delete_organization),
-        )
-        .route(
-            "/organizations/{id}/features",
-            put(controller::put_features),
-        )
-        .route("/orchestrators", get(controller::orchestrators))
-        .route("/orchestrators/live", get(controller::live))
-        .route("/orchestrators/live/{id}", get(controller::live_one))
-        .route("/orchestrators/{id}", get(controller::orchestrator))
-        .route("/orchestrator-instances", post(controller::create_instance))
-        .route(
-            "/orchestrator-instances/{id}",
-            delete(controller::delete_instance),
-        )
         .route("/logs", get(controller::logs));
     let internal = Router::new()
         .route("/auth/login", post(auth::login))
@@ -142,22 +124,6 @@ pub fn router(
         .route("/auth/unlock", post(admins::unlock))
         .route("/admins", get(admins::list).post(admins::create))
         .route("/admins/{username}", delete(admins::remove))
-        .route("/orchestrators/register", post(internal::register))
-        .route(
-            "/orchestrators/{id}/independence",
-            put(internal::put_independence).get(internal::get_independence),
-        )
-        .route(
-            "/orchestrators/{id}/messages",
-            post(internal::create_message).get(internal::orchestrator_messages),
-        )
-        .route(
-            "/orchestrators/{id}/deregister",
-            delete(internal::deregister),
-        )
-        .route("/orchestrators/{id}/send", post(internal::send))
-        .route("/messages", get(internal::all_messages))
-        .route("/messages/{id}/status", put(internal::set_message_status))
         .route("/logs", get(internal::logs))
         .route("/activity", get(internal::activity))
         .route("/audit", get(audit::list))
@@ -171,6 +137,11 @@ pub fn router(
     Router::new()
         .nest("/api/v1/controller", controller)
         .nest("/api/v1/internal", internal)
+        .merge(organizations::router())
+        .merge(orchestrators::router())
+        .merge(registration::router())
+        .merge(independence::router())
+        .merge(messages::router())
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))

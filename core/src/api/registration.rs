@@ -1,0 +1,233 @@
+//! Instances coming and going: an admin creates or deletes an instance
+//! (`/api/v1/controller/orchestrator-instances`), registers or deregisters an
+//! orchestrator (`/api/v1/internal/orchestrators/...`). A deregistered one is
+//! expelled: forgotten by core, its socket closed, its reconnects refused.
+
+use axum::extract::State;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use moolai_proto::commands::{Command, Registration};
+use moolai_proto::OrchestratorId;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::audit;
+use super::auth::Admin;
+use super::controller::envelope;
+use super::error::ApiError;
+use super::extract::{Body, Id};
+use super::organizations::NewOrganization;
+use super::AppState;
+use crate::activity::Kind;
+use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/controller/orchestrator-instances",
+            post(create_instance),
+        )
+        .route(
+            "/api/v1/controller/orchestrator-instances/{id}",
+            delete(delete_instance),
+        )
+        .route("/api/v1/internal/orchestrators/register", post(register))
+        .route(
+            "/api/v1/internal/orchestrators/{id}/deregister",
+            delete(deregister),
+        )
+}
+
+#[utoipa::path(post, path = "/api/v1/controller/orchestrator-instances", tag = "controller", request_body = NewOrganization,
+    security(("bearer" = [])), responses((status = 200, description = "Created, inactive"), (status = 409, description = "Exists"),
+    (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
+pub async fn create_instance(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(b): Body<NewOrganization>,
+) -> Result<Json<Value>, ApiError> {
+    let id = b.id()?;
+    let command = Command::CreateInstance {
+        orchestrator_id: id.clone(),
+        name: b.name,
+        location: b.location,
+        features: b.features,
+        metadata: b.metadata,
+    };
+    let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
+    let mut row = state.persister.run_audited(&command, audit).await?;
+    state.live.set_deregistered(&id, false);
+    state
+        .feed
+        .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
+    if let Value::Object(map) = &mut row {
+        for hidden in [
+            "database_url",
+            "redis_url",
+            "environment_variables",
+            "conn_id",
+        ] {
+            map.remove(hidden);
+        }
+    }
+    Ok(envelope(
+        row,
+        format!("Orchestrator instance {id} created successfully"),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/controller/orchestrator-instances/{id}", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id")))]
+pub async fn delete_instance(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::DeleteInstance {
+        orchestrator_id: id.clone(),
+    };
+    let audit = audit::by(&admin, "instance_delete", id.as_str(), json!({}));
+    let data = state.persister.run_audited(&command, audit).await?;
+    state
+        .feed
+        .record(Kind::Deregistered, json!({"orchestrator_id": id}));
+    expel(&state, &id).await;
+    tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
+    Ok(Json(
+        json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),
+    ))
+}
+
+/// Body of `POST orchestrators/register`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RegisterBody {
+    pub organization_id: String,
+    pub orchestrator_id: Option<String>,
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub internal_url: Option<String>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub container_id: Option<String>,
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub environment_variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub features: Option<Map<String, Value>>,
+    /// `monitoring.enabled` as the first version's dialog sent it.
+    #[serde(default)]
+    pub monitoring: Option<Value>,
+}
+
+fn body_id(field: &str, raw: &str) -> Result<OrchestratorId, ApiError> {
+    OrchestratorId::parse(raw).map_err(|e| {
+        ApiError::field(
+            "body",
+            field,
+            format!("{e} (allowed: ^[A-Za-z0-9_-]{{1,128}}$)"),
+        )
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
+    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects"),
+    (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
+pub async fn register(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(b): Body<RegisterBody>,
+) -> Result<Json<Value>, ApiError> {
+    let organization_id = body_id("organization_id", &b.organization_id)?;
+    let orchestrator_id = match &b.orchestrator_id {
+        Some(raw) => body_id("orchestrator_id", raw)?,
+        None => organization_id.clone(),
+    };
+    let monitoring_enabled = b
+        .monitoring
+        .as_ref()
+        .and_then(|m| m.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let registration = Registration {
+        name: b.name.clone(),
+        orchestrator_id: orchestrator_id.clone(),
+        organization_id: organization_id.clone(),
+        location: b.location,
+        internal_url: b.internal_url,
+        database_url: b.database_url,
+        redis_url: b.redis_url,
+        container_id: b.container_id,
+        image_name: b.image_name,
+        environment_variables: Value::Object(b.environment_variables.unwrap_or_default()),
+        features: Value::Object(super::organizations::canonical_features(
+            b.features.unwrap_or_default(),
+        )?),
+        monitoring_enabled,
+    };
+    let detail = json!({"organization_id": organization_id});
+    let audit = audit::by(&admin, "register", orchestrator_id.as_str(), detail);
+    let done = state
+        .persister
+        .run_audited(&Command::Register(registration), audit)
+        .await?;
+    state.live.set_deregistered(&orchestrator_id, false);
+    state.feed.record(
+        Kind::Registered,
+        json!({"orchestrator_id": orchestrator_id}),
+    );
+    let orchestrator_token = super::tokens::issue(&state, &orchestrator_id, None).await?;
+    let created = done["created"] == true;
+    let connected = state.live.connection(&orchestrator_id).is_some();
+    // The spec's words for a new instance; an existing one says what it is now.
+    let message = match (created, connected) {
+        (true, _) => "Orchestrator instance registered (inactive until connection)",
+        (false, true) => "Orchestrator instance updated (connected)",
+        (false, false) => "Orchestrator instance updated (not connected)",
+    };
+    Ok(Json(json!({
+        "success": true, "message": message, "created": created, "connected": connected,
+        "status": done["status"], "orchestrator_id": orchestrator_id, "organization_id": organization_id,
+        "timestamp": Utc::now(), "orchestrator_token": orchestrator_token,
+    })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/deregister", tag = "internal",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Deregistered; its socket is closed"), (status = 404, description = "Unknown id")))]
+pub async fn deregister(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+) -> Result<Json<Value>, ApiError> {
+    let command = Command::Deregister {
+        orchestrator_id: id.clone(),
+    };
+    let audit = audit::by(&admin, "deregister", id.as_str(), json!({}));
+    state.persister.run_audited(&command, audit).await?;
+    state
+        .feed
+        .record(Kind::Deregistered, json!({"orchestrator_id": id}));
+    expel(&state, &id).await;
+    Ok(Json(json!({
+        "success": true, "message": format!("Orchestrator {id} deregistered successfully"),
+        "reconnect": format!("refused (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"),
+    })))
+}
+
+/// After a deregistration: core forgets `id`, closes its socket, and refuses its
+/// handshakes until it is registered again.
+pub async fn expel(state: &AppState, id: &OrchestratorId) {
+    state.live.set_deregistered(id, true);
+    state.pushes.forget(id);
+    if let Some(conn) = state.live.forget(id) {
+        if let Err(err) = state
+            .routes
+            .close(id, &conn, CLOSE_DEREGISTERED, DEREGISTERED_REASON)
+            .await
+        {
+            tracing::warn!(orchestrator_id = %id, %err, "could not close the deregistered orchestrator's socket");
+        }
+    }
+}
