@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use moolai_proto::commands::Command;
 use moolai_proto::secret::MIN_PASSWORD_CHARS;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
@@ -105,22 +105,55 @@ fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// One admin, as listed (never its password).
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AdminItem {
+    pub username: String,
+    pub superadmin: bool,
+    /// RFC 3339, as PostgreSQL writes it.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub password_changed_at: String,
+    /// Sessions neither logged out nor expired.
+    pub open_sessions: i64,
+}
+
+/// `GET /api/v1/internal/admins`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminList {
+    pub success: bool,
+    pub data: AdminPage,
+}
+
+/// The admins of an [`AdminList`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminPage {
+    pub total: usize,
+    pub items: Vec<AdminItem>,
+}
+
 /// `GET /api/v1/internal/admins`
 #[utoipa::path(get, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Every admin: username, superadmin, created_at, password_changed_at, open_sessions")))]
-pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT jsonb_build_object('username', a.username, 'superadmin', a.superadmin,
-                  'created_at', a.created_at, 'password_changed_at', a.password_changed_at,
-                  'open_sessions', (SELECT count(*) FROM sessions s WHERE s.username = a.username
-                                      AND s.revoked_at IS NULL AND s.expires_at > now()))
+    responses((status = 200, description = "Every admin", body = AdminList)))]
+pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<AdminList>, ApiError> {
+    let items: Vec<AdminItem> = sqlx::query_as(
+        "SELECT a.username, a.superadmin, to_jsonb(a.created_at) #>> '{}' AS created_at,
+                to_jsonb(a.password_changed_at) #>> '{}' AS password_changed_at,
+                (SELECT count(*) FROM sessions s WHERE s.username = a.username
+                   AND s.revoked_at IS NULL AND s.expires_at > now()) AS open_sessions
            FROM admins a ORDER BY a.username",
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        json!({"success": true, "data": {"total": items.len(), "items": items}}),
-    ))
+    let data = AdminPage {
+        total: items.len(),
+        items,
+    };
+    Ok(Json(AdminList {
+        success: true,
+        data,
+    }))
 }
 
 /// A new admin.

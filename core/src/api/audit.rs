@@ -5,8 +5,8 @@
 use axum::extract::State;
 use axum::Json;
 use moolai_proto::commands::{AuditEntry, Command};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::{Admin, Params};
@@ -72,13 +72,45 @@ fn default_limit() -> i64 {
     200
 }
 
+/// One audit entry.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditItem {
+    pub id: i64,
+    /// When it was stored (RFC 3339, as PostgreSQL writes it).
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// An admin's username, `core`, or `enrollment:<id>`.
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// The client's address, for logins and enrollments.
+    pub address: Option<String>,
+    /// What else is worth knowing; never a secret.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+/// `GET /api/v1/internal/audit`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditList {
+    pub success: bool,
+    pub data: AuditPage,
+}
+
+/// The entries of an [`AuditList`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub total: usize,
+    pub items: Vec<AuditItem>,
+}
+
 #[utoipa::path(get, path = "/api/v1/internal/audit", tag = "internal", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Audit entries, newest first"), (status = 422, description = "Invalid limit")))]
+    responses((status = 200, description = "Audit entries, newest first", body = AuditList), (status = 422, description = "Invalid limit")))]
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
     Params(q): Params<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditList>, ApiError> {
     if !(1..=1000).contains(&q.limit) {
         return Err(ApiError::field(
             "query",
@@ -86,17 +118,23 @@ pub async fn list(
             "must be between 1 and 1000",
         ));
     }
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(a) FROM audit_log a
+    let items: Vec<AuditItem> = sqlx::query_as(
+        "SELECT id, to_jsonb(at) #>> '{}' AS at, actor, action, target, address, detail
+           FROM audit_log a
           WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR actor = $2)
-          ORDER BY at DESC, id DESC LIMIT $3",
+          ORDER BY a.at DESC, a.id DESC LIMIT $3",
     )
     .bind(&q.action)
     .bind(&q.actor)
     .bind(q.limit)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        json!({"success": true, "data": {"total": items.len(), "items": items}}),
-    ))
+    let data = AuditPage {
+        total: items.len(),
+        items,
+    };
+    Ok(Json(AuditList {
+        success: true,
+        data,
+    }))
 }

@@ -16,7 +16,7 @@ use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::{Command, EnrollRequest, Failure, NewEnrollment};
 use moolai_proto::{token, OrchestratorId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
@@ -134,20 +134,59 @@ pub async fn create(
     })))
 }
 
+/// One enrollment credential as listed: its scope, use and state, never its secret.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EnrollmentItem {
+    pub id: String,
+    pub description: String,
+    pub id_prefix: Option<String>,
+    pub organization_id: Option<String>,
+    pub max_uses: Option<i32>,
+    pub uses: i32,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    #[schema(format = DateTime)]
+    pub revoked_at: Option<String>,
+    pub created_by: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub last_used_at: Option<String>,
+    /// `active`, `revoked`, `expired` or `used_up`.
+    pub state: String,
+}
+
+/// `GET /api/v1/internal/enrollment-tokens`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentList {
+    pub success: bool,
+    pub items: Vec<EnrollmentItem>,
+}
+
 #[utoipa::path(get, path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
-    responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state")))]
-pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT (to_jsonb(e) - 'secret_hash') || jsonb_build_object('state',
+    responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state", body = EnrollmentList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<EnrollmentList>, ApiError> {
+    let items: Vec<EnrollmentItem> = sqlx::query_as(
+        "SELECT id, description, id_prefix, organization_id, max_uses, uses,
+                to_jsonb(expires_at) #>> '{}' AS expires_at, to_jsonb(revoked_at) #>> '{}' AS revoked_at,
+                created_by, to_jsonb(created_at) #>> '{}' AS created_at,
+                to_jsonb(last_used_at) #>> '{}' AS last_used_at,
                 CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
                      WHEN expires_at <= now() THEN 'expired'
                      WHEN max_uses IS NOT NULL AND uses >= max_uses THEN 'used_up'
-                     ELSE 'active' END)
-           FROM enrollment_tokens e ORDER BY created_at DESC, id",
+                     ELSE 'active' END AS state
+           FROM enrollment_tokens e ORDER BY e.created_at DESC, e.id",
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(json!({"success": true, "items": items})))
+    Ok(Json(EnrollmentList {
+        success: true,
+        items,
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
