@@ -87,6 +87,7 @@ if [[ -f frontend/package.json ]] &&
   NATS_SERVER_BIN=$(ensure_nats_bin)
   export NATS_SERVER_BIN TEST_DATABASE_URL
   step "frontend" bash -c 'cd frontend && npm ci --no-audit --no-fund && npm test'
+  step "dashboard API types match /openapi.json" scripts/api_types.sh
 fi
 
 if ((${#failed[@]})); then

@@ -82,11 +82,12 @@ pub struct AuditItem {
     /// An admin's username, `core`, or `enrollment:<id>`.
     pub actor: String,
     pub action: String,
+    #[schema(required = true)]
     pub target: Option<String>,
     /// The client's address, for logins and enrollments.
+    #[schema(required = true)]
     pub address: Option<String>,
     /// What else is worth knowing; never a secret.
-    #[schema(value_type = Object)]
     pub detail: Value,
 }
 

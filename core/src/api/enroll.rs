@@ -139,19 +139,22 @@ pub async fn create(
 pub struct EnrollmentItem {
     pub id: String,
     pub description: String,
+    #[schema(required = true)]
     pub id_prefix: Option<String>,
+    #[schema(required = true)]
     pub organization_id: Option<String>,
+    #[schema(required = true)]
     pub max_uses: Option<i32>,
     pub uses: i32,
     /// Timestamps are RFC 3339, as PostgreSQL writes them.
     #[schema(format = DateTime)]
     pub expires_at: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub revoked_at: Option<String>,
     pub created_by: String,
     #[schema(format = DateTime)]
     pub created_at: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub last_used_at: Option<String>,
     /// `active`, `revoked`, `expired` or `used_up`.
     pub state: String,

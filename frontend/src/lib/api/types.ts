@@ -1,4 +1,24 @@
-// Shapes of core's answers (docs/api.md), shared by the features.
+// Shapes of core's answers, shared by the features. Those core declares with a
+// type are generated from its OpenAPI document into ./schema.d.ts
+// (scripts/api_types.sh) and re-exported here by name; the rest are still
+// written by hand after docs/api.md.
+
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+
+/** One entry of `GET /api/v1/internal/audit`. */
+export type AuditItem = Schemas['AuditItem'];
+/** `GET /api/v1/internal/audit`. */
+export type AuditList = Schemas['AuditList'];
+/** One admin of `GET /api/v1/internal/admins`. */
+export type AdminItem = Schemas['AdminItem'];
+/** `GET /api/v1/internal/admins`. */
+export type AdminList = Schemas['AdminList'];
+/** One credential of `GET /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentItem = Schemas['EnrollmentItem'];
+/** `GET /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentList = Schemas['EnrollmentList'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
