@@ -1,11 +1,31 @@
-//! Read queries behind the API. Rows are shaped as JSON by PostgreSQL itself
-//! (`to_jsonb`), so a column added to the schema shows up without code here.
+//! Read queries behind the API for organizations, instances, messages and the
+//! overview. Organization and instance rows are still shaped as JSON by
+//! PostgreSQL (`to_jsonb`), so a column added to those tables is sent to token
+//! holders unless [`PRIVATE_COLUMNS`] names it (readers without a token see only
+//! [`PUBLIC_FIELDS`]). Listings with a typed body (audit, admins, enrollment
+//! tokens) select their columns in their own modules.
 
 use serde_json::Value;
 use sqlx::PgPool;
 
-/// Instance columns never sent to clients: connection strings may hold passwords.
-const HIDDEN: &str = "- 'database_url' - 'redis_url' - 'environment_variables' - 'conn_id'";
+/// Instance columns never sent to any client: connection strings and environment
+/// variables may hold passwords, and `conn_id` names a socket inside the cluster.
+pub const PRIVATE_COLUMNS: [&str; 4] = [
+    "database_url",
+    "redis_url",
+    "environment_variables",
+    "conn_id",
+];
+
+/// Removes the [`PRIVATE_COLUMNS`] from an instance row shaped elsewhere (the
+/// persister's answer to a create).
+pub fn hide_private(item: &mut Value) {
+    if let Value::Object(fields) = item {
+        for name in PRIVATE_COLUMNS {
+            fields.remove(name);
+        }
+    }
+}
 
 /// What a reader without a token sees (`PUBLIC_READ_API=true`) of an
 /// organization or an instance: names, places, states and times. Everything else
@@ -92,8 +112,9 @@ pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx
 }
 
 fn instance_json() -> String {
+    let hidden: String = PRIVATE_COLUMNS.map(|c| format!(" - '{c}'")).concat();
     format!(
-        "(to_jsonb(i) {HIDDEN}) || jsonb_build_object('status',
+        "(to_jsonb(i){hidden}) || jsonb_build_object('status',
             CASE WHEN i.is_independent THEN 'independent' ELSE i.status END)"
     )
 }

@@ -18,7 +18,7 @@ use super::controller::envelope;
 use super::error::ApiError;
 use super::extract::{Body, Id};
 use super::organizations::NewOrganization;
-use super::AppState;
+use super::{read, AppState};
 use crate::activity::Kind;
 use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
 
@@ -62,16 +62,7 @@ pub async fn create_instance(
     state
         .feed
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
-    if let Value::Object(map) = &mut row {
-        for hidden in [
-            "database_url",
-            "redis_url",
-            "environment_variables",
-            "conn_id",
-        ] {
-            map.remove(hidden);
-        }
-    }
+    read::hide_private(&mut row);
     Ok(envelope(
         row,
         format!("Orchestrator instance {id} created successfully"),
