@@ -142,108 +142,148 @@ async fn write_audit(
     .await
 }
 
+/// Applies `command` in `tx`: each group below knows its own commands.
 async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
+    if let Some(outcome) = apply_fleet(tx, command).await {
+        return outcome;
+    }
+    if let Some(outcome) = apply_messages(tx, command).await {
+        return outcome;
+    }
+    if let Some(outcome) = apply_admins(tx, command).await {
+        return outcome;
+    }
     match command {
+        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
+        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await, id),
+        Command::Enroll(r) => enrollment::enroll(tx, r).await,
+        Command::Audit {
+            actor,
+            action,
+            target,
+            address,
+            detail,
+        } => {
+            let (target, address) = (target.as_deref(), address.as_deref());
+            sql::audit(tx, actor, action, target, address, detail)
+                .await
+                .map(Ok)
+        }
+        Command::Ping => Ok(Ok(Value::Null)),
+        other => Ok(Err((Failure::Invalid, format!("no handler for {other:?}")))),
+    }
+}
+
+/// Organizations and instances; `None` for any other command.
+async fn apply_fleet(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::Register(r) => sql::register(tx, r).await.map(Ok),
         Command::CreateOrganization {
-            organization_id,
+            organization_id: id,
             name,
             location,
             features,
             metadata,
-        } => sql::create_organization(
-            tx,
-            organization_id.as_str(),
-            name,
-            location.as_deref(),
-            features,
-            metadata,
-        )
-        .await
-        .map(Ok),
+        } => {
+            let location = location.as_deref();
+            let created =
+                sql::create_organization(tx, id.as_str(), name, location, features, metadata);
+            created.await.map(Ok)
+        }
         Command::CreateInstance {
-            orchestrator_id,
+            orchestrator_id: id,
             name,
             location,
             features,
             metadata,
-        } => sql::create_instance(
-            tx,
-            orchestrator_id.as_str(),
-            name,
-            location.as_deref(),
-            features,
-            metadata,
-        )
-        .await
-        .map(Ok),
+        } => {
+            let location = location.as_deref();
+            let created = sql::create_instance(tx, id.as_str(), name, location, features, metadata);
+            created.await.map(Ok)
+        }
         Command::UpdateOrganization {
-            organization_id,
+            organization_id: id,
             name,
             location,
+        } => {
+            let (name, location) = (name.as_deref(), location.as_deref());
+            let updated = sql::update_organization(tx, id.as_str(), name, location);
+            found(updated.await, id.as_str())
+        }
+        Command::DeleteInstance {
+            orchestrator_id: id,
         } => found(
-            sql::update_organization(
-                tx,
-                organization_id.as_str(),
-                name.as_deref(),
-                location.as_deref(),
-            )
-            .await?,
-            organization_id.as_str(),
+            sql::delete_instance(tx, id.as_str(), false).await,
+            id.as_str(),
         ),
-        Command::DeleteInstance { orchestrator_id } => found(
-            sql::delete_instance(tx, orchestrator_id.as_str(), false).await?,
-            orchestrator_id.as_str(),
-        ),
-        Command::Deregister { orchestrator_id } => found(
-            sql::delete_instance(tx, orchestrator_id.as_str(), true).await?,
-            orchestrator_id.as_str(),
+        Command::Deregister {
+            orchestrator_id: id,
+        } => found(
+            sql::delete_instance(tx, id.as_str(), true).await,
+            id.as_str(),
         ),
         Command::SetIndependence {
-            orchestrator_id,
+            orchestrator_id: id,
             is_independent,
             privacy_mode,
-        } => found(
-            sql::set_independence(tx, orchestrator_id.as_str(), *is_independent, *privacy_mode)
-                .await?,
-            orchestrator_id.as_str(),
-        ),
+        } => {
+            let set = sql::set_independence(tx, id.as_str(), *is_independent, *privacy_mode);
+            found(set.await, id.as_str())
+        }
         Command::MergeFeatures {
-            organization_id,
+            organization_id: id,
             features,
         } => found(
-            sql::merge_features(tx, organization_id.as_str(), features).await?,
-            organization_id.as_str(),
+            sql::merge_features(tx, id.as_str(), features).await,
+            id.as_str(),
         ),
+        Command::DeleteOrganization {
+            organization_id: id,
+        } => sql::delete_organization(tx, id.as_str()).await,
+        Command::BumpTokenGeneration {
+            orchestrator_id: id,
+        } => found(
+            sql::bump_token_generation(tx, id.as_str()).await,
+            id.as_str(),
+        ),
+        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// Controller messages; `None` for any other command.
+async fn apply_messages(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::CreateMessage {
             message_id,
-            orchestrator_id,
+            orchestrator_id: id,
             message_type,
             content,
             metadata,
-        } => found(
-            sql::create_message(
-                tx,
-                message_id,
-                orchestrator_id.as_str(),
-                message_type.as_str(),
-                content,
-                metadata,
-            )
-            .await?,
-            orchestrator_id.as_str(),
-        ),
+        } => {
+            let kind = message_type.as_str();
+            let created = sql::create_message(tx, message_id, id.as_str(), kind, content, metadata);
+            found(created.await, id.as_str())
+        }
         Command::SetMessageStatus { message_id, status } => found(
-            sql::set_message_status(tx, message_id, status).await?,
+            sql::set_message_status(tx, message_id, status).await,
             message_id,
         ),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// Admins and their sessions; `None` for any other command.
+async fn apply_admins(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::CreateAdmin {
             username,
             password_hash,
-        } => {
-            let created = sql::create_admin(tx, username, password_hash).await?;
-            Ok(Ok(json!({ "created": created })))
-        }
+        } => sql::create_admin(tx, username, password_hash)
+            .await
+            .map(|created| Ok(json!({ "created": created }))),
         Command::CreateSession {
             token_hash,
             username,
@@ -252,27 +292,22 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             .await
             .map(Ok),
         Command::RevokeSession { token_hash } => {
-            found(sql::revoke_session(tx, token_hash).await?, "session")
+            found(sql::revoke_session(tx, token_hash).await, "session")
         }
         Command::TouchSession { token_hash } => {
-            found(admins::touch_session(tx, token_hash).await?, "session")
+            found(admins::touch_session(tx, token_hash).await, "session")
         }
         Command::SetAdminPassword {
             username,
             password_hash,
             keep_session,
             from_environment,
-        } => found(
-            admins::set_admin_password(
-                tx,
-                username,
-                password_hash,
-                keep_session.as_deref(),
-                *from_environment,
-            )
-            .await?,
-            username,
-        ),
+        } => {
+            let keep = keep_session.as_deref();
+            let set =
+                admins::set_admin_password(tx, username, password_hash, keep, *from_environment);
+            found(set.await, username)
+        }
         Command::AddAdmin {
             username,
             password_hash,
@@ -281,35 +316,9 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             .await
             .map(Ok),
         Command::RemoveAdmin { username } => admins::remove_admin(tx, username).await,
-        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
-        Command::Audit {
-            actor,
-            action,
-            target,
-            address,
-            detail,
-        } => sql::audit(
-            tx,
-            actor,
-            action,
-            target.as_deref(),
-            address.as_deref(),
-            detail,
-        )
-        .await
-        .map(Ok),
-        Command::DeleteOrganization { organization_id } => {
-            sql::delete_organization(tx, organization_id.as_str()).await
-        }
-        Command::BumpTokenGeneration { orchestrator_id } => found(
-            sql::bump_token_generation(tx, orchestrator_id.as_str()).await?,
-            orchestrator_id.as_str(),
-        ),
-        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
-        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await?, id),
-        Command::Enroll(r) => enrollment::enroll(tx, r).await,
-        Command::Ping => Ok(Ok(Value::Null)),
-    }
+        _ => return None,
+    };
+    Some(outcome)
 }
 
 /// `entry`'s detail with the keys it asks of `answer` (null when absent).
@@ -323,8 +332,9 @@ fn completed_detail(entry: &AuditEntry, answer: &Value) -> Value {
     detail
 }
 
-fn found(row: Option<Value>, what: &str) -> Outcome {
-    Ok(row.ok_or((Failure::NotFound, format!("{what} not found"))))
+/// A row, or "not found" naming `what`.
+fn found(row: Result<Option<Value>, sqlx::Error>, what: &str) -> Outcome {
+    Ok(row?.ok_or((Failure::NotFound, format!("{what} not found"))))
 }
 
 #[cfg(test)]
