@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use moolai_proto::commands::Command;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::audit;
 use super::error::ApiError;
@@ -58,16 +58,35 @@ impl From<Refusal> for ApiError {
     }
 }
 
+/// A new session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoggedIn {
+    pub success: bool,
+    /// Send it as `Authorization: Bearer <token>`; shown only now.
+    pub token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub username: String,
+}
+
+/// A plain confirmation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Done {
+    pub success: bool,
+    pub message: String,
+}
+
 /// `POST /api/v1/internal/auth/login`
 #[utoipa::path(post, path = "/api/v1/internal/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, description = "Session token"), (status = 401, description = "Invalid credentials"),
+    responses((status = 200, description = "Session token", body = LoggedIn), (status = 401, description = "Invalid credentials"),
               (status = 422, description = "Invalid body, or a username over 128 characters"),
               (status = 429, description = "Too many failed logins from this address for this user (Retry-After), or too many logins in progress")))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(creds): Body<Credentials>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LoggedIn>, ApiError> {
     let address = peer.ip();
     let too_long = creds.username.chars().count() > MAX_USERNAME_CHARS
         || creds.password.chars().count() > MAX_PASSWORD_CHARS;
@@ -111,10 +130,13 @@ pub async fn login(
     state.persister.run_audited(&command, audit).await?;
     tracing::info!(username = ?creds.username, "admin logged in");
     state.sessions.touch(&token_hash(&token));
-    Ok(Json(json!({
-        "success": true, "token": token, "token_type": "bearer",
-        "expires_at": expires_at, "username": creds.username,
-    })))
+    Ok(Json(LoggedIn {
+        success: true,
+        token,
+        token_type: "bearer".into(),
+        expires_at,
+        username: creds.username,
+    }))
 }
 
 /// A username (or password) too long to be anyone's: counted against the
@@ -149,8 +171,8 @@ async fn refuse_oversized(state: &AppState, peer: SocketAddr, creds: &Credential
 
 /// `POST /api/v1/internal/auth/logout`
 #[utoipa::path(post, path = "/api/v1/internal/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Token revoked"), (status = 401, description = "No token, or session already ended"), (status = 403, description = "Invalid token")))]
-pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, description = "Token revoked", body = Done), (status = 401, description = "No token, or session already ended"), (status = 403, description = "Invalid token")))]
+pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Done>, ApiError> {
     if admin.username == DEV_TOKEN_USER {
         audit::record(&state, &admin.username, "logout", None, None, json!({})).await;
     } else {
@@ -161,5 +183,8 @@ pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<
         let audit = audit::entry(&admin.username, "logout", None, None, json!({}));
         state.persister.run_audited(&command, audit).await?;
     }
-    Ok(Json(json!({"success": true, "message": "Logged out"})))
+    Ok(Json(Done {
+        success: true,
+        message: "Logged out".into(),
+    }))
 }

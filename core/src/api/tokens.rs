@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::Json;
 use moolai_proto::commands::{AuditEntry, Command};
 use moolai_proto::{token, OrchestratorId};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
 use super::audit;
 use super::auth::Admin;
@@ -73,41 +74,66 @@ fn configured(state: &AppState) -> Result<&Tokens, ApiError> {
     })
 }
 
+/// A new orchestrator token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenIssued {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    /// Shown only now.
+    #[schema(required = true)]
+    pub orchestrator_token: Option<String>,
+    pub message: String,
+}
+
+/// Every token of an orchestrator revoked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokensRevoked {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub message: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)"),
+    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)", body = TokenIssued),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn rotate(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenIssued>, ApiError> {
     configured(&state)?;
     let audit = audit::by(&admin, "token_issue", id.as_str(), json!({}));
     let token = issue(&state, &id, Some(audit)).await?;
     // The socket that used the old token would otherwise stay open on a token
     // that no longer works anywhere (issue 12).
     close_live(&state, &id, "token_rotated").await;
-    Ok(Json(json!({
-        "success": true, "orchestrator_id": id, "orchestrator_token": token,
-        "message": "Token issued; it is shown only now. Older tokens no longer work.",
-    })))
+    Ok(Json(TokenIssued {
+        success: true,
+        orchestrator_id: id,
+        orchestrator_token: token,
+        message: "Token issued; it is shown only now. Older tokens no longer work.".into(),
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed"),
+    security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed", body = TokensRevoked),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokensRevoked>, ApiError> {
     let tokens = configured(&state)?;
     let audit = audit::by(&admin, "token_revoke", id.as_str(), json!({}));
     bump(&state, tokens, &id, Some(audit)).await?;
     close_live(&state, &id, "token_revoked").await;
-    Ok(Json(
-        json!({"success": true, "orchestrator_id": id, "message": "Tokens revoked"}),
-    ))
+    Ok(Json(TokensRevoked {
+        success: true,
+        orchestrator_id: id,
+        message: "Tokens revoked".into(),
+    }))
 }
 
 /// Closes `id`'s live socket (4003) after its token generation was bumped: the

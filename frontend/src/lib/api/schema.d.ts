@@ -624,6 +624,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An admin added: `data` as stored. */
+        AdminAdded: {
+            data: components["schemas"]["NewAdminRow"];
+            success: boolean;
+        };
         /** @description One admin, as listed (never its password). */
         AdminItem: {
             /**
@@ -650,6 +655,11 @@ export interface components {
         AdminPage: {
             items: components["schemas"]["AdminItem"][];
             total: number;
+        };
+        /** @description An admin removed. */
+        AdminRemoved: {
+            success: boolean;
+            username: string;
         };
         /** @description One audit entry. */
         AuditItem: {
@@ -708,6 +718,11 @@ export interface components {
             /** @description At most 128 characters. */
             username: string;
         };
+        /** @description A plain confirmation. */
+        Done: {
+            message: string;
+            success: boolean;
+        };
         /** @description Body of `POST /api/v1/enroll`. */
         EnrollBody: {
             /** @description The new orchestrator's id (`^[A-Za-z0-9_-]{1,128}$`). */
@@ -756,6 +771,23 @@ export interface components {
             /** @description Omitted: kept as stored (the first version reset it to false). */
             privacy_mode?: boolean | null;
         };
+        /** @description A new session. */
+        LoggedIn: {
+            /** Format: date-time */
+            expires_at: string;
+            success: boolean;
+            /** @description Send it as `Authorization: Bearer <token>`; shown only now. */
+            token: string;
+            /** @description Always `bearer`. */
+            token_type: string;
+            username: string;
+        };
+        /** @description The admin a token stands for (`dev-token` for the development token). */
+        Me: {
+            success: boolean;
+            superadmin: boolean;
+            username: string;
+        };
         /**
          * @description A message's state.
          * @enum {string}
@@ -768,6 +800,16 @@ export interface components {
             /** @description May manage admins too (default false). */
             superadmin?: boolean;
             /** @description 1 to 64 of `A-Z a-z 0-9 . _ @ -`. */
+            username: string;
+        };
+        /** @description The row of an admin just added (never its password). */
+        NewAdminRow: {
+            /**
+             * Format: date-time
+             * @description RFC 3339, as PostgreSQL writes it.
+             */
+            created_at: string;
+            superadmin: boolean;
             username: string;
         };
         /** @description Body of `POST orchestrators/{id}/messages`. */
@@ -798,6 +840,15 @@ export interface components {
             /** @description 12 to 1024 characters. */
             new_password: string;
         };
+        /** @description A password changed. */
+        PasswordChanged: {
+            /**
+             * Format: int64
+             * @description The admin's other sessions, now ended.
+             */
+            sessions_ended: number | null;
+            success: boolean;
+        };
         /** @description Body of `POST orchestrators/register`. */
         RegisterBody: {
             container_id?: string | null;
@@ -822,6 +873,20 @@ export interface components {
         StatusBody: {
             status: components["schemas"]["MessageStatus"];
         };
+        /** @description A new orchestrator token. */
+        TokenIssued: {
+            message: string;
+            orchestrator_id: string;
+            /** @description Shown only now. */
+            orchestrator_token: string | null;
+            success: boolean;
+        };
+        /** @description Every token of an orchestrator revoked. */
+        TokensRevoked: {
+            message: string;
+            orchestrator_id: string;
+            success: boolean;
+        };
         /**
          * @description What to unlock: a username (from every address), an address (for every
          *     username), or one pair.
@@ -829,6 +894,12 @@ export interface components {
         Unlock: {
             address?: string | null;
             username?: string | null;
+        };
+        /** @description Throttle entries cleared. */
+        Unlocked: {
+            /** @description Entries of this core removed. */
+            cleared: number;
+            success: boolean;
         };
     };
     responses: never;
@@ -1478,7 +1549,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminAdded"];
+                };
             };
             /** @description Not a superadmin */
             403: {
@@ -1520,7 +1593,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdminRemoved"];
+                };
             };
             /** @description Not a superadmin */
             403: {
@@ -1594,7 +1669,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LoggedIn"];
+                };
             };
             /** @description Invalid credentials */
             401: {
@@ -1633,7 +1710,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
             };
             /** @description No token, or session already ended */
             401: {
@@ -1660,12 +1739,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{"username", "superadmin"}` of the token's admin */
+            /** @description The token's admin */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
             };
         };
     };
@@ -1687,7 +1768,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["PasswordChanged"];
+                };
             };
             /** @description The development token has no password */
             403: {
@@ -1725,12 +1808,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description `{"cleared": n}` throttle entries of this core removed */
+            /** @description Throttle entries of this core removed */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Unlocked"];
+                };
             };
             /** @description Neither username nor address, or an invalid address */
             422: {
@@ -2176,7 +2261,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TokenIssued"];
+                };
             };
             /** @description Unknown orchestrator, or tokens are off */
             404: {
@@ -2203,7 +2290,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TokensRevoked"];
+                };
             };
             /** @description Unknown orchestrator, or tokens are off */
             404: {

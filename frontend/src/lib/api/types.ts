@@ -19,6 +19,24 @@ export type AdminList = Schemas['AdminList'];
 export type EnrollmentItem = Schemas['EnrollmentItem'];
 /** `GET /api/v1/internal/enrollment-tokens`. */
 export type EnrollmentList = Schemas['EnrollmentList'];
+/** `POST /api/v1/internal/auth/login`. */
+export type LoggedIn = Schemas['LoggedIn'];
+/** A plain `{success, message}` confirmation (logout). */
+export type Done = Schemas['Done'];
+/** `GET /api/v1/internal/auth/me`. */
+export type Me = Schemas['Me'];
+/** `POST /api/v1/internal/auth/password`. */
+export type PasswordChanged = Schemas['PasswordChanged'];
+/** `POST /api/v1/internal/admins`. */
+export type AdminAdded = Schemas['AdminAdded'];
+/** `DELETE /api/v1/internal/admins/{username}`. */
+export type AdminRemoved = Schemas['AdminRemoved'];
+/** `POST /api/v1/internal/auth/unlock`. */
+export type Unlocked = Schemas['Unlocked'];
+/** `POST /api/v1/internal/orchestrators/{id}/token`. */
+export type TokenIssued = Schemas['TokenIssued'];
+/** `DELETE /api/v1/internal/orchestrators/{id}/token`. */
+export type TokensRevoked = Schemas['TokensRevoked'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
