@@ -10,14 +10,16 @@ use moolai_proto::commands::Command;
 use moolai_proto::events::new_message_id;
 use moolai_proto::frames::MessageType;
 use moolai_proto::OrchestratorId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
 use super::auth::Admin;
+use super::auth::Done;
 use super::controller::not_found;
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
+use super::read::MessageItem;
 use super::{read, AppState};
 use crate::activity::Kind;
 
@@ -46,15 +48,67 @@ pub struct NewMessage {
     pub metadata: Option<Map<String, Value>>,
 }
 
+/// A message created.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageCreated {
+    pub success: bool,
+    pub message: String,
+    pub message_id: String,
+    /// Sent now to the connected orchestrator (else at its next handshake).
+    pub delivered: bool,
+    /// Its orchestrator is independent: kept, not delivered nor listed until it is not.
+    pub held: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub message_type: String,
+    pub status: String,
+}
+
+/// One orchestrator's messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrchestratorMessages {
+    pub success: bool,
+    pub message: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub total_count: usize,
+    pub messages: Vec<MessageItem>,
+    /// Messages not listed because the orchestrator is independent.
+    pub held: i64,
+    pub independent: bool,
+}
+
+/// Every orchestrator's messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AllMessages {
+    pub success: bool,
+    pub message: String,
+    pub total_count: usize,
+    pub messages: Vec<MessageItem>,
+    /// Messages not listed because their orchestrator is independent.
+    pub held: i64,
+}
+
+/// A message accepted or dismissed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageAnswered {
+    pub success: bool,
+    pub message: String,
+    pub message_id: String,
+    pub status: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: Value,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal", request_body = NewMessage,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Created, pending"), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
+    responses((status = 200, description = "Created, pending", body = MessageCreated), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
 pub async fn create_message(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
     Body(b): Body<NewMessage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageCreated>, ApiError> {
     let message_id = new_message_id(&id, Utc::now());
     let command = Command::CreateMessage {
         message_id: message_id.clone(),
@@ -72,11 +126,16 @@ pub async fn create_message(
     );
     let held = state.live.rule(&id).is_independent;
     let delivered = !held && deliver_message(&state, &id, &row).await;
-    Ok(Json(json!({
-        "success": true, "message": "Message created successfully", "message_id": message_id, "delivered": delivered,
-        "held": held,
-        "orchestrator_id": id, "message_type": b.message_type.as_str(), "status": "pending",
-    })))
+    Ok(Json(MessageCreated {
+        success: true,
+        message: "Message created successfully".into(),
+        message_id,
+        delivered,
+        held,
+        orchestrator_id: id,
+        message_type: b.message_type.as_str().into(),
+        status: "pending".into(),
+    }))
 }
 
 /// Filters of the message lists.
@@ -118,7 +177,7 @@ impl MessageQuery {
         &self,
         state: &AppState,
         orchestrator: Option<&str>,
-    ) -> Result<(Vec<Value>, i64), ApiError> {
+    ) -> Result<(Vec<MessageItem>, i64), ApiError> {
         if !(1..=1000).contains(&self.limit) {
             return Err(ApiError::field(
                 "query",
@@ -134,36 +193,43 @@ impl MessageQuery {
 
 #[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal",
     params(("id" = String, Path), MessageQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Messages, newest first"), (status = 404, description = "Unknown orchestrator")))]
+    responses((status = 200, description = "Messages, newest first", body = OrchestratorMessages), (status = 404, description = "Unknown orchestrator")))]
 pub async fn orchestrator_messages(
     State(state): State<AppState>,
     _: Admin,
     Id(id): Id,
     Params(q): Params<MessageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrchestratorMessages>, ApiError> {
     read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
     let (messages, held) = q.run(&state, Some(id.as_str())).await?;
-    Ok(Json(json!({
-        "success": true, "message": "Messages retrieved successfully", "orchestrator_id": id,
-        "total_count": messages.len(), "messages": messages, "held": held,
-        "independent": state.live.rule(&id).is_independent,
-    })))
+    Ok(Json(OrchestratorMessages {
+        success: true,
+        message: "Messages retrieved successfully".into(),
+        independent: state.live.rule(&id).is_independent,
+        orchestrator_id: id,
+        total_count: messages.len(),
+        messages,
+        held,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/messages", tag = "internal", params(MessageQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Messages of all orchestrators, newest first"), (status = 422, description = "Invalid filter")))]
+    responses((status = 200, description = "Messages of all orchestrators, newest first", body = AllMessages), (status = 422, description = "Invalid filter")))]
 pub async fn all_messages(
     State(state): State<AppState>,
     _: Admin,
     Params(q): Params<MessageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AllMessages>, ApiError> {
     let (messages, held) = q.run(&state, None).await?;
-    Ok(Json(json!({
-        "success": true, "message": "All messages retrieved successfully",
-        "total_count": messages.len(), "messages": messages, "held": held,
-    })))
+    Ok(Json(AllMessages {
+        success: true,
+        message: "All messages retrieved successfully".into(),
+        total_count: messages.len(),
+        messages,
+        held,
+    }))
 }
 
 /// Body of `PUT messages/{id}/status`.
@@ -174,13 +240,13 @@ pub struct StatusBody {
 
 #[utoipa::path(put, path = "/api/v1/internal/messages/{id}/status", tag = "internal", request_body = StatusBody,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Updated"), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
+    responses((status = 200, description = "Updated", body = MessageAnswered), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
 pub async fn set_message_status(
     State(state): State<AppState>,
     admin: Admin,
     Path(message_id): Path<String>,
     Body(b): Body<StatusBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageAnswered>, ApiError> {
     let status = b.status.as_str();
     match read::message_held(&state.pool, &message_id).await? {
         None => {
@@ -209,21 +275,24 @@ pub async fn set_message_status(
     let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(Kind::MessageStatus, json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
     push_status(&state, &row).await;
-    Ok(Json(json!({
-        "success": true, "message": format!("Message {status} successfully"), "message_id": message_id,
-        "status": status, "orchestrator_id": row["orchestrator_id"],
-    })))
+    Ok(Json(MessageAnswered {
+        success: true,
+        message: format!("Message {status} successfully"),
+        message_id,
+        status: status.into(),
+        orchestrator_id: row["orchestrator_id"].clone(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Sent"), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
+    responses((status = 200, description = "Sent", body = Done), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
 pub async fn send(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
     Body(frame): Body<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let kind = frame.get("type").and_then(Value::as_str).map(str::to_owned);
     let Some(kind) = kind else {
         return Err(ApiError::field(
@@ -256,9 +325,10 @@ pub async fn send(
         detail,
     )
     .await;
-    Ok(Json(
-        json!({"success": true, "message": format!("Message sent to {id} successfully")}),
-    ))
+    Ok(Json(Done {
+        success: true,
+        message: format!("Message sent to {id} successfully"),
+    }))
 }
 
 /// Sends a just-created message to its orchestrator if connected; otherwise (or if

@@ -5,6 +5,7 @@
 //! [`PUBLIC_FIELDS`]). Listings with a typed body (audit, admins, enrollment
 //! tokens) select their columns in their own modules.
 
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -168,6 +169,28 @@ pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>
         .await
 }
 
+/// One controller message as listed.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MessageItem {
+    pub id: String,
+    pub orchestrator_id: String,
+    /// `recommendation` or `monitoring`.
+    pub message_type: String,
+    pub content: String,
+    pub metadata: Value,
+    /// `pending`, `accepted` or `dismissed`.
+    pub status: String,
+    /// Who wrote it: `controller` or `orchestrator`.
+    pub source: String,
+    /// `to_orchestrator` (written by the controller) or `from_orchestrator`.
+    pub direction: String,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
 /// Messages, newest first, optionally of one orchestrator, type and status, with
 /// how many are held. Messages of an independent orchestrator are held (spec 002,
 /// independence mode: "messages are hidden in the UI"): kept, but neither listed
@@ -178,21 +201,20 @@ pub async fn messages(
     message_type: Option<&str>,
     status: Option<&str>,
     limit: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<MessageItem>, i64), sqlx::Error> {
     let filter =
         "($1::text IS NULL OR m.orchestrator_id = $1) AND ($2::text IS NULL OR m.message_type = $2)
                   AND ($3::text IS NULL OR m.status = $3)";
     let held = "EXISTS (SELECT 1 FROM orchestrator_instances i
                          WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)";
     // Only constant fragments are formatted in; every value is bound.
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT jsonb_build_object('id', id, 'orchestrator_id', orchestrator_id, 'message_type', message_type,
-                'content', content, 'metadata', message_metadata, 'status', status, 'source', source,
-                'direction', CASE WHEN source = 'controller' THEN 'to_orchestrator' ELSE 'from_orchestrator' END,
-                'created_at', created_at, 'updated_at', updated_at)
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, orchestrator_id, message_type, content, message_metadata AS metadata, status, source,
+                CASE WHEN source = 'controller' THEN 'to_orchestrator' ELSE 'from_orchestrator' END AS direction,
+                to_jsonb(created_at) #>> '{{}}' AS created_at, to_jsonb(updated_at) #>> '{{}}' AS updated_at
            FROM orchestrator_messages m
           WHERE {filter} AND NOT {held}
-          ORDER BY created_at DESC, id LIMIT $4"
+          ORDER BY m.created_at DESC, m.id LIMIT $4"
     )))
     .bind(orchestrator)
     .bind(message_type)

@@ -661,6 +661,18 @@ export interface components {
             success: boolean;
             username: string;
         };
+        /** @description Every orchestrator's messages. */
+        AllMessages: {
+            /**
+             * Format: int64
+             * @description Messages not listed because their orchestrator is independent.
+             */
+            held: number;
+            message: string;
+            messages: components["schemas"]["MessageItem"][];
+            success: boolean;
+            total_count: number;
+        };
         /** @description One audit entry. */
         AuditItem: {
             action: string;
@@ -788,6 +800,49 @@ export interface components {
             superadmin: boolean;
             username: string;
         };
+        /** @description A message accepted or dismissed. */
+        MessageAnswered: {
+            message: string;
+            message_id: string;
+            orchestrator_id: string;
+            status: string;
+            success: boolean;
+        };
+        /** @description A message created. */
+        MessageCreated: {
+            /** @description Sent now to the connected orchestrator (else at its next handshake). */
+            delivered: boolean;
+            /** @description Its orchestrator is independent: kept, not delivered nor listed until it is not. */
+            held: boolean;
+            message: string;
+            message_id: string;
+            message_type: string;
+            orchestrator_id: string;
+            status: string;
+            success: boolean;
+        };
+        /** @description One controller message as listed. */
+        MessageItem: {
+            content: string;
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            created_at: string;
+            /** @description `to_orchestrator` (written by the controller) or `from_orchestrator`. */
+            direction: string;
+            id: string;
+            /** @description `recommendation` or `monitoring`. */
+            message_type: string;
+            metadata: unknown;
+            orchestrator_id: string;
+            /** @description Who wrote it: `controller` or `orchestrator`. */
+            source: string;
+            /** @description `pending`, `accepted` or `dismissed`. */
+            status: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /**
          * @description A message's state.
          * @enum {string}
@@ -828,6 +883,20 @@ export interface components {
             metadata?: unknown;
             name: string;
             org_id: string;
+        };
+        /** @description One orchestrator's messages. */
+        OrchestratorMessages: {
+            /**
+             * Format: int64
+             * @description Messages not listed because the orchestrator is independent.
+             */
+            held: number;
+            independent: boolean;
+            message: string;
+            messages: components["schemas"]["MessageItem"][];
+            orchestrator_id: string;
+            success: boolean;
+            total_count: number;
         };
         /** @description Body of `PATCH organizations/{id}`: the fields to change. */
         OrganizationChange: {
@@ -1969,7 +2038,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AllMessages"];
+                };
             };
             /** @description Invalid filter */
             422: {
@@ -2000,7 +2071,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MessageAnswered"];
+                };
             };
             /** @description Unknown message */
             404: {
@@ -2158,7 +2231,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["OrchestratorMessages"];
+                };
             };
             /** @description Unknown orchestrator */
             404: {
@@ -2189,7 +2264,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MessageCreated"];
+                };
             };
             /** @description Unknown orchestrator */
             404: {
@@ -2227,7 +2304,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
             };
             /** @description Not connected */
             404: {

@@ -37,6 +37,16 @@ export type Unlocked = Schemas['Unlocked'];
 export type TokenIssued = Schemas['TokenIssued'];
 /** `DELETE /api/v1/internal/orchestrators/{id}/token`. */
 export type TokensRevoked = Schemas['TokensRevoked'];
+/** One message of the message listings, as core declares it. */
+export type MessageItem = Schemas['MessageItem'];
+/** `POST /api/v1/internal/orchestrators/{id}/messages`. */
+export type MessageCreated = Schemas['MessageCreated'];
+/** `GET /api/v1/internal/orchestrators/{id}/messages`. */
+export type OrchestratorMessages = Schemas['OrchestratorMessages'];
+/** `GET /api/v1/internal/messages`. */
+export type AllMessages = Schemas['AllMessages'];
+/** `PUT /api/v1/internal/messages/{id}/status`. */
+export type MessageAnswered = Schemas['MessageAnswered'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
