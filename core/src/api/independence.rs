@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
 use moolai_proto::commands::Command;
-use serde::Deserialize;
+use moolai_proto::OrchestratorId;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
@@ -33,15 +34,46 @@ pub struct IndependenceBody {
     pub privacy_mode: Option<bool>,
 }
 
+/// Independence set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IndependenceSet {
+    pub success: bool,
+    pub message: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+    /// The instance's `status` as stored.
+    #[schema(value_type = String)]
+    pub status: Value,
+}
+
+/// An orchestrator's independence, as stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IndependenceState {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = bool)]
+    pub is_independent: Value,
+    #[schema(value_type = bool)]
+    pub privacy_mode: Value,
+    #[schema(value_type = String)]
+    pub status: Value,
+    /// RFC 3339, as PostgreSQL writes it; null if never seen.
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_seen: Value,
+}
+
 #[utoipa::path(put, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Updated; heartbeats are ignored from now on"), (status = 404, description = "Unknown id")))]
+    responses((status = 200, description = "Updated; heartbeats are ignored from now on", body = IndependenceSet), (status = 404, description = "Unknown id")))]
 pub async fn put_independence(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
     Body(b): Body<IndependenceBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IndependenceSet>, ApiError> {
     let command = Command::SetIndependence {
         orchestrator_id: id.clone(),
         is_independent: b.is_independent,
@@ -72,25 +104,33 @@ pub async fn put_independence(
             }
         });
     }
-    Ok(Json(json!({
-        "success": true, "message": "Independence mode updated successfully", "orchestrator_id": id,
-        "is_independent": rule.is_independent, "privacy_mode": rule.privacy_mode, "status": row["status"],
-    })))
+    Ok(Json(IndependenceSet {
+        success: true,
+        message: "Independence mode updated successfully".into(),
+        orchestrator_id: id,
+        is_independent: rule.is_independent,
+        privacy_mode: rule.privacy_mode,
+        status: row["status"].clone(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Independence state"), (status = 404, description = "Unknown id")))]
+    responses((status = 200, description = "Independence state", body = IndependenceState), (status = 404, description = "Unknown id")))]
 pub async fn get_independence(
     State(state): State<AppState>,
     _: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IndependenceState>, ApiError> {
     let row = read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
-    Ok(Json(json!({
-        "success": true, "orchestrator_id": id, "is_independent": row["is_independent"],
-        "privacy_mode": row["privacy_mode"], "status": row["status"], "last_seen": row["last_seen"],
-    })))
+    Ok(Json(IndependenceState {
+        success: true,
+        orchestrator_id: id,
+        is_independent: row["is_independent"].clone(),
+        privacy_mode: row["privacy_mode"].clone(),
+        status: row["status"].clone(),
+        last_seen: row["last_seen"].clone(),
+    }))
 }

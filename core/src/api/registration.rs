@@ -6,10 +6,10 @@
 use axum::extract::State;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use moolai_proto::commands::{Command, Registration};
 use moolai_proto::OrchestratorId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
@@ -122,14 +122,44 @@ fn body_id(field: &str, raw: &str) -> Result<OrchestratorId, ApiError> {
     })
 }
 
+/// An orchestrator registered (or its registration updated).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    pub success: bool,
+    pub message: String,
+    /// A new instance (else an existing one was updated).
+    pub created: bool,
+    pub connected: bool,
+    /// The instance's `status` as stored.
+    #[schema(value_type = String)]
+    pub status: Value,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = String)]
+    pub organization_id: OrchestratorId,
+    pub timestamp: DateTime<Utc>,
+    /// Its token, shown only now; null when orchestrator tokens are off.
+    #[schema(required = true)]
+    pub orchestrator_token: Option<String>,
+}
+
+/// An orchestrator deregistered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Deregistered {
+    pub success: bool,
+    pub message: String,
+    /// What happens when it reconnects.
+    pub reconnect: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
-    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects"),
+    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects", body = Registered),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn register(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<RegisterBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Registered>, ApiError> {
     let organization_id = body_id("organization_id", &b.organization_id)?;
     let orchestrator_id = match &b.orchestrator_id {
         Some(raw) => body_id("orchestrator_id", raw)?,
@@ -177,21 +207,27 @@ pub async fn register(
         (false, true) => "Orchestrator instance updated (connected)",
         (false, false) => "Orchestrator instance updated (not connected)",
     };
-    Ok(Json(json!({
-        "success": true, "message": message, "created": created, "connected": connected,
-        "status": done["status"], "orchestrator_id": orchestrator_id, "organization_id": organization_id,
-        "timestamp": Utc::now(), "orchestrator_token": orchestrator_token,
-    })))
+    Ok(Json(Registered {
+        success: true,
+        message: message.into(),
+        created,
+        connected,
+        status: done["status"].clone(),
+        orchestrator_id,
+        organization_id,
+        timestamp: Utc::now(),
+        orchestrator_token,
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/deregister", tag = "internal",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Deregistered; its socket is closed"), (status = 404, description = "Unknown id")))]
+    responses((status = 200, description = "Deregistered; its socket is closed", body = Deregistered), (status = 404, description = "Unknown id")))]
 pub async fn deregister(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deregistered>, ApiError> {
     let command = Command::Deregister {
         orchestrator_id: id.clone(),
     };
@@ -201,10 +237,13 @@ pub async fn deregister(
         .feed
         .record(Kind::Deregistered, json!({"orchestrator_id": id}));
     expel(&state, &id).await;
-    Ok(Json(json!({
-        "success": true, "message": format!("Orchestrator {id} deregistered successfully"),
-        "reconnect": format!("refused (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"),
-    })))
+    Ok(Json(Deregistered {
+        success: true,
+        message: format!("Orchestrator {id} deregistered successfully"),
+        reconnect: format!(
+            "refused (close {CLOSE_DEREGISTERED} deregistered) until it is registered again"
+        ),
+    }))
 }
 
 /// After a deregistration: core forgets `id`, closes its socket, and refuses its

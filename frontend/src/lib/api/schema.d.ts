@@ -730,6 +730,13 @@ export interface components {
             /** @description At most 128 characters. */
             username: string;
         };
+        /** @description An orchestrator deregistered. */
+        Deregistered: {
+            message: string;
+            /** @description What happens when it reconnects. */
+            reconnect: string;
+            success: boolean;
+        };
         /** @description A plain confirmation. */
         Done: {
             message: string;
@@ -782,6 +789,29 @@ export interface components {
             is_independent: boolean;
             /** @description Omitted: kept as stored (the first version reset it to false). */
             privacy_mode?: boolean | null;
+        };
+        /** @description Independence set. */
+        IndependenceSet: {
+            is_independent: boolean;
+            message: string;
+            orchestrator_id: string;
+            privacy_mode: boolean;
+            /** @description The instance's `status` as stored. */
+            status: string;
+            success: boolean;
+        };
+        /** @description An orchestrator's independence, as stored. */
+        IndependenceState: {
+            is_independent: boolean;
+            /**
+             * Format: date-time
+             * @description RFC 3339, as PostgreSQL writes it; null if never seen.
+             */
+            last_seen: string | null;
+            orchestrator_id: string;
+            privacy_mode: boolean;
+            status: string;
+            success: boolean;
         };
         /** @description A new session. */
         LoggedIn: {
@@ -937,6 +967,22 @@ export interface components {
             orchestrator_id?: string | null;
             organization_id: string;
             redis_url?: string | null;
+        };
+        /** @description An orchestrator registered (or its registration updated). */
+        Registered: {
+            connected: boolean;
+            /** @description A new instance (else an existing one was updated). */
+            created: boolean;
+            message: string;
+            orchestrator_id: string;
+            /** @description Its token, shown only now; null when orchestrator tokens are off. */
+            orchestrator_token: string | null;
+            organization_id: string;
+            /** @description The instance's `status` as stored. */
+            status: string;
+            success: boolean;
+            /** Format: date-time */
+            timestamp: string;
         };
         /** @description Body of `PUT messages/{id}/status`. */
         StatusBody: {
@@ -2109,7 +2155,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Registered"];
+                };
             };
             /** @description Invalid body */
             422: {
@@ -2143,7 +2191,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Deregistered"];
+                };
             };
             /** @description Unknown id */
             404: {
@@ -2170,7 +2220,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["IndependenceState"];
+                };
             };
             /** @description Unknown id */
             404: {
@@ -2201,7 +2253,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["IndependenceSet"];
+                };
             };
             /** @description Unknown id */
             404: {

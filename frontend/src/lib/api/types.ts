@@ -47,6 +47,14 @@ export type OrchestratorMessages = Schemas['OrchestratorMessages'];
 export type AllMessages = Schemas['AllMessages'];
 /** `PUT /api/v1/internal/messages/{id}/status`. */
 export type MessageAnswered = Schemas['MessageAnswered'];
+/** `POST /api/v1/internal/orchestrators/register`. */
+export type Registered = Schemas['Registered'];
+/** `DELETE /api/v1/internal/orchestrators/{id}/deregister`. */
+export type Deregistered = Schemas['Deregistered'];
+/** `PUT /api/v1/internal/orchestrators/{id}/independence`. */
+export type IndependenceSet = Schemas['IndependenceSet'];
+/** `GET /api/v1/internal/orchestrators/{id}/independence`. */
+export type IndependenceState = Schemas['IndependenceState'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
