@@ -111,14 +111,77 @@ fn new_enrollment(b: CreateBody, created_by: &str) -> Result<(NewEnrollment, Str
     Ok((enrollment, secret))
 }
 
+/// An enrollment credential as stored, never its secret (what the persister
+/// answers to a create or a revoke).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnrollmentRow {
+    pub id: String,
+    pub description: String,
+    #[schema(required = true)]
+    pub id_prefix: Option<String>,
+    #[schema(required = true)]
+    pub organization_id: Option<String>,
+    #[schema(required = true)]
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    #[schema(format = DateTime, required = true)]
+    pub revoked_at: Option<String>,
+    pub created_by: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime, required = true)]
+    pub last_used_at: Option<String>,
+}
+
+impl EnrollmentRow {
+    fn from_answer(answer: Value) -> Result<Self, ApiError> {
+        serde_json::from_value(answer)
+            .map_err(|e| ApiError::Internal(format!("unexpected enrollment row: {e}")))
+    }
+}
+
+/// An enrollment credential created.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentCreated {
+    pub success: bool,
+    pub enrollment: EnrollmentRow,
+    /// `me1.<id>.<secret>`, shown only now.
+    pub enrollment_token: String,
+    pub message: String,
+}
+
+/// An enrollment credential revoked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentRevoked {
+    pub success: bool,
+    pub enrollment: EnrollmentRow,
+    pub message: String,
+}
+
+/// An orchestrator enrolled.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Enrolled {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = String)]
+    pub organization_id: Value,
+    /// Keep it: shown only now.
+    pub orchestrator_token: String,
+    pub message: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
-    security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope"),
+    security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope", body = EnrollmentCreated),
     (status = 404, description = "Orchestrator tokens are off"), (status = 422, description = "Invalid field")))]
 pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<CreateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnrollmentCreated>, ApiError> {
     tokens_on(&state)?;
     let (enrollment, secret) = new_enrollment(b, &admin.username)?;
     let id = enrollment.id.clone();
@@ -128,10 +191,12 @@ pub async fn create(
         .persister
         .run_audited(&Command::CreateEnrollment(enrollment), audit)
         .await?;
-    Ok(Json(json!({
-        "success": true, "enrollment": stored, "enrollment_token": secret,
-        "message": "Enrollment token created; it is shown only now.",
-    })))
+    Ok(Json(EnrollmentCreated {
+        success: true,
+        enrollment: EnrollmentRow::from_answer(stored)?,
+        enrollment_token: secret,
+        message: "Enrollment token created; it is shown only now.".into(),
+    }))
 }
 
 /// One enrollment credential as listed: its scope, use and state, never its secret.
@@ -193,13 +258,13 @@ pub async fn list(
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)"),
+    security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)", body = EnrollmentRevoked),
     (status = 404, description = "Unknown enrollment credential")))]
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnrollmentRevoked>, ApiError> {
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::NotFound(format!(
             "enrollment token {id} not found"
@@ -210,9 +275,11 @@ pub async fn revoke(
         .persister
         .run_audited(&Command::RevokeEnrollment { id: id.clone() }, audit)
         .await?;
-    Ok(Json(
-        json!({"success": true, "enrollment": revoked, "message": "Enrollment token revoked"}),
-    ))
+    Ok(Json(EnrollmentRevoked {
+        success: true,
+        enrollment: EnrollmentRow::from_answer(revoked)?,
+        message: "Enrollment token revoked".into(),
+    }))
 }
 
 /// Body of `POST /api/v1/enroll`.
@@ -293,7 +360,7 @@ fn credential(headers: &HeaderMap) -> Result<String, EnrollError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
-    security(("bearer" = [])), responses((status = 200, description = "Registered: `{orchestrator_id, organization_id, orchestrator_token}` (keep the token)"),
+    security(("bearer" = [])), responses((status = 200, description = "Registered (keep the token)", body = Enrolled),
     (status = 401, description = "No, unknown, revoked, expired or used-up enrollment token"),
     (status = 403, description = "The id is outside the enrollment token's scope"),
     (status = 404, description = "Orchestrator tokens are off"),
@@ -303,7 +370,7 @@ pub async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Body(b): Body<EnrollBody>,
-) -> Result<Json<Value>, EnrollError> {
+) -> Result<Json<Enrolled>, EnrollError> {
     let tokens = tokens_on(&state)?;
     let secret = credential(&headers)?;
     let orchestrator_id = OrchestratorId::parse(b.orchestrator_id)
@@ -341,9 +408,11 @@ pub async fn enroll(
         Kind::Registered,
         json!({"orchestrator_id": orchestrator_id, "enrolled": true}),
     );
-    Ok(Json(json!({
-        "success": true, "orchestrator_id": orchestrator_id,
-        "organization_id": done["organization_id"], "orchestrator_token": orchestrator_token,
-        "message": "Enrolled; keep the orchestrator token, it is shown only now.",
-    })))
+    Ok(Json(Enrolled {
+        success: true,
+        orchestrator_id,
+        organization_id: done["organization_id"].clone(),
+        orchestrator_token,
+        message: "Enrolled; keep the orchestrator token, it is shown only now.".into(),
+    }))
 }

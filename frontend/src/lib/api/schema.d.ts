@@ -747,6 +747,23 @@ export interface components {
             /** @description The new orchestrator's id (`^[A-Za-z0-9_-]{1,128}$`). */
             orchestrator_id: string;
         };
+        /** @description An orchestrator enrolled. */
+        Enrolled: {
+            message: string;
+            orchestrator_id: string;
+            /** @description Keep it: shown only now. */
+            orchestrator_token: string;
+            organization_id: string;
+            success: boolean;
+        };
+        /** @description An enrollment credential created. */
+        EnrollmentCreated: {
+            enrollment: components["schemas"]["EnrollmentRow"];
+            /** @description `me1.<id>.<secret>`, shown only now. */
+            enrollment_token: string;
+            message: string;
+            success: boolean;
+        };
         /** @description One enrollment credential as listed: its scope, use and state, never its secret. */
         EnrollmentItem: {
             /** Format: date-time */
@@ -776,6 +793,38 @@ export interface components {
         EnrollmentList: {
             items: components["schemas"]["EnrollmentItem"][];
             success: boolean;
+        };
+        /** @description An enrollment credential revoked. */
+        EnrollmentRevoked: {
+            enrollment: components["schemas"]["EnrollmentRow"];
+            message: string;
+            success: boolean;
+        };
+        /**
+         * @description An enrollment credential as stored, never its secret (what the persister
+         *     answers to a create or a revoke).
+         */
+        EnrollmentRow: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string;
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            expires_at: string;
+            id: string;
+            id_prefix: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: int64 */
+            max_uses: number | null;
+            organization_id: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: int64 */
+            uses: number;
         };
         /** @description One invalid field, as the first version's 422 bodies listed them. */
         FieldError: {
@@ -1520,12 +1569,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Registered: `{orchestrator_id, organization_id, orchestrator_token}` (keep the token) */
+            /** @description Registered (keep the token) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Enrolled"];
+                };
             };
             /** @description No, unknown, revoked, expired or used-up enrollment token */
             401: {
@@ -1979,7 +2030,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EnrollmentCreated"];
+                };
             };
             /** @description Orchestrator tokens are off */
             404: {
@@ -2013,7 +2066,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EnrollmentRevoked"];
+                };
             };
             /** @description Unknown enrollment credential */
             404: {

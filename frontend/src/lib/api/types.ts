@@ -19,6 +19,14 @@ export type AdminList = Schemas['AdminList'];
 export type EnrollmentItem = Schemas['EnrollmentItem'];
 /** `GET /api/v1/internal/enrollment-tokens`. */
 export type EnrollmentList = Schemas['EnrollmentList'];
+/** An enrollment credential as stored (create and revoke answers). */
+export type EnrollmentRow = Schemas['EnrollmentRow'];
+/** `POST /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentCreated = Schemas['EnrollmentCreated'];
+/** `DELETE /api/v1/internal/enrollment-tokens/{id}`. */
+export type EnrollmentRevoked = Schemas['EnrollmentRevoked'];
+/** `POST /api/v1/enroll`. */
+export type Enrolled = Schemas['Enrolled'];
 /** `POST /api/v1/internal/auth/login`. */
 export type LoggedIn = Schemas['LoggedIn'];
 /** A plain `{success, message}` confirmation (logout). */
