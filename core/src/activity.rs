@@ -74,10 +74,12 @@ impl Serialize for Kind {
 }
 
 /// One thing that happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Activity {
     pub timestamp: DateTime<Utc>,
+    /// A [`Kind`]'s name: `handshake`, `message_sent`, `registered`, ...
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: Kind,
     pub data: Value,
 }

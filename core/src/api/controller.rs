@@ -5,9 +5,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use moolai_proto::logbuf::LogEntry;
 use moolai_proto::OrchestratorId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::auth::{Admin, Reader};
@@ -64,9 +65,27 @@ impl PageQuery {
     }
 }
 
+/// Health of core and what it depends on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ControllerHealth {
+    /// `healthy`, or `degraded` when a dependency is unavailable.
+    pub status: &'static str,
+    pub service: &'static str,
+    pub dependencies: Dependencies,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Each `connected` or `unavailable`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Dependencies {
+    pub database: &'static str,
+    pub nats: &'static str,
+    pub persister: &'static str,
+}
+
 #[utoipa::path(get, path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
-    responses((status = 200, description = "Health of core and its dependencies")))]
-pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Value> {
+    responses((status = 200, description = "Health of core and its dependencies", body = ControllerHealth)))]
+pub async fn health(State(state): State<AppState>, _: Reader) -> Json<ControllerHealth> {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let nats = matches!(
         state.nats.connection_state(),
@@ -74,12 +93,21 @@ pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Value> {
     );
     let persister = state.persister.is_up().await;
     let word = |ok: bool| if ok { "connected" } else { "unavailable" };
-    Json(json!({
-        "status": if database && nats && persister { "healthy" } else { "degraded" },
-        "service": "controller",
-        "dependencies": {"database": word(database), "nats": word(nats), "persister": word(persister)},
-        "timestamp": Utc::now(),
-    }))
+    let dependencies = Dependencies {
+        database: word(database),
+        nats: word(nats),
+        persister: word(persister),
+    };
+    Json(ControllerHealth {
+        status: if database && nats && persister {
+            "healthy"
+        } else {
+            "degraded"
+        },
+        service: "controller",
+        dependencies,
+        timestamp: Utc::now(),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
@@ -133,9 +161,18 @@ fn default_log_limit() -> usize {
     200
 }
 
+/// Recent log records, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogPage {
+    pub total: usize,
+    /// `{timestamp, level, message, source, target}` each.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<LogEntry>,
+}
+
 impl LogQuery {
     /// Newest first; `limit` up to the buffer's size.
-    pub fn run(&self) -> Result<Value, ApiError> {
+    pub fn run(&self) -> Result<LogPage, ApiError> {
         let cap = moolai_proto::logbuf::capacity();
         if !(1..=cap).contains(&self.limit) {
             return Err(ApiError::field(
@@ -160,14 +197,17 @@ impl LogQuery {
             source: self.source.as_deref(),
             limit: self.limit,
         });
-        Ok(json!({"total": items.len(), "items": items}))
+        Ok(LogPage {
+            total: items.len(),
+            items,
+        })
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
     responses((status = 200, description = "Recent log records of core, newest first")))]
 pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
-    Ok(envelope(q.run()?, "Logs retrieved successfully"))
+    Ok(envelope(json!(q.run()?), "Logs retrieved successfully"))
 }
 
 pub fn not_found(what: &str, id: &OrchestratorId) -> ApiError {

@@ -4,14 +4,14 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
-use super::controller::LogQuery;
+use super::controller::{LogPage, LogQuery};
 use super::error::ApiError;
 use super::extract::Params;
 use super::AppState;
+use crate::activity::Activity;
 
 /// Filters of the activity feed.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -30,13 +30,47 @@ fn default_activity_limit() -> usize {
     200
 }
 
+/// `GET /api/v1/internal/activity`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityList {
+    pub success: bool,
+    pub data: ActivityPage,
+}
+
+/// The entries of an [`ActivityList`], newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityPage {
+    pub total: usize,
+    pub items: Vec<Activity>,
+}
+
+/// `GET /api/v1/internal/logs`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogList {
+    pub success: bool,
+    pub data: LogPage,
+}
+
+/// Core's view of its connections and dependencies.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InternalHealth {
+    pub success: bool,
+    /// `ok`, or `degraded` when the database or NATS is unavailable.
+    pub status: &'static str,
+    pub connected_orchestrators: usize,
+    pub edges_up: usize,
+    /// `connected` or `unavailable`.
+    pub nats: &'static str,
+    pub database: &'static str,
+}
+
 #[utoipa::path(get, path = "/api/v1/internal/activity", tag = "internal", params(ActivityQuery), security(("bearer" = [])),
-    responses((status = 200, description = "What happened to orchestrators lately, newest first"), (status = 422, description = "Invalid limit")))]
+    responses((status = 200, description = "What happened to orchestrators lately, newest first", body = ActivityList), (status = 422, description = "Invalid limit")))]
 pub async fn activity(
     State(state): State<AppState>,
     _: Admin,
     Params(q): Params<ActivityQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActivityList>, ApiError> {
     if !(1..=crate::activity::CAPACITY).contains(&q.limit) {
         return Err(ApiError::field(
             "query",
@@ -47,29 +81,40 @@ pub async fn activity(
     let items = state
         .feed
         .recent(q.kind.as_deref(), q.orchestrator_id.as_deref(), q.limit);
-    Ok(Json(
-        json!({"success": true, "data": {"total": items.len(), "items": items}}),
-    ))
+    let data = ActivityPage {
+        total: items.len(),
+        items,
+    };
+    Ok(Json(ActivityList {
+        success: true,
+        data,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first")))]
-pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"success": true, "data": q.run()?})))
+    responses((status = 200, description = "Recent log records of core, newest first", body = LogList)))]
+pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>, ApiError> {
+    Ok(Json(LogList {
+        success: true,
+        data: q.run()?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/health", tag = "internal", security(("bearer" = [])),
-    responses((status = 200, description = "Core's view of its connections and dependencies")))]
-pub async fn health(State(state): State<AppState>, _: Admin) -> Json<Value> {
+    responses((status = 200, description = "Core's view of its connections and dependencies", body = InternalHealth)))]
+pub async fn health(State(state): State<AppState>, _: Admin) -> Json<InternalHealth> {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let nats = matches!(
         state.nats.connection_state(),
         async_nats::connection::State::Connected
     );
-    Json(json!({
-        "success": true, "status": if database && nats { "ok" } else { "degraded" },
-        "connected_orchestrators": state.live.connected(), "edges_up": state.edges.up().len(),
-        "nats": if nats { "connected" } else { "unavailable" },
-        "database": if database { "connected" } else { "unavailable" },
-    }))
+    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
+    Json(InternalHealth {
+        success: true,
+        status: if database && nats { "ok" } else { "degraded" },
+        connected_orchestrators: state.live.connected(),
+        edges_up: state.edges.up().len(),
+        nats: word(nats),
+        database: word(database),
+    })
 }

@@ -624,6 +624,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One thing that happened. */
+        Activity: {
+            data: unknown;
+            /** Format: date-time */
+            timestamp: string;
+            /** @description A [`Kind`]'s name: `handshake`, `message_sent`, `registered`, ... */
+            type: string;
+        };
+        /** @description `GET /api/v1/internal/activity`. */
+        ActivityList: {
+            data: components["schemas"]["ActivityPage"];
+            success: boolean;
+        };
+        /** @description The entries of an [`ActivityList`], newest first. */
+        ActivityPage: {
+            items: components["schemas"]["Activity"][];
+            total: number;
+        };
         /** @description An admin added: `data` as stored. */
         AdminAdded: {
             data: components["schemas"]["NewAdminRow"];
@@ -701,6 +719,15 @@ export interface components {
             items: components["schemas"]["AuditItem"][];
             total: number;
         };
+        /** @description Health of core and what it depends on. */
+        ControllerHealth: {
+            dependencies: components["schemas"]["Dependencies"];
+            service: string;
+            /** @description `healthy`, or `degraded` when a dependency is unavailable. */
+            status: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
         /** @description Body of `POST /api/v1/internal/enrollment-tokens`; every field optional. */
         CreateBody: {
             /** @description What it is for, shown in the listing. */
@@ -729,6 +756,12 @@ export interface components {
             password: string;
             /** @description At most 128 characters. */
             username: string;
+        };
+        /** @description Each `connected` or `unavailable`. */
+        Dependencies: {
+            database: string;
+            nats: string;
+            persister: string;
         };
         /** @description An orchestrator deregistered. */
         Deregistered: {
@@ -861,6 +894,28 @@ export interface components {
             privacy_mode: boolean;
             status: string;
             success: boolean;
+        };
+        /** @description Core's view of its connections and dependencies. */
+        InternalHealth: {
+            connected_orchestrators: number;
+            database: string;
+            edges_up: number;
+            /** @description `connected` or `unavailable`. */
+            nats: string;
+            /** @description `ok`, or `degraded` when the database or NATS is unavailable. */
+            status: string;
+            success: boolean;
+        };
+        /** @description `GET /api/v1/internal/logs`. */
+        LogList: {
+            data: components["schemas"]["LogPage"];
+            success: boolean;
+        };
+        /** @description Recent log records, newest first. */
+        LogPage: {
+            /** @description `{timestamp, level, message, source, target}` each. */
+            items: Record<string, never>[];
+            total: number;
         };
         /** @description A new session. */
         LoggedIn: {
@@ -1106,7 +1161,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ControllerHealth"];
+                };
             };
         };
     };
@@ -1666,7 +1723,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ActivityList"];
+                };
             };
             /** @description Invalid limit */
             422: {
@@ -2093,7 +2152,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["InternalHealth"];
+                };
             };
         };
     };
@@ -2117,7 +2178,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LogList"];
+                };
             };
         };
     };

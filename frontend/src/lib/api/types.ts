@@ -63,6 +63,14 @@ export type Deregistered = Schemas['Deregistered'];
 export type IndependenceSet = Schemas['IndependenceSet'];
 /** `GET /api/v1/internal/orchestrators/{id}/independence`. */
 export type IndependenceState = Schemas['IndependenceState'];
+/** `GET /api/v1/internal/activity`. */
+export type ActivityList = Schemas['ActivityList'];
+/** `GET /api/v1/internal/logs`. */
+export type LogList = Schemas['LogList'];
+/** `GET /api/v1/internal/health`. */
+export type InternalHealth = Schemas['InternalHealth'];
+/** `GET /api/v1/controller/health`. */
+export type ControllerHealth = Schemas['ControllerHealth'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
