@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use moolai_proto::events::EdgePresence;
 use moolai_proto::logbuf::LogEntry;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
@@ -16,9 +17,59 @@ use super::error::ApiError;
 use super::extract::Params;
 use super::{read, AppState};
 
-/// The controller envelope, stamped now (the first version froze this timestamp).
-pub fn envelope(data: Value, message: impl Into<String>) -> Json<Value> {
-    Json(json!({"success": true, "data": data, "message": message.into(), "timestamp": Utc::now()}))
+/// The controller envelope around every `/api/v1/controller/*` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub data: T,
+    pub message: String,
+    /// When it was answered (the first version froze this timestamp).
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `data` in the controller envelope, stamped now.
+pub fn envelope<T>(data: T, message: impl Into<String>) -> Json<Envelope<T>> {
+    Json(Envelope {
+        success: true,
+        data,
+        message: message.into(),
+        timestamp: Utc::now(),
+    })
+}
+
+/// Fleet figures, all measured.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    pub total_organizations: i64,
+    pub orchestrators: InstanceCounts,
+    /// Sockets held by the edges now.
+    pub connected_now: usize,
+    pub independent: i64,
+    /// Pending messages of orchestrators that are not independent.
+    pub pending_messages: i64,
+    pub edges_up: usize,
+    /// Only for a token holder: the cluster's layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub edges: Option<Vec<EdgePresence>>,
+}
+
+/// Instances by state (`active` and `inactive` count only those not independent).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceCounts {
+    pub active: i64,
+    pub inactive: i64,
+    pub independent: i64,
+    pub total: i64,
+}
+
+/// Edges that announced themselves lately.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EdgeList {
+    pub total_count: usize,
+    /// `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each.
+    #[schema(value_type = Vec<Object>)]
+    pub edges: Vec<EdgePresence>,
 }
 
 /// `page` ≥ 1, `page_size` 1–500.
@@ -111,39 +162,40 @@ pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Controller
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
-    responses((status = 200, description = "Fleet figures, all measured")))]
+    responses((status = 200, description = "Fleet figures, all measured", body = Envelope<Overview>)))]
 pub async fn overview(
     State(state): State<AppState>,
     reader: Reader,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Overview>>, ApiError> {
     let c = read::counts(&state.pool).await?;
     let edges = state.edges.up();
-    let mut data = json!({
-        "total_organizations": c["total_organizations"],
-        "orchestrators": {"active": c["active"], "inactive": c["inactive"], "independent": c["independent"], "total": c["total"]},
-        "connected_now": state.live.connected(),
-        "independent": c["independent"],
-        "pending_messages": c["pending_messages"],
-        "edges_up": edges.len(),
-        "edges": edges,
-    });
-    if reader.anonymous {
+    let data = Overview {
+        total_organizations: c.total_organizations,
+        orchestrators: InstanceCounts {
+            active: c.active,
+            inactive: c.inactive,
+            independent: c.independent,
+            total: c.total,
+        },
+        connected_now: state.live.connected(),
+        independent: c.independent,
+        pending_messages: c.pending_messages,
+        edges_up: edges.len(),
         // Edge ids and addresses are the cluster's layout, not the fleet's state.
-        if let Some(fields) = data.as_object_mut() {
-            fields.remove("edges");
-        }
-    }
+        edges: (!reader.anonymous).then_some(edges),
+    };
     Ok(envelope(data, "Overview retrieved successfully"))
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/edges", tag = "controller", security(("bearer" = [])),
-    responses((status = 200, description = "Edges that announced themselves in the last 15 s")))]
-pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Value> {
+    responses((status = 200, description = "Edges that announced themselves in the last 15 s", body = Envelope<EdgeList>)))]
+pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Envelope<EdgeList>> {
     let edges = state.edges.up();
-    envelope(
-        json!({"total_count": edges.len(), "edges": edges}),
-        "Edges retrieved successfully",
-    )
+    let data = EdgeList {
+        total_count: edges.len(),
+        edges,
+    };
+    envelope(data, "Edges retrieved successfully")
 }
 
 /// Query of the logs endpoints.
@@ -205,9 +257,12 @@ impl LogQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first")))]
-pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<Value>, ApiError> {
-    Ok(envelope(json!(q.run()?), "Logs retrieved successfully"))
+    responses((status = 200, description = "Recent log records of core, newest first", body = Envelope<LogPage>)))]
+pub async fn logs(
+    _: Admin,
+    Params(q): Params<LogQuery>,
+) -> Result<Json<Envelope<LogPage>>, ApiError> {
+    Ok(envelope(q.run()?, "Logs retrieved successfully"))
 }
 
 pub fn not_found(what: &str, id: &OrchestratorId) -> ApiError {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Reader;
-use super::controller::{envelope, not_found, PageQuery};
+use super::controller::{envelope, not_found, Envelope, PageQuery};
 use super::error::ApiError;
 use super::extract::{Id, Params};
 use super::{read, AppState};
@@ -37,7 +37,7 @@ pub async fn orchestrators(
     reader: Reader,
     Params(q): Params<PageQuery>,
     Params(f): Params<InstanceQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let (limit, offset) = q.checked()?;
     let (mut items, total) =
         read::instances(&state.pool, f.organization_id.as_deref(), limit, offset).await?;
@@ -73,7 +73,7 @@ pub async fn orchestrator(
     State(state): State<AppState>,
     reader: Reader,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let mut item = read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
@@ -86,7 +86,10 @@ pub async fn orchestrator(
 
 #[utoipa::path(get, path = "/api/v1/controller/orchestrators/live", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Connected orchestrators, keyed by id")))]
-pub async fn live(State(state): State<AppState>, reader: Reader) -> Result<Json<Value>, ApiError> {
+pub async fn live(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let ids: Vec<String> = state
         .live
         .connected_ids()
@@ -120,7 +123,7 @@ pub async fn live_one(
     State(state): State<AppState>,
     reader: Reader,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     if state.live.connection(&id).is_none() {
         return Err(ApiError::NotFound(format!(
             "orchestrator {id} is not connected"

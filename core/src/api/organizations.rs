@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::audit;
 use super::auth::{Admin, Reader};
-use super::controller::{envelope, not_found, PageQuery};
+use super::controller::{envelope, not_found, Envelope, PageQuery};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::{read, AppState};
@@ -73,7 +73,7 @@ pub async fn organizations(
     reader: Reader,
     Params(q): Params<PageQuery>,
     Params(f): Params<OrgQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let (limit, offset) = q.checked()?;
     let filter = read::OrgFilter {
         q: f.q.as_deref(),
@@ -95,7 +95,7 @@ pub async fn organization(
     State(state): State<AppState>,
     reader: Reader,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let mut org = read::organization(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("organization", &id))?;
@@ -148,7 +148,7 @@ pub async fn create_organization(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<NewOrganization>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let id = b.id()?;
     let features = b.canonical_features()?;
     let command = Command::CreateOrganization {
@@ -201,7 +201,7 @@ pub async fn update_organization(
     admin: Admin,
     Id(id): Id,
     Body(b): Body<OrganizationChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let (name, location) = (label("name", b.name)?, label("location", b.location)?);
     if name.is_none() && location.is_none() {
         return Err(ApiError::field(
@@ -234,7 +234,7 @@ pub async fn delete_organization(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let command = Command::DeleteOrganization {
         organization_id: id.clone(),
     };
@@ -258,7 +258,7 @@ pub async fn put_features(
     admin: Admin,
     Id(id): Id,
     Body(body): Body<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let features = canonical_features(features_of(body)?)?;
     let keys: Vec<String> = features.keys().cloned().collect();
     let command = Command::MergeFeatures {

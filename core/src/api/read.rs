@@ -245,21 +245,31 @@ pub async fn message_held(pool: &PgPool, id: &str) -> Result<Option<bool>, sqlx:
     .await
 }
 
+/// Counts for the overview.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Counts {
+    pub total_organizations: i64,
+    /// Instances not independent, by status.
+    pub active: i64,
+    pub inactive: i64,
+    pub independent: i64,
+    pub total: i64,
+    /// Pending messages of orchestrators that are not independent.
+    pub pending_messages: i64,
+}
+
 /// Counts for the overview, all from the database.
-pub async fn counts(pool: &PgPool) -> Result<Value, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT jsonb_build_object(
-           'total_organizations', (SELECT count(*) FROM organizations),
-           'active', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status = 'active'),
-           'inactive', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active'),
-           'independent', (SELECT count(*) FROM orchestrator_instances WHERE is_independent),
-           'total', (SELECT count(*) FROM orchestrator_instances),
-           'pending_messages', (SELECT count(*) FROM orchestrator_messages m WHERE status = 'pending'
+pub async fn counts(pool: &PgPool) -> Result<Counts, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM organizations) AS total_organizations,
+           (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status = 'active') AS active,
+           (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active') AS inactive,
+           (SELECT count(*) FROM orchestrator_instances WHERE is_independent) AS independent,
+           (SELECT count(*) FROM orchestrator_instances) AS total,
+           (SELECT count(*) FROM orchestrator_messages m WHERE status = 'pending'
               AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i
-                               WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)),
-           'held_messages', (SELECT count(*) FROM orchestrator_messages m
-              WHERE EXISTS (SELECT 1 FROM orchestrator_instances i
-                             WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)))",
+                               WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent))
+             AS pending_messages",
     )
     .fetch_one(pool)
     .await

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::audit;
 use super::auth::Admin;
-use super::controller::envelope;
+use super::controller::{envelope, Envelope};
 use super::error::ApiError;
 use super::extract::{Body, Id};
 use super::organizations::NewOrganization;
@@ -47,7 +47,7 @@ pub async fn create_instance(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<NewOrganization>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Value>>, ApiError> {
     let id = b.id()?;
     let command = Command::CreateInstance {
         orchestrator_id: id.clone(),

@@ -775,6 +775,12 @@ export interface components {
             message: string;
             success: boolean;
         };
+        /** @description Edges that announced themselves lately. */
+        EdgeList: {
+            /** @description `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each. */
+            edges: Record<string, never>[];
+            total_count: number;
+        };
         /** @description Body of `POST /api/v1/enroll`. */
         EnrollBody: {
             /** @description The new orchestrator's id (`^[A-Za-z0-9_-]{1,128}$`). */
@@ -859,6 +865,66 @@ export interface components {
             /** Format: int64 */
             uses: number;
         };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_EdgeList: {
+            /** @description Edges that announced themselves lately. */
+            data: {
+                /** @description `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each. */
+                edges: Record<string, never>[];
+                total_count: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_LogPage: {
+            /** @description Recent log records, newest first. */
+            data: {
+                /** @description `{timestamp, level, message, source, target}` each. */
+                items: Record<string, never>[];
+                total: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_Overview: {
+            /** @description Fleet figures, all measured. */
+            data: {
+                /** @description Sockets held by the edges now. */
+                connected_now: number;
+                /** @description Only for a token holder: the cluster's layout. */
+                edges?: Record<string, never>[] | null;
+                edges_up: number;
+                /** Format: int64 */
+                independent: number;
+                orchestrators: components["schemas"]["InstanceCounts"];
+                /**
+                 * Format: int64
+                 * @description Pending messages of orchestrators that are not independent.
+                 */
+                pending_messages: number;
+                /** Format: int64 */
+                total_organizations: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
         /** @description One invalid field, as the first version's 422 bodies listed them. */
         FieldError: {
             /** @description Where: `["body", "status"]`, `["query", "page_size"]`. */
@@ -894,6 +960,17 @@ export interface components {
             privacy_mode: boolean;
             status: string;
             success: boolean;
+        };
+        /** @description Instances by state (`active` and `inactive` count only those not independent). */
+        InstanceCounts: {
+            /** Format: int64 */
+            active: number;
+            /** Format: int64 */
+            inactive: number;
+            /** Format: int64 */
+            independent: number;
+            /** Format: int64 */
+            total: number;
         };
         /** @description Core's view of its connections and dependencies. */
         InternalHealth: {
@@ -1037,6 +1114,24 @@ export interface components {
             location?: string | null;
             name?: string | null;
         };
+        /** @description Fleet figures, all measured. */
+        Overview: {
+            /** @description Sockets held by the edges now. */
+            connected_now: number;
+            /** @description Only for a token holder: the cluster's layout. */
+            edges?: Record<string, never>[] | null;
+            edges_up: number;
+            /** Format: int64 */
+            independent: number;
+            orchestrators: components["schemas"]["InstanceCounts"];
+            /**
+             * Format: int64
+             * @description Pending messages of orchestrators that are not independent.
+             */
+            pending_messages: number;
+            /** Format: int64 */
+            total_organizations: number;
+        };
         /** @description A password change. */
         PasswordChange: {
             current_password: string;
@@ -1143,7 +1238,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_EdgeList"];
+                };
             };
         };
     };
@@ -1215,7 +1312,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_LogPage"];
+                };
             };
         };
     };
@@ -1609,7 +1708,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_Overview"];
+                };
             };
         };
     };

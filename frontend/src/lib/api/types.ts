@@ -71,6 +71,12 @@ export type LogList = Schemas['LogList'];
 export type InternalHealth = Schemas['InternalHealth'];
 /** `GET /api/v1/controller/health`. */
 export type ControllerHealth = Schemas['ControllerHealth'];
+/** `GET /api/v1/controller/overview` (its `data` is typed by hand as `Overview` below). */
+export type OverviewEnvelope = Schemas['Envelope_Overview'];
+/** `GET /api/v1/controller/edges`. */
+export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
+/** `GET /api/v1/controller/logs`. */
+export type LogPageEnvelope = Schemas['Envelope_LogPage'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
