@@ -27,7 +27,6 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -182,18 +181,46 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)")))]
-async fn root_health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+/// `GET /health`: what runs and what it reaches, for load balancers and people.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RootHealth {
+    /// `healthy`, or `degraded` when the database or NATS is unavailable.
+    pub status: &'static str,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub components: Components,
+}
+
+/// Each dependency `connected` or `unavailable`, and the sockets held now.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Components {
+    pub database: &'static str,
+    pub nats: &'static str,
+    pub connected_orchestrators: usize,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)", body = RootHealth)))]
+async fn root_health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<RootHealth> {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let nats = matches!(
         state.nats.connection_state(),
         async_nats::connection::State::Connected
     );
     let word = |ok: bool| if ok { "connected" } else { "unavailable" };
-    Json(json!({
-        "status": if database && nats { "healthy" } else { "degraded" },
-        "service": "moolai-core",
-        "version": env!("CARGO_PKG_VERSION"),
-        "components": {"database": word(database), "nats": word(nats), "connected_orchestrators": state.live.connected()},
-    }))
+    Json(RootHealth {
+        status: if database && nats {
+            "healthy"
+        } else {
+            "degraded"
+        },
+        service: "moolai-core",
+        version: env!("CARGO_PKG_VERSION"),
+        components: Components {
+            database: word(database),
+            nats: word(nats),
+            connected_orchestrators: state.live.connected(),
+        },
+    })
 }

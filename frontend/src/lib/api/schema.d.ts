@@ -719,6 +719,12 @@ export interface components {
             items: components["schemas"]["AuditItem"][];
             total: number;
         };
+        /** @description Each dependency `connected` or `unavailable`, and the sockets held now. */
+        Components: {
+            connected_orchestrators: number;
+            database: string;
+            nats: string;
+        };
         /** @description Health of core and what it depends on. */
         ControllerHealth: {
             dependencies: components["schemas"]["Dependencies"];
@@ -983,6 +989,27 @@ export interface components {
             status: string;
             success: boolean;
         };
+        /** @description When core last processed a heartbeat of one orchestrator. */
+        LastSeen: {
+            connected: boolean;
+            /** Format: date-time */
+            connected_at: string | null;
+            /**
+             * Format: date-time
+             * @description The last processed heartbeat of the current connection (null before the
+             *     first one, or when not connected).
+             */
+            last_keepalive: string | null;
+        };
+        /** @description `GET /api/v1/controller/last-seen`: each asked id's [`LastSeen`]. */
+        LastSeenMap: {
+            data: {
+                [key: string]: components["schemas"]["LastSeen"];
+            };
+            success: boolean;
+            /** Format: date-time */
+            timestamp: string;
+        };
         /** @description `GET /api/v1/internal/logs`. */
         LogList: {
             data: components["schemas"]["LogPage"];
@@ -1183,6 +1210,14 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /** @description `GET /health`: what runs and what it reaches, for load balancers and people. */
+        RootHealth: {
+            components: components["schemas"]["Components"];
+            service: string;
+            /** @description `healthy`, or `degraded` when the database or NATS is unavailable. */
+            status: string;
+            version: string;
+        };
         /** @description Body of `PUT messages/{id}/status`. */
         StatusBody: {
             status: components["schemas"]["MessageStatus"];
@@ -1276,12 +1311,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{"data": {id: {connected, last_keepalive, connected_at}}}` from core's memory; unknown ids are not connected */
+            /** @description From core's memory; unknown ids are not connected */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LastSeenMap"];
+                };
             };
             /** @description No ids, more than 200, or an invalid id */
             422: {
@@ -2669,7 +2706,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RootHealth"];
+                };
             };
         };
     };

@@ -77,6 +77,10 @@ export type OverviewEnvelope = Schemas['Envelope_Overview'];
 export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
 /** `GET /api/v1/controller/logs`. */
 export type LogPageEnvelope = Schemas['Envelope_LogPage'];
+/** `GET /api/v1/controller/last-seen` (each entry typed by hand as `LastSeen` below). */
+export type LastSeenMap = Schemas['LastSeenMap'];
+/** `GET /health`. */
+export type RootHealth = Schemas['RootHealth'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
