@@ -111,9 +111,9 @@ fn new_enrollment(b: CreateBody, created_by: &str) -> Result<(NewEnrollment, Str
     Ok((enrollment, secret))
 }
 
-/// An enrollment credential as stored, never its secret (what the persister
-/// answers to a create or a revoke).
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+/// An enrollment credential as stored, never its secret (as listed, and as the
+/// persister answers a create or a revoke).
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EnrollmentRow {
     pub id: String,
     pub description: String,
@@ -199,28 +199,12 @@ pub async fn create(
     }))
 }
 
-/// One enrollment credential as listed: its scope, use and state, never its secret.
+/// One enrollment credential as listed: the row and its state.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EnrollmentItem {
-    pub id: String,
-    pub description: String,
-    #[schema(required = true)]
-    pub id_prefix: Option<String>,
-    #[schema(required = true)]
-    pub organization_id: Option<String>,
-    #[schema(required = true)]
-    pub max_uses: Option<i32>,
-    pub uses: i32,
-    /// Timestamps are RFC 3339, as PostgreSQL writes them.
-    #[schema(format = DateTime)]
-    pub expires_at: String,
-    #[schema(format = DateTime, required = true)]
-    pub revoked_at: Option<String>,
-    pub created_by: String,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime, required = true)]
-    pub last_used_at: Option<String>,
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub row: EnrollmentRow,
     /// `active`, `revoked`, `expired` or `used_up`.
     pub state: String,
 }
@@ -239,8 +223,8 @@ pub async fn list(
     _: Admin,
 ) -> Result<Json<EnrollmentList>, ApiError> {
     let items: Vec<EnrollmentItem> = sqlx::query_as(
-        "SELECT id, description, id_prefix, organization_id, max_uses, uses,
-                to_jsonb(expires_at) #>> '{}' AS expires_at, to_jsonb(revoked_at) #>> '{}' AS revoked_at,
+        "SELECT id, description, id_prefix, organization_id, max_uses::int8 AS max_uses,
+                uses::int8 AS uses, to_jsonb(expires_at) #>> '{}' AS expires_at, to_jsonb(revoked_at) #>> '{}' AS revoked_at,
                 created_by, to_jsonb(created_at) #>> '{}' AS created_at,
                 to_jsonb(last_used_at) #>> '{}' AS last_used_at,
                 CASE WHEN revoked_at IS NOT NULL THEN 'revoked'

@@ -809,30 +809,10 @@ export interface components {
             message: string;
             success: boolean;
         };
-        /** @description One enrollment credential as listed: its scope, use and state, never its secret. */
-        EnrollmentItem: {
-            /** Format: date-time */
-            created_at: string;
-            created_by: string;
-            description: string;
-            /**
-             * Format: date-time
-             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
-             */
-            expires_at: string;
-            id: string;
-            id_prefix: string | null;
-            /** Format: date-time */
-            last_used_at: string | null;
-            /** Format: int32 */
-            max_uses: number | null;
-            organization_id: string | null;
-            /** Format: date-time */
-            revoked_at: string | null;
+        /** @description One enrollment credential as listed: the row and its state. */
+        EnrollmentItem: components["schemas"]["EnrollmentRow"] & {
             /** @description `active`, `revoked`, `expired` or `used_up`. */
             state: string;
-            /** Format: int32 */
-            uses: number;
         };
         /** @description `GET /api/v1/internal/enrollment-tokens`. */
         EnrollmentList: {
@@ -846,8 +826,8 @@ export interface components {
             success: boolean;
         };
         /**
-         * @description An enrollment credential as stored, never its secret (what the persister
-         *     answers to a create or a revoke).
+         * @description An enrollment credential as stored, never its secret (as listed, and as the
+         *     persister answers a create or a revoke).
          */
         EnrollmentRow: {
             /** Format: date-time */
