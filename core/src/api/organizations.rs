@@ -15,6 +15,7 @@ use super::auth::{Admin, Reader};
 use super::controller::{envelope, not_found, Envelope, PageQuery};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
+use super::read::OrganizationRow;
 use super::{read, AppState};
 use crate::activity::Kind;
 use crate::live::Connection;
@@ -79,10 +80,11 @@ pub async fn organizations(
         q: f.q.as_deref(),
         status: f.status.map(OrgStatus::as_str),
     };
-    let (mut items, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
-    if reader.anonymous {
-        items.iter_mut().for_each(read::public_view);
-    }
+    let (rows, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
+    let items = rows
+        .iter()
+        .map(|row| read::shown(row, reader.anonymous))
+        .collect();
     Ok(envelope(
         q.page(items, total),
         "Organizations retrieved successfully",
@@ -90,18 +92,16 @@ pub async fn organizations(
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, description = "One organization"), (status = 404, description = "Unknown id")))]
+    params(("id" = String, Path)), responses((status = 200, description = "One organization (a reader without a token gets only its public fields)", body = Envelope<OrganizationRow>), (status = 404, description = "Unknown id")))]
 pub async fn organization(
     State(state): State<AppState>,
     reader: Reader,
     Id(id): Id,
 ) -> Result<Json<Envelope<Value>>, ApiError> {
-    let mut org = read::organization(&state.pool, id.as_str())
+    let org = read::organization(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("organization", &id))?;
-    if reader.anonymous {
-        read::public_view(&mut org);
-    }
+    let org = read::shown(&org, reader.anonymous);
     Ok(envelope(org, "Organization retrieved successfully"))
 }
 
@@ -194,14 +194,14 @@ fn label(field: &str, value: Option<String>) -> Result<Option<String>, ApiError>
 
 #[utoipa::path(patch, path = "/api/v1/controller/organizations/{id}", tag = "controller", request_body = OrganizationChange,
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, description = "Updated; handshakes no longer overwrite the fields given"), (status = 404, description = "Unknown id"),
+    responses((status = 200, description = "Updated; handshakes no longer overwrite the fields given", body = Envelope<OrganizationRow>), (status = 404, description = "Unknown id"),
     (status = 422, description = "Invalid body")))]
 pub async fn update_organization(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
     Body(b): Body<OrganizationChange>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<OrganizationRow>>, ApiError> {
     let (name, location) = (label("name", b.name)?, label("location", b.location)?);
     if name.is_none() && location.is_none() {
         return Err(ApiError::field(
@@ -221,9 +221,12 @@ pub async fn update_organization(
     state
         .feed
         .record(Kind::OrganizationUpdated, json!({"organization_id": id}));
-    let org = read::organization(&state.pool, id.as_str())
-        .await?
-        .unwrap_or(row);
+    // Deleted meanwhile: the row as the update left it.
+    let org = match read::organization(&state.pool, id.as_str()).await? {
+        Some(org) => org,
+        None => serde_json::from_value(row)
+            .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?,
+    };
     Ok(envelope(org, format!("Organization {id} updated")))
 }
 

@@ -5,7 +5,7 @@
 //! [`PUBLIC_FIELDS`]). Listings with a typed body (audit, admins, enrollment
 //! tokens) select their columns in their own modules.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -60,6 +60,62 @@ pub fn public_view(item: &mut Value) {
     }
 }
 
+/// An organization with the columns a token holder sees: a column added to
+/// the table stays private until it is named here.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct OrganizationRow {
+    pub organization_id: String,
+    /// What an administrator set (a handshake does not overwrite it).
+    pub name: String,
+    #[schema(required = true)]
+    pub location: Option<String>,
+    /// What the orchestrator's last handshake announced; null if it never did.
+    #[schema(required = true)]
+    pub reported_name: Option<String>,
+    #[schema(required = true)]
+    pub reported_location: Option<String>,
+    pub name_from_admin: bool,
+    pub location_from_admin: bool,
+    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    pub status: String,
+    pub is_active: bool,
+    pub is_independent: bool,
+    pub metadata: Value,
+    pub features: Value,
+    pub settings: Value,
+    pub policies: Value,
+    /// Revision of the features and settings last pushed.
+    pub config_revision: i64,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime, required = true)]
+    pub last_seen: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Its instances: only on the single-organization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[sqlx(default)]
+    pub instances: Option<i64>,
+}
+
+/// The columns of an [`OrganizationRow`], of `organizations o`.
+const ORGANIZATION_COLUMNS: &str = "o.organization_id, o.name, o.location, o.reported_name,
+    o.reported_location, o.name_from_admin, o.location_from_admin,
+    CASE WHEN o.is_independent THEN 'independent' ELSE o.status END AS status,
+    o.is_active, o.is_independent, o.metadata, o.features, o.settings, o.policies,
+    o.config_revision, to_jsonb(o.last_seen) #>> '{}' AS last_seen,
+    to_jsonb(o.created_at) #>> '{}' AS created_at, to_jsonb(o.updated_at) #>> '{}' AS updated_at";
+
+/// `row` as JSON, with only the [`PUBLIC_FIELDS`] for a reader without a token.
+pub fn shown(row: &impl Serialize, anonymous: bool) -> Value {
+    let mut item = serde_json::to_value(row).unwrap_or_default();
+    if anonymous {
+        public_view(&mut item);
+    }
+    item
+}
+
 /// Filters of the organization list: `q` matches id, name or location (any case),
 /// `status` is `active`, `inactive` or `independent`.
 #[derive(Debug, Default)]
@@ -74,15 +130,13 @@ pub async fn organizations(
     filter: &OrgFilter<'_>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<OrganizationRow>, i64), sqlx::Error> {
     const MATCHES: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
              OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')
          AND ($2::text IS NULL OR (CASE WHEN o.is_independent THEN 'independent' ELSE o.status END) = $2)";
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT to_jsonb(o) || jsonb_build_object('status',
-                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END)
-           FROM organizations o WHERE {MATCHES}
-          ORDER BY created_at DESC, organization_id LIMIT $3 OFFSET $4"
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE {MATCHES}
+          ORDER BY o.created_at DESC, o.organization_id LIMIT $3 OFFSET $4"
     )))
     .bind(filter.q)
     .bind(filter.status)
@@ -100,13 +154,12 @@ pub async fn organizations(
     Ok((items, total))
 }
 
-pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT to_jsonb(o) || jsonb_build_object('status',
-                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END,
-                'instances', (SELECT count(*) FROM orchestrator_instances i WHERE i.organization_id = o.organization_id))
-           FROM organizations o WHERE organization_id = $1",
-    )
+pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORGANIZATION_COLUMNS}, (SELECT count(*) FROM orchestrator_instances i
+                 WHERE i.organization_id = o.organization_id) AS instances
+           FROM organizations o WHERE o.organization_id = $1"
+    )))
     .bind(id)
     .fetch_optional(pool)
     .await

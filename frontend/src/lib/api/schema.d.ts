@@ -884,6 +884,58 @@ export interface components {
             timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_OrganizationRow: {
+            /**
+             * @description An organization with the columns a token holder sees: a column added to
+             *     the table stays private until it is named here.
+             */
+            data: {
+                /**
+                 * Format: int64
+                 * @description Revision of the features and settings last pushed.
+                 */
+                config_revision: number;
+                /** Format: date-time */
+                created_at: string;
+                features: unknown;
+                /**
+                 * Format: int64
+                 * @description Its instances: only on the single-organization endpoint.
+                 */
+                instances?: number | null;
+                is_active: boolean;
+                is_independent: boolean;
+                /**
+                 * Format: date-time
+                 * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+                 */
+                last_seen: string | null;
+                location: string | null;
+                location_from_admin: boolean;
+                metadata: unknown;
+                /** @description What an administrator set (a handshake does not overwrite it). */
+                name: string;
+                name_from_admin: boolean;
+                organization_id: string;
+                policies: unknown;
+                reported_location: string | null;
+                /** @description What the orchestrator's last handshake announced; null if it never did. */
+                reported_name: string | null;
+                settings: unknown;
+                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                status: string;
+                /** Format: date-time */
+                updated_at: string;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_Overview: {
             /** @description Fleet figures, all measured. */
             data: {
@@ -1120,6 +1172,48 @@ export interface components {
         OrganizationChange: {
             location?: string | null;
             name?: string | null;
+        };
+        /**
+         * @description An organization with the columns a token holder sees: a column added to
+         *     the table stays private until it is named here.
+         */
+        OrganizationRow: {
+            /**
+             * Format: int64
+             * @description Revision of the features and settings last pushed.
+             */
+            config_revision: number;
+            /** Format: date-time */
+            created_at: string;
+            features: unknown;
+            /**
+             * Format: int64
+             * @description Its instances: only on the single-organization endpoint.
+             */
+            instances?: number | null;
+            is_active: boolean;
+            is_independent: boolean;
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            last_seen: string | null;
+            location: string | null;
+            location_from_admin: boolean;
+            metadata: unknown;
+            /** @description What an administrator set (a handshake does not overwrite it). */
+            name: string;
+            name_from_admin: boolean;
+            organization_id: string;
+            policies: unknown;
+            reported_location: string | null;
+            /** @description What the orchestrator's last handshake announced; null if it never did. */
+            reported_name: string | null;
+            settings: unknown;
+            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            status: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description Fleet figures, all measured. */
         Overview: {
@@ -1592,12 +1686,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One organization */
+            /** @description One organization (a reader without a token gets only its public fields) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_OrganizationRow"];
+                };
             };
             /** @description Unknown id */
             404: {
@@ -1662,7 +1758,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_OrganizationRow"];
+                };
             };
             /** @description Unknown id */
             404: {

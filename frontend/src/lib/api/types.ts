@@ -81,6 +81,8 @@ export type LogPageEnvelope = Schemas['Envelope_LogPage'];
 export type LastSeenMap = Schemas['LastSeenMap'];
 /** `GET /health`. */
 export type RootHealth = Schemas['RootHealth'];
+/** An organization as core declares it (the dashboard's `Organization` below is still by hand). */
+export type OrganizationRow = Schemas['OrganizationRow'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
