@@ -1,9 +1,8 @@
 //! Read queries behind the API for organizations, instances, messages and the
-//! overview. Organization and instance rows are still shaped as JSON by
-//! PostgreSQL (`to_jsonb`), so a column added to those tables is sent to token
-//! holders unless [`PRIVATE_COLUMNS`] names it (readers without a token see only
-//! [`PUBLIC_FIELDS`]). Listings with a typed body (audit, admins, enrollment
-//! tokens) select their columns in their own modules.
+//! overview. Each row type names the columns it selects, so a column added to a
+//! table is sent to no one until a type names it; readers without a token see
+//! only the [`PUBLIC_FIELDS`] of an organization or an instance. Listings of
+//! audit entries, admins and enrollment tokens select theirs in their modules.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +18,7 @@ pub const PRIVATE_COLUMNS: [&str; 4] = [
 ];
 
 /// Removes the [`PRIVATE_COLUMNS`] from an instance row shaped elsewhere (the
-/// persister's answer to a create).
+/// persister's answer to a create, which has every column).
 pub fn hide_private(item: &mut Value) {
     if let Value::Object(fields) = item {
         for name in PRIVATE_COLUMNS {
@@ -165,12 +164,94 @@ pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Organization
     .await
 }
 
-fn instance_json() -> String {
-    let hidden: String = PRIVATE_COLUMNS.map(|c| format!(" - '{c}'")).concat();
-    format!(
-        "(to_jsonb(i){hidden}) || jsonb_build_object('status',
-            CASE WHEN i.is_independent THEN 'independent' ELSE i.status END)"
-    )
+/// An instance with the columns clients may see: never the
+/// [`PRIVATE_COLUMNS`], and a column added to the table stays private until it
+/// is named here. The API adds what core knows live (`connected`, ...).
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct InstanceRow {
+    pub orchestrator_id: String,
+    #[schema(required = true)]
+    pub organization_id: Option<String>,
+    #[schema(required = true)]
+    pub organization_name: Option<String>,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    #[schema(required = true)]
+    pub location: Option<String>,
+    #[schema(required = true)]
+    pub reported_name: Option<String>,
+    #[schema(required = true)]
+    pub reported_location: Option<String>,
+    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    pub status: String,
+    pub health_status: String,
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+    pub monitoring_enabled: bool,
+    pub metadata: Value,
+    pub features: Value,
+    pub session_config: Value,
+    #[schema(required = true)]
+    pub internal_url: Option<String>,
+    #[schema(required = true)]
+    pub container_id: Option<String>,
+    #[schema(required = true)]
+    pub image_name: Option<String>,
+    #[schema(required = true)]
+    pub phoenix_endpoint: Option<String>,
+    #[schema(required = true)]
+    pub admin_email: Option<String>,
+    #[schema(required = true)]
+    pub support_email: Option<String>,
+    #[schema(required = true)]
+    pub website: Option<String>,
+    /// The edge holding its socket, when connected.
+    #[schema(required = true)]
+    pub edge_id: Option<String>,
+    /// The configuration it last reported.
+    #[schema(required = true)]
+    pub o_config_snapshot: Option<Value>,
+    pub token_generation: i64,
+    pub rule_revision: i64,
+    /// Its own heartbeat TTL, when its metadata sets one (as PostgreSQL writes it).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub liveness_ttl_sec: Option<Value>,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime, required = true)]
+    pub last_seen: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub last_activity: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub connected_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub disconnected_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub o_config_snapshot_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The columns of an [`InstanceRow`], of `orchestrator_instances i`.
+const INSTANCE_COLUMNS: &str = "i.orchestrator_id, i.organization_id, i.organization_name,
+    i.name, i.location, i.reported_name, i.reported_location,
+    CASE WHEN i.is_independent THEN 'independent' ELSE i.status END AS status,
+    i.health_status, i.is_independent, i.privacy_mode, i.monitoring_enabled, i.metadata,
+    i.features, i.session_config, i.internal_url, i.container_id, i.image_name,
+    i.phoenix_endpoint, i.admin_email, i.support_email, i.website, i.edge_id,
+    i.o_config_snapshot, i.token_generation, i.rule_revision,
+    to_jsonb(i.liveness_ttl_sec) AS liveness_ttl_sec,
+    to_jsonb(i.last_seen) #>> '{}' AS last_seen,
+    to_jsonb(i.last_activity) #>> '{}' AS last_activity,
+    to_jsonb(i.connected_at) #>> '{}' AS connected_at,
+    to_jsonb(i.disconnected_at) #>> '{}' AS disconnected_at,
+    to_jsonb(i.o_config_snapshot_at) #>> '{}' AS o_config_snapshot_at,
+    to_jsonb(i.created_at) #>> '{}' AS created_at, to_jsonb(i.updated_at) #>> '{}' AS updated_at";
+
+/// Rows as the JSON the API annotates with what core knows live.
+fn as_json(rows: Vec<InstanceRow>) -> Vec<Value> {
+    rows.iter().map(|row| shown(row, false)).collect()
 }
 
 /// One page of instances (optionally of one organization) and their count.
@@ -181,11 +262,11 @@ pub async fn instances(
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE ($1::text IS NULL OR organization_id = $1)
-          ORDER BY created_at DESC, orchestrator_id LIMIT $2 OFFSET $3",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i
+          WHERE ($1::text IS NULL OR i.organization_id = $1)
+          ORDER BY i.created_at DESC, i.orchestrator_id LIMIT $2 OFFSET $3"
     );
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(organization)
         .bind(limit)
         .bind(offset)
@@ -197,29 +278,29 @@ pub async fn instances(
     .bind(organization)
     .fetch_one(pool)
     .await?;
-    Ok((items, total))
+    Ok((as_json(rows), total))
 }
 
 pub async fn instance(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = $1",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = $1"
     );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let row: Option<InstanceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(row.map(|row| shown(&row, false)))
 }
 
 pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = ANY($1)",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = ANY($1)"
     );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ids)
         .fetch_all(pool)
-        .await
+        .await?;
+    Ok(as_json(rows))
 }
 
 /// One controller message as listed.
