@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use moolai_proto::commands::Command;
 use moolai_proto::OrchestratorId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
@@ -142,13 +142,13 @@ impl NewOrganization {
 }
 
 #[utoipa::path(post, path = "/api/v1/controller/organizations", tag = "controller", request_body = NewOrganization,
-    security(("bearer" = [])), responses((status = 200, description = "Created"), (status = 409, description = "Exists"),
+    security(("bearer" = [])), responses((status = 200, description = "Created", body = Envelope<OrganizationRow>), (status = 409, description = "Exists"),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_organization(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<NewOrganization>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<OrganizationRow>>, ApiError> {
     let id = b.id()?;
     let features = b.canonical_features()?;
     let command = Command::CreateOrganization {
@@ -164,6 +164,8 @@ pub async fn create_organization(
     state
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
+    let row = serde_json::from_value(row)
+        .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?;
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -231,37 +233,61 @@ pub async fn update_organization(
 }
 
 #[utoipa::path(delete, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id"),
+    params(("id" = String, Path)), responses((status = 200, description = "Deleted", body = Envelope<OrganizationGone>), (status = 404, description = "Unknown id"),
     (status = 409, description = "It still has orchestrators")))]
 pub async fn delete_organization(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<OrganizationGone>>, ApiError> {
     let command = Command::DeleteOrganization {
         organization_id: id.clone(),
     };
     let audit = audit::by(&admin, "organization_delete", id.as_str(), json!({}));
-    let data = state.persister.run_audited(&command, audit).await?;
+    state.persister.run_audited(&command, audit).await?;
     state.live.set_deregistered(&id, true);
     state
         .feed
         .record(Kind::OrganizationDeleted, json!({"organization_id": id}));
+    let data = OrganizationGone {
+        organization_id: id.clone(),
+    };
     Ok(envelope(
         data,
         format!("Organization {id} deleted successfully"),
     ))
 }
 
+/// An organization deleted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrganizationGone {
+    #[schema(value_type = String)]
+    pub organization_id: OrchestratorId,
+}
+
+/// Features merged into an organization's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeaturesMerged {
+    #[schema(value_type = String)]
+    pub organization_id: OrchestratorId,
+    /// All of its features now.
+    pub features: Value,
+    /// The configuration revision they were stored with.
+    #[schema(value_type = i64)]
+    pub revision: Value,
+    /// Pushed now to its connected orchestrator.
+    pub pushed: bool,
+}
+
 #[utoipa::path(put, path = "/api/v1/controller/organizations/{id}/features", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, description = "Merged features; pushed to the orchestrator if connected"), (status = 404, description = "Unknown id")))]
+    responses((status = 200, description = "Merged features; pushed to the orchestrator if connected", body = Envelope<FeaturesMerged>), (status = 404, description = "Unknown id")))]
 pub async fn put_features(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
     Body(body): Body<Value>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<FeaturesMerged>>, ApiError> {
     let features = canonical_features(features_of(body)?)?;
     let keys: Vec<String> = features.keys().cloned().collect();
     let command = Command::MergeFeatures {
@@ -278,10 +304,13 @@ pub async fn put_features(
         Some(conn) => push_config(&state, &id, &conn).await,
         None => false,
     };
-    Ok(envelope(
-        json!({"organization_id": id, "features": merged["features"], "revision": merged["revision"], "pushed": pushed}),
-        format!("Features updated for {id}"),
-    ))
+    let data = FeaturesMerged {
+        features: merged["features"].clone(),
+        revision: merged["revision"].clone(),
+        organization_id: id.clone(),
+        pushed,
+    };
+    Ok(envelope(data, format!("Features updated for {id}")))
 }
 
 /// Accepts `{"features": {...}}` or the features object itself.

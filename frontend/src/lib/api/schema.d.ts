@@ -868,12 +868,49 @@ export interface components {
             timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_FeaturesMerged: {
+            /** @description Features merged into an organization's. */
+            data: {
+                /** @description All of its features now. */
+                features: unknown;
+                organization_id: string;
+                /** @description Pushed now to its connected orchestrator. */
+                pushed: boolean;
+                /**
+                 * Format: int64
+                 * @description The configuration revision they were stored with.
+                 */
+                revision: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_LogPage: {
             /** @description Recent log records, newest first. */
             data: {
                 /** @description `{timestamp, level, message, source, target}` each. */
                 items: Record<string, never>[];
                 total: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_OrganizationGone: {
+            /** @description An organization deleted. */
+            data: {
+                organization_id: string;
             };
             message: string;
             success: boolean;
@@ -962,6 +999,19 @@ export interface components {
              * @description When it was answered (the first version froze this timestamp).
              */
             timestamp: string;
+        };
+        /** @description Features merged into an organization's. */
+        FeaturesMerged: {
+            /** @description All of its features now. */
+            features: unknown;
+            organization_id: string;
+            /** @description Pushed now to its connected orchestrator. */
+            pushed: boolean;
+            /**
+             * Format: int64
+             * @description The configuration revision they were stored with.
+             */
+            revision: number;
         };
         /** @description One invalid field, as the first version's 422 bodies listed them. */
         FieldError: {
@@ -1172,6 +1222,10 @@ export interface components {
         OrganizationChange: {
             location?: string | null;
             name?: string | null;
+        };
+        /** @description An organization deleted. */
+        OrganizationGone: {
+            organization_id: string;
         };
         /**
          * @description An organization with the columns a token holder sees: a column added to
@@ -1650,7 +1704,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_OrganizationRow"];
+                };
             };
             /** @description Exists */
             409: {
@@ -1720,7 +1776,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_OrganizationGone"];
+                };
             };
             /** @description Unknown id */
             404: {
@@ -1798,7 +1856,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_FeaturesMerged"];
+                };
             };
             /** @description Unknown id */
             404: {

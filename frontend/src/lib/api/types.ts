@@ -83,6 +83,10 @@ export type LastSeenMap = Schemas['LastSeenMap'];
 export type RootHealth = Schemas['RootHealth'];
 /** An organization as core declares it (the dashboard's `Organization` below is still by hand). */
 export type OrganizationRow = Schemas['OrganizationRow'];
+/** `PUT /api/v1/controller/organizations/{id}/features` (its `data`). */
+export type FeaturesMerged = Schemas['FeaturesMerged'];
+/** `DELETE /api/v1/controller/organizations/{id}` (its `data`). */
+export type OrganizationGone = Schemas['OrganizationGone'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
