@@ -8,25 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
-/// Instance columns never sent to any client: connection strings and environment
-/// variables may hold passwords, and `conn_id` names a socket inside the cluster.
-pub const PRIVATE_COLUMNS: [&str; 4] = [
-    "database_url",
-    "redis_url",
-    "environment_variables",
-    "conn_id",
-];
-
-/// Removes the [`PRIVATE_COLUMNS`] from an instance row shaped elsewhere (the
-/// persister's answer to a create, which has every column).
-pub fn hide_private(item: &mut Value) {
-    if let Value::Object(fields) = item {
-        for name in PRIVATE_COLUMNS {
-            fields.remove(name);
-        }
-    }
-}
-
 /// What a reader without a token sees (`PUBLIC_READ_API=true`) of an
 /// organization or an instance: names, places, states and times. Everything else
 /// stays behind a token: the handshake's metadata (hostnames, addresses,
@@ -164,10 +145,12 @@ pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Organization
     .await
 }
 
-/// An instance with the columns clients may see: never the
-/// [`PRIVATE_COLUMNS`], and a column added to the table stays private until it
-/// is named here. The API adds what core knows live (`connected`, ...).
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// An instance with the columns clients may see, and a column added to the
+/// table stays private until it is named here. Never named: `database_url`,
+/// `redis_url` and `environment_variables` (they may hold passwords) and
+/// `conn_id` (a socket inside the cluster). The API adds what core knows live
+/// (`connected`, ...).
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct InstanceRow {
     pub orchestrator_id: String,
     #[schema(required = true)]

@@ -18,7 +18,8 @@ use super::controller::{envelope, Envelope};
 use super::error::ApiError;
 use super::extract::{Body, Id};
 use super::organizations::NewOrganization;
-use super::{read, AppState};
+use super::read::InstanceRow;
+use super::AppState;
 use crate::activity::Kind;
 use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
 
@@ -41,13 +42,13 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/v1/controller/orchestrator-instances", tag = "controller", request_body = NewOrganization,
-    security(("bearer" = [])), responses((status = 200, description = "Created, inactive"), (status = 409, description = "Exists"),
+    security(("bearer" = [])), responses((status = 200, description = "Created, inactive", body = Envelope<InstanceRow>), (status = 409, description = "Exists"),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_instance(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<NewOrganization>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<InstanceRow>>, ApiError> {
     let id = b.id()?;
     let command = Command::CreateInstance {
         orchestrator_id: id.clone(),
@@ -57,12 +58,14 @@ pub async fn create_instance(
         metadata: b.metadata,
     };
     let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
-    let mut row = state.persister.run_audited(&command, audit).await?;
+    let row = state.persister.run_audited(&command, audit).await?;
     state.live.set_deregistered(&id, false);
     state
         .feed
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
-    read::hide_private(&mut row);
+    // The persister answers every column; InstanceRow keeps the public ones.
+    let row = serde_json::from_value(row)
+        .map_err(|e| ApiError::Internal(format!("unexpected instance row: {e}")))?;
     Ok(envelope(
         row,
         format!("Orchestrator instance {id} created successfully"),
@@ -70,12 +73,12 @@ pub async fn create_instance(
 }
 
 #[utoipa::path(delete, path = "/api/v1/controller/orchestrator-instances/{id}", tag = "controller", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "Unknown id")))]
+    params(("id" = String, Path)), responses((status = 200, description = "Deleted", body = Envelope<InstanceGone>), (status = 404, description = "Unknown id")))]
 pub async fn delete_instance(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<InstanceGone>>, ApiError> {
     let command = Command::DeleteInstance {
         orchestrator_id: id.clone(),
     };
@@ -86,9 +89,21 @@ pub async fn delete_instance(
         .record(Kind::Deregistered, json!({"orchestrator_id": id}));
     expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
-    Ok(Json(
-        json!({"success": true, "data": data, "message": format!("Orchestrator instance {id} deleted successfully"), "timestamp": Utc::now()}),
+    let data = serde_json::from_value(data)
+        .map_err(|e| ApiError::Internal(format!("unexpected deletion answer: {e}")))?;
+    Ok(envelope(
+        data,
+        format!("Orchestrator instance {id} deleted successfully"),
     ))
+}
+
+/// An instance deleted, and whether its organization went with it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InstanceGone {
+    pub orchestrator_id: String,
+    pub organization_id: String,
+    /// It had no other instance, so it was deleted too.
+    pub organization_deleted: bool,
 }
 
 /// Body of `POST orchestrators/register`.

@@ -891,6 +891,95 @@ export interface components {
             timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_InstanceGone: {
+            /** @description An instance deleted, and whether its organization went with it. */
+            data: {
+                orchestrator_id: string;
+                /** @description It had no other instance, so it was deleted too. */
+                organization_deleted: boolean;
+                organization_id: string;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_InstanceRow: {
+            /**
+             * @description An instance with the columns clients may see, and a column added to the
+             *     table stays private until it is named here. Never named: `database_url`,
+             *     `redis_url` and `environment_variables` (they may hold passwords) and
+             *     `conn_id` (a socket inside the cluster). The API adds what core knows live
+             *     (`connected`, ...).
+             */
+            data: {
+                admin_email: string | null;
+                /** Format: date-time */
+                connected_at: string | null;
+                container_id: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                disconnected_at: string | null;
+                /** @description The edge holding its socket, when connected. */
+                edge_id: string | null;
+                features: unknown;
+                health_status: string;
+                image_name: string | null;
+                internal_url: string | null;
+                is_independent: boolean;
+                /** Format: date-time */
+                last_activity: string | null;
+                /**
+                 * Format: date-time
+                 * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+                 */
+                last_seen: string | null;
+                /**
+                 * Format: double
+                 * @description Its own heartbeat TTL, when its metadata sets one (as PostgreSQL writes it).
+                 */
+                liveness_ttl_sec: number | null;
+                location: string | null;
+                metadata: unknown;
+                monitoring_enabled: boolean;
+                name: string | null;
+                /** @description The configuration it last reported. */
+                o_config_snapshot: unknown;
+                /** Format: date-time */
+                o_config_snapshot_at: string | null;
+                orchestrator_id: string;
+                organization_id: string | null;
+                organization_name: string | null;
+                phoenix_endpoint: string | null;
+                privacy_mode: boolean;
+                reported_location: string | null;
+                reported_name: string | null;
+                /** Format: int64 */
+                rule_revision: number;
+                session_config: unknown;
+                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                status: string;
+                support_email: string | null;
+                /** Format: int64 */
+                token_generation: number;
+                /** Format: date-time */
+                updated_at: string;
+                website: string | null;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_LogPage: {
             /** @description Recent log records, newest first. */
             data: {
@@ -1059,6 +1148,75 @@ export interface components {
             independent: number;
             /** Format: int64 */
             total: number;
+        };
+        /** @description An instance deleted, and whether its organization went with it. */
+        InstanceGone: {
+            orchestrator_id: string;
+            /** @description It had no other instance, so it was deleted too. */
+            organization_deleted: boolean;
+            organization_id: string;
+        };
+        /**
+         * @description An instance with the columns clients may see, and a column added to the
+         *     table stays private until it is named here. Never named: `database_url`,
+         *     `redis_url` and `environment_variables` (they may hold passwords) and
+         *     `conn_id` (a socket inside the cluster). The API adds what core knows live
+         *     (`connected`, ...).
+         */
+        InstanceRow: {
+            admin_email: string | null;
+            /** Format: date-time */
+            connected_at: string | null;
+            container_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            disconnected_at: string | null;
+            /** @description The edge holding its socket, when connected. */
+            edge_id: string | null;
+            features: unknown;
+            health_status: string;
+            image_name: string | null;
+            internal_url: string | null;
+            is_independent: boolean;
+            /** Format: date-time */
+            last_activity: string | null;
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            last_seen: string | null;
+            /**
+             * Format: double
+             * @description Its own heartbeat TTL, when its metadata sets one (as PostgreSQL writes it).
+             */
+            liveness_ttl_sec: number | null;
+            location: string | null;
+            metadata: unknown;
+            monitoring_enabled: boolean;
+            name: string | null;
+            /** @description The configuration it last reported. */
+            o_config_snapshot: unknown;
+            /** Format: date-time */
+            o_config_snapshot_at: string | null;
+            orchestrator_id: string;
+            organization_id: string | null;
+            organization_name: string | null;
+            phoenix_endpoint: string | null;
+            privacy_mode: boolean;
+            reported_location: string | null;
+            reported_name: string | null;
+            /** Format: int64 */
+            rule_revision: number;
+            session_config: unknown;
+            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            status: string;
+            support_email: string | null;
+            /** Format: int64 */
+            token_generation: number;
+            /** Format: date-time */
+            updated_at: string;
+            website: string | null;
         };
         /** @description Core's view of its connections and dependencies. */
         InternalHealth: {
@@ -1501,7 +1659,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_InstanceRow"];
+                };
             };
             /** @description Exists */
             409: {
@@ -1542,7 +1702,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_InstanceGone"];
+                };
             };
             /** @description Unknown id */
             404: {

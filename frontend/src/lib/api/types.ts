@@ -87,6 +87,10 @@ export type OrganizationRow = Schemas['OrganizationRow'];
 export type FeaturesMerged = Schemas['FeaturesMerged'];
 /** `DELETE /api/v1/controller/organizations/{id}` (its `data`). */
 export type OrganizationGone = Schemas['OrganizationGone'];
+/** An instance as core declares it (the dashboard's `Orchestrator` below is still by hand). */
+export type InstanceRow = Schemas['InstanceRow'];
+/** `DELETE /api/v1/controller/orchestrator-instances/{id}` (its `data`). */
+export type InstanceGone = Schemas['InstanceGone'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
