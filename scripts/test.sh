@@ -90,6 +90,7 @@ if [[ -f frontend/package.json ]] &&
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
   export NATS_SERVER_BIN TEST_DATABASE_URL PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD
   step "frontend" bash -c 'cd frontend && npm ci --no-audit --no-fund && npm test'
+  step "dashboard API types match /openapi.json" scripts/api_types.sh
 fi
 
 if ((${#failed[@]})); then

@@ -1,6 +1,6 @@
-//! The activity feed (the first version's `buffer_manager`): the last
-//! [`CAPACITY`] things that happened to orchestrators — handshake, keepalive,
-//! disconnect, provision, message_sent, stale — served at `/api/v1/internal/activity`.
+//! The activity feed: the last [`CAPACITY`] things that happened to
+//! orchestrators and organizations, each of a [`Kind`], served at
+//! `/api/v1/internal/activity` and streamed to the dashboard.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,12 +13,74 @@ use tokio::sync::broadcast;
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
 
+/// What happened: the `type` of an activity, and the filter of the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An orchestrator's socket was accepted by an edge.
+    Handshake,
+    /// A heartbeat (at most one a minute per orchestrator).
+    Keepalive,
+    /// A socket closed, or its edge stopped announcing itself.
+    Disconnect,
+    /// The welcome configuration was sent to a new connection.
+    Provision,
+    /// Messages went out to an orchestrator (pending ones at reconnect, a new
+    /// one, or a raw send).
+    MessageSent,
+    /// No heartbeat within the TTL: marked inactive.
+    Stale,
+    Registered,
+    Deregistered,
+    InstanceCreated,
+    OrganizationCreated,
+    OrganizationUpdated,
+    OrganizationDeleted,
+    /// An organization's features were merged and pushed.
+    Features,
+    Independence,
+    MessageCreated,
+    MessageStatus,
+}
+
+impl Kind {
+    /// The name clients see and filter on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handshake => "handshake",
+            Self::Keepalive => "keepalive",
+            Self::Disconnect => "disconnect",
+            Self::Provision => "provision",
+            Self::MessageSent => "message_sent",
+            Self::Stale => "stale",
+            Self::Registered => "registered",
+            Self::Deregistered => "deregistered",
+            Self::InstanceCreated => "instance_created",
+            Self::OrganizationCreated => "organization_created",
+            Self::OrganizationUpdated => "organization_updated",
+            Self::OrganizationDeleted => "organization_deleted",
+            Self::Features => "features",
+            Self::Independence => "independence",
+            Self::MessageCreated => "message_created",
+            Self::MessageStatus => "message_status",
+        }
+    }
+}
+
+/// As its name: [`Kind::as_str`] is the one list of names.
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One thing that happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Activity {
     pub timestamp: DateTime<Utc>,
+    /// A [`Kind`]'s name: `handshake`, `message_sent`, `registered`, ...
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    #[schema(value_type = String)]
+    pub kind: Kind,
     pub data: Value,
 }
 
@@ -44,7 +106,7 @@ impl Default for Feed {
 
 impl Feed {
     /// Records `kind` with `data`.
-    pub fn record(&self, kind: &'static str, data: Value) {
+    pub fn record(&self, kind: Kind, data: Value) {
         let mut feed = self.inner.lock().expect("activity lock");
         if feed.len() == CAPACITY {
             feed.pop_front();
@@ -73,7 +135,7 @@ impl Feed {
         let feed = self.inner.lock().expect("activity lock");
         feed.iter()
             .rev()
-            .filter(|a| kind.is_none_or(|k| a.kind == k))
+            .filter(|a| kind.is_none_or(|k| a.kind.as_str() == k))
             .filter(|a| orchestrator.is_none_or(|o| a.data["orchestrator_id"] == o))
             .take(limit)
             .cloned()
@@ -90,16 +152,16 @@ mod tests {
     fn kinds(entries: &[Activity]) -> Vec<(&'static str, Value)> {
         entries
             .iter()
-            .map(|a| (a.kind, a.data["orchestrator_id"].clone()))
+            .map(|a| (a.kind.as_str(), a.data["orchestrator_id"].clone()))
             .collect()
     }
 
     #[test]
     fn recent_is_newest_first_filtered_and_limited() {
         let feed = Feed::default();
-        feed.record("handshake", json!({"orchestrator_id": "a"}));
-        feed.record("keepalive", json!({"orchestrator_id": "a"}));
-        feed.record("handshake", json!({"orchestrator_id": "b"}));
+        feed.record(Kind::Handshake, json!({"orchestrator_id": "a"}));
+        feed.record(Kind::Keepalive, json!({"orchestrator_id": "a"}));
+        feed.record(Kind::Handshake, json!({"orchestrator_id": "b"}));
         assert_eq!(
             kinds(&feed.recent(None, None, 10)),
             [
@@ -123,7 +185,10 @@ mod tests {
         let feed = Feed::default();
         let mut live = feed.subscribe();
         for n in 0..CAPACITY + 5 {
-            feed.record("keepalive", json!({ "orchestrator_id": format!("o-{n}") }));
+            feed.record(
+                Kind::Keepalive,
+                json!({ "orchestrator_id": format!("o-{n}") }),
+            );
         }
         let all = feed.recent(None, None, usize::MAX);
         assert_eq!(all.len(), CAPACITY);

@@ -18,7 +18,7 @@ use moolai_proto::events::{Beat, EdgeHeartbeats, HeartbeatBatch, HeartbeatWrite}
 use moolai_proto::{OrchestratorId, Subjects};
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::Feed;
+use crate::activity::{Feed, Kind};
 use crate::live::Live;
 
 /// Most heartbeats in one batch message (about 130 bytes each, well under 1 MB).
@@ -112,7 +112,7 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
     }
     if loud {
         tracing::info!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
-        feed.record("keepalive", serde_json::json!({"orchestrator_id": id}));
+        feed.record(Kind::Keepalive, serde_json::json!({"orchestrator_id": id}));
     } else {
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod heartbeats;
 pub mod live;
 pub mod liveness;
+pub mod persister_client;
 pub mod push;
 pub mod rates;
 pub mod requests;
@@ -233,7 +234,7 @@ fn api_state(
         routes: sessions.routes.clone(),
         pushes: sessions.pushes.clone(),
         feed: sessions.feed.clone(),
-        persister: api::persist::Persister {
+        persister: persister_client::Persister {
             nats: nats.clone(),
             subject: subjects.persist_commands(),
         },

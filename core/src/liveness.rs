@@ -10,10 +10,10 @@ use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::Feed;
-use crate::api::persist::Persister;
+use crate::activity::{Feed, Kind};
 use crate::edges::{Edges, UP_WITHIN};
 use crate::live::Live;
+use crate::persister_client::Persister;
 
 /// What the sweep needs.
 pub struct Sweeper {
@@ -54,7 +54,7 @@ impl Sweeper {
             if !up.contains(&conn.edge_id) && self.live.unregister(&id, conn.conn_id) {
                 tracing::warn!(orchestrator_id = %id, edge_id = %conn.edge_id, "edge stopped announcing; connection forgotten");
                 self.feed.record(
-                    "disconnect",
+                    Kind::Disconnect,
                     json!({"orchestrator_id": id, "reason": "edge_lost"}),
                 );
             }
@@ -78,7 +78,8 @@ impl Sweeper {
                         "[C-OCS] Orchestrator {id} marked inactive: no heartbeat for {} s",
                         self.ttl.as_secs()
                     );
-                    self.feed.record("stale", json!({"orchestrator_id": id}));
+                    self.feed
+                        .record(Kind::Stale, json!({"orchestrator_id": id}));
                 }
             }
             Err(err) => tracing::debug!(%err, "liveness sweep skipped"),

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::activity::Feed;
+use crate::activity::{Feed, Kind};
 use crate::live::{Connection, Live, Registered, Rule};
 use crate::push::Pushes;
 use crate::route::Routes;
@@ -219,7 +219,7 @@ impl Sessions {
             Registered::Again => {}
         }
         self.feed.record(
-            "handshake",
+            Kind::Handshake,
             json!({"orchestrator_id": id, "edge_id": conn.edge_id}),
         );
         // Configuration, independence, and every controller message not acknowledged
@@ -227,12 +227,12 @@ impl Sessions {
         let welcome = self.pushes.welcome(&id, &conn).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
-            .record("provision", json!({"orchestrator_id": id}));
+            .record(Kind::Provision, json!({"orchestrator_id": id}));
         let messages = welcome.messages;
         if messages > 0 {
             tracing::info!(messages, "pending messages delivered to {id}");
             self.feed.record(
-                "message_sent",
+                Kind::MessageSent,
                 json!({"orchestrator_id": id, "count": messages}),
             );
         }
@@ -245,7 +245,7 @@ impl Sessions {
             tracing::info!(orchestrator_id = %id, conn_id = %e.conn_id, reason = %e.reason,
                 "[C-OCS] Orchestrator {id} disconnected");
             self.feed.record(
-                "disconnect",
+                Kind::Disconnect,
                 json!({"orchestrator_id": id, "reason": e.reason}),
             );
         }

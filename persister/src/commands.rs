@@ -1,13 +1,14 @@
 //! Answers write commands from core (request/reply on `{p}.persist.commands`).
-//! Each command is one transaction; the reply is sent only after it commits, so a
-//! client that reads after a successful write sees it.
+//! Each command is one transaction, together with the audit entry recording it;
+//! the reply is sent only after it commits, so a client that reads after a
+//! successful write sees it, and a committed change never lacks its entry.
 
 use std::sync::Arc;
 
 use async_nats::Subscriber;
 use bytes::Bytes;
 use futures::StreamExt;
-use moolai_proto::commands::{Command, Failure, Reply};
+use moolai_proto::commands::{AuditEntry, Command, Failure, Reply, Request};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
@@ -65,8 +66,8 @@ pub async fn serve(
 }
 
 async fn answer(pool: &PgPool, bounds: &Bounds, payload: &[u8]) -> Reply {
-    let command: Command = match serde_json::from_slice(payload) {
-        Ok(c) => c,
+    let Request { command, audit } = match serde_json::from_slice(payload) {
+        Ok(r) => r,
         Err(err) => return failed(Failure::Invalid, format!("undecodable command: {err}")),
     };
     if let Err(why) = bounds.check(&command, chrono::Utc::now()) {
@@ -79,7 +80,7 @@ async fn answer(pool: &PgPool, bounds: &Bounds, payload: &[u8]) -> Reply {
             data: json!({ "database": database }),
         };
     }
-    match run(pool, &command).await {
+    match run(pool, &command, audit.as_ref()).await {
         Ok(Ok(data)) => Reply::Done { data },
         Ok(Err((failure, detail))) => failed(failure, detail),
         Err(err) => from_sql(err),
@@ -111,117 +112,178 @@ fn from_sql(err: sqlx::Error) -> Reply {
 /// `Ok(Err(..))` is a refusal decided by the command itself (e.g. unknown id).
 type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
 
-async fn run(pool: &PgPool, command: &Command) -> Outcome {
+async fn run(pool: &PgPool, command: &Command, audit: Option<&AuditEntry>) -> Outcome {
     let mut tx = pool.begin().await?;
     let outcome = apply(&mut tx, command).await?;
+    if let (Ok(answer), Some(entry)) = (&outcome, audit) {
+        write_audit(&mut tx, entry, answer).await?;
+    }
     if outcome.is_ok() {
         tx.commit().await?;
     }
     Ok(outcome)
 }
 
+/// Stores `entry`, its detail completed with the keys it asks of `answer`.
+async fn write_audit(
+    tx: &mut PgConnection,
+    entry: &AuditEntry,
+    answer: &Value,
+) -> Result<Value, sqlx::Error> {
+    let detail = completed_detail(entry, answer);
+    sql::audit(
+        tx,
+        &entry.actor,
+        &entry.action,
+        entry.target.as_deref(),
+        entry.address.as_deref(),
+        &detail,
+    )
+    .await
+}
+
+/// Applies `command` in `tx`: each group below knows its own commands.
 async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
+    if let Some(outcome) = apply_fleet(tx, command).await {
+        return outcome;
+    }
+    if let Some(outcome) = apply_messages(tx, command).await {
+        return outcome;
+    }
+    if let Some(outcome) = apply_admins(tx, command).await {
+        return outcome;
+    }
     match command {
+        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
+        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await, id),
+        Command::Enroll(r) => enrollment::enroll(tx, r).await,
+        Command::Audit {
+            actor,
+            action,
+            target,
+            address,
+            detail,
+        } => {
+            let (target, address) = (target.as_deref(), address.as_deref());
+            sql::audit(tx, actor, action, target, address, detail)
+                .await
+                .map(Ok)
+        }
+        Command::Ping => Ok(Ok(Value::Null)),
+        other => Ok(Err((Failure::Invalid, format!("no handler for {other:?}")))),
+    }
+}
+
+/// Organizations and instances; `None` for any other command.
+async fn apply_fleet(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::Register(r) => sql::register(tx, r).await.map(Ok),
         Command::CreateOrganization {
-            organization_id,
+            organization_id: id,
             name,
             location,
             features,
             metadata,
-        } => sql::create_organization(
-            tx,
-            organization_id.as_str(),
-            name,
-            location.as_deref(),
-            features,
-            metadata,
-        )
-        .await
-        .map(Ok),
+        } => {
+            let location = location.as_deref();
+            let created =
+                sql::create_organization(tx, id.as_str(), name, location, features, metadata);
+            created.await.map(Ok)
+        }
         Command::CreateInstance {
-            orchestrator_id,
+            orchestrator_id: id,
             name,
             location,
             features,
             metadata,
-        } => sql::create_instance(
-            tx,
-            orchestrator_id.as_str(),
-            name,
-            location.as_deref(),
-            features,
-            metadata,
-        )
-        .await
-        .map(Ok),
+        } => {
+            let location = location.as_deref();
+            let created = sql::create_instance(tx, id.as_str(), name, location, features, metadata);
+            created.await.map(Ok)
+        }
         Command::UpdateOrganization {
-            organization_id,
+            organization_id: id,
             name,
             location,
+        } => {
+            let (name, location) = (name.as_deref(), location.as_deref());
+            let updated = sql::update_organization(tx, id.as_str(), name, location);
+            found(updated.await, id.as_str())
+        }
+        Command::DeleteInstance {
+            orchestrator_id: id,
         } => found(
-            sql::update_organization(
-                tx,
-                organization_id.as_str(),
-                name.as_deref(),
-                location.as_deref(),
-            )
-            .await?,
-            organization_id.as_str(),
+            sql::delete_instance(tx, id.as_str(), false).await,
+            id.as_str(),
         ),
-        Command::DeleteInstance { orchestrator_id } => found(
-            sql::delete_instance(tx, orchestrator_id.as_str(), false).await?,
-            orchestrator_id.as_str(),
-        ),
-        Command::Deregister { orchestrator_id } => found(
-            sql::delete_instance(tx, orchestrator_id.as_str(), true).await?,
-            orchestrator_id.as_str(),
+        Command::Deregister {
+            orchestrator_id: id,
+        } => found(
+            sql::delete_instance(tx, id.as_str(), true).await,
+            id.as_str(),
         ),
         Command::SetIndependence {
-            orchestrator_id,
+            orchestrator_id: id,
             is_independent,
             privacy_mode,
-        } => found(
-            sql::set_independence(tx, orchestrator_id.as_str(), *is_independent, *privacy_mode)
-                .await?,
-            orchestrator_id.as_str(),
-        ),
+        } => {
+            let set = sql::set_independence(tx, id.as_str(), *is_independent, *privacy_mode);
+            found(set.await, id.as_str())
+        }
         Command::MergeFeatures {
-            organization_id,
+            organization_id: id,
             features,
         } => found(
-            sql::merge_features(tx, organization_id.as_str(), features).await?,
-            organization_id.as_str(),
+            sql::merge_features(tx, id.as_str(), features).await,
+            id.as_str(),
         ),
+        Command::DeleteOrganization {
+            organization_id: id,
+        } => sql::delete_organization(tx, id.as_str()).await,
+        Command::BumpTokenGeneration {
+            orchestrator_id: id,
+        } => found(
+            sql::bump_token_generation(tx, id.as_str()).await,
+            id.as_str(),
+        ),
+        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// Controller messages; `None` for any other command.
+async fn apply_messages(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::CreateMessage {
             message_id,
-            orchestrator_id,
+            orchestrator_id: id,
             message_type,
             content,
             metadata,
-        } => found(
-            sql::create_message(
-                tx,
-                message_id,
-                orchestrator_id.as_str(),
-                message_type.as_str(),
-                content,
-                metadata,
-            )
-            .await?,
-            orchestrator_id.as_str(),
-        ),
+        } => {
+            let kind = message_type.as_str();
+            let created = sql::create_message(tx, message_id, id.as_str(), kind, content, metadata);
+            found(created.await, id.as_str())
+        }
         Command::SetMessageStatus { message_id, status } => found(
-            sql::set_message_status(tx, message_id, status).await?,
+            sql::set_message_status(tx, message_id, status).await,
             message_id,
         ),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// Admins and their sessions; `None` for any other command.
+async fn apply_admins(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
+    let outcome = match command {
         Command::CreateAdmin {
             username,
             password_hash,
-        } => {
-            let created = sql::create_admin(tx, username, password_hash).await?;
-            Ok(Ok(json!({ "created": created })))
-        }
+        } => sql::create_admin(tx, username, password_hash)
+            .await
+            .map(|created| Ok(json!({ "created": created }))),
         Command::CreateSession {
             token_hash,
             username,
@@ -230,27 +292,22 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             .await
             .map(Ok),
         Command::RevokeSession { token_hash } => {
-            found(sql::revoke_session(tx, token_hash).await?, "session")
+            found(sql::revoke_session(tx, token_hash).await, "session")
         }
         Command::TouchSession { token_hash } => {
-            found(admins::touch_session(tx, token_hash).await?, "session")
+            found(admins::touch_session(tx, token_hash).await, "session")
         }
         Command::SetAdminPassword {
             username,
             password_hash,
             keep_session,
             from_environment,
-        } => found(
-            admins::set_admin_password(
-                tx,
-                username,
-                password_hash,
-                keep_session.as_deref(),
-                *from_environment,
-            )
-            .await?,
-            username,
-        ),
+        } => {
+            let keep = keep_session.as_deref();
+            let set =
+                admins::set_admin_password(tx, username, password_hash, keep, *from_environment);
+            found(set.await, username)
+        }
         Command::AddAdmin {
             username,
             password_hash,
@@ -259,37 +316,59 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
             .await
             .map(Ok),
         Command::RemoveAdmin { username } => admins::remove_admin(tx, username).await,
-        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
-        Command::Audit {
-            actor,
-            action,
-            target,
-            address,
-            detail,
-        } => sql::audit(
-            tx,
-            actor,
-            action,
-            target.as_deref(),
-            address.as_deref(),
-            detail,
-        )
-        .await
-        .map(Ok),
-        Command::DeleteOrganization { organization_id } => {
-            sql::delete_organization(tx, organization_id.as_str()).await
-        }
-        Command::BumpTokenGeneration { orchestrator_id } => found(
-            sql::bump_token_generation(tx, orchestrator_id.as_str()).await?,
-            orchestrator_id.as_str(),
-        ),
-        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
-        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await?, id),
-        Command::Enroll(r) => enrollment::enroll(tx, r).await,
-        Command::Ping => Ok(Ok(Value::Null)),
-    }
+        _ => return None,
+    };
+    Some(outcome)
 }
 
-fn found(row: Option<Value>, what: &str) -> Outcome {
-    Ok(row.ok_or((Failure::NotFound, format!("{what} not found"))))
+/// `entry`'s detail with the keys it asks of `answer` (null when absent).
+fn completed_detail(entry: &AuditEntry, answer: &Value) -> Value {
+    let mut detail = entry.detail.clone();
+    if let Value::Object(fields) = &mut detail {
+        for key in &entry.from_answer {
+            fields.insert(key.clone(), answer.get(key).cloned().unwrap_or(Value::Null));
+        }
+    }
+    detail
+}
+
+/// A row, or "not found" naming `what`.
+fn found(row: Result<Option<Value>, sqlx::Error>, what: &str) -> Outcome {
+    Ok(row?.ok_or((Failure::NotFound, format!("{what} not found"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(detail: Value, keys: &[&str]) -> AuditEntry {
+        AuditEntry {
+            actor: "admin".into(),
+            action: "features".into(),
+            target: Some("org-1".into()),
+            address: None,
+            detail,
+            from_answer: Vec::new(),
+        }
+        .with_answer(keys)
+    }
+
+    #[test]
+    fn the_detail_takes_the_keys_it_asks_of_the_answer() {
+        let e = entry(json!({"keys": ["a"]}), &["revision", "missing"]);
+        let answer = json!({"revision": 7, "features": {"a": true}});
+        assert_eq!(
+            completed_detail(&e, &answer),
+            json!({"keys": ["a"], "revision": 7, "missing": null})
+        );
+    }
+
+    #[test]
+    fn a_detail_asking_nothing_is_stored_as_given() {
+        let e = entry(json!({"status": "accepted"}), &[]);
+        assert_eq!(
+            completed_detail(&e, &json!({"revision": 7})),
+            json!({"status": "accepted"})
+        );
+    }
 }

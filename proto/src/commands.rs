@@ -208,3 +208,70 @@ pub enum Reply {
         detail: String,
     },
 }
+
+/// The audit-log entry recording a command, written in the command's own
+/// transaction so that a committed change never lacks its entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub address: Option<String>,
+    pub detail: Value,
+    /// Keys of the command's answer copied into `detail` (null when absent):
+    /// what only the commit knows, such as a new revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_answer: Vec<String>,
+}
+
+impl AuditEntry {
+    /// The same entry, with `keys` of the command's answer added to its detail.
+    pub fn with_answer(mut self, keys: &[&str]) -> Self {
+        self.from_answer = keys.iter().map(|k| (*k).to_owned()).collect();
+        self
+    }
+}
+
+/// What core sends on `{p}.persist.commands`: a command with the fields of
+/// [`Command`] at the top level (so a bare command is a request too), and the
+/// audit entry recording it, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(flatten)]
+    pub command: Command,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_bare_command_is_a_request_without_audit() {
+        let bare = json!({"command": "revoke_session", "token_hash": "h"});
+        let request: Request = serde_json::from_value(bare.clone()).unwrap();
+        assert_eq!(request.audit, None);
+        assert_eq!(serde_json::to_value(&request).unwrap(), bare);
+    }
+
+    #[test]
+    fn a_request_carries_its_audit_entry_beside_the_command() {
+        let request = Request {
+            command: Command::Ping,
+            audit: Some(AuditEntry {
+                actor: "admin".into(),
+                action: "ping".into(),
+                target: None,
+                address: None,
+                detail: json!({}),
+                from_answer: vec!["revision".into()],
+            }),
+        };
+        let wire = serde_json::to_value(&request).unwrap();
+        assert_eq!(wire["command"], "ping");
+        assert_eq!(wire["audit"]["from_answer"], json!(["revision"]));
+        assert_eq!(serde_json::from_value::<Request>(wire).unwrap(), request);
+    }
+}

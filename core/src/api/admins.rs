@@ -8,8 +8,8 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use moolai_proto::commands::Command;
 use moolai_proto::secret::MIN_PASSWORD_CHARS;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::audit;
 use super::auth::{shortened, Admin, DEV_TOKEN_USER, MAX_PASSWORD_CHARS};
@@ -21,11 +21,64 @@ use super::AppState;
 /// Longest name of a new admin.
 const MAX_NEW_USERNAME: usize = 64;
 
+/// The admin a token stands for (`dev-token` for the development token).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub success: bool,
+    pub username: String,
+    pub superadmin: bool,
+}
+
 /// `GET /api/v1/internal/auth/me`
 #[utoipa::path(get, path = "/api/v1/internal/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"username\", \"superadmin\"}` of the token's admin")))]
-pub async fn me(admin: Admin) -> Json<Value> {
-    Json(json!({"success": true, "username": admin.username, "superadmin": admin.superadmin}))
+    responses((status = 200, description = "The token's admin", body = Me)))]
+pub async fn me(admin: Admin) -> Json<Me> {
+    Json(Me {
+        success: true,
+        username: admin.username,
+        superadmin: admin.superadmin,
+    })
+}
+
+/// A password changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    pub success: bool,
+    /// The admin's other sessions, now ended.
+    #[schema(required = true)]
+    pub sessions_ended: Option<i64>,
+}
+
+/// An admin added: `data` as stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminAdded {
+    pub success: bool,
+    pub data: NewAdminRow,
+}
+
+/// The row of an admin just added (never its password).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewAdminRow {
+    pub username: String,
+    pub superadmin: bool,
+    /// RFC 3339, as PostgreSQL writes it.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// An admin removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminRemoved {
+    pub success: bool,
+    pub username: String,
+}
+
+/// Throttle entries cleared.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Unlocked {
+    pub success: bool,
+    /// Entries of this core removed.
+    pub cleared: usize,
 }
 
 /// A password change.
@@ -38,7 +91,7 @@ pub struct PasswordChange {
 
 /// `POST /api/v1/internal/auth/password`
 #[utoipa::path(post, path = "/api/v1/internal/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
-    responses((status = 200, description = "Changed; the admin's other sessions are ended"),
+    responses((status = 200, description = "Changed; the admin's other sessions are ended", body = PasswordChanged),
               (status = 403, description = "The development token has no password"),
               (status = 422, description = "Current password wrong, or new one too short/long"),
               (status = 429, description = "Too many logins or changes in progress")))]
@@ -47,7 +100,7 @@ pub async fn change_password(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     admin: Admin,
     Body(change): Body<PasswordChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasswordChanged>, ApiError> {
     if admin.username == DEV_TOKEN_USER {
         return Err(ApiError::Forbidden(
             "the development token has no password; log in as an admin".into(),
@@ -88,12 +141,14 @@ pub async fn change_password(
         keep_session: Some(admin.token_hash.clone()),
         from_environment: false,
     };
-    let done = state.persister.run(&command).await?;
+    let audit = audit::by(&admin, "password_changed", &admin.username, json!({}))
+        .with_answer(&["sessions_ended"]);
+    let done = state.persister.run_audited(&command, audit).await?;
     state.guard.unlock(Some(&admin.username), Some(peer.ip()));
-    let ended = done["sessions_ended"].clone();
-    let detail = json!({"sessions_ended": ended});
-    audit::by(&state, &admin, "password_changed", &admin.username, detail).await;
-    Ok(Json(json!({"success": true, "sessions_ended": ended})))
+    Ok(Json(PasswordChanged {
+        success: true,
+        sessions_ended: done["sessions_ended"].as_i64(),
+    }))
 }
 
 fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
@@ -105,22 +160,55 @@ fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// One admin, as listed (never its password).
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AdminItem {
+    pub username: String,
+    pub superadmin: bool,
+    /// RFC 3339, as PostgreSQL writes it.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub password_changed_at: String,
+    /// Sessions neither logged out nor expired.
+    pub open_sessions: i64,
+}
+
+/// `GET /api/v1/internal/admins`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminList {
+    pub success: bool,
+    pub data: AdminPage,
+}
+
+/// The admins of an [`AdminList`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminPage {
+    pub total: usize,
+    pub items: Vec<AdminItem>,
+}
+
 /// `GET /api/v1/internal/admins`
 #[utoipa::path(get, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Every admin: username, superadmin, created_at, password_changed_at, open_sessions")))]
-pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT jsonb_build_object('username', a.username, 'superadmin', a.superadmin,
-                  'created_at', a.created_at, 'password_changed_at', a.password_changed_at,
-                  'open_sessions', (SELECT count(*) FROM sessions s WHERE s.username = a.username
-                                      AND s.revoked_at IS NULL AND s.expires_at > now()))
+    responses((status = 200, description = "Every admin", body = AdminList)))]
+pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<AdminList>, ApiError> {
+    let items: Vec<AdminItem> = sqlx::query_as(
+        "SELECT a.username, a.superadmin, to_jsonb(a.created_at) #>> '{}' AS created_at,
+                to_jsonb(a.password_changed_at) #>> '{}' AS password_changed_at,
+                (SELECT count(*) FROM sessions s WHERE s.username = a.username
+                   AND s.revoked_at IS NULL AND s.expires_at > now()) AS open_sessions
            FROM admins a ORDER BY a.username",
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(
-        json!({"success": true, "data": {"total": items.len(), "items": items}}),
-    ))
+    let data = AdminPage {
+        total: items.len(),
+        items,
+    };
+    Ok(Json(AdminList {
+        success: true,
+        data,
+    }))
 }
 
 /// A new admin.
@@ -153,13 +241,13 @@ fn valid_username(name: &str) -> bool {
 
 /// `POST /api/v1/internal/admins`
 #[utoipa::path(post, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])), request_body = NewAdmin,
-    responses((status = 200, description = "Added"), (status = 403, description = "Not a superadmin"),
+    responses((status = 200, description = "Added", body = AdminAdded), (status = 403, description = "Not a superadmin"),
               (status = 409, description = "That username exists"), (status = 422, description = "Invalid username or password")))]
 pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
     Body(new): Body<NewAdmin>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminAdded>, ApiError> {
     superadmin_only(&admin)?;
     if !valid_username(&new.username) {
         let msg = "1 to 64 of A-Z a-z 0-9 . _ @ -";
@@ -172,36 +260,37 @@ pub async fn create(
         password_hash: passwords::hash(new.password).await?,
         superadmin: new.superadmin,
     };
-    let row = state.persister.run(&command).await?;
     let detail = json!({"superadmin": new.superadmin});
-    audit::by(&state, &admin, "admin_added", &new.username, detail).await;
-    Ok(Json(json!({"success": true, "data": row})))
+    let audit = audit::by(&admin, "admin_added", &new.username, detail);
+    let row = state.persister.run_audited(&command, audit).await?;
+    let data = serde_json::from_value(row)
+        .map_err(|e| ApiError::Internal(format!("unexpected answer to add_admin: {e}")))?;
+    Ok(Json(AdminAdded {
+        success: true,
+        data,
+    }))
 }
 
 /// `DELETE /api/v1/internal/admins/{username}`
 #[utoipa::path(delete, path = "/api/v1/internal/admins/{username}", tag = "auth", security(("bearer" = [])),
     params(("username" = String, Path, description = "The admin to remove")),
-    responses((status = 200, description = "Removed, with its sessions"), (status = 403, description = "Not a superadmin"),
+    responses((status = 200, description = "Removed, with its sessions", body = AdminRemoved), (status = 403, description = "Not a superadmin"),
               (status = 404, description = "No such admin"), (status = 409, description = "The last admin or last superadmin")))]
 pub async fn remove(
     State(state): State<AppState>,
     admin: Admin,
     Path(username): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminRemoved>, ApiError> {
     superadmin_only(&admin)?;
     let command = Command::RemoveAdmin {
         username: username.clone(),
     };
-    state.persister.run(&command).await?;
-    audit::by(
-        &state,
-        &admin,
-        "admin_removed",
-        &shortened(&username),
-        json!({}),
-    )
-    .await;
-    Ok(Json(json!({"success": true, "username": username})))
+    let audit = audit::by(&admin, "admin_removed", &shortened(&username), json!({}));
+    state.persister.run_audited(&command, audit).await?;
+    Ok(Json(AdminRemoved {
+        success: true,
+        username,
+    }))
 }
 
 /// What to unlock: a username (from every address), an address (for every
@@ -214,13 +303,13 @@ pub struct Unlock {
 
 /// `POST /api/v1/internal/auth/unlock`
 #[utoipa::path(post, path = "/api/v1/internal/auth/unlock", tag = "auth", security(("bearer" = [])), request_body = Unlock,
-    responses((status = 200, description = "`{\"cleared\": n}` throttle entries of this core removed"),
+    responses((status = 200, description = "Throttle entries of this core removed", body = Unlocked),
               (status = 422, description = "Neither username nor address, or an invalid address")))]
 pub async fn unlock(
     State(state): State<AppState>,
     admin: Admin,
     Body(what): Body<Unlock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Unlocked>, ApiError> {
     let address = match &what.address {
         Some(raw) => Some(
             raw.trim()
@@ -239,6 +328,10 @@ pub async fn unlock(
     let cleared = state.guard.unlock(what.username.as_deref(), address);
     let target = what.username.as_deref().map_or("*".into(), shortened);
     let detail = json!({"address": what.address, "cleared": cleared});
-    audit::by(&state, &admin, "login_unlocked", &target, detail).await;
-    Ok(Json(json!({"success": true, "cleared": cleared})))
+    let actor = &admin.username;
+    audit::record(&state, actor, "login_unlocked", Some(&target), None, detail).await;
+    Ok(Json(Unlocked {
+        success: true,
+        cleared,
+    }))
 }

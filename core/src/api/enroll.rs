@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use moolai_proto::commands::{Command, EnrollRequest, NewEnrollment};
+use moolai_proto::commands::{Command, EnrollRequest, Failure, NewEnrollment};
 use moolai_proto::{token, OrchestratorId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
@@ -24,6 +24,8 @@ use super::auth::{token_hash, Admin};
 use super::error::ApiError;
 use super::extract::Body;
 use super::AppState;
+use crate::activity::Kind;
+use crate::persister_client::PersistError;
 
 /// First part of every enrollment credential: `me1.<id>.<secret>`, so it is never
 /// mistaken for an orchestrator token (`mo1.…`).
@@ -109,67 +111,159 @@ fn new_enrollment(b: CreateBody, created_by: &str) -> Result<(NewEnrollment, Str
     Ok((enrollment, secret))
 }
 
+/// An enrollment credential as stored, never its secret (as listed, and as the
+/// persister answers a create or a revoke).
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EnrollmentRow {
+    pub id: String,
+    pub description: String,
+    #[schema(required = true)]
+    pub id_prefix: Option<String>,
+    #[schema(required = true)]
+    pub organization_id: Option<String>,
+    #[schema(required = true)]
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    #[schema(format = DateTime, required = true)]
+    pub revoked_at: Option<String>,
+    pub created_by: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime, required = true)]
+    pub last_used_at: Option<String>,
+}
+
+impl EnrollmentRow {
+    fn from_answer(answer: Value) -> Result<Self, ApiError> {
+        serde_json::from_value(answer)
+            .map_err(|e| ApiError::Internal(format!("unexpected enrollment row: {e}")))
+    }
+}
+
+/// An enrollment credential created.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentCreated {
+    pub success: bool,
+    pub enrollment: EnrollmentRow,
+    /// `me1.<id>.<secret>`, shown only now.
+    pub enrollment_token: String,
+    pub message: String,
+}
+
+/// An enrollment credential revoked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentRevoked {
+    pub success: bool,
+    pub enrollment: EnrollmentRow,
+    pub message: String,
+}
+
+/// An orchestrator enrolled.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Enrolled {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = String)]
+    pub organization_id: Value,
+    /// Keep it: shown only now.
+    pub orchestrator_token: String,
+    pub message: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
-    security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope"),
+    security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope", body = EnrollmentCreated),
     (status = 404, description = "Orchestrator tokens are off"), (status = 422, description = "Invalid field")))]
 pub async fn create(
     State(state): State<AppState>,
     admin: Admin,
     Body(b): Body<CreateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnrollmentCreated>, ApiError> {
     tokens_on(&state)?;
     let (enrollment, secret) = new_enrollment(b, &admin.username)?;
     let id = enrollment.id.clone();
+    let scope = ["id_prefix", "organization_id", "max_uses", "expires_at"];
+    let audit = audit::by(&admin, "enrollment_create", &id, json!({})).with_answer(&scope);
     let stored = state
         .persister
-        .run(&Command::CreateEnrollment(enrollment))
+        .run_audited(&Command::CreateEnrollment(enrollment), audit)
         .await?;
-    let scope = json!({"id_prefix": stored["id_prefix"], "organization_id": stored["organization_id"],
-        "max_uses": stored["max_uses"], "expires_at": stored["expires_at"]});
-    audit::by(&state, &admin, "enrollment_create", &id, scope).await;
-    Ok(Json(json!({
-        "success": true, "enrollment": stored, "enrollment_token": secret,
-        "message": "Enrollment token created; it is shown only now.",
-    })))
+    Ok(Json(EnrollmentCreated {
+        success: true,
+        enrollment: EnrollmentRow::from_answer(stored)?,
+        enrollment_token: secret,
+        message: "Enrollment token created; it is shown only now.".into(),
+    }))
+}
+
+/// One enrollment credential as listed: the row and its state.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EnrollmentItem {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub row: EnrollmentRow,
+    /// `active`, `revoked`, `expired` or `used_up`.
+    pub state: String,
+}
+
+/// `GET /api/v1/internal/enrollment-tokens`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnrollmentList {
+    pub success: bool,
+    pub items: Vec<EnrollmentItem>,
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
-    responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state")))]
-pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT (to_jsonb(e) - 'secret_hash') || jsonb_build_object('state',
+    responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state", body = EnrollmentList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<EnrollmentList>, ApiError> {
+    let items: Vec<EnrollmentItem> = sqlx::query_as(
+        "SELECT id, description, id_prefix, organization_id, max_uses::int8 AS max_uses,
+                uses::int8 AS uses, to_jsonb(expires_at) #>> '{}' AS expires_at, to_jsonb(revoked_at) #>> '{}' AS revoked_at,
+                created_by, to_jsonb(created_at) #>> '{}' AS created_at,
+                to_jsonb(last_used_at) #>> '{}' AS last_used_at,
                 CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
                      WHEN expires_at <= now() THEN 'expired'
                      WHEN max_uses IS NOT NULL AND uses >= max_uses THEN 'used_up'
-                     ELSE 'active' END)
-           FROM enrollment_tokens e ORDER BY created_at DESC, id",
+                     ELSE 'active' END AS state
+           FROM enrollment_tokens e ORDER BY e.created_at DESC, e.id",
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(json!({"success": true, "items": items})))
+    Ok(Json(EnrollmentList {
+        success: true,
+        items,
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)"),
+    security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)", body = EnrollmentRevoked),
     (status = 404, description = "Unknown enrollment credential")))]
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnrollmentRevoked>, ApiError> {
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::NotFound(format!(
             "enrollment token {id} not found"
         )));
     }
+    let audit = audit::by(&admin, "enrollment_revoke", &id, json!({}));
     let revoked = state
         .persister
-        .run(&Command::RevokeEnrollment { id: id.clone() })
+        .run_audited(&Command::RevokeEnrollment { id: id.clone() }, audit)
         .await?;
-    audit::by(&state, &admin, "enrollment_revoke", &id, json!({})).await;
-    Ok(Json(
-        json!({"success": true, "enrollment": revoked, "message": "Enrollment token revoked"}),
-    ))
+    Ok(Json(EnrollmentRevoked {
+        success: true,
+        enrollment: EnrollmentRow::from_answer(revoked)?,
+        message: "Enrollment token revoked".into(),
+    }))
 }
 
 /// Body of `POST /api/v1/enroll`.
@@ -217,16 +311,17 @@ impl EnrollError {
 
     /// The persister's refusals of an `Enroll`: an unusable credential is 401, an
     /// id outside its scope 403; an existing id stays 409.
-    fn from_persister(err: ApiError) -> Self {
+    fn from_persister(err: PersistError) -> Self {
         match err {
-            ApiError::NotFound(why) => Self::Unauthorized(why),
-            ApiError::Invalid(fields) => Self::Forbidden(
-                fields
-                    .into_iter()
-                    .next()
-                    .map_or_else(|| "outside the enrollment token's scope".into(), |f| f.msg),
-            ),
-            other => Self::Api(other),
+            PersistError::Refused {
+                failure: Failure::NotFound,
+                detail,
+            } => Self::Unauthorized(detail),
+            PersistError::Refused {
+                failure: Failure::Invalid,
+                detail,
+            } => Self::Forbidden(detail),
+            other => Self::Api(other.into()),
         }
     }
 }
@@ -249,7 +344,7 @@ fn credential(headers: &HeaderMap) -> Result<String, EnrollError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
-    security(("bearer" = [])), responses((status = 200, description = "Registered: `{orchestrator_id, organization_id, orchestrator_token}` (keep the token)"),
+    security(("bearer" = [])), responses((status = 200, description = "Registered (keep the token)", body = Enrolled),
     (status = 401, description = "No, unknown, revoked, expired or used-up enrollment token"),
     (status = 403, description = "The id is outside the enrollment token's scope"),
     (status = 404, description = "Orchestrator tokens are off"),
@@ -259,7 +354,7 @@ pub async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Body(b): Body<EnrollBody>,
-) -> Result<Json<Value>, EnrollError> {
+) -> Result<Json<Enrolled>, EnrollError> {
     let tokens = tokens_on(&state)?;
     let secret = credential(&headers)?;
     let orchestrator_id = OrchestratorId::parse(b.orchestrator_id)
@@ -268,9 +363,17 @@ pub async fn enroll(
         secret_hash: token_hash(&secret),
         orchestrator_id: orchestrator_id.clone(),
     };
+    // The token is `me1.<enrollment id>.<secret>` and matched by its whole hash,
+    // so the id in it is the enrollment's.
+    let enrollment_id = secret[PREFIX.len()..].split('.').next().unwrap_or_default();
+    let actor = format!("enrollment:{enrollment_id}");
+    let address = Some(peer.ip().to_string());
+    let target = Some(orchestrator_id.as_str());
+    let audit = audit::entry(&actor, "enroll", target, address, json!({}))
+        .with_answer(&["organization_id"]);
     let done = state
         .persister
-        .run(&Command::Enroll(request))
+        .run_audited(&Command::Enroll(request), audit)
         .await
         .map_err(EnrollError::from_persister)?;
     let generation = done["generation"].as_u64().unwrap_or(1);
@@ -285,26 +388,15 @@ pub async fn enroll(
         tracing::error!(%orchestrator_id, %err, "enrolled, but its token generation is not published yet");
     }
     let orchestrator_token = token::sign(&tokens.secret, &orchestrator_id, generation);
-    let enrollment_id = done["enrollment_id"].as_str().unwrap_or_default();
-    let actor = format!("enrollment:{enrollment_id}");
-    let detail = json!({"organization_id": done["organization_id"]});
-    let address = Some(peer.ip().to_string());
-    audit::record(
-        &state,
-        &actor,
-        "enroll",
-        Some(orchestrator_id.as_str()),
-        address,
-        detail,
-    )
-    .await;
     state.feed.record(
-        "registered",
+        Kind::Registered,
         json!({"orchestrator_id": orchestrator_id, "enrolled": true}),
     );
-    Ok(Json(json!({
-        "success": true, "orchestrator_id": orchestrator_id,
-        "organization_id": done["organization_id"], "orchestrator_token": orchestrator_token,
-        "message": "Enrolled; keep the orchestrator token, it is shown only now.",
-    })))
+    Ok(Json(Enrolled {
+        success: true,
+        orchestrator_id,
+        organization_id: done["organization_id"].clone(),
+        orchestrator_token,
+        message: "Enrolled; keep the orchestrator token, it is shown only now.".into(),
+    }))
 }

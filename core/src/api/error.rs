@@ -4,8 +4,11 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use moolai_proto::commands::Failure;
 use serde::Serialize;
 use serde_json::json;
+
+use crate::persister_client::PersistError;
 
 /// One invalid field, as the first version's 422 bodies listed them.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -99,6 +102,28 @@ impl From<sqlx::Error> for ApiError {
                 Self::Internal(e.to_string())
             }
             other => Self::Unavailable(format!("database unavailable: {other}")),
+        }
+    }
+}
+
+/// A write the persister did not commit: its refusals keep their meaning (404,
+/// 409, 422); everything else about reaching it is 503.
+impl From<PersistError> for ApiError {
+    fn from(err: PersistError) -> Self {
+        match err {
+            PersistError::Refused { failure, detail } => match failure {
+                Failure::NotFound => Self::NotFound(detail),
+                Failure::Conflict => Self::Conflict(detail),
+                Failure::Invalid => Self::field("body", "", detail),
+                Failure::Unavailable => {
+                    Self::Unavailable(format!("persister unavailable: {detail}"))
+                }
+            },
+            PersistError::Encode(_) | PersistError::Decode(_) => Self::Internal(err.to_string()),
+            PersistError::Disconnected
+            | PersistError::Timeout
+            | PersistError::NoPersister
+            | PersistError::Request(_) => Self::Unavailable(err.to_string()),
         }
     }
 }

@@ -113,19 +113,29 @@ pub struct LastSeen {
     pub connected: bool,
     /// The last processed heartbeat of the current connection (null before the
     /// first one, or when not connected).
+    #[schema(required = true)]
     pub last_keepalive: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub connected_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/controller/last-seen`: each asked id's [`LastSeen`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LastSeenMap {
+    pub success: bool,
+    pub data: BTreeMap<String, LastSeen>,
+    pub timestamp: DateTime<Utc>,
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/last-seen", tag = "dashboard", security(("bearer" = [])),
     params(LastSeenQuery),
-    responses((status = 200, description = "`{\"data\": {id: {connected, last_keepalive, connected_at}}}` from core's memory; unknown ids are not connected"),
+    responses((status = 200, description = "From core's memory; unknown ids are not connected", body = LastSeenMap),
               (status = 422, description = "No ids, more than 200, or an invalid id")))]
 pub async fn last_seen(
     State(state): State<AppState>,
     _: Reader,
     Params(q): Params<LastSeenQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LastSeenMap>, ApiError> {
     let invalid = |msg: &str| {
         ApiError::Invalid(vec![FieldError {
             loc: vec!["query".into(), "ids".into()],
@@ -150,7 +160,9 @@ pub async fn last_seen(
             },
         );
     }
-    Ok(Json(
-        json!({"success": true, "data": out, "timestamp": Utc::now()}),
-    ))
+    Ok(Json(LastSeenMap {
+        success: true,
+        data: out,
+        timestamp: Utc::now(),
+    }))
 }

@@ -1,13 +1,22 @@
-//! Request extractors whose failures name the offending field (422), and a path
-//! id that must be a valid orchestrator id (anything else cannot exist: 404).
+//! Request extractors: bodies and queries whose failures name the offending
+//! field (422), a path id that must be a valid orchestrator id (anything else
+//! cannot exist: 404), and the admin a bearer token (or `PUBLIC_READ_API`)
+//! stands for.
+
+use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use bytes::Bytes;
+use moolai_proto::commands::Command;
 use moolai_proto::OrchestratorId;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, FieldError};
+use super::session_use::Touch;
+use super::AppState;
 
 fn field_error(place: &str, path: &serde_path_to_error::Path, msg: String) -> ApiError {
     let mut loc = vec![place.to_owned()];
@@ -104,6 +113,169 @@ fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// The username of the static `DEV_BEARER_TOKEN`.
+pub const DEV_TOKEN_USER: &str = "dev-token";
+
+/// SHA-256 (hex) of a token: what the sessions table stores.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An authenticated admin (or the development token).
+pub struct Admin {
+    pub username: String,
+    pub token_hash: String,
+    /// May add and remove admins (never the development token).
+    pub superadmin: bool,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::MissingToken)?;
+        authenticate(state, token).await
+    }
+}
+
+/// An admin for a stream: the token from the `Authorization` header or, for
+/// `EventSource`, from `?access_token=`. `session` is the session's token hash,
+/// so the stream can end with it; `None` for the development token.
+pub struct StreamAdmin {
+    pub session: Option<String>,
+}
+
+impl FromRequestParts<AppState> for StreamAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let admin = if parts.headers.contains_key(AUTHORIZATION) {
+            Admin::from_request_parts(parts, state).await?
+        } else {
+            let token = parts
+                .uri
+                .query()
+                .into_iter()
+                .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+                .ok_or(ApiError::MissingToken)?;
+            authenticate(state, &token).await?
+        };
+        let session = (state.auth.dev_token_hash.as_deref() != Some(admin.token_hash.as_str()))
+            .then_some(admin.token_hash);
+        Ok(StreamAdmin { session })
+    }
+}
+
+/// Checks a token: the development token, or an open, unexpired session that
+/// has not been idle too long (judged from the database after a restart).
+async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> {
+    let hash = token_hash(token);
+    if state.auth.dev_token_hash.as_deref() == Some(hash.as_str()) {
+        return Ok(Admin {
+            username: DEV_TOKEN_USER.into(),
+            token_hash: hash,
+            superadmin: false,
+        });
+    }
+    let session: Option<(String, bool, bool, f64)> = sqlx::query_as(
+        "SELECT s.username, s.revoked_at IS NULL AND s.expires_at > now(), a.superadmin,
+                EXTRACT(EPOCH FROM now() - COALESCE(s.last_used_at, s.created_at))::float8
+           FROM sessions s JOIN admins a ON a.username = s.username
+          WHERE s.token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((username, open, superadmin, stored_idle)) = session else {
+        return Err(ApiError::InvalidToken);
+    };
+    if !open {
+        return Err(ApiError::SessionEnded); // logged out or expired
+    }
+    let stored_idle = Duration::from_secs_f64(stored_idle.max(0.0));
+    match state
+        .sessions
+        .touch_if_fresh(&hash, state.auth.session_idle, stored_idle)
+    {
+        Touch::Idle => {
+            session_command(state, Command::RevokeSession { token_hash: hash });
+            return Err(ApiError::SessionEnded);
+        }
+        Touch::Fresh { persist: true } => session_command(
+            state,
+            Command::TouchSession {
+                token_hash: hash.clone(),
+            },
+        ),
+        Touch::Fresh { persist: false } => {}
+    }
+    Ok(Admin {
+        username,
+        token_hash: hash,
+        superadmin,
+    })
+}
+
+/// Ends an idle session, or records a session's use, in the database so that
+/// it holds across a core restart. Best effort, off the request: this core's
+/// memory already decided.
+fn session_command(state: &AppState, command: Command) {
+    let persister = state.persister.clone();
+    tokio::spawn(async move {
+        if let Err(err) = persister.run(&command).await {
+            tracing::warn!(%err, "session use or idle expiry not stored");
+        }
+    });
+}
+
+/// Access to the read-only endpoints of the overview, organizations and
+/// orchestrators: with `PUBLIC_READ_API=true` a request without a token gets in
+/// as `anonymous`, and those handlers then leave internal fields out
+/// (`read::public_view`); a token, when given, is checked as everywhere else.
+pub struct Reader {
+    pub anonymous: bool,
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.auth.public_read && !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(Reader { anonymous: true });
+        }
+        Admin::from_request_parts(parts, state)
+            .await
+            .map(|_| Reader { anonymous: false })
+    }
+}
+
+/// Settings the extractors need.
+pub struct AuthSettings {
+    pub dev_token_hash: Option<String>,
+    pub public_read: bool,
+    pub session_ttl: Duration,
+    pub session_idle: Duration,
 }
 
 /// `{id}` in a path, as an orchestrator (or organization) id.

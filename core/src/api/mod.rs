@@ -10,20 +10,23 @@ pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod independence;
 pub mod internal;
 pub mod login_guard;
+pub mod messages;
+pub mod orchestrators;
+pub mod organizations;
 pub mod passwords;
-pub mod persist;
 pub mod read;
+pub mod registration;
 pub mod session_use;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -34,9 +37,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::activity::Feed;
 use crate::edges::Edges;
 use crate::live::Live;
+use crate::persister_client::Persister;
 use crate::route::Routes;
 use auth::{AuthSettings, LoginGuard};
-use persist::Persister;
 
 /// Everything a handler may need; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -64,16 +67,16 @@ pub struct AppState {
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
-        controller::health, controller::overview, controller::edges, controller::organizations, controller::organization,
-        controller::create_organization, controller::update_organization,
-        controller::delete_organization, controller::put_features, controller::orchestrators,
-        controller::orchestrator, controller::live, controller::live_one, controller::create_instance,
-        controller::delete_instance, controller::logs,
+        controller::health, controller::overview, controller::edges, controller::logs,
+        organizations::organizations, organizations::organization, organizations::create_organization,
+        organizations::update_organization, organizations::delete_organization, organizations::put_features,
+        orchestrators::orchestrators, orchestrators::orchestrator, orchestrators::live, orchestrators::live_one,
+        registration::create_instance, registration::delete_instance, registration::register, registration::deregister,
         auth::login, auth::logout,
         admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
-        internal::register, internal::put_independence, internal::get_independence, internal::create_message,
-        internal::orchestrator_messages, internal::set_message_status, internal::all_messages,
-        internal::deregister, internal::send, internal::activity,
+        independence::put_independence, independence::get_independence,
+        messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
+        messages::send, internal::activity,
         audit::list,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
@@ -111,29 +114,6 @@ pub fn router(
         .route("/overview", get(controller::overview))
         .route("/edges", get(controller::edges))
         .route("/last-seen", get(events::last_seen))
-        .route(
-            "/organizations",
-            get(controller::organizations).post(controller::create_organization),
-        )
-        .route(
-            "/organizations/{id}",
-            get(controller::organization)
-                .patch(controller::update_organization)
-                .delete(controller::delete_organization),
-        )
-        .route(
-            "/organizations/{id}/features",
-            put(controller::put_features),
-        )
-        .route("/orchestrators", get(controller::orchestrators))
-        .route("/orchestrators/live", get(controller::live))
-        .route("/orchestrators/live/{id}", get(controller::live_one))
-        .route("/orchestrators/{id}", get(controller::orchestrator))
-        .route("/orchestrator-instances", post(controller::create_instance))
-        .route(
-            "/orchestrator-instances/{id}",
-            delete(controller::delete_instance),
-        )
         .route("/logs", get(controller::logs));
     let internal = Router::new()
         .route("/auth/login", post(auth::login))
@@ -143,22 +123,6 @@ pub fn router(
         .route("/auth/unlock", post(admins::unlock))
         .route("/admins", get(admins::list).post(admins::create))
         .route("/admins/{username}", delete(admins::remove))
-        .route("/orchestrators/register", post(internal::register))
-        .route(
-            "/orchestrators/{id}/independence",
-            put(internal::put_independence).get(internal::get_independence),
-        )
-        .route(
-            "/orchestrators/{id}/messages",
-            post(internal::create_message).get(internal::orchestrator_messages),
-        )
-        .route(
-            "/orchestrators/{id}/deregister",
-            delete(internal::deregister),
-        )
-        .route("/orchestrators/{id}/send", post(internal::send))
-        .route("/messages", get(internal::all_messages))
-        .route("/messages/{id}/status", put(internal::set_message_status))
         .route("/logs", get(internal::logs))
         .route("/activity", get(internal::activity))
         .route("/audit", get(audit::list))
@@ -172,6 +136,11 @@ pub fn router(
     Router::new()
         .nest("/api/v1/controller", controller)
         .nest("/api/v1/internal", internal)
+        .merge(organizations::router())
+        .merge(orchestrators::router())
+        .merge(registration::router())
+        .merge(independence::router())
+        .merge(messages::router())
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))
@@ -212,18 +181,46 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)")))]
-async fn root_health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+/// `GET /health`: what runs and what it reaches, for load balancers and people.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RootHealth {
+    /// `healthy`, or `degraded` when the database or NATS is unavailable.
+    pub status: &'static str,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub components: Components,
+}
+
+/// Each dependency `connected` or `unavailable`, and the sockets held now.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Components {
+    pub database: &'static str,
+    pub nats: &'static str,
+    pub connected_orchestrators: usize,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)", body = RootHealth)))]
+async fn root_health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<RootHealth> {
     let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
     let nats = matches!(
         state.nats.connection_state(),
         async_nats::connection::State::Connected
     );
     let word = |ok: bool| if ok { "connected" } else { "unavailable" };
-    Json(json!({
-        "status": if database && nats { "healthy" } else { "degraded" },
-        "service": "moolai-core",
-        "version": env!("CARGO_PKG_VERSION"),
-        "components": {"database": word(database), "nats": word(nats), "connected_orchestrators": state.live.connected()},
-    }))
+    Json(RootHealth {
+        status: if database && nats {
+            "healthy"
+        } else {
+            "degraded"
+        },
+        service: "moolai-core",
+        version: env!("CARGO_PKG_VERSION"),
+        components: Components {
+            database: word(database),
+            nats: word(nats),
+            connected_orchestrators: state.live.connected(),
+        },
+    })
 }

@@ -14,7 +14,7 @@ use rand::RngExt;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::persist::Persister;
+use crate::persister_client::Persister;
 
 /// What an unknown username is checked against, so that it costs the same
 /// argon2 work as a wrong password and timing does not tell which names exist.
@@ -138,20 +138,21 @@ async fn apply_configured(
         keep_session: None,
         from_environment: true,
     };
-    let done = persister.run(&command).await?;
+    let detail = json!({"source": "ADMIN_PASSWORD"});
+    let audit = super::audit::entry(
+        "core",
+        "admin_password_rotated",
+        Some(username),
+        None,
+        detail,
+    )
+    .with_answer(&["sessions_ended"]);
+    let done = persister.run_audited(&command, audit).await?;
     tracing::warn!(
         username = ?username,
         sessions_ended = %done["sessions_ended"],
         "ADMIN_PASSWORD changed: the admin's password is replaced and its sessions ended"
     );
-    let audit = Command::Audit {
-        actor: "core".into(),
-        action: "admin_password_rotated".into(),
-        target: Some(username.to_owned()),
-        address: None,
-        detail: json!({"source": "ADMIN_PASSWORD", "sessions_ended": done["sessions_ended"]}),
-    };
-    persister.run(&audit).await?;
     Ok(())
 }
 

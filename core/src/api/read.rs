@@ -1,11 +1,12 @@
-//! Read queries behind the API. Rows are shaped as JSON by PostgreSQL itself
-//! (`to_jsonb`), so a column added to the schema shows up without code here.
+//! Read queries behind the API for organizations, instances, messages and the
+//! overview. Each row type names the columns it selects, so a column added to a
+//! table is sent to no one until a type names it; readers without a token see
+//! only the [`PUBLIC_FIELDS`] of an organization or an instance. Listings of
+//! audit entries, admins and enrollment tokens select theirs in their modules.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
-
-/// Instance columns never sent to clients: connection strings may hold passwords.
-const HIDDEN: &str = "- 'database_url' - 'redis_url' - 'environment_variables' - 'conn_id'";
 
 /// What a reader without a token sees (`PUBLIC_READ_API=true`) of an
 /// organization or an instance: names, places, states and times. Everything else
@@ -39,6 +40,62 @@ pub fn public_view(item: &mut Value) {
     }
 }
 
+/// An organization with the columns a token holder sees: a column added to
+/// the table stays private until it is named here.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct OrganizationRow {
+    pub organization_id: String,
+    /// What an administrator set (a handshake does not overwrite it).
+    pub name: String,
+    #[schema(required = true)]
+    pub location: Option<String>,
+    /// What the orchestrator's last handshake announced; null if it never did.
+    #[schema(required = true)]
+    pub reported_name: Option<String>,
+    #[schema(required = true)]
+    pub reported_location: Option<String>,
+    pub name_from_admin: bool,
+    pub location_from_admin: bool,
+    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    pub status: String,
+    pub is_active: bool,
+    pub is_independent: bool,
+    pub metadata: Value,
+    pub features: Value,
+    pub settings: Value,
+    pub policies: Value,
+    /// Revision of the features and settings last pushed.
+    pub config_revision: i64,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime, required = true)]
+    pub last_seen: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Its instances: only on the single-organization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[sqlx(default)]
+    pub instances: Option<i64>,
+}
+
+/// The columns of an [`OrganizationRow`], of `organizations o`.
+const ORGANIZATION_COLUMNS: &str = "o.organization_id, o.name, o.location, o.reported_name,
+    o.reported_location, o.name_from_admin, o.location_from_admin,
+    CASE WHEN o.is_independent THEN 'independent' ELSE o.status END AS status,
+    o.is_active, o.is_independent, o.metadata, o.features, o.settings, o.policies,
+    o.config_revision, to_jsonb(o.last_seen) #>> '{}' AS last_seen,
+    to_jsonb(o.created_at) #>> '{}' AS created_at, to_jsonb(o.updated_at) #>> '{}' AS updated_at";
+
+/// `row` as JSON, with only the [`PUBLIC_FIELDS`] for a reader without a token.
+pub fn shown(row: &impl Serialize, anonymous: bool) -> Value {
+    let mut item = serde_json::to_value(row).unwrap_or_default();
+    if anonymous {
+        public_view(&mut item);
+    }
+    item
+}
+
 /// Filters of the organization list: `q` matches id, name or location (any case),
 /// `status` is `active`, `inactive` or `independent`.
 #[derive(Debug, Default)]
@@ -53,15 +110,13 @@ pub async fn organizations(
     filter: &OrgFilter<'_>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<OrganizationRow>, i64), sqlx::Error> {
     const MATCHES: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
              OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')
          AND ($2::text IS NULL OR (CASE WHEN o.is_independent THEN 'independent' ELSE o.status END) = $2)";
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT to_jsonb(o) || jsonb_build_object('status',
-                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END)
-           FROM organizations o WHERE {MATCHES}
-          ORDER BY created_at DESC, organization_id LIMIT $3 OFFSET $4"
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE {MATCHES}
+          ORDER BY o.created_at DESC, o.organization_id LIMIT $3 OFFSET $4"
     )))
     .bind(filter.q)
     .bind(filter.status)
@@ -79,23 +134,107 @@ pub async fn organizations(
     Ok((items, total))
 }
 
-pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT to_jsonb(o) || jsonb_build_object('status',
-                CASE WHEN o.is_independent THEN 'independent' ELSE o.status END,
-                'instances', (SELECT count(*) FROM orchestrator_instances i WHERE i.organization_id = o.organization_id))
-           FROM organizations o WHERE organization_id = $1",
-    )
+pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORGANIZATION_COLUMNS}, (SELECT count(*) FROM orchestrator_instances i
+                 WHERE i.organization_id = o.organization_id) AS instances
+           FROM organizations o WHERE o.organization_id = $1"
+    )))
     .bind(id)
     .fetch_optional(pool)
     .await
 }
 
-fn instance_json() -> String {
-    format!(
-        "(to_jsonb(i) {HIDDEN}) || jsonb_build_object('status',
-            CASE WHEN i.is_independent THEN 'independent' ELSE i.status END)"
-    )
+/// An instance with the columns clients may see, and a column added to the
+/// table stays private until it is named here. Never named: `database_url`,
+/// `redis_url` and `environment_variables` (they may hold passwords) and
+/// `conn_id` (a socket inside the cluster). The API adds what core knows live
+/// (`connected`, ...).
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct InstanceRow {
+    pub orchestrator_id: String,
+    #[schema(required = true)]
+    pub organization_id: Option<String>,
+    #[schema(required = true)]
+    pub organization_name: Option<String>,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    #[schema(required = true)]
+    pub location: Option<String>,
+    #[schema(required = true)]
+    pub reported_name: Option<String>,
+    #[schema(required = true)]
+    pub reported_location: Option<String>,
+    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    pub status: String,
+    pub health_status: String,
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+    pub monitoring_enabled: bool,
+    pub metadata: Value,
+    pub features: Value,
+    pub session_config: Value,
+    #[schema(required = true)]
+    pub internal_url: Option<String>,
+    #[schema(required = true)]
+    pub container_id: Option<String>,
+    #[schema(required = true)]
+    pub image_name: Option<String>,
+    #[schema(required = true)]
+    pub phoenix_endpoint: Option<String>,
+    #[schema(required = true)]
+    pub admin_email: Option<String>,
+    #[schema(required = true)]
+    pub support_email: Option<String>,
+    #[schema(required = true)]
+    pub website: Option<String>,
+    /// The edge holding its socket, when connected.
+    #[schema(required = true)]
+    pub edge_id: Option<String>,
+    /// The configuration it last reported.
+    #[schema(required = true)]
+    pub o_config_snapshot: Option<Value>,
+    pub token_generation: i64,
+    pub rule_revision: i64,
+    /// Its own heartbeat TTL, when its metadata sets one (as PostgreSQL writes it).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub liveness_ttl_sec: Option<Value>,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime, required = true)]
+    pub last_seen: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub last_activity: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub connected_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub disconnected_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub o_config_snapshot_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The columns of an [`InstanceRow`], of `orchestrator_instances i`.
+const INSTANCE_COLUMNS: &str = "i.orchestrator_id, i.organization_id, i.organization_name,
+    i.name, i.location, i.reported_name, i.reported_location,
+    CASE WHEN i.is_independent THEN 'independent' ELSE i.status END AS status,
+    i.health_status, i.is_independent, i.privacy_mode, i.monitoring_enabled, i.metadata,
+    i.features, i.session_config, i.internal_url, i.container_id, i.image_name,
+    i.phoenix_endpoint, i.admin_email, i.support_email, i.website, i.edge_id,
+    i.o_config_snapshot, i.token_generation, i.rule_revision,
+    to_jsonb(i.liveness_ttl_sec) AS liveness_ttl_sec,
+    to_jsonb(i.last_seen) #>> '{}' AS last_seen,
+    to_jsonb(i.last_activity) #>> '{}' AS last_activity,
+    to_jsonb(i.connected_at) #>> '{}' AS connected_at,
+    to_jsonb(i.disconnected_at) #>> '{}' AS disconnected_at,
+    to_jsonb(i.o_config_snapshot_at) #>> '{}' AS o_config_snapshot_at,
+    to_jsonb(i.created_at) #>> '{}' AS created_at, to_jsonb(i.updated_at) #>> '{}' AS updated_at";
+
+/// Rows as the JSON the API annotates with what core knows live.
+fn as_json(rows: Vec<InstanceRow>) -> Vec<Value> {
+    rows.iter().map(|row| shown(row, false)).collect()
 }
 
 /// One page of instances (optionally of one organization) and their count.
@@ -106,11 +245,11 @@ pub async fn instances(
     offset: i64,
 ) -> Result<(Vec<Value>, i64), sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE ($1::text IS NULL OR organization_id = $1)
-          ORDER BY created_at DESC, orchestrator_id LIMIT $2 OFFSET $3",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i
+          WHERE ($1::text IS NULL OR i.organization_id = $1)
+          ORDER BY i.created_at DESC, i.orchestrator_id LIMIT $2 OFFSET $3"
     );
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(organization)
         .bind(limit)
         .bind(offset)
@@ -122,29 +261,51 @@ pub async fn instances(
     .bind(organization)
     .fetch_one(pool)
     .await?;
-    Ok((items, total))
+    Ok((as_json(rows), total))
 }
 
 pub async fn instance(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = $1",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = $1"
     );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let row: Option<InstanceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(row.map(|row| shown(&row, false)))
 }
 
 pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM orchestrator_instances i WHERE orchestrator_id = ANY($1)",
-        instance_json()
+        "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = ANY($1)"
     );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ids)
         .fetch_all(pool)
-        .await
+        .await?;
+    Ok(as_json(rows))
+}
+
+/// One controller message as listed.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MessageItem {
+    pub id: String,
+    pub orchestrator_id: String,
+    /// `recommendation` or `monitoring`.
+    pub message_type: String,
+    pub content: String,
+    pub metadata: Value,
+    /// `pending`, `accepted` or `dismissed`.
+    pub status: String,
+    /// Who wrote it: `controller` or `orchestrator`.
+    pub source: String,
+    /// `to_orchestrator` (written by the controller) or `from_orchestrator`.
+    pub direction: String,
+    /// Timestamps are RFC 3339, as PostgreSQL writes them.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
 }
 
 /// Messages, newest first, optionally of one orchestrator, type and status, with
@@ -157,21 +318,20 @@ pub async fn messages(
     message_type: Option<&str>,
     status: Option<&str>,
     limit: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<MessageItem>, i64), sqlx::Error> {
     let filter =
         "($1::text IS NULL OR m.orchestrator_id = $1) AND ($2::text IS NULL OR m.message_type = $2)
                   AND ($3::text IS NULL OR m.status = $3)";
     let held = "EXISTS (SELECT 1 FROM orchestrator_instances i
                          WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)";
     // Only constant fragments are formatted in; every value is bound.
-    let items = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT jsonb_build_object('id', id, 'orchestrator_id', orchestrator_id, 'message_type', message_type,
-                'content', content, 'metadata', message_metadata, 'status', status, 'source', source,
-                'direction', CASE WHEN source = 'controller' THEN 'to_orchestrator' ELSE 'from_orchestrator' END,
-                'created_at', created_at, 'updated_at', updated_at)
+    let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, orchestrator_id, message_type, content, message_metadata AS metadata, status, source,
+                CASE WHEN source = 'controller' THEN 'to_orchestrator' ELSE 'from_orchestrator' END AS direction,
+                to_jsonb(created_at) #>> '{{}}' AS created_at, to_jsonb(updated_at) #>> '{{}}' AS updated_at
            FROM orchestrator_messages m
           WHERE {filter} AND NOT {held}
-          ORDER BY created_at DESC, id LIMIT $4"
+          ORDER BY m.created_at DESC, m.id LIMIT $4"
     )))
     .bind(orchestrator)
     .bind(message_type)
@@ -202,21 +362,31 @@ pub async fn message_held(pool: &PgPool, id: &str) -> Result<Option<bool>, sqlx:
     .await
 }
 
+/// Counts for the overview.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Counts {
+    pub total_organizations: i64,
+    /// Instances not independent, by status.
+    pub active: i64,
+    pub inactive: i64,
+    pub independent: i64,
+    pub total: i64,
+    /// Pending messages of orchestrators that are not independent.
+    pub pending_messages: i64,
+}
+
 /// Counts for the overview, all from the database.
-pub async fn counts(pool: &PgPool) -> Result<Value, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT jsonb_build_object(
-           'total_organizations', (SELECT count(*) FROM organizations),
-           'active', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status = 'active'),
-           'inactive', (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active'),
-           'independent', (SELECT count(*) FROM orchestrator_instances WHERE is_independent),
-           'total', (SELECT count(*) FROM orchestrator_instances),
-           'pending_messages', (SELECT count(*) FROM orchestrator_messages m WHERE status = 'pending'
+pub async fn counts(pool: &PgPool) -> Result<Counts, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM organizations) AS total_organizations,
+           (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status = 'active') AS active,
+           (SELECT count(*) FROM orchestrator_instances WHERE NOT is_independent AND status <> 'active') AS inactive,
+           (SELECT count(*) FROM orchestrator_instances WHERE is_independent) AS independent,
+           (SELECT count(*) FROM orchestrator_instances) AS total,
+           (SELECT count(*) FROM orchestrator_messages m WHERE status = 'pending'
               AND NOT EXISTS (SELECT 1 FROM orchestrator_instances i
-                               WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)),
-           'held_messages', (SELECT count(*) FROM orchestrator_messages m
-              WHERE EXISTS (SELECT 1 FROM orchestrator_instances i
-                             WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent)))",
+                               WHERE i.orchestrator_id = m.orchestrator_id AND i.is_independent))
+             AS pending_messages",
     )
     .fetch_one(pool)
     .await

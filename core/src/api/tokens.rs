@@ -4,9 +4,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{AuditEntry, Command};
 use moolai_proto::{token, OrchestratorId};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
 use super::audit;
 use super::auth::Admin;
@@ -24,13 +25,20 @@ pub struct Tokens {
 
 /// Voids older tokens of `id`; returns the new generation, already published to
 /// the edges.
-async fn bump(state: &AppState, tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
-    let generation = state
-        .persister
-        .run(&Command::BumpTokenGeneration {
-            orchestrator_id: id.clone(),
-        })
-        .await?
+async fn bump(
+    state: &AppState,
+    tokens: &Tokens,
+    id: &OrchestratorId,
+    audit: Option<AuditEntry>,
+) -> Result<u64, ApiError> {
+    let command = Command::BumpTokenGeneration {
+        orchestrator_id: id.clone(),
+    };
+    let answer = match audit {
+        Some(audit) => state.persister.run_audited(&command, audit).await,
+        None => state.persister.run(&command).await,
+    };
+    let generation = answer?
         .as_u64()
         .ok_or_else(|| ApiError::Internal("generation is not a number".into()))?;
     tokens
@@ -45,12 +53,16 @@ async fn bump(state: &AppState, tokens: &Tokens, id: &OrchestratorId) -> Result<
     Ok(generation)
 }
 
-/// Issues a new token for `id` (voiding older ones).
-pub async fn issue(state: &AppState, id: &OrchestratorId) -> Result<Option<String>, ApiError> {
+/// Issues a new token for `id` (voiding older ones), audited with `audit`.
+pub async fn issue(
+    state: &AppState,
+    id: &OrchestratorId,
+    audit: Option<AuditEntry>,
+) -> Result<Option<String>, ApiError> {
     let Some(tokens) = &state.tokens else {
         return Ok(None);
     };
-    let generation = bump(state, tokens, id).await?;
+    let generation = bump(state, tokens, id, audit).await?;
     Ok(Some(token::sign(&tokens.secret, id, generation)))
 }
 
@@ -62,41 +74,66 @@ fn configured(state: &AppState) -> Result<&Tokens, ApiError> {
     })
 }
 
+/// A new orchestrator token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenIssued {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    /// Shown only now.
+    #[schema(required = true)]
+    pub orchestrator_token: Option<String>,
+    pub message: String,
+}
+
+/// Every token of an orchestrator revoked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokensRevoked {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub message: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)"),
+    security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)", body = TokenIssued),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn rotate(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenIssued>, ApiError> {
     configured(&state)?;
-    let token = issue(&state, &id).await?;
+    let audit = audit::by(&admin, "token_issue", id.as_str(), json!({}));
+    let token = issue(&state, &id, Some(audit)).await?;
     // The socket that used the old token would otherwise stay open on a token
     // that no longer works anywhere (issue 12).
     close_live(&state, &id, "token_rotated").await;
-    audit::by(&state, &admin, "token_issue", id.as_str(), json!({})).await;
-    Ok(Json(json!({
-        "success": true, "orchestrator_id": id, "orchestrator_token": token,
-        "message": "Token issued; it is shown only now. Older tokens no longer work.",
-    })))
+    Ok(Json(TokenIssued {
+        success: true,
+        orchestrator_id: id,
+        orchestrator_token: token,
+        message: "Token issued; it is shown only now. Older tokens no longer work.".into(),
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed"),
+    security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed", body = TokensRevoked),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokensRevoked>, ApiError> {
     let tokens = configured(&state)?;
-    bump(&state, tokens, &id).await?;
+    let audit = audit::by(&admin, "token_revoke", id.as_str(), json!({}));
+    bump(&state, tokens, &id, Some(audit)).await?;
     close_live(&state, &id, "token_revoked").await;
-    audit::by(&state, &admin, "token_revoke", id.as_str(), json!({})).await;
-    Ok(Json(
-        json!({"success": true, "orchestrator_id": id, "message": "Tokens revoked"}),
-    ))
+    Ok(Json(TokensRevoked {
+        success: true,
+        orchestrator_id: id,
+        message: "Tokens revoked".into(),
+    }))
 }
 
 /// Closes `id`'s live socket (4003) after its token generation was bumped: the

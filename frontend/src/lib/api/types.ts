@@ -1,4 +1,96 @@
-// Shapes of core's answers (docs/api.md), shared by the features.
+// Shapes of core's answers, shared by the features. Those core declares with a
+// type are generated from its OpenAPI document into ./schema.d.ts
+// (scripts/api_types.sh) and re-exported here by name; the rest are still
+// written by hand after docs/api.md.
+
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+
+/** One entry of `GET /api/v1/internal/audit`. */
+export type AuditItem = Schemas['AuditItem'];
+/** `GET /api/v1/internal/audit`. */
+export type AuditList = Schemas['AuditList'];
+/** One admin of `GET /api/v1/internal/admins`. */
+export type AdminItem = Schemas['AdminItem'];
+/** `GET /api/v1/internal/admins`. */
+export type AdminList = Schemas['AdminList'];
+/** One credential of `GET /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentItem = Schemas['EnrollmentItem'];
+/** `GET /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentList = Schemas['EnrollmentList'];
+/** An enrollment credential as stored (create and revoke answers). */
+export type EnrollmentRow = Schemas['EnrollmentRow'];
+/** `POST /api/v1/internal/enrollment-tokens`. */
+export type EnrollmentCreated = Schemas['EnrollmentCreated'];
+/** `DELETE /api/v1/internal/enrollment-tokens/{id}`. */
+export type EnrollmentRevoked = Schemas['EnrollmentRevoked'];
+/** `POST /api/v1/enroll`. */
+export type Enrolled = Schemas['Enrolled'];
+/** `POST /api/v1/internal/auth/login`. */
+export type LoggedIn = Schemas['LoggedIn'];
+/** A plain `{success, message}` confirmation (logout). */
+export type Done = Schemas['Done'];
+/** `GET /api/v1/internal/auth/me`. */
+export type Me = Schemas['Me'];
+/** `POST /api/v1/internal/auth/password`. */
+export type PasswordChanged = Schemas['PasswordChanged'];
+/** `POST /api/v1/internal/admins`. */
+export type AdminAdded = Schemas['AdminAdded'];
+/** `DELETE /api/v1/internal/admins/{username}`. */
+export type AdminRemoved = Schemas['AdminRemoved'];
+/** `POST /api/v1/internal/auth/unlock`. */
+export type Unlocked = Schemas['Unlocked'];
+/** `POST /api/v1/internal/orchestrators/{id}/token`. */
+export type TokenIssued = Schemas['TokenIssued'];
+/** `DELETE /api/v1/internal/orchestrators/{id}/token`. */
+export type TokensRevoked = Schemas['TokensRevoked'];
+/** One message of the message listings, as core declares it. */
+export type MessageItem = Schemas['MessageItem'];
+/** `POST /api/v1/internal/orchestrators/{id}/messages`. */
+export type MessageCreated = Schemas['MessageCreated'];
+/** `GET /api/v1/internal/orchestrators/{id}/messages`. */
+export type OrchestratorMessages = Schemas['OrchestratorMessages'];
+/** `GET /api/v1/internal/messages`. */
+export type AllMessages = Schemas['AllMessages'];
+/** `PUT /api/v1/internal/messages/{id}/status`. */
+export type MessageAnswered = Schemas['MessageAnswered'];
+/** `POST /api/v1/internal/orchestrators/register`. */
+export type Registered = Schemas['Registered'];
+/** `DELETE /api/v1/internal/orchestrators/{id}/deregister`. */
+export type Deregistered = Schemas['Deregistered'];
+/** `PUT /api/v1/internal/orchestrators/{id}/independence`. */
+export type IndependenceSet = Schemas['IndependenceSet'];
+/** `GET /api/v1/internal/orchestrators/{id}/independence`. */
+export type IndependenceState = Schemas['IndependenceState'];
+/** `GET /api/v1/internal/activity`. */
+export type ActivityList = Schemas['ActivityList'];
+/** `GET /api/v1/internal/logs`. */
+export type LogList = Schemas['LogList'];
+/** `GET /api/v1/internal/health`. */
+export type InternalHealth = Schemas['InternalHealth'];
+/** `GET /api/v1/controller/health`. */
+export type ControllerHealth = Schemas['ControllerHealth'];
+/** `GET /api/v1/controller/overview` (its `data` is typed by hand as `Overview` below). */
+export type OverviewEnvelope = Schemas['Envelope_Overview'];
+/** `GET /api/v1/controller/edges`. */
+export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
+/** `GET /api/v1/controller/logs`. */
+export type LogPageEnvelope = Schemas['Envelope_LogPage'];
+/** `GET /api/v1/controller/last-seen` (each entry typed by hand as `LastSeen` below). */
+export type LastSeenMap = Schemas['LastSeenMap'];
+/** `GET /health`. */
+export type RootHealth = Schemas['RootHealth'];
+/** An organization as core declares it (the dashboard's `Organization` below is still by hand). */
+export type OrganizationRow = Schemas['OrganizationRow'];
+/** `PUT /api/v1/controller/organizations/{id}/features` (its `data`). */
+export type FeaturesMerged = Schemas['FeaturesMerged'];
+/** `DELETE /api/v1/controller/organizations/{id}` (its `data`). */
+export type OrganizationGone = Schemas['OrganizationGone'];
+/** An instance as core declares it (the dashboard's `Orchestrator` below is still by hand). */
+export type InstanceRow = Schemas['InstanceRow'];
+/** `DELETE /api/v1/controller/orchestrator-instances/{id}` (its `data`). */
+export type InstanceGone = Schemas['InstanceGone'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
 export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});

@@ -1,0 +1,136 @@
+//! `/api/v1/internal/orchestrators/{id}/independence`: an orchestrator left to
+//! run on its own (no controller messages, its heartbeats ignored), and back.
+
+use axum::extract::State;
+use axum::routing::put;
+use axum::{Json, Router};
+use moolai_proto::commands::Command;
+use moolai_proto::OrchestratorId;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::audit;
+use super::auth::Admin;
+use super::controller::not_found;
+use super::error::ApiError;
+use super::extract::{Body, Id};
+use super::{read, AppState};
+use crate::activity::Kind;
+use crate::live::Rule;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/internal/orchestrators/{id}/independence",
+        put(put_independence).get(get_independence),
+    )
+}
+
+/// Body of `PUT independence`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IndependenceBody {
+    pub is_independent: bool,
+    /// Omitted: kept as stored (the first version reset it to false).
+    pub privacy_mode: Option<bool>,
+}
+
+/// Independence set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IndependenceSet {
+    pub success: bool,
+    pub message: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+    /// The instance's `status` as stored.
+    #[schema(value_type = String)]
+    pub status: Value,
+}
+
+/// An orchestrator's independence, as stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IndependenceState {
+    pub success: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = bool)]
+    pub is_independent: Value,
+    #[schema(value_type = bool)]
+    pub privacy_mode: Value,
+    #[schema(value_type = String)]
+    pub status: Value,
+    /// RFC 3339, as PostgreSQL writes it; null if never seen.
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub last_seen: Value,
+}
+
+#[utoipa::path(put, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Updated; heartbeats are ignored from now on", body = IndependenceSet), (status = 404, description = "Unknown id")))]
+pub async fn put_independence(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+    Body(b): Body<IndependenceBody>,
+) -> Result<Json<IndependenceSet>, ApiError> {
+    let command = Command::SetIndependence {
+        orchestrator_id: id.clone(),
+        is_independent: b.is_independent,
+        privacy_mode: b.privacy_mode,
+    };
+    let detail = json!({"is_independent": b.is_independent, "privacy_mode": b.privacy_mode});
+    let audit = audit::by(&admin, "independence", id.as_str(), detail);
+    let row = state.persister.run_audited(&command, audit).await?;
+    state.feed.record(
+        Kind::Independence,
+        json!({"orchestrator_id": id, "is_independent": b.is_independent}),
+    );
+    let rule = Rule {
+        is_independent: b.is_independent,
+        privacy_mode: row["privacy_mode"].as_bool().unwrap_or(false),
+        revision: row["revision"].as_i64().unwrap_or_default(),
+    };
+    // The rule takes effect in core before the answer: from now on no heartbeat counts.
+    let rule = state.live.set_rule(id.clone(), rule);
+    if let Some(conn) = state.live.connection(&id) {
+        // In the background: the push waits its turn behind any push to this
+        // orchestrator in progress (a handshake's), and the answer need not.
+        let pushes = state.pushes.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            if let Err(err) = pushes.rule(&id, &conn).await {
+                tracing::warn!(orchestrator_id = %id, %err, "independence_update not sent");
+            }
+        });
+    }
+    Ok(Json(IndependenceSet {
+        success: true,
+        message: "Independence mode updated successfully".into(),
+        orchestrator_id: id,
+        is_independent: rule.is_independent,
+        privacy_mode: rule.privacy_mode,
+        status: row["status"].clone(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Independence state", body = IndependenceState), (status = 404, description = "Unknown id")))]
+pub async fn get_independence(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> Result<Json<IndependenceState>, ApiError> {
+    let row = read::instance(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("orchestrator", &id))?;
+    Ok(Json(IndependenceState {
+        success: true,
+        orchestrator_id: id,
+        is_independent: row["is_independent"].clone(),
+        privacy_mode: row["privacy_mode"].clone(),
+        status: row["status"].clone(),
+        last_seen: row["last_seen"].clone(),
+    }))
+}

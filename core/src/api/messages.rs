@@ -1,0 +1,380 @@
+//! Controller messages: created for an orchestrator, delivered when it is
+//! connected (else at its next handshake, until acknowledged), listed, and
+//! answered (accepted or dismissed); and raw frames sent to a connected one.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use moolai_proto::commands::Command;
+use moolai_proto::events::new_message_id;
+use moolai_proto::frames::MessageType;
+use moolai_proto::OrchestratorId;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::audit;
+use super::auth::Admin;
+use super::auth::Done;
+use super::controller::not_found;
+use super::error::ApiError;
+use super::extract::{Body, Id, Params};
+use super::read::MessageItem;
+use super::{read, AppState};
+use crate::activity::Kind;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/internal/orchestrators/{id}/messages",
+            post(create_message).get(orchestrator_messages),
+        )
+        .route("/api/v1/internal/orchestrators/{id}/send", post(send))
+        .route("/api/v1/internal/messages", get(all_messages))
+        .route(
+            "/api/v1/internal/messages/{id}/status",
+            put(set_message_status),
+        )
+}
+
+/// Body of `POST orchestrators/{id}/messages`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewMessage {
+    #[schema(value_type = String, example = "recommendation")]
+    pub message_type: MessageType,
+    pub content: String,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A message created.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageCreated {
+    pub success: bool,
+    pub message: String,
+    pub message_id: String,
+    /// Sent now to the connected orchestrator (else at its next handshake).
+    pub delivered: bool,
+    /// Its orchestrator is independent: kept, not delivered nor listed until it is not.
+    pub held: bool,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub message_type: String,
+    pub status: String,
+}
+
+/// One orchestrator's messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrchestratorMessages {
+    pub success: bool,
+    pub message: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: OrchestratorId,
+    pub total_count: usize,
+    pub messages: Vec<MessageItem>,
+    /// Messages not listed because the orchestrator is independent.
+    pub held: i64,
+    pub independent: bool,
+}
+
+/// Every orchestrator's messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AllMessages {
+    pub success: bool,
+    pub message: String,
+    pub total_count: usize,
+    pub messages: Vec<MessageItem>,
+    /// Messages not listed because their orchestrator is independent.
+    pub held: i64,
+}
+
+/// A message accepted or dismissed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageAnswered {
+    pub success: bool,
+    pub message: String,
+    pub message_id: String,
+    pub status: String,
+    #[schema(value_type = String)]
+    pub orchestrator_id: Value,
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal", request_body = NewMessage,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Created, pending", body = MessageCreated), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
+pub async fn create_message(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+    Body(b): Body<NewMessage>,
+) -> Result<Json<MessageCreated>, ApiError> {
+    let message_id = new_message_id(&id, Utc::now());
+    let command = Command::CreateMessage {
+        message_id: message_id.clone(),
+        orchestrator_id: id.clone(),
+        message_type: b.message_type,
+        content: b.content,
+        metadata: Value::Object(b.metadata.unwrap_or_default()),
+    };
+    let detail = json!({"message_id": message_id});
+    let audit = audit::by(&admin, "message_create", id.as_str(), detail);
+    let row = state.persister.run_audited(&command, audit).await?;
+    state.feed.record(
+        Kind::MessageCreated,
+        json!({"orchestrator_id": id, "message_id": message_id}),
+    );
+    let held = state.live.rule(&id).is_independent;
+    let delivered = !held && deliver_message(&state, &id, &row).await;
+    Ok(Json(MessageCreated {
+        success: true,
+        message: "Message created successfully".into(),
+        message_id,
+        delivered,
+        held,
+        orchestrator_id: id,
+        message_type: b.message_type.as_str().into(),
+        status: "pending".into(),
+    }))
+}
+
+/// Filters of the message lists.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MessageQuery {
+    #[param(value_type = Option<String>)]
+    pub message_type: Option<MessageType>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<MessageStatus>,
+    #[serde(default = "default_message_limit")]
+    pub limit: i64,
+}
+
+fn default_message_limit() -> i64 {
+    100
+}
+
+/// A message's state.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Pending,
+    Accepted,
+    Dismissed,
+}
+
+impl MessageStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+impl MessageQuery {
+    async fn run(
+        &self,
+        state: &AppState,
+        orchestrator: Option<&str>,
+    ) -> Result<(Vec<MessageItem>, i64), ApiError> {
+        if !(1..=1000).contains(&self.limit) {
+            return Err(ApiError::field(
+                "query",
+                "limit",
+                "must be between 1 and 1000",
+            ));
+        }
+        let kind = self.message_type.map(MessageType::as_str);
+        let status = self.status.map(MessageStatus::as_str);
+        Ok(read::messages(&state.pool, orchestrator, kind, status, self.limit).await?)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal",
+    params(("id" = String, Path), MessageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Messages, newest first", body = OrchestratorMessages), (status = 404, description = "Unknown orchestrator")))]
+pub async fn orchestrator_messages(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Params(q): Params<MessageQuery>,
+) -> Result<Json<OrchestratorMessages>, ApiError> {
+    read::instance(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| not_found("orchestrator", &id))?;
+    let (messages, held) = q.run(&state, Some(id.as_str())).await?;
+    Ok(Json(OrchestratorMessages {
+        success: true,
+        message: "Messages retrieved successfully".into(),
+        independent: state.live.rule(&id).is_independent,
+        orchestrator_id: id,
+        total_count: messages.len(),
+        messages,
+        held,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/internal/messages", tag = "internal", params(MessageQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Messages of all orchestrators, newest first", body = AllMessages), (status = 422, description = "Invalid filter")))]
+pub async fn all_messages(
+    State(state): State<AppState>,
+    _: Admin,
+    Params(q): Params<MessageQuery>,
+) -> Result<Json<AllMessages>, ApiError> {
+    let (messages, held) = q.run(&state, None).await?;
+    Ok(Json(AllMessages {
+        success: true,
+        message: "All messages retrieved successfully".into(),
+        total_count: messages.len(),
+        messages,
+        held,
+    }))
+}
+
+/// Body of `PUT messages/{id}/status`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusBody {
+    pub status: MessageStatus,
+}
+
+#[utoipa::path(put, path = "/api/v1/internal/messages/{id}/status", tag = "internal", request_body = StatusBody,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Updated", body = MessageAnswered), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
+pub async fn set_message_status(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(message_id): Path<String>,
+    Body(b): Body<StatusBody>,
+) -> Result<Json<MessageAnswered>, ApiError> {
+    let status = b.status.as_str();
+    match read::message_held(&state.pool, &message_id).await? {
+        None => {
+            return Err(ApiError::NotFound(format!(
+                "message {message_id} not found"
+            )))
+        }
+        Some(true) => {
+            return Err(ApiError::Conflict(format!(
+                "message {message_id} is held: its orchestrator is independent; \
+                 it can be answered when independence ends"
+            )))
+        }
+        Some(false) => {}
+    }
+    let command = Command::SetMessageStatus {
+        message_id: message_id.clone(),
+        status: status.to_owned(),
+    };
+    let audit = audit::by(
+        &admin,
+        "message_status",
+        &message_id,
+        json!({"status": status}),
+    );
+    let row = state.persister.run_audited(&command, audit).await?;
+    state.feed.record(Kind::MessageStatus, json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
+    push_status(&state, &row).await;
+    Ok(Json(MessageAnswered {
+        success: true,
+        message: format!("Message {status} successfully"),
+        message_id,
+        status: status.into(),
+        orchestrator_id: row["orchestrator_id"].clone(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "Sent", body = Done), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
+pub async fn send(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+    Body(frame): Body<Value>,
+) -> Result<Json<Done>, ApiError> {
+    let kind = frame.get("type").and_then(Value::as_str).map(str::to_owned);
+    let Some(kind) = kind else {
+        return Err(ApiError::field(
+            "body",
+            "type",
+            "a frame needs a string `type`",
+        ));
+    };
+    let conn = state
+        .live
+        .connection(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("orchestrator {id} is not connected")))?;
+    state
+        .routes
+        .deliver(&id, &conn, vec![frame.to_string()])
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
+    tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
+    state.feed.record(
+        Kind::MessageSent,
+        json!({"orchestrator_id": id, "type": kind}),
+    );
+    let detail = json!({"type": kind});
+    audit::record(
+        &state,
+        &admin.username,
+        "send",
+        Some(id.as_str()),
+        None,
+        detail,
+    )
+    .await;
+    Ok(Json(Done {
+        success: true,
+        message: format!("Message sent to {id} successfully"),
+    }))
+}
+
+/// Sends a just-created message to its orchestrator if connected; otherwise (or if
+/// this send is lost) it goes out at the next handshake, until acknowledged.
+async fn deliver_message(state: &AppState, id: &OrchestratorId, row: &Value) -> bool {
+    let Some(conn) = state.live.connection(id) else {
+        return false;
+    };
+    let data = json!({"id": row["id"], "message_type": row["message_type"], "content": row["content"],
+        "metadata": row["message_metadata"], "status": row["status"], "revision": row["revision"]});
+    match state.pushes.message(id, &conn, data).await {
+        Ok(false) => false, // held: it became independent meanwhile
+        Ok(true) => {
+            state.feed.record(
+                Kind::MessageSent,
+                json!({"orchestrator_id": id, "message_id": row["id"]}),
+            );
+            true
+        }
+        Err(err) => {
+            tracing::warn!(orchestrator_id = %id, %err, "message not delivered now; it will be at reconnect");
+            false
+        }
+    }
+}
+
+/// Tells a connected orchestrator that one of its messages was accepted or dismissed.
+async fn push_status(state: &AppState, row: &Value) {
+    let Some(id) = row["orchestrator_id"]
+        .as_str()
+        .and_then(|i| OrchestratorId::parse(i).ok())
+    else {
+        return;
+    };
+    let Some(conn) = state.live.connection(&id) else {
+        return;
+    };
+    let (Some(message_id), Some(status)) = (row["id"].as_str(), row["status"].as_str()) else {
+        return;
+    };
+    let revision = row["revision"].as_i64().unwrap_or_default();
+    if let Err(err) = state
+        .pushes
+        .status(&id, &conn, message_id, status, revision)
+        .await
+    {
+        tracing::warn!(orchestrator_id = %id, %err, "message_status not pushed");
+    }
+}

@@ -1,0 +1,94 @@
+//! Core's side of the write path: every mutation is a request to the persister,
+//! answered after its commit. No answer in [`WRITE_TIMEOUT`] is an error, never a
+//! hang. Knows nothing of HTTP; the API maps [`PersistError`] to statuses.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use moolai_proto::commands::{AuditEntry, Command, Failure, Reply, Request};
+use serde_json::Value;
+
+/// Longest a write may take before the client is told the persister is unavailable.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a command was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("persister unavailable: NATS is not connected")]
+    Disconnected,
+    #[error("persister unavailable: no answer within 5 s")]
+    Timeout,
+    #[error("persister unavailable: no persister is running")]
+    NoPersister,
+    #[error("persister unavailable: {0}")]
+    Request(#[source] async_nats::RequestError),
+    #[error("command not encodable: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("undecodable persister reply: {0}")]
+    Decode(#[source] serde_json::Error),
+    /// The persister answered and refused: `detail` is its own words, meant for
+    /// the client (never a raw database message).
+    #[error("{detail}")]
+    Refused { failure: Failure, detail: String },
+}
+
+/// Sends write commands to the persisters' queue group.
+#[derive(Clone)]
+pub struct Persister {
+    pub nats: async_nats::Client,
+    pub subject: String,
+}
+
+impl Persister {
+    /// Runs `command`; `Ok(answer)` once it is committed.
+    pub async fn run(&self, command: &Command) -> Result<Value, PersistError> {
+        self.send(command, None).await
+    }
+
+    /// Runs `command` and writes `audit` in the same transaction: the entry is
+    /// stored exactly when the change is.
+    pub async fn run_audited(
+        &self,
+        command: &Command,
+        audit: AuditEntry,
+    ) -> Result<Value, PersistError> {
+        self.send(command, Some(audit)).await
+    }
+
+    /// Whether a persister answers within a second.
+    pub async fn is_up(&self) -> bool {
+        let ping = self.run(&Command::Ping);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), ping).await,
+            Ok(Ok(_))
+        )
+    }
+
+    async fn send(
+        &self,
+        command: &Command,
+        audit: Option<AuditEntry>,
+    ) -> Result<Value, PersistError> {
+        if let async_nats::connection::State::Disconnected = self.nats.connection_state() {
+            return Err(PersistError::Disconnected);
+        }
+        let request = Request {
+            command: command.clone(),
+            audit,
+        };
+        let payload = Bytes::from(serde_json::to_vec(&request).map_err(PersistError::Encode)?);
+        let asked = self.nats.request(self.subject.clone(), payload);
+        let msg = match tokio::time::timeout(WRITE_TIMEOUT, asked).await {
+            Err(_) => return Err(PersistError::Timeout),
+            Ok(Err(err)) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                return Err(PersistError::NoPersister);
+            }
+            Ok(Err(err)) => return Err(PersistError::Request(err)),
+            Ok(Ok(msg)) => msg,
+        };
+        match serde_json::from_slice::<Reply>(&msg.payload).map_err(PersistError::Decode)? {
+            Reply::Done { data } => Ok(data),
+            Reply::Failed { failure, detail } => Err(PersistError::Refused { failure, detail }),
+        }
+    }
+}
