@@ -101,6 +101,37 @@ pub async fn run(
         tokens,
         shutdown.clone(),
     );
+    spawn_rates_and_liveness(&config, &tasks, &state, &sessions, edges, &shutdown);
+    bootstrap_first_admin(&config, &tasks, &state, &pool, &shutdown).await;
+    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir).merge(
+        health::router(health::nats_and_db(nats.clone(), pool.clone())),
+    );
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
+    let options = serve::ServeOptions {
+        tls,
+        ..serve_options(&config)
+    };
+    serve::serve(listener, app, shutdown.clone(), options).await;
+    moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
+    // Unsubscribe and flush before going: the server stops handing this process
+    // events (e.g. on an outstanding pull) that another core should get.
+    if let Err(err) = nats.drain().await {
+        tracing::debug!(%err, "NATS drain at shutdown");
+    }
+    Ok(())
+}
+
+/// The dashboard's rates sampler and the liveness sweep.
+fn spawn_rates_and_liveness(
+    config: &Config,
+    tasks: &TaskTracker,
+    state: &api::AppState,
+    sessions: &Sessions,
+    edges: edges::Edges,
+    shutdown: &CancellationToken,
+) {
+    let live = sessions.live.clone();
     let rates = state
         .rates
         .clone()
@@ -108,13 +139,25 @@ pub async fn run(
     tasks.spawn(rates);
     let sweeper = liveness::Sweeper {
         persister: state.persister.clone(),
-        live: live.clone(),
+        live,
         edges,
         feed: sessions.feed.clone(),
         ttl: Duration::from_secs(config.heartbeat_ttl_sec),
         every: Duration::from_millis(config.liveness_sweep_ms.max(50)),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
+}
+
+/// Creates `ADMIN_USERNAME` (or applies a changed `ADMIN_PASSWORD`). Waits a
+/// little so a fresh stack accepts its admin's first login; if the persister is
+/// not up yet, finishes in the background.
+async fn bootstrap_first_admin(
+    config: &Config,
+    tasks: &TaskTracker,
+    state: &api::AppState,
+    pool: &PgPool,
+    shutdown: &CancellationToken,
+) {
     let bootstrap = api::auth::bootstrap_admin(
         pool.clone(),
         state.persister.clone(),
@@ -124,8 +167,6 @@ pub async fn run(
             .as_ref()
             .map(|p| p.expose().to_owned()),
     );
-    // Wait a little so a fresh stack accepts its admin's first login; if the
-    // persister is not up yet, finish in the background.
     let mut bootstrap = Box::pin(bootstrap);
     if tokio::time::timeout(Duration::from_secs(10), &mut bootstrap)
         .await
@@ -140,26 +181,17 @@ pub async fn run(
             }
         });
     }
-    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir).merge(
-        health::router(health::nats_and_db(nats.clone(), pool.clone())),
-    );
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
-    let options = serve::ServeOptions {
+}
+
+/// The HTTP server's bounds (TLS is added by the caller).
+fn serve_options(config: &Config) -> serve::ServeOptions {
+    serve::ServeOptions {
         header_timeout: Duration::from_secs(config.header_timeout_sec),
         body_timeout: Duration::from_secs(config.body_timeout_sec),
         max_connections: config.http_max_connections,
         max_connections_per_address: config.http_max_connections_per_address,
-        tls,
-    };
-    serve::serve(listener, app, shutdown.clone(), options).await;
-    moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
-    // Unsubscribe and flush before going: the server stops handing this process
-    // events (e.g. on an outstanding pull) that another core should get.
-    if let Err(err) = nats.drain().await {
-        tracing::debug!(%err, "NATS drain at shutdown");
+        tls: None,
     }
-    Ok(())
 }
 
 /// Loads rules and open connections; core still starts with an empty view if the
