@@ -268,3 +268,56 @@ pub async fn logs(
 pub fn not_found(what: &str, id: &OrchestratorId) -> ApiError {
     ApiError::NotFound(format!("{what} {id} not found"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(page: u32, page_size: u32) -> PageQuery {
+        PageQuery { page, page_size }
+    }
+
+    #[test]
+    fn a_page_becomes_limit_and_offset() {
+        assert_eq!(query(1, 10).checked().unwrap(), (10, 0));
+        assert_eq!(query(3, 25).checked().unwrap(), (25, 50));
+        // The largest page number cannot overflow the offset.
+        assert_eq!(
+            query(u32::MAX, 500).checked().unwrap(),
+            (500, i64::from(u32::MAX - 1) * 500)
+        );
+    }
+
+    #[test]
+    fn page_zero_and_sizes_outside_1_to_500_are_refused_naming_the_field() {
+        for (q, field) in [
+            (query(0, 10), "page"),
+            (query(1, 0), "page_size"),
+            (query(1, 501), "page_size"),
+        ] {
+            match q.checked() {
+                Err(ApiError::Invalid(errors)) => assert_eq!(errors[0].loc, ["query", field]),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(query(1, 500).checked().is_ok());
+    }
+
+    #[test]
+    fn the_page_counts_pages_and_says_where_it_is() {
+        let first = query(1, 10).page(vec![], 21);
+        assert_eq!(first["total_pages"], 3);
+        assert_eq!(first["has_next"], true);
+        assert_eq!(first["has_prev"], false);
+        let last = query(3, 10).page(vec![], 21);
+        assert_eq!(last["has_next"], false);
+        assert_eq!(last["has_prev"], true);
+        let exact = query(2, 10).page(vec![], 20);
+        assert_eq!(exact["total_pages"], 2);
+        assert_eq!(exact["has_next"], false);
+        let empty = query(1, 10).page(vec![], 0);
+        assert_eq!(empty["total_pages"], 0);
+        assert_eq!(empty["has_next"], false);
+        assert_eq!(empty["total_items"], 0);
+    }
+}
