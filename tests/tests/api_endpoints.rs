@@ -204,6 +204,8 @@ async fn register_lists_an_inactive_instance_without_its_secrets() {
     assert_eq!(items[0]["orchestrator_id"], "reg-1");
     assert_eq!(items[0]["status"], "inactive", "{}", items[0]);
     assert_eq!(items[0]["connected"], false, "{}", items[0]);
+    // Only a connected orchestrator has a keepalive field.
+    assert!(items[0].get("last_keepalive").is_none(), "{}", items[0]);
     let (status, one) = api.get(&format!("{C}/orchestrators/reg-1")).await;
     assert_eq!(status, 200, "{one}");
     let inst = envelope(&one);

@@ -10,7 +10,6 @@ use moolai_kit::logbuf::LogEntry;
 use moolai_proto::events::EdgePresence;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::auth::{Admin, Reader};
 use super::error::ApiError;
@@ -106,14 +105,31 @@ impl PageQuery {
         ))
     }
 
-    pub(super) fn page(&self, items: Vec<Value>, total: i64) -> Value {
+    pub(super) fn page<T>(&self, items: Vec<T>, total: i64) -> Page<T> {
         let size = i64::from(self.page_size);
         let pages = (total + size - 1) / size;
-        json!({
-            "items": items, "page": self.page, "page_size": self.page_size, "total_items": total,
-            "total_pages": pages, "has_next": i64::from(self.page) < pages, "has_prev": self.page > 1,
-        })
+        Page {
+            items,
+            page: self.page,
+            page_size: self.page_size,
+            total_items: total,
+            total_pages: pages,
+            has_next: i64::from(self.page) < pages,
+            has_prev: self.page > 1,
+        }
     }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total_items: i64,
+    pub total_pages: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
 }
 
 /// Health of core and what it depends on.
@@ -305,19 +321,19 @@ mod tests {
 
     #[test]
     fn the_page_counts_pages_and_says_where_it_is() {
-        let first = query(1, 10).page(vec![], 21);
-        assert_eq!(first["total_pages"], 3);
-        assert_eq!(first["has_next"], true);
-        assert_eq!(first["has_prev"], false);
-        let last = query(3, 10).page(vec![], 21);
-        assert_eq!(last["has_next"], false);
-        assert_eq!(last["has_prev"], true);
-        let exact = query(2, 10).page(vec![], 20);
-        assert_eq!(exact["total_pages"], 2);
-        assert_eq!(exact["has_next"], false);
-        let empty = query(1, 10).page(vec![], 0);
-        assert_eq!(empty["total_pages"], 0);
-        assert_eq!(empty["has_next"], false);
-        assert_eq!(empty["total_items"], 0);
+        let first = query(1, 10).page(vec![()], 21);
+        assert_eq!(
+            (first.total_pages, first.has_next, first.has_prev),
+            (3, true, false)
+        );
+        let last = query(3, 10).page(vec![()], 21);
+        assert_eq!((last.has_next, last.has_prev), (false, true));
+        let exact = query(2, 10).page(vec![()], 20);
+        assert_eq!((exact.total_pages, exact.has_next), (2, false));
+        let empty = query(1, 10).page(Vec::<()>::new(), 0);
+        assert_eq!(
+            (empty.total_pages, empty.has_next, empty.total_items),
+            (0, false, 0)
+        );
     }
 }

@@ -54,15 +54,12 @@ pub struct IndependenceState {
     pub success: bool,
     #[schema(value_type = String)]
     pub orchestrator_id: OrchestratorId,
-    #[schema(value_type = bool)]
-    pub is_independent: Value,
-    #[schema(value_type = bool)]
-    pub privacy_mode: Value,
-    #[schema(value_type = String)]
-    pub status: Value,
+    pub is_independent: bool,
+    pub privacy_mode: bool,
+    pub status: String,
     /// RFC 3339, as PostgreSQL writes it; null if never seen.
-    #[schema(value_type = Option<String>, format = DateTime, required = true)]
-    pub last_seen: Value,
+    #[schema(format = DateTime, required = true)]
+    pub last_seen: Option<String>,
 }
 
 #[utoipa::path(put, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
@@ -128,9 +125,9 @@ pub async fn get_independence(
     Ok(Json(IndependenceState {
         success: true,
         orchestrator_id: id,
-        is_independent: row["is_independent"].clone(),
-        privacy_mode: row["privacy_mode"].clone(),
-        status: row["status"].clone(),
-        last_seen: row["last_seen"].clone(),
+        is_independent: row.is_independent,
+        privacy_mode: row.privacy_mode,
+        status: row.status,
+        last_seen: row.last_seen,
     }))
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::audit;
 use super::auth::{Admin, Reader};
-use super::controller::{envelope, not_found, Envelope, PageQuery};
+use super::controller::{envelope, not_found, Envelope, Page, PageQuery};
 use super::error::ApiError;
 use super::extract::{Body, Id, Params};
 use super::read::OrganizationRow;
@@ -68,13 +68,13 @@ impl OrgStatus {
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery, OrgQuery),
-    security(("bearer" = [])), responses((status = 200, description = "A page of organizations"), (status = 422, description = "Invalid page")))]
+    security(("bearer" = [])), responses((status = 200, description = "A page of organizations (a reader without a token gets only their public fields)", body = Envelope<Page<OrganizationRow>>), (status = 422, description = "Invalid page")))]
 pub async fn organizations(
     State(state): State<AppState>,
     reader: Reader,
     Params(q): Params<PageQuery>,
     Params(f): Params<OrgQuery>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<Page<Value>>>, ApiError> {
     let (limit, offset) = q.checked()?;
     let filter = read::OrgFilter {
         q: f.q.as_deref(),

@@ -232,18 +232,13 @@ const INSTANCE_COLUMNS: &str = "i.orchestrator_id, i.organization_id, i.organiza
     to_jsonb(i.o_config_snapshot_at) #>> '{}' AS o_config_snapshot_at,
     to_jsonb(i.created_at) #>> '{}' AS created_at, to_jsonb(i.updated_at) #>> '{}' AS updated_at";
 
-/// Rows as the JSON the API annotates with what core knows live.
-fn as_json(rows: Vec<InstanceRow>) -> Vec<Value> {
-    rows.iter().map(|row| shown(row, false)).collect()
-}
-
 /// One page of instances (optionally of one organization) and their count.
 pub async fn instances(
     pool: &PgPool,
     organization: Option<&str>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), sqlx::Error> {
+) -> Result<(Vec<InstanceRow>, i64), sqlx::Error> {
     let sql = format!(
         "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i
           WHERE ($1::text IS NULL OR i.organization_id = $1)
@@ -261,29 +256,30 @@ pub async fn instances(
     .bind(organization)
     .fetch_one(pool)
     .await?;
-    Ok((as_json(rows), total))
+    Ok((rows, total))
 }
 
-pub async fn instance(pool: &PgPool, id: &str) -> Result<Option<Value>, sqlx::Error> {
+pub async fn instance(pool: &PgPool, id: &str) -> Result<Option<InstanceRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = $1"
     );
-    let row: Option<InstanceRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|row| shown(&row, false)))
+        .await
 }
 
-pub async fn instances_by_id(pool: &PgPool, ids: &[String]) -> Result<Vec<Value>, sqlx::Error> {
+pub async fn instances_by_id(
+    pool: &PgPool,
+    ids: &[String],
+) -> Result<Vec<InstanceRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {INSTANCE_COLUMNS} FROM orchestrator_instances i WHERE i.orchestrator_id = ANY($1)"
     );
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ids)
         .fetch_all(pool)
-        .await?;
-    Ok(as_json(rows))
+        .await
 }
 
 /// One controller message as listed.

@@ -980,12 +980,55 @@ export interface components {
             timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_LiveOrchestrators: {
+            /** @description Connected orchestrators, keyed by id. */
+            data: {
+                orchestrators: {
+                    [key: string]: components["schemas"]["Orchestrator"];
+                };
+                total_count: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_LogPage: {
             /** @description Recent log records, newest first. */
             data: {
                 /** @description `{timestamp, level, message, source, target}` each. */
                 items: Record<string, never>[];
                 total: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_Orchestrator: {
+            /**
+             * @description An instance as the API shows it: its row, and what core knows live. While
+             *     it is connected, `edge_id` and `connected_at` are this core's (newer than the
+             *     row, which the persister writes after the handshake) and `last_keepalive`
+             *     is added. A reader without a token gets only the public fields.
+             */
+            data: components["schemas"]["InstanceRow"] & {
+                /** @description Connected to an edge now. */
+                connected: boolean;
+                /**
+                 * Format: date-time
+                 * @description Only while connected: its last heartbeat on this connection, null
+                 *     before the first.
+                 */
+                last_keepalive?: string | null;
             };
             message: string;
             success: boolean;
@@ -1080,6 +1123,100 @@ export interface components {
                 pending_messages: number;
                 /** Format: int64 */
                 total_organizations: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_Page_Orchestrator: {
+            /** @description One page of a listing. */
+            data: {
+                has_next: boolean;
+                has_prev: boolean;
+                items: (components["schemas"]["InstanceRow"] & {
+                    /** @description Connected to an edge now. */
+                    connected: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Only while connected: its last heartbeat on this connection, null
+                     *     before the first.
+                     */
+                    last_keepalive?: string | null;
+                })[];
+                /** Format: int32 */
+                page: number;
+                /** Format: int32 */
+                page_size: number;
+                /** Format: int64 */
+                total_items: number;
+                /** Format: int64 */
+                total_pages: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_Page_OrganizationRow: {
+            /** @description One page of a listing. */
+            data: {
+                has_next: boolean;
+                has_prev: boolean;
+                items: {
+                    /**
+                     * Format: int64
+                     * @description Revision of the features and settings last pushed.
+                     */
+                    config_revision: number;
+                    /** Format: date-time */
+                    created_at: string;
+                    features: unknown;
+                    /**
+                     * Format: int64
+                     * @description Its instances: only on the single-organization endpoint.
+                     */
+                    instances?: number | null;
+                    is_active: boolean;
+                    is_independent: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+                     */
+                    last_seen: string | null;
+                    location: string | null;
+                    location_from_admin: boolean;
+                    metadata: unknown;
+                    /** @description What an administrator set (a handshake does not overwrite it). */
+                    name: string;
+                    name_from_admin: boolean;
+                    organization_id: string;
+                    policies: unknown;
+                    reported_location: string | null;
+                    /** @description What the orchestrator's last handshake announced; null if it never did. */
+                    reported_name: string | null;
+                    settings: unknown;
+                    /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                    status: string;
+                    /** Format: date-time */
+                    updated_at: string;
+                }[];
+                /** Format: int32 */
+                page: number;
+                /** Format: int32 */
+                page_size: number;
+                /** Format: int64 */
+                total_items: number;
+                /** Format: int64 */
+                total_pages: number;
             };
             message: string;
             success: boolean;
@@ -1250,6 +1387,13 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /** @description Connected orchestrators, keyed by id. */
+        LiveOrchestrators: {
+            orchestrators: {
+                [key: string]: components["schemas"]["Orchestrator"];
+            };
+            total_count: number;
+        };
         /** @description `GET /api/v1/internal/logs`. */
         LogList: {
             data: components["schemas"]["LogPage"];
@@ -1361,6 +1505,22 @@ export interface components {
             metadata?: unknown;
             name: string;
             org_id: string;
+        };
+        /**
+         * @description An instance as the API shows it: its row, and what core knows live. While
+         *     it is connected, `edge_id` and `connected_at` are this core's (newer than the
+         *     row, which the persister writes after the handshake) and `last_keepalive`
+         *     is added. A reader without a token gets only the public fields.
+         */
+        Orchestrator: components["schemas"]["InstanceRow"] & {
+            /** @description Connected to an edge now. */
+            connected: boolean;
+            /**
+             * Format: date-time
+             * @description Only while connected: its last heartbeat on this connection, null
+             *     before the first.
+             */
+            last_keepalive?: string | null;
         };
         /** @description One orchestrator's messages. */
         OrchestratorMessages: {
@@ -1729,12 +1889,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of orchestrator instances */
+            /** @description A page of orchestrator instances (a reader without a token gets only their public fields) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_Orchestrator"];
+                };
             };
             /** @description Invalid page */
             422: {
@@ -1759,7 +1921,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_LiveOrchestrators"];
+                };
             };
         };
     };
@@ -1779,7 +1943,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_Orchestrator"];
+                };
             };
             /** @description Not connected */
             404: {
@@ -1801,12 +1967,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One instance */
+            /** @description One instance (a reader without a token gets only its public fields) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_Orchestrator"];
+                };
             };
             /** @description Unknown id */
             404: {
@@ -1832,12 +2000,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of organizations */
+            /** @description A page of organizations (a reader without a token gets only their public fields) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Envelope_Page_OrganizationRow"];
+                };
             };
             /** @description Invalid page */
             422: {
