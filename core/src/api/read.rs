@@ -60,9 +60,13 @@ pub struct OrganizationRow {
     pub status: String,
     pub is_active: bool,
     pub is_independent: bool,
+    #[schema(value_type = HashMap<String, Value>)]
     pub metadata: Value,
+    #[schema(value_type = HashMap<String, Value>)]
     pub features: Value,
+    #[schema(value_type = HashMap<String, Value>)]
     pub settings: Value,
+    #[schema(value_type = HashMap<String, Value>)]
     pub policies: Value,
     /// Revision of the features and settings last pushed.
     pub config_revision: i64,
@@ -171,8 +175,11 @@ pub struct InstanceRow {
     pub is_independent: bool,
     pub privacy_mode: bool,
     pub monitoring_enabled: bool,
+    #[schema(value_type = HashMap<String, Value>)]
     pub metadata: Value,
+    #[schema(value_type = HashMap<String, Value>)]
     pub features: Value,
+    #[schema(value_type = HashMap<String, Value>)]
     pub session_config: Value,
     #[schema(required = true)]
     pub internal_url: Option<String>,

@@ -927,7 +927,9 @@ export interface components {
                 disconnected_at: string | null;
                 /** @description The edge holding its socket, when connected. */
                 edge_id: string | null;
-                features: unknown;
+                features: {
+                    [key: string]: unknown;
+                };
                 health_status: string;
                 image_name: string | null;
                 internal_url: string | null;
@@ -945,7 +947,9 @@ export interface components {
                  */
                 liveness_ttl_sec: number | null;
                 location: string | null;
-                metadata: unknown;
+                metadata: {
+                    [key: string]: unknown;
+                };
                 monitoring_enabled: boolean;
                 name: string | null;
                 /** @description The configuration it last reported. */
@@ -961,7 +965,9 @@ export interface components {
                 reported_name: string | null;
                 /** Format: int64 */
                 rule_revision: number;
-                session_config: unknown;
+                session_config: {
+                    [key: string]: unknown;
+                };
                 /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
                 status: string;
                 support_email: string | null;
@@ -1066,7 +1072,9 @@ export interface components {
                 config_revision: number;
                 /** Format: date-time */
                 created_at: string;
-                features: unknown;
+                features: {
+                    [key: string]: unknown;
+                };
                 /**
                  * Format: int64
                  * @description Its instances: only on the single-organization endpoint.
@@ -1081,16 +1089,22 @@ export interface components {
                 last_seen: string | null;
                 location: string | null;
                 location_from_admin: boolean;
-                metadata: unknown;
+                metadata: {
+                    [key: string]: unknown;
+                };
                 /** @description What an administrator set (a handshake does not overwrite it). */
                 name: string;
                 name_from_admin: boolean;
                 organization_id: string;
-                policies: unknown;
+                policies: {
+                    [key: string]: unknown;
+                };
                 reported_location: string | null;
                 /** @description What the orchestrator's last handshake announced; null if it never did. */
                 reported_name: string | null;
-                settings: unknown;
+                settings: {
+                    [key: string]: unknown;
+                };
                 /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
                 status: string;
                 /** Format: date-time */
@@ -1179,7 +1193,9 @@ export interface components {
                     config_revision: number;
                     /** Format: date-time */
                     created_at: string;
-                    features: unknown;
+                    features: {
+                        [key: string]: unknown;
+                    };
                     /**
                      * Format: int64
                      * @description Its instances: only on the single-organization endpoint.
@@ -1194,16 +1210,22 @@ export interface components {
                     last_seen: string | null;
                     location: string | null;
                     location_from_admin: boolean;
-                    metadata: unknown;
+                    metadata: {
+                        [key: string]: unknown;
+                    };
                     /** @description What an administrator set (a handshake does not overwrite it). */
                     name: string;
                     name_from_admin: boolean;
                     organization_id: string;
-                    policies: unknown;
+                    policies: {
+                        [key: string]: unknown;
+                    };
                     reported_location: string | null;
                     /** @description What the orchestrator's last handshake announced; null if it never did. */
                     reported_name: string | null;
-                    settings: unknown;
+                    settings: {
+                        [key: string]: unknown;
+                    };
                     /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
                     status: string;
                     /** Format: date-time */
@@ -1311,7 +1333,9 @@ export interface components {
             disconnected_at: string | null;
             /** @description The edge holding its socket, when connected. */
             edge_id: string | null;
-            features: unknown;
+            features: {
+                [key: string]: unknown;
+            };
             health_status: string;
             image_name: string | null;
             internal_url: string | null;
@@ -1329,7 +1353,9 @@ export interface components {
              */
             liveness_ttl_sec: number | null;
             location: string | null;
-            metadata: unknown;
+            metadata: {
+                [key: string]: unknown;
+            };
             monitoring_enabled: boolean;
             name: string | null;
             /** @description The configuration it last reported. */
@@ -1345,7 +1371,9 @@ export interface components {
             reported_name: string | null;
             /** Format: int64 */
             rule_revision: number;
-            session_config: unknown;
+            session_config: {
+                [key: string]: unknown;
+            };
             /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
             status: string;
             support_email: string | null;
@@ -1557,7 +1585,9 @@ export interface components {
             config_revision: number;
             /** Format: date-time */
             created_at: string;
-            features: unknown;
+            features: {
+                [key: string]: unknown;
+            };
             /**
              * Format: int64
              * @description Its instances: only on the single-organization endpoint.
@@ -1572,16 +1602,22 @@ export interface components {
             last_seen: string | null;
             location: string | null;
             location_from_admin: boolean;
-            metadata: unknown;
+            metadata: {
+                [key: string]: unknown;
+            };
             /** @description What an administrator set (a handshake does not overwrite it). */
             name: string;
             name_from_admin: boolean;
             organization_id: string;
-            policies: unknown;
+            policies: {
+                [key: string]: unknown;
+            };
             reported_location: string | null;
             /** @description What the orchestrator's last handshake announced; null if it never did. */
             reported_name: string | null;
-            settings: unknown;
+            settings: {
+                [key: string]: unknown;
+            };
             /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
             status: string;
             /** Format: date-time */

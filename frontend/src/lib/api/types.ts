@@ -1,6 +1,8 @@
 // Shapes of core's answers, shared by the features. Those core declares with a
 // type are generated from its OpenAPI document into ./schema.d.ts
-// (scripts/api_types.sh) and re-exported here by name; the rest are still
+// (scripts/api_types.sh) and re-exported here by name, the fleet's rows
+// (Organization, Orchestrator) among them; the rest (messages as the dashboard
+// reads them, the overview's edges, the event stream's `stats`) are still
 // written by hand after docs/api.md.
 
 import type { components } from './schema';
@@ -81,13 +83,13 @@ export type LogPageEnvelope = Schemas['Envelope_LogPage'];
 export type LastSeenMap = Schemas['LastSeenMap'];
 /** `GET /health`. */
 export type RootHealth = Schemas['RootHealth'];
-/** An organization as core declares it (the dashboard's `Organization` below is still by hand). */
+/** An organization as core declares it. */
 export type OrganizationRow = Schemas['OrganizationRow'];
 /** `PUT /api/v1/controller/organizations/{id}/features` (its `data`). */
 export type FeaturesMerged = Schemas['FeaturesMerged'];
 /** `DELETE /api/v1/controller/organizations/{id}` (its `data`). */
 export type OrganizationGone = Schemas['OrganizationGone'];
-/** An instance as core declares it (the dashboard's `Orchestrator` below is still by hand). */
+/** An instance's stored columns, as core declares them. */
 export type InstanceRow = Schemas['InstanceRow'];
 /** `DELETE /api/v1/controller/orchestrator-instances/{id}` (its `data`). */
 export type InstanceGone = Schemas['InstanceGone'];
@@ -97,54 +99,11 @@ export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
 
 export type JsonObject = Record<string, unknown>;
 
-export interface Organization {
-  organization_id: string;
-  /** What an administrator set (a handshake does not overwrite it). */
-  name: string;
-  location: string | null;
-  /** What the orchestrator's last handshake announced; null if it never did. */
-  reported_name?: string | null;
-  reported_location?: string | null;
-  status: FleetStatus;
-  is_active: boolean;
-  is_independent: boolean;
-  features: JsonObject;
-  settings: JsonObject;
-  policies: JsonObject;
-  metadata: JsonObject;
-  last_seen: string | null;
-  created_at: string;
-  updated_at: string;
-  /** Only on the single-organization endpoint. */
-  instances?: number;
-}
+/** An organization as core declares it (`instances` only on the single-organization endpoint). */
+export type Organization = OrganizationRow;
 
-export interface Orchestrator {
-  orchestrator_id: string;
-  organization_id: string | null;
-  organization_name: string | null;
-  name: string | null;
-  location: string | null;
-  status: FleetStatus;
-  health_status: string;
-  is_independent: boolean;
-  privacy_mode: boolean;
-  monitoring_enabled: boolean;
-  metadata: JsonObject;
-  features: JsonObject;
-  last_seen: string | null;
-  last_activity: string | null;
-  created_at: string;
-  updated_at: string;
-  connected: boolean;
-  edge_id?: string | null;
-  connected_at?: string | null;
-  last_keepalive?: string | null;
-  disconnected_at?: string | null;
-  internal_url?: string | null;
-  image_name?: string | null;
-  container_id?: string | null;
-}
+/** An instance with what core knows live (`connected`, and `last_keepalive` while connected). */
+export type Orchestrator = Schemas['Orchestrator'];
 
 export type MessageType = 'recommendation' | 'monitoring';
 export type MessageStatus = 'pending' | 'accepted' | 'dismissed';
