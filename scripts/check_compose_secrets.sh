@@ -17,6 +17,14 @@ admin_url="${DATABASE_URL:-postgres://moolai:moolai@127.0.0.1:5432/moolai}"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # An edge drains for a while on SIGTERM; this check has no sockets to drain.
+  for _ in $(seq 1 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql -q "$admin_url" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true
   rm -rf "$T"
@@ -33,7 +41,11 @@ psql -q "$admin_url" -c "create database $db" >/dev/null
 db_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(netloc=f"{p.username}@{p.hostname}:{p.port}", path="/" + sys.argv[2]).geturl())' "$admin_url" "$db")
 
 nats_port=$(free_port) core_port=$(free_port) persister_port=$(free_port) edge_port=$(free_port)
-entry=(sh deploy/entrypoint.sh)
+# Only the files: the caller's own secrets (scripts/test.sh exports the NATS
+# passwords) must not reach the processes, as they would not in a container.
+entry=(env -u MOOLAI_NATS_CORE_PASSWORD -u MOOLAI_NATS_EDGE_PASSWORD -u MOOLAI_NATS_PERSISTER_PASSWORD
+  -u MOOLAI_NATS_MONITOR_PASSWORD -u NATS_PASSWORD -u PGPASSWORD -u ADMIN_PASSWORD -u ORCHESTRATOR_TOKEN_SECRET
+  sh deploy/entrypoint.sh)
 bus=(NATS_URL="nats://127.0.0.1:$nats_port")
 # Each role gets its secrets the way compose.yaml gives them: files only.
 env MOOLAI_NATS_CORE_PASSWORD_FILE="$S/nats-core-password" MOOLAI_NATS_EDGE_PASSWORD_FILE="$S/nats-edge-password" \
@@ -56,6 +68,8 @@ pids+=($!)
 
 ready=0
 for _ in $(seq 1 300); do
+  # A process that exited will not become ready: stop waiting.
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
   ready=0
   for port in "$persister_port" "$core_port" "$edge_port"; do
     curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && ready=$((ready + 1))
