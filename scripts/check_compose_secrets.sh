@@ -67,12 +67,13 @@ env "${bus[@]}" NATS_USER=edge NATS_PASSWORD_FILE="$S/nats-edge-password" EDGE_I
 pids+=($!)
 
 ready=0
-for _ in $(seq 1 300); do
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
   # A process that exited will not become ready: stop waiting.
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
   ready=0
   for port in "$persister_port" "$core_port" "$edge_port"; do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && ready=$((ready + 1))
+    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && ready=$((ready + 1))
   done
   ((ready == 3)) && break
   sleep 0.2
@@ -84,7 +85,7 @@ if ((ready != 3)); then
   failed=1
 fi
 body=$(python3 -c 'import json, sys; print(json.dumps({"username": "admin", "password": open(sys.argv[1]).read()}))' "$S/admin-password")
-status=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$body" \
+status=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$body" \
   "http://127.0.0.1:$core_port/api/v1/internal/auth/login")
 [[ "$status" == 200 ]] || { log "compose secrets: admin login with the made password answered $status"; failed=1; }
 for secret in "$S"/*; do
