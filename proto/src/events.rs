@@ -156,7 +156,9 @@ pub struct ProvisioningRequest {
 
 /// An edge's periodic "I am here" (core NATS; a missed one only ages it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct EdgePresence {
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub edge_id: EdgeId,
     /// The address orchestrators connect to.
     pub address: String,

@@ -49,7 +49,6 @@ pub struct Overview {
     pub edges_up: usize,
     /// Only for a token holder: the cluster's layout.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
     pub edges: Option<Vec<EdgePresence>>,
 }
 
@@ -66,8 +65,6 @@ pub struct InstanceCounts {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EdgeList {
     pub total_count: usize,
-    /// `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each.
-    #[schema(value_type = Vec<Object>)]
     pub edges: Vec<EdgePresence>,
 }
 

@@ -783,9 +783,31 @@ export interface components {
         };
         /** @description Edges that announced themselves lately. */
         EdgeList: {
-            /** @description `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each. */
-            edges: Record<string, never>[];
+            edges: components["schemas"]["EdgePresence"][];
             total_count: number;
+        };
+        /** @description An edge's periodic "I am here" (core NATS; a missed one only ages it). */
+        EdgePresence: {
+            /** @description The address orchestrators connect to. */
+            address: string;
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int64
+             * @description Bad frames received since the edge started.
+             */
+            bad_frames: number;
+            /**
+             * Format: int64
+             * @description Orchestrator sockets held now.
+             */
+            connections: number;
+            edge_id: string;
+            /**
+             * Format: double
+             * @description `i_am_alive` frames received per second since the last announcement.
+             */
+            heartbeats_per_sec: number;
         };
         /** @description Body of `POST /api/v1/enroll`. */
         EnrollBody: {
@@ -855,8 +877,7 @@ export interface components {
         Envelope_EdgeList: {
             /** @description Edges that announced themselves lately. */
             data: {
-                /** @description `{edge_id, address, connections, heartbeats_per_sec, bad_frames, at}` each. */
-                edges: Record<string, never>[];
+                edges: components["schemas"]["EdgePresence"][];
                 total_count: number;
             };
             message: string;
@@ -1125,7 +1146,7 @@ export interface components {
                 /** @description Sockets held by the edges now. */
                 connected_now: number;
                 /** @description Only for a token holder: the cluster's layout. */
-                edges?: Record<string, never>[] | null;
+                edges?: components["schemas"]["EdgePresence"][] | null;
                 edges_up: number;
                 /** Format: int64 */
                 independent: number;
@@ -1628,7 +1649,7 @@ export interface components {
             /** @description Sockets held by the edges now. */
             connected_now: number;
             /** @description Only for a token holder: the cluster's layout. */
-            edges?: Record<string, never>[] | null;
+            edges?: components["schemas"]["EdgePresence"][] | null;
             edges_up: number;
             /** Format: int64 */
             independent: number;

@@ -1,9 +1,9 @@
 // Shapes of core's answers, shared by the features. Those core declares with a
 // type are generated from its OpenAPI document into ./schema.d.ts
 // (scripts/api_types.sh) and re-exported here by name, the fleet's rows
-// (Organization, Orchestrator) among them; the rest (messages as the dashboard
-// reads them, the overview's edges, the event stream's `stats`) are still
-// written by hand after docs/api.md.
+// (Organization, Orchestrator), the overview and the edges among them; the
+// rest (messages as the dashboard reads them, the event stream's `stats`, the
+// last-seen entries) are still written by hand after docs/api.md.
 
 import type { components } from './schema';
 
@@ -73,7 +73,7 @@ export type LogList = Schemas['LogList'];
 export type InternalHealth = Schemas['InternalHealth'];
 /** `GET /api/v1/controller/health`. */
 export type ControllerHealth = Schemas['ControllerHealth'];
-/** `GET /api/v1/controller/overview` (its `data` is typed by hand as `Overview` below). */
+/** `GET /api/v1/controller/overview`. */
 export type OverviewEnvelope = Schemas['Envelope_Overview'];
 /** `GET /api/v1/controller/edges`. */
 export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
@@ -149,24 +149,11 @@ export interface LogRecord {
   target?: string;
 }
 
-export interface Edge {
-  edge_id: string;
-  address: string;
-  connections: number;
-  heartbeats_per_sec: number;
-  bad_frames: number;
-  at: string;
-}
+/** One edge of `GET /api/v1/controller/edges`, as it announced itself. */
+export type Edge = Schemas['EdgePresence'];
 
-export interface Overview {
-  total_organizations: number;
-  orchestrators: { active: number; inactive: number; independent: number; total: number };
-  connected_now: number;
-  independent: number;
-  pending_messages: number;
-  edges_up: number;
-  edges: Edge[];
-}
+/** `GET /api/v1/controller/overview`'s data (`edges` only for a token holder). */
+export type Overview = Schemas['Overview'];
 
 /**
  * The `stats` event of `/api/v1/events`, every second. Rates are per second,

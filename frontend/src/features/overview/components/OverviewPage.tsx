@@ -26,6 +26,8 @@ export function OverviewPage() {
   const { latest, points } = useStats();
   const liveStatus = useLiveStatus();
   const o = overview.data;
+  // Core leaves the edges out for a reader without a token (PUBLIC_READ_API).
+  const edges = o?.edges ?? [];
   // The stream's figure is newer than the last overview fetch.
   const connected = latest && liveStatus === 'live' ? latest.connected_now : o?.connected_now;
 
@@ -121,7 +123,7 @@ export function OverviewPage() {
             Details
           </Link>
         </div>
-        {!o ? null : !o.edges.length ? (
+        {!o ? null : !edges.length ? (
           <Empty>No edge has announced itself in the last 15 s.</Empty>
         ) : (
           <div className="table-wrap">
@@ -135,7 +137,7 @@ export function OverviewPage() {
                 </tr>
               </thead>
               <tbody>
-                {o.edges.map((e) => (
+                {edges.map((e) => (
                   <tr key={e.edge_id}>
                     <td>{e.edge_id}</td>
                     <td className="mono">{e.address}</td>
