@@ -271,11 +271,11 @@ fn api_state(
             subject: subjects.persist_commands(),
         },
         edges,
-        auth: std::sync::Arc::new(api::auth::AuthSettings {
+        auth: std::sync::Arc::new(api::extract::AuthSettings {
             dev_token_hash: config
                 .dev_bearer_token
                 .as_ref()
-                .map(|t| api::auth::token_hash(t.expose())),
+                .map(|t| api::extract::token_hash(t.expose())),
             public_read: config.public_read_api,
             session_ttl: Duration::from_secs(config.session_ttl_sec),
             session_idle: Duration::from_secs(config.session_idle_sec),

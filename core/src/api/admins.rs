@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit;
-use super::auth::{shortened, Admin, DEV_TOKEN_USER, MAX_PASSWORD_CHARS};
+use super::auth::{shortened, MAX_PASSWORD_CHARS};
 use super::error::ApiError;
 use super::extract::Body;
+use super::extract::{Admin, DEV_TOKEN_USER};
 use super::passwords;
 use super::AppState;
 

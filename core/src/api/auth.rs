@@ -14,12 +14,11 @@ use serde_json::json;
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::Body;
+use super::extract::{token_hash, Admin, Body, DEV_TOKEN_USER};
 use super::login_guard::Refusal;
 use super::passwords::{new_secret, verify};
 use super::AppState;
 
-pub use super::extract::{token_hash, Admin, AuthSettings, Reader, StreamAdmin, DEV_TOKEN_USER};
 pub use super::login_guard::LoginGuard;
 pub use super::passwords::{bootstrap_admin, hash_password};
 pub use super::session_use::SessionUse;

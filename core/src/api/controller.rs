@@ -11,9 +11,9 @@ use moolai_proto::events::EdgePresence;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Admin, Reader};
 use super::error::ApiError;
 use super::extract::Params;
+use super::extract::{Admin, Reader};
 use super::{read, AppState};
 
 /// The controller envelope around every `/api/v1/controller/*` answer.

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
-use super::auth::{token_hash, Admin};
 use super::error::ApiError;
 use super::extract::Body;
+use super::extract::{token_hash, Admin};
 use super::AppState;
 use crate::activity::Kind;
 use crate::persister_client::PersistError;

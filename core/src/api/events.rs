@@ -27,9 +27,9 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-use super::auth::{Reader, StreamAdmin};
 use super::error::{ApiError, FieldError};
 use super::extract::Params;
+use super::extract::{Reader, StreamAdmin};
 use super::AppState;
 use crate::rates;
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit;
-use super::auth::Admin;
 use super::controller::not_found;
 use super::error::ApiError;
+use super::extract::Admin;
 use super::extract::{Body, Id};
 use super::{read, AppState};
 use crate::activity::Kind;

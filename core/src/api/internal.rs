@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Admin;
 use super::controller::{LogPage, LogQuery};
 use super::error::ApiError;
+use super::extract::Admin;
 use super::extract::Params;
 use super::AppState;
 use crate::activity::Activity;

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
-use super::auth::Admin;
 use super::auth::Done;
 use super::controller::not_found;
 use super::error::ApiError;
+use super::extract::Admin;
 use super::extract::{Body, Id, Params};
 use super::read::MessageItem;
 use super::{read, AppState};

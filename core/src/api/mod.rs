@@ -39,7 +39,8 @@ use crate::edges::Edges;
 use crate::live::Live;
 use crate::persister_client::Persister;
 use crate::route::Routes;
-use auth::{AuthSettings, LoginGuard};
+use auth::LoginGuard;
+use extract::AuthSettings;
 
 /// Everything a handler may need; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]

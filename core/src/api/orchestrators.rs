@@ -9,9 +9,9 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::auth::Reader;
 use super::controller::{envelope, not_found, Envelope, Page, PageQuery};
 use super::error::ApiError;
+use super::extract::Reader;
 use super::extract::{Id, Params};
 use super::read::{self, InstanceRow};
 use super::AppState;

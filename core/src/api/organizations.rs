@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
-use super::auth::{Admin, Reader};
 use super::controller::{envelope, not_found, Envelope, Page, PageQuery};
 use super::error::ApiError;
+use super::extract::{Admin, Reader};
 use super::extract::{Body, Id, Params};
 use super::read::OrganizationRow;
 use super::{read, AppState};

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit;
-use super::auth::Admin;
 use super::controller::{envelope, Envelope};
 use super::error::ApiError;
+use super::extract::Admin;
 use super::extract::{Body, Id};
 use super::organizations::NewOrganization;
 use super::read::InstanceRow;

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::audit;
-use super::auth::Admin;
 use super::error::ApiError;
+use super::extract::Admin;
 use super::extract::Id;
 use super::AppState;
 use crate::sessions::CLOSE_TOKEN_REVOKED;
