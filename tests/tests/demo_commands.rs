@@ -144,6 +144,32 @@ fn start_agent(
     (id, child, log)
 }
 
+/// As the reader does after turning independence on: wait until the agent says
+/// it was told, before the next step. Core pushes an orchestrator its newest
+/// rule, so an "on" followed at once by an "off" may reach it as "off" alone.
+async fn told_independence(block: &Block, agents: &[(String, tokio::process::Child, PathBuf)]) {
+    if !block.text.contains("\"is_independent\": true") {
+        return;
+    }
+    let Some((id, _, log)) = agents
+        .iter()
+        .find(|(id, _, _)| block.text.contains(&format!("/{id}/")))
+    else {
+        return;
+    };
+    let told = wait_until(WAIT, || async {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("[O-CCS] independence_update received: independent=true")
+    })
+    .await;
+    assert!(
+        told.is_some(),
+        "agent {id} was not told of its independence (docs/demo.md:{})",
+        block.line
+    );
+}
+
 #[tokio::test]
 async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() {
     let doc = std::fs::read_to_string(repo_root().join("docs/demo.md")).expect("docs/demo.md");
@@ -210,6 +236,7 @@ async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() 
         }
         calls += curl_calls(&block.text);
         ran.push_str(&block.text);
+        told_independence(block, &agents).await;
     }
 
     // The walk-through still covers every API call of spec 004 and the others
