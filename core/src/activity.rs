@@ -1,14 +1,20 @@
 //! The activity feed: the last [`CAPACITY`] things that happened to
 //! orchestrators and organizations, each of a [`Kind`], served at
 //! `/api/v1/internal/activity` and streamed to the dashboard.
+//!
+//! Each entry is recorded by the core replica that saw it happen and shared
+//! with the others on `{p}.cores.activity` ([`Feed::share`], [`follow`]), so
+//! every replica's feed is the whole fleet's.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use futures::StreamExt;
+use moolai_proto::CoreId;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// Entries kept.
 pub const CAPACITY: usize = 1000;
@@ -66,6 +72,27 @@ impl Kind {
     }
 }
 
+impl Kind {
+    const ALL: [Kind; 16] = [
+        Self::Handshake,
+        Self::Keepalive,
+        Self::Disconnect,
+        Self::Provision,
+        Self::MessageSent,
+        Self::Stale,
+        Self::Registered,
+        Self::Deregistered,
+        Self::InstanceCreated,
+        Self::OrganizationCreated,
+        Self::OrganizationUpdated,
+        Self::OrganizationDeleted,
+        Self::Features,
+        Self::Independence,
+        Self::MessageCreated,
+        Self::MessageStatus,
+    ];
+}
+
 /// As its name: [`Kind::as_str`] is the one list of names.
 impl Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -73,8 +100,18 @@ impl Serialize for Kind {
     }
 }
 
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown activity {name:?}")))
+    }
+}
+
 /// One thing that happened.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activity {
     pub timestamp: DateTime<Utc>,
     /// A [`Kind`]'s name: `handshake`, `message_sent`, `registered`, ...
@@ -90,6 +127,8 @@ pub struct Activity {
 #[derive(Clone)]
 pub struct Feed {
     inner: Arc<Mutex<VecDeque<Activity>>>,
+    /// Where this replica's own records go to the others, once shared.
+    outbox: Arc<OnceLock<mpsc::Sender<Activity>>>,
     /// Every record is also broadcast to the dashboard's event streams; a slow
     /// stream misses entries rather than holding anyone up.
     live: broadcast::Sender<Activity>,
@@ -99,6 +138,7 @@ impl Default for Feed {
     fn default() -> Self {
         Self {
             inner: Arc::default(),
+            outbox: Arc::default(),
             live: broadcast::channel(1024).0,
         }
     }
@@ -107,17 +147,48 @@ impl Default for Feed {
 impl Feed {
     /// Records `kind` with `data`.
     pub fn record(&self, kind: Kind, data: Value) {
-        let mut feed = self.inner.lock().expect("activity lock");
-        if feed.len() == CAPACITY {
-            feed.pop_front();
-        }
         let activity = Activity {
             timestamp: Utc::now(),
             kind,
             data,
         };
+        if let Some(outbox) = self.outbox.get() {
+            // Full: the bus is slow; the others miss an entry, nothing waits.
+            let _ = outbox.try_send(activity.clone());
+        }
+        self.keep(activity);
+    }
+
+    fn keep(&self, activity: Activity) {
+        let mut feed = self.inner.lock().expect("activity lock");
+        if feed.len() == CAPACITY {
+            feed.pop_front();
+        }
         feed.push_back(activity.clone());
         let _ = self.live.send(activity); // no subscriber is fine
+    }
+
+    /// From now on, sends this replica's records to the other replicas.
+    pub fn share(
+        &self,
+        nats: async_nats::Client,
+        subject: String,
+        me: CoreId,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (tx, mut rx) = mpsc::channel::<Activity>(OUTBOX);
+        let _ = self.outbox.set(tx);
+        async move {
+            while let Some(activity) = rx.recv().await {
+                let shared = Shared {
+                    from: me.clone(),
+                    activity,
+                };
+                let payload = serde_json::to_vec(&shared).unwrap_or_default();
+                if let Err(err) = nats.publish(subject.clone(), payload.into()).await {
+                    tracing::debug!(%err, "activity not shared");
+                }
+            }
+        }
     }
 
     /// Records from now on, as they happen.
@@ -140,6 +211,39 @@ impl Feed {
             .take(limit)
             .cloned()
             .collect()
+    }
+}
+
+/// Entries waiting to go to the other replicas.
+const OUTBOX: usize = 1024;
+
+/// An entry as it travels between replicas.
+#[derive(Serialize, Deserialize)]
+struct Shared {
+    from: CoreId,
+    activity: Activity,
+}
+
+/// Keeps the other replicas' entries in `feed` until `shutdown`.
+pub async fn follow(
+    nats: async_nats::Client,
+    subject: String,
+    me: CoreId,
+    feed: Feed,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), async_nats::Error> {
+    let mut sub = nats.subscribe(subject).await?;
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            msg = sub.next() => msg,
+        };
+        let Some(msg) = msg else { return Ok(()) };
+        match serde_json::from_slice::<Shared>(&msg.payload) {
+            Ok(shared) if shared.from != me => feed.keep(shared.activity),
+            Ok(_) => {}
+            Err(err) => tracing::debug!(%err, "undecodable activity from a core replica"),
+        }
     }
 }
 

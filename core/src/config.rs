@@ -20,6 +20,11 @@ pub struct Config {
     /// Address of the REST API, dashboard, /healthz and /readyz.
     #[arg(long, env = "CORE_LISTEN", default_value = "0.0.0.0:8765")]
     pub listen: SocketAddr,
+    /// This replica's name among the core replicas (`GET /controller/cores`,
+    /// its presence subject); made up at start when unset. Replicas need no
+    /// other setting to share the work: start any number with the same ones.
+    #[arg(long, env = "CORE_ID")]
+    pub core_id: Option<moolai_proto::CoreId>,
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`.
     #[command(flatten)]
     pub tls: moolai_kit::flags::TlsFlags,

@@ -1,5 +1,12 @@
 //! Decides each `i_am_alive` from memory and hands accepted ones to the persister.
 //!
+//! With several core replicas, each edge batch is decided by one of them (queue
+//! group `core`: NATS hands every batch to one member, and stops handing them to
+//! a member whose connection is gone), so a heartbeat is logged and recorded
+//! once. Every replica also follows all batches for its own view ([`follow`]):
+//! the last keepalive of each connection and the rates the dashboard shows,
+//! whichever replica a reader asks.
+//!
 //! Heartbeats arrive on core NATS in per-edge batches (`{p}.heartbeats.*`): one
 //! lost on the way is replaced by the next within an interval, so they need no
 //! stream of their own.
@@ -71,7 +78,9 @@ pub async fn receive(
         processed: metrics::counter!("moolai_core_heartbeats_total", "decision" => "processed"),
         ignored: metrics::counter!("moolai_core_heartbeats_total", "decision" => "ignored"),
     };
-    let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
+    let mut sub = nats
+        .queue_subscribe(subjects.all_heartbeats(), QUEUE_GROUP.to_owned())
+        .await?;
     loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -91,6 +100,37 @@ pub async fn receive(
     }
 }
 
+/// The queue group the replicas decide heartbeats in.
+const QUEUE_GROUP: &str = "core";
+
+/// Keeps this replica's view of heartbeats (last keepalive, counts) until
+/// `shutdown`, whichever replica decides them.
+pub async fn follow(
+    nats: async_nats::Client,
+    subjects: Subjects,
+    live: Live,
+    shutdown: CancellationToken,
+) -> Result<(), async_nats::Error> {
+    let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            msg = sub.next() => msg,
+        };
+        let Some(msg) = msg else { return Ok(()) };
+        // Undecodable batches are reported once, by the replica deciding them.
+        if let Ok(batch) = serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
+            for beat in batch.beats {
+                if live.rule(&beat.orchestrator_id).is_independent {
+                    live.note_ignored();
+                } else {
+                    live.touch(&beat.orchestrator_id, beat.conn_id, beat.at);
+                }
+            }
+        }
+    }
+}
+
 /// Metric handles resolved once, not per heartbeat.
 struct Counts {
     processed: metrics::Counter,
@@ -104,7 +144,6 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
     let loud = live.should_log(id, hb.conn_id);
     if live.rule(id).is_independent {
         counts.ignored.increment(1);
-        live.note_ignored();
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
@@ -117,7 +156,6 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }
     counts.processed.increment(1);
-    live.touch(id, hb.conn_id, hb.at);
     Some(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,
         conn_id: hb.conn_id,

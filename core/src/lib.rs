@@ -5,8 +5,10 @@
 
 pub mod activity;
 pub mod api;
+pub mod changes;
 pub mod cluster_logs;
 pub mod config;
+pub mod duties;
 pub mod edges;
 pub mod error;
 pub mod heartbeats;
@@ -15,6 +17,8 @@ pub mod liveness;
 pub mod persister_client;
 pub mod push;
 pub mod rates;
+pub mod replica;
+pub mod replicas;
 pub mod requests;
 pub mod route;
 pub mod sessions;
@@ -61,14 +65,8 @@ pub async fn run(
         .await
         .map_err(StartError::JetStream)?;
 
-    let live = Live::default();
-    let known = load_state(&pool, &live).await;
-    tracing::info!(
-        known,
-        connected = live.connected(),
-        "state rebuilt from the database"
-    );
-
+    let tasks = TaskTracker::new();
+    let live = live_view(&pool, &js, &nats, &subjects, &tasks, &shutdown).await;
     let routes = route::Routes::new(nats.clone(), subjects.clone());
     let sessions = Sessions {
         live: live.clone(),
@@ -77,35 +75,42 @@ pub async fn run(
         pool: pool.clone(),
         feed: activity::Feed::default(),
     };
-    let tasks = TaskTracker::new();
     spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
     moolai_kit::logbuf::set_capacity(config.log_buffer_size);
     let logs = cluster_logs::collect(nats.clone(), subjects.clone(), shutdown.clone());
     tasks.spawn(log_exit("cluster logs", logs));
-    let edges = edges::Edges::default();
-    let presence = edges::listen(
-        nats.clone(),
-        subjects.clone(),
-        edges.clone(),
-        shutdown.clone(),
-    );
-    tasks.spawn(log_exit("edge presence", presence));
-
-    let tokens = token_signing(&config, &js, &subjects, &pool).await?;
+    let tokens = token_signing(&config, &js, &subjects).await?;
+    let replica = replica::Replica::start(&config, &js, &subjects, &listener).await?;
     let state = api_state(
         &config,
         &sessions,
         &nats,
         &subjects,
-        edges.clone(),
         tokens,
+        &replica,
         shutdown.clone(),
     );
-    spawn_rates_and_liveness(&config, &tasks, &state, &sessions, edges, &shutdown);
-    bootstrap_first_admin(&config, &tasks, &state, &pool, &shutdown).await;
-    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir).merge(
-        health::router(health::nats_and_db(nats.clone(), pool.clone())),
+    let presence = edges::listen(
+        nats.clone(),
+        subjects.clone(),
+        state.edges.clone(),
+        shutdown.clone(),
     );
+    tasks.spawn(log_exit("edge presence", presence));
+    spawn_rates_and_liveness(
+        &config,
+        &tasks,
+        &state,
+        &sessions,
+        &replica.duties,
+        &shutdown,
+    );
+    replica
+        .spawn(&config, &tasks, &state, &nats, &subjects, &shutdown)
+        .await;
+    let ready = replica::readiness(&nats, &pool, &replica.duties);
+    let app = api::router(state, &config.allowed_origins, &config.dashboard_dir)
+        .merge(health::router(ready));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
     let options = serve::ServeOptions {
@@ -128,10 +133,11 @@ fn spawn_rates_and_liveness(
     tasks: &TaskTracker,
     state: &api::AppState,
     sessions: &Sessions,
-    edges: edges::Edges,
+    duties: &duties::Duties,
     shutdown: &CancellationToken,
 ) {
     let live = sessions.live.clone();
+    let edges = state.edges.clone();
     let rates = state
         .rates
         .clone()
@@ -144,43 +150,9 @@ fn spawn_rates_and_liveness(
         feed: sessions.feed.clone(),
         ttl: Duration::from_secs(config.heartbeat_ttl_sec),
         every: Duration::from_millis(config.liveness_sweep_ms.max(50)),
+        duties: duties.clone(),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
-}
-
-/// Creates `ADMIN_USERNAME` (or applies a changed `ADMIN_PASSWORD`). Waits a
-/// little so a fresh stack accepts its admin's first login; if the persister is
-/// not up yet, finishes in the background.
-async fn bootstrap_first_admin(
-    config: &Config,
-    tasks: &TaskTracker,
-    state: &api::AppState,
-    pool: &PgPool,
-    shutdown: &CancellationToken,
-) {
-    let bootstrap = api::auth::bootstrap_admin(
-        pool.clone(),
-        state.persister.clone(),
-        config.admin_username.clone(),
-        config
-            .admin_password
-            .as_ref()
-            .map(|p| p.expose().to_owned()),
-    );
-    let mut bootstrap = Box::pin(bootstrap);
-    if tokio::time::timeout(Duration::from_secs(10), &mut bootstrap)
-        .await
-        .is_err()
-    {
-        tracing::warn!("first admin not created yet (persister unavailable?); still trying");
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            tokio::select! {
-                _ = bootstrap => {},
-                _ = stop.cancelled() => {},
-            }
-        });
-    }
 }
 
 /// The HTTP server's bounds (TLS is added by the caller).
@@ -192,6 +164,35 @@ fn serve_options(config: &Config) -> serve::ServeOptions {
         max_connections_per_address: config.http_max_connections_per_address,
         tls: None,
     }
+}
+
+/// The live view: loaded from the database, then kept by this replica's own
+/// view of the events stream from shortly before the load on.
+async fn live_view(
+    pool: &PgPool,
+    js: &jetstream::Context,
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Live {
+    let live = Live::default();
+    let loaded_at = chrono::Utc::now();
+    let known = load_state(pool, &live).await;
+    tracing::info!(
+        known,
+        connected = live.connected(),
+        "state rebuilt from the database"
+    );
+    tasks.spawn(sessions::follow(
+        js.clone(),
+        nats.clone(),
+        subjects.clone(),
+        live.clone(),
+        loaded_at,
+        shutdown.clone(),
+    ));
+    live
 }
 
 /// Loads rules and open connections; core still starts with an empty view if the
@@ -232,6 +233,13 @@ async fn spawn_bus_tasks(
         shutdown.clone(),
     );
     tasks.spawn(log_exit("heartbeats", receive));
+    let follow = heartbeats::follow(
+        nats.clone(),
+        subjects.clone(),
+        sessions.live.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(log_exit("heartbeat view", follow));
     tasks.spawn(heartbeats::flush_loop(
         js.clone(),
         subjects.clone(),
@@ -255,8 +263,8 @@ fn api_state(
     sessions: &Sessions,
     nats: &async_nats::Client,
     subjects: &Subjects,
-    edges: edges::Edges,
     tokens: Option<api::tokens::Tokens>,
+    replica: &replica::Replica,
     shutdown: CancellationToken,
 ) -> api::AppState {
     api::AppState {
@@ -270,7 +278,7 @@ fn api_state(
             nats: nats.clone(),
             subject: subjects.persist_commands(),
         },
-        edges,
+        edges: edges::Edges::default(),
         auth: std::sync::Arc::new(api::extract::AuthSettings {
             dev_token_hash: config
                 .dev_bearer_token
@@ -284,17 +292,25 @@ fn api_state(
         sessions: api::auth::SessionUse::default(),
         tokens,
         rates: rates::Rates::default(),
+        changes: changes::Changes::new(
+            replica.id.clone(),
+            sessions.live.clone(),
+            sessions.pushes.clone(),
+            nats.clone(),
+            subjects,
+        ),
+        cores: replica.cores.clone(),
+        core_id: replica.id.clone(),
         shutdown,
     }
 }
 
-/// With `ORCHESTRATOR_TOKEN_SECRET`, opens the generations bucket and brings it up to
-/// date with the database.
+/// With `ORCHESTRATOR_TOKEN_SECRET`, opens the generations bucket (the duty
+/// holder brings it up to date with the database: `singletons`).
 async fn token_signing(
     config: &Config,
     js: &jetstream::Context,
     subjects: &Subjects,
-    pool: &PgPool,
 ) -> Result<Option<api::tokens::Tokens>, StartError> {
     let Some(secret) = &config.orchestrator_token_secret else {
         return Ok(None);
@@ -302,17 +318,24 @@ async fn token_signing(
     let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
         .map_err(StartError::JetStream)?;
-    match api::tokens::sync(pool, &kv).await {
-        Ok(n) => tracing::info!(orchestrators = n, "token generations published"),
-        Err(err) => tracing::warn!(%err, "token generations not synced from the database"),
-    }
     Ok(Some(api::tokens::Tokens {
         secret: secret.expose().as_bytes().to_vec(),
         kv,
     }))
 }
 
-async fn log_exit(
+/// Runs `work` until it ends or `shutdown` comes.
+pub(crate) async fn until_cancelled(
+    work: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        _ = work => {},
+        _ = shutdown.cancelled() => {},
+    }
+}
+
+pub(crate) async fn log_exit(
     what: &'static str,
     task: impl std::future::Future<Output = Result<(), async_nats::Error>>,
 ) {

@@ -15,6 +15,7 @@ use dashmap::DashMap;
 use moolai_proto::events::ConnId;
 use moolai_proto::{EdgeId, OrchestratorId};
 use serde_json::{Map, Value};
+use tokio::sync::watch;
 
 /// One connected orchestrator.
 #[derive(Debug, Clone)]
@@ -43,7 +44,6 @@ pub struct Live {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     connections: DashMap<OrchestratorId, Connection>,
     rules: DashMap<OrchestratorId, Rule>,
@@ -56,6 +56,27 @@ struct Inner {
     processed: AtomicU64,
     /// Heartbeats ignored (independent orchestrators) since start.
     ignored: AtomicU64,
+    /// The connection each newest one replaced, until the replica deciding
+    /// that handshake has closed it: the view and the decision are two
+    /// consumers (see `sessions`), and either may see the handshake first.
+    superseded: DashMap<OrchestratorId, (ConnId, Connection)>,
+    /// The events stream's sequence this view has applied up to.
+    applied: watch::Sender<u64>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            connections: DashMap::default(),
+            rules: DashMap::default(),
+            deregistered: dashmap::DashSet::default(),
+            logged: DashMap::default(),
+            processed: AtomicU64::default(),
+            ignored: AtomicU64::default(),
+            superseded: DashMap::default(),
+            applied: watch::Sender::new(0),
+        }
+    }
 }
 
 /// What registering a connection displaced.
@@ -92,9 +113,42 @@ impl Live {
                 if o.get().connected_at > conn.connected_at {
                     return Registered::Stale;
                 }
-                Registered::Superseded(o.insert(conn))
+                let new_conn = conn.conn_id;
+                let old = o.insert(conn);
+                let id = o.key().clone();
+                drop(o);
+                self.inner.superseded.insert(id, (new_conn, old.clone()));
+                Registered::Superseded(old)
             }
         }
+    }
+
+    /// The connection `new_conn` replaced, once: whoever closes it takes it.
+    pub fn take_superseded(&self, id: &OrchestratorId, new_conn: ConnId) -> Option<Connection> {
+        self.inner
+            .superseded
+            .remove_if(id, |_, (by, _)| *by == new_conn)
+            .map(|(_, (_, old))| old)
+    }
+
+    /// Notes that the view has applied the events stream up to `sequence`.
+    pub fn applied(&self, sequence: u64) {
+        self.inner.applied.send_if_modified(|seen| {
+            let newer = sequence > *seen;
+            if newer {
+                *seen = sequence;
+            }
+            newer
+        });
+    }
+
+    /// Waits until the view has applied the events stream up to `sequence`, or
+    /// `limit` has passed (a view that lags is still better than no decision);
+    /// whether it got there.
+    pub async fn caught_up(&self, sequence: u64, limit: Duration) -> bool {
+        let mut seen = self.inner.applied.subscribe();
+        let reached = tokio::time::timeout(limit, seen.wait_for(|seen| *seen >= sequence)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     /// Forgets a connection if it is still the current one; returns whether it was.
@@ -164,13 +218,20 @@ impl Live {
     /// Sets the rule for `id` unless a newer revision is known already (two API
     /// calls may finish in either order); returns the rule in force.
     pub fn set_rule(&self, id: OrchestratorId, rule: Rule) -> Rule {
-        // A rule change is a change: the next heartbeat's verdict is logged at once.
-        self.inner.logged.remove(&id);
-        let mut current = self.inner.rules.entry(id).or_insert(rule);
-        if rule.revision >= current.revision {
-            *current = rule;
+        let (now, changed) = {
+            let mut current = self.inner.rules.entry(id.clone()).or_default();
+            let changed = rule.revision >= current.revision && *current != rule;
+            if rule.revision >= current.revision {
+                *current = rule;
+            }
+            (*current, changed)
+        };
+        // A rule change is a change: the next heartbeat's verdict is logged at
+        // once. The same rule read again (a periodic reload) is not.
+        if changed {
+            self.inner.logged.remove(&id);
         }
-        *current
+        now
     }
 
     /// Marks `id` as removed by an administrator (or, with `false`, registered again).
@@ -179,6 +240,14 @@ impl Live {
             self.inner.deregistered.insert(id.clone());
         } else {
             self.inner.deregistered.remove(id);
+        }
+    }
+
+    /// Replaces the deregistered set with the database's.
+    pub fn replace_deregistered(&self, gone: std::collections::HashSet<OrchestratorId>) {
+        self.inner.deregistered.retain(|id| gone.contains(id));
+        for id in gone {
+            self.inner.deregistered.insert(id);
         }
     }
 

@@ -2,15 +2,23 @@
 //! been processed for `HEARTBEAT_TTL_SEC` is marked inactive (health `unknown`), and
 //! connections held by an edge that stopped announcing itself are forgotten — so an
 //! edge that dies without a goodbye leaves nothing `active` past the TTL.
+//!
+//! Every replica forgets the lost edges' connections in its own view; only the
+//! holder of the singleton duties sweeps the database, its command fenced by
+//! its lease. After taking the duties over from another replica it waits
+//! [`TAKEOVER_GRACE`] first, as Nomad gives nodes a grace period after a leader
+//! change: heartbeats the old holder decided but had not flushed yet must not
+//! turn into inactive orchestrators.
 
 use std::time::Duration;
 
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{Command, Fence};
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Feed, Kind};
+use crate::duties::Duties;
 use crate::edges::{Edges, UP_WITHIN};
 use crate::live::Live;
 use crate::persister_client::Persister;
@@ -23,13 +31,18 @@ pub struct Sweeper {
     pub feed: Feed,
     pub ttl: Duration,
     pub every: Duration,
+    pub duties: Duties,
 }
+
+/// How long a replica that took the duties over waits before its first sweep.
+pub const TAKEOVER_GRACE: Duration = Duration::from_secs(5);
 
 impl Sweeper {
     /// Sweeps every `every` until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let started = Instant::now();
         let mut tick = tokio::time::interval(self.every);
+        let mut since: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -41,7 +54,15 @@ impl Sweeper {
             if started.elapsed() > UP_WITHIN {
                 self.forget_lost_edges();
             }
-            self.expire().await;
+            let Some(lease) = self.duties.held() else {
+                since = None;
+                continue;
+            };
+            let held_for = since.get_or_insert_with(Instant::now).elapsed();
+            if lease.took_over && held_for < TAKEOVER_GRACE {
+                continue;
+            }
+            self.expire(lease.fence).await;
         }
     }
 
@@ -52,6 +73,10 @@ impl Sweeper {
                 continue;
             };
             if !up.contains(&conn.edge_id) && self.live.unregister(&id, conn.conn_id) {
+                // Every replica forgets; the duty holder alone tells.
+                if self.duties.held().is_none() {
+                    continue;
+                }
                 tracing::warn!(orchestrator_id = %id, edge_id = %conn.edge_id, "edge stopped announcing; connection forgotten");
                 self.feed.record(
                     Kind::Disconnect,
@@ -61,9 +86,10 @@ impl Sweeper {
         }
     }
 
-    async fn expire(&self) {
+    async fn expire(&self, fence: Fence) {
         let command = Command::ExpireStale {
             ttl_sec: self.ttl.as_secs().max(1),
+            fence: Some(fence),
         };
         match self.persister.run(&command).await {
             Ok(ids) => {

@@ -1,5 +1,13 @@
-//! Follows handshakes and disconnects (durable consumer `core` on the events
-//! stream): supersedes older connections, provisions new ones, keeps the live view.
+//! Follows handshakes and disconnects on the events stream, in two ways:
+//!
+//! - the **view** ([`follow`]): every core replica reads every handshake and
+//!   disconnect through its own ordered consumer and keeps its live view, so
+//!   any replica lists the whole fleet;
+//! - the **decisions** (durable consumer `core`, shared): each event goes to
+//!   one replica, which supersedes older connections, refuses deregistered
+//!   orchestrators and provisions new ones — once, whichever replica it is.
+//!   Before deciding, a replica waits until its view has applied the stream up
+//!   to that event, so it decides on what the view says then.
 //!
 //! Events of one orchestrator must be handled in order (a disconnect overtaking its
 //! handshake would leave a ghost), while different orchestrators need not wait for
@@ -11,13 +19,15 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use async_nats::jetstream::{
+    self, consumer::pull, consumer::push, consumer::AckPolicy, consumer::DeliverPolicy,
+};
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use moolai_proto::events::{DisconnectEvent, Event, HandshakeEvent};
 use moolai_proto::frames::{timestamp, Independence, ServerFrame};
 use moolai_proto::subjects::CORE_CONSUMER;
-use moolai_proto::{EventKind, Subjects};
+use moolai_proto::{EventKind, OrchestratorId, Subjects};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -25,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::activity::{Feed, Kind};
-use crate::live::{Connection, Live, Registered, Rule};
+use crate::live::{Connection, Live, Rule};
 use crate::push::Pushes;
 use crate::route::Routes;
 
@@ -73,6 +83,99 @@ pub async fn consumer(
         )
         .await?;
     Ok(consumer)
+}
+
+/// How far back a starting view reads: events the persister may not have
+/// written yet when the state was loaded from the database.
+const VIEW_OVERLAP: Duration = Duration::from_secs(60);
+/// Longest a decision waits for this replica's view to catch up.
+const VIEW_WAIT: Duration = Duration::from_secs(5);
+
+/// Keeps the live view from every handshake and disconnect since `loaded_at`
+/// (less an overlap; replaying one is harmless) until `shutdown`. An ordered
+/// consumer of this replica's own, remade by the client after a gap.
+pub async fn follow(
+    js: jetstream::Context,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    live: Live,
+    loaded_at: chrono::DateTime<chrono::Utc>,
+    shutdown: CancellationToken,
+) {
+    let start = loaded_at - chrono::Duration::from_std(VIEW_OVERLAP).unwrap_or_default();
+    while !shutdown.is_cancelled() {
+        match view_messages(&js, &nats, &subjects, start).await {
+            Ok(messages) => apply_all(messages, &live, &shutdown).await,
+            Err(err) => tracing::error!(%err, "live view consumer cannot be opened; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn view_messages(
+    js: &jetstream::Context,
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Result<push::Ordered, async_nats::Error> {
+    let start_time = time::OffsetDateTime::from_unix_timestamp(start.timestamp())?;
+    let stream = js.get_stream(subjects.events_stream()).await?;
+    let consumer = stream
+        .create_consumer(push::OrderedConfig {
+            deliver_subject: nats.new_inbox(),
+            filter_subjects: vec![
+                subjects.events_of(EventKind::Handshake),
+                subjects.events_of(EventKind::Disconnect),
+            ],
+            deliver_policy: DeliverPolicy::ByStartTime { start_time },
+            ..Default::default()
+        })
+        .await?;
+    Ok(consumer.messages().await?)
+}
+
+async fn apply_all(mut messages: push::Ordered, live: &Live, shutdown: &CancellationToken) {
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = messages.next() => next,
+        };
+        match next {
+            Some(Ok(msg)) => apply(live, &msg),
+            Some(Err(err)) => tracing::warn!(%err, "live view consumer hiccup"),
+            None => return,
+        }
+    }
+}
+
+/// Applies one event to the view; no decision, no push, no log line.
+fn apply(live: &Live, msg: &Message) {
+    match serde_json::from_slice::<Event>(&msg.payload) {
+        Ok(Event::Handshake(e)) if !live.is_deregistered(&e.orchestrator_id) => {
+            live.register(e.orchestrator_id.clone(), connection(&e));
+        }
+        Ok(Event::Disconnect(e)) => {
+            live.unregister(&e.orchestrator_id, e.conn_id);
+        }
+        _ => {}
+    }
+    if let Ok(info) = msg.info() {
+        live.applied(info.stream_sequence);
+    }
+}
+
+fn connection(e: &HandshakeEvent) -> Connection {
+    Connection {
+        edge_id: e.edge_id.clone(),
+        conn_id: e.conn_id,
+        connected_at: e.at,
+        last_keepalive: None,
+        metadata: e.metadata.clone(),
+        provision_config_capable: e.provision_config_capable,
+    }
 }
 
 /// Short pulls with idle heartbeats: after a NATS node dies, a missing pull is
@@ -151,6 +254,18 @@ fn worker_for(subject: &str) -> usize {
 
 async fn worker(sessions: Sessions, mut rx: mpsc::Receiver<Message>) {
     while let Some(msg) = rx.recv().await {
+        if let Ok(info) = msg.info() {
+            if !sessions
+                .live
+                .caught_up(info.stream_sequence, VIEW_WAIT)
+                .await
+            {
+                tracing::warn!(
+                    sequence = info.stream_sequence,
+                    "deciding before the live view caught up"
+                );
+            }
+        }
         let outcome = match serde_json::from_slice::<Event>(&msg.payload) {
             Ok(Event::Handshake(e)) => sessions.on_handshake(e).await,
             Ok(Event::Disconnect(e)) => {
@@ -182,14 +297,7 @@ impl Sessions {
     #[tracing::instrument(skip_all, fields(orchestrator_id = %e.orchestrator_id, edge_id = %e.edge_id, conn_id = %e.conn_id))]
     async fn on_handshake(&self, e: HandshakeEvent) -> Result<(), async_nats::Error> {
         let id = e.orchestrator_id.clone();
-        let conn = Connection {
-            edge_id: e.edge_id,
-            conn_id: e.conn_id,
-            connected_at: e.at,
-            last_keepalive: None,
-            metadata: e.metadata,
-            provision_config_capable: e.provision_config_capable,
-        };
+        let conn = connection(&e);
         if self.live.is_deregistered(&id) {
             // Removed by an administrator: refused until registered again. The edge
             // has acknowledged the handshake already (it waits only for the stream),
@@ -200,31 +308,41 @@ impl Sessions {
                 .await?;
             return Ok(());
         }
-        match self.live.register(id.clone(), conn.clone()) {
-            Registered::Stale => {
+        match self.live.connection(&id) {
+            Some(current) if current.conn_id == conn.conn_id => {}
+            Some(current) if current.connected_at > conn.connected_at => {
                 // A newer connection won already; this one must not linger either.
                 self.routes
                     .close(&id, &conn, CLOSE_SUPERSEDED, "superseded")
                     .await?;
                 return Ok(());
             }
-            Registered::Superseded(old) => {
-                tracing::info!(old_conn_id = %old.conn_id, old_edge_id = %old.edge_id, "superseding older connection");
-                self.routes
-                    .close(&id, &old, CLOSE_SUPERSEDED, "superseded")
-                    .await?;
-                tracing::info!("[C-OCS] Orchestrator {id} connected");
-            }
-            Registered::New => tracing::info!("[C-OCS] Orchestrator {id} connected"),
-            Registered::Again => {}
+            // Gone again before this decision: nothing to provision.
+            _ => return Ok(()),
         }
+        if let Some(old) = self.live.take_superseded(&id, conn.conn_id) {
+            tracing::info!(old_conn_id = %old.conn_id, old_edge_id = %old.edge_id, "superseding older connection");
+            self.routes
+                .close(&id, &old, CLOSE_SUPERSEDED, "superseded")
+                .await?;
+        }
+        tracing::info!("[C-OCS] Orchestrator {id} connected");
         self.feed.record(
             Kind::Handshake,
             json!({"orchestrator_id": id, "edge_id": conn.edge_id}),
         );
-        // Configuration, independence, and every controller message not acknowledged
-        // yet (delivered again at each reconnect, held while independent).
-        let welcome = self.pushes.welcome(&id, &conn).await?;
+        self.welcome(&id, &conn).await
+    }
+
+    /// Configuration, independence, and every controller message not
+    /// acknowledged yet (delivered again at each reconnect, held while
+    /// independent).
+    async fn welcome(
+        &self,
+        id: &OrchestratorId,
+        conn: &Connection,
+    ) -> Result<(), async_nats::Error> {
+        let welcome = self.pushes.welcome(id, conn).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
             .record(Kind::Provision, json!({"orchestrator_id": id}));
@@ -239,9 +357,11 @@ impl Sessions {
         Ok(())
     }
 
+    /// Logged when it leaves the orchestrator unconnected (the view has
+    /// applied it already); a superseded connection's goodbye is not news.
     fn on_disconnect(&self, e: DisconnectEvent) {
         let id = &e.orchestrator_id;
-        if self.live.unregister(id, e.conn_id) {
+        if self.live.connection(id).is_none() {
             tracing::info!(orchestrator_id = %id, conn_id = %e.conn_id, reason = %e.reason,
                 "[C-OCS] Orchestrator {id} disconnected");
             self.feed.record(

@@ -80,17 +80,44 @@ pub async fn load(pool: &PgPool, live: &Live) -> Result<usize, sqlx::Error> {
             live.register(id, conn);
         }
     }
+    load_deregistered(pool, live).await?;
+    Ok(count)
+}
+
+/// Reloads every rule and the deregistered set: what a replica that missed a
+/// change from another replica catches up with.
+pub async fn load_rules(pool: &PgPool, live: &Live) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, bool, bool, i64)> = sqlx::query_as(
+        "SELECT orchestrator_id, is_independent, privacy_mode, rule_revision
+           FROM orchestrator_instances",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, is_independent, privacy_mode, revision) in rows {
+        let Ok(id) = OrchestratorId::parse(id) else {
+            continue;
+        };
+        let rule = Rule {
+            is_independent,
+            privacy_mode,
+            revision,
+        };
+        live.set_rule(id, rule);
+    }
+    load_deregistered(pool, live).await
+}
+
+async fn load_deregistered(pool: &PgPool, live: &Live) -> Result<(), sqlx::Error> {
     let gone: Vec<String> =
         sqlx::query_scalar("SELECT orchestrator_id FROM deregistered_orchestrators")
             .fetch_all(pool)
             .await?;
-    for id in gone
+    let gone = gone
         .into_iter()
         .filter_map(|id| OrchestratorId::parse(id).ok())
-    {
-        live.set_deregistered(&id, true);
-    }
-    Ok(count)
+        .collect();
+    live.replace_deregistered(gone);
+    Ok(())
 }
 
 fn open_connection(row: &sqlx::postgres::PgRow) -> Result<Option<Connection>, sqlx::Error> {

@@ -38,7 +38,7 @@ impl Bounds {
                     Ok(())
                 }
             }
-            Command::ExpireStale { ttl_sec } if *ttl_sec == 0 => {
+            Command::ExpireStale { ttl_sec, .. } if *ttl_sec == 0 => {
                 Err("expire_stale with ttl_sec 0 would expire every orchestrator".into())
             }
             _ => Ok(()),
@@ -99,10 +99,22 @@ mod tests {
         let bounds = an_hour();
         let now = Utc::now();
         assert!(bounds
-            .check(&Command::ExpireStale { ttl_sec: 0 }, now)
+            .check(
+                &Command::ExpireStale {
+                    ttl_sec: 0,
+                    fence: None
+                },
+                now
+            )
             .is_err());
         assert!(bounds
-            .check(&Command::ExpireStale { ttl_sec: 1 }, now)
+            .check(
+                &Command::ExpireStale {
+                    ttl_sec: 1,
+                    fence: None
+                },
+                now
+            )
             .is_ok());
         assert!(bounds.check(&Command::Ping, now).is_ok());
     }

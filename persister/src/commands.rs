@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_nats::Subscriber;
 use bytes::Bytes;
 use futures::StreamExt;
-use moolai_proto::commands::{AuditEntry, Command, Failure, Reply, Request};
+use moolai_proto::commands::{AuditEntry, Command, Failure, Fence, Reply, Request};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
@@ -246,7 +246,7 @@ async fn apply_fleet(tx: &mut PgConnection, command: &Command) -> Option<Outcome
             sql::bump_token_generation(tx, id.as_str()).await,
             id.as_str(),
         ),
-        Command::ExpireStale { ttl_sec } => sql::expire_stale(tx, *ttl_sec).await.map(Ok),
+        Command::ExpireStale { ttl_sec, fence } => expire_stale(tx, *ttl_sec, *fence).await,
         _ => return None,
     };
     Some(outcome)
@@ -333,6 +333,19 @@ fn completed_detail(entry: &AuditEntry, answer: &Value) -> Value {
 }
 
 /// A row, or "not found" naming `what`.
+/// The liveness sweep, refused when a newer duty holder has swept already.
+async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64, fence: Option<Fence>) -> Outcome {
+    if let Some(fence) = fence {
+        if !sql::advance_fence(tx, "singleton", fence).await? {
+            return Ok(Err((
+                Failure::Conflict,
+                "fenced: a newer core holds the singleton duties".into(),
+            )));
+        }
+    }
+    sql::expire_stale(tx, ttl_sec).await.map(Ok)
+}
+
 fn found(row: Result<Option<Value>, sqlx::Error>, what: &str) -> Outcome {
     Ok(row?.ok_or((Failure::NotFound, format!("{what} not found"))))
 }

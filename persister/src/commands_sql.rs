@@ -419,6 +419,28 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
     Ok(json!(ids))
 }
 
+/// Records `fence` as the newest of `duty` unless a newer one is recorded;
+/// `false` when it is older (its holder lost the lease). The row lock orders
+/// two sweeps racing each other.
+pub async fn advance_fence(
+    tx: &mut PgConnection,
+    duty: &str,
+    fence: moolai_proto::commands::Fence,
+) -> Result<bool, sqlx::Error> {
+    let advanced: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO core_duty_fences AS f (duty, epoch, revision) VALUES ($1, $2, $3)
+         ON CONFLICT (duty) DO UPDATE SET epoch = EXCLUDED.epoch, revision = EXCLUDED.revision
+          WHERE (f.epoch, f.revision) <= (EXCLUDED.epoch, EXCLUDED.revision)
+         RETURNING 1",
+    )
+    .bind(duty)
+    .bind(fence.epoch)
+    .bind(fence.revision as i64)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(advanced.is_some())
+}
+
 pub async fn audit(
     tx: &mut PgConnection,
     actor: &str,

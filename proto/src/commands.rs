@@ -179,10 +179,27 @@ pub enum Command {
     /// last processed heartbeat is older than `ttl_sec`; answers their ids.
     ExpireStale {
         ttl_sec: u64,
+        /// The sweeping core's duty lease; absent from a core that predates
+        /// replication (its sweep is then not fenced).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fence: Option<Fence>,
     },
     /// Answered at once (with the database's reachability) so core can say whether
     /// a persister is up.
     Ping,
+}
+
+/// Proof that a singleton duty's write comes from the current holder of the
+/// duty lease (core's `duties` module): the lease bucket's creation time and
+/// the lease's revision, compared in that order. The persister refuses a fence
+/// older than the newest it has recorded, so a core that lost its lease while
+/// paused cannot write after its successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Fence {
+    /// Milliseconds since 1970 at which the lease bucket was made (revisions
+    /// start again in a bucket made anew).
+    pub epoch: i64,
+    pub revision: u64,
 }
 
 /// What went wrong with a command, as core maps it to HTTP.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::frames::MessageType;
-use crate::id::{EdgeId, OrchestratorId};
+use crate::id::{CoreId, EdgeId, OrchestratorId};
 
 /// Identifies one WebSocket connection; a new connection of the same orchestrator
 /// gets a new one, which is how late events of an old connection are recognised.
@@ -168,6 +168,27 @@ pub struct EdgePresence {
     pub heartbeats_per_sec: f64,
     /// Bad frames received since the edge started.
     pub bad_frames: u64,
+    pub at: DateTime<Utc>,
+}
+
+/// A core replica's periodic "I am here" (core NATS, every second).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct CorePresence {
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
+    pub core_id: CoreId,
+    /// The address its HTTP server listens on.
+    pub address: String,
+    /// The singleton duties it holds now (`singleton`: the liveness sweep,
+    /// token generations, the first admin); empty on the others.
+    pub duties: Vec<String>,
+    /// Whether it can serve (its `/readyz`).
+    pub ready: bool,
+    /// Orchestrators in its live view: every replica sees the whole fleet, so
+    /// replicas that disagree for long are worth a look.
+    pub connected: u64,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
 }
 

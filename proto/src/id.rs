@@ -92,6 +92,10 @@ validated_id!(
     /// The id of an edge node (`EDGE_ID`).
     EdgeId
 );
+validated_id!(
+    /// The id of a core replica (`CORE_ID`, or made at start).
+    CoreId
+);
 
 #[cfg(test)]
 mod tests {

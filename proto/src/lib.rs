@@ -13,5 +13,5 @@ pub mod secret;
 pub mod subjects;
 pub mod token;
 
-pub use id::{EdgeId, OrchestratorId};
+pub use id::{CoreId, EdgeId, OrchestratorId};
 pub use subjects::{EventKind, Subjects};

@@ -7,7 +7,7 @@
 //! validated types, so no id can add or widen a token. The tree is documented in
 //! `docs/architecture.md`.
 
-use crate::id::{validate_id, EdgeId, IdError, OrchestratorId};
+use crate::id::{validate_id, CoreId, EdgeId, IdError, OrchestratorId};
 
 /// The event kinds an edge publishes durably; each is one subject token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +111,29 @@ impl Subjects {
         format!("{}.edges.presence.*", self.prefix)
     }
 
+    /// `{p}.cores.presence.{core}`: each core replica says it is alive, and
+    /// which duties it holds, every second.
+    pub fn core_presence(&self, core: &CoreId) -> String {
+        format!("{}.cores.presence.{core}", self.prefix)
+    }
+
+    /// `{p}.cores.presence.*`: what every core replica listens on.
+    pub fn all_core_presence(&self) -> String {
+        format!("{}.cores.presence.*", self.prefix)
+    }
+
+    /// `{p}.cores.state`: a rule or registration a core replica changed, for
+    /// the others' views.
+    pub fn core_state(&self) -> String {
+        format!("{}.cores.state", self.prefix)
+    }
+
+    /// `{p}.cores.activity`: activity entries, recorded by the replica that
+    /// saw them happen and kept by every replica's feed.
+    pub fn core_activity(&self) -> String {
+        format!("{}.cores.activity", self.prefix)
+    }
+
     /// `{p}.logs.{service}`: log records (info and above) of each process.
     pub fn logs(&self, service: &str) -> String {
         format!("{}.logs.{}", self.prefix, service)
@@ -155,6 +178,11 @@ impl Subjects {
     /// KV bucket of each orchestrator's current token generation (edges watch it).
     pub fn token_bucket(&self) -> String {
         format!("{}_orchestrator_tokens", self.prefix)
+    }
+
+    /// KV bucket holding the core replicas' duty lease.
+    pub fn duty_bucket(&self) -> String {
+        format!("{}_core_duties", self.prefix)
     }
 
     /// Stream holding dead letters.

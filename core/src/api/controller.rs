@@ -68,6 +68,16 @@ pub struct EdgeList {
     pub edges: Vec<EdgePresence>,
 }
 
+/// The core replicas that announced themselves lately.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CoreList {
+    pub total_count: usize,
+    /// The replica that answered.
+    #[schema(value_type = String)]
+    pub answered_by: moolai_proto::CoreId,
+    pub cores: Vec<moolai_proto::events::CorePresence>,
+}
+
 /// `page` ≥ 1, `page_size` 1–500.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
@@ -209,6 +219,18 @@ pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Envelope<Edg
         edges,
     };
     envelope(data, "Edges retrieved successfully")
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/cores", tag = "controller", security(("bearer" = [])),
+    responses((status = 200, description = "Core replicas that announced themselves in the last 3 s, and which holds the singleton duties", body = Envelope<CoreList>)))]
+pub async fn cores(State(state): State<AppState>, _: Admin) -> Json<Envelope<CoreList>> {
+    let cores = state.cores.up();
+    let data = CoreList {
+        total_count: cores.len(),
+        answered_by: state.core_id.clone(),
+        cores,
+    };
+    envelope(data, "Core replicas retrieved successfully")
 }
 
 /// Query of the logs endpoints.

@@ -60,6 +60,11 @@ pub struct AppState {
     pub tokens: Option<tokens::Tokens>,
     /// Heartbeat rates and their last two minutes, for the event stream.
     pub rates: crate::rates::Rates,
+    /// Rules and registrations, changed here and told to the other replicas.
+    pub changes: crate::changes::Changes,
+    /// The core replicas, this one included.
+    pub cores: crate::replicas::Cores,
+    pub core_id: moolai_proto::CoreId,
     /// Cancelled on SIGTERM: long-lived responses (the event stream) end with it.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -68,7 +73,7 @@ pub struct AppState {
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
     paths(
-        controller::health, controller::overview, controller::edges, controller::logs,
+        controller::health, controller::overview, controller::edges, controller::cores, controller::logs,
         organizations::organizations, organizations::organization, organizations::create_organization,
         organizations::update_organization, organizations::delete_organization, organizations::put_features,
         orchestrators::orchestrators, orchestrators::orchestrator, orchestrators::live, orchestrators::live_one,
@@ -114,6 +119,7 @@ pub fn router(
         .route("/health", get(controller::health))
         .route("/overview", get(controller::overview))
         .route("/edges", get(controller::edges))
+        .route("/cores", get(controller::cores))
         .route("/last-seen", get(events::last_seen))
         .route("/logs", get(controller::logs));
     let internal = Router::new()

@@ -160,7 +160,7 @@ pub async fn create_organization(
     };
     let audit = audit::by(&admin, "organization_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
-    state.live.set_deregistered(&id, false);
+    state.changes.registered(&id).await;
     state
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
@@ -245,7 +245,7 @@ pub async fn delete_organization(
     };
     let audit = audit::by(&admin, "organization_delete", id.as_str(), json!({}));
     state.persister.run_audited(&command, audit).await?;
-    state.live.set_deregistered(&id, true);
+    state.changes.deregistered(&id).await;
     state
         .feed
         .record(Kind::OrganizationDeleted, json!({"organization_id": id}));

@@ -59,7 +59,7 @@ pub async fn create_instance(
     };
     let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
-    state.live.set_deregistered(&id, false);
+    state.changes.registered(&id).await;
     state
         .feed
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
@@ -208,7 +208,7 @@ pub async fn register(
         .persister
         .run_audited(&Command::Register(registration), audit)
         .await?;
-    state.live.set_deregistered(&orchestrator_id, false);
+    state.changes.registered(&orchestrator_id).await;
     state.feed.record(
         Kind::Registered,
         json!({"orchestrator_id": orchestrator_id}),
@@ -264,9 +264,9 @@ pub async fn deregister(
 /// After a deregistration: core forgets `id`, closes its socket, and refuses its
 /// handshakes until it is registered again.
 pub async fn expel(state: &AppState, id: &OrchestratorId) {
-    state.live.set_deregistered(id, true);
-    state.pushes.forget(id);
-    if let Some(conn) = state.live.forget(id) {
+    let conn = state.live.connection(id);
+    state.changes.deregistered(id).await;
+    if let Some(conn) = conn {
         if let Err(err) = state
             .routes
             .close(id, &conn, CLOSE_DEREGISTERED, DEREGISTERED_REASON)

@@ -2,6 +2,7 @@
 //! generation is stored (PostgreSQL, mirrored to the KV bucket edges watch); the
 //! token is shown once.
 
+use async_nats::jetstream::kv;
 use axum::extract::State;
 use axum::Json;
 use moolai_proto::commands::{AuditEntry, Command};
@@ -164,7 +165,34 @@ pub async fn sync(
     .fetch_all(pool)
     .await?;
     for (id, generation) in &rows {
-        kv.put(id.as_str(), generation.to_string().into()).await?;
+        raise_generation(kv, id, *generation).await?;
     }
     Ok(rows.len())
+}
+
+/// Publishes `generation` unless the bucket holds a newer one: a sync that read
+/// the database before another replica revoked a token must not bring the old
+/// generation back (compare-and-set on the entry's revision).
+async fn raise_generation(
+    kv: &async_nats::jetstream::kv::Store,
+    id: &str,
+    generation: i64,
+) -> Result<(), async_nats::Error> {
+    let value = generation.to_string();
+    let Some(entry) = kv.entry(id).await? else {
+        return match kv.create(id, value.into()).await {
+            Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
+            other => other.map(drop).map_err(Into::into),
+        };
+    };
+    let stored: Option<i64> = std::str::from_utf8(&entry.value)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    if stored.is_some_and(|stored| stored >= generation) {
+        return Ok(());
+    }
+    match kv.update(id, value.into(), entry.revision).await {
+        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(()),
+        other => other.map(drop).map_err(Into::into),
+    }
 }
