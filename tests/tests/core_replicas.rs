@@ -1,0 +1,264 @@
+//! Core replicated (issue 14): several `moolai-core` processes with the same
+//! settings on one bus and one database form one controller. Real processes, so
+//! a replica can be `kill -9`ed; real NATS and PostgreSQL.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use moolai_tests::api::Api;
+use moolai_tests::ws::{connect_as, next_json, send_json, Ws};
+use moolai_tests::{
+    free_port, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv,
+    ADMIN_PASSWORD,
+};
+use serde_json::{json, Value};
+use tokio::process::Child;
+
+const I: &str = "/api/v1/internal";
+const C: &str = "/api/v1/controller";
+
+/// One core replica as a process.
+struct Replica {
+    id: String,
+    addr: SocketAddr,
+    child: Child,
+}
+
+/// Starts a core replica named `id` with the settings every replica shares
+/// (only the listen address differs), and waits until it is ready.
+async fn replica(env: &TestEnv, id: &str, ttl_sec: u64) -> Replica {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = tokio::process::Command::new(workspace_bin("moolai-core"))
+        .envs(env.nats_vars("core"))
+        .env("MOOLAI_SUBJECT_PREFIX", &env.prefix)
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", &env.db_url)
+        .env("CORE_LISTEN", &listen)
+        .env("CORE_ID", id)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("HEARTBEAT_TTL_SEC", ttl_sec.to_string())
+        .env("LIVENESS_SWEEP_MS", "250")
+        .env("HEARTBEAT_FLUSH_MS", "100")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moolai-core");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_ready(addr).await;
+    Replica {
+        id: id.to_owned(),
+        addr,
+        child,
+    }
+}
+
+/// `GET /controller/cores` as `api` sees it: (replica, holds the duties).
+async fn cores(api: &Api) -> Vec<(String, bool)> {
+    let (status, v) = api.get(&format!("{C}/cores")).await;
+    if status != 200 {
+        return Vec::new();
+    }
+    v["data"]["cores"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let id = c["core_id"].as_str().unwrap_or_default().to_owned();
+            let holds = c["duties"].as_array().is_some_and(|d| !d.is_empty());
+            (id, holds)
+        })
+        .collect()
+}
+
+/// The replica holding the singleton duties once exactly one of `expected`
+/// replicas is listed as holding them, as `api` sees it.
+async fn duty_holder(api: &Api, expected: usize, limit: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let listed = cores(api).await;
+        let holders: Vec<_> = listed.iter().filter(|(_, h)| *h).collect();
+        if listed.len() == expected && holders.len() == 1 {
+            return Some(holders[0].0.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Ids `api`'s replica lists as connected now.
+async fn live_ids(api: &Api) -> Vec<String> {
+    let (_, v) = api.get(&format!("{C}/orchestrators/live")).await;
+    let mut ids: Vec<String> = v["data"]["orchestrators"]
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys().cloned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Frame types `sock` receives until one of type `marker` (included),
+/// leaving out the edge's own heartbeats.
+async fn types_until(sock: &mut Ws, marker: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let frame: Value = next_json(sock).await;
+        let kind = frame["type"].as_str().unwrap_or_default().to_owned();
+        if kind == "controller_heartbeat" {
+            continue;
+        }
+        seen.push(kind.clone());
+        if kind == marker {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
+    let env = TestEnv::new().await;
+    let _persister = start_persister(env.persister_config()).await;
+    let mut replicas = Vec::new();
+    for id in ["core-a", "core-b", "core-c"] {
+        replicas.push(replica(&env, id, 120).await);
+    }
+    let apis: Vec<Api> =
+        futures::future::join_all(replicas.iter().map(|r| Api::admin(r.addr))).await;
+    let edges = [
+        start_edge(env.edge_config("edge-1")).await,
+        start_edge(env.edge_config("edge-2")).await,
+    ];
+    assert!(duty_holder(&apis[0], 3, Duration::from_secs(10))
+        .await
+        .is_some());
+
+    let ids: Vec<String> = (0..6).map(|n| format!("org-rep-{n}")).collect();
+    let mut socks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        socks.push(connect_as(&edges[n % 2].ws_url(), id, true).await);
+    }
+    for api in &apis {
+        let listed = wait_until(Duration::from_secs(10), || async {
+            live_ids(api).await == ids
+        })
+        .await;
+        assert!(
+            listed.is_some(),
+            "a replica lists the whole fleet: {:?}",
+            live_ids(api).await
+        );
+    }
+
+    // A push through each replica, then a marker: each arrives exactly once,
+    // and the handshake was provisioned once whichever replica decided it.
+    for (n, api) in apis.iter().enumerate() {
+        let frame = json!({"type": format!("ping_{n}")});
+        let (status, v) = api
+            .post(&format!("{I}/orchestrators/org-rep-0/send"), frame)
+            .await;
+        assert_eq!(status, 200, "send through replica {n}: {v}");
+    }
+    let (status, _) = apis[1]
+        .post(
+            &format!("{I}/orchestrators/org-rep-0/send"),
+            json!({"type": "marker"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = types_until(&mut socks[0], "marker").await;
+    let count = |kind: &str| seen.iter().filter(|k| *k == kind).count();
+    assert_eq!(count("provision_config"), 1, "provisioned once: {seen:?}");
+    for n in 0..apis.len() {
+        assert_eq!(
+            count(&format!("ping_{n}")),
+            1,
+            "push through replica {n}: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn duties_move_when_their_holder_is_killed_and_liveness_goes_on() {
+    let env = TestEnv::new().await;
+    let _persister = start_persister(env.persister_config()).await;
+    let mut replicas = Vec::new();
+    for id in ["core-a", "core-b", "core-c"] {
+        replicas.push(replica(&env, id, 3).await);
+    }
+    let edge = start_edge(env.edge_config("edge-1")).await;
+    let mut beating = connect_as(&edge.ws_url(), "org-beating", true).await;
+    let beat = tokio::spawn(async move {
+        loop {
+            send_json(&mut beating, &json!({"type": "i_am_alive"})).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+
+    for round in 0..2 {
+        let survivors = replicas.len();
+        let api = Api::admin(replicas[survivors - 1].addr).await;
+        let holder = duty_holder(&api, survivors, Duration::from_secs(10))
+            .await
+            .expect("one holder");
+        let index = replicas.iter().position(|r| r.id == holder).unwrap();
+        let mut killed = replicas.remove(index);
+        let api = Api::admin(replicas[0].addr).await;
+        killed.child.start_kill().unwrap();
+        let at = Instant::now();
+        killed.child.wait().await.unwrap();
+        let next = duty_holder(&api, survivors - 1, Duration::from_secs(10))
+            .await
+            .expect("the duties move to a survivor");
+        assert_ne!(next, holder);
+        eprintln!(
+            "round {round}: {holder} killed, {next} holds the duties after {:?}",
+            at.elapsed()
+        );
+
+        // A silent orchestrator is still marked inactive by the survivors.
+        let silent = format!("org-silent-{round}");
+        let _sock = connect_as(&edge.ws_url(), &silent, true).await;
+        assert!(env.becomes_active(&silent, Duration::from_secs(5)).await);
+        let inactive = wait_until(Duration::from_secs(20), || async {
+            env.status(&silent).await.as_deref() == Some("inactive")
+        })
+        .await;
+        assert!(
+            inactive.is_some(),
+            "round {round}: {silent} marked inactive"
+        );
+        assert_eq!(
+            env.status("org-beating").await.as_deref(),
+            Some("active"),
+            "round {round}: the beating orchestrator never flipped"
+        );
+    }
+    beat.abort();
+}
+
+#[tokio::test]
+async fn two_replicas_racing_the_same_write_produce_one_result() {
+    let env = TestEnv::new().await;
+    let _persister = start_persister(env.persister_config()).await;
+    let a = replica(&env, "core-a", 120).await;
+    let b = replica(&env, "core-b", 120).await;
+    let (api_a, api_b) = (Api::admin(a.addr).await, Api::admin(b.addr).await);
+    let body = json!({"org_id": "org-race", "name": "Race", "location": "lab"});
+    let path = format!("{C}/organizations");
+    let (first, second) = tokio::join!(api_a.post(&path, body.clone()), api_b.post(&path, body));
+    let mut statuses = [first.0.as_u16(), second.0.as_u16()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one wins, one is told: {first:?} {second:?}"
+    );
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM organizations WHERE organization_id = 'org-race'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 1);
+}
