@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole Moolai stack locally: NATS, persister, core and two edges.
-#   scripts/stack.sh        start in the foreground; Ctrl-C stops what it started
-#   scripts/stack.sh down   stop a stack left running (PIDs in .data/pids)
+#   scripts/stack.sh             start in the foreground; Ctrl-C stops what it started
+#   scripts/stack.sh --cores N   the same with N core replicas (1-9): core on 8765,
+#                                core-2 on 8772, core-3 on 8773, ... (same settings)
+#   scripts/stack.sh down        stop a stack left running (PIDs in .data/pids)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$MOOLAI_ROOT"
@@ -10,7 +12,7 @@ DATA="$MOOLAI_ROOT/.data"
 PIDS="$DATA/pids"
 LOGS="$DATA/logs"
 # Stop order: clients before the broker they talk to.
-SERVICES=(edge-2 edge-1 core persister nats)
+SERVICES=(edge-2 edge-1 core-9 core-8 core-7 core-6 core-5 core-4 core-3 core-2 core persister nats)
 
 down() {
   local name
@@ -20,11 +22,21 @@ down() {
   return 0
 }
 
-if [[ "${1:-up}" == down ]]; then
+CORES=1
+ACTION=up
+while (($#)); do
+  case "$1" in
+    up | down) ACTION="$1" ;;
+    --cores) CORES="${2:-}" && shift ;;
+    *) die "usage: $0 [up|down] [--cores N]" ;;
+  esac
+  shift
+done
+[[ "$CORES" =~ ^[1-9]$ ]] || die "--cores takes a number from 1 to 9"
+if [[ "$ACTION" == down ]]; then
   down
   exit 0
 fi
-[[ "${1:-up}" == up ]] || die "usage: $0 [up|down]"
 
 for name in "${SERVICES[@]}"; do
   pid_alive "$PIDS/$name.pid" && die "$name is already running; run '$0 down' first"
@@ -114,13 +126,20 @@ wait_ready() {
 # The persister applies migrations, so the others wait for it.
 as_nats_user persister start_service persister moolai-persister PERSISTER_LISTEN=127.0.0.1:8767
 wait_ready persister 8767
-as_nats_user core start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+as_nats_user core start_service core moolai-core CORE_LISTEN=127.0.0.1:8765 CORE_ID=core-1 DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
 as_nats_user edge start_service edge-1 moolai-edge EDGE_ID=edge-1 EDGE_LISTEN="$EDGE_BIND:8766" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
 as_nats_user edge start_service edge-2 moolai-edge EDGE_ID=edge-2 EDGE_LISTEN="$EDGE_BIND:8768" \
   ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
+# More core replicas: the same settings, another port each (docs/architecture.md,
+# "Core replicas").
+for ((n = 2; n <= CORES; n++)); do
+  as_nats_user core start_service "core-$n" moolai-core CORE_LISTEN="127.0.0.1:$((8770 + n))" CORE_ID="core-$n" \
+    DEV_BEARER_TOKEN="$DEV_BEARER_TOKEN" ADMIN_PASSWORD="$ADMIN_PASSWORD" ORCHESTRATOR_TOKEN_SECRET="$ORCHESTRATOR_TOKEN_SECRET"
+done
 wait_ready core 8765
+for ((n = 2; n <= CORES; n++)); do wait_ready "core-$n" $((8770 + n)); done
 wait_ready edge-1 8766
 wait_ready edge-2 8768
 
@@ -138,6 +157,7 @@ Moolai stack is up (logs in .data/logs, Ctrl-C to stop):
   dashboard         http://127.0.0.1:8765/   user ${ADMIN_USERNAME:-admin}, password $(printf %q "$ADMIN_PASSWORD")
                     (kept in .data/admin-password unless ADMIN_PASSWORD was given)
   REST API          http://127.0.0.1:8765/api/v1/   (OpenAPI page at /docs)
+  core replicas     $CORES (GET /api/v1/controller/cores; others on 8772..)
   edges             ws://127.0.0.1:8766/ws  ws://127.0.0.1:8768/ws
   NATS              nats://127.0.0.1:4333   (monitoring http://127.0.0.1:8333); users and
                     passwords in .data/nats-credentials (read-only: user monitor)

@@ -5,11 +5,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use moolai_proto::CoreId;
 use moolai_tests::api::Api;
+use moolai_tests::netns::NatsBehindLinks;
 use moolai_tests::ws::{connect_as, next_json, send_json, Ws};
 use moolai_tests::{
-    free_port, start_edge, start_persister, wait_ready, wait_until, workspace_bin, TestEnv,
-    ADMIN_PASSWORD,
+    free_port, http, start_core, start_edge, start_persister, wait_ready, wait_until,
+    workspace_bin, TestEnv, ADMIN_PASSWORD,
 };
 use serde_json::{json, Value};
 use tokio::process::Child;
@@ -261,4 +263,54 @@ async fn two_replicas_racing_the_same_write_produce_one_result() {
             .await
             .unwrap();
     assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over() {
+    let nats = match NatsBehindLinks::start(2).await {
+        Ok(nats) => nats,
+        Err(why) => {
+            eprintln!("skipping the network-namespace test: {why}");
+            return;
+        }
+    };
+    let mut env = TestEnv::new().await;
+    env.nats_url = nats.url(1);
+    env.provision_bus().await;
+    let _persister = start_persister(env.persister_config()).await;
+    // The replica to be cut starts first, so it holds the duties.
+    let mut config = env.core_config();
+    config.service.nats.url = nats.url(0);
+    config.core_id = Some(CoreId::parse("core-cut").unwrap());
+    config.heartbeat_ttl_sec = 3;
+    let cut = start_core(config).await;
+    let mut config = env.core_config();
+    config.core_id = Some(CoreId::parse("core-ok").unwrap());
+    config.heartbeat_ttl_sec = 3;
+    let ok = start_core(config).await;
+    let (api_cut, api_ok) = (Api::admin(cut.addr).await, Api::admin(ok.addr).await);
+    assert_eq!(duty_holder(&api_ok, 2, Duration::from_secs(10)).await.as_deref(), Some("core-cut"));
+    let edge = start_edge(env.edge_config("edge-1")).await;
+
+    nats.cut(0);
+    let at = Instant::now();
+    let unready = wait_until(Duration::from_secs(15), || async {
+        matches!(http::get(cut.addr, "/readyz").await, Ok((503, _)))
+    })
+    .await;
+    assert!(unready.is_some(), "the cut replica still says it is ready");
+    eprintln!("cut replica unready after {:?}", at.elapsed());
+    // It says itself that it holds nothing, and the other took over.
+    let own = cores(&api_cut).await;
+    assert!(own.iter().all(|(_, holds)| !holds), "the cut replica still acts: {own:?}");
+    assert_eq!(duty_holder(&api_ok, 1, Duration::from_secs(15)).await.as_deref(), Some("core-ok"));
+    eprintln!("core-ok holds the duties after {:?}", at.elapsed());
+    // And liveness goes on through the replica that still reaches the bus.
+    let _sock = connect_as(&edge.ws_url(), "org-after-cut", true).await;
+    assert!(env.becomes_active("org-after-cut", Duration::from_secs(5)).await);
+    let inactive = wait_until(Duration::from_secs(20), || async {
+        env.status("org-after-cut").await.as_deref() == Some("inactive")
+    })
+    .await;
+    assert!(inactive.is_some(), "a silent orchestrator is still marked inactive");
 }
