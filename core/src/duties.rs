@@ -84,8 +84,11 @@ impl Duties {
         let held = lease.filter(|l| l.renewed.elapsed() < ACT_WITHIN);
         // Here too, not only when the lease loop notices: a renewal may hang
         // on a silent network for longer than the lease may be acted on.
-        metrics::gauge!("moolai_core_duty_held", "duty" => "singleton")
-            .set(if held.is_some() { 1.0 } else { 0.0 });
+        metrics::gauge!("moolai_core_duty_held", "duty" => "singleton").set(if held.is_some() {
+            1.0
+        } else {
+            0.0
+        });
         held
     }
 

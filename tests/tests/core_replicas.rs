@@ -198,6 +198,7 @@ async fn duties_move_when_their_holder_is_killed_and_liveness_goes_on() {
         }
     });
 
+    let mut silent_socks = Vec::new();
     for round in 0..2 {
         let survivors = replicas.len();
         let api = Api::admin(replicas[survivors - 1].addr).await;
@@ -221,7 +222,7 @@ async fn duties_move_when_their_holder_is_killed_and_liveness_goes_on() {
 
         // A silent orchestrator is still marked inactive by the survivors.
         let silent = format!("org-silent-{round}");
-        let _sock = connect_as(&edge.ws_url(), &silent, true).await;
+        silent_socks.push(connect_as(&edge.ws_url(), &silent, true).await);
         assert!(env.becomes_active(&silent, Duration::from_secs(5)).await);
         let inactive = wait_until(Duration::from_secs(20), || async {
             env.status(&silent).await.as_deref() == Some("inactive")
@@ -237,6 +238,45 @@ async fn duties_move_when_their_holder_is_killed_and_liveness_goes_on() {
             "round {round}: the beating orchestrator never flipped"
         );
     }
+
+    // Independence set through the last survivor holds and is logged.
+    let api = Api::admin(replicas[0].addr).await;
+    let path = format!("{I}/orchestrators/org-beating/independence");
+    let (status, v) = api.put(&path, json!({"is_independent": true})).await;
+    assert_eq!(status, 200, "{v}");
+    let logged = wait_until(Duration::from_secs(10), || async {
+        let (_, v) = api
+            .get(&format!(
+                "{I}/logs?q=Ignoring%20heartbeat%20from%20independent%20orchestrator%20org-beating"
+            ))
+            .await;
+        v["data"]["total"].as_u64().unwrap_or_default() > 0
+    })
+    .await;
+    assert!(logged.is_some(), "the survivor logs the ignored heartbeats");
+    assert_eq!(
+        env.status("org-beating").await.as_deref(),
+        Some("independent")
+    );
+
+    // A replica started now has the whole view within 10 s.
+    let rejoined = replica(&env, "core-d", 3).await;
+    let rejoined_api = Api::admin(rejoined.addr).await;
+    let whole = live_ids(&api).await;
+    assert_eq!(
+        whole.len(),
+        3,
+        "org-beating and the two silent ones: {whole:?}"
+    );
+    let caught_up = wait_until(Duration::from_secs(10), || async {
+        live_ids(&rejoined_api).await == whole
+    })
+    .await;
+    assert!(
+        caught_up.is_some(),
+        "the new replica lists {:?}",
+        live_ids(&rejoined_api).await
+    );
     beat.abort();
 }
 
@@ -289,7 +329,12 @@ async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over
     config.heartbeat_ttl_sec = 3;
     let ok = start_core(config).await;
     let (api_cut, api_ok) = (Api::admin(cut.addr).await, Api::admin(ok.addr).await);
-    assert_eq!(duty_holder(&api_ok, 2, Duration::from_secs(10)).await.as_deref(), Some("core-cut"));
+    assert_eq!(
+        duty_holder(&api_ok, 2, Duration::from_secs(10))
+            .await
+            .as_deref(),
+        Some("core-cut")
+    );
     let edge = start_edge(env.edge_config("edge-1")).await;
 
     nats.cut(0);
@@ -302,15 +347,29 @@ async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over
     eprintln!("cut replica unready after {:?}", at.elapsed());
     // It says itself that it holds nothing, and the other took over.
     let own = cores(&api_cut).await;
-    assert!(own.iter().all(|(_, holds)| !holds), "the cut replica still acts: {own:?}");
-    assert_eq!(duty_holder(&api_ok, 1, Duration::from_secs(15)).await.as_deref(), Some("core-ok"));
+    assert!(
+        own.iter().all(|(_, holds)| !holds),
+        "the cut replica still acts: {own:?}"
+    );
+    assert_eq!(
+        duty_holder(&api_ok, 1, Duration::from_secs(15))
+            .await
+            .as_deref(),
+        Some("core-ok")
+    );
     eprintln!("core-ok holds the duties after {:?}", at.elapsed());
     // And liveness goes on through the replica that still reaches the bus.
     let _sock = connect_as(&edge.ws_url(), "org-after-cut", true).await;
-    assert!(env.becomes_active("org-after-cut", Duration::from_secs(5)).await);
+    assert!(
+        env.becomes_active("org-after-cut", Duration::from_secs(5))
+            .await
+    );
     let inactive = wait_until(Duration::from_secs(20), || async {
         env.status("org-after-cut").await.as_deref() == Some("inactive")
     })
     .await;
-    assert!(inactive.is_some(), "a silent orchestrator is still marked inactive");
+    assert!(
+        inactive.is_some(),
+        "a silent orchestrator is still marked inactive"
+    );
 }
