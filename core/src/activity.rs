@@ -3,15 +3,13 @@
 //! `/api/v1/internal/activity` and streamed to the dashboard.
 //!
 //! Each entry is recorded by the core replica that saw it happen and shared
-//! with the others on `{p}.cores.activity` ([`Feed::share`], [`follow`]), so
+//! with the others on `{p}.cores.activity` ([`Feed::share`], `told`), so
 //! every replica's feed is the whole fleet's.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use moolai_proto::CoreId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
@@ -168,27 +166,14 @@ impl Feed {
         let _ = self.live.send(activity); // no subscriber is fine
     }
 
-    /// From now on, sends this replica's records to the other replicas.
-    pub fn share(
-        &self,
-        nats: async_nats::Client,
-        subject: String,
-        me: CoreId,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (tx, mut rx) = mpsc::channel::<Activity>(OUTBOX);
-        let _ = self.outbox.set(tx);
-        async move {
-            while let Some(activity) = rx.recv().await {
-                let shared = Shared {
-                    from: me.clone(),
-                    activity,
-                };
-                let payload = serde_json::to_vec(&shared).unwrap_or_default();
-                if let Err(err) = nats.publish(subject.clone(), payload.into()).await {
-                    tracing::debug!(%err, "activity not shared");
-                }
-            }
-        }
+    /// From now on, sends this replica's records to `outbox` (`told`).
+    pub fn share(&self, outbox: mpsc::Sender<Activity>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// Keeps an entry another replica recorded.
+    pub fn keep_told(&self, activity: Activity) {
+        self.keep(activity);
     }
 
     /// Records from now on, as they happen.
@@ -211,39 +196,6 @@ impl Feed {
             .take(limit)
             .cloned()
             .collect()
-    }
-}
-
-/// Entries waiting to go to the other replicas.
-const OUTBOX: usize = 1024;
-
-/// An entry as it travels between replicas.
-#[derive(Serialize, Deserialize)]
-struct Shared {
-    from: CoreId,
-    activity: Activity,
-}
-
-/// Keeps the other replicas' entries in `feed` until `shutdown`.
-pub async fn follow(
-    nats: async_nats::Client,
-    subject: String,
-    me: CoreId,
-    feed: Feed,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Result<(), async_nats::Error> {
-    let mut sub = nats.subscribe(subject).await?;
-    loop {
-        let msg = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            msg = sub.next() => msg,
-        };
-        let Some(msg) = msg else { return Ok(()) };
-        match serde_json::from_slice::<Shared>(&msg.payload) {
-            Ok(shared) if shared.from != me => feed.keep(shared.activity),
-            Ok(_) => {}
-            Err(err) => tracing::debug!(%err, "undecodable activity from a core replica"),
-        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod requests;
 pub mod route;
 pub mod sessions;
 pub mod store;
+pub mod told;
 
 use std::time::Duration;
 

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::AppState;
 use crate::duties::{self, Duties};
 use crate::replicas::{self, Cores};
+use crate::told;
 use crate::{Config, StartError};
 
 /// How long a replica may go without an answer from NATS and still call
@@ -85,7 +86,8 @@ impl Replica {
         self.spawn_sharing(tasks, state, nats, subjects, shutdown);
     }
 
-    /// What this replica learns and tells the others: activity and changes.
+    /// What this replica learns and tells the others: activity, login
+    /// counts and changes.
     fn spawn_sharing(
         &self,
         tasks: &TaskTracker,
@@ -94,17 +96,31 @@ impl Replica {
         subjects: &Subjects,
         shutdown: &CancellationToken,
     ) {
-        let feed = &state.feed;
-        let share = feed.share(nats.clone(), subjects.core_activity(), self.id.clone());
-        tasks.spawn(crate::until_cancelled(share, shutdown.clone()));
-        let activity = crate::activity::follow(
+        let feed = state.feed.clone();
+        let (outbox, publish) =
+            told::outbox(nats.clone(), subjects.core_activity(), self.id.clone());
+        feed.share(outbox);
+        tasks.spawn(crate::until_cancelled(publish, shutdown.clone()));
+        let activity = told::follow(
             nats.clone(),
             subjects.core_activity(),
             self.id.clone(),
-            feed.clone(),
+            move |a| feed.keep_told(a),
             shutdown.clone(),
         );
         tasks.spawn(crate::log_exit("activity from other replicas", activity));
+        let guard = state.guard.clone();
+        let (outbox, publish) = told::outbox(nats.clone(), subjects.core_logins(), self.id.clone());
+        guard.share(outbox);
+        tasks.spawn(crate::until_cancelled(publish, shutdown.clone()));
+        let logins = told::follow(
+            nats.clone(),
+            subjects.core_logins(),
+            self.id.clone(),
+            move |event| guard.apply(event),
+            shutdown.clone(),
+        );
+        tasks.spawn(crate::log_exit("login counts from other replicas", logins));
         let changes =
             crate::changes::follow(state.changes.clone(), state.pool.clone(), shutdown.clone());
         tasks.spawn(crate::log_exit("changes from other replicas", changes));

@@ -134,6 +134,12 @@ impl Subjects {
         format!("{}.cores.activity", self.prefix)
     }
 
+    /// `{p}.cores.logins`: login attempts counted (and pardoned, unlocked)
+    /// by one core replica, so every replica throttles the same.
+    pub fn core_logins(&self) -> String {
+        format!("{}.cores.logins", self.prefix)
+    }
+
     /// `{p}.logs.{service}`: log records (info and above) of each process.
     pub fn logs(&self, service: &str) -> String {
         format!("{}.logs.{}", self.prefix, service)

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use moolai_proto::CoreId;
-use moolai_tests::api::Api;
+use moolai_tests::api::{login_as, Api};
 use moolai_tests::netns::NatsBehindLinks;
 use moolai_tests::ws::{connect_as, next_json, send_json, Ws};
 use moolai_tests::{
@@ -371,5 +371,41 @@ async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over
     assert!(
         inactive.is_some(),
         "a silent orchestrator is still marked inactive"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_on_one_replica_throttle_the_same_user_on_another() {
+    let env = TestEnv::new().await;
+    let _persister = start_persister(env.persister_config()).await;
+    let a = start_core(env.core_config()).await;
+    let b = start_core(env.core_config()).await;
+    for n in 0..3 {
+        let (status, v) = login_as(a.addr, "admin", "not the password").await;
+        assert_eq!(status, 401, "failure {n} on replica a: {v}");
+    }
+    // Without sharing, replica b would admit three failures of its own first.
+    let mut admitted_on_b = 0;
+    let start = Instant::now();
+    let mut throttled = None;
+    while start.elapsed() < Duration::from_secs(5) {
+        match login_as(b.addr, "admin", "not the password")
+            .await
+            .0
+            .as_u16()
+        {
+            429 => {
+                throttled = Some(start.elapsed());
+                break;
+            }
+            401 => admitted_on_b += 1,
+            other => panic!("replica b answered {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(throttled.is_some(), "replica b never throttled admin");
+    assert!(
+        admitted_on_b < 3,
+        "replica b admitted {admitted_on_b} failures of its own"
     );
 }

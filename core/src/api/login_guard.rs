@@ -10,15 +10,18 @@
 //! - At most [`Limits::concurrent_hashes`] argon2 hashes (19 MiB each) run at
 //!   once; a login beyond that is answered 429 at once instead of queueing.
 //!
-//! The counters live in this core's memory: an operator can clear them
-//! ([`LoginGuard::unlock`]); a restart clears them too.
+//! The counters live in each core replica's memory, and every count, pardon
+//! and unlock is told to the other replicas (`login_sharing`), so an attacker
+//! spreading attempts over replicas meets one throttle. An operator can clear
+//! them ([`LoginGuard::unlock`]); restarting every replica clears them too.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// The throttle's numbers.
@@ -80,6 +83,8 @@ pub struct LoginGuard {
     addresses: Arc<DashMap<IpAddr, Window>>,
     hashing: Arc<Semaphore>,
     limits: Arc<Limits>,
+    /// Where this replica's counts go to the others, once shared.
+    outbox: Arc<OnceLock<mpsc::Sender<GuardEvent>>>,
 }
 
 impl Default for LoginGuard {
@@ -103,6 +108,32 @@ impl LoginGuard {
             addresses: Arc::default(),
             hashing: Arc::new(Semaphore::new(limits.concurrent_hashes)),
             limits: Arc::new(limits),
+            outbox: Arc::default(),
+        }
+    }
+
+    /// From now on, tells `outbox` every count, pardon and unlock made here.
+    pub fn share(&self, outbox: mpsc::Sender<GuardEvent>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    fn tell(&self, event: GuardEvent) {
+        if let Some(outbox) = self.outbox.get() {
+            // Full: the bus is slow; the others count one failure fewer.
+            let _ = outbox.try_send(event);
+        }
+    }
+
+    /// Applies what another replica counted, pardoned or unlocked.
+    pub fn apply(&self, event: GuardEvent) {
+        let now = Instant::now();
+        match event {
+            GuardEvent::Counted { username, address } => self.count(&(username, address), now),
+            GuardEvent::CountedAddress { address } => self.count_window(address, now),
+            GuardEvent::Pardoned { username, address } => self.pardon(&(username, address)),
+            GuardEvent::Unlocked { username, address } => {
+                self.clear(username.as_deref(), address);
+            }
         }
     }
 
@@ -128,6 +159,10 @@ impl LoginGuard {
             .try_acquire_owned()
             .map_err(|_| Refusal::Busy)?;
         self.count(&key, now);
+        self.tell(GuardEvent::Counted {
+            username: key.0.clone(),
+            address,
+        });
         Ok(Attempt {
             guard: self.clone(),
             key,
@@ -147,6 +182,7 @@ impl LoginGuard {
     /// username) against its address.
     pub fn count_address(&self, address: IpAddr) {
         self.count_window(address, Instant::now());
+        self.tell(GuardEvent::CountedAddress { address });
     }
 
     fn count(&self, key: &(String, IpAddr), now: Instant) {
@@ -185,6 +221,14 @@ impl LoginGuard {
     /// Clears the counters of `username` (every address) and/or of `address`
     /// (every username, and its own budget); answers how many entries went.
     pub fn unlock(&self, username: Option<&str>, address: Option<IpAddr>) -> usize {
+        self.tell(GuardEvent::Unlocked {
+            username: username.map(str::to_owned),
+            address,
+        });
+        self.clear(username, address)
+    }
+
+    fn clear(&self, username: Option<&str>, address: Option<IpAddr>) -> usize {
         let before = self.pairs.len();
         self.pairs.retain(|(user, addr), _| {
             let user_matches = username.is_none_or(|u| u == user);
@@ -216,11 +260,37 @@ impl Attempt {
     /// The password was right: forget this pair's failures and do not count
     /// the attempt against the address.
     pub fn succeeded(self) {
-        self.guard.pairs.remove(&self.key);
-        if let Some(mut w) = self.guard.addresses.get_mut(&self.key.1) {
+        self.guard.pardon(&self.key);
+        self.guard.tell(GuardEvent::Pardoned {
+            username: self.key.0.clone(),
+            address: self.key.1,
+        });
+    }
+}
+
+impl LoginGuard {
+    fn pardon(&self, key: &(String, IpAddr)) {
+        self.pairs.remove(key);
+        if let Some(mut w) = self.addresses.get_mut(&key.1) {
             w.failures = w.failures.saturating_sub(1);
         }
     }
+}
+
+/// A count, pardon or unlock, as one replica tells the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum GuardEvent {
+    /// An attempt admitted (counted as a failure until pardoned).
+    Counted { username: String, address: IpAddr },
+    /// A refused request counted against its address alone.
+    CountedAddress { address: IpAddr },
+    /// The attempt's password was right.
+    Pardoned { username: String, address: IpAddr },
+    Unlocked {
+        username: Option<String>,
+        address: Option<IpAddr>,
+    },
 }
 
 fn secs(d: Duration) -> u64 {
