@@ -152,13 +152,18 @@ class Stack:
         time.sleep(0.5)
         self.env["NATS_URL"] = f"nats://127.0.0.1:{self.nats_port}"
         self.env["DATABASE_URL"] = db_url
-        self.ports = {"persister": free_port(), "core": free_port()}
+        self.ports = {"persister": free_port()}
         self.start("persister", [str(RELEASE / "moolai-persister")],
                    PERSISTER_LISTEN=f"127.0.0.1:{self.ports['persister']}")
         wait_ready(self.ports["persister"], "persister")
-        self.start("core", [str(RELEASE / "moolai-core")], CORE_LISTEN=f"127.0.0.1:{self.ports['core']}",
-                   ADMIN_PASSWORD="bench-only-password", LIVENESS_SWEEP_MS="5000")
-        wait_ready(self.ports["core"], "core")
+        # Core replicas: the same settings, a port and a name each.
+        self.cores = ["core"] + [f"core{i}" for i in range(1, args.cores)]
+        for name in self.cores:
+            self.ports[name] = free_port()
+            self.start(name, [str(RELEASE / "moolai-core")], CORE_LISTEN=f"127.0.0.1:{self.ports[name]}",
+                       CORE_ID=name, ADMIN_PASSWORD="bench-only-password", LIVENESS_SWEEP_MS="5000")
+        for name in self.cores:
+            wait_ready(self.ports[name], name)
         self.edges = []
         for i in range(args.edges):
             name = f"edge{i}"
@@ -169,8 +174,9 @@ class Stack:
             wait_ready(self.ports[name], name)
 
     def start(self, name, argv, **extra):
-        # Each role logs in to NATS as its own user (edges as `edge`).
-        role = "edge" if name.startswith("edge") else name
+        # Each role logs in to NATS as its own user (edges as `edge`, every
+        # core replica as `core`).
+        role = "edge" if name.startswith("edge") else "core" if name.startswith("core") else name
         if role in NATS_ROLES:
             extra.setdefault("NATS_USER", role)
             extra.setdefault("NATS_PASSWORD", self.env[f"MOOLAI_NATS_{role.upper()}_PASSWORD"])
@@ -235,21 +241,23 @@ def pg_cpu_secs(db_url, db_name):
 
 
 def snapshot(stack, procs, db_name, db_url):
-    core = metrics(stack.ports["core"])
+    cores = [metrics(stack.ports[c]) for c in stack.cores]
     pers = metrics(stack.ports["persister"])
+    # Each replica counts what it decided: the fleet's figure is their sum.
+    core_total = lambda name, labels=None: sum(total(c, name, labels) for c in cores)
     row = psql(db_url, "SELECT xact_commit, tup_inserted + tup_updated FROM pg_stat_database "
                        f"WHERE datname = '{db_name}'").split("|")
     return {
         "t": time.time(),
         "cpu": {p: stack.procs[p].cpu_secs() for p in procs},
-        "processed": total(core, "moolai_core_heartbeats_total", 'decision="processed"'),
-        "ignored": total(core, "moolai_core_heartbeats_total", 'decision="ignored"'),
+        "processed": core_total("moolai_core_heartbeats_total", 'decision="processed"'),
+        "ignored": core_total("moolai_core_heartbeats_total", 'decision="ignored"'),
         "rows_sum": total(pers, "moolai_persister_heartbeat_statement_rows_sum"),
         "rows_count": total(pers, "moolai_persister_heartbeat_statement_rows_count"),
         "lag": buckets(pers, "moolai_persister_last_seen_lag_seconds"),
         "commit": buckets(pers, "moolai_persister_commit_seconds", 'sink="heartbeats"'),
-        "core_batches": total(core, "moolai_core_heartbeat_batch_size_count"),
-        "core_batch_items": total(core, "moolai_core_heartbeat_batch_size_sum"),
+        "core_batches": core_total("moolai_core_heartbeat_batch_size_count"),
+        "core_batch_items": core_total("moolai_core_heartbeat_batch_size_sum"),
         "pg_cpu": pg_cpu_secs(db_url, db_name)[1],
         "pg_xacts": int(row[0]),
         "pg_rows": int(row[1]),
@@ -300,7 +308,7 @@ def steady(args, stack, agents, db_name, db_url):
     secs = b["t"] - a["t"]
     processed = b["processed"] - a["processed"]
     cpu_us = {}
-    groups = {"nats": ["nats"], "persister": ["persister"], "core": ["core"],
+    groups = {"nats": ["nats"], "persister": ["persister"], "core": stack.cores,
               "edges": stack.edges, "agents": agents}
     for group, members in groups.items():
         spent = sum(b["cpu"][p] - a["cpu"][p] for p in members)
@@ -384,7 +392,8 @@ def markdown_row(r):
         storm_txt = f"{st['reconnected']:,}/{st['orchestrators']:,} in {st['back_s']} s, {st['handshakes_refused']} refused"
     push = r.get("push") or {}
     push_txt = ", ".join(f"{k} {v['p99_ms']} ms" for k, v in push.items()) or "–"
-    return (f"| {r['commit']} | {r['orchestrators']:,} / {r['edges']} edges | {r['interval_s']} s | "
+    cores = f" / {r['cores']} cores" if r.get("cores", 1) > 1 else ""
+    return (f"| {r['commit']} | {r['orchestrators']:,} / {r['edges']} edges{cores} | {r['interval_s']} s | "
             f"{r['connected']:,} | {r['handshakes_per_s']:,} /s, p50 {fmt(r['handshake_p50_ms'])} p99 {fmt(r['handshake_p99_ms'])} ms | "
             f"{fmt(r['rss_kib_per_connection'])} | {s['heartbeats_offered_per_s']:,} / {s['heartbeats_processed_per_s']:,} | "
             f"{r['fresh_rows']:,} | {fmt(s['last_seen_lag_p50_s'])} / {fmt(s['last_seen_lag_p99_s'])} s | "
@@ -402,6 +411,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orchestrators", type=int, default=10000)
     p.add_argument("--edges", type=int, default=2)
+    p.add_argument("--cores", type=int, default=1, help="core replicas (same settings; the figures add up over them)")
     p.add_argument("--agents", type=int, default=0, help="load-generator processes (default: one per 15,000, at least one per edge)")
     p.add_argument("--interval", type=float, default=0.5, help="heartbeat interval of every orchestrator, seconds")
     p.add_argument("--duration", type=float, default=30, help="seconds of the steady window")
@@ -455,7 +465,8 @@ def main():
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "profile": os.environ.get("MOOLAI_BENCH_PROFILE", "release"),
             "machine": f"{os.cpu_count()} cores, {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB, all co-located",
-            "orchestrators": args.orchestrators, "edges": args.edges, "agent_processes": len(agents),
+            "orchestrators": args.orchestrators, "edges": args.edges, "cores": args.cores,
+            "agent_processes": len(agents),
             "interval_s": args.interval,
             "connected": int(held), "connect_ramp_s": round(ramp_s, 1),
             "handshakes_per_s": round(held / ramp_s) if ramp_s else None,
@@ -489,7 +500,7 @@ def main():
             nats.stop()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = f"{report['commit']}-{args.orchestrators}x{args.edges}"
+    name = f"{report['commit']}-{args.orchestrators}x{args.edges}x{args.cores}"
     (out / f"{name}.json").write_text(json.dumps(report, indent=2))
     row = markdown_row(report)
     (out / f"{name}.md").write_text(HEADER + "\n" + row + "\n")
