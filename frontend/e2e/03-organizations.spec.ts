@@ -168,6 +168,11 @@ test('edges and organization-details pages show the edge and the organization', 
   await ui.nav('Edges').click();
   await page.locator('[data-edge-id="edge-e2e"]').waitFor({ timeout: 8000 });
   await until('edge-e2e has 1 connection', async () => (await page.locator('[data-edge-id="edge-e2e"] td.num').first().innerText()) === '1', 8000);
+  // The one core replica is listed, ready, holding the singleton duties.
+  const cores = page.getByTestId('cores-table');
+  await cores.waitFor({ timeout: 8000 });
+  assert.equal(await cores.locator('tbody tr').count(), 1);
+  assert.equal(await cores.getByTestId('core-duties').innerText(), 'singleton');
   await shot(page, 'edges');
   await ui.nav('Organization Details').click();
   await page.getByLabel('Find an organization').fill('e2e');

@@ -4,6 +4,7 @@
 export const queryKeys = {
   overview: ['overview'] as const,
   edges: ['edges'] as const,
+  cores: ['cores'] as const,
   liveOrchestrators: ['orchestrators', 'live'] as const,
   /** Not under `orchestrators`: invalidating those must not refetch this poll. */
   lastSeen: (ids: string) => ['last-seen', ids] as const,

@@ -4,6 +4,22 @@
  */
 
 export interface paths {
+    "/api/v1/controller/cores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["cores"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/controller/edges": {
         parameters: {
             query?: never;
@@ -734,6 +750,39 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /** @description The core replicas that announced themselves lately. */
+        CoreList: {
+            /** @description The replica that answered. */
+            answered_by: string;
+            cores: components["schemas"]["CorePresence"][];
+            total_count: number;
+        };
+        /** @description A core replica's periodic "I am here" (core NATS, every second). */
+        CorePresence: {
+            /** @description The address its HTTP server listens on. */
+            address: string;
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int64
+             * @description Orchestrators in its live view: every replica sees the whole fleet, so
+             *     replicas that disagree for long are worth a look.
+             */
+            connected: number;
+            core_id: string;
+            /**
+             * @description The singleton duties it holds now (`singleton`: the liveness sweep,
+             *     token generations, the first admin); empty on the others.
+             */
+            duties: string[];
+            /** @description Whether it can serve (its `/readyz`). */
+            ready: boolean;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            started_at: string;
+        };
         /** @description Body of `POST /api/v1/internal/enrollment-tokens`; every field optional. */
         CreateBody: {
             /** @description What it is for, shown in the listing. */
@@ -872,6 +921,23 @@ export interface components {
             revoked_at: string | null;
             /** Format: int64 */
             uses: number;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_CoreList: {
+            /** @description The core replicas that announced themselves lately. */
+            data: {
+                /** @description The replica that answered. */
+                answered_by: string;
+                cores: components["schemas"]["CorePresence"][];
+                total_count: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_EdgeList: {
@@ -1762,6 +1828,26 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    cores: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Core replicas that announced themselves in the last 3 s, and which holds the singleton duties */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CoreList"];
+                };
+            };
+        };
+    };
     edges: {
         parameters: {
             query?: never;

@@ -77,6 +77,10 @@ export type ControllerHealth = Schemas['ControllerHealth'];
 export type OverviewEnvelope = Schemas['Envelope_Overview'];
 /** `GET /api/v1/controller/edges`. */
 export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
+/** `GET /api/v1/controller/cores`. */
+export type CoreListEnvelope = Schemas['Envelope_CoreList'];
+/** One core replica as it announces itself. */
+export type CoreReplica = Schemas['CorePresence'];
 /** `GET /api/v1/controller/logs`. */
 export type LogPageEnvelope = Schemas['Envelope_LogPage'];
 /** `GET /api/v1/controller/last-seen` (each entry typed by hand as `LastSeen` below). */

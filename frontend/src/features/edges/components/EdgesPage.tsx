@@ -2,6 +2,7 @@ import { Ago } from '@lib/time/Ago';
 import { DEFAULT_RATE_WINDOW_SEC, formatRate } from '@lib/live/statsStore';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { useEdges } from '../api/listEdges';
+import { CoresTable } from './CoresTable';
 
 export function EdgesPage() {
   const edges = useEdges();
@@ -9,7 +10,7 @@ export function EdgesPage() {
   return (
     <>
       <PageHeader
-        title="Edges"
+        title="Edges and cores"
         subtitle={`Edge nodes terminate the orchestrators' WebSockets. Listed: those heard in the last 15 s. Heartbeats/s: every heartbeat an edge received (independent orchestrators' too), averaged over ${DEFAULT_RATE_WINDOW_SEC} s, as the Dashboard's "received" figure.`}
       />
       <section className="card">
@@ -65,6 +66,7 @@ export function EdgesPage() {
           </div>
         )}
       </section>
+      <CoresTable />
     </>
   );
 }
