@@ -132,9 +132,20 @@ async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
         start_edge(env.edge_config("edge-1")).await,
         start_edge(env.edge_config("edge-2")).await,
     ];
-    assert!(duty_holder(&apis[0], 3, Duration::from_secs(10))
+    let holder = duty_holder(&apis[0], 3, Duration::from_secs(10))
         .await
-        .is_some());
+        .expect("one holder");
+    // Each replica's /metrics says whether it holds the duties.
+    for r in &replicas {
+        let (_, body) = http::get(r.addr, "/metrics").await.unwrap();
+        let held = if r.id == holder { 1 } else { 0 };
+        let line = format!("moolai_core_duty_held{{duty=\"singleton\"}} {held}");
+        assert!(
+            body.lines().any(|l| l == line),
+            "{}: no `{line}` in its metrics",
+            r.id
+        );
+    }
 
     let ids: Vec<String> = (0..6).map(|n| format!("org-rep-{n}")).collect();
     let mut socks = Vec::new();
