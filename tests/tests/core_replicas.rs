@@ -222,6 +222,27 @@ async fn duties_move_when_their_holder_is_killed_and_liveness_goes_on() {
         killed.child.start_kill().unwrap();
         let at = Instant::now();
         killed.child.wait().await.unwrap();
+        // Heartbeats are recorded again within 3 s (the beating orchestrator's
+        // row moves past the moment of the kill).
+        let killed_at = chrono::Utc::now();
+        let recorded = wait_until(Duration::from_secs(3), || async {
+            let seen: Option<chrono::DateTime<chrono::Utc>> = env
+                .scalar(
+                    "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
+                    "org-beating",
+                )
+                .await;
+            seen.is_some_and(|seen| seen > killed_at)
+        })
+        .await;
+        assert!(
+            recorded.is_some(),
+            "round {round}: no heartbeat recorded within 3 s of the kill"
+        );
+        eprintln!(
+            "round {round}: heartbeats recorded again {:?} after the kill",
+            recorded.unwrap()
+        );
         let next = duty_holder(&api, survivors - 1, Duration::from_secs(10))
             .await
             .expect("the duties move to a survivor");
