@@ -4,6 +4,8 @@ import { ConfirmDialog } from '@lib/ui/ConfirmDialog';
 import { Ago } from '@lib/time/Ago';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
+import { FormError } from '@lib/ui/form';
+import { DataTable, type Column } from '@lib/ui/DataTable';
 import { useMe } from '../api/getMe';
 import { MIN_PASSWORD, usernameProblem } from '../model';
 import { useAddAdmin, useAdmins, useRemoveAdmin, type AdminRow } from '../api/admins';
@@ -12,6 +14,13 @@ import { useAddAdmin, useAdmins, useRemoveAdmin, type AdminRow } from '../api/ad
  * Every admin of the dashboard and API. Superadmins add and remove them (the
  * last admin and the last superadmin stay); others see the list only.
  */
+const ADMIN_COLUMNS: Column[] = [
+  { label: 'Username' },
+  { label: 'Role' },
+  { label: 'Password changed' },
+  { label: 'Open sessions', num: true },
+];
+
 export function AdminsPage() {
   const admins = useAdmins();
   const me = useMe();
@@ -29,24 +38,11 @@ export function AdminsPage() {
         ) : admins.isError ? (
           <ErrorState what="admins" error={admins.error} onRetry={() => admins.refetch()} />
         ) : (
-          <div className="table-wrap">
-            <table className="table" data-testid="admins-table">
-              <thead>
-                <tr>
-                  <th>Username</th>
-                  <th>Role</th>
-                  <th>Password changed</th>
-                  <th className="num">Open sessions</th>
-                  {canManage && <th aria-label="Actions" />}
-                </tr>
-              </thead>
-              <tbody>
-                {admins.data.data.items.map((a) => (
-                  <AdminLine key={a.username} admin={a} canManage={canManage} me={me.data?.username} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable testId="admins-table" columns={canManage ? [...ADMIN_COLUMNS, { ariaLabel: 'Actions' }] : ADMIN_COLUMNS}>
+            {admins.data.data.items.map((a) => (
+              <AdminLine key={a.username} admin={a} canManage={canManage} me={me.data?.username} />
+            ))}
+          </DataTable>
         )}
       </section>
     </>
@@ -158,11 +154,7 @@ export function AddAdminForm() {
         <label className="field-check">
           <input type="checkbox" checked={superadmin} onChange={(e) => setSuperadmin(e.target.checked)} /> Superadmin (may add and remove admins)
         </label>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div>
           <button type="submit" className="btn btn-primary" disabled={add.isPending}>
             {add.isPending ? 'Adding…' : 'Add admin'}
