@@ -76,6 +76,8 @@ export type ControllerHealth = Schemas['ControllerHealth'];
 export type OverviewEnvelope = Schemas['Envelope_Overview'];
 /** `GET /api/v1/controller/edges`. */
 export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
+/** `GET /api/v1/controller/orchestrators/live` (its `data`). */
+export type LiveOrchestrators = Schemas['LiveOrchestrators'];
 /** `GET /api/v1/controller/logs`. */
 export type LogPageEnvelope = Schemas['Envelope_LogPage'];
 /** `GET /api/v1/controller/last-seen`. */

@@ -8,7 +8,8 @@ import { FormError } from '@lib/ui/form';
 import { DataTable, type Column } from '@lib/ui/DataTable';
 import { useMe } from '../api/getMe';
 import { MIN_PASSWORD, usernameProblem } from '../model';
-import { useAddAdmin, useAdmins, useRemoveAdmin, type AdminRow } from '../api/admins';
+import type { AdminItem } from '@lib/api/types';
+import { useAddAdmin, useAdmins, useRemoveAdmin } from '../api/admins';
 
 /**
  * Every admin of the dashboard and API. Superadmins add and remove them (the
@@ -49,7 +50,7 @@ export function AdminsPage() {
   );
 }
 
-function AdminLine({ admin, canManage, me }: { admin: AdminRow; canManage: boolean; me?: string }) {
+function AdminLine({ admin, canManage, me }: { admin: AdminItem; canManage: boolean; me?: string }) {
   const remove = useRemoveAdmin();
   const [asking, setAsking] = useState(false);
   const error = remove.error ? describeError(remove.error) : null;
