@@ -63,9 +63,26 @@ export function FormActions({
       <button type="button" className="btn" onClick={onCancel} disabled={busy}>
         Cancel
       </button>
-      <button type="submit" className="btn btn-primary" disabled={busy} aria-label={ariaLabel}>
-        {busy ? busyLabel : submit}
-      </button>
+      <SubmitButton busy={busy} label={submit} busyLabel={busyLabel} ariaLabel={ariaLabel} />
     </div>
+  );
+}
+
+/** A form's submit button, which says that it is working and waits meanwhile. */
+export function SubmitButton({
+  busy,
+  label,
+  busyLabel,
+  ariaLabel,
+}: {
+  busy: boolean;
+  label: string;
+  busyLabel: string;
+  ariaLabel?: string;
+}) {
+  return (
+    <button type="submit" className="btn btn-primary" disabled={busy} aria-label={ariaLabel}>
+      {busy ? busyLabel : label}
+    </button>
   );
 }

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { ApiError, describeError } from '@lib/api/errors';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
-import { FormError } from '@lib/ui/form';
+import { FormError, SubmitButton } from '@lib/ui/form';
 import { useChangePassword } from '../api/changePassword';
 import { useMe } from '../api/getMe';
 import { newPasswordProblem } from '../model';
@@ -88,9 +88,7 @@ export function ChangePasswordForm() {
         <p className="muted small">At least 12 characters. Your other sessions end; this one stays.</p>
         <FormError error={error} />
         <div>
-          <button type="submit" className="btn btn-primary" disabled={change.isPending}>
-            {change.isPending ? 'Changing…' : 'Change password'}
-          </button>
+          <SubmitButton busy={change.isPending} label="Change password" busyLabel="Changing…" />
         </div>
       </form>
     </section>

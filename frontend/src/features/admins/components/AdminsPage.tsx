@@ -4,7 +4,7 @@ import { ConfirmDialog } from '@lib/ui/ConfirmDialog';
 import { Ago } from '@lib/time/Ago';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
-import { FormError } from '@lib/ui/form';
+import { FormError, SubmitButton } from '@lib/ui/form';
 import { DataTable, type Column } from '@lib/ui/DataTable';
 import { useMe } from '../api/getMe';
 import { MIN_PASSWORD, usernameProblem } from '../model';
@@ -157,9 +157,7 @@ export function AddAdminForm() {
         </label>
         <FormError error={error} />
         <div>
-          <button type="submit" className="btn btn-primary" disabled={add.isPending}>
-            {add.isPending ? 'Adding…' : 'Add admin'}
-          </button>
+          <SubmitButton busy={add.isPending} label="Add admin" busyLabel="Adding…" />
         </div>
       </form>
     </section>

@@ -3,7 +3,7 @@ import { useSearchParams } from 'react-router';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { Switch } from '@lib/ui/Switch';
 import { DataTable } from '@lib/ui/DataTable';
-import { FilterSelect } from '@lib/ui/FilterSelect';
+import { FilterSelect, SearchInput } from '@lib/ui/toolbar';
 import { useSetParam } from '@lib/url/useSetParam';
 import { formatDateTime, formatTime, viewerTimeZone } from '@lib/time/format';
 import { useLogs } from '../api/listLogs';
@@ -80,15 +80,13 @@ export function LogsPage() {
         </div>
       </section>
       <div className="toolbar" role="search" aria-label="Log filters">
-        <input
-          type="search"
-          className="input grow"
+        <SearchInput
+          label="Search logs"
           placeholder="Search messages"
-          aria-label="Search logs"
           value={q}
-          onChange={(e) => {
-            setQ(e.target.value);
-            set('q', e.target.value.trim());
+          onChange={(v) => {
+            setQ(v);
+            set('q', v.trim());
           }}
         />
         <FilterSelect label="Filter by level" value={level} allLabel="All levels" options={LEVELS} onChange={(v) => set('level', v)} />

@@ -1,7 +1,7 @@
 import { useSearchParams } from 'react-router';
 import { MessageItem } from '@lib/messages/MessageItem';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
-import { FilterSelect } from '@lib/ui/FilterSelect';
+import { FilterSelect } from '@lib/ui/toolbar';
 import { useSetParam } from '@lib/url/useSetParam';
 import type { MessageStatus, MessageType } from '@lib/api/types';
 import { useMessages, type MessageFilters } from '../api/listMessages';

@@ -2,7 +2,7 @@ import { useDeferredValue, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { Empty, ErrorState, Loading, PageHeader, Pager } from '@lib/ui/states';
 import { IconPlus } from '@lib/ui/icons';
-import { FilterSelect } from '@lib/ui/FilterSelect';
+import { FilterSelect, SearchInput } from '@lib/ui/toolbar';
 import { useOrganizationCounts, useOrganizationsPage } from '../api/listOrganizations';
 import { useOrchestratorsOfEach } from '../api/listOrchestrators';
 import type { Orchestrator } from '@lib/api/types';
@@ -61,13 +61,11 @@ export function OrganizationsPage() {
         }
       />
       <div className="toolbar" role="search">
-        <input
-          type="search"
-          className="input grow"
+        <SearchInput
+          label="Search organizations"
           placeholder="Search by ID, name or location"
-          aria-label="Search organizations"
           value={q}
-          onChange={(e) => update({ q: e.target.value, page: null })}
+          onChange={(v) => update({ q: v, page: null })}
         />
         <FilterSelect
           label="Filter by status"

@@ -1,3 +1,5 @@
+// The controls of a list page's toolbar: its search box and filter selects.
+
 /** One choice of a {@link FilterSelect}: its value in the URL and what it reads. */
 export interface FilterOption {
   value: string;
@@ -33,5 +35,29 @@ export function FilterSelect({
         );
       })}
     </select>
+  );
+}
+
+/** A toolbar's search box; it takes the room the filters leave. */
+export function SearchInput({
+  label,
+  placeholder,
+  value,
+  onChange,
+}: {
+  label: string;
+  placeholder: string;
+  value: string;
+  onChange(value: string): void;
+}) {
+  return (
+    <input
+      type="search"
+      className="input grow"
+      placeholder={placeholder}
+      aria-label={label}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+    />
   );
 }
