@@ -116,6 +116,8 @@ pub struct Activity {
     #[serde(rename = "type")]
     #[schema(value_type = String)]
     pub kind: Kind,
+    /// Always an object; most name the `orchestrator_id` or `organization_id`.
+    #[schema(value_type = std::collections::HashMap<String, Value>)]
     pub data: Value,
 }
 

@@ -30,8 +30,9 @@ pub const HISTORY: usize = 120;
 pub const EVERY: Duration = Duration::from_secs(1);
 
 /// One second of the fleet as the dashboard charts it. Rates are per second over
-/// the last `window_sec` (less while core has run for less).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// the last `window_sec` (less while core has run for less). The `stats` event of
+/// the event stream.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatsPoint {
     /// When the point was taken.
     pub at: DateTime<Utc>,

@@ -25,6 +25,7 @@ static FORWARD: OnceLock<mpsc::Sender<LogEntry>> = OnceLock::new();
 
 /// One log record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub timestamp: DateTime<Utc>,
     pub level: String,

@@ -138,6 +138,7 @@ pub struct OrchestratorMessage {
 
 /// The two kinds of message the spec knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageType {
     Recommendation,

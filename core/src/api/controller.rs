@@ -252,8 +252,6 @@ fn default_log_limit() -> usize {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogPage {
     pub total: usize,
-    /// `{timestamp, level, message, source, target}` each.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<LogEntry>,
 }
 

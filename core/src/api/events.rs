@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
@@ -47,10 +46,10 @@ pub async fn events(
     let stats = BroadcastStream::new(state.rates.subscribe())
         .filter_map(|point| point.ok())
         .map(|point| event("stats", &point));
-    let history = json!({
-        "window_sec": rates::WINDOW.as_secs(),
-        "points": state.rates.history(),
-    });
+    let history = StatsHistory {
+        points: state.rates.history(),
+        window_sec: rates::WINDOW.as_secs(),
+    };
     let first = tokio_stream::once(event("stats_history", &history));
     // The stream ends with the server, or a graceful shutdown would wait for every
     // open dashboard; and with its session (logged out, expired, password changed).
@@ -88,6 +87,16 @@ async fn session_ended(state: AppState, session: Option<String>) {
             return;
         }
     }
+}
+
+/// The `stats_history` event: the points the stream starts with, oldest first.
+/// Declared for the OpenAPI document although it travels over the stream; its
+/// fields are in alphabetical order, as the stream has always sent them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsHistory {
+    pub points: Vec<rates::StatsPoint>,
+    /// The averaging window of the rates, in seconds.
+    pub window_sec: u64,
 }
 
 fn event(name: &str, data: &impl Serialize) -> Event {
@@ -165,4 +174,20 @@ pub async fn last_seen(
         data: out,
         timestamp: Utc::now(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stream sent a `json!` object before the type existed: same bytes now.
+    #[test]
+    fn stats_history_keeps_its_wire() {
+        let history = StatsHistory {
+            points: Vec::new(),
+            window_sec: rates::WINDOW.as_secs(),
+        };
+        let text = serde_json::to_string(&history).unwrap();
+        assert_eq!(text, r#"{"points":[],"window_sec":30}"#);
+    }
 }

@@ -41,7 +41,6 @@ pub fn router() -> Router<AppState> {
 /// Body of `POST orchestrators/{id}/messages`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewMessage {
-    #[schema(value_type = String, example = "recommendation")]
     pub message_type: MessageType,
     pub content: String,
     #[serde(default)]
@@ -60,7 +59,9 @@ pub struct MessageCreated {
     pub held: bool,
     #[schema(value_type = String)]
     pub orchestrator_id: OrchestratorId,
+    #[schema(value_type = MessageType)]
     pub message_type: String,
+    #[schema(value_type = MessageStatus)]
     pub status: String,
 }
 
@@ -95,6 +96,7 @@ pub struct MessageAnswered {
     pub success: bool,
     pub message: String,
     pub message_id: String,
+    #[schema(value_type = MessageStatus)]
     pub status: String,
     #[schema(value_type = String)]
     pub orchestrator_id: Value,

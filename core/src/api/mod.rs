@@ -87,7 +87,9 @@ pub struct AppState {
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
     ),
-    components(schemas(error::FieldError)),
+    // The event stream's payloads have no response body to be found through,
+    // so they are named here for the dashboard's generated types.
+    components(schemas(error::FieldError, events::StatsHistory, crate::rates::StatsPoint, crate::activity::Activity)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -44,20 +44,21 @@ pub fn router() -> Router<AppState> {
 pub struct OrgQuery {
     /// Substring of id, name or location, any case.
     pub q: Option<String>,
-    #[param(value_type = Option<String>)]
-    pub status: Option<OrgStatus>,
+    #[param(value_type = Option<FleetStatus>)]
+    pub status: Option<FleetStatus>,
 }
 
-/// An organization's status as listed.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// An organization's or an instance's status as listed: `independent` whenever
+/// `is_independent`, else what its heartbeats made it.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OrgStatus {
+pub enum FleetStatus {
     Active,
     Inactive,
     Independent,
 }
 
-impl OrgStatus {
+impl FleetStatus {
     fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -78,7 +79,7 @@ pub async fn organizations(
     let (limit, offset) = q.checked()?;
     let filter = read::OrgFilter {
         q: f.q.as_deref(),
-        status: f.status.map(OrgStatus::as_str),
+        status: f.status.map(FleetStatus::as_str),
     };
     let (rows, total) = read::organizations(&state.pool, &filter, limit, offset).await?;
     let items = rows

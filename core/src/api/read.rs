@@ -57,6 +57,7 @@ pub struct OrganizationRow {
     pub name_from_admin: bool,
     pub location_from_admin: bool,
     /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    #[schema(value_type = super::organizations::FleetStatus)]
     pub status: String,
     pub is_active: bool,
     pub is_independent: bool,
@@ -170,6 +171,7 @@ pub struct InstanceRow {
     #[schema(required = true)]
     pub reported_location: Option<String>,
     /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    #[schema(value_type = super::organizations::FleetStatus)]
     pub status: String,
     pub health_status: String,
     pub is_independent: bool,
@@ -289,20 +291,32 @@ pub async fn instances_by_id(
         .await
 }
 
+/// Which way a message went, as the listing's query derives it from `source`.
+/// Only its schema is used: the query writes the text itself.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum MessageDirection {
+    /// Written by the controller.
+    ToOrchestrator,
+    /// Written by the orchestrator (a recommendation to accept or dismiss).
+    FromOrchestrator,
+}
+
 /// One controller message as listed.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MessageItem {
     pub id: String,
     pub orchestrator_id: String,
-    /// `recommendation` or `monitoring`.
+    /// Read as text; the table allows only the enum's values.
+    #[schema(value_type = moolai_proto::frames::MessageType)]
     pub message_type: String,
     pub content: String,
     pub metadata: Value,
-    /// `pending`, `accepted` or `dismissed`.
+    #[schema(value_type = super::messages::MessageStatus)]
     pub status: String,
     /// Who wrote it: `controller` or `orchestrator`.
     pub source: String,
-    /// `to_orchestrator` (written by the controller) or `from_orchestrator`.
+    #[schema(value_type = MessageDirection)]
     pub direction: String,
     /// Timestamps are RFC 3339, as PostgreSQL writes them.
     #[schema(format = DateTime)]

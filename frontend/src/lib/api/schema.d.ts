@@ -642,7 +642,10 @@ export interface components {
     schemas: {
         /** @description One thing that happened. */
         Activity: {
-            data: unknown;
+            /** @description Always an object; most name the `orchestrator_id` or `organization_id`. */
+            data: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             timestamp: string;
             /** @description A [`Kind`]'s name: `handshake`, `message_sent`, `registered`, ... */
@@ -1056,7 +1059,7 @@ export interface components {
                     [key: string]: unknown;
                 };
                 /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
-                status: string;
+                status: components["schemas"]["FleetStatus"];
                 support_email: string | null;
                 /** Format: int64 */
                 token_generation: number;
@@ -1093,8 +1096,7 @@ export interface components {
         Envelope_LogPage: {
             /** @description Recent log records, newest first. */
             data: {
-                /** @description `{timestamp, level, message, source, target}` each. */
-                items: Record<string, never>[];
+                items: components["schemas"]["LogEntry"][];
                 total: number;
             };
             message: string;
@@ -1193,7 +1195,7 @@ export interface components {
                     [key: string]: unknown;
                 };
                 /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
-                status: string;
+                status: components["schemas"]["FleetStatus"];
                 /** Format: date-time */
                 updated_at: string;
             };
@@ -1314,7 +1316,7 @@ export interface components {
                         [key: string]: unknown;
                     };
                     /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
-                    status: string;
+                    status: components["schemas"]["FleetStatus"];
                     /** Format: date-time */
                     updated_at: string;
                 }[];
@@ -1355,6 +1357,12 @@ export interface components {
             msg: string;
             type: string;
         };
+        /**
+         * @description An organization's or an instance's status as listed: `independent` whenever
+         *     `is_independent`, else what its heartbeats made it.
+         * @enum {string}
+         */
+        FleetStatus: "active" | "inactive" | "independent";
         /** @description Body of `PUT independence`. */
         IndependenceBody: {
             is_independent: boolean;
@@ -1462,7 +1470,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
-            status: string;
+            status: components["schemas"]["FleetStatus"];
             support_email: string | null;
             /** Format: int64 */
             token_generation: number;
@@ -1509,6 +1517,17 @@ export interface components {
             };
             total_count: number;
         };
+        /** @description One log record. */
+        LogEntry: {
+            level: string;
+            message: string;
+            /** @description The service that logged it: `core`, `persister` or an edge id. */
+            source: string;
+            /** @description The module that logged it. */
+            target: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
         /** @description `GET /api/v1/internal/logs`. */
         LogList: {
             data: components["schemas"]["LogPage"];
@@ -1516,8 +1535,7 @@ export interface components {
         };
         /** @description Recent log records, newest first. */
         LogPage: {
-            /** @description `{timestamp, level, message, source, target}` each. */
-            items: Record<string, never>[];
+            items: components["schemas"]["LogEntry"][];
             total: number;
         };
         /** @description A new session. */
@@ -1542,7 +1560,7 @@ export interface components {
             message: string;
             message_id: string;
             orchestrator_id: string;
-            status: string;
+            status: components["schemas"]["MessageStatus"];
             success: boolean;
         };
         /** @description A message created. */
@@ -1553,11 +1571,17 @@ export interface components {
             held: boolean;
             message: string;
             message_id: string;
-            message_type: string;
+            message_type: components["schemas"]["MessageType"];
             orchestrator_id: string;
-            status: string;
+            status: components["schemas"]["MessageStatus"];
             success: boolean;
         };
+        /**
+         * @description Which way a message went, as the listing's query derives it from `source`.
+         *     Only its schema is used: the query writes the text itself.
+         * @enum {string}
+         */
+        MessageDirection: "to_orchestrator" | "from_orchestrator";
         /** @description One controller message as listed. */
         MessageItem: {
             content: string;
@@ -1566,17 +1590,15 @@ export interface components {
              * @description Timestamps are RFC 3339, as PostgreSQL writes them.
              */
             created_at: string;
-            /** @description `to_orchestrator` (written by the controller) or `from_orchestrator`. */
-            direction: string;
+            direction: components["schemas"]["MessageDirection"];
             id: string;
-            /** @description `recommendation` or `monitoring`. */
-            message_type: string;
+            /** @description Read as text; the table allows only the enum's values. */
+            message_type: components["schemas"]["MessageType"];
             metadata: unknown;
             orchestrator_id: string;
             /** @description Who wrote it: `controller` or `orchestrator`. */
             source: string;
-            /** @description `pending`, `accepted` or `dismissed`. */
-            status: string;
+            status: components["schemas"]["MessageStatus"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1585,6 +1607,11 @@ export interface components {
          * @enum {string}
          */
         MessageStatus: "pending" | "accepted" | "dismissed";
+        /**
+         * @description The two kinds of message the spec knows.
+         * @enum {string}
+         */
+        MessageType: "recommendation" | "monitoring";
         /** @description A new admin. */
         NewAdmin: {
             /** @description 12 to 1024 characters. */
@@ -1607,8 +1634,7 @@ export interface components {
         /** @description Body of `POST orchestrators/{id}/messages`. */
         NewMessage: {
             content: string;
-            /** @example recommendation */
-            message_type: string;
+            message_type: components["schemas"]["MessageType"];
             metadata?: {
                 [key: string]: unknown;
             } | null;
@@ -1706,7 +1732,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
-            status: string;
+            status: components["schemas"]["FleetStatus"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1786,6 +1812,63 @@ export interface components {
             /** @description `healthy`, or `degraded` when the database or NATS is unavailable. */
             status: string;
             version: string;
+        };
+        /**
+         * @description The `stats_history` event: the points the stream starts with, oldest first.
+         *     Declared for the OpenAPI document although it travels over the stream; its
+         *     fields are in alphabetical order, as the stream has always sent them.
+         */
+        StatsHistory: {
+            points: components["schemas"]["StatsPoint"][];
+            /**
+             * Format: int64
+             * @description The averaging window of the rates, in seconds.
+             */
+            window_sec: number;
+        };
+        /**
+         * @description One second of the fleet as the dashboard charts it. Rates are per second over
+         *     the last `window_sec` (less while core has run for less). The `stats` event of
+         *     the event stream.
+         */
+        StatsPoint: {
+            /**
+             * Format: date-time
+             * @description When the point was taken.
+             */
+            at: string;
+            connected_now: number;
+            edges_up: number;
+            /**
+             * Format: double
+             * @description Same as `processed_per_sec` (the name the first stream used).
+             */
+            heartbeats_per_sec: number;
+            /**
+             * Format: double
+             * @description Heartbeats of independent orchestrators, which change nothing.
+             */
+            ignored_per_sec: number;
+            /**
+             * Format: double
+             * @description Heartbeats that updated an orchestrator's liveness.
+             */
+            processed_per_sec: number;
+            /**
+             * Format: double
+             * @description Heartbeats that reached core: processed + ignored.
+             */
+            received_per_sec: number;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch of `at`, for charting without parsing.
+             */
+            t: number;
+            /**
+             * Format: double
+             * @description The averaging window in seconds.
+             */
+            window_sec: number;
         };
         /** @description Body of `PUT messages/{id}/status`. */
         StatusBody: {
@@ -2137,7 +2220,7 @@ export interface operations {
                 page_size: number;
                 /** @description Substring of id, name or location, any case. */
                 q: string | null;
-                status: string | null;
+                status: components["schemas"]["FleetStatus"] | null;
             };
             cookie?: never;
         };

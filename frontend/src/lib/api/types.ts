@@ -1,9 +1,8 @@
-// Shapes of core's answers, shared by the features. Those core declares with a
-// type are generated from its OpenAPI document into ./schema.d.ts
-// (scripts/api_types.sh) and re-exported here by name, the fleet's rows
-// (Organization, Orchestrator), the overview and the edges among them; the
-// rest (messages as the dashboard reads them, the event stream's `stats`, the
-// last-seen entries) are still written by hand after docs/api.md.
+// Shapes of core's answers, shared by the features: every one is generated
+// from core's OpenAPI document into ./schema.d.ts (scripts/api_types.sh) and
+// re-exported here by name. The event stream's payloads (`stats`,
+// `stats_history`, `activity`) are declared there too, as components, though
+// no endpoint answers them as a body.
 
 import type { components } from './schema';
 
@@ -81,9 +80,11 @@ export type EdgeListEnvelope = Schemas['Envelope_EdgeList'];
 export type CoreListEnvelope = Schemas['Envelope_CoreList'];
 /** One core replica as it announces itself. */
 export type CoreReplica = Schemas['CorePresence'];
+/** `GET /api/v1/controller/orchestrators/live` (its `data`). */
+export type LiveOrchestrators = Schemas['LiveOrchestrators'];
 /** `GET /api/v1/controller/logs`. */
 export type LogPageEnvelope = Schemas['Envelope_LogPage'];
-/** `GET /api/v1/controller/last-seen` (each entry typed by hand as `LastSeen` below). */
+/** `GET /api/v1/controller/last-seen`. */
 export type LastSeenMap = Schemas['LastSeenMap'];
 /** `GET /health`. */
 export type RootHealth = Schemas['RootHealth'];
@@ -99,7 +100,7 @@ export type InstanceRow = Schemas['InstanceRow'];
 export type InstanceGone = Schemas['InstanceGone'];
 
 /** `status` as the API derives it: `independent` whenever `is_independent`. */
-export type FleetStatus = 'active' | 'inactive' | 'independent' | (string & {});
+export type FleetStatus = Schemas['FleetStatus'];
 
 export type JsonObject = Record<string, unknown>;
 
@@ -109,49 +110,17 @@ export type Organization = OrganizationRow;
 /** An instance with what core knows live (`connected`, and `last_keepalive` while connected). */
 export type Orchestrator = Schemas['Orchestrator'];
 
-export type MessageType = 'recommendation' | 'monitoring';
-export type MessageStatus = 'pending' | 'accepted' | 'dismissed';
+export type MessageType = Schemas['MessageType'];
+export type MessageStatus = Schemas['MessageStatus'];
 
 /** Who wrote a message: the orchestrator (a recommendation to accept or dismiss) or the controller. */
-export type MessageDirection = 'from_orchestrator' | 'to_orchestrator';
+export type MessageDirection = Schemas['MessageDirection'];
 
-export interface OrchestratorMessage {
-  id: string;
-  direction?: MessageDirection;
-  orchestrator_id: string;
-  message_type: MessageType;
-  content: string;
-  metadata: JsonObject | null;
-  status: MessageStatus;
-  source: string | null;
-  created_at: string;
-  updated_at: string;
-}
+/** One message of either listing. */
+export type OrchestratorMessage = MessageItem;
 
-export interface MessageList {
-  success: boolean;
-  message: string;
-  messages: OrchestratorMessage[];
-  total_count: number;
-  /** Messages not listed because their orchestrator is independent (held until it is not). */
-  held?: number;
-  /** On one orchestrator's list: it is independent, so its messages are held. */
-  independent?: boolean;
-}
-
-export interface ActivityEntry {
-  timestamp: string;
-  type: string;
-  data: JsonObject & { orchestrator_id?: string; organization_id?: string };
-}
-
-export interface LogRecord {
-  timestamp: string;
-  level: string;
-  message: string;
-  source: string;
-  target?: string;
-}
+/** One entry of the activity feed, listed or streamed (`activity` event). */
+export type ActivityEntry = Schemas['Activity'];
 
 /** One edge of `GET /api/v1/controller/edges`, as it announced itself. */
 export type Edge = Schemas['EdgePresence'];
@@ -163,31 +132,10 @@ export type Overview = Schemas['Overview'];
  * The `stats` event of `/api/v1/events`, every second. Rates are per second,
  * averaged over the last `window_sec` seconds (30; less just after core starts).
  */
-export interface Stats {
-  /** Server time of the point, ms since the epoch (absent from a first-version core). */
-  t?: number;
-  connected_now: number;
-  edges_up: number;
-  /** Same as `processed_per_sec`. */
-  heartbeats_per_sec: number;
-  /** Heartbeats that reached the controller: processed + ignored. */
-  received_per_sec?: number;
-  /** Heartbeats that updated an orchestrator's liveness. */
-  processed_per_sec?: number;
-  /** Heartbeats of independent orchestrators, which change nothing. */
-  ignored_per_sec?: number;
-  window_sec?: number;
-}
+export type Stats = Schemas['StatsPoint'];
 
 /** The `stats_history` event, sent once when the stream opens. */
-export interface StatsHistory {
-  window_sec: number;
-  points: Stats[];
-}
+export type StatsHistory = Schemas['StatsHistory'];
 
-/** `GET /api/v1/controller/last-seen?ids=…`, from the controller's memory. */
-export interface LastSeen {
-  connected: boolean;
-  last_keepalive: string | null;
-  connected_at: string | null;
-}
+/** One entry of `GET /api/v1/controller/last-seen?ids=…`, from the controller's memory. */
+export type LastSeen = Schemas['LastSeen'];

@@ -2,7 +2,7 @@ import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query'
 import { useEffect, useSyncExternalStore } from 'react';
 import { apiFetch } from '../api/apiFetch';
 import { queryKeys } from '../api/queryKeys';
-import type { LastSeen } from '../api/types';
+import type { LastSeen, LastSeenMap } from '../api/types';
 
 /**
  * "Last seen" of the orchestrators on screen, polled from the controller's memory.
@@ -59,7 +59,7 @@ async function fetchLastSeen(ids: string, signal: AbortSignal): Promise<Record<s
   for (let i = 0; i < all.length; i += CHUNK) chunks.push(all.slice(i, i + CHUNK));
   const answers = await Promise.all(
     chunks.map((c) =>
-      apiFetch<{ data: Record<string, LastSeen> }>('/api/v1/controller/last-seen', {
+      apiFetch<LastSeenMap>('/api/v1/controller/last-seen', {
         query: { ids: c.join(',') },
         signal,
       }),

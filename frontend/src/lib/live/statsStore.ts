@@ -2,8 +2,6 @@ import { useSyncExternalStore } from 'react';
 import type { Stats } from '../api/types';
 
 export interface StatsPoint extends Stats {
-  /** When the point was taken (server time if it says, else arrival), ms since the epoch. */
-  t: number;
   /** Heartbeats received per second (processed + ignored). */
   received: number;
   processed: number;
@@ -24,19 +22,11 @@ let snapshot: Snapshot = { latest: null, points: [] };
 const listeners = new Set<() => void>();
 
 /**
- * One point from a `stats` event. A first-version core sends only
- * `heartbeats_per_sec` (processed): it stands for all three then.
+ * One point from a `stats` event, its rates under the chart's short names. The
+ * dashboard is served by the core it reads, so every field is there.
  */
-export function toPoint(s: Stats, arrived: number = Date.now()): StatsPoint {
-  const processed = s.processed_per_sec ?? s.heartbeats_per_sec ?? 0;
-  const ignored = s.ignored_per_sec ?? 0;
-  return {
-    ...s,
-    t: typeof s.t === 'number' ? s.t : arrived,
-    processed,
-    ignored,
-    received: s.received_per_sec ?? processed + ignored,
-  };
+export function toPoint(s: Stats): StatsPoint {
+  return { ...s, processed: s.processed_per_sec, ignored: s.ignored_per_sec, received: s.received_per_sec };
 }
 
 /** Keeps points in time order, one per `t`, the last {@link STATS_WINDOW}. */
@@ -52,8 +42,8 @@ function publish(points: StatsPoint[]) {
   listeners.forEach((l) => l());
 }
 
-export function pushStats(s: Stats, arrived: number = Date.now()): void {
-  const point = toPoint(s, arrived);
+export function pushStats(s: Stats): void {
+  const point = toPoint(s);
   const last = snapshot.points[snapshot.points.length - 1];
   // The common case (the next second) without a sort.
   if (!last || point.t > last.t) publish([...snapshot.points, point].slice(-STATS_WINDOW));
@@ -61,8 +51,8 @@ export function pushStats(s: Stats, arrived: number = Date.now()): void {
 }
 
 /** The server's last two minutes, sent when the stream opens. */
-export function setStatsHistory(points: Stats[], arrived: number = Date.now()): void {
-  publish(mergePoints(snapshot.points, points.map((p) => toPoint(p, arrived))));
+export function setStatsHistory(points: Stats[]): void {
+  publish(mergePoints(snapshot.points, points.map(toPoint)));
 }
 
 export function resetStats(): void {

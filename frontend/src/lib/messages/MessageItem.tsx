@@ -3,12 +3,6 @@ import type { OrchestratorMessage } from '../api/types';
 import { Ago } from '../time/Ago';
 import { useSetMessageStatus } from './setMessageStatus';
 
-/** "from the orchestrator" or "sent by the controller" (older rows: by `source`). */
-export function directionOf(m: OrchestratorMessage): 'from_orchestrator' | 'to_orchestrator' {
-  if (m.direction) return m.direction;
-  return m.source === 'controller' ? 'to_orchestrator' : 'from_orchestrator';
-}
-
 /**
  * One message with its direction, type, age, status and, while pending and only
  * if the orchestrator wrote it, Accept / Dismiss (a controller's own message is
@@ -26,7 +20,7 @@ export function MessageItem({
   const mutation = useSetMessageStatus();
   const busy = mutation.isPending;
   const short = message.content.length > 40 ? `${message.content.slice(0, 40)}…` : message.content;
-  const direction = directionOf(message);
+  const direction = message.direction;
   const answerable = direction === 'from_orchestrator';
   return (
     <li className="message" data-message-id={message.id} data-status={message.status} data-direction={direction}>

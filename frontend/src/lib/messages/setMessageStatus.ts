@@ -1,19 +1,11 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from '../api/apiFetch';
 import { queryKeys } from '../api/queryKeys';
-import type { MessageStatus } from '../api/types';
-
-export interface SetMessageStatusAnswer {
-  success: boolean;
-  message: string;
-  message_id: string;
-  status: MessageStatus;
-  orchestrator_id: string;
-}
+import type { MessageAnswered, MessageStatus } from '../api/types';
 
 /** `PUT /api/v1/internal/messages/{id}/status` — Accept / Dismiss. */
 export function setMessageStatus(id: string, status: MessageStatus) {
-  return apiFetch<SetMessageStatusAnswer>(`/api/v1/internal/messages/${encodeURIComponent(id)}/status`, {
+  return apiFetch<MessageAnswered>(`/api/v1/internal/messages/${encodeURIComponent(id)}/status`, {
     method: 'PUT',
     body: { status },
   });

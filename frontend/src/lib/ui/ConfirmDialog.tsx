@@ -1,6 +1,7 @@
 import { useId, useRef } from 'react';
 import type { ReactNode } from 'react';
 import { Dialog } from './Dialog';
+import { FormError } from './form';
 
 interface ConfirmDialogProps {
   title: string;
@@ -34,11 +35,7 @@ export function ConfirmDialog({
       <div id={textId} className="dialog-body">
         {children}
       </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
       <div className="dialog-actions">
         <button ref={cancelRef} type="button" className="btn" onClick={onCancel} disabled={busy}>
           {cancelLabel}

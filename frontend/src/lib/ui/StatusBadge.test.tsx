@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FleetStatus } from '../api/types';
 import { render } from '../../test/render';
 import { StatusBadge, statusLabel, statusTone } from './StatusBadge';
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
+// A string outside the type too: the badge must not trust the wire blindly.
 function badge(status: string | null) {
-  const r = render(<StatusBadge status={status} />);
+  const r = render(<StatusBadge status={status as FleetStatus | null} />);
   cleanup = r.unmount;
   return r.container.querySelector('.badge') as HTMLElement;
 }

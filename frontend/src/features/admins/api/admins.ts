@@ -1,18 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
+import type { AdminAdded, AdminList, AdminRemoved } from '@lib/api/types';
 
-export interface AdminRow {
-  username: string;
-  superadmin: boolean;
-  created_at: string;
-  password_changed_at: string;
-  open_sessions: number;
-}
 
 /** `GET /api/v1/internal/admins` */
 export function listAdmins() {
-  return apiFetch<{ success: boolean; data: { items: AdminRow[]; total: number } }>('/api/v1/internal/admins');
+  return apiFetch<AdminList>('/api/v1/internal/admins');
 }
 
 export function useAdmins() {
@@ -27,12 +21,12 @@ export interface NewAdmin {
 
 /** `POST /api/v1/internal/admins` (superadmins only; 409 if the name exists). */
 export function addAdmin(admin: NewAdmin) {
-  return apiFetch<{ success: boolean }>('/api/v1/internal/admins', { method: 'POST', body: admin });
+  return apiFetch<AdminAdded>('/api/v1/internal/admins', { method: 'POST', body: admin });
 }
 
 /** `DELETE /api/v1/internal/admins/{username}` (never the last admin or superadmin: 409). */
 export function removeAdmin(username: string) {
-  return apiFetch<{ success: boolean }>(`/api/v1/internal/admins/${encodeURIComponent(username)}`, {
+  return apiFetch<AdminRemoved>(`/api/v1/internal/admins/${encodeURIComponent(username)}`, {
     method: 'DELETE',
   });
 }

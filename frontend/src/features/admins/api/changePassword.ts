@@ -1,11 +1,7 @@
 import { useMutation } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
+import type { PasswordChanged } from '@lib/api/types';
 
-export interface PasswordChanged {
-  success: boolean;
-  /** The admin's other sessions, ended by the change. */
-  sessions_ended: number;
-}
 
 /**
  * `POST /api/v1/internal/auth/password`: needs the current password (a wrong one

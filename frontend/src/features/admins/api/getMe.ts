@@ -1,13 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
+import type { Me } from '@lib/api/types';
 
-export interface Me {
-  success: boolean;
-  username: string;
-  /** May add and remove admins. */
-  superadmin: boolean;
-}
 
 /** `GET /api/v1/internal/auth/me`: who the session belongs to. */
 export function getMe() {

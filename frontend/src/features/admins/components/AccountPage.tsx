@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { ApiError, describeError } from '@lib/api/errors';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
+import { FormError, SubmitButton } from '@lib/ui/form';
 import { useChangePassword } from '../api/changePassword';
 import { useMe } from '../api/getMe';
 import { newPasswordProblem } from '../model';
@@ -85,15 +86,9 @@ export function ChangePasswordForm() {
         <PasswordField label="New password" value={next} onChange={setNext} autoComplete="new-password" />
         <PasswordField label="Repeat the new password" value={repeat} onChange={setRepeat} autoComplete="new-password" />
         <p className="muted small">At least 12 characters. Your other sessions end; this one stays.</p>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div>
-          <button type="submit" className="btn btn-primary" disabled={change.isPending}>
-            {change.isPending ? 'Changing…' : 'Change password'}
-          </button>
+          <SubmitButton busy={change.isPending} label="Change password" busyLabel="Changing…" />
         </div>
       </form>
     </section>

@@ -4,14 +4,24 @@ import { ConfirmDialog } from '@lib/ui/ConfirmDialog';
 import { Ago } from '@lib/time/Ago';
 import { ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { toast } from '@lib/ui/toasts';
+import { FormError, SubmitButton } from '@lib/ui/form';
+import { DataTable, type Column } from '@lib/ui/DataTable';
 import { useMe } from '../api/getMe';
 import { MIN_PASSWORD, usernameProblem } from '../model';
-import { useAddAdmin, useAdmins, useRemoveAdmin, type AdminRow } from '../api/admins';
+import type { AdminItem } from '@lib/api/types';
+import { useAddAdmin, useAdmins, useRemoveAdmin } from '../api/admins';
 
 /**
  * Every admin of the dashboard and API. Superadmins add and remove them (the
  * last admin and the last superadmin stay); others see the list only.
  */
+const ADMIN_COLUMNS: Column[] = [
+  { label: 'Username' },
+  { label: 'Role' },
+  { label: 'Password changed' },
+  { label: 'Open sessions', num: true },
+];
+
 export function AdminsPage() {
   const admins = useAdmins();
   const me = useMe();
@@ -29,31 +39,18 @@ export function AdminsPage() {
         ) : admins.isError ? (
           <ErrorState what="admins" error={admins.error} onRetry={() => admins.refetch()} />
         ) : (
-          <div className="table-wrap">
-            <table className="table" data-testid="admins-table">
-              <thead>
-                <tr>
-                  <th>Username</th>
-                  <th>Role</th>
-                  <th>Password changed</th>
-                  <th className="num">Open sessions</th>
-                  {canManage && <th aria-label="Actions" />}
-                </tr>
-              </thead>
-              <tbody>
-                {admins.data.data.items.map((a) => (
-                  <AdminLine key={a.username} admin={a} canManage={canManage} me={me.data?.username} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable testId="admins-table" columns={canManage ? [...ADMIN_COLUMNS, { ariaLabel: 'Actions' }] : ADMIN_COLUMNS}>
+            {admins.data.data.items.map((a) => (
+              <AdminLine key={a.username} admin={a} canManage={canManage} me={me.data?.username} />
+            ))}
+          </DataTable>
         )}
       </section>
     </>
   );
 }
 
-function AdminLine({ admin, canManage, me }: { admin: AdminRow; canManage: boolean; me?: string }) {
+function AdminLine({ admin, canManage, me }: { admin: AdminItem; canManage: boolean; me?: string }) {
   const remove = useRemoveAdmin();
   const [asking, setAsking] = useState(false);
   const error = remove.error ? describeError(remove.error) : null;
@@ -158,15 +155,9 @@ export function AddAdminForm() {
         <label className="field-check">
           <input type="checkbox" checked={superadmin} onChange={(e) => setSuperadmin(e.target.checked)} /> Superadmin (may add and remove admins)
         </label>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div>
-          <button type="submit" className="btn btn-primary" disabled={add.isPending}>
-            {add.isPending ? 'Adding…' : 'Add admin'}
-          </button>
+          <SubmitButton busy={add.isPending} label="Add admin" busyLabel="Adding…" />
         </div>
       </form>
     </section>

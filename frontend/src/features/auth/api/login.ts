@@ -1,17 +1,11 @@
 import { useMutation } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
+import type { LoggedIn } from '@lib/api/types';
 
-export interface LoginAnswer {
-  success: boolean;
-  token: string;
-  token_type: string;
-  expires_at: string;
-  username: string;
-}
 
 /** `POST /api/v1/internal/auth/login`; a 401 here is "Invalid credentials". */
 export function login(username: string, password: string) {
-  return apiFetch<LoginAnswer>('/api/v1/internal/auth/login', {
+  return apiFetch<LoggedIn>('/api/v1/internal/auth/login', {
     method: 'POST',
     body: { username, password },
     auth: false,

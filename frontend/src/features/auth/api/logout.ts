@@ -1,9 +1,10 @@
 import { useMutation } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
+import type { Done } from '@lib/api/types';
 
 /** `POST /api/v1/internal/auth/logout`: revokes the token. */
 export function logout() {
-  return apiFetch<{ success: boolean }>('/api/v1/internal/auth/logout', { method: 'POST' });
+  return apiFetch<Done>('/api/v1/internal/auth/logout', { method: 'POST' });
 }
 
 export function useLogout() {

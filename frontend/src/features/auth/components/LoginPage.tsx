@@ -3,6 +3,7 @@ import { Navigate, useLocation } from 'react-router';
 import { useAuth } from '@lib/auth/AuthProvider';
 import { ApiError, describeError } from '@lib/api/errors';
 import { IconEye, Logo } from '@lib/ui/icons';
+import { FormError } from '@lib/ui/form';
 import { useLogin } from '../api/login';
 
 export function LoginPage() {
@@ -89,11 +90,7 @@ export function LoginPage() {
             </button>
           </span>
         </label>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <button
           type="submit"
           className="btn btn-primary btn-block"

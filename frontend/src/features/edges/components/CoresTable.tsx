@@ -1,6 +1,16 @@
 import { Ago } from '@lib/time/Ago';
+import { DataTable } from '@lib/ui/DataTable';
 import { Empty, ErrorState, Loading } from '@lib/ui/states';
 import { useCores } from '../api/listCores';
+
+const CORE_COLUMNS = [
+  { label: 'Replica' },
+  { label: 'Address' },
+  { label: 'Duties' },
+  { label: 'Ready' },
+  { label: 'Connected in its view', num: true },
+  { label: 'Last announced' },
+];
 
 /** The core replicas: which one answered, which holds the singleton duties. */
 export function CoresTable() {
@@ -19,38 +29,23 @@ export function CoresTable() {
       ) : !cores.data.cores.length ? (
         <Empty>No core replica announced itself in the last 3 s.</Empty>
       ) : (
-        <div className="table-wrap">
-          <table className="table" data-testid="cores-table">
-            <caption className="sr-only">Core replicas</caption>
-            <thead>
-              <tr>
-                <th scope="col">Replica</th>
-                <th scope="col">Address</th>
-                <th scope="col">Duties</th>
-                <th scope="col">Ready</th>
-                <th scope="col" className="num">Connected in its view</th>
-                <th scope="col">Last announced</th>
-              </tr>
-            </thead>
-            <tbody>
-              {cores.data.cores.map((c) => (
-                <tr key={c.core_id} data-core-id={c.core_id}>
-                  <td>
-                    <span className={`dot ${c.ready ? 'dot-green' : 'dot-red'}`} aria-hidden="true" /> {c.core_id}
-                    {c.core_id === cores.data.answered_by ? ' (this page)' : ''}
-                  </td>
-                  <td className="mono">{c.address}</td>
-                  <td data-testid="core-duties">{c.duties.length ? c.duties.join(', ') : '–'}</td>
-                  <td>{c.ready ? 'yes' : 'no'}</td>
-                  <td className="num">{c.connected.toLocaleString()}</td>
-                  <td>
-                    <Ago iso={c.at} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testId="cores-table" caption="Core replicas" columns={CORE_COLUMNS}>
+          {cores.data.cores.map((c) => (
+            <tr key={c.core_id} data-core-id={c.core_id}>
+              <td>
+                <span className={`dot ${c.ready ? 'dot-green' : 'dot-red'}`} aria-hidden="true" /> {c.core_id}
+                {c.core_id === cores.data.answered_by ? ' (this page)' : ''}
+              </td>
+              <td className="mono">{c.address}</td>
+              <td data-testid="core-duties">{c.duties.length ? c.duties.join(', ') : '–'}</td>
+              <td>{c.ready ? 'yes' : 'no'}</td>
+              <td className="num">{c.connected.toLocaleString()}</td>
+              <td>
+                <Ago iso={c.at} />
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -1,7 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { LogRecord } from '@lib/api/types';
+import type { LogList } from '@lib/api/types';
 
 export interface LogFilters {
   q?: string;
@@ -15,7 +15,7 @@ export const logsQuery = (f: LogFilters, tail: boolean) =>
   queryOptions({
     queryKey: queryKeys.logList(f),
     queryFn: ({ signal }) =>
-      apiFetch<{ success: boolean; data: { items: LogRecord[]; total: number } }>('/api/v1/internal/logs', {
+      apiFetch<LogList>('/api/v1/internal/logs', {
         signal,
         query: { ...f },
       }).then((r) => r.data.items),

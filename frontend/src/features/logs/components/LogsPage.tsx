@@ -2,11 +2,15 @@ import { useDeferredValue, useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
 import { Switch } from '@lib/ui/Switch';
+import { DataTable } from '@lib/ui/DataTable';
+import { FilterSelect, SearchInput } from '@lib/ui/toolbar';
+import { useSetParam } from '@lib/url/useSetParam';
 import { formatDateTime, formatTime, viewerTimeZone } from '@lib/time/format';
 import { useLogs } from '../api/listLogs';
 
 const LEVELS = ['ERROR', 'WARNING', 'INFO', 'DEBUG'];
 const BASE_SOURCES = ['core', 'persister'];
+const LOG_COLUMNS = [{ label: 'Time' }, { label: 'Level' }, { label: 'Source' }, { label: 'Message' }];
 
 function levelClass(level: string): string {
   const l = level.toUpperCase();
@@ -17,7 +21,8 @@ function levelClass(level: string): string {
 }
 
 export function LogsPage() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
+  const set = useSetParam();
   const [q, setQ] = useState(params.get('q') ?? '');
   const level = params.get('level') ?? '';
   const source = params.get('source') ?? '';
@@ -49,13 +54,6 @@ export function LogsPage() {
     };
   }, [logs.data]);
 
-  const set = (k: string, v: string) => {
-    const p = new URLSearchParams(params);
-    if (v) p.set(k, v);
-    else p.delete(k);
-    setParams(p, { replace: true });
-  };
-
   return (
     <>
       <PageHeader
@@ -82,33 +80,17 @@ export function LogsPage() {
         </div>
       </section>
       <div className="toolbar" role="search" aria-label="Log filters">
-        <input
-          type="search"
-          className="input grow"
+        <SearchInput
+          label="Search logs"
           placeholder="Search messages"
-          aria-label="Search logs"
           value={q}
-          onChange={(e) => {
-            setQ(e.target.value);
-            set('q', e.target.value.trim());
+          onChange={(v) => {
+            setQ(v);
+            set('q', v.trim());
           }}
         />
-        <select className="input" aria-label="Filter by level" value={level} onChange={(e) => set('level', e.target.value)}>
-          <option value="">All levels</option>
-          {LEVELS.map((l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-        <select className="input" aria-label="Filter by source" value={source} onChange={(e) => set('source', e.target.value)}>
-          <option value="">All sources</option>
-          {sources.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
+        <FilterSelect label="Filter by level" value={level} allLabel="All levels" options={LEVELS} onChange={(v) => set('level', v)} />
+        <FilterSelect label="Filter by source" value={source} allLabel="All sources" options={sources} onChange={(v) => set('source', v)} />
         <label className="inline-switch">
           <Switch
             checked={tail}
@@ -134,33 +116,20 @@ export function LogsPage() {
               {logs.data.length} line{logs.data.length === 1 ? '' : 's'}
               {tail ? ' · live tail, every 2 s' : ''}
             </p>
-            <div className="table-wrap logs-wrap">
-              <table className="table logs" data-testid="logs-table">
-                <caption className="sr-only">Log lines</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Level</th>
-                    <th scope="col">Source</th>
-                    <th scope="col">Message</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {logs.data.map((r, i) => (
-                    <tr key={`${r.timestamp}-${i}`} className="log-row" data-ts={r.timestamp}>
-                      <td className="mono nowrap" title={formatDateTime(r.timestamp)}>
-                        {formatTime(r.timestamp)}
-                      </td>
-                      <td>
-                        <span className={`lvl ${levelClass(r.level)}`}>{r.level}</span>
-                      </td>
-                      <td className="nowrap">{r.source}</td>
-                      <td className="mono log-msg">{r.message}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable testId="logs-table" caption="Log lines" columns={LOG_COLUMNS} className="logs" wrapClassName="logs-wrap">
+              {logs.data.map((r, i) => (
+                <tr key={`${r.timestamp}-${i}`} className="log-row" data-ts={r.timestamp}>
+                  <td className="mono nowrap" title={formatDateTime(r.timestamp)}>
+                    {formatTime(r.timestamp)}
+                  </td>
+                  <td>
+                    <span className={`lvl ${levelClass(r.level)}`}>{r.level}</span>
+                  </td>
+                  <td className="nowrap">{r.source}</td>
+                  <td className="mono log-msg">{r.message}</td>
+                </tr>
+              ))}
+            </DataTable>
           </>
         )}
       </section>

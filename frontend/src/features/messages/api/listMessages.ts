@@ -1,11 +1,11 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { MessageList } from '@lib/api/types';
+import type { AllMessages, MessageStatus, MessageType } from '@lib/api/types';
 
 export interface MessageFilters {
-  message_type?: 'recommendation' | 'monitoring';
-  status?: 'pending' | 'accepted' | 'dismissed';
+  message_type?: MessageType;
+  status?: MessageStatus;
   limit: number;
 }
 
@@ -17,9 +17,9 @@ export const messagesQuery = (f: MessageFilters) =>
   queryOptions({
     queryKey: queryKeys.messageList(f),
     queryFn: ({ signal }) =>
-      apiFetch<MessageList>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => ({
+      apiFetch<AllMessages>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => ({
         messages: m.messages,
-        held: m.held ?? 0,
+        held: m.held,
       })),
     meta: { what: 'Loading messages' },
     placeholderData: (previous) => previous,

@@ -1,54 +1,37 @@
 import { useSearchParams } from 'react-router';
 import { MessageItem } from '@lib/messages/MessageItem';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
+import { FilterSelect } from '@lib/ui/toolbar';
+import { useSetParam } from '@lib/url/useSetParam';
+import type { MessageStatus, MessageType } from '@lib/api/types';
 import { useMessages, type MessageFilters } from '../api/listMessages';
 
-const TYPES = ['recommendation', 'monitoring'] as const;
-const STATUSES = ['pending', 'accepted', 'dismissed'] as const;
+const TYPES: readonly MessageType[] = ['recommendation', 'monitoring'];
+const STATUSES: readonly MessageStatus[] = ['pending', 'accepted', 'dismissed'];
 const LIMITS = [100, 500, 1000];
+const LIMIT_OPTIONS = LIMITS.map((l) => ({ value: String(l), label: `last ${l}` }));
 
 export function MessagesPage() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
+  const set = useSetParam();
   const type = TYPES.find((t) => t === params.get('type'));
   const status = STATUSES.find((s) => s === params.get('status'));
   const limit = LIMITS.find((l) => String(l) === params.get('limit')) ?? 100;
   const filters: MessageFilters = { message_type: type, status, limit };
   const messages = useMessages(filters);
 
-  const set = (k: string, v: string) => {
-    const p = new URLSearchParams(params);
-    if (v) p.set(k, v);
-    else p.delete(k);
-    setParams(p, { replace: true });
-  };
-
   return (
     <>
       <PageHeader title="Messages" subtitle="Recommendations and monitoring messages of every orchestrator, newest first." />
       <div className="toolbar" role="search" aria-label="Message filters">
-        <select className="input" aria-label="Filter by message type" value={type ?? ''} onChange={(e) => set('type', e.target.value)}>
-          <option value="">All types</option>
-          {TYPES.map((t) => (
-            <option key={t} value={t}>
-              {t}
-            </option>
-          ))}
-        </select>
-        <select className="input" aria-label="Filter by message status" value={status ?? ''} onChange={(e) => set('status', e.target.value)}>
-          <option value="">All statuses</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-        <select className="input" aria-label="Number of messages" value={limit} onChange={(e) => set('limit', e.target.value === '100' ? '' : e.target.value)}>
-          {LIMITS.map((l) => (
-            <option key={l} value={l}>
-              last {l}
-            </option>
-          ))}
-        </select>
+        <FilterSelect label="Filter by message type" value={type ?? ''} allLabel="All types" options={TYPES} onChange={(v) => set('type', v)} />
+        <FilterSelect label="Filter by message status" value={status ?? ''} allLabel="All statuses" options={STATUSES} onChange={(v) => set('status', v)} />
+        <FilterSelect
+          label="Number of messages"
+          value={limit}
+          options={LIMIT_OPTIONS}
+          onChange={(v) => set('limit', v === String(LIMITS[0]) ? '' : v)}
+        />
         {messages.isFetching && !messages.isPending && <span className="spinner" role="status" aria-label="Refreshing" />}
       </div>
       <section className="card">

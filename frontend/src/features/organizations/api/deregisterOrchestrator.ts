@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
+import type { Deregistered } from '@lib/api/types';
 
 /**
  * `DELETE /api/v1/internal/orchestrators/{id}/deregister`: deletes the instance and
@@ -8,7 +9,7 @@ import { queryKeys } from '@lib/api/queryKeys';
  * other instance.
  */
 export function deregisterOrchestrator(orchestratorId: string) {
-  return apiFetch<{ success: boolean; message: string }>(
+  return apiFetch<Deregistered>(
     `/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/deregister`,
     { method: 'DELETE' },
   );

@@ -1,7 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { ActivityEntry } from '@lib/api/types';
+import type { ActivityEntry, ActivityList } from '@lib/api/types';
 
 /** The most the feed holds (and the API accepts). */
 export const ACTIVITY_LIMIT = 1000;
@@ -14,7 +14,7 @@ export const activityQuery = (limit = ACTIVITY_LIMIT) =>
   queryOptions({
     queryKey: queryKeys.activityList(limit),
     queryFn: ({ signal }) =>
-      apiFetch<{ success: boolean; data: { items: ActivityEntry[]; total: number } }>('/api/v1/internal/activity', {
+      apiFetch<ActivityList>('/api/v1/internal/activity', {
         signal,
         query: { limit },
       }).then((a) => a.data.items),

@@ -1,6 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
-import type { MessageList } from '@lib/api/types';
+import type { OrchestratorMessages } from '@lib/api/types';
 import { queryKeys } from '@lib/api/queryKeys';
 
 /**
@@ -11,10 +11,10 @@ export const orchestratorMessagesQuery = (orchestratorId: string) =>
   queryOptions({
     queryKey: queryKeys.orchestratorMessages(orchestratorId),
     queryFn: ({ signal }) =>
-      apiFetch<MessageList>(`/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/messages`, {
+      apiFetch<OrchestratorMessages>(`/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/messages`, {
         signal,
         query: { limit: 200 },
-      }).then((m) => ({ messages: m.messages, held: m.held ?? 0, independent: m.independent ?? false })),
+      }).then((m) => ({ messages: m.messages, held: m.held, independent: m.independent })),
     meta: { what: `Loading the messages of ${orchestratorId}` },
   });
 

@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
+import type { Registered } from '@lib/api/types';
 
 export interface NewOrganization {
   organization_id: string;
@@ -8,14 +9,6 @@ export interface NewOrganization {
   location?: string;
 }
 
-export interface RegisterAnswer {
-  success: boolean;
-  message: string;
-  orchestrator_id: string;
-  organization_id: string;
-  /** false: the id existed and was updated, not created. */
-  created?: boolean;
-}
 
 /**
  * `POST /api/v1/internal/orchestrators/register`, as the first version's "Add New
@@ -23,7 +16,7 @@ export interface RegisterAnswer {
  * until its orchestrator connects.
  */
 export function registerOrganization(org: NewOrganization) {
-  return apiFetch<RegisterAnswer>('/api/v1/internal/orchestrators/register', {
+  return apiFetch<Registered>('/api/v1/internal/orchestrators/register', {
     method: 'POST',
     body: {
       organization_id: org.organization_id,

@@ -1,19 +1,12 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
+import type { IndependenceSet } from '@lib/api/types';
 
-export interface IndependenceAnswer {
-  success: boolean;
-  message: string;
-  orchestrator_id: string;
-  is_independent: boolean;
-  privacy_mode: boolean;
-  status: string;
-}
 
 /** `PUT /api/v1/internal/orchestrators/{id}/independence` (privacy_mode left as stored). */
 export function setIndependence(orchestratorId: string, isIndependent: boolean) {
-  return apiFetch<IndependenceAnswer>(
+  return apiFetch<IndependenceSet>(
     `/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/independence`,
     { method: 'PUT', body: { is_independent: isIndependent } },
   );

@@ -1,18 +1,12 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { apiFetch, type Envelope } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { JsonObject } from '@lib/api/types';
+import type { FeaturesMerged, JsonObject } from '@lib/api/types';
 
-export interface FeaturesAnswer {
-  organization_id: string;
-  features: JsonObject;
-  /** Whether `provision_config` went to the connected orchestrator. */
-  pushed: boolean;
-}
 
 /** `PUT /api/v1/controller/organizations/{id}/features`: merged, pushed if connected. */
 export function updateFeatures(id: string, features: JsonObject) {
-  return apiFetch<Envelope<FeaturesAnswer>>(`/api/v1/controller/organizations/${encodeURIComponent(id)}/features`, {
+  return apiFetch<Envelope<FeaturesMerged>>(`/api/v1/controller/organizations/${encodeURIComponent(id)}/features`, {
     method: 'PUT',
     body: { features },
   }).then((e) => e.data);

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { Dialog } from '@lib/ui/Dialog';
+import { FormActions, FormError, TextField } from '@lib/ui/form';
 import { ApiError, describeError } from '@lib/api/errors';
 import { toast } from '@lib/ui/toasts';
 import { useRegisterOrganization } from '../api/registerOrganization';
@@ -90,32 +91,16 @@ export function AddOrganizationDialog({ onClose }: Props) {
             </span>
           )}
         </label>
-        <label className="field">
-          <span>Name</span>
-          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Demo Company" aria-label="Name" />
-        </label>
-        <label className="field">
-          <span>Location</span>
-          <input
-            value={location}
-            onChange={(e) => setLocation(e.target.value)}
-            placeholder="us-west-2"
-            aria-label="Location"
-          />
-        </label>
-        {apiError && (
-          <p className="form-error" role="alert">
-            {apiError}
-          </p>
-        )}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose} disabled={register.isPending}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={register.isPending} aria-label="Create organization">
-            {register.isPending ? 'Creating…' : 'Create'}
-          </button>
-        </div>
+        <TextField label="Name" value={name} onChange={setName} placeholder="Demo Company" />
+        <TextField label="Location" value={location} onChange={setLocation} placeholder="us-west-2" />
+        <FormError error={apiError} />
+        <FormActions
+          onCancel={onClose}
+          busy={register.isPending}
+          submit="Create"
+          busyLabel="Creating…"
+          ariaLabel="Create organization"
+        />
       </form>
     </Dialog>
   );

@@ -2,6 +2,7 @@ import { useDeferredValue, useState } from 'react';
 import { Link } from 'react-router';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
+import { SearchInput } from '@lib/ui/toolbar';
 import { useOrganizationsPage } from '../api/listOrganizations';
 
 const SHOWN = 50;
@@ -20,14 +21,7 @@ export function DetailsPickerPage() {
         subtitle="Settings, features, orchestrator metadata, messages and recent activity of one organization."
       />
       <div className="toolbar" role="search">
-        <input
-          type="search"
-          className="input grow"
-          placeholder="Find an organization"
-          aria-label="Find an organization"
-          value={q}
-          onChange={(e) => setQ(e.target.value)}
-        />
+        <SearchInput label="Find an organization" placeholder="Find an organization" value={q} onChange={setQ} />
       </div>
       {orgs.isPending ? (
         <Loading what="organizations" />

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Organization } from '@lib/api/types';
 import { Dialog } from '@lib/ui/Dialog';
+import { FormActions, FormError, TextField } from '@lib/ui/form';
 import { ApiError, describeError } from '@lib/api/errors';
 import { toast } from '@lib/ui/toasts';
 import { useUpdateOrganization } from '../api/updateOrganization';
@@ -43,35 +44,22 @@ export function EditOrganizationDialog({ org, onClose }: { org: Organization; on
   return (
     <Dialog title={`Edit ${id}`} onClose={() => !update.isPending && onClose()}>
       <form onSubmit={submit} className="form" noValidate data-testid="edit-organization">
-        <label className="field">
-          <span>Name</span>
-          <input value={name} onChange={(e) => setName(e.target.value)} aria-label="Name" autoComplete="off" />
-          {org.reported_name && org.reported_name !== name.trim() && (
-            <span className="muted small">Its orchestrator reports “{org.reported_name}”.</span>
-          )}
-        </label>
-        <label className="field">
-          <span>Location</span>
-          <input value={location} onChange={(e) => setLocation(e.target.value)} aria-label="Location" autoComplete="off" />
-          {org.reported_location && org.reported_location !== location.trim() && (
-            <span className="muted small">Its orchestrator reports “{org.reported_location}”.</span>
-          )}
-        </label>
+        <TextField label="Name" value={name} onChange={setName} autoComplete="off">
+          <Reported value={org.reported_name} unless={name} />
+        </TextField>
+        <TextField label="Location" value={location} onChange={setLocation} autoComplete="off">
+          <Reported value={org.reported_location} unless={location} />
+        </TextField>
         <p className="muted small">Saved values stay when the orchestrator reconnects and announces others.</p>
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={onClose} disabled={update.isPending}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={update.isPending} aria-label="Save organization">
-            {update.isPending ? 'Saving…' : 'Save'}
-          </button>
-        </div>
+        <FormError error={error} />
+        <FormActions onCancel={onClose} busy={update.isPending} submit="Save" busyLabel="Saving…" ariaLabel="Save organization" />
       </form>
     </Dialog>
   );
+}
+
+/** What the orchestrator announced, when it differs from what is being saved. */
+function Reported({ value, unless }: { value: string | null; unless: string }) {
+  if (!value || value === unless.trim()) return null;
+  return <span className="muted small">Its orchestrator reports “{value}”.</span>;
 }

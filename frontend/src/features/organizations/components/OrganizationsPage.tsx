@@ -2,6 +2,7 @@ import { useDeferredValue, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { Empty, ErrorState, Loading, PageHeader, Pager } from '@lib/ui/states';
 import { IconPlus } from '@lib/ui/icons';
+import { FilterSelect, SearchInput } from '@lib/ui/toolbar';
 import { useOrganizationCounts, useOrganizationsPage } from '../api/listOrganizations';
 import { useOrchestratorsOfEach } from '../api/listOrchestrators';
 import type { Orchestrator } from '@lib/api/types';
@@ -60,27 +61,21 @@ export function OrganizationsPage() {
         }
       />
       <div className="toolbar" role="search">
-        <input
-          type="search"
-          className="input grow"
+        <SearchInput
+          label="Search organizations"
           placeholder="Search by ID, name or location"
-          aria-label="Search organizations"
           value={q}
-          onChange={(e) => update({ q: e.target.value, page: null })}
+          onChange={(v) => update({ q: v, page: null })}
         />
-        <select
-          className="input"
-          aria-label="Filter by status"
+        <FilterSelect
+          label="Filter by status"
           value={status}
-          onChange={(e) => update({ status: e.target.value, page: null })}
-        >
-          {FILTERS.map((f) => (
-            <option key={f} value={f}>
-              {f === 'all' ? 'All statuses' : f.charAt(0).toUpperCase() + f.slice(1)}
-              {counts.data && ` (${counts.data[f]})`}
-            </option>
-          ))}
-        </select>
+          options={FILTERS.map((f) => ({
+            value: f,
+            label: `${f === 'all' ? 'All statuses' : f.charAt(0).toUpperCase() + f.slice(1)}${counts.data ? ` (${counts.data[f]})` : ''}`,
+          }))}
+          onChange={(v) => update({ status: v, page: null })}
+        />
       </div>
 
       {orgs.isPending ? (

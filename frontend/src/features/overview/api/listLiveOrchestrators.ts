@@ -1,19 +1,14 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiFetch, type Envelope } from '@lib/api/apiFetch';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Orchestrator } from '@lib/api/types';
-
-interface LiveAnswer {
-  orchestrators: Record<string, Orchestrator>;
-  total_count: number;
-}
+import type { LiveOrchestrators } from '@lib/api/types';
 
 /** `GET /api/v1/controller/orchestrators/live`: connected now, independent ones included. */
 export const liveOrchestratorsQuery = () =>
   queryOptions({
     queryKey: queryKeys.liveOrchestrators,
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<LiveAnswer>>('/api/v1/controller/orchestrators/live', { signal }).then((e) => ({
+      apiFetch<Envelope<LiveOrchestrators>>('/api/v1/controller/orchestrators/live', { signal }).then((e) => ({
         total: e.data.total_count,
         items: Object.values(e.data.orchestrators).sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id)),
       })),

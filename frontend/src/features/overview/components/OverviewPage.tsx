@@ -3,10 +3,18 @@ import { DEFAULT_RATE_WINDOW_SEC, formatRate, useStats, windowLabel } from '@lib
 import { useLiveStatus } from '@lib/live/LiveProvider';
 import { StatusBadge } from '@lib/ui/StatusBadge';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
+import { DataTable } from '@lib/ui/DataTable';
 import { LastSeenAgo } from '@lib/live/LastSeenAgo';
 import { useOverview } from '../api/getOverview';
 import { useLiveOrchestrators } from '../api/listLiveOrchestrators';
 import { HeartbeatChart } from './HeartbeatChart';
+
+const EDGE_COLUMNS = [
+  { label: 'Edge' },
+  { label: 'Address' },
+  { label: 'Connections', num: true },
+  { label: `Received/s (${DEFAULT_RATE_WINDOW_SEC} s avg)`, num: true },
+];
 
 function Tile({ label, value, tone, hint, testId }: { label: string; value: number | string | undefined; tone?: string; hint?: string; testId: string }) {
   return (
@@ -126,28 +134,16 @@ export function OverviewPage() {
         {!o ? null : !edges.length ? (
           <Empty>No edge has announced itself in the last 15 s.</Empty>
         ) : (
-          <div className="table-wrap">
-            <table className="table" data-testid="overview-edges">
-              <thead>
-                <tr>
-                  <th scope="col">Edge</th>
-                  <th scope="col">Address</th>
-                  <th scope="col" className="num">Connections</th>
-                  <th scope="col" className="num">Received/s ({DEFAULT_RATE_WINDOW_SEC} s avg)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {edges.map((e) => (
-                  <tr key={e.edge_id}>
-                    <td>{e.edge_id}</td>
-                    <td className="mono">{e.address}</td>
-                    <td className="num">{e.connections.toLocaleString()}</td>
-                    <td className="num">{formatRate(e.heartbeats_per_sec)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable testId="overview-edges" columns={EDGE_COLUMNS}>
+            {edges.map((e) => (
+              <tr key={e.edge_id}>
+                <td>{e.edge_id}</td>
+                <td className="mono">{e.address}</td>
+                <td className="num">{e.connections.toLocaleString()}</td>
+                <td className="num">{formatRate(e.heartbeats_per_sec)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
     </>
