@@ -108,10 +108,7 @@ pub async fn run(
     );
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
-    let options = serve::ServeOptions {
-        tls,
-        ..serve_options(&config)
-    };
+    let options = config.http.serve_options(tls);
     serve::serve(listener, app, shutdown.clone(), options).await;
     moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
     // Unsubscribe and flush before going: the server stops handing this process
@@ -180,17 +177,6 @@ async fn bootstrap_first_admin(
                 _ = stop.cancelled() => {},
             }
         });
-    }
-}
-
-/// The HTTP server's bounds (TLS is added by the caller).
-fn serve_options(config: &Config) -> serve::ServeOptions {
-    serve::ServeOptions {
-        header_timeout: Duration::from_secs(config.header_timeout_sec),
-        body_timeout: Duration::from_secs(config.body_timeout_sec),
-        max_connections: config.http_max_connections,
-        max_connections_per_address: config.http_max_connections_per_address,
-        tls: None,
     }
 }
 
