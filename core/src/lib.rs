@@ -55,11 +55,7 @@ pub async fn run(
         .acquire_timeout(Duration::from_secs(3))
         .connect(config.database_url.expose())
         .await?;
-    let nats = bus::connect(&config.service.nats, "moolai-core").await?;
-    let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
-        .await
-        .map_err(StartError::JetStream)?;
+    let (nats, js) = bus::connect_and_declare(&config.service, &subjects, "moolai-core").await?;
 
     let live = Live::default();
     let known = load_state(&pool, &live).await;
