@@ -334,7 +334,7 @@ fn accepts(seen: &mut Revisions, frame: &ServerFrame) -> bool {
     }
 }
 
-/// A close frame as its log line shows it: `close 1001 server_draining`.
+/// A close frame as its log line shows it: `close 1012 server_draining`.
 fn close_reason(frame: Option<&CloseFrame>) -> String {
     match frame {
         Some(f) if f.reason.is_empty() => format!("close {}", u16::from(f.code)),

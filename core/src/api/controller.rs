@@ -1,7 +1,7 @@
 //! `/api/v1/controller/*` as a whole: health, overview, edges and logs, and what
 //! the controller's resources share (the envelope `{success, data, message,
-//! timestamp}`, paging, not-found answers). Organizations, orchestrators and
-//! instances have their own modules.
+//! timestamp}`, paging, not-found answers). Organizations and orchestrators
+//! (instances) have their own modules; `last-seen` is served by `events`.
 
 use axum::extract::State;
 use axum::Json;
@@ -270,7 +270,7 @@ impl LogQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first", body = Envelope<LogPage>)))]
+    responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = Envelope<LogPage>)))]
 pub async fn logs(
     _: Admin,
     Params(q): Params<LogQuery>,

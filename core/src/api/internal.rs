@@ -1,6 +1,6 @@
 //! `/api/v1/internal/*` as a whole: the activity feed, logs and health.
-//! Registration, independence and messages have their own modules; answers
-//! are flat, as the spec shows them.
+//! The rest has its own modules (registration, independence, messages, auth and
+//! admins, audit, tokens, enrollment); answers are flat, as the spec shows them.
 
 use axum::extract::State;
 use axum::Json;
@@ -92,7 +92,7 @@ pub async fn activity(
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first", body = LogList)))]
+    responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = LogList)))]
 pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>, ApiError> {
     Ok(Json(LogList {
         success: true,

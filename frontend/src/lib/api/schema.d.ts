@@ -1847,7 +1847,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Recent log records of core, newest first */
+            /** @description Recent log records of the whole cluster (core, edges, persisters), newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2838,7 +2838,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Recent log records of core, newest first */
+            /** @description Recent log records of the whole cluster (core, edges, persisters), newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
