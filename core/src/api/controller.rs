@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::extract::Params;
 use super::extract::{Admin, Reader};
-use super::{read, AppState};
+use super::{dependency_word, read, AppState};
 
 /// The controller envelope around every `/api/v1/controller/*` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -150,17 +150,12 @@ pub struct Dependencies {
 #[utoipa::path(get, path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Health of core and its dependencies", body = ControllerHealth)))]
 pub async fn health(State(state): State<AppState>, _: Reader) -> Json<ControllerHealth> {
-    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
-    let nats = matches!(
-        state.nats.connection_state(),
-        async_nats::connection::State::Connected
-    );
+    let (database, nats) = state.dependencies_up().await;
     let persister = state.persister.is_up().await;
-    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
     let dependencies = Dependencies {
-        database: word(database),
-        nats: word(nats),
-        persister: word(persister),
+        database: dependency_word(database),
+        nats: dependency_word(nats),
+        persister: dependency_word(persister),
     };
     Json(ControllerHealth {
         status: if database && nats && persister {
