@@ -1,37 +1,30 @@
 //! One orchestrator: connect, handshake, heartbeat, apply configuration, and
 //! reconnect — with exponential backoff and jitter, failing over between edges.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use moolai_proto::frames::{timestamp, ProvisionData, ServerFrame, CAP_PROVISION_CONFIG};
-use rand::RngExt;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::Connector;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::dial::{self, Socket};
 use crate::narrate::{message_summary, provision_summary, say, Narration};
+use crate::pacing::{backoff, jitter, start_index};
 use crate::revisions::{Kind, Revisions};
+use crate::state_file::keep_state;
 use crate::stats::Stats;
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long to wait for the TCP/WebSocket connect and for the `handshake_ack`.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest pause between reconnect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a session could not be established.
 #[derive(Debug, thiserror::Error)]
@@ -171,47 +164,14 @@ impl Orchestrator {
 
     /// Connects and completes the handshake; the ack must be the first frame.
     async fn handshake(&self, narration: Narration, url: &str) -> Result<Socket, AgentError> {
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0);
-        let mut request = url.into_client_request()?;
-        if let Some(token) = &self.token {
-            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
-                AgentError::Ws(tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))
-            })?;
-            request.headers_mut().insert("authorization", value);
-        }
-        let connector = self.tls.clone().map(Connector::Rustls);
-        let connect = async {
-            match self.source_ip {
-                None => {
-                    tokio_tungstenite::connect_async_tls_with_config(
-                        request,
-                        Some(config),
-                        true,
-                        connector,
-                    )
-                    .await
-                }
-                Some(ip) => {
-                    let stream = connect_from(ip, &request).await?;
-                    tokio_tungstenite::client_async_tls_with_config(
-                        request,
-                        stream,
-                        Some(config),
-                        connector,
-                    )
-                    .await
-                }
-            }
-        };
-        let (mut ws, _) = timeout(STEP_TIMEOUT, connect)
+        let connect = dial::open(url, self.token.as_deref(), self.source_ip, self.tls.clone());
+        let mut ws = timeout(STEP_TIMEOUT, connect)
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;
         say!(narration, id = %self.id, "[O-CCS] Connected to {url}; sending handshake");
         ws.send(Message::text(self.handshake_frame().to_string()))
             .await?;
-        let first = timeout(STEP_TIMEOUT, next_text(&mut ws))
+        let first = timeout(STEP_TIMEOUT, dial::next_text(&mut ws))
             .await
             .map_err(|_| AgentError::Timeout("handshake_ack"))??;
         match serde_json::from_str::<ServerFrame>(&first) {
@@ -358,41 +318,6 @@ impl Orchestrator {
     }
 }
 
-/// Sets `key` in the state file of orchestrator `id`. Written to a temporary file
-/// and renamed, so a crash never leaves half a file; readable by its owner only,
-/// since it may hold the orchestrator's token.
-pub fn keep_state(path: &Path, id: &str, key: &str, value: Value) {
-    let mut state = read_state(path).unwrap_or_else(|| json!({}));
-    state["orchestrator_id"] = json!(id);
-    state[key] = value;
-    state["updated_at"] = json!(timestamp(Utc::now()));
-    let tmp = path.with_extension("tmp");
-    let written = serde_json::to_vec_pretty(&state)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| write_private(&tmp, &bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(err) = written {
-        tracing::warn!(%err, path = %path.display(), "could not keep the state file");
-    }
-}
-
-/// The state file's JSON object, if there is one.
-pub fn read_state(path: &Path) -> Option<Value> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .filter(Value::is_object)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
-}
-
 /// Whether `frame` carries a state at least as new as the one applied.
 fn accepts(seen: &mut Revisions, frame: &ServerFrame) -> bool {
     match frame {
@@ -409,7 +334,7 @@ fn accepts(seen: &mut Revisions, frame: &ServerFrame) -> bool {
     }
 }
 
-/// A close frame as its log line shows it: `close 1001 server_draining`.
+/// A close frame as its log line shows it: `close 1012 server_draining`.
 fn close_reason(frame: Option<&CloseFrame>) -> String {
     match frame {
         Some(f) if f.reason.is_empty() => format!("close {}", u16::from(f.code)),
@@ -418,85 +343,15 @@ fn close_reason(frame: Option<&CloseFrame>) -> String {
     }
 }
 
-/// Where an orchestrator starts in its list of edges: anywhere, so that a fleet
-/// handed the same list spreads over every edge instead of piling onto the first.
-fn start_index(urls: usize) -> usize {
-    rand::rng().random_range(0..urls.max(1))
-}
-
-async fn next_text(ws: &mut Socket) -> Result<String, AgentError> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
-            Some(Ok(Message::Close(_))) | None => return Err(AgentError::ClosedEarly),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e.into()),
-        }
-    }
-}
-
-/// `min(0.5 s × 2^attempt, 30 s)`, scaled by a random factor in [0.5, 1) so a fleet
-/// cut off at once does not come back at once.
-fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(500).saturating_mul(1u32 << attempt.min(6));
-    let capped = base.min(MAX_BACKOFF);
-    capped.mul_f64(rand::rng().random_range(0.5..1.0))
-}
-
-fn jitter(max: Duration) -> Duration {
-    max.mul_f64(rand::rng().random_range(0.0..1.0))
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A TCP connection to `request`'s host, from `ip` (any free port of it).
-async fn connect_from(
-    ip: std::net::IpAddr,
-    request: &tokio_tungstenite::tungstenite::handshake::client::Request,
-) -> Result<TcpStream, tokio_tungstenite::tungstenite::Error> {
-    let uri = request.uri();
-    let host = uri.host().unwrap_or("127.0.0.1");
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("wss") {
-            443
-        } else {
-            80
-        });
-    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.bind(std::net::SocketAddr::new(ip, 0))?;
-        match socket.connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(err) => last = err,
-        }
-    }
-    Err(last.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn orchestrators_given_two_edges_start_on_both() {
-        let mut on = [0u32; 2];
-        for _ in 0..200 {
-            on[start_index(2)] += 1;
-        }
-        // Each count is Binomial(200, 1/2): below 60 once in ~10^9 runs.
-        assert!(on.iter().all(|&n| n >= 60), "start spread {on:?}");
-        assert_eq!(start_index(1), 0);
-    }
 
     #[test]
     fn a_close_names_its_code_and_reason() {

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{keep_state, read_state};
 use crate::narrate::{say, Narration};
+use crate::state_file::{keep_state, read_state};
 
 /// The state file's key for the token.
 pub const TOKEN_KEY: &str = "orchestrator_token";

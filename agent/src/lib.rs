@@ -3,9 +3,12 @@
 
 pub mod client;
 pub mod config;
+pub mod dial;
 pub mod enroll;
 pub mod narrate;
+pub mod pacing;
 pub mod revisions;
+pub mod state_file;
 pub mod stats;
 pub mod telemetry;
 pub mod tls;

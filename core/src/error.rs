@@ -7,8 +7,8 @@ pub enum StartError {
     Prefix(#[from] moolai_proto::id::IdError),
     #[error("cannot connect to PostgreSQL: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("cannot connect to NATS: {0}")]
-    Nats(#[from] async_nats::ConnectError),
+    #[error(transparent)]
+    Bus(#[from] moolai_kit::bus::BusError),
     #[error("cannot set up JetStream: {0}")]
     JetStream(#[source] async_nats::Error),
     #[error("cannot listen: {0}")]

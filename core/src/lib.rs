@@ -60,11 +60,7 @@ pub async fn run(
         .acquire_timeout(Duration::from_secs(3))
         .connect(config.database_url.expose())
         .await?;
-    let nats = bus::connect(&config.service.nats, "moolai-core").await?;
-    let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
-        .await
-        .map_err(StartError::JetStream)?;
+    let (nats, js) = bus::connect_and_declare(&config.service, &subjects, "moolai-core").await?;
 
     let tasks = TaskTracker::new();
     let live = live_view(&pool, &js, &nats, &subjects, &tasks, &shutdown).await;
@@ -114,10 +110,7 @@ pub async fn run(
         .merge(health::router(ready));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, "core listening");
-    let options = serve::ServeOptions {
-        tls,
-        ..serve_options(&config)
-    };
+    let options = config.http.serve_options(tls);
     serve::serve(listener, app, shutdown.clone(), options).await;
     moolai_kit::telemetry::wait_for_tasks(&tasks, SHUTDOWN_DEADLINE).await;
     // Unsubscribe and flush before going: the server stops handing this process
@@ -154,17 +147,6 @@ fn spawn_rates_and_liveness(
         duties: duties.clone(),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
-}
-
-/// The HTTP server's bounds (TLS is added by the caller).
-fn serve_options(config: &Config) -> serve::ServeOptions {
-    serve::ServeOptions {
-        header_timeout: Duration::from_secs(config.header_timeout_sec),
-        body_timeout: Duration::from_secs(config.body_timeout_sec),
-        max_connections: config.http_max_connections,
-        max_connections_per_address: config.http_max_connections_per_address,
-        tls: None,
-    }
 }
 
 /// The live view: loaded from the database, then kept by this replica's own

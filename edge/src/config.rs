@@ -22,20 +22,10 @@ pub struct Config {
     /// Seconds a new connection has to send its handshake.
     #[arg(long, env = "HANDSHAKE_TIMEOUT_SEC", default_value_t = 15)]
     pub handshake_timeout_sec: u64,
-    /// Seconds a client has to send its HTTP request headers (slowloris defence).
-    #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
-    pub header_timeout_sec: u64,
-    /// Seconds a client has to send a request's whole body once its headers are
-    /// in; a slower one gets 408 and is closed (a trickled body is a slowloris too).
-    #[arg(long, env = "BODY_TIMEOUT_SEC", default_value_t = 20)]
-    pub body_timeout_sec: u64,
-    /// Connections still speaking HTTP at once, from all clients together; more
-    /// are closed on accept. A WebSocket stops counting once upgraded.
-    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 8192)]
-    pub http_max_connections: usize,
-    /// The same, per client IP address. 0 (for either): no limit.
-    #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
-    pub http_max_connections_per_address: usize,
+    /// `HEADER_TIMEOUT_SEC`, `BODY_TIMEOUT_SEC` and the connection caps
+    /// `HTTP_MAX_CONNECTIONS` (8192) and `HTTP_MAX_CONNECTIONS_PER_ADDRESS` (256).
+    #[command(flatten)]
+    pub http: moolai_kit::flags::HttpFlags<8192, 256>,
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`.
     #[command(flatten)]
     pub tls: moolai_kit::flags::TlsFlags,

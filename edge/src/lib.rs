@@ -146,13 +146,7 @@ pub async fn run(
     spawn_background(&edge, address);
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(edge_id = %id, addr = %address, scheme, "edge listening");
-    let options = serve::ServeOptions {
-        header_timeout: Duration::from_secs(edge.config.header_timeout_sec),
-        body_timeout: Duration::from_secs(edge.config.body_timeout_sec),
-        max_connections: edge.config.http_max_connections,
-        max_connections_per_address: edge.config.http_max_connections_per_address,
-        tls,
-    };
+    let options = edge.config.http.serve_options(tls);
     let deadline = shutdown_deadline(&edge.config);
     serve::serve(listener, app(edge), shutdown, options).await;
     telemetry::wait_for_tasks(&tasks, deadline).await;

@@ -12,6 +12,8 @@ use async_nats::jetstream::{self, stream};
 use moolai_proto::secret::Secret;
 use moolai_proto::Subjects;
 
+use crate::flags::ServiceFlags;
+
 /// How every role reaches NATS: the same flags in core, edge and persister.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsConfig {
@@ -150,6 +152,30 @@ pub async fn ensure_streams(
     }
     token_store(js, subjects, replicas).await?;
     Ok(())
+}
+
+/// Why a role that declares the streams could not get onto the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot connect to NATS: {0}")]
+    Nats(#[from] async_nats::ConnectError),
+    #[error("cannot set up JetStream: {0}")]
+    JetStream(#[source] async_nats::Error),
+}
+
+/// Connects to NATS as client `name` and declares the streams: how core and
+/// the persister get onto the bus at start.
+pub async fn connect_and_declare(
+    service: &ServiceFlags,
+    subjects: &Subjects,
+    name: &str,
+) -> Result<(async_nats::Client, jetstream::Context), BusError> {
+    let nats = connect(&service.nats, name).await?;
+    let js = jetstream::new(nats.clone());
+    ensure_streams(&js, subjects, service.stream_replicas)
+        .await
+        .map_err(BusError::JetStream)?;
+    Ok((nats, js))
 }
 
 /// Makes sure the streams and the token bucket exist, as an edge does at start.

@@ -3,8 +3,12 @@
 //! in core, edge and persister and `--help` documents them once.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_rustls::TlsAcceptor;
 
 use crate::bus::NatsConfig;
+use crate::serve::ServeOptions;
 
 /// Where the bus is, the names used on it, and how logs are printed.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +46,41 @@ pub struct TlsFlags {
         requires = "tls_cert"
     )]
     pub key: Option<PathBuf>,
+}
+
+/// The HTTP server's bounds. The connection caps' defaults are each binary's
+/// (`MAX_CONNECTIONS`, `MAX_PER_ADDRESS`): an edge holds far more clients than
+/// core does.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpFlags<const MAX_CONNECTIONS: usize, const MAX_PER_ADDRESS: usize> {
+    /// Seconds a client has to send its HTTP request headers (slowloris defence).
+    #[arg(long, env = "HEADER_TIMEOUT_SEC", default_value_t = 10)]
+    pub header_timeout_sec: u64,
+    /// Seconds a client has to send a request's whole body once its headers are
+    /// in; a slower one gets 408 and is closed (a trickled body is a slowloris too).
+    #[arg(long, env = "BODY_TIMEOUT_SEC", default_value_t = 20)]
+    pub body_timeout_sec: u64,
+    /// Connections still speaking HTTP at once, from all clients together; more
+    /// are closed on accept. An open event stream counts until it ends; a
+    /// WebSocket stops counting once upgraded.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS)]
+    pub http_max_connections: usize,
+    /// The same, per client IP address. 0 (for either): no limit.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = MAX_PER_ADDRESS)]
+    pub http_max_connections_per_address: usize,
+}
+
+impl<const A: usize, const B: usize> HttpFlags<A, B> {
+    /// How [`crate::serve::serve`] bounds each connection, serving `tls` if set.
+    pub fn serve_options(&self, tls: Option<TlsAcceptor>) -> ServeOptions {
+        ServeOptions {
+            header_timeout: Duration::from_secs(self.header_timeout_sec),
+            body_timeout: Duration::from_secs(self.body_timeout_sec),
+            max_connections: self.http_max_connections,
+            max_connections_per_address: self.http_max_connections_per_address,
+            tls,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +124,21 @@ mod tests {
     fn a_certificate_without_its_key_is_refused_at_parse_time() {
         let err = Binary::try_parse_from(["moolai-x", "--tls-cert", "cert.pem"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[derive(Debug, Parser)]
+    struct Edge {
+        #[command(flatten)]
+        http: HttpFlags<8192, 256>,
+    }
+
+    #[test]
+    fn each_binary_keeps_its_own_connection_caps() {
+        let edge = Edge::try_parse_from(["moolai-x"]).unwrap();
+        let options = edge.http.serve_options(None);
+        assert_eq!(options.max_connections, 8192);
+        assert_eq!(options.max_connections_per_address, 256);
+        assert_eq!(options.header_timeout, Duration::from_secs(10));
+        assert_eq!(options.body_timeout, Duration::from_secs(20));
     }
 }

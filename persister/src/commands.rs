@@ -9,6 +9,7 @@ use async_nats::Subscriber;
 use bytes::Bytes;
 use futures::StreamExt;
 use moolai_proto::commands::{AuditEntry, Command, Failure, Fence, Reply, Request};
+use moolai_proto::id::OrchestratorId;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
@@ -142,120 +143,70 @@ async fn write_audit(
     .await
 }
 
-/// Applies `command` in `tx`: each group below knows its own commands.
+/// Applies `command` in `tx`: one function per command, its answer adapted
+/// (a missing row is "not found").
 async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
-    if let Some(outcome) = apply_fleet(tx, command).await {
-        return outcome;
-    }
-    if let Some(outcome) = apply_messages(tx, command).await {
-        return outcome;
-    }
-    if let Some(outcome) = apply_admins(tx, command).await {
-        return outcome;
-    }
+    use Command as C;
     match command {
-        Command::CreateEnrollment(e) => enrollment::create(tx, e).await,
-        Command::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await, id),
-        Command::Enroll(r) => enrollment::enroll(tx, r).await,
-        Command::Audit {
-            actor,
-            action,
-            target,
-            address,
-            detail,
-        } => {
-            let (target, address) = (target.as_deref(), address.as_deref());
-            sql::audit(tx, actor, action, target, address, detail)
-                .await
-                .map(Ok)
-        }
-        Command::Ping => Ok(Ok(Value::Null)),
-        other => Ok(Err((Failure::Invalid, format!("no handler for {other:?}")))),
-    }
-}
-
-/// Organizations and instances; `None` for any other command.
-async fn apply_fleet(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
-    let outcome = match command {
-        Command::Register(r) => sql::register(tx, r).await.map(Ok),
-        Command::CreateOrganization {
-            organization_id: id,
+        C::Register(r) => sql::register(tx, r).await.map(Ok),
+        C::CreateOrganization {
+            organization_id,
             name,
             location,
             features,
             metadata,
         } => {
-            let location = location.as_deref();
-            let created =
-                sql::create_organization(tx, id.as_str(), name, location, features, metadata);
-            created.await.map(Ok)
+            let new = described(organization_id, name, location, features, metadata);
+            sql::create_organization(tx, &new).await.map(Ok)
         }
-        Command::CreateInstance {
-            orchestrator_id: id,
+        C::CreateInstance {
+            orchestrator_id,
             name,
             location,
             features,
             metadata,
         } => {
-            let location = location.as_deref();
-            let created = sql::create_instance(tx, id.as_str(), name, location, features, metadata);
-            created.await.map(Ok)
+            let new = described(orchestrator_id, name, location, features, metadata);
+            sql::create_instance(tx, &new).await.map(Ok)
         }
-        Command::UpdateOrganization {
+        C::UpdateOrganization {
             organization_id: id,
             name,
             location,
         } => {
             let (name, location) = (name.as_deref(), location.as_deref());
             let updated = sql::update_organization(tx, id.as_str(), name, location);
-            found(updated.await, id.as_str())
+            found(updated.await, id)
         }
-        Command::DeleteInstance {
-            orchestrator_id: id,
-        } => found(
-            sql::delete_instance(tx, id.as_str(), false).await,
-            id.as_str(),
-        ),
-        Command::Deregister {
-            orchestrator_id: id,
-        } => found(
-            sql::delete_instance(tx, id.as_str(), true).await,
-            id.as_str(),
-        ),
-        Command::SetIndependence {
+        C::DeleteInstance { orchestrator_id } => {
+            let id = orchestrator_id.as_str();
+            found(sql::delete_instance(tx, id, false).await, id)
+        }
+        C::Deregister { orchestrator_id } => {
+            let id = orchestrator_id.as_str();
+            found(sql::delete_instance(tx, id, true).await, id)
+        }
+        C::SetIndependence {
             orchestrator_id: id,
             is_independent,
             privacy_mode,
         } => {
             let set = sql::set_independence(tx, id.as_str(), *is_independent, *privacy_mode);
-            found(set.await, id.as_str())
+            found(set.await, id)
         }
-        Command::MergeFeatures {
+        C::MergeFeatures {
             organization_id: id,
             features,
-        } => found(
-            sql::merge_features(tx, id.as_str(), features).await,
-            id.as_str(),
-        ),
-        Command::DeleteOrganization {
-            organization_id: id,
-        } => sql::delete_organization(tx, id.as_str()).await,
-        Command::BumpTokenGeneration {
-            orchestrator_id: id,
-        } => found(
-            sql::bump_token_generation(tx, id.as_str()).await,
-            id.as_str(),
-        ),
-        Command::ExpireStale { ttl_sec, fence } => expire_stale(tx, *ttl_sec, *fence).await,
-        _ => return None,
-    };
-    Some(outcome)
-}
-
-/// Controller messages; `None` for any other command.
-async fn apply_messages(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
-    let outcome = match command {
-        Command::CreateMessage {
+        } => found(sql::merge_features(tx, id.as_str(), features).await, id),
+        C::DeleteOrganization { organization_id } => {
+            sql::delete_organization(tx, organization_id.as_str()).await
+        }
+        C::BumpTokenGeneration { orchestrator_id } => {
+            let id = orchestrator_id.as_str();
+            found(sql::bump_token_generation(tx, id).await, id)
+        }
+        C::ExpireStale { ttl_sec, fence } => expire_stale(tx, *ttl_sec, *fence).await,
+        C::CreateMessage {
             message_id,
             orchestrator_id: id,
             message_type,
@@ -264,61 +215,87 @@ async fn apply_messages(tx: &mut PgConnection, command: &Command) -> Option<Outc
         } => {
             let kind = message_type.as_str();
             let created = sql::create_message(tx, message_id, id.as_str(), kind, content, metadata);
-            found(created.await, id.as_str())
+            found(created.await, id)
         }
-        Command::SetMessageStatus { message_id, status } => found(
-            sql::set_message_status(tx, message_id, status).await,
-            message_id,
-        ),
-        _ => return None,
-    };
-    Some(outcome)
-}
-
-/// Admins and their sessions; `None` for any other command.
-async fn apply_admins(tx: &mut PgConnection, command: &Command) -> Option<Outcome> {
-    let outcome = match command {
-        Command::CreateAdmin {
+        C::SetMessageStatus {
+            message_id: id,
+            status,
+        } => found(sql::set_message_status(tx, id, status).await, id),
+        C::CreateAdmin {
             username,
             password_hash,
-        } => sql::create_admin(tx, username, password_hash)
-            .await
-            .map(|created| Ok(json!({ "created": created }))),
-        Command::CreateSession {
+        } => {
+            let created = sql::create_admin(tx, username, password_hash).await?;
+            Ok(Ok(json!({ "created": created })))
+        }
+        C::CreateSession {
             token_hash,
             username,
             expires_at,
-        } => sql::create_session(tx, token_hash, username, *expires_at)
-            .await
-            .map(Ok),
-        Command::RevokeSession { token_hash } => {
+        } => {
+            let created = sql::create_session(tx, token_hash, username, *expires_at);
+            created.await.map(Ok)
+        }
+        C::RevokeSession { token_hash } => {
             found(sql::revoke_session(tx, token_hash).await, "session")
         }
-        Command::TouchSession { token_hash } => {
+        C::TouchSession { token_hash } => {
             found(admins::touch_session(tx, token_hash).await, "session")
         }
-        Command::SetAdminPassword {
+        C::SetAdminPassword {
             username,
             password_hash,
             keep_session,
             from_environment,
         } => {
-            let keep = keep_session.as_deref();
-            let set =
-                admins::set_admin_password(tx, username, password_hash, keep, *from_environment);
+            let (keep, env) = (keep_session.as_deref(), *from_environment);
+            let set = admins::set_admin_password(tx, username, password_hash, keep, env);
             found(set.await, username)
         }
-        Command::AddAdmin {
+        C::AddAdmin {
             username,
             password_hash,
             superadmin,
-        } => admins::add_admin(tx, username, password_hash, *superadmin)
-            .await
-            .map(Ok),
-        Command::RemoveAdmin { username } => admins::remove_admin(tx, username).await,
-        _ => return None,
-    };
-    Some(outcome)
+        } => {
+            let added = admins::add_admin(tx, username, password_hash, *superadmin);
+            added.await.map(Ok)
+        }
+        C::RemoveAdmin { username } => admins::remove_admin(tx, username).await,
+        C::CreateEnrollment(e) => enrollment::create(tx, e).await,
+        C::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await, id),
+        C::Enroll(r) => enrollment::enroll(tx, r).await,
+        C::Audit {
+            actor,
+            action,
+            target,
+            address,
+            detail,
+        } => {
+            let (target, address) = (target.as_deref(), address.as_deref());
+            let entry = sql::audit(tx, actor, action, target, address, detail);
+            entry.await.map(Ok)
+        }
+        // Answered before a transaction is opened ([`answer`]).
+        C::Ping => Ok(Ok(Value::Null)),
+    }
+}
+
+/// An organization or instance to create, as its command gives it.
+fn described<'a>(
+    id: &'a OrchestratorId,
+    name: &'a str,
+    location: &'a Option<String>,
+    features: &'a Value,
+    metadata: &'a Value,
+) -> sql::Described<'a> {
+    let (id, location) = (id.as_str(), location.as_deref());
+    sql::Described {
+        id,
+        name,
+        location,
+        features,
+        metadata,
+    }
 }
 
 /// `entry`'s detail with the keys it asks of `answer` (null when absent).
@@ -332,7 +309,6 @@ fn completed_detail(entry: &AuditEntry, answer: &Value) -> Value {
     detail
 }
 
-/// A row, or "not found" naming `what`.
 /// The liveness sweep, refused when a newer duty holder has swept already.
 async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64, fence: Option<Fence>) -> Outcome {
     if let Some(fence) = fence {
@@ -346,7 +322,8 @@ async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64, fence: Option<Fence>)
     sql::expire_stale(tx, ttl_sec).await.map(Ok)
 }
 
-fn found(row: Result<Option<Value>, sqlx::Error>, what: &str) -> Outcome {
+/// A row, or "not found" naming `what`.
+fn found(row: Result<Option<Value>, sqlx::Error>, what: impl std::fmt::Display) -> Outcome {
     Ok(row?.ok_or((Failure::NotFound, format!("{what} not found"))))
 }
 

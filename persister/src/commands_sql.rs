@@ -128,28 +128,49 @@ pub async fn update_organization(
     Ok(row)
 }
 
+/// An organization or an instance as an administrator creates it.
+pub struct Described<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub location: Option<&'a str>,
+    pub features: &'a Value,
+    pub metadata: &'a Value,
+}
+
+impl Described<'_> {
+    /// Runs `insert`, its `$1`..`$5` the id, name, location, features and
+    /// metadata; answers the row it returns.
+    async fn insert(
+        &self,
+        tx: &mut PgConnection,
+        insert: &'static str,
+    ) -> Result<Value, sqlx::Error> {
+        sqlx::query_scalar(insert)
+            .bind(self.id)
+            .bind(self.name)
+            .bind(self.location)
+            .bind(self.features)
+            .bind(self.metadata)
+            .fetch_one(tx)
+            .await
+    }
+}
+
 /// A plain insert: an existing organization is a unique violation (409).
 pub async fn create_organization(
     tx: &mut PgConnection,
-    id: &str,
-    name: &str,
-    location: Option<&str>,
-    features: &Value,
-    metadata: &Value,
+    new: &Described<'_>,
 ) -> Result<Value, sqlx::Error> {
+    let id = new.id;
     forgive(tx, id).await?;
-    let row: Value = sqlx::query_scalar(
-        "INSERT INTO organizations (organization_id, name, location, features, metadata,
-           name_from_admin, location_from_admin)
-         VALUES ($1, $2, $3, $4, $5, TRUE, $3 IS NOT NULL) RETURNING to_jsonb(organizations.*)",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(location)
-    .bind(features)
-    .bind(metadata)
-    .fetch_one(&mut *tx)
-    .await?;
+    let row = new
+        .insert(
+            tx,
+            "INSERT INTO organizations (organization_id, name, location, features, metadata,
+               name_from_admin, location_from_admin)
+             VALUES ($1, $2, $3, $4, $5, TRUE, $3 IS NOT NULL) RETURNING to_jsonb(organizations.*)",
+        )
+        .await?;
     tracing::info!(
         organization_id = id,
         "Organization {id} created successfully"
@@ -160,12 +181,9 @@ pub async fn create_organization(
 /// A new instance (inactive until it connects), with its organization if missing.
 pub async fn create_instance(
     tx: &mut PgConnection,
-    id: &str,
-    name: &str,
-    location: Option<&str>,
-    features: &Value,
-    metadata: &Value,
+    new: &Described<'_>,
 ) -> Result<Value, sqlx::Error> {
+    let id = new.id;
     forgive(tx, id).await?;
     sqlx::query(
         "INSERT INTO organizations (organization_id, name, location, name_from_admin, location_from_admin)
@@ -173,23 +191,19 @@ pub async fn create_instance(
          ON CONFLICT (organization_id) DO NOTHING",
     )
     .bind(id)
-    .bind(name)
-    .bind(location)
+    .bind(new.name)
+    .bind(new.location)
     .execute(&mut *tx)
     .await?;
-    let row: Value = sqlx::query_scalar(
-        "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
-           location, features, metadata, status, health_status)
-         VALUES ($1, $1, $2, $2, $3, $4, $5, 'inactive', 'unknown')
-         RETURNING to_jsonb(orchestrator_instances.*)",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(location)
-    .bind(features)
-    .bind(metadata)
-    .fetch_one(&mut *tx)
-    .await?;
+    let row = new
+        .insert(
+            tx,
+            "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
+               location, features, metadata, status, health_status)
+             VALUES ($1, $1, $2, $2, $3, $4, $5, 'inactive', 'unknown')
+             RETURNING to_jsonb(orchestrator_instances.*)",
+        )
+        .await?;
     tracing::info!(
         orchestrator_id = id,
         "Orchestrator instance {id} created successfully"

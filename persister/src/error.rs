@@ -30,8 +30,8 @@ pub enum StartError {
     Database(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot connect to NATS: {0}")]
-    Nats(#[from] async_nats::ConnectError),
+    #[error(transparent)]
+    Bus(#[from] moolai_kit::bus::BusError),
     #[error("cannot set up JetStream: {0}")]
     JetStream(#[source] async_nats::Error),
     #[error("cannot listen: {0}")]

@@ -70,11 +70,8 @@ pub async fn run(
     )
     .await?;
     MIGRATOR.run(&pool).await?;
-    let nats = bus::connect(&config.service.nats, "moolai-persister").await?;
-    let js = jetstream::new(nats.clone());
-    bus::ensure_streams(&js, &subjects, config.service.stream_replicas)
-        .await
-        .map_err(StartError::JetStream)?;
+    let (nats, js) =
+        bus::connect_and_declare(&config.service, &subjects, "moolai-persister").await?;
 
     let tasks = TaskTracker::new();
     let events = durable(&js, &subjects.events_stream(), PERSISTER_EVENTS_CONSUMER).await?;

@@ -31,63 +31,117 @@ pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sql
 /// name and location are kept as `reported_*`; they become the organization's own
 /// only where no administrator set one. A deregistered id creates nothing.
 async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<(), sqlx::Error> {
-    let id = e.orchestrator_id.as_str();
-    let metadata = Value::Object(e.metadata.clone());
-    let (name, location) = (e.name(), e.location());
+    let reported = Reported::of(e);
     // The instance row references its organization, so that must exist first.
-    sqlx::query(
+    insert_organization(tx, &reported).await?;
+    if !upsert_instance(tx, &reported, e).await? {
+        return Ok(()); // older, replayed, or deregistered: the row already knows better
+    }
+    refresh_organization(tx, &reported, e.at).await?;
+    let id = reported.id;
+    tracing::info!(
+        orchestrator_id = id,
+        "[C-OCS] DB: Registered {id} in both tables"
+    );
+    Ok(())
+}
+
+/// What a handshake announces about its orchestrator: `$1`..`$4` of each
+/// statement below.
+struct Reported<'a> {
+    id: &'a str,
+    name: String,
+    location: String,
+    metadata: Value,
+}
+
+impl<'a> Reported<'a> {
+    fn of(e: &'a HandshakeEvent) -> Self {
+        Reported {
+            id: e.orchestrator_id.as_str(),
+            name: e.name(),
+            location: e.location(),
+            metadata: Value::Object(e.metadata.clone()),
+        }
+    }
+
+    /// `sql` with the id, name, location and metadata bound as `$1`..`$4`.
+    fn bind(&self, sql: &'static str) -> Query<'_> {
+        sqlx::query(sql)
+            .bind(self.id)
+            .bind(&self.name)
+            .bind(&self.location)
+            .bind(&self.metadata)
+    }
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The organization of a first handshake, unless it exists or was deregistered.
+async fn insert_organization(tx: &mut PgConnection, r: &Reported<'_>) -> Result<(), sqlx::Error> {
+    r.bind(
         "INSERT INTO organizations (organization_id, name, location, metadata, reported_name, reported_location)
          SELECT $1, $2, $3, $4, $2, $3
           WHERE NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
          ON CONFLICT (organization_id) DO NOTHING",
     )
-    .bind(id)
-    .bind(&name)
-    .bind(&location)
-    .bind(&metadata)
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    let applied = sqlx::query(
-        "INSERT INTO orchestrator_instances AS i (orchestrator_id, organization_id, organization_name, name,
-           location, status, health_status, metadata, features, last_seen, last_activity,
-           conn_id, edge_id, connected_at, disconnected_at, reported_name, reported_location)
-         SELECT $1, $1, o.name, o.name, o.location, 'active', 'healthy', $4, $5, $6, $6, $7, $8, $6, NULL, $2, $3
-           FROM organizations o
-          WHERE o.organization_id = $1
-            AND NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
-         ON CONFLICT (orchestrator_id) DO UPDATE SET
-           organization_name = CASE WHEN (SELECT name_from_admin FROM organizations
-                                           WHERE organization_id = i.organization_id)
-                                    THEN i.organization_name ELSE $2 END,
-           name = CASE WHEN (SELECT name_from_admin FROM organizations WHERE organization_id = i.organization_id)
-                       THEN i.name ELSE $2 END,
-           location = CASE WHEN (SELECT location_from_admin FROM organizations
-                                  WHERE organization_id = i.organization_id)
-                           THEN i.location ELSE $3 END,
-           reported_name = $2, reported_location = $3,
-           status = CASE WHEN i.is_independent THEN 'independent' ELSE 'active' END,
-           health_status = 'healthy', metadata = EXCLUDED.metadata, features = EXCLUDED.features,
-           last_seen = CASE WHEN i.is_independent THEN i.last_seen ELSE EXCLUDED.last_seen END,
-           last_activity = EXCLUDED.last_activity,
-           conn_id = EXCLUDED.conn_id, edge_id = EXCLUDED.edge_id,
-           connected_at = EXCLUDED.connected_at, disconnected_at = NULL, updated_at = now()
-         WHERE i.connected_at IS NULL OR i.connected_at < EXCLUDED.connected_at",
-    )
-    .bind(id)
-    .bind(&name)
-    .bind(&location)
-    .bind(&metadata)
-    .bind(e.features())
-    .bind(e.at)
-    .bind(e.conn_id)
-    .bind(e.edge_id.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if applied == 0 {
-        return Ok(()); // older, replayed, or deregistered: the row already knows better
-    }
-    sqlx::query(
+    Ok(())
+}
+
+/// The instance row made this connection's, if it is newer than the one the row
+/// describes; whether it was.
+async fn upsert_instance(
+    tx: &mut PgConnection,
+    r: &Reported<'_>,
+    e: &HandshakeEvent,
+) -> Result<bool, sqlx::Error> {
+    let applied = r
+        .bind(
+            "INSERT INTO orchestrator_instances AS i (orchestrator_id, organization_id, organization_name, name,
+                   location, status, health_status, metadata, features, last_seen, last_activity,
+                   conn_id, edge_id, connected_at, disconnected_at, reported_name, reported_location)
+                 SELECT $1, $1, o.name, o.name, o.location, 'active', 'healthy', $4, $5, $6, $6, $7, $8, $6, NULL, $2, $3
+                   FROM organizations o
+                  WHERE o.organization_id = $1
+                    AND NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
+                 ON CONFLICT (orchestrator_id) DO UPDATE SET
+                   organization_name = CASE WHEN (SELECT name_from_admin FROM organizations
+                                                   WHERE organization_id = i.organization_id)
+                                            THEN i.organization_name ELSE $2 END,
+                   name = CASE WHEN (SELECT name_from_admin FROM organizations WHERE organization_id = i.organization_id)
+                               THEN i.name ELSE $2 END,
+                   location = CASE WHEN (SELECT location_from_admin FROM organizations
+                                          WHERE organization_id = i.organization_id)
+                                   THEN i.location ELSE $3 END,
+                   reported_name = $2, reported_location = $3,
+                   status = CASE WHEN i.is_independent THEN 'independent' ELSE 'active' END,
+                   health_status = 'healthy', metadata = EXCLUDED.metadata, features = EXCLUDED.features,
+                   last_seen = CASE WHEN i.is_independent THEN i.last_seen ELSE EXCLUDED.last_seen END,
+                   last_activity = EXCLUDED.last_activity,
+                   conn_id = EXCLUDED.conn_id, edge_id = EXCLUDED.edge_id,
+                   connected_at = EXCLUDED.connected_at, disconnected_at = NULL, updated_at = now()
+                 WHERE i.connected_at IS NULL OR i.connected_at < EXCLUDED.connected_at",
+        )
+        .bind(e.features())
+        .bind(e.at)
+        .bind(e.conn_id)
+        .bind(e.edge_id.as_str())
+        .execute(tx)
+        .await?
+        .rows_affected();
+    Ok(applied > 0)
+}
+
+/// The organization as the handshake reports it (where no administrator set
+/// its name or location), active as of `at`.
+async fn refresh_organization(
+    tx: &mut PgConnection,
+    r: &Reported<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    r.bind(
         "UPDATE organizations
             SET name = CASE WHEN name_from_admin THEN name ELSE $2 END,
                 location = CASE WHEN location_from_admin THEN location ELSE $3 END,
@@ -95,17 +149,9 @@ async fn apply_handshake(tx: &mut PgConnection, e: &HandshakeEvent) -> Result<()
                 metadata = $4, status = 'active', is_active = TRUE, last_seen = $5, updated_at = now()
           WHERE organization_id = $1",
     )
-    .bind(id)
-    .bind(&name)
-    .bind(&location)
-    .bind(&metadata)
-    .bind(e.at)
-    .execute(&mut *tx)
+    .bind(at)
+    .execute(tx)
     .await?;
-    tracing::info!(
-        orchestrator_id = id,
-        "[C-OCS] DB: Registered {id} in both tables"
-    );
     Ok(())
 }
 

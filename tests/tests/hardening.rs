@@ -96,7 +96,7 @@ async fn a_flooding_orchestrator_is_closed_within_a_second_and_the_others_are_se
 async fn connections_that_never_finish_their_headers_are_closed() {
     let env = TestEnv::new().await;
     let mut config = env.edge_config("edge-slowloris");
-    config.header_timeout_sec = 1;
+    config.http.header_timeout_sec = 1;
     let edge = start_edge(config).await;
     // 200 in CI; `scripts/faults.sh full` opens 1,000 (MOOLAI_FAULT_CONNS).
     let count = moolai_tests::load::env_or("MOOLAI_FAULT_CONNS", 200);

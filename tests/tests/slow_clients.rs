@@ -76,7 +76,7 @@ async fn h2c_with_prior_knowledge_is_not_served_by_core_or_an_edge() {
 async fn a_login_body_trickled_a_byte_every_two_seconds_is_cut_at_the_body_deadline() {
     let env = TestEnv::new().await;
     let mut config = env.core_config();
-    config.body_timeout_sec = 3;
+    config.http.body_timeout_sec = 3;
     let (_persister, core) = core_with(&env, config).await;
     let body = br#"{"username": "admin", "password": "correct horse battery staple"}"#;
     let head = format!(
@@ -146,8 +146,8 @@ async fn served(mut stream: TcpStream) -> bool {
 async fn connections_are_capped_per_address_and_a_freed_place_is_given_again() {
     let env = TestEnv::new().await;
     let mut config = env.core_config();
-    config.http_max_connections = 100;
-    config.http_max_connections_per_address = 2;
+    config.http.http_max_connections = 100;
+    config.http.http_max_connections_per_address = 2;
     let (_persister, core) = core_with(&env, config).await;
     // Two connections that send nothing hold both places of 127.0.0.1.
     let first = connect_from([127, 0, 0, 1], core.addr).await;
@@ -167,8 +167,8 @@ async fn connections_are_capped_per_address_and_a_freed_place_is_given_again() {
 async fn connections_are_capped_in_total_on_an_edge() {
     let env = TestEnv::new().await;
     let mut config = env.edge_config("edge-capped");
-    config.http_max_connections = 2;
-    config.http_max_connections_per_address = 100;
+    config.http.http_max_connections = 2;
+    config.http.http_max_connections_per_address = 100;
     let edge = start_edge(config).await;
     let first = connect_from([127, 0, 0, 1], edge.addr).await;
     let _second = connect_from([127, 0, 0, 2], edge.addr).await;
@@ -197,7 +197,7 @@ async fn place_is_freed(from: [u8; 4], to: SocketAddr) {
 async fn a_kept_alive_connection_left_idle_is_closed_after_the_header_timeout() {
     let env = TestEnv::new().await;
     let mut config = env.core_config();
-    config.header_timeout_sec = 1;
+    config.http.header_timeout_sec = 1;
     let (_persister, core) = core_with(&env, config).await;
     let mut stream = TcpStream::connect(core.addr).await.unwrap();
     stream

@@ -1,7 +1,7 @@
 //! `/api/v1/controller/*` as a whole: health, overview, edges and logs, and what
 //! the controller's resources share (the envelope `{success, data, message,
-//! timestamp}`, paging, not-found answers). Organizations, orchestrators and
-//! instances have their own modules.
+//! timestamp}`, paging, not-found answers). Organizations and orchestrators
+//! (instances) have their own modules; `last-seen` is served by `events`.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::extract::Params;
 use super::extract::{Admin, Reader};
-use super::{read, AppState};
+use super::{dependency_word, read, AppState};
 
 /// The controller envelope around every `/api/v1/controller/*` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -160,17 +160,12 @@ pub struct Dependencies {
 #[utoipa::path(get, path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Health of core and its dependencies", body = ControllerHealth)))]
 pub async fn health(State(state): State<AppState>, _: Reader) -> Json<ControllerHealth> {
-    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
-    let nats = matches!(
-        state.nats.connection_state(),
-        async_nats::connection::State::Connected
-    );
+    let (database, nats) = state.dependencies_up().await;
     let persister = state.persister.is_up().await;
-    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
     let dependencies = Dependencies {
-        database: word(database),
-        nats: word(nats),
-        persister: word(persister),
+        database: dependency_word(database),
+        nats: dependency_word(nats),
+        persister: dependency_word(persister),
     };
     Json(ControllerHealth {
         status: if database && nats && persister {
@@ -290,7 +285,7 @@ impl LogQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first", body = Envelope<LogPage>)))]
+    responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = Envelope<LogPage>)))]
 pub async fn logs(
     _: Admin,
     Params(q): Params<LogQuery>,

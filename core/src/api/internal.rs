@@ -1,6 +1,6 @@
 //! `/api/v1/internal/*` as a whole: the activity feed, logs and health.
-//! Registration, independence and messages have their own modules; answers
-//! are flat, as the spec shows them.
+//! The rest has its own modules (registration, independence, messages, auth and
+//! admins, audit, tokens, enrollment); answers are flat, as the spec shows them.
 
 use axum::extract::State;
 use axum::Json;
@@ -10,7 +10,7 @@ use super::controller::{LogPage, LogQuery};
 use super::error::ApiError;
 use super::extract::Admin;
 use super::extract::Params;
-use super::AppState;
+use super::{dependency_word, AppState};
 use crate::activity::Activity;
 
 /// Filters of the activity feed.
@@ -92,7 +92,7 @@ pub async fn activity(
 }
 
 #[utoipa::path(get, path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
-    responses((status = 200, description = "Recent log records of core, newest first", body = LogList)))]
+    responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = LogList)))]
 pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>, ApiError> {
     Ok(Json(LogList {
         success: true,
@@ -103,18 +103,13 @@ pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>
 #[utoipa::path(get, path = "/api/v1/internal/health", tag = "internal", security(("bearer" = [])),
     responses((status = 200, description = "Core's view of its connections and dependencies", body = InternalHealth)))]
 pub async fn health(State(state): State<AppState>, _: Admin) -> Json<InternalHealth> {
-    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
-    let nats = matches!(
-        state.nats.connection_state(),
-        async_nats::connection::State::Connected
-    );
-    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
+    let (database, nats) = state.dependencies_up().await;
     Json(InternalHealth {
         success: true,
         status: if database && nats { "ok" } else { "degraded" },
         connected_orchestrators: state.live.connected(),
         edges_up: state.edges.up().len(),
-        nats: word(nats),
-        database: word(database),
+        nats: dependency_word(nats),
+        database: dependency_word(database),
     })
 }

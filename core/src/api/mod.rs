@@ -69,6 +69,28 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
+impl AppState {
+    /// Whether the database answers now and NATS is connected, as the health
+    /// endpoints report them.
+    pub async fn dependencies_up(&self) -> (bool, bool) {
+        let database = sqlx::query("SELECT 1").execute(&self.pool).await.is_ok();
+        let nats = matches!(
+            self.nats.connection_state(),
+            async_nats::connection::State::Connected
+        );
+        (database, nats)
+    }
+}
+
+/// A dependency as the health endpoints name its state.
+fn dependency_word(up: bool) -> &'static str {
+    if up {
+        "connected"
+    } else {
+        "unavailable"
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
@@ -212,12 +234,7 @@ pub struct Components {
 async fn root_health(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Json<RootHealth> {
-    let database = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
-    let nats = matches!(
-        state.nats.connection_state(),
-        async_nats::connection::State::Connected
-    );
-    let word = |ok: bool| if ok { "connected" } else { "unavailable" };
+    let (database, nats) = state.dependencies_up().await;
     Json(RootHealth {
         status: if database && nats {
             "healthy"
@@ -227,8 +244,8 @@ async fn root_health(
         service: "moolai-core",
         version: env!("CARGO_PKG_VERSION"),
         components: Components {
-            database: word(database),
-            nats: word(nats),
+            database: dependency_word(database),
+            nats: dependency_word(nats),
             connected_orchestrators: state.live.connected(),
         },
     })

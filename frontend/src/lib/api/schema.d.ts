@@ -2016,7 +2016,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Recent log records of core, newest first */
+            /** @description Recent log records of the whole cluster (core, edges, persisters), newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3007,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Recent log records of core, newest first */
+            /** @description Recent log records of the whole cluster (core, edges, persisters), newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
