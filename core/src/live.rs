@@ -142,6 +142,11 @@ impl Live {
         });
     }
 
+    /// The events stream's sequence the view has applied up to (0: none yet).
+    pub fn applied_sequence(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
     /// Waits until the view has applied the events stream up to `sequence`, or
     /// `limit` has passed (a view that lags is still better than no decision);
     /// whether it got there.

@@ -16,6 +16,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
@@ -92,8 +93,10 @@ const VIEW_OVERLAP: Duration = Duration::from_secs(60);
 const VIEW_WAIT: Duration = Duration::from_secs(5);
 
 /// Keeps the live view from every handshake and disconnect since `loaded_at`
-/// (less an overlap; replaying one is harmless) until `shutdown`. An ordered
-/// consumer of this replica's own, remade by the client after a gap.
+/// (less an overlap; replaying one is harmless) until `shutdown`, through an
+/// ordered consumer of this replica's own. The consumer is made anew after a
+/// reconnection to NATS (a restarted server forgets it, and the client does not
+/// always notice), from the next sequence the view has not applied.
 pub async fn follow(
     js: jetstream::Context,
     nats: async_nats::Client,
@@ -102,10 +105,20 @@ pub async fn follow(
     loaded_at: chrono::DateTime<chrono::Utc>,
     shutdown: CancellationToken,
 ) {
-    let start = loaded_at - chrono::Duration::from_std(VIEW_OVERLAP).unwrap_or_default();
+    let since = loaded_at - chrono::Duration::from_std(VIEW_OVERLAP).unwrap_or_default();
     while !shutdown.is_cancelled() {
+        let connects = nats.statistics().connects.load(Ordering::Relaxed);
+        let start = match live.applied_sequence() {
+            0 => match time::OffsetDateTime::from_unix_timestamp(since.timestamp()) {
+                Ok(start_time) => DeliverPolicy::ByStartTime { start_time },
+                Err(_) => DeliverPolicy::All,
+            },
+            seen => DeliverPolicy::ByStartSequence {
+                start_sequence: seen + 1,
+            },
+        };
         match view_messages(&js, &nats, &subjects, start).await {
-            Ok(messages) => apply_all(messages, &live, &shutdown).await,
+            Ok(messages) => apply_all(messages, &live, &nats, connects, &shutdown).await,
             Err(err) => tracing::error!(%err, "live view consumer cannot be opened; retrying"),
         }
         tokio::select! {
@@ -119,9 +132,8 @@ async fn view_messages(
     js: &jetstream::Context,
     nats: &async_nats::Client,
     subjects: &Subjects,
-    start: chrono::DateTime<chrono::Utc>,
+    deliver_policy: DeliverPolicy,
 ) -> Result<push::Ordered, async_nats::Error> {
-    let start_time = time::OffsetDateTime::from_unix_timestamp(start.timestamp())?;
     let stream = js.get_stream(subjects.events_stream()).await?;
     let consumer = stream
         .create_consumer(push::OrderedConfig {
@@ -130,17 +142,33 @@ async fn view_messages(
                 subjects.events_of(EventKind::Handshake),
                 subjects.events_of(EventKind::Disconnect),
             ],
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
+            deliver_policy,
             ..Default::default()
         })
         .await?;
     Ok(consumer.messages().await?)
 }
 
-async fn apply_all(mut messages: push::Ordered, live: &Live, shutdown: &CancellationToken) {
+/// Applies events until the stream ends, the client reconnected since
+/// `connects`, or `shutdown`.
+async fn apply_all(
+    mut messages: push::Ordered,
+    live: &Live,
+    nats: &async_nats::Client,
+    connects: u64,
+    shutdown: &CancellationToken,
+) {
+    let mut check = tokio::time::interval(Duration::from_secs(1));
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = check.tick() => {
+                if nats.statistics().connects.load(Ordering::Relaxed) != connects {
+                    tracing::info!("reconnected to NATS; live view consumer made anew");
+                    return;
+                }
+                continue;
+            }
             next = messages.next() => next,
         };
         match next {
@@ -153,7 +181,14 @@ async fn apply_all(mut messages: push::Ordered, live: &Live, shutdown: &Cancella
 
 /// Applies one event to the view; no decision, no push, no log line.
 fn apply(live: &Live, msg: &Message) {
-    match serde_json::from_slice::<Event>(&msg.payload) {
+    apply_event(live, &msg.payload);
+    if let Ok(info) = msg.info() {
+        live.applied(info.stream_sequence);
+    }
+}
+
+fn apply_event(live: &Live, payload: &[u8]) {
+    match serde_json::from_slice::<Event>(payload) {
         Ok(Event::Handshake(e)) if !live.is_deregistered(&e.orchestrator_id) => {
             live.register(e.orchestrator_id.clone(), connection(&e));
         }
@@ -161,9 +196,6 @@ fn apply(live: &Live, msg: &Message) {
             live.unregister(&e.orchestrator_id, e.conn_id);
         }
         _ => {}
-    }
-    if let Ok(info) = msg.info() {
-        live.applied(info.stream_sequence);
     }
 }
 
