@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run every test: the Rust workspace against a throwaway NATS, the compose
-# check, the integration suite again against the oldest NATS we support
-# (skip with MOOLAI_SKIP_COMPAT=1), and the frontend tests once they exist.
+# Run every test: the Rust workspace against a throwaway NATS (with two core
+# replicas), the compose check, the integration suite again against the oldest
+# NATS we support with one core (skip with MOOLAI_SKIP_COMPAT=1), and the
+# frontend tests.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$MOOLAI_ROOT"
@@ -46,7 +47,10 @@ export NATS_URL="nats://127.0.0.1:$port"
 step "cargo build" cargo build --bins
 step "cargo fmt" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-step "cargo test" cargo test --workspace --all-targets
+# The suite passes against replicated core as well as one: this pass runs every
+# test that starts core with two replicas (MOOLAI_TEST_CORES, tests/src/roles.rs),
+# the compat pass below with one.
+MOOLAI_TEST_CORES=2 step "cargo test (two core replicas)" cargo test --workspace --all-targets
 # Small benchmark passes so the harness keeps working; they assert nothing about
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
@@ -74,8 +78,8 @@ else
   NATS_SERVER_BIN=$(ensure_nats_bin "$OLDEST_NATS")
   port=$(free_port)
   start_nats "$port" "$TMP/nats-compat-store" "$TMP/nats-compat.pid"
-  NATS_URL="nats://127.0.0.1:$port" MOOLAI_NATS_COMPAT=1 \
-    step "cargo test (NATS $OLDEST_NATS)" cargo test -p moolai-tests
+  NATS_URL="nats://127.0.0.1:$port" MOOLAI_NATS_COMPAT=1 MOOLAI_TEST_CORES=1 \
+    step "cargo test (NATS $OLDEST_NATS, one core)" cargo test -p moolai-tests
 fi
 
 if [[ -f frontend/package.json ]] &&

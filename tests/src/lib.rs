@@ -30,7 +30,7 @@ pub use nats_auth::{nats_password, nats_password_var, nats_server_env, NATS_ROLE
 pub use processes::{edge_process, free_port, persister_process, workspace_bin};
 pub use roles::{
     launch, stack_on_private_broker, start_core, start_edge, start_edge_on, start_persister,
-    wait_ready, Running, Stack,
+    test_cores, wait_ready, Running, Stack,
 };
 
 /// Password of the `admin` superadmin every test stack starts with.

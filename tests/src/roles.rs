@@ -77,8 +77,32 @@ pub async fn start_persister(config: moolai_persister::Config) -> Running {
     start(|l, s| moolai_persister::run(config, l, s)).await
 }
 
+/// Core, and with `MOOLAI_TEST_CORES=N` (N > 1) N - 1 more replicas with the
+/// same settings, so that every test also runs against replicated core
+/// (scripts/test.sh runs the suite so once). The test talks to the first; the
+/// others share its work (heartbeat decisions, handshakes, duties) and stop
+/// with it.
 pub async fn start_core(config: moolai_core::Config) -> Running {
-    start(|l, s| moolai_core::run(config, l, s)).await
+    let companions = test_cores().saturating_sub(1);
+    let first = start(|l, s| moolai_core::run(config.clone(), l, s)).await;
+    for _ in 0..companions {
+        let companion = start(|l, s| moolai_core::run(config.clone(), l, s)).await;
+        let stop = first.shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            companion.stop().await;
+        });
+    }
+    first
+}
+
+/// How many core replicas [`start_core`] starts (`MOOLAI_TEST_CORES`, default 1).
+pub fn test_cores() -> usize {
+    std::env::var("MOOLAI_TEST_CORES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 pub async fn start_edge(config: moolai_edge::Config) -> Running {

@@ -209,8 +209,9 @@ async fn the_monitoring_user_reads_the_subject_tree_and_can_change_nothing() {
     assert!(kv.get("org-later").await.unwrap().is_some());
     assert_eq!(kv.get("org-forged").await.unwrap(), None);
     let mut events = js.get_stream(subjects.events_stream()).await.unwrap();
-    // persister-events, core's shared `core`, and the one core replica's view.
-    assert_eq!(events.info().await.unwrap().state.consumer_count, 3);
+    // persister-events, core's shared `core`, and each core replica's view.
+    let consumers = 2 + moolai_tests::test_cores();
+    assert_eq!(events.info().await.unwrap().state.consumer_count, consumers);
     assert!(js.get_stream("evil").await.is_err(), "a stream was created");
 }
 
