@@ -96,31 +96,28 @@ impl Replica {
         subjects: &Subjects,
         shutdown: &CancellationToken,
     ) {
+        let link = told::Link {
+            me: &self.id,
+            nats,
+            tasks,
+            shutdown,
+        };
         let feed = state.feed.clone();
-        let (outbox, publish) =
-            told::outbox(nats.clone(), subjects.core_activity(), self.id.clone());
-        feed.share(outbox);
-        tasks.spawn(crate::until_cancelled(publish, shutdown.clone()));
-        let activity = told::follow(
-            nats.clone(),
+        told::both_ways(
+            &link,
+            "activity from other replicas",
             subjects.core_activity(),
-            self.id.clone(),
-            move |a| feed.keep_told(a),
-            shutdown.clone(),
+            |outbox| state.feed.share(outbox),
+            move |activity| feed.keep_told(activity),
         );
-        tasks.spawn(crate::log_exit("activity from other replicas", activity));
         let guard = state.guard.clone();
-        let (outbox, publish) = told::outbox(nats.clone(), subjects.core_logins(), self.id.clone());
-        guard.share(outbox);
-        tasks.spawn(crate::until_cancelled(publish, shutdown.clone()));
-        let logins = told::follow(
-            nats.clone(),
+        told::both_ways(
+            &link,
+            "login counts from other replicas",
             subjects.core_logins(),
-            self.id.clone(),
+            |outbox| state.guard.share(outbox),
             move |event| guard.apply(event),
-            shutdown.clone(),
         );
-        tasks.spawn(crate::log_exit("login counts from other replicas", logins));
         let changes =
             crate::changes::follow(state.changes.clone(), state.pool.clone(), shutdown.clone());
         tasks.spawn(crate::log_exit("changes from other replicas", changes));

@@ -45,6 +45,35 @@ pub fn outbox<T: Serialize + Send + 'static>(
     (tx, publish)
 }
 
+/// What telling and following need: this replica, the bus, where its tasks go.
+pub struct Link<'a> {
+    pub me: &'a CoreId,
+    pub nats: &'a async_nats::Client,
+    pub tasks: &'a tokio_util::task::TaskTracker,
+    pub shutdown: &'a CancellationToken,
+}
+
+/// Both ways at once on `subject`: `share` gets the sender this replica tells
+/// through, `apply` what the others tell (`what` names the task in a log line
+/// if the bus subscription fails).
+pub fn both_ways<T>(
+    link: &Link<'_>,
+    what: &'static str,
+    subject: String,
+    share: impl FnOnce(mpsc::Sender<T>),
+    apply: impl Fn(T) + Send + 'static,
+) where
+    T: Serialize + DeserializeOwned + Send + 'static,
+{
+    let (tx, publish) = outbox(link.nats.clone(), subject.clone(), link.me.clone());
+    share(tx);
+    let shutdown = link.shutdown.clone();
+    link.tasks
+        .spawn(crate::until_cancelled(publish, shutdown.clone()));
+    let follow = follow(link.nats.clone(), subject, link.me.clone(), apply, shutdown);
+    link.tasks.spawn(crate::log_exit(what, follow));
+}
+
 /// Hands what the other replicas tell on `subject` to `apply` until `shutdown`.
 pub async fn follow<T: DeserializeOwned>(
     nats: async_nats::Client,

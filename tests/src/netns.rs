@@ -43,6 +43,18 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
 }
 
 impl NatsBehindLinks {
+    /// As [`NatsBehindLinks::start`], or `None` after saying why the test is
+    /// skipped (no root, no iproute2).
+    pub async fn start_or_skip(links: usize) -> Option<Self> {
+        match Self::start(links).await {
+            Ok(nats) => Some(nats),
+            Err(why) => {
+                eprintln!("skipping the network-namespace test: {why}");
+                None
+            }
+        }
+    }
+
     /// A namespace with `links` veth links to it and JetStream listening on all.
     pub async fn start(links: usize) -> Result<Self, String> {
         let bin = std::env::var("NATS_SERVER_BIN").map_err(|_| "NATS_SERVER_BIN not set")?;

@@ -16,12 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
-    let nats = match NatsBehindLinks::start(2).await {
-        Ok(nats) => nats,
-        Err(why) => {
-            eprintln!("skipping the network-namespace test: {why}");
-            return;
-        }
+    let Some(nats) = NatsBehindLinks::start_or_skip(2).await else {
+        return;
     };
     let mut env = TestEnv::new().await;
     env.nats_url = nats.url(1);
