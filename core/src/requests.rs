@@ -1,4 +1,5 @@
 //! `provisioning_request` frames forwarded by edges: answer with a fresh config.
+//! The core replicas answer in queue group `core`, so a request is answered once.
 
 use futures::StreamExt;
 use moolai_proto::events::ProvisioningRequest;
@@ -17,7 +18,9 @@ pub async fn serve(
     tasks: TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
-    let mut sub = nats.subscribe(subjects.all_provisioning_requests()).await?;
+    let mut sub = nats
+        .queue_subscribe(subjects.all_provisioning_requests(), "core".to_owned())
+        .await?;
     loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

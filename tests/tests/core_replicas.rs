@@ -190,6 +190,24 @@ async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
             "push through replica {n}: {seen:?}"
         );
     }
+
+    // The orchestrator's own request for its configuration is answered once
+    // too (every replica would read and answer at the same time, so a second
+    // answer would come right behind the first, before a later push).
+    send_json(&mut socks[0], &json!({"type": "provisioning_request"})).await;
+    assert_eq!(
+        types_until(&mut socks[0], "provision_config").await.len(),
+        1
+    );
+    let (status, _) = apis[2]
+        .post(
+            &format!("{I}/orchestrators/org-rep-0/send"),
+            json!({"type": "marker"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = types_until(&mut socks[0], "marker").await;
+    assert_eq!(seen, ["marker"], "one answer per request");
 }
 
 #[tokio::test]
