@@ -5,7 +5,10 @@
 //! a member whose connection is gone), so a heartbeat is logged and recorded
 //! once. Every replica also follows all batches for its own view ([`follow`]):
 //! the last keepalive of each connection and the rates the dashboard shows,
-//! whichever replica a reader asks.
+//! whichever replica a reader asks. A replica alone (no other announced itself)
+//! gets every batch in the queue group anyway, so it keeps its view there and
+//! its follower skips the batches unread: one replica costs what core did
+//! before it could be replicated.
 //!
 //! Heartbeats arrive on core NATS in per-edge batches (`{p}.heartbeats.*`): one
 //! lost on the way is replaced by the next within an interval, so they need no
@@ -118,6 +121,9 @@ pub async fn follow(
             msg = sub.next() => msg,
         };
         let Some(msg) = msg else { return Ok(()) };
+        if live.alone() {
+            continue; // the deciding path keeps the view
+        }
         // Undecodable batches are reported once, by the replica deciding them.
         if let Ok(batch) = serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
             for beat in batch.beats {
@@ -144,6 +150,9 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
     let loud = live.should_log(id, hb.conn_id);
     if live.rule(id).is_independent {
         counts.ignored.increment(1);
+        if live.alone() {
+            live.note_ignored();
+        }
         if loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
@@ -156,6 +165,9 @@ fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<Heartbe
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }
     counts.processed.increment(1);
+    if live.alone() {
+        live.touch(id, hb.conn_id, hb.at);
+    }
     Some(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,
         conn_id: hb.conn_id,

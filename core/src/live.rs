@@ -62,6 +62,8 @@ struct Inner {
     superseded: DashMap<OrchestratorId, (ConnId, Connection)>,
     /// The events stream's sequence this view has applied up to.
     applied: watch::Sender<u64>,
+    /// No other core replica announced itself lately (see `heartbeats`).
+    others: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Inner {
@@ -75,6 +77,7 @@ impl Default for Inner {
             ignored: AtomicU64::default(),
             superseded: DashMap::default(),
             applied: watch::Sender::new(0),
+            others: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -121,6 +124,17 @@ impl Live {
                 Registered::Superseded(old)
             }
         }
+    }
+
+    /// Whether this replica is the only one (then its heartbeat decisions
+    /// see every batch and keep the view themselves).
+    pub fn alone(&self) -> bool {
+        !self.inner.others.load(Ordering::Relaxed)
+    }
+
+    /// Notes whether other core replicas announced themselves lately.
+    pub fn set_others(&self, others: bool) {
+        self.inner.others.store(others, Ordering::Relaxed);
     }
 
     /// The connection `new_conn` replaced, once: whoever closes it takes it.

@@ -96,6 +96,7 @@ pub async fn announce(
         let presence = me.presence();
         let payload = Bytes::from(serde_json::to_vec(&presence).unwrap_or_default());
         cores.record(presence);
+        me.live.set_others(cores.up().len() > 1);
         if let Err(err) = nats.publish(subject.clone(), payload).await {
             tracing::debug!(%err, "core presence not announced");
         }
