@@ -64,6 +64,8 @@ struct Inner {
     applied: watch::Sender<u64>,
     /// No other core replica announced itself lately (see `heartbeats`).
     others: std::sync::atomic::AtomicBool,
+    /// Raised by a decision that waited in vain for the view.
+    stalled: tokio::sync::Notify,
 }
 
 impl Default for Inner {
@@ -78,6 +80,7 @@ impl Default for Inner {
             superseded: DashMap::default(),
             applied: watch::Sender::new(0),
             others: std::sync::atomic::AtomicBool::new(false),
+            stalled: tokio::sync::Notify::new(),
         }
     }
 }
@@ -154,6 +157,18 @@ impl Live {
             }
             newer
         });
+    }
+
+    /// Says that a decision waited in vain for the view: its consumer is made
+    /// anew (a consumer on a NATS node that died can go silent without the
+    /// client noticing for a long time).
+    pub fn view_stalled(&self) {
+        self.inner.stalled.notify_one();
+    }
+
+    /// Completes when a decision said the view stalled.
+    pub async fn stall_reported(&self) {
+        self.inner.stalled.notified().await;
     }
 
     /// The events stream's sequence the view has applied up to (0: none yet).

@@ -89,8 +89,9 @@ pub async fn consumer(
 /// How far back a starting view reads: events the persister may not have
 /// written yet when the state was loaded from the database.
 const VIEW_OVERLAP: Duration = Duration::from_secs(60);
-/// Longest a decision waits for this replica's view to catch up.
-const VIEW_WAIT: Duration = Duration::from_secs(5);
+/// Longest a decision waits for this replica's view to catch up; then the
+/// view's consumer is made anew.
+const VIEW_WAIT: Duration = Duration::from_secs(2);
 
 /// Keeps the live view from every handshake and disconnect since `loaded_at`
 /// (less an overlap; replaying one is harmless) until `shutdown`, through an
@@ -150,7 +151,7 @@ async fn view_messages(
 }
 
 /// Applies events until the stream ends, the client reconnected since
-/// `connects`, or `shutdown`.
+/// `connects`, a decision found the view stalled, or `shutdown`.
 async fn apply_all(
     mut messages: push::Ordered,
     live: &Live,
@@ -162,6 +163,10 @@ async fn apply_all(
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = live.stall_reported() => {
+                tracing::warn!("live view behind the decisions; its consumer made anew");
+                return;
+            }
             _ = check.tick() => {
                 if nats.statistics().connects.load(Ordering::Relaxed) != connects {
                     tracing::info!("reconnected to NATS; live view consumer made anew");
@@ -292,10 +297,16 @@ async fn worker(sessions: Sessions, mut rx: mpsc::Receiver<Message>) {
                 .caught_up(info.stream_sequence, VIEW_WAIT)
                 .await
             {
+                // The view lags (it is behind, so it cannot have seen a later
+                // event of this orchestrator): the event is applied here, so
+                // the decision is still made on it, and the view's consumer is
+                // made anew.
                 tracing::warn!(
                     sequence = info.stream_sequence,
                     "deciding before the live view caught up"
                 );
+                sessions.live.view_stalled();
+                apply_event(&sessions.live, &msg.payload);
             }
         }
         let outcome = match serde_json::from_slice::<Event>(&msg.payload) {
