@@ -29,8 +29,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 pub use nats_auth::{nats_password, nats_password_var, nats_server_env, NATS_ROLES};
 pub use processes::{edge_process, free_port, persister_process, workspace_bin};
 pub use roles::{
-    launch, stack_on_private_broker, start_core, start_edge, start_edge_on, start_persister,
-    test_cores, wait_ready, Running, Stack,
+    launch, stack_on_private_broker, start_core, start_edge, start_edge_on, start_one_core,
+    start_persister, test_cores, wait_ready, Running, Stack,
 };
 
 /// Password of the `admin` superadmin every test stack starts with.

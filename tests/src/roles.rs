@@ -84,9 +84,14 @@ pub async fn start_persister(config: moolai_persister::Config) -> Running {
 /// with it.
 pub async fn start_core(config: moolai_core::Config) -> Running {
     let companions = test_cores().saturating_sub(1);
-    let first = start(|l, s| moolai_core::run(config.clone(), l, s)).await;
+    let first = start_one_core(config.clone()).await;
+    // Companions name themselves: replicas must not share a `CORE_ID`.
+    let config = moolai_core::Config {
+        core_id: None,
+        ..config
+    };
     for _ in 0..companions {
-        let companion = start(|l, s| moolai_core::run(config.clone(), l, s)).await;
+        let companion = start_one_core(config.clone()).await;
         let stop = first.shutdown.clone();
         tokio::spawn(async move {
             stop.cancelled().await;
@@ -94,6 +99,12 @@ pub async fn start_core(config: moolai_core::Config) -> Running {
         });
     }
     first
+}
+
+/// Exactly one core replica, whatever `MOOLAI_TEST_CORES` says: for tests
+/// that lay out the replicas themselves.
+pub async fn start_one_core(config: moolai_core::Config) -> Running {
+    start(|l, s| moolai_core::run(config, l, s)).await
 }
 
 /// How many core replicas [`start_core`] starts (`MOOLAI_TEST_CORES`, default 1).

@@ -10,7 +10,7 @@ use moolai_tests::api::{login_as, Api};
 use moolai_tests::netns::NatsBehindLinks;
 use moolai_tests::ws::{connect_as, next_json, send_json, Ws};
 use moolai_tests::{
-    free_port, http, start_core, start_edge, start_persister, wait_ready, wait_until,
+    free_port, http, start_edge, start_one_core, start_persister, wait_ready, wait_until,
     workspace_bin, TestEnv, ADMIN_PASSWORD,
 };
 use serde_json::{json, Value};
@@ -369,11 +369,11 @@ async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over
     config.service.nats.url = nats.url(0);
     config.core_id = Some(CoreId::parse("core-cut").unwrap());
     config.heartbeat_ttl_sec = 3;
-    let cut = start_core(config).await;
+    let cut = start_one_core(config).await;
     let mut config = env.core_config();
     config.core_id = Some(CoreId::parse("core-ok").unwrap());
     config.heartbeat_ttl_sec = 3;
-    let ok = start_core(config).await;
+    let ok = start_one_core(config).await;
     let (api_cut, api_ok) = (Api::admin(cut.addr).await, Api::admin(ok.addr).await);
     assert_eq!(
         duty_holder(&api_ok, 2, Duration::from_secs(10))
@@ -424,8 +424,8 @@ async fn a_replica_cut_off_from_nats_stops_being_ready_and_hands_its_duties_over
 async fn failed_logins_on_one_replica_throttle_the_same_user_on_another() {
     let env = TestEnv::new().await;
     let _persister = start_persister(env.persister_config()).await;
-    let a = start_core(env.core_config()).await;
-    let b = start_core(env.core_config()).await;
+    let a = start_one_core(env.core_config()).await;
+    let b = start_one_core(env.core_config()).await;
     for n in 0..3 {
         let (status, v) = login_as(a.addr, "admin", "not the password").await;
         assert_eq!(status, 401, "failure {n} on replica a: {v}");
