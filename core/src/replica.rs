@@ -118,9 +118,17 @@ impl Replica {
             |outbox| state.guard.share(outbox),
             move |event| guard.apply(event),
         );
-        let changes =
-            crate::changes::follow(state.changes.clone(), state.pool.clone(), shutdown.clone());
-        tasks.spawn(crate::log_exit("changes from other replicas", changes));
+        let changes = state.changes.clone();
+        told::both_ways(
+            &link,
+            "changes from other replicas",
+            subjects.core_state(),
+            |outbox| state.changes.share(outbox),
+            move |change| changes.apply(&change),
+        );
+        let resync =
+            crate::changes::resync(state.live.clone(), state.pool.clone(), shutdown.clone());
+        tasks.spawn(resync);
     }
 
     fn spawn_presence(

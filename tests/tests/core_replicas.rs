@@ -118,6 +118,15 @@ async fn types_until(sock: &mut Ws, marker: &str) -> Vec<String> {
     }
 }
 
+/// `POST …/send` of a frame of type `kind` to `org-rep-0` through `api`.
+async fn send_to_rep_0(api: &Api, kind: &str) {
+    let frame = json!({ "type": kind });
+    let (status, v) = api
+        .post(&format!("{I}/orchestrators/org-rep-0/send"), frame)
+        .await;
+    assert_eq!(status, 200, "send {kind}: {v}");
+}
+
 #[tokio::test]
 async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
     let env = TestEnv::new().await;
@@ -167,19 +176,9 @@ async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
     // A push through each replica, then a marker: each arrives exactly once,
     // and the handshake was provisioned once whichever replica decided it.
     for (n, api) in apis.iter().enumerate() {
-        let frame = json!({"type": format!("ping_{n}")});
-        let (status, v) = api
-            .post(&format!("{I}/orchestrators/org-rep-0/send"), frame)
-            .await;
-        assert_eq!(status, 200, "send through replica {n}: {v}");
+        send_to_rep_0(api, &format!("ping_{n}")).await;
     }
-    let (status, _) = apis[1]
-        .post(
-            &format!("{I}/orchestrators/org-rep-0/send"),
-            json!({"type": "marker"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    send_to_rep_0(&apis[1], "marker").await;
     let seen = types_until(&mut socks[0], "marker").await;
     let count = |kind: &str| seen.iter().filter(|k| *k == kind).count();
     assert_eq!(count("provision_config"), 1, "provisioned once: {seen:?}");
@@ -199,13 +198,7 @@ async fn every_replica_lists_the_whole_fleet_and_each_push_arrives_once() {
         types_until(&mut socks[0], "provision_config").await.len(),
         1
     );
-    let (status, _) = apis[2]
-        .post(
-            &format!("{I}/orchestrators/org-rep-0/send"),
-            json!({"type": "marker"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    send_to_rep_0(&apis[2], "marker").await;
     let seen = types_until(&mut socks[0], "marker").await;
     assert_eq!(seen, ["marker"], "one answer per request");
 }

@@ -89,7 +89,7 @@ pub async fn put_independence(
         revision: row["revision"].as_i64().unwrap_or_default(),
     };
     // The rule takes effect in core before the answer: from now on no heartbeat counts.
-    let rule = state.changes.set_rule(id.clone(), rule).await;
+    let rule = state.changes.set_rule(id.clone(), rule);
     if let Some(conn) = state.live.connection(&id) {
         // In the background: the push waits its turn behind any push to this
         // orchestrator in progress (a handshake's), and the answer need not.

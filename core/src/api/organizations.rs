@@ -161,7 +161,7 @@ pub async fn create_organization(
     };
     let audit = audit::by(&admin, "organization_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
-    state.changes.registered(&id).await;
+    state.changes.registered(&id);
     state
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
@@ -246,7 +246,7 @@ pub async fn delete_organization(
     };
     let audit = audit::by(&admin, "organization_delete", id.as_str(), json!({}));
     state.persister.run_audited(&command, audit).await?;
-    state.changes.deregistered(&id).await;
+    state.changes.deregistered(&id);
     state
         .feed
         .record(Kind::OrganizationDeleted, json!({"organization_id": id}));

@@ -59,7 +59,7 @@ pub async fn create_instance(
     };
     let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
-    state.changes.registered(&id).await;
+    state.changes.registered(&id);
     state
         .feed
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
@@ -208,7 +208,7 @@ pub async fn register(
         .persister
         .run_audited(&Command::Register(registration), audit)
         .await?;
-    state.changes.registered(&orchestrator_id).await;
+    state.changes.registered(&orchestrator_id);
     state.feed.record(
         Kind::Registered,
         json!({"orchestrator_id": orchestrator_id}),
@@ -265,7 +265,7 @@ pub async fn deregister(
 /// handshakes until it is registered again.
 pub async fn expel(state: &AppState, id: &OrchestratorId) {
     let conn = state.live.connection(id);
-    state.changes.deregistered(id).await;
+    state.changes.deregistered(id);
     if let Some(conn) = conn {
         if let Err(err) = state
             .routes
