@@ -79,6 +79,8 @@ impl Routes {
         frames.push(
             ServerFrame::ProvisionConfig {
                 data: provision.data.clone(),
+                revision: provision.data.revision,
+                hash: Some(provision.data.content().hash()),
                 timestamp: timestamp(chrono::Utc::now()),
             }
             .to_json(),

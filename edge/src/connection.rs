@@ -17,8 +17,8 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use moolai_proto::events::{
-    new_message_id, Beat, ConnId, DisconnectEvent, Event, HandshakeEvent, MessageAckEvent,
-    MessageEvent, ProvisioningRequest, SnapshotEvent,
+    new_message_id, Beat, ConfigStatusEvent, ConnId, DisconnectEvent, Event, HandshakeEvent,
+    MessageAckEvent, MessageEvent, ProvisioningRequest, SnapshotEvent,
 };
 use moolai_proto::frames::{
     parse_client_frame, timestamp, ClientFrame, FrameError, HandshakeData, ServerFrame,
@@ -333,6 +333,26 @@ impl Session {
                     at: now,
                 });
                 self.store_in_background(event, format!("{}.ack.{}", self.conn_id, data.id));
+            }
+            ClientFrame::ConfigStatus { data } => {
+                let status = match data.checked() {
+                    Ok(status) => status,
+                    Err(err) => {
+                        let err = FrameError::Malformed {
+                            kind: "config_status".into(),
+                            reason: err.to_string(),
+                        };
+                        return self.explain(&err).await;
+                    }
+                };
+                let dedup = format!("{}.config_status.{}", self.conn_id, now.timestamp_micros());
+                let event = Event::ConfigStatus(ConfigStatusEvent {
+                    orchestrator_id: id.clone(),
+                    conn_id: self.conn_id,
+                    at: now,
+                    status,
+                });
+                self.store_in_background(event, dedup);
             }
             ClientFrame::Handshake { .. } => {
                 tracing::debug!("second handshake on one connection ignored")

@@ -53,6 +53,7 @@ impl Bus {
             Event::Snapshot(e) => (EventKind::Snapshot, &e.orchestrator_id),
             Event::Message(e) => (EventKind::Message, &e.orchestrator_id),
             Event::MessageAck(e) => (EventKind::MessageAck, &e.orchestrator_id),
+            Event::ConfigStatus(e) => (EventKind::ConfigStatus, &e.orchestrator_id),
         };
         let payload =
             Bytes::from(serde_json::to_vec(event).map_err(|e| PublishError::Bus(e.into()))?);

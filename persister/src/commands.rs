@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use moolai_proto::commands::{AuditEntry, Command, Failure, Fence, Reply, Request};
 use moolai_proto::id::OrchestratorId;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::admins_sql as admins;
 use crate::bounds::Bounds;
 use crate::commands_sql as sql;
+use crate::config_sql::{self as revisions, Reason};
 use crate::enrollment_sql as enrollment;
 
 /// Commands handled at once; more wait in the subscription.
@@ -111,11 +112,14 @@ fn from_sql(err: sqlx::Error) -> Reply {
 }
 
 /// `Ok(Err(..))` is a refusal decided by the command itself (e.g. unknown id).
-type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
+pub(crate) type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
 
 async fn run(pool: &PgPool, command: &Command, audit: Option<&AuditEntry>) -> Outcome {
     let mut tx = pool.begin().await?;
     let outcome = apply(&mut tx, command).await?;
+    if let Ok(answer) = &outcome {
+        first_revision(&mut tx, command, audit, answer).await?;
+    }
     if let (Ok(answer), Some(entry)) = (&outcome, audit) {
         write_audit(&mut tx, entry, answer).await?;
     }
@@ -123,6 +127,48 @@ async fn run(pool: &PgPool, command: &Command, audit: Option<&AuditEntry>) -> Ou
         tx.commit().await?;
     }
     Ok(outcome)
+}
+
+/// A configuration written with a new organization becomes its first revision
+/// (made by the admin the audit entry names).
+async fn first_revision(
+    tx: &mut PgConnection,
+    command: &Command,
+    audit: Option<&AuditEntry>,
+    answer: &Value,
+) -> Result<(), sqlx::Error> {
+    let id = match command {
+        Command::CreateOrganization {
+            organization_id, ..
+        } => organization_id,
+        Command::CreateInstance {
+            orchestrator_id, ..
+        } => orchestrator_id,
+        Command::Register(r) => &r.organization_id,
+        Command::Enroll(_) => match answer["organization_id"].as_str() {
+            Some(id) => return first_revision_of(tx, id, audit).await,
+            None => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    first_revision_of(tx, id.as_str(), audit).await
+}
+
+async fn first_revision_of(
+    tx: &mut PgConnection,
+    id: &str,
+    audit: Option<&AuditEntry>,
+) -> Result<(), sqlx::Error> {
+    let hashed: Option<Option<String>> =
+        sqlx::query_scalar("SELECT config_hash FROM organizations WHERE organization_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(None) = hashed {
+        let by = audit.map_or("system", |a| a.actor.as_str());
+        revisions::record_revision(tx, id, by, Reason::Initial).await?;
+    }
+    Ok(())
 }
 
 /// Stores `entry`, its detail completed with the keys it asks of `answer`.
@@ -197,7 +243,30 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         C::MergeFeatures {
             organization_id: id,
             features,
-        } => found(sql::merge_features(tx, id.as_str(), features).await, id),
+            by,
+        } => {
+            let by = by.as_deref().unwrap_or("unknown");
+            let none = Map::new();
+            let merged = revisions::merge(tx, id.as_str(), features, &none, by, Reason::Features);
+            found(merged.await, id)
+        }
+        C::RollbackConfig {
+            organization_id: id,
+            revision,
+            by,
+        } => revisions::rollback(tx, id.as_str(), *revision, by).await,
+        C::CreateRollout(r) => revisions::create_rollout(tx, r).await,
+        C::StartRolloutWave { rollout_id, wave } => {
+            revisions::start_wave(tx, rollout_id, *wave).await
+        }
+        C::EndRolloutWave {
+            rollout_id,
+            wave,
+            next,
+        } => revisions::end_wave(tx, rollout_id, *wave, next).await,
+        C::SetRolloutState { rollout_id, action } => {
+            revisions::set_state(tx, rollout_id, *action).await
+        }
         C::DeleteOrganization { organization_id } => {
             sql::delete_organization(tx, organization_id.as_str()).await
         }

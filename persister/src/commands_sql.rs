@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use moolai_proto::commands::Registration;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sqlx::PgConnection;
 
 type Row = Result<Option<Value>, sqlx::Error>;
@@ -284,21 +284,6 @@ pub async fn set_independence(
         if on { "enabled" } else { "disabled" }
     );
     Ok(Some(row))
-}
-
-/// `features = features || $new`: keys given replace, others stay. Each change is
-/// a new configuration revision.
-pub async fn merge_features(tx: &mut PgConnection, id: &str, features: &Map<String, Value>) -> Row {
-    sqlx::query_scalar(
-        "UPDATE organizations SET features = features || $2, config_revision = config_revision + 1,
-                updated_at = now()
-         WHERE organization_id = $1
-         RETURNING jsonb_build_object('features', features, 'revision', config_revision)",
-    )
-    .bind(id)
-    .bind(Value::Object(features.clone()))
-    .fetch_optional(&mut *tx)
-    .await
 }
 
 /// A controller-written message for a known orchestrator.

@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod commands;
 pub mod commands_sql;
 pub mod config;
+pub mod config_sql;
 pub mod consume;
 pub mod enrollment_sql;
 pub mod error;
@@ -70,6 +71,10 @@ pub async fn run(
     )
     .await?;
     MIGRATOR.run(&pool).await?;
+    let filled = config_sql::fill_missing_hashes(&pool).await?;
+    if filled > 0 {
+        tracing::info!(organizations = filled, "configuration hashes filled in");
+    }
     let (nats, js) =
         bus::connect_and_declare(&config.service, &subjects, "moolai-persister").await?;
 

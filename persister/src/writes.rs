@@ -22,6 +22,7 @@ pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sql
         Event::Snapshot(e) => apply_snapshot(tx, e).await,
         Event::Message(e) => apply_message(tx, e).await,
         Event::MessageAck(e) => apply_message_ack(tx, e).await,
+        Event::ConfigStatus(e) => crate::config_sql::apply_status(tx, e).await,
     }
 }
 

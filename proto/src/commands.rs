@@ -93,10 +93,44 @@ pub enum Command {
         /// `None` keeps the stored value.
         privacy_mode: Option<bool>,
     },
-    /// Merges `features` into the organization's features.
+    /// Merges `features` into the organization's features: a new configuration
+    /// revision made by `by` (absent from a core that predates revisions).
     MergeFeatures {
         organization_id: OrchestratorId,
         features: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A new revision with the content of an earlier one; answers
+    /// `{revision, hash, rolled_back_to}` (not found: no such revision).
+    RollbackConfig {
+        organization_id: OrchestratorId,
+        revision: i64,
+        by: String,
+    },
+    /// Resolves the rollout's targets (an empty set is refused) and stores it
+    /// running; answers `{id, targets}`.
+    CreateRollout(NewRollout),
+    /// Applies the rollout's change to the targets of `wave`, once: only while the
+    /// rollout runs, is at that wave and has not applied it. Answers the ids of
+    /// the organizations changed (`{"changed": [...]}`; empty when it was not
+    /// due).
+    StartRolloutWave {
+        rollout_id: String,
+        wave: i32,
+    },
+    /// Ends `wave` of a running rollout: on to the next wave, done, or paused
+    /// with a reason. A rollout no longer at that wave (or not running) is left.
+    EndRolloutWave {
+        rollout_id: String,
+        wave: i32,
+        next: WaveEnd,
+    },
+    /// Pause, resume or abort, by an administrator (conflict when the rollout's
+    /// state does not allow it).
+    SetRolloutState {
+        rollout_id: String,
+        action: RolloutAction,
     },
     CreateMessage {
         message_id: String,
@@ -187,6 +221,60 @@ pub enum Command {
     /// Answered at once (with the database's reachability) so core can say whether
     /// a persister is up.
     Ping,
+}
+
+/// A rollout as an administrator asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRollout {
+    pub id: String,
+    /// `{"features": {...}, "settings": {...}}`, merged into each target's.
+    pub change: Value,
+    pub selector: RolloutSelector,
+    /// Cumulative percentages, increasing, the last 100.
+    pub waves: Vec<i32>,
+    pub failure_threshold_pct: i32,
+    pub wave_timeout_sec: i32,
+    pub by: String,
+}
+
+/// Which organizations a rollout changes: those named, and (when `all`, a
+/// location or labels are given) those matching all of those given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct RolloutSelector {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>))]
+    pub orchestrator_ids: Vec<OrchestratorId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<String>))]
+    pub organization_ids: Vec<OrchestratorId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Matched against the `labels` object an orchestrator announces in its
+    /// handshake metadata (every pair given must be there).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "schema", schema(value_type = Object))]
+    pub labels: Map<String, Value>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// How a wave ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum WaveEnd {
+    NextWave,
+    Completed,
+    Paused { reason: String },
+}
+
+/// What an administrator does to a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutAction {
+    Pause,
+    Resume,
+    Abort,
 }
 
 /// Proof that a singleton duty's write comes from the current holder of the

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::config::ConfigStatus;
 use crate::frames::MessageType;
 use crate::id::{CoreId, EdgeId, OrchestratorId};
 
@@ -89,6 +90,15 @@ pub struct SnapshotEvent {
     pub data: Value,
 }
 
+/// A `config_status`: where the orchestrator is with a configuration it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigStatusEvent {
+    pub orchestrator_id: OrchestratorId,
+    pub conn_id: ConnId,
+    pub at: DateTime<Utc>,
+    pub status: ConfigStatus,
+}
+
 /// A message sent up by an orchestrator, to be stored in `orchestrator_messages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageEvent {
@@ -125,6 +135,7 @@ pub enum Event {
     Snapshot(SnapshotEvent),
     Message(MessageEvent),
     MessageAck(MessageAckEvent),
+    ConfigStatus(ConfigStatusEvent),
 }
 
 /// What core tells an edge about one of its sockets.

@@ -8,6 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::{ConfigContent, ConfigStatus, CAP_CONFIG_STATUS};
+
 /// The capability a client announces in `metadata.capabilities` when it applies
 /// `provision_config`; clients without it also get the legacy `provisioning` frame.
 pub const CAP_PROVISION_CONFIG: &str = "provision_config";
@@ -38,6 +40,11 @@ pub enum ClientFrame {
     /// The orchestrator received a controller-written message.
     MessageAck {
         data: MessageAck,
+    },
+    /// Where the orchestrator is with a `provision_config` (clients announcing
+    /// the `config_status` capability answer every one).
+    ConfigStatus {
+        data: ConfigStatus,
     },
 }
 
@@ -106,16 +113,25 @@ impl HandshakeData {
 
     /// Whether the client applies `provision_config` itself.
     pub fn understands_provision_config(&self) -> bool {
+        self.announces(CAP_PROVISION_CONFIG)
+    }
+
+    /// Whether the client answers `provision_config` with `config_status`.
+    pub fn reports_config_status(&self) -> bool {
+        self.announces(CAP_CONFIG_STATUS)
+    }
+
+    fn announces(&self, capability: &str) -> bool {
         self.metadata
             .get("capabilities")
             .and_then(Value::as_array)
-            .is_some_and(|caps| caps.iter().any(|c| c == CAP_PROVISION_CONFIG))
+            .is_some_and(|caps| caps.iter().any(|c| c == capability))
     }
 }
 
 /// Whether a NUL character hides anywhere in `value`. Recursion is bounded by
 /// serde_json's nesting limit (128) on the frame it came from.
-fn holds_nul(value: &Value) -> bool {
+pub(crate) fn holds_nul(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains('\0'),
         Value::Array(items) => items.iter().any(holds_nul),
@@ -168,13 +184,14 @@ pub enum FrameError {
     Malformed { kind: String, reason: String },
 }
 
-const KNOWN_TYPES: [&str; 6] = [
+const KNOWN_TYPES: [&str; 7] = [
     "handshake",
     "i_am_alive",
     "provisioning_request",
     "o_config_snapshot",
     "message",
     "message_ack",
+    "config_status",
 ];
 
 /// Parses a text frame; the typed parse is the fast path, and only a failure pays
@@ -230,6 +247,17 @@ pub struct ProvisionData {
     pub revision: Option<i64>,
 }
 
+impl ProvisionData {
+    /// The content the hash is made of.
+    pub fn content(&self) -> ConfigContent {
+        ConfigContent {
+            features: self.features.clone(),
+            settings: self.settings.clone(),
+            policies: self.policies.clone(),
+        }
+    }
+}
+
 /// A frame sent to an orchestrator.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -242,6 +270,14 @@ pub enum ServerFrame {
     },
     ProvisionConfig {
         data: ProvisionData,
+        /// The configuration's revision (also in `data`, where the first
+        /// `provision_config` clients read it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<i64>,
+        /// The hash of the content (`ConfigContent::hash`): what `config_status`
+        /// answers with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
         timestamp: String,
     },
     /// The first version's configuration frame, the only one its client applies.

@@ -6,6 +6,7 @@
 
 pub mod close;
 pub mod commands;
+pub mod config;
 pub mod events;
 pub mod frames;
 pub mod id;

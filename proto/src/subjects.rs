@@ -17,6 +17,7 @@ pub enum EventKind {
     Snapshot,
     Message,
     MessageAck,
+    ConfigStatus,
 }
 
 impl EventKind {
@@ -28,6 +29,7 @@ impl EventKind {
             Self::Snapshot => "snapshot",
             Self::Message => "message",
             Self::MessageAck => "message_ack",
+            Self::ConfigStatus => "config_status",
         }
     }
 }

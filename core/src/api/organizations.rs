@@ -294,6 +294,7 @@ pub async fn put_features(
     let command = Command::MergeFeatures {
         organization_id: id.clone(),
         features,
+        by: Some(admin.username.clone()),
     };
     let audit = audit::by(&admin, "features", id.as_str(), json!({"keys": keys}))
         .with_answer(&["revision"]);

@@ -1,0 +1,436 @@
+//! Configuration revisions and rollouts: every change to an organization's
+//! configuration is a new revision, kept with the hash of its content.
+
+use moolai_proto::commands::{NewRollout, RolloutAction, RolloutSelector, WaveEnd};
+use moolai_proto::config::ConfigContent;
+use moolai_proto::frames::timestamp;
+use serde_json::{json, Map, Value};
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::commands::Outcome;
+use moolai_proto::commands::Failure;
+
+/// Why a revision was made.
+#[derive(Debug, Clone, Copy)]
+pub enum Reason<'a> {
+    Initial,
+    Features,
+    Rollback(i64),
+    Rollout(&'a str),
+}
+
+impl Reason<'_> {
+    fn word(&self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Features => "features",
+            Self::Rollback(_) => "rollback",
+            Self::Rollout(_) => "rollout",
+        }
+    }
+}
+
+/// Records the organization's current configuration as its revision: the hash
+/// goes on the organization and in the history. Call after every change of
+/// features, settings or policies. `None` when the organization does not exist.
+pub async fn record_revision(
+    tx: &mut PgConnection,
+    id: &str,
+    by: &str,
+    reason: Reason<'_>,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT features, settings, policies, config_revision FROM organizations
+          WHERE organization_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let content = ConfigContent {
+        features: row.try_get("features")?,
+        settings: row.try_get("settings")?,
+        policies: row.try_get("policies")?,
+    };
+    let revision: i64 = row.try_get("config_revision")?;
+    let hash = content.hash();
+    sqlx::query("UPDATE organizations SET config_hash = $2 WHERE organization_id = $1")
+        .bind(id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    let (rolled_back_to, rollout) = match reason {
+        Reason::Rollback(to) => (Some(to), None),
+        Reason::Rollout(r) => (None, Some(r)),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason,
+                rolled_back_to, rollout_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (organization_id, revision) DO NOTHING",
+    )
+    .bind(id)
+    .bind(revision)
+    .bind(&hash)
+    .bind(json!(content))
+    .bind(by)
+    .bind(reason.word())
+    .bind(rolled_back_to)
+    .bind(rollout)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some((revision, hash)))
+}
+
+/// Gives a hash and a first revision to organizations written before revisions
+/// were kept (or by a persister that did not know of them). Run at start-up.
+pub async fn fill_missing_hashes(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT organization_id FROM organizations WHERE config_hash IS NULL")
+            .fetch_all(pool)
+            .await?;
+    for id in &ids {
+        let mut tx = pool.begin().await?;
+        record_revision(&mut tx, id, "system", Reason::Initial).await?;
+        tx.commit().await?;
+    }
+    Ok(ids.len())
+}
+
+/// Merges `features` and `settings` into the organization's (keys given replace,
+/// others stay) as a new revision; answers `{features, settings, revision, hash}`.
+pub async fn merge(
+    tx: &mut PgConnection,
+    id: &str,
+    features: &Map<String, Value>,
+    settings: &Map<String, Value>,
+    by: &str,
+    reason: Reason<'_>,
+) -> Result<Option<Value>, sqlx::Error> {
+    let row: Option<(Value, Value)> = sqlx::query_as(
+        "UPDATE organizations SET features = features || $2, settings = settings || $3,
+                config_revision = config_revision + 1, updated_at = now()
+          WHERE organization_id = $1
+          RETURNING features, settings",
+    )
+    .bind(id)
+    .bind(Value::Object(features.clone()))
+    .bind(Value::Object(settings.clone()))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((features, settings)) = row else {
+        return Ok(None);
+    };
+    let Some((revision, hash)) = record_revision(tx, id, by, reason).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        json!({"features": features, "settings": settings, "revision": revision, "hash": hash}),
+    ))
+}
+
+/// A new revision with `revision`'s content.
+pub async fn rollback(tx: &mut PgConnection, id: &str, revision: i64, by: &str) -> Outcome {
+    let updated = sqlx::query(
+        "UPDATE organizations o
+            SET features = r.config->'features', settings = r.config->'settings',
+                policies = r.config->'policies', config_revision = o.config_revision + 1,
+                updated_at = now()
+           FROM config_revisions r
+          WHERE o.organization_id = $1 AND r.organization_id = $1 AND r.revision = $2",
+    )
+    .bind(id)
+    .bind(revision)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        let detail = format!("organization {id} has no configuration revision {revision}");
+        return Ok(Err((Failure::NotFound, detail)));
+    }
+    match record_revision(tx, id, by, Reason::Rollback(revision)).await? {
+        Some((new, hash)) => Ok(Ok(
+            json!({"revision": new, "hash": hash, "rolled_back_to": revision}),
+        )),
+        None => Ok(Err((
+            Failure::NotFound,
+            format!("organization {id} not found"),
+        ))),
+    }
+}
+
+/// Stores a rollout and its targets, in waves.
+pub async fn create_rollout(tx: &mut PgConnection, r: &NewRollout) -> Outcome {
+    let targets = resolve(tx, &r.selector).await?;
+    if targets.is_empty() {
+        let detail = "the selector matches no organization".to_owned();
+        return Ok(Err((Failure::Invalid, detail)));
+    }
+    sqlx::query(
+        "INSERT INTO config_rollouts (id, change, selector, waves, failure_threshold_pct,
+                wave_timeout_sec, state, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, 'running', $7)",
+    )
+    .bind(&r.id)
+    .bind(&r.change)
+    .bind(json!(r.selector))
+    .bind(&r.waves)
+    .bind(r.failure_threshold_pct)
+    .bind(r.wave_timeout_sec)
+    .bind(&r.by)
+    .execute(&mut *tx)
+    .await?;
+    let waves = wave_of_each(targets.len(), &r.waves);
+    let positions: Vec<i32> = (0..targets.len() as i32).collect();
+    sqlx::query(
+        "INSERT INTO config_rollout_targets (rollout_id, organization_id, position, wave)
+         SELECT $1, t.id, t.position, t.wave
+           FROM UNNEST($2::text[], $3::int[], $4::int[]) AS t(id, position, wave)",
+    )
+    .bind(&r.id)
+    .bind(&targets)
+    .bind(&positions)
+    .bind(&waves)
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(rollout_id = %r.id, targets = targets.len(), "rollout created");
+    Ok(Ok(json!({"id": r.id, "targets": targets.len()})))
+}
+
+/// The organizations a selector names, in id order (the order waves take them).
+async fn resolve(tx: &mut PgConnection, s: &RolloutSelector) -> Result<Vec<String>, sqlx::Error> {
+    let named: Vec<String> = (s.orchestrator_ids.iter())
+        .chain(&s.organization_ids)
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    let matching = s.all || s.location.is_some() || !s.labels.is_empty();
+    let labels = (!s.labels.is_empty()).then(|| Value::Object(s.labels.clone()));
+    sqlx::query_scalar(
+        "SELECT o.organization_id FROM organizations o
+          WHERE o.organization_id = ANY($1)
+             OR ($2 AND ($3::text IS NULL OR o.location = $3)
+                    AND ($4::jsonb IS NULL OR EXISTS (
+                          SELECT 1 FROM orchestrator_instances i
+                           WHERE i.organization_id = o.organization_id
+                             AND i.metadata->'labels' @> $4)))
+          ORDER BY o.organization_id",
+    )
+    .bind(&named)
+    .bind(matching)
+    .bind(&s.location)
+    .bind(labels)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// The wave of each of `count` targets: wave k ends at ceil(count × waves[k] %),
+/// and never before the previous wave's end.
+pub fn wave_of_each(count: usize, waves: &[i32]) -> Vec<i32> {
+    let mut out = Vec::with_capacity(count);
+    for (k, pct) in waves.iter().enumerate() {
+        let end = (count * (*pct).clamp(0, 100) as usize).div_ceil(100);
+        while out.len() < end.min(count) {
+            out.push(k as i32);
+        }
+    }
+    // Percentages ending below 100 leave the rest to the last wave.
+    let last = waves.len().saturating_sub(1) as i32;
+    out.resize(count, last);
+    out
+}
+
+/// Applies the change to `wave`'s targets if it is due.
+pub async fn start_wave(tx: &mut PgConnection, rollout_id: &str, wave: i32) -> Outcome {
+    let due: Option<(Value, String)> = sqlx::query_as(
+        "UPDATE config_rollouts SET wave_started_at = now(), updated_at = now()
+          WHERE id = $1 AND state = 'running' AND wave = $2 AND wave_started_at IS NULL
+          RETURNING change, created_by",
+    )
+    .bind(rollout_id)
+    .bind(wave)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((change, by)) = due else {
+        return Ok(Ok(json!({ "changed": [] })));
+    };
+    let part = |key: &str| match change.get(key) {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    };
+    let (features, settings) = (part("features"), part("settings"));
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT organization_id FROM config_rollout_targets
+          WHERE rollout_id = $1 AND wave = $2 ORDER BY position",
+    )
+    .bind(rollout_id)
+    .bind(wave)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changed = Vec::with_capacity(targets.len());
+    let (mut revisions, mut hashes) = (Vec::new(), Vec::new());
+    for id in &targets {
+        let reason = Reason::Rollout(rollout_id);
+        let Some(merged) = merge(tx, id, &features, &settings, &by, reason).await? else {
+            continue; // deleted since the rollout was made
+        };
+        changed.push(id.clone());
+        revisions.push(merged["revision"].as_i64().unwrap_or_default());
+        hashes.push(merged["hash"].as_str().unwrap_or_default().to_owned());
+    }
+    sqlx::query(
+        "UPDATE config_rollout_targets t SET revision = c.revision, hash = c.hash
+           FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS c(id, revision, hash)
+          WHERE t.rollout_id = $1 AND t.organization_id = c.id",
+    )
+    .bind(rollout_id)
+    .bind(&changed)
+    .bind(&revisions)
+    .bind(&hashes)
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(
+        rollout_id,
+        wave,
+        targets = changed.len(),
+        "rollout wave applied"
+    );
+    Ok(Ok(json!({ "changed": changed })))
+}
+
+/// Moves a running rollout past `wave`.
+pub async fn end_wave(
+    tx: &mut PgConnection,
+    rollout_id: &str,
+    wave: i32,
+    next: &WaveEnd,
+) -> Outcome {
+    let (state, next_wave, reason) = match next {
+        WaveEnd::NextWave => ("running", wave + 1, None),
+        WaveEnd::Completed => ("completed", wave, None),
+        WaveEnd::Paused { reason } => ("paused", wave + 1, Some(reason.as_str())),
+    };
+    let moved = sqlx::query(
+        "UPDATE config_rollouts
+            SET state = $3, wave = $4, wave_started_at = NULL, reason = $5, updated_at = now()
+          WHERE id = $1 AND state = 'running' AND wave = $2 AND wave_started_at IS NOT NULL",
+    )
+    .bind(rollout_id)
+    .bind(wave)
+    .bind(state)
+    .bind(next_wave)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved > 0 {
+        tracing::info!(rollout_id, wave, state, reason, "rollout wave ended");
+    }
+    Ok(Ok(json!({ "moved": moved > 0 })))
+}
+
+/// Pause, resume or abort; answers the rollout's new state.
+pub async fn set_state(tx: &mut PgConnection, rollout_id: &str, action: RolloutAction) -> Outcome {
+    let (from, to): (&[&str], &str) = match action {
+        RolloutAction::Pause => (&["running"], "paused"),
+        RolloutAction::Resume => (&["paused"], "running"),
+        RolloutAction::Abort => (&["running", "paused"], "aborted"),
+    };
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let row: Option<(String, i32)> = sqlx::query_as(
+        "UPDATE config_rollouts SET state = $3, reason = NULL, updated_at = now()
+          WHERE id = $1 AND state = ANY($2) RETURNING state, wave",
+    )
+    .bind(rollout_id)
+    .bind(&from)
+    .bind(to)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((state, wave)) = row {
+        return Ok(Ok(json!({"id": rollout_id, "state": state, "wave": wave})));
+    }
+    let now: Option<String> = sqlx::query_scalar("SELECT state FROM config_rollouts WHERE id = $1")
+        .bind(rollout_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(Err(match now {
+        None => (Failure::NotFound, format!("rollout {rollout_id} not found")),
+        Some(state) => (
+            Failure::Conflict,
+            format!(
+                "rollout {rollout_id} is {state}: it cannot be {}",
+                done_word(action)
+            ),
+        ),
+    }))
+}
+
+fn done_word(action: RolloutAction) -> &'static str {
+    match action {
+        RolloutAction::Pause => "paused",
+        RolloutAction::Resume => "resumed",
+        RolloutAction::Abort => "aborted",
+    }
+}
+
+/// An orchestrator's `config_status`: kept on its instance (the newest wins) and
+/// as the outcome of the newest revision with that hash.
+pub async fn apply_status(
+    tx: &mut PgConnection,
+    e: &moolai_proto::events::ConfigStatusEvent,
+) -> Result<(), sqlx::Error> {
+    let id = e.orchestrator_id.as_str();
+    let s = &e.status;
+    let applied = sqlx::query(
+        "UPDATE orchestrator_instances
+            SET config_reported_hash = $2, config_status = $3, config_error = $4,
+                config_effective = COALESCE($5, config_effective), config_reported_at = $6,
+                last_activity = $6
+          WHERE orchestrator_id = $1 AND (config_reported_at IS NULL OR config_reported_at <= $6)",
+    )
+    .bind(id)
+    .bind(&s.hash)
+    .bind(s.status.as_str())
+    .bind(&s.error)
+    .bind(&s.effective)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if applied == 0 {
+        return Ok(()); // unknown, or older than the status kept
+    }
+    sqlx::query(
+        "UPDATE config_revisions SET outcome = $3, outcome_error = $4, outcome_at = $5
+          WHERE organization_id = $1
+            AND revision = (SELECT max(revision) FROM config_revisions
+                             WHERE organization_id = $1 AND hash = $2)
+            AND (outcome_at IS NULL OR outcome_at <= $5)",
+    )
+    .bind(id)
+    .bind(&s.hash)
+    .bind(s.status.as_str())
+    .bind(&s.error)
+    .bind(e.at)
+    .execute(&mut *tx)
+    .await?;
+    tracing::debug!(orchestrator_id = id, status = s.status.as_str(), at = %timestamp(e.at), "config status stored");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wave_of_each;
+
+    #[test]
+    fn waves_grow_and_cover_every_target() {
+        let waves = wave_of_each(100, &[1, 5, 25, 100]);
+        let count = |k| waves.iter().filter(|w| **w == k).count();
+        assert_eq!((count(0), count(1), count(2), count(3)), (1, 4, 20, 75));
+        // A small set still starts with one canary; waves too small to hold
+        // anyone are left empty (and pass at once).
+        assert_eq!(wave_of_each(3, &[1, 5, 25, 100]), vec![0, 3, 3]);
+        assert_eq!(wave_of_each(2, &[50]), vec![0, 0]);
+        assert_eq!(wave_of_each(0, &[100]), Vec::<i32>::new());
+    }
+}
