@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
+use moolai_proto::config::CAP_CONFIG_STATUS;
 use moolai_proto::frames::{timestamp, ProvisionData, ServerFrame, CAP_PROVISION_CONFIG};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -66,6 +67,9 @@ pub struct Orchestrator {
     pub drop_heartbeat_every: u32,
     /// TLS trust for `wss://` URLs; `None`: the system's roots.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Fault injection for tests and demos: a configuration whose features or
+    /// settings name one of these keys fails to apply (`config_status` `failed`).
+    pub fail_config_keys: Vec<String>,
 }
 
 enum Ended {
@@ -198,7 +202,7 @@ impl Orchestrator {
                     "name": self.name,
                     "location": self.location,
                     "features": features,
-                    "capabilities": [CAP_PROVISION_CONFIG],
+                    "capabilities": [CAP_PROVISION_CONFIG, CAP_CONFIG_STATUS],
                     "agent": "moolai-agent",
                     // Lets the controller judge silence by this orchestrator's own
                     // rhythm (inactive after 3 missed intervals), not a global TTL.
@@ -241,7 +245,7 @@ impl Orchestrator {
                 }
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(reply) = self.on_frame(narration, text.as_str(), seen) {
+                        for reply in self.on_frame(narration, text.as_str(), seen) {
                             if let Err(e) = ws.send(Message::text(reply)).await {
                                 return Ended::Closed(format!("send failed: {e}"));
                             }
@@ -256,24 +260,22 @@ impl Orchestrator {
         }
     }
 
-    /// Applies a frame from the controller; returns a frame to answer with, if any.
-    fn on_frame(&self, narration: Narration, text: &str, seen: &mut Revisions) -> Option<String> {
+    /// Applies a frame from the controller; returns the frames to answer with.
+    fn on_frame(&self, narration: Narration, text: &str, seen: &mut Revisions) -> Vec<String> {
         let frame = match serde_json::from_str::<ServerFrame>(text) {
             Ok(frame) => frame,
             Err(_) => {
                 tracing::debug!(id = %self.id, text, "frame not understood; ignored");
-                return None;
+                return Vec::new();
             }
         };
         if !accepts(seen, &frame) {
             say!(narration, id = %self.id, "[O-CCS] ignored a late push of an older state: {text}");
-            return None;
+            return Vec::new();
         }
         match frame {
-            ServerFrame::ProvisionConfig { data, .. } => {
-                let summary = provision_summary(&data);
-                self.keep("provision_config", json!(data));
-                say!(narration, id = %self.id, "[O-CCS] provisioning applied: {summary}");
+            ServerFrame::ProvisionConfig { data, hash, .. } => {
+                return self.apply_config(narration, data, hash);
             }
             ServerFrame::IndependenceUpdate { data, .. } => {
                 self.keep("independence", json!(data));
@@ -289,7 +291,7 @@ impl Orchestrator {
                 let (message_id, kind) = message_summary(&data);
                 say!(narration, id = %self.id, "[O-CCS] message received: id {message_id}, type {kind}; acknowledging");
                 let id = data.get("id").cloned().unwrap_or(Value::Null);
-                return Some(json!({"type": "message_ack", "data": {"id": id}}).to_string());
+                return vec![json!({"type": "message_ack", "data": {"id": id}}).to_string()];
             }
             ServerFrame::MessageStatus { data } => {
                 let (message_id, _) = message_summary(&data);
@@ -301,7 +303,58 @@ impl Orchestrator {
             }
             _ => {}
         }
-        None
+        Vec::new()
+    }
+
+    /// Applies a configuration (or fails to, for a key it was told to fail on)
+    /// and answers with `config_status`: `applying`, then `applied` or `failed`
+    /// with the configuration it runs after all.
+    fn apply_config(
+        &self,
+        narration: Narration,
+        data: ProvisionData,
+        hash: Option<String>,
+    ) -> Vec<String> {
+        let summary = provision_summary(&data);
+        let refused = self.refused_key(&data);
+        let effective = match &refused {
+            None => {
+                self.keep("provision_config", json!(data));
+                say!(narration, id = %self.id, "[O-CCS] provisioning applied: {summary}");
+                Some(data.content())
+            }
+            Some(key) => {
+                say!(narration, id = %self.id, "[O-CCS] provisioning failed: {key} cannot be applied");
+                self.stored_config().map(|c| c.content())
+            }
+        };
+        let Some(hash) = hash else {
+            return Vec::new(); // a controller that does not ask for statuses
+        };
+        let status = |status: &str, extra: Value| {
+            let mut data = json!({"hash": hash, "status": status});
+            if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
+                d.extend(e);
+            }
+            json!({"type": "config_status", "data": data}).to_string()
+        };
+        let end = match refused {
+            None => status("applied", json!({"effective": effective})),
+            Some(key) => status(
+                "failed",
+                json!({"error": format!("applying {key} failed (refused by --fail-config-key)"), "effective": effective}),
+            ),
+        };
+        vec![status("applying", json!({})), end]
+    }
+
+    /// The first feature or setting named in `fail_config_keys`.
+    fn refused_key(&self, data: &ProvisionData) -> Option<String> {
+        let named = |v: &Value, key: &str| v.as_object().is_some_and(|m| m.contains_key(key));
+        self.fail_config_keys
+            .iter()
+            .find(|k| named(&data.features, k) || named(&data.settings, k))
+            .cloned()
     }
 
     fn stored_config(&self) -> Option<ProvisionData> {

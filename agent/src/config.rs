@@ -60,6 +60,14 @@ pub struct Config {
     /// liveness does not flap on a lossy link.
     #[arg(long, default_value_t = 0, hide = true)]
     pub drop_heartbeat_every: u32,
+    /// Fail to apply a configuration naming any of these features or settings
+    /// (comma-separated): answers `config_status` `failed`, for tests and demos.
+    #[arg(
+        long = "fail-config-key",
+        env = "AGENT_FAIL_CONFIG_KEYS",
+        value_delimiter = ','
+    )]
+    pub fail_config_keys: Vec<String>,
     /// Local addresses to connect from, comma-separated (load mode spreads its
     /// connections over them: one address has ~28,000 ephemeral ports).
     #[arg(long, env = "AGENT_SOURCE_IPS", value_delimiter = ',')]

@@ -138,6 +138,7 @@ async fn launch(
             token: config.token.clone(),
             tls: tls.clone(),
             drop_heartbeat_every: config.drop_heartbeat_every,
+            fail_config_keys: config.fail_config_keys.clone(),
             source_ip: (!config.source_ips.is_empty())
                 .then(|| config.source_ips[i % config.source_ips.len()]),
         };

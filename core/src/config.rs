@@ -79,6 +79,11 @@ pub struct Config {
     /// Directory of the built dashboard, served at `/`.
     #[arg(long, env = "DASHBOARD_DIR", default_value = "frontend/dist")]
     pub dashboard_dir: std::path::PathBuf,
+    /// Seconds an orchestrator that reports `config_status` has to answer a
+    /// configuration before it is sent again (then twice as long each time, 5
+    /// times at most).
+    #[arg(long, env = "CONFIG_STATUS_WITHIN_SEC", default_value_t = 10)]
+    pub config_status_within_sec: u64,
     /// Log records of the whole cluster kept for the logs API.
     #[arg(long, env = "LOG_BUFFER_SIZE", default_value_t = 1000)]
     pub log_buffer_size: usize,

@@ -17,9 +17,11 @@ pub mod liveness;
 pub mod persister_client;
 pub mod push;
 pub mod rates;
+pub mod reconcile;
 pub mod replica;
 pub mod replicas;
 pub mod requests;
+pub mod rollout;
 pub mod route;
 pub mod sessions;
 pub mod store;
@@ -121,7 +123,8 @@ pub async fn run(
     Ok(())
 }
 
-/// The dashboard's rates sampler and the liveness sweep.
+/// The dashboard's rates sampler, the liveness sweep, and the configuration
+/// duties (rollouts, resends).
 fn spawn_rates_and_liveness(
     config: &Config,
     tasks: &TaskTracker,
@@ -147,6 +150,23 @@ fn spawn_rates_and_liveness(
         duties: duties.clone(),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
+    let conductor = rollout::Conductor {
+        pool: sessions.pool.clone(),
+        persister: state.persister.clone(),
+        live: sessions.live.clone(),
+        pushes: sessions.pushes.clone(),
+        feed: sessions.feed.clone(),
+        duties: duties.clone(),
+    };
+    tasks.spawn(conductor.run(shutdown.clone()));
+    let reconciler = reconcile::Reconciler {
+        pool: sessions.pool.clone(),
+        live: sessions.live.clone(),
+        pushes: sessions.pushes.clone(),
+        duties: duties.clone(),
+        within: Duration::from_secs(config.config_status_within_sec.max(1)),
+    };
+    tasks.spawn(reconciler.run(shutdown.clone()));
 }
 
 /// The live view: loaded from the database, then kept by this replica's own

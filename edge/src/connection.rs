@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
+use moolai_proto::config::ConfigStatus;
 use moolai_proto::events::{
     new_message_id, Beat, ConfigStatusEvent, ConnId, DisconnectEvent, Event, HandshakeEvent,
     MessageAckEvent, MessageEvent, ProvisioningRequest, SnapshotEvent,
@@ -334,30 +335,42 @@ impl Session {
                 });
                 self.store_in_background(event, format!("{}.ack.{}", self.conn_id, data.id));
             }
+            // Boxed: rare, and inline its error path would grow every connection's task.
             ClientFrame::ConfigStatus { data } => {
-                let status = match data.checked() {
-                    Ok(status) => status,
-                    Err(err) => {
-                        let err = FrameError::Malformed {
-                            kind: "config_status".into(),
-                            reason: err.to_string(),
-                        };
-                        return self.explain(&err).await;
-                    }
-                };
-                let dedup = format!("{}.config_status.{}", self.conn_id, now.timestamp_micros());
-                let event = Event::ConfigStatus(ConfigStatusEvent {
-                    orchestrator_id: id.clone(),
-                    conn_id: self.conn_id,
-                    at: now,
-                    status,
-                });
-                self.store_in_background(event, dedup);
+                return Box::pin(self.on_config_status(id, data, now)).await;
             }
             ClientFrame::Handshake { .. } => {
                 tracing::debug!("second handshake on one connection ignored")
             }
         }
+        None
+    }
+
+    /// A `config_status` is stored durably once checked; a bad one is explained.
+    async fn on_config_status(
+        &mut self,
+        id: &OrchestratorId,
+        data: ConfigStatus,
+        now: chrono::DateTime<Utc>,
+    ) -> Option<End> {
+        let status = match data.checked() {
+            Ok(status) => status,
+            Err(err) => {
+                let err = FrameError::Malformed {
+                    kind: "config_status".into(),
+                    reason: err.to_string(),
+                };
+                return self.explain(&err).await;
+            }
+        };
+        let dedup = format!("{}.config_status.{}", self.conn_id, now.timestamp_micros());
+        let event = Event::ConfigStatus(ConfigStatusEvent {
+            orchestrator_id: id.clone(),
+            conn_id: self.conn_id,
+            at: now,
+            status,
+        });
+        self.store_in_background(event, dedup);
         None
     }
 

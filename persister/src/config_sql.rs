@@ -313,7 +313,8 @@ pub async fn end_wave(
     let moved = sqlx::query(
         "UPDATE config_rollouts
             SET state = $3, wave = $4, wave_started_at = NULL, reason = $5, updated_at = now()
-          WHERE id = $1 AND state = 'running' AND wave = $2 AND wave_started_at IS NOT NULL",
+          WHERE id = $1 AND state = 'running' AND wave = $2
+            AND (wave_started_at IS NOT NULL OR wave >= array_length(waves, 1))",
     )
     .bind(rollout_id)
     .bind(wave)

@@ -162,7 +162,7 @@ mod tests {
     fn the_hash_is_of_compact_sorted_json() {
         // What another implementation must hash to agree with us.
         let text =
-            r#"{"features":{"a":{"enabled":true}},"policies":{},"settings":{"z":1,"y":[2]}}"#;
+            r#"{"features":{"a":{"enabled":true}},"policies":{},"settings":{"y":[2],"z":1}}"#;
         let expected: String = Sha256::digest(text.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))

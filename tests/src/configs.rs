@@ -48,6 +48,7 @@ impl TestEnv {
             ("--http-max-connections", "100000"),
             ("--http-max-connections-per-address", "100000"),
             ("--heartbeat-flush-ms", "100"),
+            ("--config-status-within-sec", "2"),
             ("--admin-username", "admin"),
             ("--admin-password", ADMIN_PASSWORD),
             ("--session-ttl-sec", "3600"),

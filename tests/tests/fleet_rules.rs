@@ -133,6 +133,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
         token: None,
         tls: None,
         drop_heartbeat_every: 0,
+        fail_config_keys: Vec::new(),
         source_ip: None,
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());

@@ -31,6 +31,7 @@ async fn losing_one_heartbeat_in_three_never_flaps_an_orchestrator() {
         token: None,
         tls: None,
         drop_heartbeat_every: 3,
+        fail_config_keys: Vec::new(),
         source_ip: None,
     };
     moolai_agent::spawn(agent, stats.clone(), shutdown.clone());

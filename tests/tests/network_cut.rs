@@ -45,6 +45,7 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
             token: None,
             tls: None,
             drop_heartbeat_every: 0,
+            fail_config_keys: Vec::new(),
             source_ip: None,
         };
         agents.push(moolai_agent::spawn(

@@ -82,6 +82,7 @@ async fn core_and_edges_serve_tls_and_the_agent_connects_with_wss() {
         token: None,
         tls,
         drop_heartbeat_every: 0,
+        fail_config_keys: Vec::new(),
         source_ip: None,
     };
     let wss = format!("wss://localhost:{}/ws", edge.addr.port());

@@ -95,6 +95,14 @@ fn default_page_size() -> u32 {
 }
 
 impl PageQuery {
+    /// The first 50.
+    pub(super) fn first() -> Self {
+        Self {
+            page: 1,
+            page_size: 50,
+        }
+    }
+
     pub(super) fn checked(&self) -> Result<(i64, i64), ApiError> {
         if self.page < 1 {
             return Err(ApiError::field("query", "page", "must be at least 1"));

@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod config;
 pub mod controller;
 pub mod dashboard;
 pub mod enroll;
@@ -19,6 +20,7 @@ pub mod organizations;
 pub mod passwords;
 pub mod read;
 pub mod registration;
+pub mod rollouts;
 pub mod session_use;
 pub mod tokens;
 
@@ -106,6 +108,8 @@ fn dependency_word(up: bool) -> &'static str {
         messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
         messages::send, internal::activity,
         audit::list,
+        config::config, config::fleet, config::revisions, config::rollback,
+        rollouts::create, rollouts::list, rollouts::one, rollouts::act,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
     ),
@@ -172,6 +176,8 @@ pub fn router(
         .merge(registration::router())
         .merge(independence::router())
         .merge(messages::router())
+        .merge(config::router())
+        .merge(rollouts::router())
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))

@@ -1,0 +1,403 @@
+//! `/api/v1/controller/orchestrators/{id}/config*` and `/api/v1/controller/config`:
+//! which configuration each orchestrator should run, what it says it runs, the
+//! history of revisions, and rollback.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use moolai_proto::commands::Command;
+use moolai_proto::OrchestratorId;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::audit;
+use super::controller::{envelope, Envelope, Page, PageQuery};
+use super::error::ApiError;
+use super::extract::{Admin, Body, Id, Params};
+use super::organizations::push_config;
+use super::AppState;
+use crate::activity::Kind;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/controller/config", get(fleet))
+        .route("/api/v1/controller/orchestrators/{id}/config", get(config))
+        .route(
+            "/api/v1/controller/orchestrators/{id}/config/revisions",
+            get(revisions),
+        )
+        .route(
+            "/api/v1/controller/orchestrators/{id}/config/rollback",
+            post(rollback),
+        )
+}
+
+/// The configuration the controller wants run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Desired {
+    /// Absent for an orchestrator without an organization of its own.
+    pub revision: Option<i64>,
+    pub hash: String,
+    pub config: moolai_proto::config::ConfigContent,
+}
+
+/// What the orchestrator said last. `status` is `not_reported` for a client
+/// that has never answered a `provision_config` (the first version's client
+/// cannot): nothing is known of what it applied.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reported {
+    pub hash: Option<String>,
+    /// `applying`, `applied`, `failed` or `not_reported`.
+    pub status: String,
+    pub error: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    /// The revision the reported hash belongs to (the newest with that content).
+    pub revision: Option<i64>,
+}
+
+/// One orchestrator's configuration, desired against reported.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrchestratorConfig {
+    pub orchestrator_id: String,
+    pub desired: Desired,
+    pub reported: Reported,
+    /// The configuration it said it runs, as it said it.
+    #[schema(value_type = Option<Object>)]
+    pub effective: Option<Value>,
+    /// Applied, and the desired content.
+    pub in_sync: bool,
+    pub connected: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConfigRow {
+    orchestrator_id: String,
+    revision: Option<i64>,
+    features: Option<Value>,
+    settings: Option<Value>,
+    policies: Option<Value>,
+    reported_hash: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+    reported_at: Option<DateTime<Utc>>,
+    reported_revision: Option<i64>,
+    effective: Option<Value>,
+}
+
+const CONFIG_SELECT: &str = "
+    SELECT COALESCE(i.orchestrator_id, o.organization_id) AS orchestrator_id,
+           o.config_revision AS revision, o.features, o.settings, o.policies,
+           i.config_reported_hash AS reported_hash, i.config_status AS status,
+           i.config_error AS error, i.config_reported_at AS reported_at,
+           (SELECT max(r.revision) FROM config_revisions r
+             WHERE r.organization_id = COALESCE(i.orchestrator_id, o.organization_id)
+               AND r.hash = i.config_reported_hash) AS reported_revision,
+           i.config_effective AS effective
+      FROM orchestrator_instances i
+      FULL OUTER JOIN organizations o ON o.organization_id = i.orchestrator_id";
+
+impl ConfigRow {
+    fn into_config(self, connected: bool) -> OrchestratorConfig {
+        let empty = || json!({});
+        let content = moolai_proto::config::ConfigContent {
+            features: self.features.unwrap_or_else(empty),
+            settings: self.settings.unwrap_or_else(empty),
+            policies: self.policies.unwrap_or_else(empty),
+        };
+        let hash = content.hash();
+        let in_sync =
+            self.status.as_deref() == Some("applied") && self.reported_hash.as_ref() == Some(&hash);
+        OrchestratorConfig {
+            orchestrator_id: self.orchestrator_id,
+            desired: Desired {
+                revision: self.revision,
+                hash,
+                config: content,
+            },
+            reported: Reported {
+                hash: self.reported_hash,
+                status: self.status.unwrap_or_else(|| "not_reported".into()),
+                error: self.error,
+                at: self.reported_at,
+                revision: self.reported_revision,
+            },
+            effective: self.effective,
+            in_sync,
+            connected,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}/config", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Desired and reported configuration", body = Envelope<OrchestratorConfig>), (status = 404, description = "Unknown id")))]
+pub async fn config(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> Result<Json<Envelope<OrchestratorConfig>>, ApiError> {
+    let sql = format!("{CONFIG_SELECT} WHERE COALESCE(i.orchestrator_id, o.organization_id) = $1");
+    let row: Option<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("orchestrator {id} not found")))?;
+    let connected = state.live.connection(&id).is_some();
+    let data = row.into_config(connected);
+    Ok(envelope(data, format!("Configuration of {id}")))
+}
+
+/// Filter of the fleet's configuration list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FleetQuery {
+    /// `in_sync`, `applying`, `failed`, `pending` (told an older one) or
+    /// `not_reported`.
+    pub state: Option<String>,
+}
+
+/// How many orchestrators are where with their configuration.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct FleetCounts {
+    pub in_sync: i64,
+    pub applying: i64,
+    pub failed: i64,
+    /// Reported a configuration other than the desired one (waiting for it).
+    pub pending: i64,
+    pub not_reported: i64,
+    pub total: i64,
+}
+
+/// The fleet's configuration: counts, and one page of orchestrators.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FleetConfig {
+    pub counts: FleetCounts,
+    pub orchestrators: Page<OrchestratorConfig>,
+}
+
+/// Each instance's state against its organization's desired hash.
+const FLEET_STATE: &str = "
+    CASE WHEN i.config_status IS NULL THEN 'not_reported'
+         WHEN i.config_reported_hash IS DISTINCT FROM o.config_hash THEN 'pending'
+         WHEN i.config_status = 'applied' THEN 'in_sync'
+         ELSE i.config_status END";
+
+const FLEET_STATES: [&str; 5] = ["in_sync", "applying", "failed", "pending", "not_reported"];
+
+#[utoipa::path(get, path = "/api/v1/controller/config", tag = "controller", security(("bearer" = [])),
+    params(FleetQuery, PageQuery),
+    responses((status = 200, description = "The fleet's configuration states", body = Envelope<FleetConfig>), (status = 422, description = "Unknown state or bad paging")))]
+pub async fn fleet(
+    State(state): State<AppState>,
+    _: Admin,
+    Params(q): Params<FleetQuery>,
+    Params(paging): Params<PageQuery>,
+) -> Result<Json<Envelope<FleetConfig>>, ApiError> {
+    let (limit, offset) = paging.checked()?;
+    if let Some(s) = &q.state {
+        if !FLEET_STATES.contains(&s.as_str()) {
+            let allowed = FLEET_STATES.join(", ");
+            return Err(ApiError::field(
+                "query",
+                "state",
+                format!("must be one of {allowed}"),
+            ));
+        }
+    }
+    let counted: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FLEET_STATE} AS state, count(*) FROM orchestrator_instances i
+           LEFT JOIN organizations o ON o.organization_id = i.orchestrator_id GROUP BY 1"
+    )))
+    .fetch_all(&state.pool)
+    .await?;
+    let mut counts = FleetCounts::default();
+    for (name, n) in counted {
+        counts.total += n;
+        match name.as_str() {
+            "in_sync" => counts.in_sync = n,
+            "applying" => counts.applying = n,
+            "failed" => counts.failed = n,
+            "pending" => counts.pending = n,
+            _ => counts.not_reported += n,
+        }
+    }
+    let rows: Vec<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CONFIG_SELECT} WHERE i.orchestrator_id IS NOT NULL AND ($1::text IS NULL OR {FLEET_STATE} = $1)
+          ORDER BY i.orchestrator_id LIMIT $2 OFFSET $3"
+    )))
+    .bind(&q.state)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.pool)
+    .await?;
+    let total = match q.state.as_deref() {
+        None => counts.total,
+        Some("in_sync") => counts.in_sync,
+        Some("applying") => counts.applying,
+        Some("failed") => counts.failed,
+        Some("pending") => counts.pending,
+        Some(_) => counts.not_reported,
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let connected = OrchestratorId::parse(row.orchestrator_id.clone())
+                .is_ok_and(|id| state.live.connection(&id).is_some());
+            row.into_config(connected)
+        })
+        .collect();
+    let data = FleetConfig {
+        counts,
+        orchestrators: paging.page(items, total),
+    };
+    Ok(envelope(data, "Fleet configuration"))
+}
+
+/// One revision of an organization's configuration.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Revision {
+    pub revision: i64,
+    pub hash: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// The admin who made it (`system`: found at the upgrade).
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    /// `initial`, `features`, `rollback` or `rollout`.
+    pub reason: String,
+    pub rolled_back_to: Option<i64>,
+    pub rollout_id: Option<String>,
+    /// The orchestrator's last word on this revision's content: `applying`,
+    /// `applied`, `failed`; absent when it has said nothing of it.
+    pub outcome: Option<String>,
+    pub outcome_error: Option<String>,
+    pub outcome_at: Option<DateTime<Utc>>,
+}
+
+/// Revisions, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevisionList {
+    pub orchestrator_id: String,
+    pub revisions: Vec<Revision>,
+}
+
+/// How many revisions to show.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RevisionQuery {
+    /// 1–500, default 50.
+    #[serde(default = "default_revisions")]
+    pub limit: i64,
+}
+
+fn default_revisions() -> i64 {
+    50
+}
+
+#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}/config/revisions", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path), RevisionQuery),
+    responses((status = 200, description = "Revisions, newest first", body = Envelope<RevisionList>), (status = 404, description = "Unknown id"), (status = 422, description = "Bad limit")))]
+pub async fn revisions(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+    Params(q): Params<RevisionQuery>,
+) -> Result<Json<Envelope<RevisionList>>, ApiError> {
+    if !(1..=500).contains(&q.limit) {
+        return Err(ApiError::field(
+            "query",
+            "limit",
+            "must be between 1 and 500",
+        ));
+    }
+    let known: Option<i64> =
+        sqlx::query_scalar("SELECT config_revision FROM organizations WHERE organization_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&state.pool)
+            .await?;
+    if known.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "orchestrator {id} has no configuration"
+        )));
+    }
+    let revisions: Vec<Revision> = sqlx::query_as(
+        "SELECT revision, hash, config, created_by, created_at, reason, rolled_back_to, rollout_id,
+                outcome, outcome_error, outcome_at
+           FROM config_revisions WHERE organization_id = $1
+          ORDER BY revision DESC LIMIT $2",
+    )
+    .bind(id.as_str())
+    .bind(q.limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let data = RevisionList {
+        orchestrator_id: id.to_string(),
+        revisions,
+    };
+    Ok(envelope(data, format!("Configuration revisions of {id}")))
+}
+
+/// Which revision's content to make current again.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RollbackBody {
+    pub revision: i64,
+}
+
+/// A rollback's result: a new revision with the old content.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RolledBack {
+    pub orchestrator_id: String,
+    pub revision: i64,
+    pub hash: String,
+    pub rolled_back_to: i64,
+    /// Sent to the orchestrator now (false: not connected, or the send failed;
+    /// it gets it at its next handshake).
+    pub pushed: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/controller/orchestrators/{id}/config/rollback", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = RollbackBody,
+    responses((status = 200, description = "A new revision with that revision's content", body = Envelope<RolledBack>), (status = 404, description = "Unknown id or revision"), (status = 422, description = "Invalid body")))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    admin: Admin,
+    Id(id): Id,
+    Body(body): Body<RollbackBody>,
+) -> Result<Json<Envelope<RolledBack>>, ApiError> {
+    if body.revision < 1 {
+        return Err(ApiError::field("body", "revision", "must be at least 1"));
+    }
+    let command = Command::RollbackConfig {
+        organization_id: id.clone(),
+        revision: body.revision,
+        by: admin.username.clone(),
+    };
+    let audit = audit::by(
+        &admin,
+        "config_rollback",
+        id.as_str(),
+        json!({"to": body.revision}),
+    )
+    .with_answer(&["revision", "hash"]);
+    let done = state.persister.run_audited(&command, audit).await?;
+    state.feed.record(
+        Kind::Features,
+        json!({"organization_id": id, "rolled_back_to": body.revision}),
+    );
+    let pushed = match state.live.connection(&id) {
+        Some(conn) => push_config(&state, &id, &conn).await,
+        None => false,
+    };
+    let data = RolledBack {
+        orchestrator_id: id.to_string(),
+        revision: done["revision"].as_i64().unwrap_or_default(),
+        hash: done["hash"].as_str().unwrap_or_default().to_owned(),
+        rolled_back_to: body.revision,
+        pushed,
+    };
+    let message = format!(
+        "Configuration of {id} rolled back to revision {}",
+        body.revision
+    );
+    Ok(envelope(data, message))
+}
