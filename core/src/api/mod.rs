@@ -19,6 +19,7 @@ pub mod organizations;
 pub mod passwords;
 pub mod read;
 pub mod registration;
+pub mod sends;
 pub mod session_use;
 pub mod tokens;
 
@@ -104,7 +105,7 @@ fn dependency_word(up: bool) -> &'static str {
         admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
         independence::put_independence, independence::get_independence,
         messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
-        messages::send, internal::activity,
+        messages::send, sends::list, internal::activity,
         audit::list,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
@@ -172,6 +173,7 @@ pub fn router(
         .merge(registration::router())
         .merge(independence::router())
         .merge(messages::router())
+        .merge(sends::router())
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))
