@@ -339,6 +339,7 @@ const TABLE: &[(&str, &str)] = &[
     ("get", "/api/v1/internal/messages"),
     ("delete", "/api/v1/internal/orchestrators/{id}/deregister"),
     ("post", "/api/v1/internal/orchestrators/{id}/send"),
+    ("get", "/api/v1/internal/orchestrators/{id}/sends"),
     ("get", "/api/v1/internal/logs"),
     ("get", "/api/v1/internal/health"),
     ("post", "/api/v1/internal/auth/login"),

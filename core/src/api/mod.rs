@@ -105,7 +105,7 @@ fn dependency_word(up: bool) -> &'static str {
         admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
         independence::put_independence, independence::get_independence,
         messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
-        messages::send, sends::list, internal::activity,
+        messages::send, sends::orchestrator_sends, internal::activity,
         audit::list,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,

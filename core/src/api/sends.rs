@@ -23,11 +23,15 @@ use super::AppState;
 
 /// Routes of this module (`POST …/send` itself is in `messages`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/internal/orchestrators/{id}/sends", get(list))
+    Router::new().route(
+        "/api/v1/internal/orchestrators/{id}/sends",
+        get(orchestrator_sends),
+    )
 }
 
 /// Query of `POST orchestrators/{id}/send`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SendQuery {
     /// When the orchestrator is not connected, keep the frame for its next
     /// handshake during this many seconds (1 to 2592000, i.e. 30 days)
@@ -121,6 +125,7 @@ pub async fn queue(
 
 /// Filter of the listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SendsQuery {
     #[serde(default = "default_limit")]
     pub limit: i64,
@@ -168,7 +173,7 @@ pub struct SendItem {
     params(("id" = String, Path), SendsQuery), security(("bearer" = [])),
     responses((status = 200, description = "Sends queued for the orchestrator while it was not connected, newest first", body = OrchestratorSends),
         (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid limit")))]
-pub async fn list(
+pub async fn orchestrator_sends(
     State(state): State<AppState>,
     _: Admin,
     Id(id): Id,

@@ -604,6 +604,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/internal/orchestrators/{id}/sends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["orchestrator_sends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/internal/orchestrators/{id}/token": {
         parameters: {
             query?: never;
@@ -1677,6 +1693,14 @@ export interface components {
             success: boolean;
             total_count: number;
         };
+        /** @description One orchestrator's queued sends. */
+        OrchestratorSends: {
+            message: string;
+            orchestrator_id: string;
+            sends: components["schemas"]["SendItem"][];
+            success: boolean;
+            total_count: number;
+        };
         /** @description Body of `PATCH organizations/{id}`: the fields to change. */
         OrganizationChange: {
             location?: string | null;
@@ -1769,6 +1793,18 @@ export interface components {
             sessions_ended: number | null;
             success: boolean;
         };
+        /** @description What was queued. */
+        QueuedData: {
+            /**
+             * Format: date-time
+             * @description RFC 3339, as PostgreSQL writes it.
+             */
+            expires_at: string;
+            id: string;
+            status: components["schemas"]["SendStatus"];
+            /** @description The frame's `type`. */
+            type: string;
+        };
         /** @description Body of `POST orchestrators/register`. */
         RegisterBody: {
             container_id?: string | null;
@@ -1813,6 +1849,41 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description One queued send as listed. */
+        SendItem: {
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            created_at: string;
+            /** @description The admin who queued it. */
+            created_by: string;
+            /**
+             * Format: date-time
+             * @description When a handshake claimed it for delivery; null until then.
+             */
+            delivered_at: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The frame as it was (or will be) sent. */
+            frame: unknown;
+            id: string;
+            status: components["schemas"]["SendStatus"];
+            /** @description The frame's `type`. */
+            type: string;
+        };
+        /** @description A frame kept for an orchestrator that is not connected. */
+        SendQueued: {
+            data: components["schemas"]["QueuedData"];
+            message: string;
+            success: boolean;
+        };
+        /**
+         * @description A send's state, from its columns: `delivered` once claimed by a handshake,
+         *     else `expired` after `expires_at`, else `queued`.
+         * @enum {string}
+         */
+        SendStatus: "queued" | "delivered" | "expired";
         /**
          * @description The `stats_history` event: the points the stream starts with, oldest first.
          *     Declared for the OpenAPI document although it travels over the stream; its
@@ -3292,7 +3363,14 @@ export interface operations {
     };
     send: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description When the orchestrator is not connected, keep the frame for its next
+                 *     handshake during this many seconds (1 to 2592000, i.e. 30 days)
+                 *     instead of answering 404.
+                 */
+                expires_in_sec?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3314,14 +3392,61 @@ export interface operations {
                     "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description Not connected */
+            /** @description Not connected: queued until it connects or `expires_in_sec` passes */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendQueued"];
+                };
+            };
+            /** @description Not connected (no `expires_in_sec`), or unknown orchestrator */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description No `type` */
+            /** @description No `type`, or `expires_in_sec` out of bounds */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orchestrator_sends: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sends queued for the orchestrator while it was not connected, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrchestratorSends"];
+                };
+            };
+            /** @description Unknown orchestrator */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid limit */
             422: {
                 headers: {
                     [name: string]: unknown;
