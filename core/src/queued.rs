@@ -1,7 +1,8 @@
 //! Queued sends: frames an administrator sent with an expiry
 //! (`POST …/send?expires_in_sec=N`) to an orchestrator that was not connected,
 //! kept by the persister (`queued_sends`) and delivered by the orchestrator's
-//! next handshake, right after its welcome, oldest first.
+//! next handshake, right after its welcome, oldest first (or by the request
+//! that queued it, when the orchestrator connected meanwhile).
 //!
 //! Delivered once: the sends are first claimed through the persister (one
 //! `UPDATE … RETURNING` marks them delivered), and only what was claimed is
@@ -15,8 +16,10 @@ use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::activity::Kind;
+use crate::activity::{Feed, Kind};
 use crate::live::Connection;
+use crate::persister_client::Persister;
+use crate::route::Routes;
 use crate::sessions::Sessions;
 
 /// One send claimed for delivery, as the persister answers it.
@@ -27,16 +30,29 @@ struct Claimed {
     frame_type: String,
 }
 
-/// Delivers `id`'s queued sends to `conn`. A claim the persister cannot make
-/// now is logged and left for the next handshake (failing the handshake would
-/// repeat its whole welcome while the persister is away); a publish that
-/// fails releases the claim and is an error, so the handshake is retried.
+/// Delivers `id`'s queued sends to `conn`, after a handshake's welcome. A
+/// claim the persister cannot make now is logged and left for the next
+/// handshake (failing the handshake would repeat its whole welcome while the
+/// persister is away); a publish that fails releases the claim and is an
+/// error, so the handshake is retried.
 pub async fn deliver(
     s: &Sessions,
     id: &OrchestratorId,
     conn: &Connection,
 ) -> Result<(), async_nats::Error> {
-    let persister = s.routes.persister();
+    deliver_with(&s.routes.persister(), &s.routes, &s.feed, id, conn).await
+}
+
+/// [`deliver`] with its handles given: also used by `POST …/send` when the
+/// orchestrator connected while its send was being queued (its welcome may
+/// have claimed before the send was stored).
+pub async fn deliver_with(
+    persister: &Persister,
+    routes: &Routes,
+    feed: &Feed,
+    id: &OrchestratorId,
+    conn: &Connection,
+) -> Result<(), async_nats::Error> {
     let claim = Command::ClaimQueuedSends {
         orchestrator_id: id.clone(),
         now: Utc::now(),
@@ -56,7 +72,7 @@ pub async fn deliver(
         return Ok(());
     }
     let frames = sends.iter().map(|c| c.frame.to_string()).collect();
-    if let Err(err) = s.routes.deliver(id, conn, frames).await {
+    if let Err(err) = routes.deliver(id, conn, frames).await {
         let ids = sends.into_iter().map(|c| c.id).collect();
         if let Err(release) = persister.run(&Command::ReleaseQueuedSends { ids }).await {
             tracing::error!(%release, "claimed queued sends neither sent nor released");
@@ -67,7 +83,7 @@ pub async fn deliver(
         let kind = send.frame_type;
         tracing::info!(orchestrator_id = %id, send_id = %send.id,
             "Sent message to orchestrator {id} (type: {kind})");
-        s.feed.record(
+        feed.record(
             Kind::MessageSent,
             json!({"orchestrator_id": id, "type": kind, "queued": true}),
         );

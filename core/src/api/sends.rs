@@ -110,6 +110,14 @@ pub async fn queue(
     let row = state.persister.run_audited(&command, audit).await?;
     tracing::info!(orchestrator_id = %id, send_id,
         "Queued message for orchestrator {id} (type: {kind}) until {expires_at}");
+    // Connected meanwhile: its welcome may have claimed before this send was
+    // stored, so it is claimed here (a claim is made once, whoever makes it).
+    if let Some(conn) = state.live.connection(id) {
+        let (persister, routes, feed) = (&state.persister, &state.routes, &state.feed);
+        if let Err(err) = crate::queued::deliver_with(persister, routes, feed, id, &conn).await {
+            tracing::warn!(orchestrator_id = %id, %err, "queued send not delivered now; it will be at reconnect");
+        }
+    }
     let body = SendQueued {
         success: true,
         message: format!("{id} is not connected: message queued until it connects or expires"),
