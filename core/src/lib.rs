@@ -16,6 +16,7 @@ pub mod live;
 pub mod liveness;
 pub mod persister_client;
 pub mod push;
+pub mod queued;
 pub mod rates;
 pub mod reconcile;
 pub mod replica;

@@ -7,6 +7,7 @@ use moolai_proto::{EdgeId, OrchestratorId, Subjects};
 use serde_json::Value;
 
 use crate::live::Connection;
+use crate::persister_client::Persister;
 use crate::store::Provision;
 
 /// Publishes routing commands on `{p}.edge.{edge}.commands` (core NATS: a command
@@ -20,6 +21,15 @@ pub struct Routes {
 impl Routes {
     pub fn new(nats: async_nats::Client, subjects: Subjects) -> Self {
         Self { nats, subjects }
+    }
+
+    /// A client of the persisters on the same connection, for what a handshake's
+    /// welcome must write (claiming queued sends: [`crate::queued`]).
+    pub fn persister(&self) -> Persister {
+        Persister {
+            nats: self.nats.clone(),
+            subject: self.subjects.persist_commands(),
+        }
     }
 
     /// Sends a command to `edge`.

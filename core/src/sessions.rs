@@ -386,6 +386,7 @@ impl Sessions {
         conn: &Connection,
     ) -> Result<(), async_nats::Error> {
         let welcome = self.pushes.welcome(id, conn).await?;
+        crate::queued::deliver(self, id, conn).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
             .record(Kind::Provision, json!({"orchestrator_id": id}));

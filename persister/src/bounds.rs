@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{Command, QUEUED_SEND_MAX_SEC};
 
 /// Slack for clocks: core stamps `expires_at` a moment before we check it.
 const CLOCK_SLACK: Duration = Duration::from_secs(60);
@@ -33,6 +33,24 @@ impl Bounds {
                     Err(format!(
                         "session expires_at {expires_at} is beyond the session lifetime ({} s)",
                         self.session_ttl.as_secs()
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Command::QueueSend(q) => {
+                let longest = chrono::Duration::seconds(QUEUED_SEND_MAX_SEC);
+                // A send that expires while it is being stored is harmless (it is
+                // never delivered): only one from the past beyond clock slack is refused.
+                if q.expires_at <= now - CLOCK_SLACK {
+                    Err(format!(
+                        "queued send expires_at {} is in the past",
+                        q.expires_at
+                    ))
+                } else if q.expires_at > now + longest + CLOCK_SLACK {
+                    Err(format!(
+                        "queued send expires_at {} is beyond {QUEUED_SEND_MAX_SEC} s",
+                        q.expires_at
                     ))
                 } else {
                     Ok(())
@@ -117,5 +135,29 @@ mod tests {
             )
             .is_ok());
         assert!(bounds.check(&Command::Ping, now).is_ok());
+    }
+
+    fn queued(expires_at: DateTime<Utc>) -> Command {
+        Command::QueueSend(moolai_proto::commands::QueuedSend {
+            id: "send_1".into(),
+            orchestrator_id: moolai_proto::OrchestratorId::parse("org-1").unwrap(),
+            frame: serde_json::json!({"type": "restart"}),
+            frame_type: "restart".into(),
+            created_by: "admin".into(),
+            expires_at,
+        })
+    }
+
+    #[test]
+    fn a_queued_send_waits_at_most_thirty_days() {
+        let bounds = an_hour();
+        let now = Utc::now();
+        let days = |d| now + chrono::Duration::days(d);
+        assert!(bounds
+            .check(&queued(now + chrono::Duration::seconds(1)), now)
+            .is_ok());
+        assert!(bounds.check(&queued(days(30)), now).is_ok());
+        assert!(bounds.check(&queued(days(31)), now).is_err());
+        assert!(bounds.check(&queued(days(-1)), now).is_err());
     }
 }

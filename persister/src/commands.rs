@@ -21,6 +21,7 @@ use crate::bounds::Bounds;
 use crate::commands_sql as sql;
 use crate::config_sql::{self as revisions, Reason};
 use crate::enrollment_sql as enrollment;
+use crate::queued_sql as queued;
 
 /// Commands handled at once; more wait in the subscription.
 const CONCURRENCY: usize = 16;
@@ -333,6 +334,14 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         C::CreateEnrollment(e) => enrollment::create(tx, e).await,
         C::RevokeEnrollment { id } => found(enrollment::revoke(tx, id).await, id),
         C::Enroll(r) => enrollment::enroll(tx, r).await,
+        C::QueueSend(q) => found(queued::queue(tx, q).await, &q.orchestrator_id),
+        C::ClaimQueuedSends {
+            orchestrator_id,
+            now,
+        } => queued::claim(tx, orchestrator_id.as_str(), *now)
+            .await
+            .map(Ok),
+        C::ReleaseQueuedSends { ids } => queued::release(tx, ids).await.map(Ok),
         C::Audit {
             actor,
             action,

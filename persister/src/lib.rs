@@ -14,6 +14,7 @@ pub mod config_sql;
 pub mod consume;
 pub mod enrollment_sql;
 pub mod error;
+pub mod queued_sql;
 pub mod sinks;
 pub mod writes;
 

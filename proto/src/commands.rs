@@ -201,6 +201,23 @@ pub enum Command {
     /// the id must not exist (an enrollment never takes over one). Answers
     /// `{orchestrator_id, organization_id, generation, enrollment_id}`.
     Enroll(EnrollRequest),
+    /// Keeps a frame for an orchestrator that is not connected, to be sent at
+    /// its next handshake until `expires_at`. Answers the stored row (not
+    /// found: no such instance).
+    QueueSend(QueuedSend),
+    /// Marks delivered, in one statement, the orchestrator's queued sends that
+    /// are neither delivered nor expired at `now`, and answers them oldest
+    /// first (`{"sends": [{id, frame, frame_type, ...}]}`): whoever claims a
+    /// send is the only one to deliver it.
+    ClaimQueuedSends {
+        orchestrator_id: OrchestratorId,
+        now: DateTime<Utc>,
+    },
+    /// Undoes a claim whose frames could not be published: they are queued
+    /// again for the next handshake. Answers `{"released": n}`.
+    ReleaseQueuedSends {
+        ids: Vec<String>,
+    },
     /// Appends to the audit log.
     Audit {
         actor: String,
@@ -221,6 +238,23 @@ pub enum Command {
     /// Answered at once (with the database's reachability) so core can say whether
     /// a persister is up.
     Ping,
+}
+
+/// Longest a queued send may wait for its orchestrator: 30 days.
+pub const QUEUED_SEND_MAX_SEC: i64 = 30 * 24 * 3600;
+
+/// A frame waiting for an orchestrator that is not connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedSend {
+    pub id: String,
+    pub orchestrator_id: OrchestratorId,
+    /// The whole frame, as `POST …/send` received it.
+    pub frame: Value,
+    /// Its `type`.
+    pub frame_type: String,
+    /// The admin who queued it.
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A rollout as an administrator asked for it.

@@ -1,8 +1,10 @@
 //! Controller messages: created for an orchestrator, delivered when it is
 //! connected (else at its next handshake, until acknowledged), listed, and
-//! answered (accepted or dismissed); and raw frames sent to a connected one.
+//! answered (accepted or dismissed); and raw frames sent to a connected one
+//! (or, with an expiry, kept for one that is not: `sends`).
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -20,6 +22,7 @@ use super::error::ApiError;
 use super::extract::Admin;
 use super::extract::{Body, Id, Params};
 use super::read::MessageItem;
+use super::sends::{self, SendQuery, SendQueued};
 use super::{read, AppState};
 use crate::activity::Kind;
 
@@ -287,14 +290,19 @@ pub async fn set_message_status(
 }
 
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
-    params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "Sent", body = Done), (status = 404, description = "Not connected"), (status = 422, description = "No `type`")))]
+    params(("id" = String, Path), SendQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Sent", body = Done),
+        (status = 202, description = "Not connected: queued until it connects or `expires_in_sec` passes", body = SendQueued),
+        (status = 404, description = "Not connected (no `expires_in_sec`), or unknown orchestrator"),
+        (status = 422, description = "No `type`, or `expires_in_sec` out of bounds")))]
 pub async fn send(
     State(state): State<AppState>,
     admin: Admin,
     Id(id): Id,
+    Params(q): Params<SendQuery>,
     Body(frame): Body<Value>,
-) -> Result<Json<Done>, ApiError> {
+) -> Result<Response, ApiError> {
+    let expires_in = q.expiry()?;
     let kind = frame.get("type").and_then(Value::as_str).map(str::to_owned);
     let Some(kind) = kind else {
         return Err(ApiError::field(
@@ -303,10 +311,14 @@ pub async fn send(
             "a frame needs a string `type`",
         ));
     };
-    let conn = state
-        .live
-        .connection(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("orchestrator {id} is not connected")))?;
+    let Some(conn) = state.live.connection(&id) else {
+        return match expires_in {
+            Some(secs) => sends::queue(&state, &admin, &id, frame, kind, secs).await,
+            None => Err(ApiError::NotFound(format!(
+                "orchestrator {id} is not connected"
+            ))),
+        };
+    };
     state
         .routes
         .deliver(&id, &conn, vec![frame.to_string()])
@@ -330,7 +342,8 @@ pub async fn send(
     Ok(Json(Done {
         success: true,
         message: format!("Message sent to {id} successfully"),
-    }))
+    })
+    .into_response())
 }
 
 /// Sends a just-created message to its orchestrator if connected; otherwise (or if

@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod read;
 pub mod registration;
 pub mod rollouts;
+pub mod sends;
 pub mod session_use;
 pub mod tokens;
 
@@ -106,7 +107,7 @@ fn dependency_word(up: bool) -> &'static str {
         admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
         independence::put_independence, independence::get_independence,
         messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
-        messages::send, internal::activity,
+        messages::send, sends::orchestrator_sends, internal::activity,
         audit::list,
         config::config, config::fleet, config::revisions, config::rollback,
         rollouts::create, rollouts::list, rollouts::one, rollouts::act,
@@ -178,6 +179,7 @@ pub fn router(
         .merge(messages::router())
         .merge(config::router())
         .merge(rollouts::router())
+        .merge(sends::router())
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))

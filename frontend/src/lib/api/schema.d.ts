@@ -4,6 +4,22 @@
  */
 
 export interface paths {
+    "/api/v1/controller/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["fleet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/controller/cores": {
         parameters: {
             query?: never;
@@ -180,6 +196,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/controller/orchestrators/{id}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/controller/orchestrators/{id}/config/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["revisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/controller/orchestrators/{id}/config/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/controller/organizations": {
         parameters: {
             query?: never;
@@ -238,6 +302,54 @@ export interface paths {
         get: operations["overview"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/controller/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list"];
+        put?: never;
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/controller/rollouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/controller/rollouts/{id}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["act"];
         delete?: never;
         options?: never;
         head?: never;
@@ -604,6 +716,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/internal/orchestrators/{id}/sends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["orchestrator_sends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/internal/orchestrators/{id}/token": {
         parameters: {
             query?: never;
@@ -738,11 +866,22 @@ export interface components {
             items: components["schemas"]["AuditItem"][];
             total: number;
         };
+        /** @description What changes: merged into each target's features and settings. */
+        Change: {
+            features?: Record<string, never>;
+            settings?: Record<string, never>;
+        };
         /** @description Each dependency `connected` or `unavailable`, and the sockets held now. */
         Components: {
             connected_orchestrators: number;
             database: string;
             nats: string;
+        };
+        /** @description The configuration the controller wants an orchestrator to run. */
+        ConfigContent: {
+            features: Record<string, never>;
+            policies: Record<string, never>;
+            settings: Record<string, never>;
         };
         /** @description Health of core and what it depends on. */
         ControllerHealth: {
@@ -827,6 +966,16 @@ export interface components {
             /** @description What happens when it reconnects. */
             reconnect: string;
             success: boolean;
+        };
+        /** @description The configuration the controller wants run. */
+        Desired: {
+            config: components["schemas"]["ConfigContent"];
+            hash: string;
+            /**
+             * Format: int64
+             * @description Absent for an orchestrator without an organization of its own.
+             */
+            revision?: number | null;
         };
         /** @description A plain confirmation. */
         Done: {
@@ -981,6 +1130,21 @@ export interface components {
             timestamp: string;
         };
         /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_FleetConfig: {
+            /** @description The fleet's configuration: counts, and one page of orchestrators. */
+            data: {
+                counts: components["schemas"]["FleetCounts"];
+                orchestrators: components["schemas"]["Page_OrchestratorConfig"];
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
         Envelope_InstanceGone: {
             /** @description An instance deleted, and whether its organization went with it. */
             data: {
@@ -1124,6 +1288,27 @@ export interface components {
                  *     before the first.
                  */
                 last_keepalive?: string | null;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_OrchestratorConfig: {
+            /** @description One orchestrator's configuration, desired against reported. */
+            data: {
+                connected: boolean;
+                desired: components["schemas"]["Desired"];
+                /** @description The configuration it said it runs, as it said it. */
+                effective?: Record<string, never> | null;
+                /** @description Applied, and the desired content. */
+                in_sync: boolean;
+                orchestrator_id: string;
+                reported: components["schemas"]["Reported"];
             };
             message: string;
             success: boolean;
@@ -1337,6 +1522,89 @@ export interface components {
              */
             timestamp: string;
         };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_RevisionList: {
+            /** @description Revisions, newest first. */
+            data: {
+                orchestrator_id: string;
+                revisions: components["schemas"]["Revision"][];
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_RolledBack: {
+            /** @description A rollback's result: a new revision with the old content. */
+            data: {
+                hash: string;
+                orchestrator_id: string;
+                /**
+                 * @description Sent to the orchestrator now (false: not connected, or the send failed;
+                 *     it gets it at its next handshake).
+                 */
+                pushed: boolean;
+                /** Format: int64 */
+                revision: number;
+                /** Format: int64 */
+                rolled_back_to: number;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_RolloutDetail: {
+            /** @description A rollout with one page of its targets. */
+            data: {
+                rollout: components["schemas"]["Rollout"];
+                targets: components["schemas"]["Page_Target"];
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_RolloutList: {
+            /** @description Recent rollouts, newest first. */
+            data: {
+                rollouts: components["schemas"]["Rollout"][];
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
+        /** @description The controller envelope around every `/api/v1/controller/*` answer. */
+        Envelope_RolloutState: {
+            /** @description A rollout's new state. */
+            data: {
+                id: string;
+                state: string;
+            };
+            message: string;
+            success: boolean;
+            /**
+             * Format: date-time
+             * @description When it was answered (the first version froze this timestamp).
+             */
+            timestamp: string;
+        };
         /** @description Features merged into an organization's. */
         FeaturesMerged: {
             /** @description All of its features now. */
@@ -1356,6 +1624,29 @@ export interface components {
             loc: string[];
             msg: string;
             type: string;
+        };
+        /** @description The fleet's configuration: counts, and one page of orchestrators. */
+        FleetConfig: {
+            counts: components["schemas"]["FleetCounts"];
+            orchestrators: components["schemas"]["Page_OrchestratorConfig"];
+        };
+        /** @description How many orchestrators are where with their configuration. */
+        FleetCounts: {
+            /** Format: int64 */
+            applying: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            in_sync: number;
+            /** Format: int64 */
+            not_reported: number;
+            /**
+             * Format: int64
+             * @description Reported a configuration other than the desired one (waiting for it).
+             */
+            pending: number;
+            /** Format: int64 */
+            total: number;
         };
         /**
          * @description An organization's or an instance's status as listed: `independent` whenever
@@ -1663,6 +1954,17 @@ export interface components {
              */
             last_keepalive?: string | null;
         };
+        /** @description One orchestrator's configuration, desired against reported. */
+        OrchestratorConfig: {
+            connected: boolean;
+            desired: components["schemas"]["Desired"];
+            /** @description The configuration it said it runs, as it said it. */
+            effective?: Record<string, never> | null;
+            /** @description Applied, and the desired content. */
+            in_sync: boolean;
+            orchestrator_id: string;
+            reported: components["schemas"]["Reported"];
+        };
         /** @description One orchestrator's messages. */
         OrchestratorMessages: {
             /**
@@ -1674,6 +1976,14 @@ export interface components {
             message: string;
             messages: components["schemas"]["MessageItem"][];
             orchestrator_id: string;
+            success: boolean;
+            total_count: number;
+        };
+        /** @description One orchestrator's queued sends. */
+        OrchestratorSends: {
+            message: string;
+            orchestrator_id: string;
+            sends: components["schemas"]["SendItem"][];
             success: boolean;
             total_count: number;
         };
@@ -1736,6 +2046,27 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description Targets by outcome (`waiting`: their wave has not started). */
+        Outcomes: {
+            /** Format: int64 */
+            applied: number;
+            /** Format: int64 */
+            applying: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            not_reported: number;
+            /** Format: int64 */
+            offline: number;
+            /** Format: int64 */
+            pending: number;
+            /** Format: int64 */
+            superseded: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            waiting: number;
+        };
         /** @description Fleet figures, all measured. */
         Overview: {
             /** @description Sockets held by the edges now. */
@@ -1754,6 +2085,56 @@ export interface components {
             /** Format: int64 */
             total_organizations: number;
         };
+        /** @description One page of a listing. */
+        Page_OrchestratorConfig: {
+            has_next: boolean;
+            has_prev: boolean;
+            items: {
+                connected: boolean;
+                desired: components["schemas"]["Desired"];
+                /** @description The configuration it said it runs, as it said it. */
+                effective?: Record<string, never> | null;
+                /** @description Applied, and the desired content. */
+                in_sync: boolean;
+                orchestrator_id: string;
+                reported: components["schemas"]["Reported"];
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total_items: number;
+            /** Format: int64 */
+            total_pages: number;
+        };
+        /** @description One page of a listing. */
+        Page_Target: {
+            has_next: boolean;
+            has_prev: boolean;
+            items: {
+                error?: string | null;
+                hash?: string | null;
+                orchestrator_id: string;
+                /**
+                 * @description `waiting`, `pending`, `applying`, `applied`, `failed`, `offline`,
+                 *     `not_reported` or `superseded`.
+                 */
+                outcome: string;
+                /** Format: int64 */
+                revision?: number | null;
+                /** Format: int32 */
+                wave: number;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total_items: number;
+            /** Format: int64 */
+            total_pages: number;
+        };
         /** @description A password change. */
         PasswordChange: {
             current_password: string;
@@ -1768,6 +2149,18 @@ export interface components {
              */
             sessions_ended: number | null;
             success: boolean;
+        };
+        /** @description What was queued. */
+        QueuedData: {
+            /**
+             * Format: date-time
+             * @description RFC 3339, as PostgreSQL writes it.
+             */
+            expires_at: string;
+            id: string;
+            status: components["schemas"]["SendStatus"];
+            /** @description The frame's `type`. */
+            type: string;
         };
         /** @description Body of `POST orchestrators/register`. */
         RegisterBody: {
@@ -1805,6 +2198,150 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /**
+         * @description What the orchestrator said last. `status` is `not_reported` for a client
+         *     that has never answered a `provision_config` (the first version's client
+         *     cannot): nothing is known of what it applied.
+         */
+        Reported: {
+            /** Format: date-time */
+            at?: string | null;
+            error?: string | null;
+            hash?: string | null;
+            /**
+             * Format: int64
+             * @description The revision the reported hash belongs to (the newest with that content).
+             */
+            revision?: number | null;
+            /** @description `applying`, `applied`, `failed` or `not_reported`. */
+            status: string;
+        };
+        /** @description One revision of an organization's configuration. */
+        Revision: {
+            config: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The admin who made it (`system`: found at the upgrade). */
+            created_by: string;
+            hash: string;
+            /**
+             * @description The orchestrator's last word on this revision's content: `applying`,
+             *     `applied`, `failed`; absent when it has said nothing of it.
+             */
+            outcome?: string | null;
+            /** Format: date-time */
+            outcome_at?: string | null;
+            outcome_error?: string | null;
+            /** @description `initial`, `features`, `rollback` or `rollout`. */
+            reason: string;
+            /** Format: int64 */
+            revision: number;
+            /** Format: int64 */
+            rolled_back_to?: number | null;
+            rollout_id?: string | null;
+        };
+        /** @description Revisions, newest first. */
+        RevisionList: {
+            orchestrator_id: string;
+            revisions: components["schemas"]["Revision"][];
+        };
+        /** @description Which revision's content to make current again. */
+        RollbackBody: {
+            /** Format: int64 */
+            revision: number;
+        };
+        /** @description A rollback's result: a new revision with the old content. */
+        RolledBack: {
+            hash: string;
+            orchestrator_id: string;
+            /**
+             * @description Sent to the orchestrator now (false: not connected, or the send failed;
+             *     it gets it at its next handshake).
+             */
+            pushed: boolean;
+            /** Format: int64 */
+            revision: number;
+            /** Format: int64 */
+            rolled_back_to: number;
+        };
+        /** @description A rollout and its progress. */
+        Rollout: {
+            change: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: int32 */
+            failure_threshold_pct: number;
+            id: string;
+            outcomes: components["schemas"]["Outcomes"];
+            /** @description Why it paused (by itself) or stopped. */
+            reason?: string | null;
+            selector: Record<string, never>;
+            /** @description `running`, `paused`, `aborted` or `completed`. */
+            state: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int32
+             * @description The wave in progress, 0-based (equal to the number of waves once past the last).
+             */
+            wave: number;
+            /** Format: date-time */
+            wave_started_at?: string | null;
+            /** Format: int32 */
+            wave_timeout_sec: number;
+            waves: number[];
+        };
+        /** @description A new rollout. */
+        RolloutBody: {
+            change: components["schemas"]["Change"];
+            /**
+             * Format: int32
+             * @description A wave whose failures (and silences past the timeout) exceed this share
+             *     of it pauses the rollout. 0–100, default 10.
+             */
+            failure_threshold_pct?: number;
+            selector: components["schemas"]["RolloutSelector"];
+            /**
+             * Format: int32
+             * @description How long a wave waits for statuses, 5–86400 s, default 120.
+             */
+            wave_timeout_sec?: number;
+            /**
+             * @description Cumulative share of the targets done after each wave, in percent:
+             *     increasing, the last 100, at most 10 waves. Default `[1, 5, 25, 100]`.
+             */
+            waves?: number[];
+        };
+        /** @description A rollout with one page of its targets. */
+        RolloutDetail: {
+            rollout: components["schemas"]["Rollout"];
+            targets: components["schemas"]["Page_Target"];
+        };
+        /** @description Recent rollouts, newest first. */
+        RolloutList: {
+            rollouts: components["schemas"]["Rollout"][];
+        };
+        /**
+         * @description Which organizations a rollout changes: those named, and (when `all`, a
+         *     location or labels are given) those matching all of those given.
+         */
+        RolloutSelector: {
+            all?: boolean;
+            /**
+             * @description Matched against the `labels` object an orchestrator announces in its
+             *     handshake metadata (every pair given must be there).
+             */
+            labels?: Record<string, never>;
+            location?: string | null;
+            orchestrator_ids?: string[];
+            organization_ids?: string[];
+        };
+        /** @description A rollout's new state. */
+        RolloutState: {
+            id: string;
+            state: string;
+        };
         /** @description `GET /health`: what runs and what it reaches, for load balancers and people. */
         RootHealth: {
             components: components["schemas"]["Components"];
@@ -1813,6 +2350,41 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description One queued send as listed. */
+        SendItem: {
+            /**
+             * Format: date-time
+             * @description Timestamps are RFC 3339, as PostgreSQL writes them.
+             */
+            created_at: string;
+            /** @description The admin who queued it. */
+            created_by: string;
+            /**
+             * Format: date-time
+             * @description When a handshake claimed it for delivery; null until then.
+             */
+            delivered_at: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The frame as it was (or will be) sent. */
+            frame: unknown;
+            id: string;
+            status: components["schemas"]["SendStatus"];
+            /** @description The frame's `type`. */
+            type: string;
+        };
+        /** @description A frame kept for an orchestrator that is not connected. */
+        SendQueued: {
+            data: components["schemas"]["QueuedData"];
+            message: string;
+            success: boolean;
+        };
+        /**
+         * @description A send's state, from its columns: `delivered` once claimed by a handshake,
+         *     else `expired` after `expires_at`, else `queued`.
+         * @enum {string}
+         */
+        SendStatus: "queued" | "delivered" | "expired";
         /**
          * @description The `stats_history` event: the points the stream starts with, oldest first.
          *     Declared for the OpenAPI document although it travels over the stream; its
@@ -1911,6 +2483,41 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    fleet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description `in_sync`, `applying`, `failed`, `pending` (told an older one) or
+                 *     `not_reported`.
+                 */
+                state: string | null;
+                page: number;
+                page_size: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fleet's configuration states */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_FleetConfig"];
+                };
+            };
+            /** @description Unknown state or bad paging */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     cores: {
         parameters: {
             query?: never;
@@ -2211,6 +2818,113 @@ export interface operations {
             };
         };
     };
+    config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Desired and reported configuration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OrchestratorConfig"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    revisions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description 1–500, default 50. */
+                limit: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revisions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RevisionList"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad limit */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    rollback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackBody"];
+            };
+        };
+        responses: {
+            /** @description A new revision with that revision's content */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RolledBack"];
+                };
+            };
+            /** @description Unknown id or revision */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     organizations: {
         parameters: {
             query?: never;
@@ -2444,6 +3158,135 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Envelope_Overview"];
                 };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The 100 most recent rollouts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RolloutList"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutBody"];
+            };
+        };
+        responses: {
+            /** @description Created and running */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RolloutDetail"];
+                };
+            };
+            /** @description Invalid body, or no organization matches */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description Only targets with this outcome. */
+                outcome: string | null;
+                page: number;
+                page_size: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout and a page of its targets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RolloutDetail"];
+                };
+            };
+            /** @description Unknown rollout */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad paging */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    act: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description pause, resume or abort */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RolloutState"];
+                };
+            };
+            /** @description Unknown rollout or action */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed in the rollout's state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3292,7 +4135,14 @@ export interface operations {
     };
     send: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description When the orchestrator is not connected, keep the frame for its next
+                 *     handshake during this many seconds (1 to 2592000, i.e. 30 days)
+                 *     instead of answering 404.
+                 */
+                expires_in_sec?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3314,14 +4164,61 @@ export interface operations {
                     "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description Not connected */
+            /** @description Not connected: queued until it connects or `expires_in_sec` passes */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendQueued"];
+                };
+            };
+            /** @description Not connected (no `expires_in_sec`), or unknown orchestrator */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description No `type` */
+            /** @description No `type`, or `expires_in_sec` out of bounds */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    orchestrator_sends: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sends queued for the orchestrator while it was not connected, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrchestratorSends"];
+                };
+            };
+            /** @description Unknown orchestrator */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid limit */
             422: {
                 headers: {
                     [name: string]: unknown;
