@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,6 +37,8 @@ RELEASE = ROOT / "target" / os.environ.get("MOOLAI_BENCH_PROFILE", "release")
 # The NATS users of nats-auth.conf whose passwords the server needs.
 NATS_ROLES = ("core", "edge", "persister", "monitor")
 TICK = os.sysconf("SC_CLK_TCK")
+# The bench stack's admin (loopback only, a throwaway database).
+BENCH_ADMIN_PASSWORD = "bench-only-password"
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -161,7 +164,7 @@ class Stack:
         for name in self.cores:
             self.ports[name] = free_port()
             self.start(name, [str(RELEASE / "moolai-core")], CORE_LISTEN=f"127.0.0.1:{self.ports[name]}",
-                       CORE_ID=name, ADMIN_PASSWORD="bench-only-password", LIVENESS_SWEEP_MS="5000")
+                       CORE_ID=name, ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD, LIVENESS_SWEEP_MS="5000")
         for name in self.cores:
             wait_ready(self.ports[name], name)
         self.edges = []
@@ -368,6 +371,59 @@ def storm(args, stack):
             "handshakes_refused": int(refused)}
 
 
+def api(port, method, path, body=None, token=None, timeout=10):
+    """One JSON call to core's API; returns (status, body)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read().decode() or "null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode() or "null")
+
+
+def rollout(args, stack):
+    """Rolls a features change out to every orchestrator in waves (the API's
+    rollout, threshold 0) and times it until the rollout completes, with the
+    time each wave ended and how many targets say `applied`."""
+    port = stack.ports["core"]
+    status, body = api(port, "POST", "/api/v1/internal/auth/login",
+                       {"username": "admin", "password": BENCH_ADMIN_PASSWORD})
+    if status != 200:
+        log(f"rollout skipped: login answered {status} {body}")
+        return None
+    token = body["token"]
+    request = {"change": {"features": {"bench_rollout": {"enabled": True}}}, "selector": {"all": True},
+               "waves": args.rollout_waves, "failure_threshold_pct": 0, "wave_timeout_sec": 300}
+    started = time.time()
+    status, body = api(port, "POST", "/api/v1/controller/rollouts", request, token, timeout=60)
+    if status != 201:
+        log(f"rollout not created: {status} {body}")
+        return None
+    rid = body["data"]["rollout"]["id"]
+    wave_ends, wave, rollout_now = [], 0, body["data"]["rollout"]
+    while time.time() - started < 900:
+        status, body = api(port, "GET", f"/api/v1/controller/rollouts/{rid}?page_size=1", None, token)
+        if status == 200:
+            rollout_now = body["data"]["rollout"]
+            while wave < min(rollout_now["wave"], len(args.rollout_waves)):
+                wave_ends.append(round(time.time() - started, 2))
+                wave += 1
+            if rollout_now["state"] != "running":
+                break
+        time.sleep(0.25)
+    took = round(time.time() - started, 2)
+    if rollout_now["state"] == "completed" and len(wave_ends) < len(args.rollout_waves):
+        wave_ends.append(took)
+    o = rollout_now["outcomes"]
+    return {"targets": o["total"], "waves": args.rollout_waves, "state": rollout_now["state"],
+            "completed_s": took, "wave_ends_s": wave_ends, "applied": o["applied"], "failed": o["failed"],
+            "not_applied": o["total"] - o["applied"]}
+
+
 def push_latency(args, env):
     """Push and delivery latency at N connected, from bench's push_latency binary."""
     out = subprocess.run([str(RELEASE / "push_latency"), "--connected", str(args.push_connected),
@@ -417,6 +473,10 @@ def main():
     p.add_argument("--duration", type=float, default=30, help="seconds of the steady window")
     p.add_argument("--connect-rate", type=int, default=2000, help="connections opened per second, all agents together")
     p.add_argument("--storm", action="store_true", help="then kill and restart one edge and time the reconnections")
+    p.add_argument("--rollout", action="store_true",
+                   help="then roll a features change out to every orchestrator and time it until all applied")
+    p.add_argument("--rollout-waves", type=lambda v: [int(x) for x in v.split(",")], default=[1, 5, 25, 100],
+                   help="cumulative percentages of the rollout's waves (default 1,5,25,100)")
     p.add_argument("--push-connected", type=int, default=0, help="then measure push latency at this many connected (0: skip)")
     p.add_argument("--record", action="store_true", help="append the markdown row to docs/benchmarks.md")
     p.add_argument("--perf", action="store_true", help="profile edge0, core, persister and NATS during the window "
@@ -455,6 +515,9 @@ def main():
         fresh_within = max(3 * args.interval + 2, 5)
         fresh = int(psql(db_url, "SELECT count(*) FROM orchestrator_instances WHERE status = 'active' "
                                  f"AND last_seen > now() - interval '{fresh_within} seconds'"))
+        rollout_figures = rollout(args, stack) if args.rollout else None
+        if rollout_figures:
+            log(f"rollout: {rollout_figures}")
         storm_figures = storm(args, stack) if args.storm else None
         for a in agents:
             stack.procs[a].stop(signal.SIGTERM, wait=60)
@@ -479,6 +542,7 @@ def main():
             "steady": measured,
             "fresh_rows": fresh, "fresh_within_s": fresh_within,
             "storm": storm_figures,
+            "rollout": rollout_figures,
             "profile_top_functions": getattr(steady, "tops", None),
         }
     finally:

@@ -54,7 +54,7 @@ MOOLAI_TEST_CORES=2 step "cargo test (two core replicas)" cargo test --workspace
 # Small benchmark passes so the harness keeps working; they assert nothing about
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
-  --orchestrators 2000 --cores 2 --duration 10 --storm --push-connected 200 --out target/bench-ci
+  --orchestrators 2000 --cores 2 --duration 10 --storm --rollout --push-connected 200 --out target/bench-ci
 # It measures the bus itself on subjects of its own, which no role may use: a
 # server without authorization of its own.
 bench_port=$(free_port)

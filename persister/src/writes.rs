@@ -4,13 +4,15 @@
 //! connection arriving late never overwrite a newer one.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use moolai_proto::events::{
     DisconnectEvent, Event, HandshakeEvent, HeartbeatWrite, MessageAckEvent, MessageEvent,
     SnapshotEvent,
 };
-use serde_json::Value;
+use moolai_proto::config::ConfigContent;
+use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -78,14 +80,31 @@ impl<'a> Reported<'a> {
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-/// The organization of a first handshake, unless it exists or was deregistered.
+/// The organization of a first handshake, unless it exists or was deregistered,
+/// with its empty configuration as its first revision (one statement: this is
+/// the handshake path).
 async fn insert_organization(tx: &mut PgConnection, r: &Reported<'_>) -> Result<(), sqlx::Error> {
+    static EMPTY: LazyLock<(String, Value)> = LazyLock::new(|| {
+        let empty = ConfigContent {
+            features: json!({}),
+            settings: json!({}),
+            policies: json!({}),
+        };
+        (empty.hash(), json!(empty))
+    });
     r.bind(
-        "INSERT INTO organizations (organization_id, name, location, metadata, reported_name, reported_location)
-         SELECT $1, $2, $3, $4, $2, $3
-          WHERE NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
-         ON CONFLICT (organization_id) DO NOTHING",
+        "WITH org AS (
+           INSERT INTO organizations (organization_id, name, location, metadata, reported_name,
+                                      reported_location, config_hash)
+           SELECT $1, $2, $3, $4, $2, $3, $5
+            WHERE NOT EXISTS (SELECT 1 FROM deregistered_orchestrators WHERE orchestrator_id = $1)
+           ON CONFLICT (organization_id) DO NOTHING
+           RETURNING organization_id, config_revision)
+         INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason)
+         SELECT organization_id, config_revision, $5, $6, 'system', 'initial' FROM org",
     )
+    .bind(&EMPTY.0)
+    .bind(&EMPTY.1)
     .execute(tx)
     .await?;
     Ok(())

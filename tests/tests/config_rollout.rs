@@ -169,7 +169,8 @@ async fn a_change_is_applied_a_failure_is_reported_and_a_rollback_brings_the_ear
 #[tokio::test]
 async fn an_answer_naming_another_configuration_is_answered_with_the_desired_one_again() {
     let (_env, stack, api) = admin_stack().await;
-    register(&api, "cfg-2", "cfg-2").await;
+    // Not registered: its first handshake makes its organization, with the
+    // empty configuration as revision 1.
     let mut ws = reporting_client(&stack.edge.ws_url(), "cfg-2").await;
     let pushed = next_of_type(&mut ws, "provision_config").await;
     let hash = pushed["hash"]
