@@ -40,18 +40,20 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use moolai_fuzz::{assert_safe_subject_token, id_rule, json_equiv, scan_json};
+use moolai_proto::config::ConfigStatus;
 use moolai_proto::frames::{parse_client_frame, ClientFrame, FrameError, CAP_PROVISION_CONFIG};
 use moolai_proto::OrchestratorId;
 use serde_json::Value;
 
 /// The `type`s the spec gives orchestrator-sent frames.
-const KNOWN: [&str; 6] = [
+const KNOWN: [&str; 7] = [
     "handshake",
     "i_am_alive",
     "provisioning_request",
     "o_config_snapshot",
     "message",
     "message_ack",
+    "config_status",
 ];
 
 /// `MOOLAI_FUZZ_STRICT=1` also fails on the known findings above.
@@ -76,7 +78,9 @@ fn spec_shaped(frame: &ClientFrame, value: &Value) -> bool {
         }),
         ClientFrame::Message { .. } => data
             .is_some_and(|d| d.is_object() && d.get("message_type").is_some_and(Value::is_string)),
-        ClientFrame::MessageAck { .. } => data.is_some_and(Value::is_object),
+        ClientFrame::MessageAck { .. } | ClientFrame::ConfigStatus { .. } => {
+            data.is_some_and(Value::is_object)
+        }
         _ => true,
     }
 }
@@ -89,6 +93,7 @@ fn tag(frame: &ClientFrame) -> &'static str {
         ClientFrame::OConfigSnapshot { .. } => "o_config_snapshot",
         ClientFrame::Message { .. } => "message",
         ClientFrame::MessageAck { .. } => "message_ack",
+        ClientFrame::ConfigStatus { .. } => "config_status",
     }
 }
 
@@ -137,6 +142,27 @@ fn holds_nul(value: &Value) -> bool {
         Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
         _ => false,
     }
+}
+
+/// What the edge stores of a `config_status` is our hash form and holds no NUL,
+/// and its error is cut to 2,000 characters.
+fn check_config_status(data: &ConfigStatus, text: &str) {
+    let Ok(checked) = data.clone().checked() else {
+        return;
+    };
+    let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    assert!(
+        checked.hash.len() == 64 && checked.hash.chars().all(hex),
+        "hash {:?} accepted: {text:?}",
+        checked.hash
+    );
+    let error = checked.error.as_deref().unwrap_or_default();
+    assert!(!error.contains('\0'), "NUL accepted in error: {text:?}");
+    assert!(error.chars().count() <= 2000, "long error kept: {text:?}");
+    assert!(
+        !checked.effective.as_ref().is_some_and(holds_nul),
+        "NUL accepted in effective: {text:?}"
+    );
 }
 
 fn assert_storable(metadata: &serde_json::Map<String, Value>, text: &str) {
@@ -244,6 +270,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    if let Ok(ClientFrame::ConfigStatus { data }) = &parsed {
+        check_config_status(data, text);
+    }
     let verdict = gate(&parsed);
     let raw_id = value
         .as_ref()
@@ -363,6 +392,14 @@ fn check_fields(frame: &ClientFrame, value: &Value) {
         }
         ClientFrame::OConfigSnapshot { data: snap } => {
             assert!(json_equiv(snap, data.unwrap_or(&Value::Null)));
+        }
+        ClientFrame::ConfigStatus { data: status } => {
+            let d = data.expect("config_status data");
+            assert_eq!(Some(status.hash.as_str()), d.get("hash").and_then(Value::as_str));
+            assert_eq!(
+                Some(status.status.as_str()),
+                d.get("status").and_then(Value::as_str)
+            );
         }
         ClientFrame::IAmAlive {} | ClientFrame::ProvisioningRequest {} => {}
     }

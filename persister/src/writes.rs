@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use moolai_proto::config::ConfigContent;
 use moolai_proto::events::{
     DisconnectEvent, Event, HandshakeEvent, HeartbeatWrite, MessageAckEvent, MessageEvent,
     SnapshotEvent,
 };
-use moolai_proto::config::ConfigContent;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;

@@ -332,8 +332,14 @@ const TABLE: &[(&str, &str)] = &[
     ("get", "/api/v1/controller/logs"),
     ("get", "/api/v1/controller/config"),
     ("get", "/api/v1/controller/orchestrators/{id}/config"),
-    ("get", "/api/v1/controller/orchestrators/{id}/config/revisions"),
-    ("post", "/api/v1/controller/orchestrators/{id}/config/rollback"),
+    (
+        "get",
+        "/api/v1/controller/orchestrators/{id}/config/revisions",
+    ),
+    (
+        "post",
+        "/api/v1/controller/orchestrators/{id}/config/rollback",
+    ),
     ("get", "/api/v1/controller/rollouts"),
     ("post", "/api/v1/controller/rollouts"),
     ("get", "/api/v1/controller/rollouts/{id}"),
