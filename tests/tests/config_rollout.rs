@@ -409,3 +409,56 @@ async fn bad_configuration_input_gets_a_clear_answer() {
     let (code, _) = api.get(&format!("{C}/config?state=happy")).await;
     assert_eq!(code, 422);
 }
+
+/// A raw reporting client announcing `labels` in its handshake.
+async fn labelled_client(url: &str, id: &str, labels: Value) -> Ws {
+    let mut ws = connect(url).await;
+    let mut hello = handshake(id, true);
+    hello["data"]["metadata"]["capabilities"] = json!(["provision_config", "config_status"]);
+    hello["data"]["metadata"]["labels"] = labels;
+    hello["data"]["metadata"]["location"] = json!("berlin");
+    send_json(&mut ws, &hello).await;
+    assert_eq!(next_json(&mut ws).await["type"], "handshake_ack");
+    ws
+}
+
+#[tokio::test]
+async fn a_selector_picks_organizations_by_labels_and_location() {
+    let (_env, stack, api) = admin_stack().await;
+    let url = stack.edge.ws_url();
+    let _canary = labelled_client(&url, "sel-1", json!({"tier": "canary", "zone": "a"})).await;
+    let _other = labelled_client(&url, "sel-2", json!({"tier": "stable"})).await;
+    register(&api, "sel-3", "sel-3").await; // located in "lab"
+    for id in ["sel-1", "sel-2"] {
+        // The handshake is stored (and its labels with it) before a selector can see it.
+        config_until(&api, id, "stored", |c| {
+            c["connected"] == true && c["desired"]["revision"] == 1
+        })
+        .await;
+    }
+    let pick = |selector: Value| {
+        let api = &api;
+        async move {
+            let (code, v) = api
+                .post(
+                    &format!("{C}/rollouts"),
+                    json!({"change": {"settings": {"x": 1}}, "selector": selector, "waves": [100]}),
+                )
+                .await;
+            assert_eq!(code, 201, "{v}");
+            let ids: Vec<String> = (v["data"]["targets"]["items"]
+                .as_array()
+                .into_iter()
+                .flatten())
+            .filter_map(|t| t["orchestrator_id"].as_str().map(str::to_owned))
+            .collect();
+            ids
+        }
+    };
+    assert_eq!(pick(json!({"labels": {"tier": "canary"}})).await, ["sel-1"]);
+    assert_eq!(pick(json!({"location": "lab"})).await, ["sel-3"]);
+    assert_eq!(
+        pick(json!({"location": "berlin", "orchestrator_ids": ["sel-3"]})).await,
+        ["sel-1", "sel-2", "sel-3"]
+    );
+}
