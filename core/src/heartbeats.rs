@@ -127,11 +127,7 @@ pub async fn follow(
         // Undecodable batches are reported once, by the replica deciding them.
         if let Ok(batch) = serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
             for beat in batch.beats {
-                if live.rule(&beat.orchestrator_id).is_independent {
-                    live.note_ignored();
-                } else {
-                    live.touch(&beat.orchestrator_id, beat.conn_id, beat.at);
-                }
+                live.follow_beat(&beat.orchestrator_id, beat.conn_id, beat.at);
             }
         }
     }
@@ -147,27 +143,22 @@ struct Counts {
 /// Returns the write an accepted heartbeat calls for.
 fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<HeartbeatWrite> {
     let id = &hb.orchestrator_id;
-    let loud = live.should_log(id, hb.conn_id);
-    if live.rule(id).is_independent {
+    // One lookup in the view; alone, this replica keeps its view from here.
+    let verdict = live.beat(id, hb.conn_id, hb.at, live.alone());
+    if verdict.independent {
         counts.ignored.increment(1);
-        if live.alone() {
-            live.note_ignored();
-        }
-        if loud {
+        if verdict.loud {
             tracing::info!(orchestrator_id = %id, "[C-OCS] Ignoring heartbeat from independent orchestrator {id}");
         }
         return None;
     }
-    if loud {
+    if verdict.loud {
         tracing::info!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
         feed.record(Kind::Keepalive, serde_json::json!({"orchestrator_id": id}));
     } else {
         tracing::debug!(orchestrator_id = %id, "[C-OCS] Processing heartbeat from orchestrator {id}");
     }
     counts.processed.increment(1);
-    if live.alone() {
-        live.touch(id, hb.conn_id, hb.at);
-    }
     Some(HeartbeatWrite {
         orchestrator_id: hb.orchestrator_id,
         conn_id: hb.conn_id,

@@ -2,11 +2,14 @@
 //! decide each heartbeat. Heartbeats are decided from here alone — no database
 //! query per heartbeat, which is what made the first version collapse.
 //!
-//! Both maps are `DashMap`s: many heartbeat and handshake tasks touch different
-//! orchestrators at once, and sharding keeps them off each other's locks. No guard
-//! is ever held across an `.await`.
+//! Everything known of one orchestrator (its rule, its connection, when its
+//! heartbeat was last logged) is one entry of one `DashMap`, so deciding a
+//! heartbeat is one lookup: the profile showed three lookups by id per heartbeat
+//! as core's largest cost after JSON (docs/performance.md). Many heartbeat and
+//! handshake tasks touch different orchestrators at once, and sharding keeps
+//! them off each other's locks. No guard is ever held across an `.await`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,14 +47,31 @@ pub struct Live {
     inner: Arc<Inner>,
 }
 
+/// What this view knows of one orchestrator.
+#[derive(Default)]
+struct Known {
+    rule: Rule,
+    /// Its connection, while it has one.
+    conn: Option<Connection>,
+    /// When its heartbeat was last logged at info level, and on which connection.
+    logged: Option<(Instant, ConnId)>,
+}
+
+/// What a heartbeat's one lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Its orchestrator is independent: the heartbeat changes nothing.
+    pub independent: bool,
+    /// Log it at info (the first after a change, else once per [`LOG_EVERY`]).
+    pub loud: bool,
+}
+
 struct Inner {
-    connections: DashMap<OrchestratorId, Connection>,
-    rules: DashMap<OrchestratorId, Rule>,
+    known: DashMap<OrchestratorId, Known>,
+    /// How many entries of `known` hold a connection.
+    connected: AtomicUsize,
     /// Removed by an administrator: their handshakes are refused until registered again.
     deregistered: dashmap::DashSet<OrchestratorId>,
-    /// When each orchestrator's heartbeat was last logged at info level, and on
-    /// which connection.
-    logged: DashMap<OrchestratorId, (Instant, ConnId)>,
     /// Heartbeats processed since start (for the rate the dashboard charts).
     processed: AtomicU64,
     /// Heartbeats ignored (independent orchestrators) since start.
@@ -71,10 +91,9 @@ struct Inner {
 impl Default for Inner {
     fn default() -> Self {
         Self {
-            connections: DashMap::default(),
-            rules: DashMap::default(),
+            known: DashMap::default(),
+            connected: AtomicUsize::new(0),
             deregistered: dashmap::DashSet::default(),
-            logged: DashMap::default(),
             processed: AtomicU64::default(),
             ignored: AtomicU64::default(),
             superseded: DashMap::default(),
@@ -104,25 +123,25 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 impl Live {
     /// Records a handshake; the newest connection wins.
     pub fn register(&self, id: OrchestratorId, conn: Connection) -> Registered {
-        use dashmap::mapref::entry::Entry;
+        let mut known = self.inner.known.entry(id).or_default();
+        let old = match &known.conn {
+            None => None,
+            Some(had) if had.conn_id == conn.conn_id => return Registered::Again,
+            Some(had) if had.connected_at > conn.connected_at => return Registered::Stale,
+            Some(had) => Some(had.clone()),
+        };
         // A new connection is a change: its first heartbeat is logged at once.
-        self.inner.logged.remove(&id);
-        match self.inner.connections.entry(id) {
-            Entry::Vacant(v) => {
-                v.insert(conn);
+        known.logged = None;
+        let new_conn = conn.conn_id;
+        known.conn = Some(conn);
+        let id = known.key().clone();
+        drop(known);
+        match old {
+            None => {
+                self.inner.connected.fetch_add(1, Ordering::Relaxed);
                 Registered::New
             }
-            Entry::Occupied(mut o) => {
-                if o.get().conn_id == conn.conn_id {
-                    return Registered::Again;
-                }
-                if o.get().connected_at > conn.connected_at {
-                    return Registered::Stale;
-                }
-                let new_conn = conn.conn_id;
-                let old = o.insert(conn);
-                let id = o.key().clone();
-                drop(o);
+            Some(old) => {
                 self.inner.superseded.insert(id, (new_conn, old.clone()));
                 Registered::Superseded(old)
             }
@@ -187,36 +206,44 @@ impl Live {
 
     /// Forgets a connection if it is still the current one; returns whether it was.
     pub fn unregister(&self, id: &OrchestratorId, conn_id: ConnId) -> bool {
-        self.inner
-            .connections
-            .remove_if(id, |_, c| c.conn_id == conn_id)
-            .is_some()
+        let Some(mut known) = self.inner.known.get_mut(id) else {
+            return false;
+        };
+        if known.conn.as_ref().is_none_or(|c| c.conn_id != conn_id) {
+            return false;
+        }
+        known.conn = None;
+        self.inner.connected.fetch_sub(1, Ordering::Relaxed);
+        true
     }
 
     /// The current connection of `id`.
     pub fn connection(&self, id: &OrchestratorId) -> Option<Connection> {
-        self.inner.connections.get(id).map(|c| c.clone())
+        self.inner.known.get(id).and_then(|k| k.conn.clone())
     }
 
     /// Ids of the orchestrators connected now.
     pub fn connected_ids(&self) -> Vec<OrchestratorId> {
         self.inner
-            .connections
+            .known
             .iter()
+            .filter(|e| e.conn.is_some())
             .map(|e| e.key().clone())
             .collect()
     }
 
     /// Forgets everything about `id` (after it was deregistered).
     pub fn forget(&self, id: &OrchestratorId) -> Option<Connection> {
-        self.inner.rules.remove(id);
-        self.inner.logged.remove(id);
-        self.inner.connections.remove(id).map(|(_, c)| c)
+        let conn = self.inner.known.remove(id).and_then(|(_, k)| k.conn);
+        if conn.is_some() {
+            self.inner.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+        conn
     }
 
     /// How many orchestrators are connected.
     pub fn connected(&self) -> usize {
-        self.inner.connections.len()
+        self.inner.connected.load(Ordering::Relaxed)
     }
 
     /// Heartbeats processed since start.
@@ -234,38 +261,95 @@ impl Live {
         self.inner.ignored.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Notes a processed heartbeat.
-    pub fn touch(&self, id: &OrchestratorId, conn_id: ConnId, at: DateTime<Utc>) {
-        self.inner.processed.fetch_add(1, Ordering::Relaxed);
-        if let Some(mut c) = self.inner.connections.get_mut(id) {
-            if c.conn_id == conn_id {
-                c.last_keepalive = Some(at);
+    /// Decides a heartbeat in one lookup: whether its orchestrator is
+    /// independent and whether to log it; with `keep_view` (this replica keeps
+    /// its view from the heartbeats it decides) it is also counted, and an
+    /// accepted one is this connection's last keepalive.
+    pub fn beat(
+        &self,
+        id: &OrchestratorId,
+        conn_id: ConnId,
+        at: DateTime<Utc>,
+        keep_view: bool,
+    ) -> Verdict {
+        let now = Instant::now();
+        let verdict = match self.inner.known.get_mut(id) {
+            Some(mut known) => {
+                let loud = known.logged.is_none_or(|(when, on)| {
+                    on != conn_id || now.duration_since(when) >= LOG_EVERY
+                });
+                if loud {
+                    known.logged = Some((now, conn_id));
+                }
+                let independent = known.rule.is_independent;
+                if keep_view && !independent {
+                    keep_alive(&mut known, conn_id, at);
+                }
+                Verdict { independent, loud }
             }
+            // Unknown here (its handshake not applied yet): the default rule.
+            None => {
+                let first = Known {
+                    logged: Some((now, conn_id)),
+                    ..Known::default()
+                };
+                self.inner.known.entry(id.clone()).or_insert(first);
+                Verdict {
+                    independent: false,
+                    loud: true,
+                }
+            }
+        };
+        if keep_view {
+            self.count(verdict.independent);
         }
+        verdict
+    }
+
+    /// Keeps the view from a heartbeat another replica decides: counted, and
+    /// an accepted one is its connection's last keepalive; one lookup.
+    pub fn follow_beat(&self, id: &OrchestratorId, conn_id: ConnId, at: DateTime<Utc>) {
+        let independent = match self.inner.known.get_mut(id) {
+            Some(mut known) => {
+                let independent = known.rule.is_independent;
+                if !independent {
+                    keep_alive(&mut known, conn_id, at);
+                }
+                independent
+            }
+            None => false,
+        };
+        self.count(independent);
+    }
+
+    fn count(&self, ignored: bool) {
+        let counter = if ignored {
+            &self.inner.ignored
+        } else {
+            &self.inner.processed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The rule for `id` (the default: not independent).
     pub fn rule(&self, id: &OrchestratorId) -> Rule {
-        self.inner.rules.get(id).map(|r| *r).unwrap_or_default()
+        self.inner.known.get(id).map(|k| k.rule).unwrap_or_default()
     }
 
     /// Sets the rule for `id` unless a newer revision is known already (two API
     /// calls may finish in either order); returns the rule in force.
     pub fn set_rule(&self, id: OrchestratorId, rule: Rule) -> Rule {
-        let (now, changed) = {
-            let mut current = self.inner.rules.entry(id.clone()).or_default();
-            let changed = rule.revision >= current.revision && *current != rule;
-            if rule.revision >= current.revision {
-                *current = rule;
-            }
-            (*current, changed)
-        };
+        let mut known = self.inner.known.entry(id).or_default();
+        let changed = rule.revision >= known.rule.revision && known.rule != rule;
+        if rule.revision >= known.rule.revision {
+            known.rule = rule;
+        }
         // A rule change is a change: the next heartbeat's verdict is logged at
         // once. The same rule read again (a periodic reload) is not.
         if changed {
-            self.inner.logged.remove(&id);
+            known.logged = None;
         }
-        now
+        known.rule
     }
 
     /// Marks `id` as removed by an administrator (or, with `false`, registered again).
@@ -289,23 +373,12 @@ impl Live {
     pub fn is_deregistered(&self, id: &OrchestratorId) -> bool {
         self.inner.deregistered.contains(id)
     }
+}
 
-    /// Whether to log this heartbeat at info: the first one after a change (a new
-    /// connection, a rule change) always, repeats at most once per [`LOG_EVERY`].
-    /// The connection is compared here too, not only cleared at registration: a
-    /// new connection's first heartbeat may reach core before its handshake does.
-    pub fn should_log(&self, id: &OrchestratorId, conn_id: ConnId) -> bool {
-        let now = Instant::now();
-        // Per heartbeat: look up without cloning the id; insert only the first time.
-        if let Some(mut last) = self.inner.logged.get_mut(id) {
-            if last.1 == conn_id && now.duration_since(last.0) < LOG_EVERY {
-                return false;
-            }
-            *last = (now, conn_id);
-            return true;
-        }
-        self.inner.logged.insert(id.clone(), (now, conn_id));
-        true
+/// An accepted heartbeat on the current connection is its last keepalive.
+fn keep_alive(known: &mut Known, conn_id: ConnId, at: DateTime<Utc>) {
+    if let Some(c) = known.conn.as_mut().filter(|c| c.conn_id == conn_id) {
+        c.last_keepalive = Some(at);
     }
 }
 
@@ -321,18 +394,57 @@ mod tests {
     fn a_heartbeat_is_logged_after_every_change_and_repeats_are_throttled() {
         let live = Live::default();
         let (first, second) = (ConnId::new_v4(), ConnId::new_v4());
-        assert!(live.should_log(&id(), first), "the first one");
-        assert!(!live.should_log(&id(), first), "a repeat within the minute");
+        let loud = |conn| live.beat(&id(), conn, Utc::now(), true).loud;
+        assert!(loud(first), "the first one");
+        assert!(!loud(first), "a repeat within the minute");
         // A new connection, even before its handshake is known here.
-        assert!(live.should_log(&id(), second));
-        assert!(!live.should_log(&id(), second));
+        assert!(loud(second));
+        assert!(!loud(second));
         let rule = Rule {
             is_independent: true,
             privacy_mode: false,
             revision: 2,
         };
         live.set_rule(id(), rule);
-        assert!(live.should_log(&id(), second), "after a rule change");
+        let verdict = live.beat(&id(), second, Utc::now(), true);
+        assert!(verdict.loud, "after a rule change");
+        assert!(verdict.independent);
+        assert_eq!(
+            (live.heartbeats_processed(), live.heartbeats_ignored()),
+            (4, 1)
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_is_its_connections_keepalive_and_the_count_follows_connections() {
+        let live = Live::default();
+        let conn = Connection {
+            edge_id: EdgeId::parse("edge-1").unwrap(),
+            conn_id: ConnId::new_v4(),
+            connected_at: Utc::now(),
+            last_keepalive: None,
+            metadata: Map::new(),
+            provision_config_capable: true,
+        };
+        assert!(matches!(live.register(id(), conn.clone()), Registered::New));
+        assert!(matches!(
+            live.register(id(), conn.clone()),
+            Registered::Again
+        ));
+        assert_eq!(live.connected(), 1);
+        let at = Utc::now();
+        live.follow_beat(&id(), ConnId::new_v4(), at);
+        assert_eq!(
+            live.connection(&id()).unwrap().last_keepalive,
+            None,
+            "another connection's"
+        );
+        live.follow_beat(&id(), conn.conn_id, at);
+        assert_eq!(live.connection(&id()).unwrap().last_keepalive, Some(at));
+        assert!(!live.unregister(&id(), ConnId::new_v4()));
+        assert!(live.unregister(&id(), conn.conn_id));
+        assert_eq!(live.connected(), 0);
+        assert!(live.connected_ids().is_empty());
     }
 
     #[test]

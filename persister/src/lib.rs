@@ -14,6 +14,7 @@ pub mod config_sql;
 pub mod consume;
 pub mod enrollment_sql;
 pub mod error;
+pub mod org_seen;
 pub mod queued_sql;
 pub mod sinks;
 pub mod writes;
@@ -35,6 +36,7 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 use consume::DeadLetters;
 pub use error::StartError;
+use org_seen::OrgSeen;
 use sinks::{EventSink, HeartbeatSink};
 
 /// Migrations, embedded at build time.
@@ -93,9 +95,14 @@ pub async fn run(
         dead("events"),
         shutdown.clone(),
     ));
+    let orgs = OrgSeen::default();
+    tasks.spawn(orgs.clone().run(pool.clone(), shutdown.clone()));
     tasks.spawn(consume::run(
         writes,
-        HeartbeatSink { pool: pool.clone() },
+        HeartbeatSink {
+            pool: pool.clone(),
+            orgs,
+        },
         config.batch,
         dead("writes"),
         shutdown.clone(),

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 
 use crate::consume::Sink;
 use crate::error::WriteError;
+use crate::org_seen::OrgSeen;
 use crate::writes;
 
 /// Handshakes, disconnects, snapshots and messages, applied in stream order in one
@@ -30,6 +31,8 @@ impl Sink for EventSink {
 /// Heartbeat batches from core, coalesced across messages into one statement.
 pub struct HeartbeatSink {
     pub pool: PgPool,
+    /// Where the organizations these heartbeats touch wait for their own write.
+    pub orgs: OrgSeen,
 }
 
 impl Sink for HeartbeatSink {
@@ -38,7 +41,9 @@ impl Sink for HeartbeatSink {
 
     async fn write(&self, items: &[HeartbeatBatch]) -> Result<(), WriteError> {
         let latest = writes::coalesce(items.iter().flat_map(|b| b.items.iter().cloned()));
-        let rows = writes::apply_heartbeats(&self.pool, &latest).await?;
+        let touched = writes::apply_heartbeats(&self.pool, &latest).await?;
+        let rows = touched.len();
+        self.orgs.note(touched);
         metrics::histogram!("moolai_persister_heartbeat_statement_rows")
             .record(latest.len() as f64);
         record_lag(&latest);

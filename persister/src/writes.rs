@@ -265,33 +265,28 @@ pub fn coalesce(writes: impl IntoIterator<Item = HeartbeatWrite>) -> Vec<Heartbe
     latest.into_values().collect()
 }
 
-/// One set-based statement for a whole batch of heartbeats (it also moves each
-/// organization's `last_seen`; the count returned is of organizations touched). A heartbeat counts only
+/// One set-based statement for a whole batch of heartbeats; returns the
+/// organizations of the instances it moved, with their new `last_seen` (written
+/// apart: `org_seen`). A heartbeat counts only
 /// for the connection it came on, only while that connection is open, and never
 /// for an orchestrator that is independent (the rule is rechecked here so that a
 /// heartbeat already accepted by core cannot land after independence was set).
 pub async fn apply_heartbeats(
     pool: &PgPool,
     writes: &[HeartbeatWrite],
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<(String, DateTime<Utc>)>, sqlx::Error> {
     let ids: Vec<&str> = writes.iter().map(|w| w.orchestrator_id.as_str()).collect();
     let conns: Vec<Uuid> = writes.iter().map(|w| w.conn_id).collect();
     let ats: Vec<DateTime<Utc>> = writes.iter().map(|w| w.at).collect();
-    let done = sqlx::query(
-        "WITH seen AS (
-           UPDATE orchestrator_instances AS o
-              SET last_seen = GREATEST(o.last_seen, h.at), status = 'active',
-                  health_status = 'healthy', updated_at = now()
-             FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS h(id, conn, at)
-            WHERE o.orchestrator_id = h.id AND o.conn_id = h.conn
-              AND o.disconnected_at IS NULL AND NOT o.is_independent
-           RETURNING o.organization_id, o.last_seen)
-         -- The organization's last_seen follows its newest instance, in the same statement.
-         UPDATE organizations AS g
-            SET last_seen = s.last_seen, status = 'active'
-           FROM (SELECT organization_id, max(last_seen) AS last_seen FROM seen GROUP BY organization_id) AS s
-          WHERE g.organization_id = s.organization_id
-            AND (g.last_seen IS NULL OR g.last_seen < s.last_seen)",
+    sqlx::query_as(
+        "UPDATE orchestrator_instances AS o
+            SET last_seen = GREATEST(o.last_seen, h.at), status = 'active',
+                health_status = 'healthy', updated_at = now()
+           FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS h(id, conn, at)
+          WHERE o.orchestrator_id = h.id AND o.conn_id = h.conn
+            AND o.disconnected_at IS NULL AND NOT o.is_independent
+            AND o.organization_id IS NOT NULL
+         RETURNING o.organization_id, o.last_seen",
     )
     .bind(&ids)
     .bind(&conns)
@@ -300,9 +295,8 @@ pub async fn apply_heartbeats(
     // nested loop over a sequential scan) took 420 s for 7,000 rows once it
     // held 200,000 (docs/performance.md).
     .persistent(false)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(pool)
+    .await
 }
 
 #[cfg(test)]
@@ -400,7 +394,12 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(organizations, 1, "only the open connection's organization");
+        assert_eq!(
+            organizations.len(),
+            1,
+            "only the open connection's organization"
+        );
+        assert_eq!(organizations[0].0, "open");
         let seen = |id: &'static str| {
             sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
                 "SELECT last_seen FROM orchestrator_instances WHERE orchestrator_id = $1",
