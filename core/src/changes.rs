@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::live::{Live, Rule};
 use crate::push::Pushes;
+use crate::waiting::What;
 
 /// How often every replica reloads rules and registrations from the database.
 pub const RESYNC_EVERY: Duration = Duration::from_secs(30);
@@ -40,6 +41,15 @@ pub enum Change {
         orchestrator_id: OrchestratorId,
     },
     Registered {
+        orchestrator_id: OrchestratorId,
+    },
+    /// These organizations' configurations (or names) changed: reload them.
+    Configs {
+        organization_ids: Vec<OrchestratorId>,
+    },
+    /// Something now waits for this orchestrator's next handshake.
+    Waiting {
+        what: What,
         orchestrator_id: OrchestratorId,
     },
 }
@@ -95,6 +105,27 @@ impl Changes {
         });
     }
 
+    /// Organizations whose configuration (or name, location) changed, or that
+    /// were made or removed: reloaded here before this returns, then on the
+    /// other replicas, which send the new configuration to connections they
+    /// sent an older one.
+    pub async fn configs_changed(&self, ids: Vec<OrchestratorId>) {
+        if let Err(err) = self.pushes.configs.reload(self.pushes.pool(), &ids).await {
+            tracing::warn!(%err, "configurations not reloaded; the next resync does");
+        }
+        self.tell(Change::Configs {
+            organization_ids: ids,
+        });
+    }
+
+    /// Something of `what` now waits for `id`'s next handshake.
+    pub fn waiting(&self, what: What, id: &OrchestratorId) {
+        self.here_and_there(Change::Waiting {
+            what,
+            orchestrator_id: id.clone(),
+        });
+    }
+
     fn here_and_there(&self, change: Change) {
         self.apply(&change);
         self.tell(change);
@@ -131,22 +162,54 @@ impl Changes {
             Change::Registered { orchestrator_id } => {
                 self.live.set_deregistered(orchestrator_id, false);
             }
+            Change::Configs { organization_ids } => {
+                let (pushes, ids) = (self.pushes.clone(), organization_ids.clone());
+                tokio::spawn(async move { reload_and_refresh(&pushes, &ids).await });
+            }
+            Change::Waiting {
+                what,
+                orchestrator_id,
+            } => self.pushes.waiting.mark(*what, orchestrator_id),
         }
     }
 }
 
-/// Reloads rules and registrations from the database every [`RESYNC_EVERY`]
-/// until `shutdown`: what a replica that missed a told change catches up with.
-pub async fn resync(live: Live, pool: PgPool, shutdown: CancellationToken) {
+/// Another replica changed these configurations: reload them, and send the
+/// new one where this replica had sent an older one.
+async fn reload_and_refresh(pushes: &Pushes, ids: &[OrchestratorId]) {
+    if let Err(err) = pushes.configs.reload(pushes.pool(), ids).await {
+        tracing::warn!(%err, "configurations not reloaded; the next resync does");
+        return;
+    }
+    for id in ids {
+        if let Err(err) = pushes.refresh_config(id).await {
+            tracing::warn!(orchestrator_id = %id, %err, "new configuration not pushed");
+        }
+    }
+}
+
+/// Reloads rules, registrations, configurations written lately and the
+/// waiting marks from the database every [`RESYNC_EVERY`] until `shutdown`:
+/// what a replica that missed a told change catches up with.
+pub async fn resync(live: Live, pushes: Pushes, pool: PgPool, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(RESYNC_EVERY);
     every.reset(); // the state was loaded at start
+                   // Written since a little before the last pass (clocks, transactions in flight).
+    let mut since = chrono::Utc::now() - chrono::Duration::seconds(5);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        if let Err(err) = crate::store::load_rules(&pool, &live).await {
-            tracing::debug!(%err, "rules not reloaded; retrying at the next resync");
+        let started = chrono::Utc::now() - chrono::Duration::seconds(5);
+        let reloaded = async {
+            crate::store::load_rules(&pool, &live).await?;
+            pushes.configs.load_changed_since(&pool, since).await?;
+            pushes.waiting.load(&pool).await
+        };
+        match reloaded.await {
+            Ok(()) => since = started,
+            Err(err) => tracing::debug!(%err, "state not reloaded; retrying at the next resync"),
         }
     }
 }

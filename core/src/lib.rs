@@ -8,6 +8,7 @@ pub mod api;
 pub mod changes;
 pub mod cluster_logs;
 pub mod config;
+pub mod configs;
 pub mod duties;
 pub mod edges;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod route;
 pub mod sessions;
 pub mod store;
 pub mod told;
+pub mod waiting;
 
 use std::time::Duration;
 
@@ -68,9 +70,17 @@ pub async fn run(
     let tasks = TaskTracker::new();
     let live = live_view(&pool, &js, &nats, &subjects, &tasks, &shutdown).await;
     let routes = route::Routes::new(nats.clone(), subjects.clone());
+    let pushes = push::Pushes::new(live.clone(), routes.clone(), pool.clone());
+    match pushes.load().await {
+        Ok(n) => tracing::info!(organizations = n, "desired configurations loaded"),
+        // Read on first use instead; the resync fills the rest.
+        Err(err) => {
+            tracing::error!(%err, "desired configurations not loaded; reading them as needed")
+        }
+    }
     let sessions = Sessions {
         live: live.clone(),
-        pushes: push::Pushes::new(live.clone(), routes.clone(), pool.clone()),
+        pushes,
         routes,
         pool: pool.clone(),
         feed: activity::Feed::default(),
@@ -158,6 +168,7 @@ fn spawn_rates_and_liveness(
         pushes: sessions.pushes.clone(),
         feed: sessions.feed.clone(),
         duties: duties.clone(),
+        changes: state.changes.clone(),
     };
     tasks.spawn(conductor.run(shutdown.clone()));
     let reconciler = reconcile::Reconciler {

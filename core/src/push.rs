@@ -19,10 +19,12 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::configs::Configs;
 use crate::live::{Connection, Live};
 use crate::route::Routes;
 use crate::sessions::independence_frame;
 use crate::store;
+use crate::waiting::{Waiting, What};
 
 /// A push that could not be made (database read or bus publish).
 pub type PushError = async_nats::Error;
@@ -44,6 +46,10 @@ pub struct Pushes {
     routes: Routes,
     pool: PgPool,
     sent: Arc<DashMap<OrchestratorId, Arc<Mutex<Sent>>>>,
+    /// Desired configurations, in memory (a handshake reads none from PostgreSQL).
+    pub configs: Configs,
+    /// Who may have messages or sends waiting for a handshake.
+    pub waiting: Waiting,
 }
 
 /// What a handshake's welcome sent.
@@ -59,7 +65,34 @@ impl Pushes {
             routes,
             pool,
             sent: Arc::default(),
+            configs: Configs::default(),
+            waiting: Waiting::default(),
         }
+    }
+
+    /// The database pool pushes read from.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Loads the desired configurations and the waiting marks (at start).
+    pub async fn load(&self) -> Result<usize, sqlx::Error> {
+        self.waiting.load(&self.pool).await?;
+        self.configs.load_all(&self.pool).await
+    }
+
+    /// After another replica changed `id`'s configuration: the new one goes to
+    /// the connection only if this replica sent it an older one (the replica
+    /// that made the change sends it to connections it sent nothing).
+    pub async fn refresh_config(&self, id: &OrchestratorId) -> Result<bool, PushError> {
+        let Some(conn) = self.live.connection(id) else {
+            return Ok(false);
+        };
+        let mut sent = self.lock(id, &conn).await;
+        if sent.config.is_none() {
+            return Ok(false);
+        }
+        self.send_config(&mut sent, id, &conn, false).await
     }
 
     /// Takes `id`'s push lock; what was sent is forgotten when `conn` is a new
@@ -162,8 +195,8 @@ impl Pushes {
         conn: &Connection,
         force: bool,
     ) -> Result<bool, PushError> {
-        let provision = store::provision(&self.pool, id).await?;
-        let revision = provision.data.revision;
+        let desired = self.configs.get(&self.pool, id).await?;
+        let revision = desired.provision.data.revision;
         let newer = match (sent.config, revision) {
             (None, _) => true,
             (Some(had), Some(now)) => now > had,
@@ -172,7 +205,7 @@ impl Pushes {
         if !(newer || force) {
             return Ok(false);
         }
-        self.routes.provision(id, conn, &provision).await?;
+        self.routes.provision(id, conn, &desired).await?;
         sent.config = revision.or(sent.config);
         Ok(true)
     }
@@ -191,8 +224,12 @@ impl Pushes {
         }
         let mut frames = vec![independence_frame(rule)];
         let released = sent.independent != Some(false) && !rule.is_independent;
-        if released {
-            for data in store::undelivered_messages(&self.pool, id).await? {
+        if released && self.waiting.may_have(What::Messages, id) {
+            let waiting = store::undelivered_messages(&self.pool, id).await?;
+            if waiting.is_empty() {
+                self.waiting.clear(What::Messages, id);
+            }
+            for data in waiting {
                 frames.push(ServerFrame::Message { data }.to_json());
             }
         }

@@ -21,6 +21,7 @@ use crate::live::Connection;
 use crate::persister_client::Persister;
 use crate::route::Routes;
 use crate::sessions::Sessions;
+use crate::waiting::What;
 
 /// One send claimed for delivery, as the persister answers it.
 #[derive(Debug, Deserialize)]
@@ -35,24 +36,35 @@ struct Claimed {
 /// handshake (failing the handshake would repeat its whole welcome while the
 /// persister is away); a publish that fails releases the claim and is an
 /// error, so the handshake is retried.
+/// Only orchestrators marked as having sends waiting are claimed for
+/// (`waiting`): a fleet reconnecting costs the persister nothing here.
 pub async fn deliver(
     s: &Sessions,
     id: &OrchestratorId,
     conn: &Connection,
 ) -> Result<(), async_nats::Error> {
-    deliver_with(&s.routes.persister(), &s.routes, &s.feed, id, conn).await
+    let waiting = &s.pushes.waiting;
+    if !waiting.may_have(What::Sends, id) {
+        return Ok(());
+    }
+    let sent = deliver_with(&s.routes.persister(), &s.routes, &s.feed, id, conn).await?;
+    if sent == Some(0) {
+        waiting.clear(What::Sends, id);
+    }
+    Ok(())
 }
 
 /// [`deliver`] with its handles given: also used by `POST …/send` when the
 /// orchestrator connected while its send was being queued (its welcome may
-/// have claimed before the send was stored).
+/// have claimed before the send was stored). How many were delivered (`None`:
+/// the claim could not be made now).
 pub async fn deliver_with(
     persister: &Persister,
     routes: &Routes,
     feed: &Feed,
     id: &OrchestratorId,
     conn: &Connection,
-) -> Result<(), async_nats::Error> {
+) -> Result<Option<usize>, async_nats::Error> {
     let claim = Command::ClaimQueuedSends {
         orchestrator_id: id.clone(),
         now: Utc::now(),
@@ -61,15 +73,15 @@ pub async fn deliver_with(
         Ok(Ok(sends)) => sends,
         Ok(Err(err)) => {
             tracing::error!(%err, "undecodable claim of queued sends");
-            return Ok(());
+            return Ok(None);
         }
         Err(err) => {
             tracing::warn!(%err, "queued sends not claimed; they wait for the next handshake");
-            return Ok(());
+            return Ok(None);
         }
     };
     if sends.is_empty() {
-        return Ok(());
+        return Ok(Some(0));
     }
     let frames = sends.iter().map(|c| c.frame.to_string()).collect();
     if let Err(err) = routes.deliver(id, conn, frames).await {
@@ -79,6 +91,7 @@ pub async fn deliver_with(
         }
         return Err(err);
     }
+    let count = sends.len();
     for send in sends {
         let kind = send.frame_type;
         tracing::info!(orchestrator_id = %id, send_id = %send.id,
@@ -88,7 +101,7 @@ pub async fn deliver_with(
             json!({"orchestrator_id": id, "type": kind, "queued": true}),
         );
     }
-    Ok(())
+    Ok(Some(count))
 }
 
 fn claimed(mut answer: Value) -> Result<Vec<Claimed>, serde_json::Error> {

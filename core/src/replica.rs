@@ -126,8 +126,12 @@ impl Replica {
             |outbox| state.changes.share(outbox),
             move |change| changes.apply(&change),
         );
-        let resync =
-            crate::changes::resync(state.live.clone(), state.pool.clone(), shutdown.clone());
+        let resync = crate::changes::resync(
+            state.live.clone(),
+            state.pushes.clone(),
+            state.pool.clone(),
+            shutdown.clone(),
+        );
         tasks.spawn(resync);
     }
 

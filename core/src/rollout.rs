@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Feed, Kind};
+use crate::changes::Changes;
 use crate::duties::Duties;
 use crate::live::Live;
 use crate::persister_client::Persister;
@@ -157,6 +158,8 @@ pub struct Conductor {
     pub pushes: Pushes,
     pub feed: Feed,
     pub duties: Duties,
+    /// Reloads the changed configurations here and on the other replicas.
+    pub changes: Changes,
 }
 
 impl Conductor {
@@ -231,6 +234,7 @@ impl Conductor {
             r.id,
             r.wave + 1
         );
+        self.changes.configs_changed(changed.clone()).await;
         self.feed.record(
             Kind::Features,
             json!({"rollout_id": r.id, "wave": r.wave + 1, "targets": changed.len()}),

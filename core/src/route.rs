@@ -6,6 +6,7 @@ use moolai_proto::frames::{timestamp, LegacyProvisioning, ServerFrame};
 use moolai_proto::{EdgeId, OrchestratorId, Subjects};
 use serde_json::Value;
 
+use crate::configs::Desired;
 use crate::live::Connection;
 use crate::persister_client::Persister;
 use crate::store::Provision;
@@ -83,14 +84,15 @@ impl Routes {
         &self,
         id: &OrchestratorId,
         conn: &Connection,
-        provision: &Provision,
+        desired: &Desired,
     ) -> Result<(), async_nats::Error> {
+        let provision = &desired.provision;
         let mut frames = Vec::with_capacity(2);
         frames.push(
             ServerFrame::ProvisionConfig {
                 data: provision.data.clone(),
                 revision: provision.data.revision,
-                hash: Some(provision.data.content().hash()),
+                hash: Some(desired.hash.clone()),
                 timestamp: timestamp(chrono::Utc::now()),
             }
             .to_json(),

@@ -18,41 +18,6 @@ pub struct Provision {
     pub location: Option<String>,
 }
 
-/// The configuration stored for an orchestrator's organization; empty objects (and
-/// no revision) for one the controller has never configured.
-pub async fn provision(pool: &PgPool, id: &OrchestratorId) -> Result<Provision, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT features, settings, policies, config_revision, name, location
-           FROM organizations WHERE organization_id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(pool)
-    .await?;
-    let empty = || Value::Object(Map::new());
-    Ok(match row {
-        Some(row) => Provision {
-            data: ProvisionData {
-                features: row.try_get("features")?,
-                settings: row.try_get("settings")?,
-                policies: row.try_get("policies")?,
-                revision: Some(row.try_get("config_revision")?),
-            },
-            name: row.try_get("name")?,
-            location: row.try_get("location")?,
-        },
-        None => Provision {
-            data: ProvisionData {
-                features: empty(),
-                settings: empty(),
-                policies: empty(),
-                revision: None,
-            },
-            name: None,
-            location: None,
-        },
-    })
-}
-
 /// Rebuilds rules and open connections from the database, so that a restarted core
 /// keeps ignoring independent orchestrators and knows where sockets are.
 pub async fn load(pool: &PgPool, live: &Live) -> Result<usize, sqlx::Error> {

@@ -380,6 +380,7 @@ pub async fn rollback(
     )
     .with_answer(&["revision", "hash"]);
     let done = state.persister.run_audited(&command, audit).await?;
+    state.changes.configs_changed(vec![id.clone()]).await;
     state.feed.record(
         Kind::Features,
         json!({"organization_id": id, "rolled_back_to": body.revision}),

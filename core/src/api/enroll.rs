@@ -376,6 +376,10 @@ pub async fn enroll(
         .run_audited(&Command::Enroll(request), audit)
         .await
         .map_err(EnrollError::from_persister)?;
+    let organization = done["organization_id"].as_str();
+    if let Some(org) = organization.and_then(|o| OrchestratorId::parse(o).ok()) {
+        state.changes.configs_changed(vec![org]).await;
+    }
     let generation = done["generation"].as_u64().unwrap_or(1);
     // The id is claimed and committed: answer with its token even if NATS does not
     // take the generation now, or the token would be lost and the id stuck. Core

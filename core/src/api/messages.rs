@@ -25,6 +25,7 @@ use super::read::MessageItem;
 use super::sends::{self, SendQuery, SendQueued};
 use super::{read, AppState};
 use crate::activity::Kind;
+use crate::waiting::What;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -125,6 +126,7 @@ pub async fn create_message(
     let detail = json!({"message_id": message_id});
     let audit = audit::by(&admin, "message_create", id.as_str(), detail);
     let row = state.persister.run_audited(&command, audit).await?;
+    state.changes.waiting(What::Messages, &id);
     state.feed.record(
         Kind::MessageCreated,
         json!({"orchestrator_id": id, "message_id": message_id}),

@@ -162,6 +162,7 @@ pub async fn create_organization(
     let audit = audit::by(&admin, "organization_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
     state.changes.registered(&id);
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
@@ -221,6 +222,7 @@ pub async fn update_organization(
     let detail = json!({"name": name, "location": location});
     let audit = audit::by(&admin, "organization_update", id.as_str(), detail);
     let row = state.persister.run_audited(&command, audit).await?;
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::OrganizationUpdated, json!({"organization_id": id}));
@@ -247,6 +249,7 @@ pub async fn delete_organization(
     let audit = audit::by(&admin, "organization_delete", id.as_str(), json!({}));
     state.persister.run_audited(&command, audit).await?;
     state.changes.deregistered(&id);
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::OrganizationDeleted, json!({"organization_id": id}));
@@ -299,6 +302,7 @@ pub async fn put_features(
     let audit = audit::by(&admin, "features", id.as_str(), json!({"keys": keys}))
         .with_answer(&["revision"]);
     let merged = state.persister.run_audited(&command, audit).await?;
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::Features, json!({"organization_id": id}));

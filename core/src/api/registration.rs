@@ -60,6 +60,7 @@ pub async fn create_instance(
     let audit = audit::by(&admin, "instance_create", id.as_str(), json!({}));
     let row = state.persister.run_audited(&command, audit).await?;
     state.changes.registered(&id);
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
@@ -84,6 +85,7 @@ pub async fn delete_instance(
     };
     let audit = audit::by(&admin, "instance_delete", id.as_str(), json!({}));
     let data = state.persister.run_audited(&command, audit).await?;
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::Deregistered, json!({"orchestrator_id": id}));
@@ -209,6 +211,8 @@ pub async fn register(
         .run_audited(&Command::Register(registration), audit)
         .await?;
     state.changes.registered(&orchestrator_id);
+    let changed = vec![organization_id.clone(), orchestrator_id.clone()];
+    state.changes.configs_changed(changed).await;
     state.feed.record(
         Kind::Registered,
         json!({"orchestrator_id": orchestrator_id}),
@@ -248,6 +252,7 @@ pub async fn deregister(
     };
     let audit = audit::by(&admin, "deregister", id.as_str(), json!({}));
     state.persister.run_audited(&command, audit).await?;
+    state.changes.configs_changed(vec![id.clone()]).await;
     state
         .feed
         .record(Kind::Deregistered, json!({"orchestrator_id": id}));

@@ -20,6 +20,7 @@ use super::controller::not_found;
 use super::error::ApiError;
 use super::extract::{Admin, Id, Params};
 use super::AppState;
+use crate::waiting::What;
 
 /// Routes of this module (`POST …/send` itself is in `messages`).
 pub fn router() -> Router<AppState> {
@@ -108,6 +109,7 @@ pub async fn queue(
         json!({"type": kind, "expires_at": expires_at, "queued": true, "send_id": send_id});
     let audit = audit::by(admin, "send", id.as_str(), detail);
     let row = state.persister.run_audited(&command, audit).await?;
+    state.changes.waiting(What::Sends, id);
     tracing::info!(orchestrator_id = %id, send_id,
         "Queued message for orchestrator {id} (type: {kind}) until {expires_at}");
     // Connected meanwhile: its welcome may have claimed before this send was
