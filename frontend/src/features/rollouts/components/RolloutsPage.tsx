@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import type { JsonObject } from '@lib/api/types';
-import { describeError } from '@lib/api/errors';
+import { ApiError, describeError } from '@lib/api/errors';
 import { DataTable, type Column } from '@lib/ui/DataTable';
 import { FormError, SubmitButton, TextField } from '@lib/ui/form';
 import { Empty, ErrorState, Loading, PageHeader } from '@lib/ui/states';
@@ -72,6 +72,19 @@ export function RolloutsPage() {
       </section>
     </>
   );
+}
+
+/** A 422's field messages ("waves: must end at 100"), else the error in one line. */
+function serverProblem(err: unknown): string {
+  if (err instanceof ApiError && err.fields.length) {
+    return err.fields
+      .map((f) => {
+        const name = f.loc[f.loc.length - 1];
+        return name && name !== 'body' ? `${name}: ${f.msg}` : f.msg;
+      })
+      .join('; ');
+  }
+  return describeError(err);
 }
 
 function FieldMessage({ text }: { text: string | undefined }) {
@@ -197,7 +210,7 @@ function NewRolloutForm() {
             invalid
               ? 'Correct the fields marked above.'
               : create.error
-                ? `The rollout was not started: ${describeError(create.error)}`
+                ? `The rollout was not started: ${serverProblem(create.error)}`
                 : null
           }
         />
