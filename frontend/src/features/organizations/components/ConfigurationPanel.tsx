@@ -69,7 +69,13 @@ export function ConfigurationPanel({ orchestratorId }: { orchestratorId: string 
       ) : (
         <DataTable testId="revisions-table" caption={`Configuration revisions of ${orchestratorId}`} columns={REVISION_COLUMNS}>
           {revisions.data.map((r, i) => (
-            <RevisionLine key={r.revision} orchestratorId={orchestratorId} revision={r} newest={i === 0} />
+            <RevisionLine
+              key={r.revision}
+              orchestratorId={orchestratorId}
+              revision={r}
+              newest={i === 0}
+              desiredHash={config.data?.desired.hash}
+            />
           ))}
         </DataTable>
       )}
@@ -141,10 +147,13 @@ function RevisionLine({
   orchestratorId,
   revision: r,
   newest,
+  desiredHash,
 }: {
   orchestratorId: string;
   revision: ConfigRevision;
   newest: boolean;
+  /** A revision with the desired content already is nothing to roll back to. */
+  desiredHash: string | undefined;
 }) {
   const rollback = useRollbackConfig(orchestratorId);
   const [asking, setAsking] = useState(false);
@@ -175,6 +184,8 @@ function RevisionLine({
       <td>
         {newest ? (
           <span className="muted small">current</span>
+        ) : r.hash === desiredHash ? (
+          <span className="muted small">same as current</span>
         ) : (
           <button
             type="button"

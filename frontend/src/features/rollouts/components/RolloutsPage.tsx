@@ -91,7 +91,8 @@ function FieldMessage({ text }: { text: string | undefined }) {
   return text ? <span className="field-error">{text}</span> : null;
 }
 
-function NewRolloutForm() {
+/** The create form: checked here first, then `POST /controller/rollouts`; opens the new rollout. */
+export function NewRolloutForm() {
   const navigate = useNavigate();
   const create = useCreateRollout();
   const [form, setForm] = useState<RolloutForm>(EMPTY_FORM);
