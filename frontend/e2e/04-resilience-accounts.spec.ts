@@ -85,7 +85,8 @@ test('Admins: a superadmin adds an admin and removes it again', async ({ page, a
   await page.getByRole('heading', { name: 'Admins' }).waitFor();
   const row = (name: string) => page.locator(`[data-testid="admins-table"] tr[data-admin="${name}"]`);
   await row('admin').filter({ hasText: 'superadmin' }).waitFor();
-  assert.match(await row('admin').innerText(), /\(you\)/);
+  // "(you)" comes with GET …/auth/me, which may answer after the list: wait for it.
+  await row('admin').filter({ hasText: '(you)' }).waitFor();
   await page.getByLabel("New admin's username").fill('e2e-ops');
   await page.getByLabel("New admin's password").fill('e2e ops password');
   await page.getByRole('button', { name: 'Add admin' }).click();
