@@ -1,7 +1,7 @@
 // Core going down and coming back, 5,000 organizations, and the accounts: admins,
 // a password change and logging out.
 import assert from 'node:assert/strict';
-import { ORG } from './constants';
+import { CHANGED_PASSWORD, ORG } from './constants';
 import { log, shot, test } from './fixtures';
 
 // One story: each test starts where the previous one left the fleet.
@@ -85,7 +85,8 @@ test('Admins: a superadmin adds an admin and removes it again', async ({ page, a
   await page.getByRole('heading', { name: 'Admins' }).waitFor();
   const row = (name: string) => page.locator(`[data-testid="admins-table"] tr[data-admin="${name}"]`);
   await row('admin').filter({ hasText: 'superadmin' }).waitFor();
-  assert.match(await row('admin').innerText(), /\(you\)/);
+  // "(you)" comes with GET …/auth/me, which may answer after the list: wait for it.
+  await row('admin').filter({ hasText: '(you)' }).waitFor();
   await page.getByLabel("New admin's username").fill('e2e-ops');
   await page.getByLabel("New admin's password").fill('e2e ops password');
   await page.getByRole('button', { name: 'Add admin' }).click();
@@ -111,7 +112,7 @@ test('Account: the password changes with the current one; other sessions end, th
   await page.getByRole('heading', { name: 'Account' }).waitFor();
   await page.getByTestId('account-who').filter({ hasText: 'Signed in as admin' }).waitFor();
   const form = page.getByTestId('change-password');
-  const fresh = 'e2e-admin-password-changed';
+  const fresh = CHANGED_PASSWORD;
   await form.getByLabel('Current password', { exact: true }).fill('not-the-password');
   await form.getByLabel('New password', { exact: true }).fill(fresh);
   await form.getByLabel('Repeat the new password', { exact: true }).fill(fresh);

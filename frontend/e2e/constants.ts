@@ -15,3 +15,10 @@ export const STEADY_COUNT = 10;
 export const STEADY_INTERVAL = 5;
 /** The viewer's zone, deliberately not the server's UTC. */
 export const VIEWER_TZ = 'America/New_York';
+/** Agents of the configuration story (05): ordered by id, as a rollout's waves take them. */
+export const CFG_AGENTS = ['e2e-cfg-1', 'e2e-cfg-2', 'e2e-cfg-3'] as const;
+/** The one of them that fails any configuration naming {@link FAILING_KEY}. */
+export const CFG_FAILING = 'e2e-cfg-2';
+export const FAILING_KEY = 'beta';
+/** The password 04's Account test sets. */
+export const CHANGED_PASSWORD = 'e2e-admin-password-changed';

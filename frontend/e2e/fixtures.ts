@@ -3,7 +3,7 @@
 // started, the REST API with an admin token, and the console errors seen so far.
 import { expect, test as base, type Locator, type Page } from '@playwright/test';
 import { join } from 'node:path';
-import { LIVE_MS, OUT, VIEWER_TZ } from './constants';
+import { CHANGED_PASSWORD, LIVE_MS, OUT, VIEWER_TZ } from './constants';
 import { attachStack } from './stack.mjs';
 
 /** What global-setup passes on in MOOLAI_E2E_STACK. */
@@ -101,14 +101,14 @@ export const test = base.extend<PerTest, { shared: Shared }>({
       // Playwright replaces the worker after a failed test. The first page starts
       // signed out (the first spec logs in through the UI); a replacement signs in
       // at once, so the later files test their own pages rather than the login.
+      const api = makeApi(info.core, info.token);
       if (workerInfo.workerIndex > 0) {
-        await page.goto(`${info.core}/login`);
-        await page.getByLabel('Username').fill(info.username);
-        await page.getByLabel('Password', { exact: true }).fill(info.password);
-        await page.getByRole('button', { name: 'Log in' }).click();
-        await page.getByRole('button', { name: 'Log out' }).waitFor();
+        // 04 changes the password: whichever one logs in now, with a fresh API session too.
+        const { password, token } = await apiLogin(info.core, info.username, info.password);
+        api.setToken(token);
+        await signIn(page, info.core, info.username, password);
       }
-      await use({ page, stack: attachStack(info), api: makeApi(info.core, info.token), pageConsole });
+      await use({ page, stack: attachStack(info), api, pageConsole });
       await context.close();
     },
     { scope: 'worker' },
@@ -134,6 +134,31 @@ export const test = base.extend<PerTest, { shared: Shared }>({
 });
 
 export { expect };
+
+/**
+ * Logs in through the API with the stack's first password or the one 04 sets,
+ * whichever works now: that password and a fresh token.
+ */
+export async function apiLogin(core: string, username: string, first: string): Promise<{ password: string; token: string }> {
+  for (const password of [first, CHANGED_PASSWORD]) {
+    const res = await fetch(`${core}/api/v1/internal/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    if (res.status === 200) return { password, token: ((await res.json()) as { token: string }).token };
+  }
+  throw new Error(`neither password logs ${username} in`);
+}
+
+/** Signs the page in through the login form. */
+export async function signIn(page: Page, core: string, username: string, password: string): Promise<void> {
+  await page.goto(`${core}/login`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
 
 /** Waits until `fn` returns something truthy (polled every `every` ms, up to `ms`). */
 export async function until<T>(what: string, fn: () => Promise<T>, ms = 5000, every = 100): Promise<void> {

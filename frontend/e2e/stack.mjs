@@ -76,11 +76,12 @@ export function attachStack(info) {
   return {
     ...info,
     /**
-     * Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced.
+     * Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced;
+     * `failKeys`: features or settings it reports as failed whenever a configuration names them.
      * @param {string} id
-     * @param {{ interval?: number, count?: number, name?: string, location?: string }} [options]
+     * @param {{ interval?: number, count?: number, name?: string, location?: string, failKeys?: string[] }} [options]
      */
-    addAgent: (id, { interval, count, name, location } = {}) =>
+    addAgent: (id, { interval, count, name, location, failKeys } = {}) =>
       must(
         run(['agent', info.dir, id], {
           ...env,
@@ -88,6 +89,7 @@ export function attachStack(info) {
           ...(count ? { E2E_AGENT_COUNT: String(count) } : {}),
           ...(name ? { E2E_AGENT_NAME: name } : {}),
           ...(location ? { E2E_AGENT_LOCATION: location } : {}),
+          ...(failKeys?.length ? { E2E_AGENT_FAIL_KEYS: failKeys.join(',') } : {}),
         }),
         `starting agent ${id}`,
       ),

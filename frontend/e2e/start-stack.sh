@@ -15,7 +15,9 @@
 # E2E_ADMIN_PASSWORD (default e2e-admin-password), MOOLAI_BIN_DIR (default target/debug).
 # Agents: E2E_AGENT_INTERVAL (seconds between heartbeats, default 1), E2E_AGENT_COUNT
 # (> 1: one agent process running <id>-0 .. <id>-(N-1)), E2E_AGENT_NAME and
-# E2E_AGENT_LOCATION (what the handshake announces; default "E2E <id>", "e2e").
+# E2E_AGENT_LOCATION (what the handshake announces; default "E2E <id>", "e2e"),
+# E2E_AGENT_FAIL_KEYS (comma-separated features or settings the agent reports as
+# failed when a configuration names them: the agent's AGENT_FAIL_CONFIG_KEYS).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 
@@ -53,7 +55,7 @@ wait_ready() { # wait_ready <name> <port>: /readyz = 200 within 60 s
 start_agent() { # start_agent <id>
   local id="$1"
   [[ "$id" =~ ^[A-Za-z0-9_-]{1,128}$ ]] || die "bad agent id: $id"
-  spawn "$PIDS/agent-$id.pid" "$LOGS/agent-$id.log" RUST_LOG=info \
+  spawn "$PIDS/agent-$id.pid" "$LOGS/agent-$id.log" RUST_LOG=info ${E2E_AGENT_FAIL_KEYS:+"AGENT_FAIL_CONFIG_KEYS=$E2E_AGENT_FAIL_KEYS"} \
     "$BIN/moolai-agent" --id "$id" --url "ws://127.0.0.1:$(cat "$dir/edge.port")/ws" \
     --interval "${E2E_AGENT_INTERVAL:-1}" --count "${E2E_AGENT_COUNT:-1}" \
     --name "${E2E_AGENT_NAME:-E2E $id}" --location "${E2E_AGENT_LOCATION:-e2e}" \

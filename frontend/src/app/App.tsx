@@ -11,6 +11,9 @@ import { OverviewPage } from '../features/overview/components/OverviewPage';
 import { OrganizationsPage } from '../features/organizations/components/OrganizationsPage';
 import { OrganizationDetailPage } from '../features/organizations/components/OrganizationDetailPage';
 import { DetailsPickerPage } from '../features/organizations/components/DetailsPickerPage';
+import { ConfigurationPage } from '../features/configuration/components/ConfigurationPage';
+import { RolloutsPage } from '../features/rollouts/components/RolloutsPage';
+import { RolloutDetailPage } from '../features/rollouts/components/RolloutDetailPage';
 import { MessagesPage } from '../features/messages/components/MessagesPage';
 import { LogsPage } from '../features/logs/components/LogsPage';
 import { EdgesPage } from '../features/edges/components/EdgesPage';
@@ -50,7 +53,9 @@ export function App({ queryClient }: { queryClient: QueryClient }) {
               <Route path="organizations" element={<OrganizationsPage />} />
               <Route path="organizations/:id" element={<OrganizationDetailPage />} />
               <Route path="details" element={<DetailsPickerPage />} />
-              <Route path="configuration" element={<Navigate to="/organizations" replace />} />
+              <Route path="configuration" element={<ConfigurationPage />} />
+              <Route path="rollouts" element={<RolloutsPage />} />
+              <Route path="rollouts/:id" element={<RolloutDetailPage />} />
               <Route path="messages" element={<MessagesPage />} />
               <Route path="logs" element={<LogsPage />} />
               <Route path="edges" element={<EdgesPage />} />

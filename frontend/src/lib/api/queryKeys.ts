@@ -14,6 +14,14 @@ export const queryKeys = {
   organizationCounts: ['organizations', 'counts'] as const,
   organization: (id: string) => ['organization', id] as const,
   organizationExists: (id: string) => ['organization', id, 'exists'] as const,
+  /** Under the organization's key: its events and mutations refresh it too. */
+  orchestratorConfig: (id: string) => ['organization', id, 'config'] as const,
+  configRevisions: (id: string) => ['organization', id, 'config', 'revisions'] as const,
+  fleetConfig: ['config'] as const,
+  fleetConfigPage: (filters: { state?: string; page: number; page_size: number }) => ['config', filters] as const,
+  rollouts: ['rollouts'] as const,
+  rollout: (id: string, filters: { outcome?: string; page: number; page_size: number }) =>
+    ['rollouts', id, filters] as const,
   orchestrators: ['orchestrators'] as const,
   orchestratorsOf: (organizationId: string) => ['orchestrators', 'of', organizationId] as const,
   orchestrator: (id: string) => ['orchestrator', id] as const,

@@ -139,3 +139,34 @@ export type StatsHistory = Schemas['StatsHistory'];
 
 /** One entry of `GET /api/v1/controller/last-seen?ids=…`, from the controller's memory. */
 export type LastSeen = Schemas['LastSeen'];
+
+/** `GET /api/v1/controller/orchestrators/{id}/config`'s data: desired against reported. */
+export type OrchestratorConfig = Schemas['OrchestratorConfig'];
+/** `GET /api/v1/controller/config`'s data: counts by state and one page of orchestrators. */
+export type FleetConfig = Schemas['FleetConfig'];
+/** How many orchestrators are in each configuration state. */
+export type FleetCounts = Schemas['FleetCounts'];
+/** One revision of an organization's configuration. */
+export type ConfigRevision = Schemas['Revision'];
+/** `GET /api/v1/controller/orchestrators/{id}/config/revisions`'s data, newest first. */
+export type RevisionList = Schemas['RevisionList'];
+/** `POST /api/v1/controller/orchestrators/{id}/config/rollback`'s body. */
+export type RollbackBody = Schemas['RollbackBody'];
+/** `POST /api/v1/controller/orchestrators/{id}/config/rollback`'s data. */
+export type RolledBack = Schemas['RolledBack'];
+/** A staged rollout with its outcome counts. */
+export type Rollout = Schemas['Rollout'];
+/** Targets of a rollout by outcome. */
+export type RolloutOutcomes = Schemas['Outcomes'];
+/** `GET /api/v1/controller/rollouts`'s data. */
+export type RolloutList = Schemas['RolloutList'];
+/** `GET /api/v1/controller/rollouts/{id}` and `POST /api/v1/controller/rollouts`: the rollout and a page of targets. */
+export type RolloutDetail = Schemas['RolloutDetail'];
+/** One target of a rollout: its wave, what it was told, how it went. */
+export type RolloutTarget = Schemas['Page_Target']['items'][number];
+/** `POST /api/v1/controller/rollouts`'s body. */
+export type RolloutBody = Schemas['RolloutBody'];
+/** Which orchestrators a rollout targets. */
+export type RolloutSelector = Schemas['RolloutSelector'];
+/** `POST /api/v1/controller/rollouts/{id}/pause|resume|abort`'s data. */
+export type RolloutState = Schemas['RolloutState'];

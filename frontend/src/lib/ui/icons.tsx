@@ -58,6 +58,16 @@ export const IconServer = () => (
     <path d="M6 6.5h.01M6 17.5h.01" />
   </Icon>
 );
+export const IconSliders = () => (
+  <Icon>
+    <path d="M4 21v-7M4 10V3M12 21v-9M12 8V3M20 21v-5M20 12V3M1 14h6M9 8h6M17 16h6" />
+  </Icon>
+);
+export const IconLayers = () => (
+  <Icon>
+    <path d="M12 2 2 7l10 5 10-5-10-5zM2 17l10 5 10-5M2 12l10 5 10-5" />
+  </Icon>
+);
 export const IconChevron = ({ open }: { open?: boolean }) => (
   <Icon>
     <path d={open ? 'M6 15l6-6 6 6' : 'M6 9l6 6 6-6'} />

@@ -17,6 +17,7 @@ import { IndependenceToggle } from './IndependenceToggle';
 import { DeleteOrganizationButton } from './DeleteOrganizationButton';
 import { EditOrganizationDialog } from './EditOrganizationDialog';
 import { Reported } from './Reported';
+import { ConfigurationPanel } from './ConfigurationPanel';
 import { useSetIndependence } from '../api/setIndependence';
 
 function meta(i: Orchestrator, key: string): string {
@@ -222,6 +223,7 @@ export function OrganizationDetailPage() {
           <FeatureToggles organizationId={id} features={o.features} />
         </section>
       </div>
+      <ConfigurationPanel orchestratorId={id} />
       {all.isPending ? (
         <Loading what="instances" />
       ) : !instances.length ? (
