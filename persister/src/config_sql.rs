@@ -84,19 +84,65 @@ pub async fn record_revision(
 }
 
 /// Gives a hash and a first revision to organizations written before revisions
-/// were kept (or by a persister that did not know of them). Run at start-up.
+/// were kept (or by a persister that did not know of them). Run at start-up, in
+/// chunks of [`FILL_CHUNK`] (an upgraded fleet of 200,000 must not hold the
+/// persister's start for minutes).
 pub async fn fill_missing_hashes(pool: &PgPool) -> Result<usize, sqlx::Error> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT organization_id FROM organizations WHERE config_hash IS NULL")
-            .fetch_all(pool)
-            .await?;
-    for id in &ids {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(String, Value, Value, Value, i64)> = sqlx::query_as(
+            "SELECT organization_id, features, settings, policies, config_revision
+               FROM organizations WHERE config_hash IS NULL LIMIT $1",
+        )
+        .bind(FILL_CHUNK)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        filled += rows.len();
+        let mut ids = Vec::with_capacity(rows.len());
+        let (mut revisions, mut hashes, mut configs) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, features, settings, policies, revision) in rows {
+            let content = ConfigContent {
+                features,
+                settings,
+                policies,
+            };
+            ids.push(id);
+            revisions.push(revision);
+            hashes.push(content.hash());
+            configs.push(json!(content));
+        }
         let mut tx = pool.begin().await?;
-        record_revision(&mut tx, id, "system", Reason::Initial).await?;
+        sqlx::query(
+            "UPDATE organizations o SET config_hash = f.hash
+               FROM UNNEST($1::text[], $2::text[]) AS f(id, hash)
+              WHERE o.organization_id = f.id AND o.config_hash IS NULL",
+        )
+        .bind(&ids)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason)
+             SELECT f.id, f.revision, f.hash, f.config, 'system', 'initial'
+               FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::jsonb[])
+                    AS f(id, revision, hash, config)
+             ON CONFLICT (organization_id, revision) DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&revisions)
+        .bind(&hashes)
+        .bind(&configs)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
     }
-    Ok(ids.len())
 }
+
+/// Organizations given their hash per statement at start-up.
+const FILL_CHUNK: i64 = 5_000;
 
 /// Merges `features` and `settings` into the organization's (keys given replace,
 /// others stay) as a new revision; answers `{features, settings, revision, hash}`.

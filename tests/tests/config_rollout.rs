@@ -557,3 +557,43 @@ async fn a_replica_told_of_another_replicas_change_provisions_the_next_handshake
     assert_eq!(welcome["revision"], changed["revision"], "{welcome}");
     assert_eq!(welcome["hash"], pushed["hash"]);
 }
+
+#[tokio::test]
+async fn organizations_written_before_revisions_get_their_hash_when_the_persister_starts() {
+    let env = TestEnv::new().await;
+    start_persister(env.persister_config()).await.stop().await; // migrated
+    let db = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO organizations (organization_id, name, features, config_revision)
+              VALUES ('old-1', 'Old', '{\"cache\": {\"enabled\": true}}', 7)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let _persister = start_persister(env.persister_config()).await;
+    let hashed: Option<String> = env
+        .scalar(
+            "SELECT config_hash FROM organizations WHERE organization_id = $1",
+            "old-1",
+        )
+        .await;
+    let expected = moolai_proto::config::ConfigContent {
+        features: json!({"cache": {"enabled": true}}),
+        settings: json!({}),
+        policies: json!({}),
+    }
+    .hash();
+    assert_eq!(
+        hashed.as_deref(),
+        Some(expected.as_str()),
+        "filled before the persister is ready"
+    );
+    let first: Option<i64> = env
+        .scalar("SELECT revision FROM config_revisions WHERE organization_id = $1 AND reason = 'initial'", "old-1")
+        .await;
+    assert_eq!(
+        first,
+        Some(7),
+        "its current configuration is its first kept revision"
+    );
+}
