@@ -97,9 +97,12 @@ impl Reconciler {
 
     async fn pass(&self, behind: &mut HashMap<OrchestratorId, Behind>) -> Result<(), sqlx::Error> {
         let rows: Vec<(String, ConnId, String)> = sqlx::query_as(
+            // A lateral lookup per instance, not a join: stable whatever the
+            // table statistics (see `rollout::TARGET_JOINS`).
             "SELECT i.orchestrator_id, i.conn_id, o.config_hash
                FROM orchestrator_instances i
-               JOIN organizations o ON o.organization_id = i.orchestrator_id
+               JOIN LATERAL (SELECT config_hash FROM organizations
+                              WHERE organization_id = i.orchestrator_id LIMIT 1) o ON TRUE
               WHERE i.conn_id IS NOT NULL AND i.disconnected_at IS NULL
                 AND i.metadata->'capabilities' ? 'config_status'
                 AND o.config_hash IS NOT NULL

@@ -48,11 +48,19 @@ pub const OUTCOME_SQL: &str = "
          WHEN NOT COALESCE(i.metadata->'capabilities' ? 'config_status', false) THEN 'not_reported'
          ELSE 'pending' END";
 
-/// The joins [`OUTCOME_SQL`] reads through.
+/// The joins [`OUTCOME_SQL`] reads through: one index lookup per target in
+/// each table. As plain joins, right after a rollout's targets were written
+/// (no statistics yet) PostgreSQL planned a nested loop over every instance
+/// per target: 6 s for 10,000 targets instead of 40 ms. `LIMIT 1` keeps the
+/// planner from flattening the lateral lookups back into such a join.
 pub const TARGET_JOINS: &str = "
     FROM config_rollout_targets t
-    LEFT JOIN organizations o ON o.organization_id = t.organization_id
-    LEFT JOIN orchestrator_instances i ON i.orchestrator_id = t.organization_id";
+    LEFT JOIN LATERAL (SELECT config_revision, config_hash FROM organizations
+                        WHERE organization_id = t.organization_id LIMIT 1) o ON TRUE
+    LEFT JOIN LATERAL (SELECT orchestrator_id, conn_id, disconnected_at, metadata,
+                              config_reported_hash, config_status, config_error
+                         FROM orchestrator_instances
+                        WHERE orchestrator_id = t.organization_id LIMIT 1) i ON TRUE";
 
 /// Targets of one wave by outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -101,44 +101,68 @@ pub async fn fill_missing_hashes(pool: &PgPool) -> Result<usize, sqlx::Error> {
             return Ok(filled);
         }
         filled += rows.len();
-        let mut ids = Vec::with_capacity(rows.len());
-        let (mut revisions, mut hashes, mut configs) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, features, settings, policies, revision) in rows {
-            let content = ConfigContent {
-                features,
-                settings,
-                policies,
-            };
-            ids.push(id);
-            revisions.push(revision);
-            hashes.push(content.hash());
-            configs.push(json!(content));
-        }
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "UPDATE organizations o SET config_hash = f.hash
-               FROM UNNEST($1::text[], $2::text[]) AS f(id, hash)
-              WHERE o.organization_id = f.id AND o.config_hash IS NULL",
-        )
-        .bind(&ids)
-        .bind(&hashes)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason)
-             SELECT f.id, f.revision, f.hash, f.config, 'system', 'initial'
-               FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::jsonb[])
-                    AS f(id, revision, hash, config)
-             ON CONFLICT (organization_id, revision) DO NOTHING",
-        )
-        .bind(&ids)
-        .bind(&revisions)
-        .bind(&hashes)
-        .bind(&configs)
-        .execute(&mut *tx)
-        .await?;
+        keep_revisions(&mut tx, rows, "system", Reason::Initial).await?;
         tx.commit().await?;
     }
+}
+
+/// Keeps each `(organization, features, settings, policies, revision)` as that
+/// organization's revision: its hash on the organization and in the history;
+/// three statements however many. Answers `(organization, revision, hash)`.
+async fn keep_revisions(
+    tx: &mut PgConnection,
+    rows: Vec<(String, Value, Value, Value, i64)>,
+    by: &str,
+    reason: Reason<'_>,
+) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let (mut revisions, mut hashes, mut configs) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, features, settings, policies, revision) in rows {
+        let content = ConfigContent {
+            features,
+            settings,
+            policies,
+        };
+        ids.push(id);
+        revisions.push(revision);
+        hashes.push(content.hash());
+        configs.push(json!(content));
+    }
+    sqlx::query(
+        "UPDATE organizations o SET config_hash = f.hash
+           FROM UNNEST($1::text[], $2::text[]) AS f(id, hash)
+          WHERE o.organization_id = f.id",
+    )
+    .bind(&ids)
+    .bind(&hashes)
+    .execute(&mut *tx)
+    .await?;
+    let rollout = match reason {
+        Reason::Rollout(r) => Some(r),
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason, rollout_id)
+         SELECT f.id, f.revision, f.hash, f.config, $5, $6, $7
+           FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::jsonb[]) AS f(id, revision, hash, config)
+         ON CONFLICT (organization_id, revision) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&revisions)
+    .bind(&hashes)
+    .bind(&configs)
+    .bind(by)
+    .bind(reason.word())
+    .bind(rollout)
+    .execute(&mut *tx)
+    .await?;
+    Ok(ids
+        .into_iter()
+        .zip(revisions)
+        .zip(hashes)
+        .map(|((id, revision), hash)| (id, revision, hash))
+        .collect())
 }
 
 /// Organizations given their hash per statement at start-up.
@@ -301,28 +325,31 @@ pub async fn start_wave(tx: &mut PgConnection, rollout_id: &str, wave: i32) -> O
         return Ok(Ok(json!({ "changed": [] })));
     };
     let part = |key: &str| match change.get(key) {
-        Some(Value::Object(map)) => map.clone(),
-        _ => Map::new(),
+        Some(Value::Object(map)) => Value::Object(map.clone()),
+        _ => Value::Object(Map::new()),
     };
-    let (features, settings) = (part("features"), part("settings"));
-    let targets: Vec<String> = sqlx::query_scalar(
-        "SELECT organization_id FROM config_rollout_targets
-          WHERE rollout_id = $1 AND wave = $2 ORDER BY position",
+    // The change, a new revision each, for the whole wave in one statement.
+    let rows: Vec<(String, Value, Value, Value, i64)> = sqlx::query_as(
+        "UPDATE organizations o
+            SET features = o.features || $3, settings = o.settings || $4,
+                config_revision = o.config_revision + 1, updated_at = now()
+           FROM config_rollout_targets t
+          WHERE t.rollout_id = $1 AND t.wave = $2 AND o.organization_id = t.organization_id
+         RETURNING o.organization_id, o.features, o.settings, o.policies, o.config_revision",
     )
     .bind(rollout_id)
     .bind(wave)
+    .bind(part("features"))
+    .bind(part("settings"))
     .fetch_all(&mut *tx)
     .await?;
-    let mut changed = Vec::with_capacity(targets.len());
+    let kept = keep_revisions(tx, rows, &by, Reason::Rollout(rollout_id)).await?;
+    let mut changed = Vec::with_capacity(kept.len());
     let (mut revisions, mut hashes) = (Vec::new(), Vec::new());
-    for id in &targets {
-        let reason = Reason::Rollout(rollout_id);
-        let Some(merged) = merge(tx, id, &features, &settings, &by, reason).await? else {
-            continue; // deleted since the rollout was made
-        };
-        changed.push(id.clone());
-        revisions.push(merged["revision"].as_i64().unwrap_or_default());
-        hashes.push(merged["hash"].as_str().unwrap_or_default().to_owned());
+    for (id, revision, hash) in kept {
+        changed.push(id);
+        revisions.push(revision);
+        hashes.push(hash);
     }
     sqlx::query(
         "UPDATE config_rollout_targets t SET revision = c.revision, hash = c.hash

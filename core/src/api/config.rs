@@ -86,17 +86,43 @@ struct ConfigRow {
     effective: Option<Value>,
 }
 
-const CONFIG_SELECT: &str = "
-    SELECT COALESCE(i.orchestrator_id, o.organization_id) AS orchestrator_id,
-           o.config_revision AS revision, o.features, o.settings, o.policies,
-           i.config_reported_hash AS reported_hash, i.config_status AS status,
-           i.config_error AS error, i.config_reported_at AS reported_at,
-           (SELECT max(r.revision) FROM config_revisions r
-             WHERE r.organization_id = COALESCE(i.orchestrator_id, o.organization_id)
-               AND r.hash = i.config_reported_hash) AS reported_revision,
-           i.config_effective AS effective
-      FROM orchestrator_instances i
-      FULL OUTER JOIN organizations o ON o.organization_id = i.orchestrator_id";
+/// A `ConfigRow` of the instance `i` and the organization `o` of the same id
+/// (`{id}`: the id's expression).
+const CONFIG_COLUMNS: &str = "
+    o.config_revision AS revision, o.features, o.settings, o.policies,
+    i.config_reported_hash AS reported_hash, i.config_status AS status,
+    i.config_error AS error, i.config_reported_at AS reported_at,
+    (SELECT max(r.revision) FROM config_revisions r
+      WHERE r.organization_id = {id} AND r.hash = i.config_reported_hash) AS reported_revision,
+    i.config_effective AS effective";
+
+/// The organization of the same id as `{id}`, by one index lookup (a lateral
+/// lookup, not a join: stable whatever the table statistics, see
+/// `rollout::TARGET_JOINS`).
+const ORGANIZATION_OF: &str = "LEFT JOIN LATERAL (
+    SELECT organization_id, config_revision, features, settings, policies, config_hash
+      FROM organizations WHERE organization_id = {id} LIMIT 1) o ON TRUE";
+
+fn one_config_sql() -> String {
+    let columns = CONFIG_COLUMNS.replace("{id}", "$1");
+    let organization = ORGANIZATION_OF.replace("{id}", "$1");
+    format!(
+        "SELECT $1::text AS orchestrator_id, {columns}
+           FROM (SELECT 1) AS one
+           {organization}
+           LEFT JOIN LATERAL (SELECT * FROM orchestrator_instances
+                               WHERE orchestrator_id = $1 LIMIT 1) i ON TRUE
+          WHERE o.organization_id IS NOT NULL OR i.orchestrator_id IS NOT NULL"
+    )
+}
+
+fn fleet_sql(tail: &str) -> String {
+    let columns = CONFIG_COLUMNS.replace("{id}", "i.orchestrator_id");
+    let organization = ORGANIZATION_OF.replace("{id}", "i.orchestrator_id");
+    format!(
+        "SELECT i.orchestrator_id, {columns} FROM orchestrator_instances i {organization} {tail}"
+    )
+}
 
 impl ConfigRow {
     fn into_config(self, connected: bool) -> OrchestratorConfig {
@@ -138,8 +164,7 @@ pub async fn config(
     _: Admin,
     Id(id): Id,
 ) -> Result<Json<Envelope<OrchestratorConfig>>, ApiError> {
-    let sql = format!("{CONFIG_SELECT} WHERE COALESCE(i.orchestrator_id, o.organization_id) = $1");
-    let row: Option<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(one_config_sql()))
         .bind(id.as_str())
         .fetch_optional(&state.pool)
         .await?;
@@ -205,9 +230,9 @@ pub async fn fleet(
             ));
         }
     }
+    let organization = ORGANIZATION_OF.replace("{id}", "i.orchestrator_id");
     let counted: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {FLEET_STATE} AS state, count(*) FROM orchestrator_instances i
-           LEFT JOIN organizations o ON o.organization_id = i.orchestrator_id GROUP BY 1"
+        "SELECT {FLEET_STATE} AS state, count(*) FROM orchestrator_instances i {organization} GROUP BY 1"
     )))
     .fetch_all(&state.pool)
     .await?;
@@ -222,10 +247,9 @@ pub async fn fleet(
             _ => counts.not_reported += n,
         }
     }
-    let rows: Vec<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CONFIG_SELECT} WHERE i.orchestrator_id IS NOT NULL AND ($1::text IS NULL OR {FLEET_STATE} = $1)
-          ORDER BY i.orchestrator_id LIMIT $2 OFFSET $3"
-    )))
+    let rows: Vec<ConfigRow> = sqlx::query_as(sqlx::AssertSqlSafe(fleet_sql(&format!(
+        "WHERE $1::text IS NULL OR {FLEET_STATE} = $1 ORDER BY i.orchestrator_id LIMIT $2 OFFSET $3"
+    ))))
     .bind(&q.state)
     .bind(limit)
     .bind(offset)
