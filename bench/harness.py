@@ -229,6 +229,36 @@ def start_agents(args, stack, tmp):
     return agents
 
 
+def connect_more(args, stack, tmp):
+    """With the fleet connected, opens `--connect-more` further connections at
+    `--connect-more-rate` per second over the edges (one agent process per edge,
+    bounded in time) and returns their handshake figures from the agents' own
+    histograms: the handshake latency a fleet already connected leaves."""
+    names, per = [], args.connect_more // len(stack.edges)
+    seconds = int(args.connect_more / max(args.connect_more_rate, 1)) + 15
+    for i in range(len(stack.edges)):
+        name = f"more{i}"
+        argv = [str(RELEASE / "moolai-agent"), "--id", f"m{i}", "--count", str(per),
+                "--interval", str(args.interval), "--connect-rate", str(args.connect_more_rate // len(stack.edges)),
+                "--url", stack.edge_url(i), "--source-ips", source_ips(args.agents + 10 + i),
+                "--duration-sec", str(seconds), "--summary-json", str(tmp / f"{name}.json")]
+        stack.start(name, argv)
+        names.append(name)
+    for name in names:
+        try:
+            stack.procs[name].popen.wait(seconds + 60)
+        except subprocess.TimeoutExpired:
+            stack.procs[name].stop()
+    summaries = [json.loads((tmp / f"{n}.json").read_text()) for n in names if (tmp / f"{n}.json").exists()]
+    if not summaries:
+        return None
+    return {"connections": per * len(names), "offered_per_s": args.connect_more_rate,
+            "already_connected": args.orchestrators,
+            "handshake_p50_ms": round(max(x["handshake_p50_ms"] for x in summaries), 2),
+            "handshake_p99_ms": round(max(x["handshake_p99_ms"] for x in summaries), 2),
+            "errors": sum(x["errors"] for x in summaries)}
+
+
 def pg_cpu_secs(db_url, db_name):
     """CPU time of the PostgreSQL backends serving our database (they come and go
     with the pools; the ones alive at both snapshots dominate)."""
@@ -383,6 +413,8 @@ def api(port, method, path, body=None, token=None, timeout=10):
             return r.status, json.loads(r.read().decode() or "null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read().decode() or "null")
+    except OSError as e:  # a timeout or a refused connection: the caller polls again
+        return None, str(e)
 
 
 def rollout(args, stack):
@@ -473,6 +505,9 @@ def main():
     p.add_argument("--duration", type=float, default=30, help="seconds of the steady window")
     p.add_argument("--connect-rate", type=int, default=2000, help="connections opened per second, all agents together")
     p.add_argument("--storm", action="store_true", help="then kill and restart one edge and time the reconnections")
+    p.add_argument("--connect-more", type=int, default=0,
+                   help="then open this many more connections with the fleet connected and report their handshakes")
+    p.add_argument("--connect-more-rate", type=int, default=2000, help="connections per second for --connect-more")
     p.add_argument("--rollout", action="store_true",
                    help="then roll a features change out to every orchestrator and time it until all applied")
     p.add_argument("--rollout-waves", type=lambda v: [int(x) for x in v.split(",")], default=[1, 5, 25, 100],
@@ -518,6 +553,10 @@ def main():
         rollout_figures = rollout(args, stack) if args.rollout else None
         if rollout_figures:
             log(f"rollout: {rollout_figures}")
+        # After the rollout (whose selector `all` would take these in too).
+        more = connect_more(args, stack, tmp) if args.connect_more else None
+        if more:
+            log(f"connects with the fleet connected: {more}")
         storm_figures = storm(args, stack) if args.storm else None
         for a in agents:
             stack.procs[a].stop(signal.SIGTERM, wait=60)
@@ -543,6 +582,7 @@ def main():
             "fresh_rows": fresh, "fresh_within_s": fresh_within,
             "storm": storm_figures,
             "rollout": rollout_figures,
+            "connect_more": more,
             "profile_top_functions": getattr(steady, "tops", None),
         }
     finally:
