@@ -103,10 +103,12 @@ impl Reconciler {
                FROM orchestrator_instances i
                JOIN LATERAL (SELECT config_hash FROM organizations
                               WHERE organization_id = i.orchestrator_id LIMIT 1) o ON TRUE
+              LEFT JOIN LATERAL (SELECT config_reported_hash FROM orchestrator_config_status
+                                  WHERE orchestrator_id = i.orchestrator_id LIMIT 1) c ON TRUE
               WHERE i.conn_id IS NOT NULL AND i.disconnected_at IS NULL
                 AND i.metadata->'capabilities' ? 'config_status'
                 AND o.config_hash IS NOT NULL
-                AND i.config_reported_hash IS DISTINCT FROM o.config_hash",
+                AND c.config_reported_hash IS DISTINCT FROM o.config_hash",
         )
         .fetch_all(&self.pool)
         .await?;

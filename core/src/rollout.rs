@@ -40,9 +40,9 @@ const PUSHES_IN_FLIGHT: usize = 64;
 /// reconnects); a client that cannot report (`not_reported`); else `pending`.
 pub const OUTCOME_SQL: &str = "
     CASE WHEN t.revision IS NULL THEN 'waiting'
-         WHEN i.config_reported_hash = t.hash AND i.config_status = 'applied' THEN 'applied'
-         WHEN i.config_reported_hash = t.hash AND i.config_status = 'failed' THEN 'failed'
-         WHEN i.config_reported_hash = t.hash THEN 'applying'
+         WHEN c.config_reported_hash = t.hash AND c.config_status = 'applied' THEN 'applied'
+         WHEN c.config_reported_hash = t.hash AND c.config_status = 'failed' THEN 'failed'
+         WHEN c.config_reported_hash = t.hash THEN 'applying'
          WHEN o.config_revision > t.revision AND o.config_hash IS DISTINCT FROM t.hash THEN 'superseded'
          WHEN i.orchestrator_id IS NULL OR i.conn_id IS NULL OR i.disconnected_at IS NOT NULL THEN 'offline'
          WHEN NOT COALESCE(i.metadata->'capabilities' ? 'config_status', false) THEN 'not_reported'
@@ -57,10 +57,12 @@ pub const TARGET_JOINS: &str = "
     FROM config_rollout_targets t
     LEFT JOIN LATERAL (SELECT config_revision, config_hash FROM organizations
                         WHERE organization_id = t.organization_id LIMIT 1) o ON TRUE
-    LEFT JOIN LATERAL (SELECT orchestrator_id, conn_id, disconnected_at, metadata,
-                              config_reported_hash, config_status, config_error
+    LEFT JOIN LATERAL (SELECT orchestrator_id, conn_id, disconnected_at, metadata
                          FROM orchestrator_instances
-                        WHERE orchestrator_id = t.organization_id LIMIT 1) i ON TRUE";
+                        WHERE orchestrator_id = t.organization_id LIMIT 1) i ON TRUE
+    LEFT JOIN LATERAL (SELECT config_reported_hash, config_status, config_error
+                         FROM orchestrator_config_status
+                        WHERE orchestrator_id = t.organization_id LIMIT 1) c ON TRUE";
 
 /// Targets of one wave by outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

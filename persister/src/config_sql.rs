@@ -447,7 +447,8 @@ fn done_word(action: RolloutAction) -> &'static str {
     }
 }
 
-/// An orchestrator's `config_status`: kept on its instance (the newest wins) and
+/// An orchestrator's `config_status`: kept for its instance (the newest wins;
+/// in a table of its own, never on the instance row heartbeats update) and
 /// as the outcome of the newest revision with that hash.
 pub async fn apply_status(
     tx: &mut PgConnection,
@@ -456,11 +457,14 @@ pub async fn apply_status(
     let id = e.orchestrator_id.as_str();
     let s = &e.status;
     let applied = sqlx::query(
-        "UPDATE orchestrator_instances
+        "INSERT INTO orchestrator_config_status AS c (orchestrator_id, config_reported_hash,
+                config_status, config_error, config_effective, config_reported_at)
+         SELECT $1, $2, $3, $4, $5, $6
+          WHERE EXISTS (SELECT 1 FROM orchestrator_instances WHERE orchestrator_id = $1)
+         ON CONFLICT (orchestrator_id) DO UPDATE
             SET config_reported_hash = $2, config_status = $3, config_error = $4,
-                config_effective = COALESCE($5, config_effective), config_reported_at = $6,
-                last_activity = $6
-          WHERE orchestrator_id = $1 AND (config_reported_at IS NULL OR config_reported_at <= $6)",
+                config_effective = COALESCE($5, c.config_effective), config_reported_at = $6
+          WHERE c.config_reported_at <= $6",
     )
     .bind(id)
     .bind(&s.hash)

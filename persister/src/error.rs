@@ -14,10 +14,36 @@ pub enum WriteError {
 
 impl From<sqlx::Error> for WriteError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
+        match &err {
+            // A deadlock or a serialization failure says nothing about the data:
+            // the same write succeeds when tried again (found at 40,000
+            // heartbeats/s: heartbeat batches dead-lettered after a deadlock).
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                Self::Unavailable(err)
+            }
             sqlx::Error::Database(_) => Self::Refused(err),
-            other => Self::Unavailable(other),
+            _ => Self::Unavailable(err),
         }
+    }
+}
+
+/// SQLSTATEs of a transaction that lost to another one, not of bad data:
+/// `40P01` deadlock detected, `40001` serialization failure.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(code, Some("40P01" | "40001"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lost_race_is_retried_and_bad_data_is_refused() {
+        assert!(super::is_transient(Some("40P01")));
+        assert!(super::is_transient(Some("40001")));
+        assert!(
+            !super::is_transient(Some("23505")),
+            "a unique violation is the data's"
+        );
+        assert!(!super::is_transient(None));
     }
 }
 

@@ -90,18 +90,21 @@ struct ConfigRow {
 /// (`{id}`: the id's expression).
 const CONFIG_COLUMNS: &str = "
     o.config_revision AS revision, o.features, o.settings, o.policies,
-    i.config_reported_hash AS reported_hash, i.config_status AS status,
-    i.config_error AS error, i.config_reported_at AS reported_at,
+    c.config_reported_hash AS reported_hash, c.config_status AS status,
+    c.config_error AS error, c.config_reported_at AS reported_at,
     (SELECT max(r.revision) FROM config_revisions r
-      WHERE r.organization_id = {id} AND r.hash = i.config_reported_hash) AS reported_revision,
-    i.config_effective AS effective";
+      WHERE r.organization_id = {id} AND r.hash = c.config_reported_hash) AS reported_revision,
+    c.config_effective AS effective";
 
-/// The organization of the same id as `{id}`, by one index lookup (a lateral
+/// The organization (`o`) and last status (`c`) of the same id as `{id}`, by
+/// one index lookup each (a lateral
 /// lookup, not a join: stable whatever the table statistics, see
 /// `rollout::TARGET_JOINS`).
 const ORGANIZATION_OF: &str = "LEFT JOIN LATERAL (
     SELECT organization_id, config_revision, features, settings, policies, config_hash
-      FROM organizations WHERE organization_id = {id} LIMIT 1) o ON TRUE";
+      FROM organizations WHERE organization_id = {id} LIMIT 1) o ON TRUE
+    LEFT JOIN LATERAL (SELECT * FROM orchestrator_config_status
+                        WHERE orchestrator_id = {id} LIMIT 1) c ON TRUE";
 
 fn one_config_sql() -> String {
     let columns = CONFIG_COLUMNS.replace("{id}", "$1");
@@ -203,10 +206,10 @@ pub struct FleetConfig {
 
 /// Each instance's state against its organization's desired hash.
 const FLEET_STATE: &str = "
-    CASE WHEN i.config_status IS NULL THEN 'not_reported'
-         WHEN i.config_reported_hash IS DISTINCT FROM o.config_hash THEN 'pending'
-         WHEN i.config_status = 'applied' THEN 'in_sync'
-         ELSE i.config_status END";
+    CASE WHEN c.config_status IS NULL THEN 'not_reported'
+         WHEN c.config_reported_hash IS DISTINCT FROM o.config_hash THEN 'pending'
+         WHEN c.config_status = 'applied' THEN 'in_sync'
+         ELSE c.config_status END";
 
 const FLEET_STATES: [&str; 5] = ["in_sync", "applying", "failed", "pending", "not_reported"];
 

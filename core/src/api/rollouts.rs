@@ -301,7 +301,7 @@ async fn detail(
         "SELECT * FROM (
            SELECT t.organization_id AS orchestrator_id, t.wave, t.revision, t.hash, t.position,
                   {OUTCOME_SQL} AS outcome,
-                  CASE WHEN i.config_reported_hash = t.hash THEN i.config_error END AS error
+                  CASE WHEN c.config_reported_hash = t.hash THEN c.config_error END AS error
              {TARGET_JOINS} WHERE t.rollout_id = $1) x
           WHERE $2::text IS NULL OR x.outcome = $2
           ORDER BY x.position LIMIT $3 OFFSET $4"
