@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dial::{self, Socket};
 use crate::narrate::{message_summary, provision_summary, say, Narration};
-use crate::pacing::{after_hint, backoff, hint_in_close, jitter, parse_retry_after, start_index};
+use crate::pacing::{after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after};
 use crate::revisions::{Kind, Revisions};
 use crate::state_file::keep_state;
 use crate::stats::Stats;
@@ -113,8 +113,10 @@ impl Orchestrator {
     }
 
     /// Runs until `shutdown`, reconnecting as needed, telling its story at the
-    /// `narration` level. The first edge is picked at random from `urls`, so that a
-    /// fleet given the same list spreads over all of them; failures rotate on.
+    /// `narration` level. The edges are tried in an order of its own, random
+    /// (after the first with `start_at_first`), so that a fleet given the same
+    /// list spreads over all of them and a dead edge's orchestrators spread over
+    /// the others; failures move on to the next in that order.
     pub async fn run_narrated(
         self,
         narration: Narration,
@@ -125,15 +127,13 @@ impl Orchestrator {
         let mut attempt: u32 = 0;
         // Connection attempts since the last session, as the first client counted.
         let mut tries: u32 = 0;
-        let mut url_index = if self.start_at_first {
-            0
-        } else {
-            start_index(self.urls.len())
-        };
+        // Each orchestrator its own order over the edges (see `edge_order`).
+        let order = edge_order(self.urls.len(), self.start_at_first);
+        let mut url_index = 0;
         // Kept across reconnects: a late push of an older state is never applied.
         let mut seen = Revisions::default();
         while !shutdown.is_cancelled() {
-            let url = &self.urls[url_index % self.urls.len()];
+            let url = &self.urls[order[url_index % order.len()]];
             tries = tries.saturating_add(1);
             say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {tries})");
             let pause = match self

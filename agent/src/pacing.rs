@@ -8,10 +8,23 @@ use rand::RngExt;
 /// Longest pause between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Where an orchestrator starts in its list of edges: anywhere, so that a fleet
-/// handed the same list spreads over every edge instead of piling onto the first.
-pub fn start_index(urls: usize) -> usize {
-    rand::rng().random_range(0..urls.max(1))
+/// The order in which an orchestrator tries its `urls` edges, as indices: a
+/// random permutation of its own, with index 0 first when `keep_first`; without
+/// it, a fleet handed the same list starts spread over every edge instead of
+/// piling onto the first. Not the
+/// list's order rotated: then every orchestrator of a dead edge would fail over
+/// to the same next edge (the one after it in the list) and double its load,
+/// while a permutation per orchestrator spreads them over all the others.
+pub fn edge_order(urls: usize, keep_first: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..urls.max(1)).collect();
+    let from = usize::from(keep_first);
+    let mut rng = rand::rng();
+    // Fisher–Yates over order[from..].
+    for i in (from + 1..order.len()).rev() {
+        let j = rng.random_range(from..=i);
+        order.swap(i, j);
+    }
+    order
 }
 
 /// `min(0.5 s × 2^attempt, 30 s)`, scaled by a random factor in [0.5, 1) so a fleet
@@ -62,14 +75,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn orchestrators_given_two_edges_start_on_both() {
-        let mut on = [0u32; 2];
-        for _ in 0..200 {
-            on[start_index(2)] += 1;
+    fn the_orchestrators_of_a_dead_edge_fail_over_to_every_other_edge() {
+        let mut next = [0u32; 4];
+        for _ in 0..300 {
+            let order = edge_order(4, true);
+            assert_eq!(order[0], 0, "keeps its first edge first");
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, vec![0, 1, 2, 3], "every edge once");
+            next[order[1]] += 1;
         }
-        // Each count is Binomial(200, 1/2): below 60 once in ~10^9 runs.
-        assert!(on.iter().all(|&n| n >= 60), "start spread {on:?}");
-        assert_eq!(start_index(1), 0);
+        // Each of edges 1..3 is Binomial(300, 1/3) (mean 100): below 50 once in ~10^9.
+        assert_eq!(next[0], 0);
+        assert!(
+            next[1..].iter().all(|&n| n >= 50),
+            "fail-over spread {next:?}"
+        );
+        let mut first = [0u32; 3];
+        for _ in 0..300 {
+            first[edge_order(3, false)[0]] += 1;
+        }
+        assert!(first.iter().all(|&n| n >= 50), "start spread {first:?}");
+        assert_eq!(edge_order(1, true), vec![0]);
     }
 
     #[test]
