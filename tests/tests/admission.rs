@@ -53,8 +53,7 @@ async fn a_full_handshake_backlog_answers_503_with_retry_after_and_the_agent_com
     let holder = connect(&edge.ws_url()).await;
     let refused = tokio_tungstenite::connect_async(edge.ws_url())
         .await
-        .err()
-        .expect("a second upgrade is refused while the first handshake is pending");
+        .expect_err("a second upgrade is refused while the first handshake is pending");
     let WsError::Http(response) = refused else {
         panic!("expected an HTTP answer, got {refused:?}");
     };

@@ -92,15 +92,15 @@ async fn raw_upgrades(args: &Args) -> anyhow::Result<(f64, f64)> {
                 else {
                     return;
                 };
+                // Echo text frames until the client's close (or an error).
                 while let Some(Ok(msg)) = ws.next().await {
-                    match msg {
-                        Message::Text(t) => {
-                            if ws.send(Message::Text(t)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Message::Close(_) => return,
-                        _ => {}
+                    let echoed = match msg {
+                        Message::Text(t) => ws.send(Message::Text(t)).await.is_ok(),
+                        Message::Close(_) => false,
+                        _ => true,
+                    };
+                    if !echoed {
+                        return;
                     }
                 }
             });
