@@ -283,14 +283,6 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         Ok(ws) => ws,
         Err(refusal) => return refusal.into_response(),
     };
-    // First among the checks: in a storm a refusal must cost next to nothing.
-    let pending = match edge.backlog.enter() {
-        Ok(pending) => pending,
-        Err(busy) => {
-            tracing::debug!(%busy, "upgrade refused: handshake backlog full");
-            return busy.into_response();
-        }
-    };
     if let Some(origin) = foreign_origin(&edge.config, &parts) {
         tracing::warn!(origin, "upgrade refused: origin not allowed");
         let body = serde_json::json!({"detail": format!("origin not allowed: {origin}")});
@@ -306,6 +298,15 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
             }
         },
         _ => None,
+    };
+    // After the token (a few µs of HMAC), so that a client without one cannot
+    // hold places in the backlog; before anything that allocates per socket.
+    let pending = match edge.backlog.enter() {
+        Ok(pending) => pending,
+        Err(busy) => {
+            tracing::debug!(%busy, "upgrade refused: handshake backlog full");
+            return busy.into_response();
+        }
     };
     let slot = match address_slot(&edge, &parts) {
         Ok(slot) => slot,
