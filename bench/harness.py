@@ -11,8 +11,11 @@ What it measures (one JSON report and one markdown row per run):
   RSS per connection per edge; CPU µs per heartbeat per process;
   heartbeats/s offered and processed; rows fresh at the end; last_seen lag p50/p99
   (persister histogram); PostgreSQL transactions and rows per second;
-  optionally a reconnect storm (one edge killed and restarted) and push/delivery
-  latency (bench/src/bin/push_latency.rs at N connected).
+  optionally a reconnect storm (one edge killed and restarted), a failover storm
+  (--storm-failover: edge0 killed for good, its orchestrators timed onto the
+  others, with refusals under admission control), the box's raw limits next to
+  ours (--raw-limits: bench/src/bin/raw_limits.rs) and push/delivery latency
+  (bench/src/bin/push_latency.rs at N connected).
 Speed is read from the report; nothing here asserts it.
 """
 import argparse
