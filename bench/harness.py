@@ -11,8 +11,11 @@ What it measures (one JSON report and one markdown row per run):
   RSS per connection per edge; CPU µs per heartbeat per process;
   heartbeats/s offered and processed; rows fresh at the end; last_seen lag p50/p99
   (persister histogram); PostgreSQL transactions and rows per second;
-  optionally a reconnect storm (one edge killed and restarted) and push/delivery
-  latency (bench/src/bin/push_latency.rs at N connected).
+  optionally a reconnect storm (one edge killed and restarted), a failover storm
+  (--storm-failover: edge0 killed for good, its orchestrators timed onto the
+  others, with refusals under admission control), the box's raw limits next to
+  ours (--raw-limits: bench/src/bin/raw_limits.rs) and push/delivery latency
+  (bench/src/bin/push_latency.rs at N connected).
 Speed is read from the report; nothing here asserts it.
 """
 import argparse
@@ -147,6 +150,7 @@ class Stack:
 
     def __init__(self, args, tmp, db_url, env):
         self.procs = {}
+        self.max_pending, self.retry_after = args.max_pending_handshakes, args.retry_after
         self.env = dict(env, RUST_LOG="warn", MOOLAI_SUBJECT_PREFIX="bench")
         self.tmp = tmp
         self.nats_port = free_port()
@@ -194,13 +198,14 @@ class Stack:
                    EDGE_REQUIRE_ORCHESTRATOR_TOKEN="false", EDGE_MAX_CONNECTIONS_PER_ADDRESS="0",
                    EDGE_MAX_MESSAGES_PER_MIN="0", EDGE_MAX_MESSAGE_BYTES_PER_MIN="0",
                    # A reconnect storm puts thousands of upgrades in flight at once.
-                   HTTP_MAX_CONNECTIONS="0", HTTP_MAX_CONNECTIONS_PER_ADDRESS="0")
+                   HTTP_MAX_CONNECTIONS="0", HTTP_MAX_CONNECTIONS_PER_ADDRESS="0",
+                   EDGE_MAX_PENDING_HANDSHAKES=str(self.max_pending), EDGE_RETRY_AFTER_SEC=str(self.retry_after))
 
     def edge_url(self, i):
         return f"ws://127.0.0.1:{self.ports[self.edges[i % len(self.edges)]]}/ws"
 
-    def connections(self):
-        return {e: total(metrics(self.ports[e]), "moolai_edge_connections") for e in self.edges}
+    def connections(self, edges=None):
+        return {e: total(metrics(self.ports[e]), "moolai_edge_connections") for e in (edges or self.edges)}
 
     def stop(self):
         for name in reversed(list(self.procs)):
@@ -219,11 +224,17 @@ def start_agents(args, stack, tmp):
     per = args.orchestrators // args.agents
     for a in range(args.agents):
         count = per + (args.orchestrators % args.agents if a == 0 else 0)
-        # Each agent process talks to one edge: edges get equal shares.
+        # Each agent process talks to one edge: edges get equal shares. For a
+        # failover storm it is given every edge, its own first, and starts there.
+        urls = stack.edge_url(a)
+        if args.storm_failover:
+            urls = ",".join(stack.edge_url(a + k) for k in range(len(stack.edges)))
         argv = [str(RELEASE / "moolai-agent"), "--id", f"b{a}", "--count", str(count),
                 "--interval", str(args.interval), "--connect-rate", str(args.connect_rate // args.agents),
-                "--url", stack.edge_url(a), "--source-ips", source_ips(a),
+                "--url", urls, "--source-ips", source_ips(a),
                 "--summary-json", str(tmp / f"agent{a}.json")]
+        if args.storm_failover:
+            argv.append("--start-at-first")
         stack.start(f"agent{a}", argv)
         agents.append(f"agent{a}")
     return agents
@@ -401,6 +412,91 @@ def storm(args, stack):
             "handshakes_refused": int(refused)}
 
 
+def storm_failover(args, stack, agents):
+    """Kills edge0 for good (SIGKILL, not restarted) and times until every
+    orchestrator is connected again on the other edges. Agents hold every edge's
+    URL and rotate on failure; SIGUSR1 starts their stats window at the kill, so
+    the handshake p50/p99/max reported are those of the storm alone (each agent
+    process's own histogram; the report takes the worst process)."""
+    name, rest = stack.edges[0], stack.edges[1:]
+    conns = stack.connections()
+    before, moved = sum(conns.values()), conns[name]
+    refused0 = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
+                   for e in rest)
+    for a in agents:
+        stack.procs[a].popen.send_signal(signal.SIGUSR1)
+    time.sleep(0.2)  # the marks land before the storm starts
+    stack.procs[name].stop(signal.SIGKILL)
+    killed_at = time.time()
+    peak_pending, held, took = 0, 0, None
+    while time.time() - killed_at < 120:
+        snaps = {e: metrics(stack.ports[e]) for e in rest}
+        held = sum(total(m, "moolai_edge_connections") for m in snaps.values())
+        peak_pending = max(peak_pending, max(total(m, "moolai_edge_handshakes_pending") for m in snaps.values()))
+        if held >= before:
+            took = time.time() - killed_at
+            break
+        time.sleep(0.1)
+    refused = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
+                  for e in rest) - refused0
+    return {"killed": name, "orchestrators_moved": int(moved), "connected_before": int(before),
+            "connected_after": int(held), "recovered_s": round(took, 2) if took is not None else None,
+            "handshakes_per_s": round(moved / took) if took else None,
+            "refused_backlog_edges": int(refused), "peak_pending_sampled": int(peak_pending),
+            "max_pending_handshakes": stack.max_pending, "retry_after_s": stack.retry_after,
+            "connections_per_edge_after": {e: int(v) for e, v in stack.connections(rest).items()}}
+
+
+def storm_window(summaries):
+    """The agents' figures since the storm's mark (worst process for latency)."""
+    windows = [s["window"] for s in summaries if s.get("window")]
+    if not windows:
+        return {}
+    return {"handshakes_in_window": sum(w["connects"] for w in windows),
+            "handshake_p50_ms": round(max(w["handshake_p50_ms"] for w in windows), 2),
+            "handshake_p99_ms": round(max(w["handshake_p99_ms"] for w in windows), 2),
+            "handshake_max_ms": round(max(w["handshake_max_ms"] for w in windows), 2),
+            "refused_with_hint_agents": sum(w["refused_with_hint"] for w in windows)}
+
+
+def raw_limits(env, nats_port):
+    """Raw WebSocket upgrades/s and NATS publishes/s on this box (bench's
+    raw_limits binary, on the harness's nats-server)."""
+    argv = [str(RELEASE / "raw_limits")]
+    if RELEASE.name == "debug":  # CI's small pass checks that it runs, quickly
+        argv += ["--seconds", "2", "--publishes", "100000", "--js-publishes", "10000"]
+    out = subprocess.run(argv, env=dict(env, NATS_URL=f"nats://127.0.0.1:{nats_port}"),
+                         capture_output=True, text=True, timeout=600)
+    figures = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"(\w+): (\d+) /s", line)
+        if m:
+            figures[m.group(1)] = int(m.group(2))
+    if not figures:
+        log(f"raw_limits printed nothing usable:\n{out.stdout}\n{out.stderr[-2000:]}")
+    return figures
+
+
+def side_by_side(report):
+    """Our figures next to the raw limits, as ratios."""
+    raw = report.get("raw_limits") or {}
+    ratio = lambda ours, limit: round(ours / limit, 3) if ours and limit else None
+    storm_rate = (report.get("storm_failover") or {}).get("handshakes_per_s")
+    return {
+        "ramp_handshakes_per_s": report["handshakes_per_s"],
+        "storm_handshakes_per_s": storm_rate,
+        "raw_ws_upgrades_per_s": raw.get("raw_ws_upgrades"),
+        "ramp_handshakes_vs_raw_upgrades": ratio(report["handshakes_per_s"], raw.get("raw_ws_upgrades")),
+        "storm_handshakes_vs_raw_upgrades": ratio(storm_rate, raw.get("raw_ws_upgrades")),
+        "storm_handshakes_vs_raw_jetstream_publishes": ratio(storm_rate, raw.get("raw_jetstream_publishes")),
+        "heartbeats_processed_per_s": report["steady"]["heartbeats_processed_per_s"],
+        "raw_nats_publishes_per_s": raw.get("raw_nats_publishes"),
+        "raw_jetstream_publishes_per_s": raw.get("raw_jetstream_publishes"),
+        "heartbeats_vs_raw_nats_publishes": ratio(report["steady"]["heartbeats_processed_per_s"],
+                                                  raw.get("raw_nats_publishes")),
+    }
+
+
 def api(port, method, path, body=None, token=None, timeout=10):
     """One JSON call to core's API; returns (status, body)."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
@@ -490,6 +586,31 @@ def markdown_row(r):
             f"{storm_txt} | {push_txt} |")
 
 
+def storm_lines(r):
+    """The failover storm and the side-by-side figures, printed after the row."""
+    lines = []
+    f = r.get("storm_failover")
+    if f:
+        lines.append(f"storm (edge killed for good): {f['orchestrators_moved']:,} moved, "
+                     f"{f['connected_after']:,}/{f['connected_before']:,} connected after "
+                     f"{f['recovered_s'] if f['recovered_s'] is not None else 'never (120 s)'} s; "
+                     f"handshake p50 {f.get('handshake_p50_ms')} p99 {f.get('handshake_p99_ms')} "
+                     f"max {f.get('handshake_max_ms')} ms; refused with hint: {f['refused_backlog_edges']:,} "
+                     f"(edges) / {f.get('refused_with_hint_agents', 0):,} (agents); backlog bound "
+                     f"{f['max_pending_handshakes']}, peak sampled {f['peak_pending_sampled']}, "
+                     f"Retry-After {f['retry_after_s']} s")
+    s = r.get("side_by_side")
+    if s:
+        lines.append(f"side by side: handshakes/s ramp {s['ramp_handshakes_per_s']} (offered-limited), "
+                     f"storm {s['storm_handshakes_per_s']} vs raw upgrades {s['raw_ws_upgrades_per_s']} /s "
+                     f"(ratio {s['ramp_handshakes_vs_raw_upgrades']} / {s['storm_handshakes_vs_raw_upgrades']}); "
+                     f"storm handshakes vs raw JetStream publishes {s['raw_jetstream_publishes_per_s']} /s "
+                     f"(ratio {s['storm_handshakes_vs_raw_jetstream_publishes']}); heartbeats processed "
+                     f"{s['heartbeats_processed_per_s']} /s vs raw NATS publishes {s['raw_nats_publishes_per_s']} /s "
+                     f"(ratio {s['heartbeats_vs_raw_nats_publishes']})")
+    return lines
+
+
 HEADER = ("| commit | orchestrators | interval | connected | handshakes | edge RSS KiB/conn | heartbeats/s offered / processed | "
           "rows fresh | last_seen lag p50 / p99 | CPU µs/heartbeat nats / persister / core / edges / agents / postgres | PostgreSQL | "
           "reconnect storm | push p99 |\n|" + "---|" * 13)
@@ -508,6 +629,15 @@ def main():
     p.add_argument("--connect-more", type=int, default=0,
                    help="then open this many more connections with the fleet connected and report their handshakes")
     p.add_argument("--connect-more-rate", type=int, default=2000, help="connections per second for --connect-more")
+    p.add_argument("--storm-failover", action="store_true",
+                   help="then kill edge0 for good (agents hold every edge's URL) and time until every "
+                        "orchestrator is back on the others; implies --raw-limits")
+    p.add_argument("--raw-limits", action="store_true",
+                   help="then measure raw WebSocket upgrades/s and NATS publishes/s on this box (bench's "
+                        "raw_limits) and print ours next to them")
+    p.add_argument("--max-pending-handshakes", type=int, default=512,
+                   help="each edge's EDGE_MAX_PENDING_HANDSHAKES (0: no bound)")
+    p.add_argument("--retry-after", type=int, default=1, help="each edge's EDGE_RETRY_AFTER_SEC")
     p.add_argument("--rollout", action="store_true",
                    help="then roll a features change out to every orchestrator and time it until all applied")
     p.add_argument("--rollout-waves", type=lambda v: [int(x) for x in v.split(",")], default=[1, 5, 25, 100],
@@ -558,9 +688,16 @@ def main():
         if more:
             log(f"connects with the fleet connected: {more}")
         storm_figures = storm(args, stack) if args.storm else None
+        failover = storm_failover(args, stack, agents) if args.storm_failover else None
+        if failover:
+            log(f"storm (failover): {failover}")
         for a in agents:
             stack.procs[a].stop(signal.SIGTERM, wait=60)
         summaries = [json.loads((tmp / f"{a}.json").read_text()) for a in agents if (tmp / f"{a}.json").exists()]
+        if failover:
+            failover.update(storm_window(summaries))
+        # With the load gone, on the same box and the same nats-server.
+        raw = raw_limits(env, stack.nats_port) if args.raw_limits or args.storm_failover else None
         report = {
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                      text=True).stdout.strip() or "unknown",
@@ -581,6 +718,8 @@ def main():
             "steady": measured,
             "fresh_rows": fresh, "fresh_within_s": fresh_within,
             "storm": storm_figures,
+            "storm_failover": failover,
+            "raw_limits": raw,
             "rollout": rollout_figures,
             "connect_more": more,
             "profile_top_functions": getattr(steady, "tops", None),
@@ -602,6 +741,8 @@ def main():
             report["push"] = push_latency(args, push_env)
         finally:
             nats.stop()
+    if report.get("raw_limits"):
+        report["side_by_side"] = side_by_side(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"{report['commit']}-{args.orchestrators}x{args.edges}x{args.cores}"
@@ -611,6 +752,8 @@ def main():
     print(json.dumps(report, indent=2))
     print(HEADER)
     print(row)
+    for line in storm_lines(report):
+        print(line)
     if args.record:
         with open(ROOT / "docs" / "benchmarks.md", "a") as f:
             f.write(row + "\n")

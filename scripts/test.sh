@@ -55,6 +55,8 @@ MOOLAI_TEST_CORES=2 step "cargo test (two core replicas)" cargo test --workspace
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
   --orchestrators 2000 --cores 2 --duration 10 --storm --rollout --push-connected 200 --out target/bench-ci
+step "benchmark harness (failover storm, small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
+  --orchestrators 1500 --edges 3 --interval 5 --duration 5 --storm-failover --out target/bench-ci
 # It measures the bus itself on subjects of its own, which no role may use: a
 # server without authorization of its own.
 bench_port=$(free_port)

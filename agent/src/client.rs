@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dial::{self, Socket};
 use crate::narrate::{message_summary, provision_summary, say, Narration};
-use crate::pacing::{backoff, jitter, start_index};
+use crate::pacing::{after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after};
 use crate::revisions::{Kind, Revisions};
 use crate::state_file::keep_state;
 use crate::stats::Stats;
@@ -38,6 +38,25 @@ pub enum AgentError {
     UnexpectedFirstFrame(String),
     #[error("connection closed before the handshake_ack")]
     ClosedEarly,
+    #[error("refused with close {code} {reason}")]
+    Refused { code: u16, reason: String },
+}
+
+impl AgentError {
+    /// When the edge said to come back: a 503 upgrade answer's `Retry-After`,
+    /// or a 1013 close's `retry_after=N` (see [`crate::pacing::hint_in_close`]).
+    pub fn retry_hint(&self) -> Option<Duration> {
+        match self {
+            Self::Ws(tokio_tungstenite::tungstenite::Error::Http(response))
+                if response.status() == 503 =>
+            {
+                let value = response.headers().get("retry-after")?.to_str().ok()?;
+                parse_retry_after(value)
+            }
+            Self::Refused { code, reason } => hint_in_close(*code, reason),
+            _ => None,
+        }
+    }
 }
 
 /// What the agent is doing, for tests and the single-agent log.
@@ -70,11 +89,15 @@ pub struct Orchestrator {
     /// Fault injection for tests and demos: a configuration whose features or
     /// settings name one of these keys fails to apply (`config_status` `failed`).
     pub fail_config_keys: Vec<String>,
+    /// Start on the first URL rather than a random one (the benchmark gives
+    /// each load process "its" edge first and the others to fail over to).
+    pub start_at_first: bool,
 }
 
 enum Ended {
     Shutdown,
-    Closed(String),
+    /// The connection ended; with the delay hint of a 1013 close, if any.
+    Closed(String, Option<Duration>),
 }
 
 impl Orchestrator {
@@ -90,8 +113,10 @@ impl Orchestrator {
     }
 
     /// Runs until `shutdown`, reconnecting as needed, telling its story at the
-    /// `narration` level. The first edge is picked at random from `urls`, so that a
-    /// fleet given the same list spreads over all of them; failures rotate on.
+    /// `narration` level. The edges are tried in an order of its own, random
+    /// (after the first with `start_at_first`), so that a fleet given the same
+    /// list spreads over all of them and a dead edge's orchestrators spread over
+    /// the others; failures move on to the next in that order.
     pub async fn run_narrated(
         self,
         narration: Narration,
@@ -102,11 +127,13 @@ impl Orchestrator {
         let mut attempt: u32 = 0;
         // Connection attempts since the last session, as the first client counted.
         let mut tries: u32 = 0;
-        let mut url_index = start_index(self.urls.len());
+        // Each orchestrator its own order over the edges (see `edge_order`).
+        let order = edge_order(self.urls.len(), self.start_at_first);
+        let mut url_index = 0;
         // Kept across reconnects: a late push of an older state is never applied.
         let mut seen = Revisions::default();
         while !shutdown.is_cancelled() {
-            let url = &self.urls[url_index % self.urls.len()];
+            let url = &self.urls[order[url_index % order.len()]];
             tries = tries.saturating_add(1);
             say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {tries})");
             let pause = match self
@@ -114,12 +141,30 @@ impl Orchestrator {
                 .await
             {
                 Ok(Ended::Shutdown) => break,
-                Ok(Ended::Closed(why)) => {
+                Ok(Ended::Closed(why, hint)) => {
                     attempt = 1;
                     tries = 0;
                     url_index += 1; // the edge may be going away: try the next one first
-                    let pause = jitter(Duration::from_millis(500));
+                    let pause = match hint {
+                        Some(hint) => {
+                            stats.refused_with_hint();
+                            after_hint(hint)
+                        }
+                        None => jitter(Duration::from_millis(500)),
+                    };
                     say!(narration, id = %self.id, "[O-CCS] disconnected from {url} ({why}); reconnecting in {pause:.1?}");
+                    pause
+                }
+                // The edge is busy and said when to come back: wait that long
+                // (plus jitter), without growing the backoff — this is not a
+                // failure of ours. We still rotate: any edge may take the
+                // handshake, and the next one in the list may have room now; a
+                // fleet refused by one busy edge then spreads over the others.
+                Err(err) if err.retry_hint().is_some() => {
+                    stats.refused_with_hint();
+                    url_index += 1;
+                    let pause = after_hint(err.retry_hint().unwrap_or_default());
+                    say!(narration, id = %self.id, "[O-CCS] {url} is busy ({err}); retrying in {pause:.1?}");
                     pause
                 }
                 Err(err) => {
@@ -238,7 +283,7 @@ impl Orchestrator {
                     }
                     let frame = json!({"type": "i_am_alive", "timestamp": timestamp(Utc::now())});
                     if let Err(e) = ws.send(Message::text(frame.to_string())).await {
-                        return Ended::Closed(format!("send failed: {e}"));
+                        return Ended::Closed(format!("send failed: {e}"), None);
                     }
                     stats.heartbeat();
                     say!(narration, id = %self.id, "[O-CCS] i_am_alive sent #{beats}");
@@ -247,14 +292,17 @@ impl Orchestrator {
                     Some(Ok(Message::Text(text))) => {
                         for reply in self.on_frame(narration, text.as_str(), seen) {
                             if let Err(e) = ws.send(Message::text(reply)).await {
-                                return Ended::Closed(format!("send failed: {e}"));
+                                return Ended::Closed(format!("send failed: {e}"), None);
                             }
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => return Ended::Closed(close_reason(frame.as_ref())),
+                    Some(Ok(Message::Close(frame))) => {
+                        let hint = frame.as_ref().and_then(|f| hint_in_close(f.code.into(), &f.reason));
+                        return Ended::Closed(close_reason(frame.as_ref()), hint);
+                    }
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Ended::Closed(format!("error: {e}")),
-                    None => return Ended::Closed("connection ended without a close frame".into()),
+                    Some(Err(e)) => return Ended::Closed(format!("error: {e}"), None),
+                    None => return Ended::Closed("connection ended without a close frame".into(), None),
                 }
             }
         }
@@ -414,5 +462,31 @@ mod tests {
         };
         assert_eq!(close_reason(Some(&frame)), "close 4000 superseded");
         assert_eq!(close_reason(None), "close without a code");
+    }
+
+    #[test]
+    fn a_busy_edges_503_and_a_hinted_1013_say_when_to_come_back() {
+        let busy = tokio_tungstenite::tungstenite::http::Response::builder()
+            .status(503)
+            .header("retry-after", "2")
+            .body(None)
+            .unwrap();
+        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(busy)));
+        assert_eq!(err.retry_hint(), Some(Duration::from_secs(2)));
+        let unauthorized = tokio_tungstenite::tungstenite::http::Response::builder()
+            .status(401)
+            .header("retry-after", "2")
+            .body(None)
+            .unwrap();
+        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(
+            unauthorized,
+        )));
+        assert_eq!(err.retry_hint(), None);
+        let closed = AgentError::Refused {
+            code: 1013,
+            reason: "try_again_later retry_after=3".into(),
+        };
+        assert_eq!(closed.retry_hint(), Some(Duration::from_secs(3)));
+        assert_eq!(AgentError::ClosedEarly.retry_hint(), None);
     }
 }

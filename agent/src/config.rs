@@ -75,6 +75,10 @@ pub struct Config {
     /// Write the final figures as JSON to this file (for the benchmark harness).
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+    /// Start on the first `--url` instead of a random one (failures still
+    /// rotate through the others).
+    #[arg(long, env = "AGENT_START_AT_FIRST_URL")]
+    pub start_at_first: bool,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,

@@ -59,7 +59,13 @@ pub async fn next_text(ws: &mut Socket) -> Result<String, AgentError> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
-            Some(Ok(Message::Close(_))) | None => return Err(AgentError::ClosedEarly),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return Err(AgentError::Refused {
+                    code: frame.code.into(),
+                    reason: frame.reason.to_string(),
+                })
+            }
+            Some(Ok(Message::Close(None))) | None => return Err(AgentError::ClosedEarly),
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e.into()),
         }

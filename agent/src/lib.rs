@@ -70,6 +70,7 @@ pub async fn run(
             stop.cancel();
         });
     }
+    mark_on_sigusr1(&stats, shutdown.clone());
     let launcher = launch(&config, tls, &stats, &tasks, shutdown.clone());
     let reporter = report_loop(config.count > 1, &stats, shutdown.clone());
     tokio::join!(launcher, reporter);
@@ -141,6 +142,7 @@ async fn launch(
             fail_config_keys: config.fail_config_keys.clone(),
             source_ip: (!config.source_ips.is_empty())
                 .then(|| config.source_ips[i % config.source_ips.len()]),
+            start_at_first: config.start_at_first,
         };
         let (tx, _rx) = watch::channel(Status::default());
         let (stats, shutdown) = (stats.clone(), shutdown.clone());
@@ -166,6 +168,30 @@ async fn launch(
             tokio::time::sleep_until(next).await;
         }
     }
+}
+
+/// SIGUSR1 starts the stats' window (see [`Stats::mark`]): the benchmark
+/// sends it when a storm begins and reads the window from the summary.
+fn mark_on_sigusr1(stats: &Stats, shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return tracing::warn!("no SIGUSR1 handler: the stats window cannot be marked");
+    };
+    let stats = stats.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                got = usr1.recv() => match got {
+                    Some(()) => {
+                        stats.mark();
+                        println!("mark: stats window started");
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
 }
 
 async fn report_loop(enabled: bool, stats: &Stats, shutdown: CancellationToken) {

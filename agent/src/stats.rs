@@ -17,8 +17,23 @@ struct Inner {
     heartbeats: AtomicU64,
     errors: AtomicU64,
     connected: AtomicU64,
+    /// Attempts an edge refused with a delay hint (503 + `Retry-After`, 1013
+    /// `retry_after=N`); not counted in `errors`.
+    refused_with_hint: AtomicU64,
     /// Handshake → handshake_ack, in microseconds. A std mutex: held to record only.
     handshake_us: Mutex<Histogram<u64>>,
+    /// The same since [`Stats::mark`] (the benchmark marks a storm's start), with
+    /// the hinted refusals at the mark; `None` until marked.
+    window: Mutex<Option<Window>>,
+}
+
+struct Window {
+    handshake_us: Histogram<u64>,
+    refused_at_mark: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
 }
 
 impl Default for Stats {
@@ -29,9 +44,9 @@ impl Default for Stats {
                 heartbeats: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 connected: AtomicU64::new(0),
-                handshake_us: Mutex::new(
-                    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
-                ),
+                refused_with_hint: AtomicU64::new(0),
+                handshake_us: Mutex::new(histogram()),
+                window: Mutex::new(None),
             }),
         }
     }
@@ -46,6 +61,20 @@ pub struct Snapshot {
     pub connected: u64,
     pub handshake_p50_ms: f64,
     pub handshake_p99_ms: f64,
+    pub refused_with_hint: u64,
+    /// Since the mark (see [`Stats::mark`]): handshakes completed, their p50,
+    /// p99 and max, and hinted refusals; `None` when never marked.
+    pub window: Option<WindowSnapshot>,
+}
+
+/// The figures since [`Stats::mark`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct WindowSnapshot {
+    pub connects: u64,
+    pub handshake_p50_ms: f64,
+    pub handshake_p99_ms: f64,
+    pub handshake_max_ms: f64,
+    pub refused_with_hint: u64,
 }
 
 impl Stats {
@@ -59,6 +88,22 @@ impl Stats {
             .lock()
             .expect("histogram lock")
             .record(us);
+        if let Some(window) = self.inner.window.lock().expect("window lock").as_mut() {
+            let _ = window.handshake_us.record(us);
+        }
+    }
+
+    /// Starts (or restarts) the window: figures from now on are also kept
+    /// apart, so that a storm's handshakes are not mixed with the ramp's.
+    pub fn mark(&self) {
+        *self.inner.window.lock().expect("window lock") = Some(Window {
+            handshake_us: histogram(),
+            refused_at_mark: self.inner.refused_with_hint.load(Ordering::Relaxed),
+        });
+    }
+
+    pub fn refused_with_hint(&self) {
+        self.inner.refused_with_hint.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn disconnected(&self) {
@@ -74,8 +119,24 @@ impl Stats {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        let refused_with_hint = self.inner.refused_with_hint.load(Ordering::Relaxed);
+        let window = self
+            .inner
+            .window
+            .lock()
+            .expect("window lock")
+            .as_ref()
+            .map(|w| WindowSnapshot {
+                connects: w.handshake_us.len(),
+                handshake_p50_ms: w.handshake_us.value_at_quantile(0.5) as f64 / 1000.0,
+                handshake_p99_ms: w.handshake_us.value_at_quantile(0.99) as f64 / 1000.0,
+                handshake_max_ms: w.handshake_us.max() as f64 / 1000.0,
+                refused_with_hint: refused_with_hint - w.refused_at_mark,
+            });
         let h = self.inner.handshake_us.lock().expect("histogram lock");
         Snapshot {
+            refused_with_hint,
+            window,
             connects: self.inner.connects.load(Ordering::Relaxed),
             heartbeats: self.inner.heartbeats.load(Ordering::Relaxed),
             errors: self.inner.errors.load(Ordering::Relaxed),
@@ -90,12 +151,36 @@ impl Stats {
 pub fn report(before: &Snapshot, now: &Snapshot, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     format!(
-        "connected={} connects/s={:.0} heartbeats/s={:.0} handshake_p50_ms={:.2} handshake_p99_ms={:.2} errors={}",
+        "connected={} connects/s={:.0} heartbeats/s={:.0} handshake_p50_ms={:.2} handshake_p99_ms={:.2} errors={} refused_with_hint={}",
         now.connected,
         (now.connects - before.connects) as f64 / secs,
         (now.heartbeats - before.heartbeats) as f64 / secs,
         now.handshake_p50_ms,
         now.handshake_p99_ms,
         now.errors,
+        now.refused_with_hint,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_keeps_only_what_came_after_the_mark() {
+        let stats = Stats::default();
+        stats.connected(Duration::from_secs(5));
+        stats.refused_with_hint();
+        assert_eq!(stats.snapshot().window, None);
+        stats.mark();
+        stats.connected(Duration::from_millis(20));
+        stats.refused_with_hint();
+        stats.refused_with_hint();
+        let now = stats.snapshot();
+        let window = now.window.expect("marked");
+        assert_eq!((window.connects, window.refused_with_hint), (1, 2));
+        assert!(window.handshake_max_ms < 21.0, "{window:?}");
+        assert_eq!(now.refused_with_hint, 3);
+        assert!(now.handshake_p99_ms >= 4_990.0);
+    }
 }

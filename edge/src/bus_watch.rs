@@ -84,8 +84,8 @@ pub async fn watch(edge: Edge, shutdown: CancellationToken) {
                 sockets = edge.registry.len(),
                 "NATS unreachable for {grace:?}; closing sockets so agents move"
             );
-            edge.registry
-                .close_all(close::TRY_AGAIN_LATER, "bus_unavailable");
+            let reason = edge.backlog.hinted("bus_unavailable");
+            edge.registry.close_all(close::TRY_AGAIN_LATER, &reason);
         }
     }
 }

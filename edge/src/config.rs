@@ -72,6 +72,17 @@ pub struct Config {
     /// this edge (same answer as above). 0: no limit.
     #[arg(long, env = "EDGE_MAX_MESSAGE_BYTES_PER_MIN", default_value_t = 2 * 1024 * 1024)]
     pub max_message_bytes_per_min: u64,
+    /// Handshakes one edge may have in progress at once (from the upgrade
+    /// request until `handshake_ack` is sent or the attempt ends); an upgrade
+    /// arriving at or over it is answered at once with 503 and `Retry-After`
+    /// instead of queueing behind the others. 0: no bound.
+    #[arg(long, env = "EDGE_MAX_PENDING_HANDSHAKES", default_value_t = 512)]
+    pub max_pending_handshakes: u32,
+    /// Seconds a refused client is told to wait before it tries again
+    /// (`Retry-After` on a 503, `retry_after=N` in a 1013 close reason); the
+    /// agent adds up to half of it again as jitter.
+    #[arg(long, env = "EDGE_RETRY_AFTER_SEC", default_value_t = 1)]
+    pub retry_after_sec: u32,
     /// Browser origins allowed to open a WebSocket here, comma-separated. An
     /// orchestrator sends no `Origin` header; a browser always does, so with the
     /// default (none) no web page can make a visitor's browser pose as one (403).

@@ -30,6 +30,7 @@ use tokio::time::{interval_at, timeout, Instant};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::Instrument;
 
+use crate::admission::Pending;
 use crate::closing;
 use crate::handshake::{read_handshake, Handshake};
 use crate::limits::{BadFrames, Exceeded, FrameRate};
@@ -45,8 +46,15 @@ pub const DISCONNECT_RETRY: Duration = Duration::from_secs(30);
 
 /// Serves one upgraded socket until it ends.
 /// `verified` is the orchestrator a token proved at upgrade (when tokens are
-/// required); the handshake must then name that same id.
-pub async fn serve(socket: Socket, edge: Arc<Edge>, verified: Option<OrchestratorId>) {
+/// required); the handshake must then name that same id. `pending` is this
+/// handshake's place in the edge's backlog, given back once `handshake_ack` is
+/// sent or the attempt ends.
+pub async fn serve(
+    socket: Socket,
+    edge: Arc<Edge>,
+    verified: Option<OrchestratorId>,
+    pending: Pending,
+) {
     let conn_id = ConnId::new_v4();
     let span = tracing::info_span!("conn", %conn_id, edge_id = %edge.id, orchestrator_id = tracing::field::Empty);
     Session {
@@ -55,6 +63,7 @@ pub async fn serve(socket: Socket, edge: Arc<Edge>, verified: Option<Orchestrato
         conn_id,
         verified,
         outbox: Arc::default(),
+        pending: Some(pending),
     }
     .run()
     .instrument(span)
@@ -69,6 +78,8 @@ struct Session {
     verified: Option<OrchestratorId>,
     /// Frames core routed here that wait for the socket.
     outbox: Arc<Outbox>,
+    /// This handshake's place in the backlog, until the ack is sent.
+    pending: Option<Pending>,
 }
 
 /// Why the main loop ended, which decides the close frame and the disconnect reason.
@@ -117,14 +128,17 @@ impl Session {
         }
         if !Box::pin(self.announce(&id, data)).await {
             self.edge.registry.remove(&id, self.conn_id);
-            return Box::pin(self.refuse(close::TRY_AGAIN_LATER, "try_again_later")).await;
+            let reason = self.edge.backlog.hinted("try_again_later");
+            return Box::pin(self.refuse(close::TRY_AGAIN_LATER, &reason)).await;
         }
         metrics::gauge!("moolai_edge_connections").increment(1.0);
         let ack = ServerFrame::HandshakeAck {
             orch_id: id.to_string(),
             ts: timestamp(Utc::now()),
         };
-        let end = match Box::pin(self.send_text(ack.to_json())).await {
+        let sent = Box::pin(self.send_text(ack.to_json())).await;
+        self.pending = None; // the handshake is over either way
+        let end = match sent {
             Err(end) => end,
             Ok(()) => {
                 tracing::info!("[C-OCS] handshake_ack sent to {id}");
@@ -431,10 +445,11 @@ impl Session {
         sent
     }
 
-    /// Closes a connection that never completed its handshake.
+    /// Closes a connection that never completed its handshake. The metric's
+    /// label is the reason's first word (without a delay hint).
     async fn refuse(mut self, code: u16, reason: &str) {
-        metrics::counter!("moolai_edge_handshakes_refused_total", "reason" => reason.to_owned())
-            .increment(1);
+        let label = reason.split_whitespace().next().unwrap_or("").to_owned();
+        metrics::counter!("moolai_edge_handshakes_refused_total", "reason" => label).increment(1);
         tracing::info!(code, reason, "handshake refused");
         closing::close(&mut self.socket, code, reason).await;
     }
@@ -514,9 +529,9 @@ mod tests {
     /// boxed, 2,600 after). Guards against a change growing it back unnoticed.
     #[test]
     fn an_idle_connection_task_stays_small() {
-        fn future_size<A, B, C, F, Fut>(_: F) -> usize
+        fn future_size<A, B, C, D, F, Fut>(_: F) -> usize
         where
-            F: FnOnce(A, B, C) -> Fut,
+            F: FnOnce(A, B, C, D) -> Fut,
         {
             std::mem::size_of::<Fut>()
         }

@@ -4,6 +4,7 @@
 //! NATS (see [`publish`]), and everything it sends comes from core through its own
 //! command subject (see [`commands`]). Run as many as the fleet needs.
 
+pub mod admission;
 pub mod bus_watch;
 pub mod closing;
 pub mod commands;
@@ -89,6 +90,8 @@ pub struct Edge {
     pub per_address: limits::PerAddress,
     /// `message` traffic per orchestrator (`EDGE_MAX_MESSAGES_PER_MIN`, …).
     pub quotas: limits::MessageQuotas,
+    /// Handshakes in progress (`EDGE_MAX_PENDING_HANDSHAKES`; see [`admission`]).
+    pub backlog: admission::Backlog,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1012
@@ -128,7 +131,9 @@ pub async fn run(
         config.max_messages_per_min,
         config.max_message_bytes_per_min,
     );
+    let backlog = admission::Backlog::new(config.max_pending_handshakes, config.retry_after_sec);
     let edge = Edge {
+        backlog,
         id: id.clone(),
         config: Arc::new(config),
         registry: Registry::default(),
@@ -294,6 +299,15 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         },
         _ => None,
     };
+    // After the token (a few µs of HMAC), so that a client without one cannot
+    // hold places in the backlog; before anything that allocates per socket.
+    let pending = match edge.backlog.enter() {
+        Ok(pending) => pending,
+        Err(busy) => {
+            tracing::debug!(%busy, "upgrade refused: handshake backlog full");
+            return busy.into_response();
+        }
+    };
     let slot = match address_slot(&edge, &parts) {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -312,7 +326,7 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
     ws.respond(config, &tasks, move |socket| async move {
         // The slot is given back when the connection ends.
         let _slot = slot;
-        connection::serve(socket, edge, verified).await
+        connection::serve(socket, edge, verified, pending).await
     })
 }
 

@@ -73,6 +73,9 @@ impl TestEnv {
             ("--http-max-connections", "100000"),
             ("--http-max-connections-per-address", "100000"),
             ("--drain-sec", "10"),
+            // Tests open hundreds of upgrades at once from raw clients that do
+            // not retry; admission's own test sets a bound.
+            ("--max-pending-handshakes", "0"),
             ("--max-frames-per-sec", "50"),
             ("--bus-lost-sec", "15"),
             // Explicit opt-outs (the binary's defaults are on): most tests

@@ -28,6 +28,7 @@ async fn twenty_agents_given_two_edges_sit_on_both() {
                 tls: None,
                 drop_heartbeat_every: 0,
                 fail_config_keys: Vec::new(),
+                start_at_first: false,
                 source_ip: None,
             };
             moolai_agent::spawn(agent, Stats::default(), shutdown.clone())

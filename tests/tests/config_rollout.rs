@@ -28,6 +28,7 @@ fn agent(url: &str, id: &str, fail: &[&str]) -> CancellationToken {
         tls: None,
         drop_heartbeat_every: 0,
         fail_config_keys: fail.iter().map(|k| (*k).to_owned()).collect(),
+        start_at_first: false,
         source_ip: None,
     };
     moolai_agent::spawn(orchestrator, Stats::default(), shutdown.clone());

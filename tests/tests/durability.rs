@@ -186,6 +186,7 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
                 tls: None,
                 drop_heartbeat_every: 0,
                 fail_config_keys: Vec::new(),
+                start_at_first: false,
                 source_ip: None,
             };
             moolai_agent::spawn(orchestrator, stats.clone(), shutdown.clone())

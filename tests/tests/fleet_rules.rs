@@ -134,6 +134,7 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
         tls: None,
         drop_heartbeat_every: 0,
         fail_config_keys: Vec::new(),
+        start_at_first: false,
         source_ip: None,
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());

@@ -186,7 +186,10 @@ async fn an_edge_that_loses_the_bus_closes_its_sockets_so_agents_move() {
     let (code, reason) = tokio::time::timeout(Duration::from_secs(5), expect_close(&mut sock))
         .await
         .expect("closed within 5 s");
-    assert_eq!((code, reason.as_str()), (1013, "bus_unavailable"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (1013, "bus_unavailable retry_after=1")
+    );
     nats.restart().await;
 }
 

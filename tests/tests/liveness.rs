@@ -32,6 +32,7 @@ async fn losing_one_heartbeat_in_three_never_flaps_an_orchestrator() {
         tls: None,
         drop_heartbeat_every: 3,
         fail_config_keys: Vec::new(),
+        start_at_first: false,
         source_ip: None,
     };
     moolai_agent::spawn(agent, stats.clone(), shutdown.clone());

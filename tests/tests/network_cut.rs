@@ -46,6 +46,7 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
             tls: None,
             drop_heartbeat_every: 0,
             fail_config_keys: Vec::new(),
+            start_at_first: false,
             source_ip: None,
         };
         agents.push(moolai_agent::spawn(
@@ -97,7 +98,10 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
     })
     .await;
     assert!(not_ready.is_some(), "the cut edge still reports ready");
-    assert_eq!(closed, Next::Closed(1013, "bus_unavailable".into()));
+    assert_eq!(
+        closed,
+        Next::Closed(1013, "bus_unavailable retry_after=1".into())
+    );
     let moved = wait_until(Duration::from_secs(20), on(other_edge.ws_url())).await;
     eprintln!(
         "cut: sockets closed {closed_after:?} after the cut; longest controller-heartbeat gap \

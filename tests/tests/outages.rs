@@ -71,7 +71,7 @@ async fn roles_report_a_lost_broker_and_recover_when_it_returns() {
     moolai_tests::ws::send_json(&mut sock, &moolai_tests::ws::handshake("org-wait", true)).await;
     assert_eq!(
         moolai_tests::ws::expect_close(&mut sock).await,
-        (1013, "try_again_later".into())
+        (1013, "try_again_later retry_after=1".into())
     );
 
     nats.restart().await;

@@ -83,6 +83,7 @@ async fn core_and_edges_serve_tls_and_the_agent_connects_with_wss() {
         tls,
         drop_heartbeat_every: 0,
         fail_config_keys: Vec::new(),
+        start_at_first: false,
         source_ip: None,
     };
     let wss = format!("wss://localhost:{}/ws", edge.addr.port());
