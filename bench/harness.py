@@ -250,7 +250,8 @@ def connect_more(args, stack, tmp):
     for i in range(len(stack.edges)):
         name = f"more{i}"
         argv = [str(RELEASE / "moolai-agent"), "--id", f"m{i}", "--count", str(per),
-                "--interval", str(args.interval), "--connect-rate", str(args.connect_more_rate // len(stack.edges)),
+                # Their own heartbeats every 30 s: what they measure is handshakes.
+                "--interval", "30", "--connect-rate", str(args.connect_more_rate // len(stack.edges)),
                 "--url", stack.edge_url(i), "--source-ips", source_ips(args.agents + 10 + i),
                 "--duration-sec", str(seconds), "--summary-json", str(tmp / f"{name}.json")]
         stack.start(name, argv)
