@@ -138,16 +138,6 @@ impl Configs {
         }
     }
 
-    /// How many organizations are held.
-    pub fn len(&self) -> usize {
-        self.held.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
-
     fn keep_rows(&self, rows: &[PgRow]) -> Result<usize, sqlx::Error> {
         for row in rows {
             self.keep_row(row)?;

@@ -248,3 +248,31 @@ async fn bucket_epoch(store: &kv::Store) -> Option<i64> {
         }
     }
 }
+
+/// The clock of a periodic singleton duty: ticks every `every` until
+/// `shutdown`, each tick saying whether this replica holds the duties then.
+pub struct Ticks {
+    tick: tokio::time::Interval,
+    duties: Duties,
+    shutdown: CancellationToken,
+}
+
+impl Ticks {
+    pub fn new(duties: Duties, every: Duration, shutdown: CancellationToken) -> Self {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            tick,
+            duties,
+            shutdown,
+        }
+    }
+
+    /// The next tick: `Some(held)`, or `None` once shutdown came.
+    pub async fn next(&mut self) -> Option<bool> {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => None,
+            _ = self.tick.tick() => Some(self.duties.held().is_some()),
+        }
+    }
+}

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::duties::Duties;
+use crate::duties::{Duties, Ticks};
 use crate::live::Live;
 use crate::push::Pushes;
 
@@ -78,14 +78,9 @@ pub struct Reconciler {
 impl Reconciler {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut behind: HashMap<OrchestratorId, Behind> = HashMap::new();
-        let mut tick = tokio::time::interval(EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            if self.duties.held().is_none() {
+        let mut ticks = Ticks::new(self.duties.clone(), EVERY, shutdown);
+        while let Some(held) = ticks.next().await {
+            if !held {
                 behind.clear();
                 continue;
             }

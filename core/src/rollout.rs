@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Feed, Kind};
 use crate::changes::Changes;
-use crate::duties::Duties;
+use crate::duties::{Duties, Ticks};
 use crate::live::Live;
 use crate::persister_client::Persister;
 use crate::push::Pushes;
@@ -64,24 +64,29 @@ pub const TARGET_JOINS: &str = "
                          FROM orchestrator_config_status
                         WHERE orchestrator_id = t.organization_id LIMIT 1) c ON TRUE";
 
-/// Targets of one wave by outcome.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WaveCounts {
+/// Targets by outcome (`waiting`: their wave has not started).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Outcomes {
+    pub waiting: i64,
+    pub pending: i64,
+    pub applying: i64,
     pub applied: i64,
     pub failed: i64,
-    pub applying: i64,
-    pub pending: i64,
     pub offline: i64,
     pub not_reported: i64,
     pub superseded: i64,
+    pub total: i64,
 }
 
-impl WaveCounts {
-    fn add(&mut self, outcome: &str, n: i64) {
+impl Outcomes {
+    /// Counts `n` targets of `outcome` (a word of [`OUTCOME_SQL`]).
+    pub fn add(&mut self, outcome: &str, n: i64) {
+        self.total += n;
         match outcome {
+            "waiting" => self.waiting += n,
+            "applying" => self.applying += n,
             "applied" => self.applied += n,
             "failed" => self.failed += n,
-            "applying" => self.applying += n,
             "offline" => self.offline += n,
             "not_reported" => self.not_reported += n,
             "superseded" => self.superseded += n,
@@ -89,18 +94,19 @@ impl WaveCounts {
         }
     }
 
-    fn size(&self) -> i64 {
-        self.applied
-            + self.failed
+    /// Targets whose wave has started.
+    fn started(&self) -> i64 {
+        self.pending
             + self.applying
-            + self.pending
+            + self.applied
+            + self.failed
             + self.offline
             + self.not_reported
             + self.superseded
     }
 
     /// Still waiting for an answer from someone connected that can answer.
-    fn waiting(&self) -> i64 {
+    fn unanswered(&self) -> i64 {
         self.applying + self.pending
     }
 }
@@ -113,19 +119,19 @@ pub struct WaveState {
     pub threshold_pct: i64,
     pub elapsed: Duration,
     pub timeout: Duration,
-    pub counts: WaveCounts,
+    pub counts: Outcomes,
 }
 
 /// Whether the wave is over, and how: `None` while answers may still come.
 /// After the timeout, those that have not answered count as failed.
 pub fn decide(w: &WaveState) -> Option<WaveEnd> {
     let timed_out = w.elapsed >= w.timeout;
-    if w.counts.waiting() > 0 && !timed_out {
+    if w.counts.unanswered() > 0 && !timed_out {
         return None;
     }
-    let unanswered = if timed_out { w.counts.waiting() } else { 0 };
+    let unanswered = if timed_out { w.counts.unanswered() } else { 0 };
     let failures = w.counts.failed + unanswered;
-    let size = w.counts.size();
+    let size = w.counts.started();
     if size > 0 && failures * 100 > w.threshold_pct * size {
         let mut reason = format!(
             "wave {} of {}: {failures} of {size} failed, over the threshold of {} %",
@@ -174,14 +180,9 @@ pub struct Conductor {
 
 impl Conductor {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            if self.duties.held().is_none() {
+        let mut ticks = Ticks::new(self.duties.clone(), TICK, shutdown);
+        while let Some(held) = ticks.next().await {
+            if !held {
                 continue;
             }
             if let Err(err) = self.step().await {
@@ -297,7 +298,7 @@ pub async fn wave_counts(
     pool: &PgPool,
     rollout_id: &str,
     wave: i32,
-) -> Result<WaveCounts, sqlx::Error> {
+) -> Result<Outcomes, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {OUTCOME_SQL} AS outcome, count(*) {TARGET_JOINS}
           WHERE t.rollout_id = $1 AND t.wave = $2 GROUP BY 1"
@@ -306,7 +307,7 @@ pub async fn wave_counts(
     .bind(wave)
     .fetch_all(pool)
     .await?;
-    let mut counts = WaveCounts::default();
+    let mut counts = Outcomes::default();
     for (outcome, n) in rows {
         counts.add(&outcome, n);
     }
@@ -317,7 +318,7 @@ pub async fn wave_counts(
 mod tests {
     use super::*;
 
-    fn wave(counts: WaveCounts, elapsed: u64) -> WaveState {
+    fn wave(counts: Outcomes, elapsed: u64) -> WaveState {
         WaveState {
             wave: 0,
             waves: 3,
@@ -330,10 +331,10 @@ mod tests {
 
     #[test]
     fn a_wave_waits_for_every_connected_target_until_its_timeout() {
-        let waiting = WaveCounts {
+        let waiting = Outcomes {
             applied: 9,
             pending: 1,
-            ..WaveCounts::default()
+            ..Outcomes::default()
         };
         assert_eq!(decide(&wave(waiting.clone(), 5)), None);
         // At the timeout the silent one counts as failed: 1 of 10 is not over 10 %.
@@ -342,29 +343,29 @@ mod tests {
 
     #[test]
     fn failures_over_the_threshold_pause_and_offline_ones_do_not_count() {
-        let failing = WaveCounts {
+        let failing = Outcomes {
             applied: 8,
             failed: 2,
-            ..WaveCounts::default()
+            ..Outcomes::default()
         };
         let Some(WaveEnd::Paused { reason }) = decide(&wave(failing, 1)) else {
             panic!("2 of 10 failed is over 10 %");
         };
         assert!(reason.contains("2 of 10 failed"), "{reason}");
-        let offline = WaveCounts {
+        let offline = Outcomes {
             applied: 1,
             offline: 9,
             not_reported: 3,
-            ..WaveCounts::default()
+            ..Outcomes::default()
         };
         assert_eq!(decide(&wave(offline, 1)), Some(WaveEnd::NextWave));
     }
 
     #[test]
     fn the_last_wave_completes_the_rollout() {
-        let done = WaveCounts {
+        let done = Outcomes {
             applied: 4,
-            ..WaveCounts::default()
+            ..Outcomes::default()
         };
         let last = WaveState {
             wave: 2,

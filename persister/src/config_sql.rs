@@ -5,7 +5,7 @@ use moolai_proto::commands::{NewRollout, RolloutAction, RolloutSelector, WaveEnd
 use moolai_proto::config::ConfigContent;
 use moolai_proto::frames::timestamp;
 use serde_json::{json, Map, Value};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::commands::Outcome;
 use moolai_proto::commands::Failure;
@@ -39,48 +39,19 @@ pub async fn record_revision(
     by: &str,
     reason: Reason<'_>,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT features, settings, policies, config_revision FROM organizations
-          WHERE organization_id = $1",
+    let row: Option<(String, Value, Value, Value, i64)> = sqlx::query_as(
+        "SELECT organization_id, features, settings, policies, config_revision
+           FROM organizations WHERE organization_id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let content = ConfigContent {
-        features: row.try_get("features")?,
-        settings: row.try_get("settings")?,
-        policies: row.try_get("policies")?,
-    };
-    let revision: i64 = row.try_get("config_revision")?;
-    let hash = content.hash();
-    sqlx::query("UPDATE organizations SET config_hash = $2 WHERE organization_id = $1")
-        .bind(id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    let (rolled_back_to, rollout) = match reason {
-        Reason::Rollback(to) => (Some(to), None),
-        Reason::Rollout(r) => (None, Some(r)),
-        _ => (None, None),
-    };
-    sqlx::query(
-        "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason,
-                rolled_back_to, rollout_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (organization_id, revision) DO NOTHING",
-    )
-    .bind(id)
-    .bind(revision)
-    .bind(&hash)
-    .bind(json!(content))
-    .bind(by)
-    .bind(reason.word())
-    .bind(rolled_back_to)
-    .bind(rollout)
-    .execute(&mut *tx)
-    .await?;
-    Ok(Some((revision, hash)))
+    let kept = keep_revisions(tx, vec![row], by, reason).await?;
+    Ok(kept
+        .into_iter()
+        .next()
+        .map(|(_, revision, hash)| (revision, hash)))
 }
 
 /// Gives a hash and a first revision to organizations written before revisions
@@ -108,7 +79,8 @@ pub async fn fill_missing_hashes(pool: &PgPool) -> Result<usize, sqlx::Error> {
 }
 
 /// Keeps each `(organization, features, settings, policies, revision)` as that
-/// organization's revision: its hash on the organization and in the history;
+/// organization's revision (one, after a change: [`record_revision`]; many, for a
+/// rollout wave or at start-up): its hash on the organization and in the history;
 /// three statements however many. Answers `(organization, revision, hash)`.
 async fn keep_revisions(
     tx: &mut PgConnection,
@@ -138,13 +110,15 @@ async fn keep_revisions(
     .bind(&hashes)
     .execute(&mut *tx)
     .await?;
-    let rollout = match reason {
-        Reason::Rollout(r) => Some(r),
-        _ => None,
+    let (rolled_back_to, rollout) = match reason {
+        Reason::Rollback(to) => (Some(to), None),
+        Reason::Rollout(r) => (None, Some(r)),
+        _ => (None, None),
     };
     sqlx::query(
-        "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason, rollout_id)
-         SELECT f.id, f.revision, f.hash, f.config, $5, $6, $7
+        "INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason,
+                rolled_back_to, rollout_id)
+         SELECT f.id, f.revision, f.hash, f.config, $5, $6, $7, $8
            FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::jsonb[]) AS f(id, revision, hash, config)
          ON CONFLICT (organization_id, revision) DO NOTHING",
     )
@@ -154,6 +128,7 @@ async fn keep_revisions(
     .bind(&configs)
     .bind(by)
     .bind(reason.word())
+    .bind(rolled_back_to)
     .bind(rollout)
     .execute(&mut *tx)
     .await?;

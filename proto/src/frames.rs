@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{ConfigContent, ConfigStatus, CAP_CONFIG_STATUS};
+use crate::config::{ConfigContent, ConfigStatus};
 
 /// The capability a client announces in `metadata.capabilities` when it applies
 /// `provision_config`; clients without it also get the legacy `provisioning` frame.
@@ -114,11 +114,6 @@ impl HandshakeData {
     /// Whether the client applies `provision_config` itself.
     pub fn understands_provision_config(&self) -> bool {
         self.announces(CAP_PROVISION_CONFIG)
-    }
-
-    /// Whether the client answers `provision_config` with `config_status`.
-    pub fn reports_config_status(&self) -> bool {
-        self.announces(CAP_CONFIG_STATUS)
     }
 
     fn announces(&self, capability: &str) -> bool {

@@ -55,6 +55,12 @@ pub enum Next {
 
 /// The next text frame (as JSON) or close, skipping pings and pongs.
 pub async fn next(ws: &mut Ws) -> Next {
+    next_within(ws, FRAME_WAIT).await
+}
+
+/// [`next`], waiting up to `limit` (for what comes later by design, such as a
+/// resend after a timeout).
+pub async fn next_within(ws: &mut Ws, limit: Duration) -> Next {
     let read = async {
         loop {
             match ws.next().await {
@@ -69,7 +75,7 @@ pub async fn next(ws: &mut Ws) -> Next {
             }
         }
     };
-    tokio::time::timeout(FRAME_WAIT, read)
+    tokio::time::timeout(limit, read)
         .await
         .expect("server said nothing in time")
 }
@@ -88,6 +94,19 @@ pub async fn next_of_type(ws: &mut Ws, kind: &str) -> Value {
         let v = next_json(ws).await;
         if v["type"] == kind {
             return v;
+        }
+    }
+}
+
+/// [`next_of_type`] within `limit` in all.
+pub async fn next_of_type_within(ws: &mut Ws, kind: &str, limit: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next_within(ws, left).await {
+            Next::Json(v) if v["type"] == kind => return v,
+            Next::Json(_) => {}
+            other => panic!("expected a {kind} frame, got {other:?}"),
         }
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use moolai_agent::{Orchestrator, Stats};
 use moolai_tests::api::{admin_stack, register, Api, C};
-use moolai_tests::ws::{connect, handshake, next_json, next_of_type, send_json, Ws};
+use moolai_tests::ws::{
+    connect, handshake, next_json, next_of_type, next_of_type_within, send_json, Ws,
+};
 use moolai_tests::{start_edge, start_one_core, start_persister, TestEnv};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -80,28 +82,6 @@ async fn reporting_client(url: &str, id: &str) -> Ws {
     send_json(&mut ws, &hello).await;
     assert_eq!(next_json(&mut ws).await["type"], "handshake_ack");
     ws
-}
-
-/// The next frame of type `kind` within `limit` (longer than the usual
-/// per-frame wait), skipping others.
-async fn frame_within(ws: &mut Ws, kind: &str, limit: Duration) -> Value {
-    use futures::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let read = tokio::time::timeout(left, ws.next()).await;
-        match read.unwrap_or_else(|_| panic!("no {kind} within {limit:?}")) {
-            Some(Ok(Message::Text(text))) => {
-                let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
-                if frame["type"] == kind {
-                    return frame;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => panic!("socket ended waiting for {kind}: {other:?}"),
-        }
-    }
 }
 
 async fn answer(ws: &mut Ws, hash: &str, status: &str) {
@@ -213,7 +193,7 @@ async fn an_answer_naming_another_configuration_is_answered_with_the_desired_one
     answer(&mut ws, &"0".repeat(64), "applied").await;
     // The reconciler looks every 2 s and resends after 2 s without an answer
     // for the desired hash: up to 4 s, more on a loaded machine.
-    let again = frame_within(&mut ws, "provision_config", WAIT).await;
+    let again = next_of_type_within(&mut ws, "provision_config", WAIT).await;
     assert_eq!(again["hash"], hash);
     answer(&mut ws, &hash, "applied").await;
     config_until(&api, "cfg-2", "in sync", |c| c["in_sync"] == true).await;

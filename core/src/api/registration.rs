@@ -211,7 +211,8 @@ pub async fn register(
         .run_audited(&Command::Register(registration), audit)
         .await?;
     state.changes.registered(&orchestrator_id);
-    let changed = vec![organization_id.clone(), orchestrator_id.clone()];
+    let mut changed = vec![organization_id.clone(), orchestrator_id.clone()];
+    changed.dedup(); // one id, usually: an orchestrator is its own organization
     state.changes.configs_changed(changed).await;
     state.feed.record(
         Kind::Registered,

@@ -17,7 +17,7 @@ use super::extract::{Admin, Body, Params};
 use super::organizations::canonical_features;
 use super::AppState;
 use crate::activity::Kind;
-use crate::rollout::{OUTCOME_SQL, TARGET_JOINS};
+use crate::rollout::{Outcomes, OUTCOME_SQL, TARGET_JOINS};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -98,36 +98,6 @@ impl RolloutBody {
             );
         }
         Ok(())
-    }
-}
-
-/// Targets by outcome (`waiting`: their wave has not started).
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-pub struct Outcomes {
-    pub waiting: i64,
-    pub pending: i64,
-    pub applying: i64,
-    pub applied: i64,
-    pub failed: i64,
-    pub offline: i64,
-    pub not_reported: i64,
-    pub superseded: i64,
-    pub total: i64,
-}
-
-impl Outcomes {
-    fn add(&mut self, outcome: &str, n: i64) {
-        self.total += n;
-        match outcome {
-            "waiting" => self.waiting += n,
-            "applying" => self.applying += n,
-            "applied" => self.applied += n,
-            "failed" => self.failed += n,
-            "offline" => self.offline += n,
-            "not_reported" => self.not_reported += n,
-            "superseded" => self.superseded += n,
-            _ => self.pending += n,
-        }
     }
 }
 
