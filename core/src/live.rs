@@ -307,19 +307,12 @@ impl Live {
     }
 
     /// Keeps the view from a heartbeat another replica decides: counted, and
-    /// an accepted one is its connection's last keepalive; one lookup.
+    /// an accepted one is its connection's last keepalive; one lookup. The
+    /// throttle is kept too: the deciding replica logged this heartbeat if a
+    /// line was due, so the next line is due on every replica at the same
+    /// time, not once per replica that happens to decide one.
     pub fn follow_beat(&self, id: &OrchestratorId, conn_id: ConnId, at: DateTime<Utc>) {
-        let independent = match self.inner.known.get_mut(id) {
-            Some(mut known) => {
-                let independent = known.rule.is_independent;
-                if !independent {
-                    keep_alive(&mut known, conn_id, at);
-                }
-                independent
-            }
-            None => false,
-        };
-        self.count(independent);
+        self.beat(id, conn_id, at, true);
     }
 
     fn count(&self, ignored: bool) {
@@ -413,6 +406,32 @@ mod tests {
             (live.heartbeats_processed(), live.heartbeats_ignored()),
             (4, 1)
         );
+    }
+
+    #[test]
+    fn a_heartbeat_another_replica_decided_counts_for_the_throttle() {
+        let live = Live::default();
+        let conn = ConnId::new_v4();
+        live.follow_beat(&id(), conn, Utc::now());
+        assert!(
+            !live.beat(&id(), conn, Utc::now(), true).loud,
+            "the other replica logged it"
+        );
+        live.set_rule(
+            id(),
+            Rule {
+                is_independent: true,
+                privacy_mode: false,
+                revision: 2,
+            },
+        );
+        live.follow_beat(&id(), conn, Utc::now());
+        let verdict = live.beat(&id(), conn, Utc::now(), true);
+        assert!(
+            !verdict.loud,
+            "the first after the change was logged by the other replica"
+        );
+        assert!(verdict.independent);
     }
 
     #[test]
