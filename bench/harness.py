@@ -247,6 +247,7 @@ def connect_more(args, stack, tmp):
     histograms: the handshake latency a fleet already connected leaves."""
     names, per = [], args.connect_more // len(stack.edges)
     seconds = int(args.connect_more / max(args.connect_more_rate, 1)) + 15
+    before = edge_latencies(stack)
     for i in range(len(stack.edges)):
         name = f"more{i}"
         argv = [str(RELEASE / "moolai-agent"), "--id", f"m{i}", "--count", str(per),
@@ -268,7 +269,39 @@ def connect_more(args, stack, tmp):
             "already_connected": args.orchestrators,
             "handshake_p50_ms": round(max(x["handshake_p50_ms"] for x in summaries), 2),
             "handshake_p99_ms": round(max(x["handshake_p99_ms"] for x in summaries), 2),
-            "errors": sum(x["errors"] for x in summaries)}
+            "errors": sum(x["errors"] for x in summaries),
+            **latency_breakdown(before, edge_latencies(stack))}
+
+
+# The edge's histograms that split a handshake's latency: its own share (first
+# frame → ack) and, within it, the durable write.
+EDGE_LATENCIES = {"edge": ("moolai_edge_handshake_seconds", ""),
+                  "durable_write": ("moolai_edge_bus_publish_seconds", 'kind="durable"')}
+
+
+def edge_latencies(stack, edges=None):
+    """The edges' latency buckets, one set per edge."""
+    snaps = [metrics(stack.ports[e]) for e in (edges or stack.edges)]
+    return {key: [buckets(snap, name, labels) for snap in snaps]
+            for key, (name, labels) in EDGE_LATENCIES.items()}
+
+
+def latency_breakdown(before, after):
+    """p50/p99 (bucket upper bounds, ms) of each edge-side share between two
+    snapshots: what a client's connect → ack spends inside the edge; the rest is
+    TCP, the upgrade and scheduling on a shared box."""
+    out = {}
+    for key in EDGE_LATENCIES:
+        merged_before, merged_after = {}, {}
+        for b, a in zip(before[key], after[key]):
+            for le, v in b.items():
+                merged_before[le] = merged_before.get(le, 0) + v
+            for le, v in a.items():
+                merged_after[le] = merged_after.get(le, 0) + v
+        for q in (0.5, 0.99):
+            v = quantile(merged_before, merged_after, q)
+            out[f"{key}_p{round(q * 100)}_ms"] = None if v is None else round(v * 1000, 1)
+    return out
 
 
 def pg_cpu_secs(db_url, db_name):
@@ -424,6 +457,7 @@ def storm_failover(args, stack, agents):
     before, moved = sum(conns.values()), conns[name]
     refused0 = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
                    for e in rest)
+    latencies0 = edge_latencies(stack, rest)
     for a in agents:
         stack.procs[a].popen.send_signal(signal.SIGUSR1)
     time.sleep(0.2)  # the marks land before the storm starts
@@ -445,7 +479,8 @@ def storm_failover(args, stack, agents):
             "handshakes_per_s": round(moved / took) if took else None,
             "refused_backlog_edges": int(refused), "peak_pending_sampled": int(peak_pending),
             "max_pending_handshakes": stack.max_pending, "retry_after_s": stack.retry_after,
-            "connections_per_edge_after": {e: int(v) for e, v in stack.connections(rest).items()}}
+            "connections_per_edge_after": {e: int(v) for e, v in stack.connections(rest).items()},
+            **latency_breakdown(latencies0, edge_latencies(stack, rest))}
 
 
 def storm_window(summaries):
@@ -600,6 +635,14 @@ def storm_lines(r):
                      f"(edges) / {f.get('refused_with_hint_agents', 0):,} (agents); backlog bound "
                      f"{f['max_pending_handshakes']}, peak sampled {f['peak_pending_sampled']}, "
                      f"Retry-After {f['retry_after_s']} s")
+    for label, part in (("connects with the fleet connected", r.get("connect_more")),
+                        ("storm (edge killed for good)", f)):
+        if part and "edge_p99_ms" in part:
+            lines.append(f"{label}, where a handshake's time goes: client connect → ack p50 "
+                         f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; inside the edge "
+                         f"(first frame → ack) p50 {part['edge_p50_ms']} p99 {part['edge_p99_ms']} ms, of which the "
+                         f"durable write p50 {part['durable_write_p50_ms']} p99 {part['durable_write_p99_ms']} ms "
+                         "(edge figures: bucket upper bounds)")
     s = r.get("side_by_side")
     if s:
         lines.append(f"side by side: handshakes/s ramp {s['ramp_handshakes_per_s']} (offered-limited), "

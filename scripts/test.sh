@@ -54,7 +54,8 @@ MOOLAI_TEST_CORES=2 step "cargo test (two core replicas)" cargo test --workspace
 # Small benchmark passes so the harness keeps working; they assert nothing about
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
-  --orchestrators 2000 --cores 2 --duration 10 --storm --rollout --push-connected 200 --out target/bench-ci
+  --orchestrators 2000 --cores 2 --duration 10 --storm --rollout --push-connected 200 \
+  --connect-more 200 --connect-more-rate 200 --out target/bench-ci
 step "benchmark harness (failover storm, small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \
   --orchestrators 1500 --edges 3 --interval 5 --duration 5 --storm-failover --out target/bench-ci
 # It measures the bus itself on subjects of its own, which no role may use: a
