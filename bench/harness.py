@@ -151,6 +151,7 @@ class Stack:
     def __init__(self, args, tmp, db_url, env):
         self.procs = {}
         self.max_pending, self.retry_after = args.max_pending_handshakes, args.retry_after
+        self.listen_backlog = args.listen_backlog
         self.env = dict(env, RUST_LOG="warn", MOOLAI_SUBJECT_PREFIX="bench")
         self.tmp = tmp
         self.nats_port = free_port()
@@ -199,7 +200,8 @@ class Stack:
                    EDGE_MAX_MESSAGES_PER_MIN="0", EDGE_MAX_MESSAGE_BYTES_PER_MIN="0",
                    # A reconnect storm puts thousands of upgrades in flight at once.
                    HTTP_MAX_CONNECTIONS="0", HTTP_MAX_CONNECTIONS_PER_ADDRESS="0",
-                   EDGE_MAX_PENDING_HANDSHAKES=str(self.max_pending), EDGE_RETRY_AFTER_SEC=str(self.retry_after))
+                   EDGE_MAX_PENDING_HANDSHAKES=str(self.max_pending), EDGE_RETRY_AFTER_SEC=str(self.retry_after),
+                   EDGE_LISTEN_BACKLOG=str(self.listen_backlog))
 
     def edge_url(self, i):
         return f"ws://127.0.0.1:{self.ports[self.edges[i % len(self.edges)]]}/ws"
@@ -247,7 +249,7 @@ def connect_more(args, stack, tmp):
     histograms: the handshake latency a fleet already connected leaves."""
     names, per = [], args.connect_more // len(stack.edges)
     seconds = int(args.connect_more / max(args.connect_more_rate, 1)) + 15
-    before = edge_latencies(stack)
+    before, listen0 = edge_latencies(stack), kernel_listen_counts()
     for i in range(len(stack.edges)):
         name = f"more{i}"
         argv = [str(RELEASE / "moolai-agent"), "--id", f"m{i}", "--count", str(per),
@@ -270,7 +272,26 @@ def connect_more(args, stack, tmp):
             "handshake_p50_ms": round(max(x["handshake_p50_ms"] for x in summaries), 2),
             "handshake_p99_ms": round(max(x["handshake_p99_ms"] for x in summaries), 2),
             "errors": sum(x["errors"] for x in summaries),
-            **latency_breakdown(before, edge_latencies(stack))}
+            **latency_breakdown(before, edge_latencies(stack)), **kernel_listen_delta(listen0)}
+
+
+def kernel_listen_counts():
+    """The kernel's counts (this network namespace) of connections that found a
+    listen queue full: an overflow drops the handshake's last ACK or the SYN, and
+    the client retransmits after 1 s, then 3 s — whole seconds added to a
+    handshake that no process ever saw."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for head, values in zip(lines[::2], lines[1::2]):
+        if head.startswith("TcpExt:"):
+            d = dict(zip(head.split()[1:], (int(v) for v in values.split()[1:])))
+            return {k: d.get(n, 0) for k, n in (("listen_overflows", "ListenOverflows"),
+                                                 ("listen_drops", "ListenDrops"),
+                                                 ("syncookies_sent", "SyncookiesSent"))}
+    return {}
+
+
+def kernel_listen_delta(before):
+    return {k: v - before.get(k, 0) for k, v in kernel_listen_counts().items()}
 
 
 # The edge's histograms that split a handshake's latency: its own share (first
@@ -457,7 +478,7 @@ def storm_failover(args, stack, agents):
     before, moved = sum(conns.values()), conns[name]
     refused0 = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
                    for e in rest)
-    latencies0 = edge_latencies(stack, rest)
+    latencies0, listen0 = edge_latencies(stack, rest), kernel_listen_counts()
     for a in agents:
         stack.procs[a].popen.send_signal(signal.SIGUSR1)
     time.sleep(0.2)  # the marks land before the storm starts
@@ -479,8 +500,9 @@ def storm_failover(args, stack, agents):
             "handshakes_per_s": round(moved / took) if took else None,
             "refused_backlog_edges": int(refused), "peak_pending_sampled": int(peak_pending),
             "max_pending_handshakes": stack.max_pending, "retry_after_s": stack.retry_after,
+            "listen_backlog": stack.listen_backlog,
             "connections_per_edge_after": {e: int(v) for e, v in stack.connections(rest).items()},
-            **latency_breakdown(latencies0, edge_latencies(stack, rest))}
+            **latency_breakdown(latencies0, edge_latencies(stack, rest)), **kernel_listen_delta(listen0)}
 
 
 def storm_window(summaries):
@@ -642,7 +664,9 @@ def storm_lines(r):
                          f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; inside the edge "
                          f"(first frame → ack) p50 {part['edge_p50_ms']} p99 {part['edge_p99_ms']} ms, of which the "
                          f"durable write p50 {part['durable_write_p50_ms']} p99 {part['durable_write_p99_ms']} ms "
-                         "(edge figures: bucket upper bounds)")
+                         "(edge figures: bucket upper bounds); listen queue overflows "
+                         f"{part.get('listen_overflows')}, drops {part.get('listen_drops')}, "
+                         f"SYN cookies {part.get('syncookies_sent')} (kernel, whole box)")
     s = r.get("side_by_side")
     if s:
         lines.append(f"side by side: handshakes/s ramp {s['ramp_handshakes_per_s']} (offered-limited), "
@@ -682,6 +706,7 @@ def main():
     p.add_argument("--max-pending-handshakes", type=int, default=512,
                    help="each edge's EDGE_MAX_PENDING_HANDSHAKES (0: no bound)")
     p.add_argument("--retry-after", type=int, default=1, help="each edge's EDGE_RETRY_AFTER_SEC")
+    p.add_argument("--listen-backlog", type=int, default=4096, help="each edge's EDGE_LISTEN_BACKLOG")
     p.add_argument("--rollout", action="store_true",
                    help="then roll a features change out to every orchestrator and time it until all applied")
     p.add_argument("--rollout-waves", type=lambda v: [int(x) for x in v.split(",")], default=[1, 5, 25, 100],

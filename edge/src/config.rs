@@ -78,6 +78,12 @@ pub struct Config {
     /// instead of queueing behind the others. 0: no bound.
     #[arg(long, env = "EDGE_MAX_PENDING_HANDSHAKES", default_value_t = 512)]
     pub max_pending_handshakes: u32,
+    /// Connections the kernel may queue for this edge before it accepts them
+    /// (capped by `net.core.somaxconn`). Past it a reconnect storm's
+    /// connections are dropped before admission control can answer them, and
+    /// their clients wait 1 s, then 3 s, to retransmit.
+    #[arg(long, env = "EDGE_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
     /// Seconds a refused client is told to wait before it tries again
     /// (`Retry-After` on a 503, `retry_after=N` in a 1013 close reason); the
     /// agent adds up to half of it again as jitter.

@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let service = config.edge_id.as_deref().unwrap_or("edge");
     telemetry::init_service(service, &config.service);
-    let listener = telemetry::bind(config.listen).await?;
+    let listener = telemetry::bind_with_backlog(config.listen, config.listen_backlog)?;
     let shutdown = telemetry::shutdown_on_signals();
     run(config, listener, shutdown).await.context("edge failed")
 }

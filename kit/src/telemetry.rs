@@ -130,6 +130,28 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
         .map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))
 }
 
+/// Binds `addr` with a listen queue of `backlog` connections (the kernel caps
+/// it at `net.core.somaxconn`). Tokio's `bind` asks for 1,024; a reconnect
+/// storm that finds the queue full has its connections dropped by the kernel,
+/// and each client retransmits after 1 s, then 3 s, before any process sees it.
+pub fn bind_with_backlog(
+    addr: std::net::SocketAddr,
+    backlog: u32,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As tokio's own bind does: a restarted edge takes its port back at once.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(backlog)
+    };
+    listen().map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
@@ -169,5 +191,30 @@ mod tests {
         assert!(colour_wanted(true, None));
         assert!(colour_wanted(true, Some(OsStr::new(""))));
         assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+    }
+
+    #[tokio::test]
+    async fn a_listener_with_a_long_queue_holds_connections_until_it_accepts() {
+        let listener = super::bind_with_backlog("127.0.0.1:0".parse().unwrap(), 4096).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // More than tokio's own 1,024 wait in the queue while nothing accepts.
+        let mut waiting = Vec::new();
+        for _ in 0..1100 {
+            // A full queue drops the SYN and the connect would retransmit for
+            // seconds: fail fast instead.
+            let connect = tokio::net::TcpStream::connect(addr);
+            let stream = tokio::time::timeout(std::time::Duration::from_millis(500), connect)
+                .await
+                .expect("the queue was full");
+            waiting.push(stream.unwrap());
+        }
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(
+            peer,
+            waiting[0].local_addr().unwrap(),
+            "the first in, the first accepted"
+        );
+        let taken = super::bind_with_backlog(addr, 16).unwrap_err();
+        assert!(taken.to_string().contains(&addr.to_string()), "{taken}");
     }
 }
