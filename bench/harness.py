@@ -467,7 +467,17 @@ def storm(args, stack):
             "handshakes_refused": int(refused)}
 
 
-def storm_failover(args, stack, agents):
+def cpu_by_group(stack, agents, db_name, db_url, edges):
+    """CPU seconds spent so far by each group of processes (PostgreSQL: the
+    backends serving our database)."""
+    groups = {"nats": ["nats"], "persister": ["persister"], "core": stack.cores,
+              "edges": edges, "agents": agents}
+    out = {g: sum(stack.procs[p].cpu_secs() for p in members) for g, members in groups.items()}
+    out["postgres"] = pg_cpu_secs(db_url, db_name)[1]
+    return out
+
+
+def storm_failover(args, stack, agents, db_name, db_url):
     """Kills edge0 for good (SIGKILL, not restarted) and times until every
     orchestrator is connected again on the other edges. Agents hold every edge's
     URL and rotate on failure; SIGUSR1 starts their stats window at the kill, so
@@ -479,6 +489,7 @@ def storm_failover(args, stack, agents):
     refused0 = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
                    for e in rest)
     latencies0, listen0 = edge_latencies(stack, rest), kernel_listen_counts()
+    cpu0 = cpu_by_group(stack, agents, db_name, db_url, rest)
     for a in agents:
         stack.procs[a].popen.send_signal(signal.SIGUSR1)
     time.sleep(0.2)  # the marks land before the storm starts
@@ -493,9 +504,13 @@ def storm_failover(args, stack, agents):
             took = time.time() - killed_at
             break
         time.sleep(0.1)
+    cpu1 = cpu_by_group(stack, agents, db_name, db_url, rest)
     refused = sum(total(metrics(stack.ports[e]), "moolai_edge_handshakes_refused_total", 'reason="backlog"')
                   for e in rest) - refused0
-    return {"killed": name, "orchestrators_moved": int(moved), "connected_before": int(before),
+    # What one moved orchestrator cost each process group, refusals included:
+    # where a storm's CPU goes on a box where every group shares 2 cores.
+    cpu_us = {g: round((cpu1[g] - cpu0[g]) * 1e6 / moved) if moved else None for g in cpu1}
+    return {"cpu_us_per_moved": cpu_us, "killed": name, "orchestrators_moved": int(moved), "connected_before": int(before),
             "connected_after": int(held), "recovered_s": round(took, 2) if took is not None else None,
             "handshakes_per_s": round(moved / took) if took else None,
             "refused_backlog_edges": int(refused), "peak_pending_sampled": int(peak_pending),
@@ -656,7 +671,8 @@ def storm_lines(r):
                      f"max {f.get('handshake_max_ms')} ms; refused with hint: {f['refused_backlog_edges']:,} "
                      f"(edges) / {f.get('refused_with_hint_agents', 0):,} (agents); backlog bound "
                      f"{f['max_pending_handshakes']}, peak sampled {f['peak_pending_sampled']}, "
-                     f"Retry-After {f['retry_after_s']} s")
+                     f"Retry-After {f['retry_after_s']} s; CPU µs per moved orchestrator "
+                     + ", ".join(f"{g} {v}" for g, v in f["cpu_us_per_moved"].items()))
     for label, part in (("connects with the fleet connected", r.get("connect_more")),
                         ("storm (edge killed for good)", f)):
         if part and "edge_p99_ms" in part:
@@ -757,7 +773,7 @@ def main():
         if more:
             log(f"connects with the fleet connected: {more}")
         storm_figures = storm(args, stack) if args.storm else None
-        failover = storm_failover(args, stack, agents) if args.storm_failover else None
+        failover = storm_failover(args, stack, agents, db_name, db_url) if args.storm_failover else None
         if failover:
             log(f"storm (failover): {failover}")
         for a in agents:

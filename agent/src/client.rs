@@ -323,7 +323,7 @@ impl Orchestrator {
         }
         match frame {
             ServerFrame::ProvisionConfig { data, hash, .. } => {
-                return self.apply_config(narration, data, hash);
+                return self.apply_config(narration, data, hash, seen);
             }
             ServerFrame::IndependenceUpdate { data, .. } => {
                 self.keep("independence", json!(data));
@@ -356,13 +356,22 @@ impl Orchestrator {
 
     /// Applies a configuration (or fails to, for a key it was told to fail on)
     /// and answers with `config_status`: `applying`, then `applied` or `failed`
-    /// with the configuration it runs after all.
+    /// with the configuration it runs after all. The one it runs already (the
+    /// push every handshake brings) is answered `applied` at once: there is
+    /// nothing to apply, and a fleet reconnecting after an outage then costs
+    /// the controller one status per orchestrator, not two.
     fn apply_config(
         &self,
         narration: Narration,
         data: ProvisionData,
         hash: Option<String>,
+        seen: &mut Revisions,
     ) -> Vec<String> {
+        if let Some(hash) = hash.as_deref().filter(|h| seen.runs(h)) {
+            say!(narration, id = %self.id, "[O-CCS] provisioning unchanged: already running {hash}");
+            let status = json!({"hash": hash, "status": "applied", "effective": data.content()});
+            return vec![json!({"type": "config_status", "data": status}).to_string()];
+        }
         let summary = provision_summary(&data);
         let refused = self.refused_key(&data);
         let effective = match &refused {
@@ -387,7 +396,10 @@ impl Orchestrator {
             json!({"type": "config_status", "data": data}).to_string()
         };
         let end = match refused {
-            None => status("applied", json!({"effective": effective})),
+            None => {
+                seen.now_running(&hash);
+                status("applied", json!({"effective": effective}))
+            }
             Some(key) => status(
                 "failed",
                 json!({"error": format!("applying {key} failed (refused by --fail-config-key)"), "effective": effective}),
@@ -453,6 +465,68 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn orchestrator(fail: &[&str]) -> Orchestrator {
+        Orchestrator {
+            id: "o-1".into(),
+            urls: vec!["ws://127.0.0.1:1/ws".into()],
+            interval: Duration::from_secs(30),
+            state_file: None,
+            name: "o".into(),
+            location: "here".into(),
+            token: None,
+            source_ip: None,
+            drop_heartbeat_every: 0,
+            tls: None,
+            fail_config_keys: fail.iter().map(|k| k.to_string()).collect(),
+            start_at_first: false,
+        }
+    }
+
+    fn statuses(frames: &[String]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| serde_json::from_str::<Value>(f).unwrap()["data"]["status"].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_configuration_already_running_is_answered_applied_at_once() {
+        let data = |beta: bool| ProvisionData {
+            features: json!({"beta": {"enabled": beta}}),
+            settings: json!({}),
+            policies: json!({}),
+            revision: None,
+        };
+        let (agent, mut seen) = (orchestrator(&[]), Revisions::default());
+        let apply = |seen: &mut Revisions, on: bool, hash: &str| {
+            statuses(&agent.apply_config(Narration::Debug, data(on), Some(hash.into()), seen))
+        };
+        assert_eq!(
+            apply(&mut seen, true, "h1"),
+            [r#""applying""#, r#""applied""#]
+        );
+        // The push of the next handshake: the same hash.
+        assert_eq!(apply(&mut seen, true, "h1"), [r#""applied""#]);
+        assert_eq!(
+            apply(&mut seen, false, "h2"),
+            [r#""applying""#, r#""applied""#]
+        );
+        // A failed one is not running: its next push is tried again.
+        let failing = orchestrator(&["beta"]);
+        let mut seen = Revisions::default();
+        let statuses_of = |seen: &mut Revisions, hash: &str| {
+            statuses(&failing.apply_config(Narration::Debug, data(true), Some(hash.into()), seen))
+        };
+        assert_eq!(
+            statuses_of(&mut seen, "h3"),
+            [r#""applying""#, r#""failed""#]
+        );
+        assert_eq!(
+            statuses_of(&mut seen, "h3"),
+            [r#""applying""#, r#""failed""#]
+        );
+    }
 
     #[test]
     fn a_close_names_its_code_and_reason() {

@@ -10,6 +10,8 @@ pub struct Revisions {
     config: Option<i64>,
     rule: Option<i64>,
     statuses: HashMap<String, i64>,
+    /// The hash of the configuration it runs, once one was applied.
+    running: Option<String>,
 }
 
 /// Which state a push carries.
@@ -44,6 +46,16 @@ impl Revisions {
         }
         *slot = Some(revision);
         true
+    }
+
+    /// Whether the configuration with `hash` is the one running already.
+    pub fn runs(&self, hash: &str) -> bool {
+        self.running.as_deref() == Some(hash)
+    }
+
+    /// The configuration with `hash` now runs.
+    pub fn now_running(&mut self, hash: &str) {
+        self.running = Some(hash.to_owned());
     }
 }
 

@@ -458,7 +458,10 @@ pub async fn apply_status(
           WHERE organization_id = $1
             AND revision = (SELECT max(revision) FROM config_revisions
                              WHERE organization_id = $1 AND hash = $2)
-            AND (outcome_at IS NULL OR outcome_at <= $5)",
+            AND (outcome_at IS NULL OR outcome_at <= $5)
+            -- The same word again (every reconnect repeats `applied`) rewrites
+            -- nothing: `outcome_at` stays when that outcome was reached.
+            AND (outcome IS DISTINCT FROM $3 OR outcome_error IS DISTINCT FROM $4)",
     )
     .bind(id)
     .bind(&s.hash)

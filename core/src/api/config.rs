@@ -299,6 +299,7 @@ pub struct Revision {
     /// `applied`, `failed`; absent when it has said nothing of it.
     pub outcome: Option<String>,
     pub outcome_error: Option<String>,
+    /// When that outcome was first reported (a repeat of it does not move it).
     pub outcome_at: Option<DateTime<Utc>>,
 }
 

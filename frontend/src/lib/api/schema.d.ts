@@ -2229,7 +2229,10 @@ export interface components {
              *     `applied`, `failed`; absent when it has said nothing of it.
              */
             outcome?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When that outcome was first reported (a repeat of it does not move it).
+             */
             outcome_at?: string | null;
             outcome_error?: string | null;
             /** @description `initial`, `features`, `rollback` or `rollout`. */
