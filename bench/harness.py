@@ -296,8 +296,9 @@ def kernel_listen_delta(before):
 
 # The edge's histograms that split a handshake's latency: its own share (first
 # frame → ack) and, within it, the durable write.
-EDGE_LATENCIES = {"edge": ("moolai_edge_handshake_seconds", ""),
-                  "durable_write": ("moolai_edge_bus_publish_seconds", 'kind="durable"')}
+EDGE_LATENCIES = {"admitted": ("moolai_edge_admitted_handshake_seconds", ""),
+                  "edge": ("moolai_edge_handshake_seconds", ""),
+                  "durable_write": ("moolai_edge_bus_publish_seconds", 'event="handshake"')}
 
 
 def edge_latencies(stack, edges=None):
@@ -677,9 +678,10 @@ def storm_lines(r):
                         ("storm (edge killed for good)", f)):
         if part and "edge_p99_ms" in part:
             lines.append(f"{label}, where a handshake's time goes: client connect → ack p50 "
-                         f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; inside the edge "
+                         f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; admitted → ack p50 "
+                         f"{part['admitted_p50_ms']} p99 {part['admitted_p99_ms']} ms; inside the edge "
                          f"(first frame → ack) p50 {part['edge_p50_ms']} p99 {part['edge_p99_ms']} ms, of which the "
-                         f"durable write p50 {part['durable_write_p50_ms']} p99 {part['durable_write_p99_ms']} ms "
+                         f"handshake's durable write p50 {part['durable_write_p50_ms']} p99 {part['durable_write_p99_ms']} ms "
                          "(edge figures: bucket upper bounds); listen queue overflows "
                          f"{part.get('listen_overflows')}, drops {part.get('listen_drops')}, "
                          f"SYN cookies {part.get('syncookies_sent')} (kernel, whole box)")

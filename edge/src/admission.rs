@@ -27,6 +27,7 @@ pub struct Backlog {
 /// One handshake in progress; leaves the backlog when dropped.
 pub struct Pending {
     pending: Arc<AtomicU32>,
+    admitted: std::time::Instant,
 }
 
 /// The backlog is full: come back after `retry_after_sec`.
@@ -64,6 +65,7 @@ impl Backlog {
         metrics::gauge!("moolai_edge_handshakes_pending").set(f64::from(before + 1));
         Ok(Pending {
             pending: self.pending.clone(),
+            admitted: std::time::Instant::now(),
         })
     }
 
@@ -81,6 +83,13 @@ impl Backlog {
     /// `try_again_later retry_after=1`.
     pub fn hinted(&self, reason: &str) -> String {
         format!("{reason} retry_after={}", self.retry_after_sec)
+    }
+}
+
+impl Pending {
+    /// How long ago this handshake was admitted.
+    pub fn age(&self) -> std::time::Duration {
+        self.admitted.elapsed()
     }
 }
 

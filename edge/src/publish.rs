@@ -74,7 +74,8 @@ impl Bus {
             .await
             .map_err(|_| PublishError::Timeout(DURABLE_TIMEOUT))
             .and_then(|r| r);
-        metrics::histogram!("moolai_edge_bus_publish_seconds", "kind" => "durable")
+        // By event: a handshake waits for its write, the others do not.
+        metrics::histogram!("moolai_edge_bus_publish_seconds", "kind" => "durable", "event" => kind.token())
             .record(started.elapsed().as_secs_f64());
         if result.is_err() {
             metrics::counter!("moolai_edge_bus_publish_failures_total", "kind" => "durable")
