@@ -294,8 +294,8 @@ def kernel_listen_delta(before):
     return {k: v - before.get(k, 0) for k, v in kernel_listen_counts().items()}
 
 
-# The edge's histograms that split a handshake's latency: its own share (first
-# frame → ack) and, within it, the durable write.
+# The edge's histograms that split a handshake's latency: admitted (upgrade
+# request let in) → ack, first frame → ack, and within that the durable write.
 EDGE_LATENCIES = {"admitted": ("moolai_edge_admitted_handshake_seconds", ""),
                   "edge": ("moolai_edge_handshake_seconds", ""),
                   "durable_write": ("moolai_edge_bus_publish_seconds", 'event="handshake"')}
