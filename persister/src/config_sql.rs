@@ -3,7 +3,6 @@
 
 use moolai_proto::commands::{NewRollout, RolloutAction, RolloutSelector, WaveEnd};
 use moolai_proto::config::ConfigContent;
-use moolai_proto::frames::timestamp;
 use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool};
 
@@ -422,56 +421,115 @@ fn done_word(action: RolloutAction) -> &'static str {
     }
 }
 
-/// An orchestrator's `config_status`: kept for its instance (the newest wins;
-/// in a table of its own, never on the instance row heartbeats update) and
-/// as the outcome of the newest revision with that hash.
-pub async fn apply_status(
+/// Keeps the newest `config_status` of each orchestrator in
+/// `orchestrator_config_status`, and each status as the outcome of the newest
+/// revision with its hash; a batch's statuses in two statements, whatever their
+/// number (a reconnecting fleet sends one per orchestrator). Within a batch the
+/// newest per orchestrator (per orchestrator and hash, for the revisions) is
+/// what sequential writes would have left; older than what is kept changes
+/// nothing, and an unknown orchestrator's status is dropped.
+pub async fn apply_statuses(
     tx: &mut PgConnection,
-    e: &moolai_proto::events::ConfigStatusEvent,
+    events: &[&moolai_proto::events::ConfigStatusEvent],
 ) -> Result<(), sqlx::Error> {
-    let id = e.orchestrator_id.as_str();
-    let s = &e.status;
-    let applied = sqlx::query(
+    if events.is_empty() {
+        return Ok(());
+    }
+    let latest = newest_by(events, |e| e.orchestrator_id.clone());
+    let rows = StatusRows::of(&latest);
+    sqlx::query(
         "INSERT INTO orchestrator_config_status AS c (orchestrator_id, config_reported_hash,
                 config_status, config_error, config_effective, config_reported_at)
-         SELECT $1, $2, $3, $4, $5, $6
-          WHERE EXISTS (SELECT 1 FROM orchestrator_instances WHERE orchestrator_id = $1)
+         SELECT s.id, s.hash, s.status, s.error, s.effective, s.at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
+                       $6::timestamptz[]) AS s(id, hash, status, error, effective, at)
+          WHERE EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.orchestrator_id = s.id)
          ON CONFLICT (orchestrator_id) DO UPDATE
-            SET config_reported_hash = $2, config_status = $3, config_error = $4,
-                config_effective = COALESCE($5, c.config_effective), config_reported_at = $6
-          WHERE c.config_reported_at <= $6",
+            SET config_reported_hash = EXCLUDED.config_reported_hash,
+                config_status = EXCLUDED.config_status,
+                config_error = EXCLUDED.config_error,
+                config_effective = COALESCE(EXCLUDED.config_effective, c.config_effective),
+                config_reported_at = EXCLUDED.config_reported_at
+          WHERE c.config_reported_at <= EXCLUDED.config_reported_at",
     )
-    .bind(id)
-    .bind(&s.hash)
-    .bind(s.status.as_str())
-    .bind(&s.error)
-    .bind(&s.effective)
-    .bind(e.at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if applied == 0 {
-        return Ok(()); // unknown, or older than the status kept
-    }
-    sqlx::query(
-        "UPDATE config_revisions SET outcome = $3, outcome_error = $4, outcome_at = $5
-          WHERE organization_id = $1
-            AND revision = (SELECT max(revision) FROM config_revisions
-                             WHERE organization_id = $1 AND hash = $2)
-            AND (outcome_at IS NULL OR outcome_at <= $5)
-            -- The same word again (every reconnect repeats `applied`) rewrites
-            -- nothing: `outcome_at` stays when that outcome was reached.
-            AND (outcome IS DISTINCT FROM $3 OR outcome_error IS DISTINCT FROM $4)",
-    )
-    .bind(id)
-    .bind(&s.hash)
-    .bind(s.status.as_str())
-    .bind(&s.error)
-    .bind(e.at)
+    .bind(&rows.ids)
+    .bind(&rows.hashes)
+    .bind(&rows.statuses)
+    .bind(&rows.errors)
+    .bind(&rows.effective)
+    .bind(&rows.ats)
     .execute(&mut *tx)
     .await?;
-    tracing::debug!(orchestrator_id = id, status = s.status.as_str(), at = %timestamp(e.at), "config status stored");
+    let by_hash = newest_by(events, |e| {
+        (e.orchestrator_id.clone(), e.status.hash.clone())
+    });
+    let rows = StatusRows::of(&by_hash);
+    sqlx::query(
+        "UPDATE config_revisions AS r
+            SET outcome = s.status, outcome_error = s.error, outcome_at = s.at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+                AS s(id, hash, status, error, at)
+          WHERE r.organization_id = s.id
+            AND EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.orchestrator_id = s.id)
+            AND r.revision = (SELECT max(revision) FROM config_revisions
+                               WHERE organization_id = s.id AND hash = s.hash)
+            AND (r.outcome_at IS NULL OR r.outcome_at <= s.at)
+            -- The same word again (every reconnect repeats `applied`) rewrites
+            -- nothing: `outcome_at` stays when that outcome was reached.
+            AND (r.outcome IS DISTINCT FROM s.status OR r.outcome_error IS DISTINCT FROM s.error)",
+    )
+    .bind(&rows.ids)
+    .bind(&rows.hashes)
+    .bind(&rows.statuses)
+    .bind(&rows.errors)
+    .bind(&rows.ats)
+    .execute(&mut *tx)
+    .await?;
+    tracing::debug!(statuses = events.len(), "config statuses stored");
     Ok(())
+}
+
+/// The newest event per `key` (the later one in the batch on a tie), in no
+/// particular order.
+fn newest_by<'a, K: std::hash::Hash + Eq>(
+    events: &[&'a moolai_proto::events::ConfigStatusEvent],
+    key: impl Fn(&moolai_proto::events::ConfigStatusEvent) -> K,
+) -> Vec<&'a moolai_proto::events::ConfigStatusEvent> {
+    let mut newest: std::collections::HashMap<K, &moolai_proto::events::ConfigStatusEvent> =
+        std::collections::HashMap::with_capacity(events.len());
+    for e in events {
+        let slot = newest.entry(key(e)).or_insert(e);
+        if e.at >= slot.at {
+            *slot = e;
+        }
+    }
+    newest.into_values().collect()
+}
+
+/// Statuses as the columns `unnest` takes.
+struct StatusRows {
+    ids: Vec<String>,
+    hashes: Vec<String>,
+    statuses: Vec<&'static str>,
+    errors: Vec<Option<String>>,
+    effective: Vec<Option<Value>>,
+    ats: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+impl StatusRows {
+    fn of(events: &[&moolai_proto::events::ConfigStatusEvent]) -> Self {
+        Self {
+            ids: events
+                .iter()
+                .map(|e| e.orchestrator_id.to_string())
+                .collect(),
+            hashes: events.iter().map(|e| e.status.hash.clone()).collect(),
+            statuses: events.iter().map(|e| e.status.status.as_str()).collect(),
+            errors: events.iter().map(|e| e.status.error.clone()).collect(),
+            effective: events.iter().map(|e| e.status.effective.clone()).collect(),
+            ats: events.iter().map(|e| e.at).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

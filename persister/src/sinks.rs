@@ -9,7 +9,10 @@ use crate::org_seen::OrgSeen;
 use crate::writes;
 
 /// Handshakes, disconnects, snapshots and messages, applied in stream order in one
-/// transaction (order matters: a handshake and its disconnect may share a batch).
+/// transaction (order matters: a handshake and its disconnect may share a batch);
+/// the batch's configuration statuses after them, together (they depend on
+/// nothing but their orchestrator's row, which a handshake earlier in the batch
+/// has made by then).
 pub struct EventSink {
     pub pool: PgPool,
 }
@@ -20,9 +23,14 @@ impl Sink for EventSink {
 
     async fn write(&self, items: &[Event]) -> Result<(), WriteError> {
         let mut tx = self.pool.begin().await?;
+        let mut statuses = Vec::new();
         for event in items {
-            writes::apply_event(&mut tx, event).await?;
+            match event {
+                Event::ConfigStatus(status) => statuses.push(status),
+                other => writes::apply_event(&mut tx, other).await?,
+            }
         }
+        crate::config_sql::apply_statuses(&mut tx, &statuses).await?;
         tx.commit().await?;
         Ok(())
     }

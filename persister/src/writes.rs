@@ -24,7 +24,7 @@ pub async fn apply_event(tx: &mut PgConnection, event: &Event) -> Result<(), sql
         Event::Snapshot(e) => apply_snapshot(tx, e).await,
         Event::Message(e) => apply_message(tx, e).await,
         Event::MessageAck(e) => apply_message_ack(tx, e).await,
-        Event::ConfigStatus(e) => crate::config_sql::apply_status(tx, e).await,
+        Event::ConfigStatus(e) => crate::config_sql::apply_statuses(tx, &[e]).await,
     }
 }
 
@@ -367,6 +367,114 @@ mod tests {
             let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
             conn.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
         }
+    }
+
+    fn status(
+        id: &str,
+        hash: &str,
+        word: moolai_proto::config::ApplyStatus,
+        at: DateTime<Utc>,
+    ) -> moolai_proto::events::ConfigStatusEvent {
+        moolai_proto::events::ConfigStatusEvent {
+            orchestrator_id: OrchestratorId::parse(id).unwrap(),
+            conn_id: Uuid::from_u128(1),
+            at,
+            status: moolai_proto::config::ConfigStatus {
+                hash: hash.into(),
+                status: word,
+                error: None,
+                effective: (word == moolai_proto::config::ApplyStatus::Applied)
+                    .then(|| serde_json::json!({"features": {}})),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_statuses_leaves_what_writing_them_one_by_one_would() {
+        use moolai_proto::config::ApplyStatus::{Applied, Applying, Failed};
+        let Some(db) = Scratch::new().await else {
+            return;
+        };
+        let pool = &db.pool;
+        sqlx::raw_sql(
+            "INSERT INTO organizations (organization_id, name) VALUES ('a', 'A'), ('b', 'B');
+             INSERT INTO orchestrator_instances (orchestrator_id, organization_id) VALUES ('a', 'a'), ('b', 'b');
+             INSERT INTO config_revisions (organization_id, revision, hash, config, created_by, reason)
+                  VALUES ('a', 1, 'h1', '{}', 'system', 'initial'), ('a', 2, 'h2', '{}', 'system', 'features'),
+                         ('b', 1, 'h1', '{}', 'system', 'initial');",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let t = Utc::now();
+        let s = |secs| t + Duration::seconds(secs);
+        let batch = [
+            status("a", "h1", Applying, s(1)),
+            status("a", "h1", Failed, s(2)),
+            status("a", "h2", Applied, s(4)),
+            status("a", "h2", Applying, s(3)), // late: older than the applied one
+            status("b", "h1", Applied, s(1)),
+            status("nobody", "h1", Applied, s(1)),
+        ];
+        let mut tx = pool.begin().await.unwrap();
+        crate::config_sql::apply_statuses(&mut tx, &batch.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let kept: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT orchestrator_id, config_reported_hash, config_status
+               FROM orchestrator_config_status ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let row = |id: &str, h: &str, w: &str| (id.to_owned(), h.to_owned(), w.to_owned());
+        assert_eq!(kept, [row("a", "h2", "applied"), row("b", "h1", "applied")]);
+        let outcomes: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT organization_id, revision, outcome FROM config_revisions ORDER BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let out = |id: &str, r: i64, w: &str| (id.to_owned(), r, Some(w.to_owned()));
+        assert_eq!(
+            outcomes,
+            [
+                out("a", 1, "failed"),
+                out("a", 2, "applied"),
+                out("b", 1, "applied")
+            ]
+        );
+        // The same word again moves nothing; an older status of another hash
+        // does not replace the one kept.
+        let again = [
+            status("b", "h1", Applied, s(9)),
+            status("a", "h1", Applied, s(0)),
+        ];
+        let mut tx = pool.begin().await.unwrap();
+        crate::config_sql::apply_statuses(&mut tx, &again.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let b_at: DateTime<Utc> = sqlx::query_scalar(
+            "SELECT outcome_at FROM config_revisions WHERE organization_id = 'b'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(
+            (b_at - s(1)).num_milliseconds().abs() < 1,
+            "outcome_at moved to {b_at}"
+        );
+        let a: (String, String) = sqlx::query_as(
+            "SELECT config_reported_hash, config_status FROM orchestrator_config_status
+              WHERE orchestrator_id = 'a'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(a, ("h2".to_owned(), "applied".to_owned()));
+        db.drop_database().await;
     }
 
     #[tokio::test]
