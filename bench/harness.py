@@ -294,9 +294,11 @@ def kernel_listen_delta(before):
     return {k: v - before.get(k, 0) for k, v in kernel_listen_counts().items()}
 
 
-# The edge's histograms that split a handshake's latency: admitted (upgrade
-# request let in) → ack, first frame → ack, and within that the durable write.
-EDGE_LATENCIES = {"admitted": ("moolai_edge_admitted_handshake_seconds", ""),
+# The edge's histograms that split a handshake's latency: TCP accept → the
+# upgrade handler, admitted (upgrade request let in) → ack, first frame → ack,
+# and within that the durable write.
+EDGE_LATENCIES = {"accept_to_handler": ("moolai_edge_accept_to_handshake_seconds", ""),
+                  "admitted": ("moolai_edge_admitted_handshake_seconds", ""),
                   "edge": ("moolai_edge_handshake_seconds", ""),
                   "durable_write": ("moolai_edge_bus_publish_seconds", 'event="handshake"')}
 
@@ -678,7 +680,8 @@ def storm_lines(r):
                         ("storm (edge killed for good)", f)):
         if part and "edge_p99_ms" in part:
             lines.append(f"{label}, where a handshake's time goes: client connect → ack p50 "
-                         f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; admitted → ack p50 "
+                         f"{part.get('handshake_p50_ms')} p99 {part.get('handshake_p99_ms')} ms; edge accept → upgrade handler "
+                         f"p50 {part['accept_to_handler_p50_ms']} p99 {part['accept_to_handler_p99_ms']} ms; admitted → ack p50 "
                          f"{part['admitted_p50_ms']} p99 {part['admitted_p99_ms']} ms; inside the edge "
                          f"(first frame → ack) p50 {part['edge_p50_ms']} p99 {part['edge_p99_ms']} ms, of which the "
                          f"handshake's durable write p50 {part['durable_write_p50_ms']} p99 {part['durable_write_p99_ms']} ms "

@@ -301,6 +301,12 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
     };
     // After the token (a few µs of HMAC), so that a client without one cannot
     // hold places in the backlog; before anything that allocates per socket.
+    // How long the connection waited for this handler (a storm's upgrades queue
+    // for the edge's threads before any bound applies).
+    if let Some(accepted) = parts.extensions.get::<moolai_kit::serve::AcceptedAt>() {
+        metrics::histogram!("moolai_edge_accept_to_handshake_seconds")
+            .record(accepted.0.elapsed().as_secs_f64());
+    }
     let pending = match edge.backlog.enter() {
         Ok(pending) => pending,
         Err(busy) => {

@@ -149,6 +149,7 @@ pub async fn serve(
             closing: closing.clone(),
             app: app.clone(),
             peer,
+            accepted_at: std::time::Instant::now(),
             _admitted: admitted,
         };
         connections.spawn(conn.run(stream, options.tls.clone(), options.header_timeout));
@@ -158,6 +159,12 @@ pub async fn serve(
     let _ = tokio::time::timeout(HTTP_SHUTDOWN_GRACE, connections.wait()).await;
 }
 
+/// When the connection carrying a request was accepted: a request extension,
+/// so that a handler can tell how long the connection waited for it (the
+/// edge's handshake figures).
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptedAt(pub std::time::Instant);
+
 /// One accepted connection.
 struct Conn {
     builder: http1::Builder,
@@ -165,6 +172,7 @@ struct Conn {
     closing: CancellationToken,
     app: Router,
     peer: SocketAddr,
+    accepted_at: std::time::Instant,
     /// Held while the connection speaks HTTP; dropping it frees its place.
     _admitted: Admitted,
 }
@@ -187,9 +195,10 @@ impl Conn {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (app, peer) = (self.app, self.peer);
+        let (app, peer, accepted_at) = (self.app, self.peer, AcceptedAt(self.accepted_at));
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(accepted_at);
             app.clone().call(req)
         });
         let conn = self
