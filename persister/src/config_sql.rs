@@ -427,7 +427,9 @@ fn done_word(action: RolloutAction) -> &'static str {
 /// number (a reconnecting fleet sends one per orchestrator). Within a batch the
 /// newest per orchestrator (per orchestrator and hash, for the revisions) is
 /// what sequential writes would have left; older than what is kept changes
-/// nothing, and an unknown orchestrator's status is dropped.
+/// nothing, and an unknown orchestrator's status is dropped. Known is a
+/// `LATERAL … LIMIT 1` probe, not `EXISTS`: on a young table whose statistics
+/// say "one row", `EXISTS` became a hash of every instance, for every batch.
 pub async fn apply_statuses(
     tx: &mut PgConnection,
     events: &[&moolai_proto::events::ConfigStatusEvent],
@@ -443,7 +445,8 @@ pub async fn apply_statuses(
          SELECT s.id, s.hash, s.status, s.error, s.effective, s.at
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
                        $6::timestamptz[]) AS s(id, hash, status, error, effective, at)
-          WHERE EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.orchestrator_id = s.id)
+          CROSS JOIN LATERAL (SELECT 1 FROM orchestrator_instances i
+                               WHERE i.orchestrator_id = s.id LIMIT 1) AS known
          ON CONFLICT (orchestrator_id) DO UPDATE
             SET config_reported_hash = EXCLUDED.config_reported_hash,
                 config_status = EXCLUDED.config_status,
@@ -469,8 +472,9 @@ pub async fn apply_statuses(
             SET outcome = s.status, outcome_error = s.error, outcome_at = s.at
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
                 AS s(id, hash, status, error, at)
+          CROSS JOIN LATERAL (SELECT 1 FROM orchestrator_instances i
+                               WHERE i.orchestrator_id = s.id LIMIT 1) AS known
           WHERE r.organization_id = s.id
-            AND EXISTS (SELECT 1 FROM orchestrator_instances i WHERE i.orchestrator_id = s.id)
             AND r.revision = (SELECT max(revision) FROM config_revisions
                                WHERE organization_id = s.id AND hash = s.hash)
             AND (r.outcome_at IS NULL OR r.outcome_at <= s.at)
