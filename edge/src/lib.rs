@@ -114,7 +114,11 @@ pub async fn run(
         ))?,
     };
     let nats = bus::connect(&config.service.nats, &format!("moolai-edge {id}")).await?;
-    let js = jetstream::new(nats.clone());
+    // Durable writes (a handshake waits for one) on a connection of their own:
+    // on the shared one, with the fleet's heartbeats flowing, a write's ack
+    // took 1.5 s p50 while another client's took 1–3 ms (docs/benchmarks.md).
+    let durable = bus::connect(&config.service.nats, &format!("moolai-edge {id} durable")).await?;
+    let js = jetstream::new(durable.clone());
     // Core and the persister declare the streams; an edge may not (nats.conf).
     if !bus::wait_for_bus(&js, &subjects, config.service.stream_replicas, &shutdown).await {
         return Ok(()); // stopped before the bus was there: nothing to drain
@@ -123,6 +127,7 @@ pub async fn run(
     let tokens = token_check(&config, &js, &subjects, &tasks, &shutdown).await?;
     let bus = Bus {
         nats,
+        durable,
         js,
         subjects: subjects.clone(),
     };

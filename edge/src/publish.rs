@@ -33,7 +33,10 @@ pub enum PublishError {
 /// The edge's side of the bus.
 #[derive(Clone)]
 pub struct Bus {
+    /// Heartbeats, deliveries to this edge and the bus probe.
     pub nats: async_nats::Client,
+    /// The connection `js` publishes on.
+    pub durable: async_nats::Client,
     pub js: jetstream::Context,
     pub subjects: Subjects,
 }
@@ -44,7 +47,7 @@ impl Bus {
     pub async fn durable(&self, event: &Event, dedup_id: &str) -> Result<(), PublishError> {
         // Fail at once rather than after the timeout when the broker is known to be
         // away: an orchestrator is better told to come back than left waiting.
-        if let async_nats::connection::State::Disconnected = self.nats.connection_state() {
+        if let async_nats::connection::State::Disconnected = self.durable.connection_state() {
             return Err(PublishError::NotConnected);
         }
         let (kind, id) = match event {
