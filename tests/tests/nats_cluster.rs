@@ -62,9 +62,10 @@ async fn killing_one_of_three_nodes_loses_nothing_and_stalls_less_than_five_seco
                 .0,
         );
     }
-    // Kill the node the edge is connected to: it must fail over to another.
+    // Kill the node holding the edge's connection for durable writes (the one a
+    // handshake waits on): it must fail over to another.
     let node = cluster
-        .node_of("moolai-edge edge-c")
+        .node_of("moolai-edge edge-c durable")
         .await
         .expect("the edge is connected to some node");
     println!("killing node n{node}, which holds the edge's connection");
