@@ -101,6 +101,32 @@ enum Ended {
 }
 
 impl Orchestrator {
+    /// An orchestrator with what every one needs; the rest off: no state file,
+    /// token or source address, the system's TLS roots, no fault injection.
+    /// Set any of them with struct update syntax.
+    pub fn new(
+        id: impl Into<String>,
+        urls: Vec<String>,
+        interval: Duration,
+        name: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            urls,
+            interval,
+            state_file: None,
+            name: name.into(),
+            location: location.into(),
+            token: None,
+            source_ip: None,
+            drop_heartbeat_every: 0,
+            tls: None,
+            fail_config_keys: Vec::new(),
+            start_at_first: false,
+        }
+    }
+
     /// Runs until `shutdown`, reconnecting as needed, telling its story at debug.
     pub async fn run(
         self,
@@ -369,8 +395,11 @@ impl Orchestrator {
     ) -> Vec<String> {
         if let Some(hash) = hash.as_deref().filter(|h| seen.runs(h)) {
             say!(narration, id = %self.id, "[O-CCS] provisioning unchanged: already running {hash}");
-            let status = json!({"hash": hash, "status": "applied", "effective": data.content()});
-            return vec![json!({"type": "config_status", "data": status}).to_string()];
+            return vec![config_status(
+                hash,
+                "applied",
+                json!({"effective": data.content()}),
+            )];
         }
         let summary = provision_summary(&data);
         let refused = self.refused_key(&data);
@@ -388,13 +417,7 @@ impl Orchestrator {
         let Some(hash) = hash else {
             return Vec::new(); // a controller that does not ask for statuses
         };
-        let status = |status: &str, extra: Value| {
-            let mut data = json!({"hash": hash, "status": status});
-            if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
-                d.extend(e);
-            }
-            json!({"type": "config_status", "data": data}).to_string()
-        };
+        let status = |status: &str, extra: Value| config_status(&hash, status, extra);
         let end = match refused {
             None => {
                 seen.now_running(&hash);
@@ -456,6 +479,15 @@ fn close_reason(frame: Option<&CloseFrame>) -> String {
     }
 }
 
+/// A `config_status` frame: `hash`, `status` and the fields of `extra`.
+fn config_status(hash: &str, status: &str, extra: Value) -> String {
+    let mut data = json!({"hash": hash, "status": status});
+    if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
+        d.extend(e);
+    }
+    json!({"type": "config_status", "data": data}).to_string()
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -468,18 +500,14 @@ mod tests {
 
     fn orchestrator(fail: &[&str]) -> Orchestrator {
         Orchestrator {
-            id: "o-1".into(),
-            urls: vec!["ws://127.0.0.1:1/ws".into()],
-            interval: Duration::from_secs(30),
-            state_file: None,
-            name: "o".into(),
-            location: "here".into(),
-            token: None,
-            source_ip: None,
-            drop_heartbeat_every: 0,
-            tls: None,
             fail_config_keys: fail.iter().map(|k| k.to_string()).collect(),
-            start_at_first: false,
+            ..Orchestrator::new(
+                "o-1",
+                vec!["ws://127.0.0.1:1/ws".into()],
+                Duration::from_secs(30),
+                "o",
+                "here",
+            )
         }
     }
 

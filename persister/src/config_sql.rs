@@ -439,6 +439,8 @@ pub async fn apply_statuses(
     }
     let latest = newest_by(events, |e| e.orchestrator_id.clone());
     let rows = StatusRows::of(&latest);
+    // Only the kept status carries what the orchestrator runs.
+    let effective: Vec<Option<Value>> = latest.iter().map(|e| e.status.effective.clone()).collect();
     sqlx::query(
         "INSERT INTO orchestrator_config_status AS c (orchestrator_id, config_reported_hash,
                 config_status, config_error, config_effective, config_reported_at)
@@ -459,7 +461,7 @@ pub async fn apply_statuses(
     .bind(&rows.hashes)
     .bind(&rows.statuses)
     .bind(&rows.errors)
-    .bind(&rows.effective)
+    .bind(&effective)
     .bind(&rows.ats)
     .execute(&mut *tx)
     .await?;
@@ -516,7 +518,6 @@ struct StatusRows {
     hashes: Vec<String>,
     statuses: Vec<&'static str>,
     errors: Vec<Option<String>>,
-    effective: Vec<Option<Value>>,
     ats: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -530,7 +531,6 @@ impl StatusRows {
             hashes: events.iter().map(|e| e.status.hash.clone()).collect(),
             statuses: events.iter().map(|e| e.status.status.as_str()).collect(),
             errors: events.iter().map(|e| e.status.error.clone()).collect(),
-            effective: events.iter().map(|e| e.status.effective.clone()).collect(),
             ats: events.iter().map(|e| e.at).collect(),
         }
     }

@@ -11,20 +11,13 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_util::sync::CancellationToken;
 
 fn agent(id: &str, url: String) -> Orchestrator {
-    Orchestrator {
-        id: id.into(),
-        urls: vec![url],
-        interval: Duration::from_secs(5),
-        state_file: None,
-        name: format!("Org {id}"),
-        location: "lab".into(),
-        token: None,
-        tls: None,
-        drop_heartbeat_every: 0,
-        fail_config_keys: Vec::new(),
-        start_at_first: false,
-        source_ip: None,
-    }
+    Orchestrator::new(
+        id,
+        vec![url],
+        Duration::from_secs(5),
+        format!("Org {id}"),
+        "lab",
+    )
 }
 
 /// The edge's value of `metric` (the first sample of it whose line holds `labels`).

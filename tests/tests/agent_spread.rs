@@ -17,20 +17,13 @@ async fn twenty_agents_given_two_edges_sit_on_both() {
     let shutdown = CancellationToken::new();
     let statuses: Vec<_> = (0..20)
         .map(|i| {
-            let agent = Orchestrator {
-                id: format!("spread-{i}"),
-                urls: urls.clone(),
-                interval: Duration::from_secs(5),
-                state_file: None,
-                name: format!("Spread {i}"),
-                location: "lab".into(),
-                token: None,
-                tls: None,
-                drop_heartbeat_every: 0,
-                fail_config_keys: Vec::new(),
-                start_at_first: false,
-                source_ip: None,
-            };
+            let agent = Orchestrator::new(
+                format!("spread-{i}"),
+                urls.clone(),
+                Duration::from_secs(5),
+                format!("Spread {i}"),
+                "lab",
+            );
             moolai_agent::spawn(agent, Stats::default(), shutdown.clone())
         })
         .collect();

@@ -20,18 +20,14 @@ const WAIT: Duration = Duration::from_secs(15);
 fn agent(url: &str, id: &str, fail: &[&str]) -> CancellationToken {
     let shutdown = CancellationToken::new();
     let orchestrator = Orchestrator {
-        id: id.into(),
-        urls: vec![url.to_owned()],
-        interval: Duration::from_secs(1),
-        state_file: None,
-        name: format!("Agent {id}"),
-        location: "lab".into(),
-        token: None,
-        tls: None,
-        drop_heartbeat_every: 0,
         fail_config_keys: fail.iter().map(|k| (*k).to_owned()).collect(),
-        start_at_first: false,
-        source_ip: None,
+        ..Orchestrator::new(
+            id,
+            vec![url.to_owned()],
+            Duration::from_secs(1),
+            format!("Agent {id}"),
+            "lab",
+        )
     };
     moolai_agent::spawn(orchestrator, Stats::default(), shutdown.clone());
     shutdown

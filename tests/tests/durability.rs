@@ -175,20 +175,13 @@ async fn agents_move_to_the_other_edge_within_ten_seconds_when_one_is_killed() {
     let stats = Stats::default();
     let watchers: Vec<_> = (0..agents)
         .map(|i| {
-            let orchestrator = Orchestrator {
-                id: format!("fo-{i}"),
-                urls: vec![url1.clone(), url2.clone()],
-                interval: Duration::from_secs(1),
-                state_file: None,
-                name: format!("Failover {i}"),
-                location: "lab".into(),
-                token: None,
-                tls: None,
-                drop_heartbeat_every: 0,
-                fail_config_keys: Vec::new(),
-                start_at_first: false,
-                source_ip: None,
-            };
+            let orchestrator = Orchestrator::new(
+                format!("fo-{i}"),
+                vec![url1.clone(), url2.clone()],
+                Duration::from_secs(1),
+                format!("Failover {i}"),
+                "lab",
+            );
             moolai_agent::spawn(orchestrator, stats.clone(), shutdown.clone())
         })
         .collect();

@@ -124,18 +124,14 @@ async fn the_agent_keeps_its_independence_in_its_state_file() {
     let state_file = std::env::temp_dir().join(format!("{}-agent.json", env.prefix));
     let shutdown = CancellationToken::new();
     let agent = Orchestrator {
-        id: "ind-agent".into(),
-        urls: vec![stack.edge.ws_url()],
-        interval: Duration::from_secs(1),
         state_file: Some(state_file.clone()),
-        name: "Agent".into(),
-        location: "lab".into(),
-        token: None,
-        tls: None,
-        drop_heartbeat_every: 0,
-        fail_config_keys: Vec::new(),
-        start_at_first: false,
-        source_ip: None,
+        ..Orchestrator::new(
+            "ind-agent",
+            vec![stack.edge.ws_url()],
+            Duration::from_secs(1),
+            "Agent",
+            "lab",
+        )
     };
     let status = moolai_agent::spawn(agent, Stats::default(), shutdown.clone());
     assert!(wait_until(WAIT, || {

@@ -22,18 +22,14 @@ async fn losing_one_heartbeat_in_three_never_flaps_an_orchestrator() {
     let shutdown = CancellationToken::new();
     let stats = Stats::default();
     let agent = Orchestrator {
-        id: "lossy".into(),
-        urls: vec![stack.edge.ws_url()],
-        interval: Duration::from_secs(1),
-        state_file: None,
-        name: "Lossy".into(),
-        location: "lab".into(),
-        token: None,
-        tls: None,
         drop_heartbeat_every: 3,
-        fail_config_keys: Vec::new(),
-        start_at_first: false,
-        source_ip: None,
+        ..Orchestrator::new(
+            "lossy",
+            vec![stack.edge.ws_url()],
+            Duration::from_secs(1),
+            "Lossy",
+            "lab",
+        )
     };
     moolai_agent::spawn(agent, stats.clone(), shutdown.clone());
     let active = wait_until(Duration::from_secs(10), || async {

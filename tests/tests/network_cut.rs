@@ -35,20 +35,13 @@ async fn an_edge_cut_off_from_nats_stops_being_ready_and_its_agents_move() {
     let shutdown = CancellationToken::new();
     let mut agents = Vec::new();
     for i in 0..5 {
-        let agent = Orchestrator {
-            id: format!("mover-{i}"),
-            urls: vec![cut_edge.ws_url(), other_url.clone()],
-            interval: Duration::from_millis(500),
-            state_file: None,
-            name: "Mover".into(),
-            location: "lab".into(),
-            token: None,
-            tls: None,
-            drop_heartbeat_every: 0,
-            fail_config_keys: Vec::new(),
-            start_at_first: false,
-            source_ip: None,
-        };
+        let agent = Orchestrator::new(
+            format!("mover-{i}"),
+            vec![cut_edge.ws_url(), other_url.clone()],
+            Duration::from_millis(500),
+            "Mover",
+            "lab",
+        );
         agents.push(moolai_agent::spawn(
             agent,
             Stats::default(),

@@ -73,18 +73,14 @@ async fn core_and_edges_serve_tls_and_the_agent_connects_with_wss() {
 
     let shutdown = CancellationToken::new();
     let agent = |id: &str, url: String, tls| Orchestrator {
-        id: id.into(),
-        urls: vec![url],
-        interval: Duration::from_millis(500),
-        state_file: None,
-        name: "TLS agent".into(),
-        location: "lab".into(),
-        token: None,
         tls,
-        drop_heartbeat_every: 0,
-        fail_config_keys: Vec::new(),
-        start_at_first: false,
-        source_ip: None,
+        ..Orchestrator::new(
+            id,
+            vec![url],
+            Duration::from_millis(500),
+            "TLS agent",
+            "lab",
+        )
     };
     let wss = format!("wss://localhost:{}/ws", edge.addr.port());
     let trusted = moolai_agent::spawn(

@@ -33,3 +33,22 @@ export function byText(text: string | RegExp, root: ParentNode = document.body, 
     ) ?? null
   );
 }
+
+/** A JSON response as the API would send it. */
+export function reply(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+/** Types into a controlled input the way React notices (its value setter, then `input`). */
+export function type(el: HTMLInputElement, value: string): void {
+  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+  act(() => {
+    setter.call(el, value);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+}
+
+/** Lets pending promises and the renders they cause run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await act(async () => await new Promise((r) => setTimeout(r, 0)));
+}

@@ -1,14 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { act } from 'react';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { click, render } from '../../../test/render';
+import { click, render, reply, settle, type } from '../../../test/render';
 import { ChangePasswordForm } from './AccountPage';
-
-function reply(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
 
 let fetchMock: ReturnType<typeof vi.fn>;
 let lost: ReturnType<typeof vi.fn>;
@@ -42,18 +37,6 @@ function setup() {
 }
 
 /** Types into a React-controlled input. */
-function type(el: HTMLInputElement, value: string) {
-  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
-  act(() => {
-    setter.call(el, value);
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
-
-async function settle() {
-  for (let i = 0; i < 5; i++) await act(async () => await new Promise((r) => setTimeout(r, 0)));
-}
-
 describe('ChangePasswordForm', () => {
   it('checks the new password before sending anything', async () => {
     const f = setup();

@@ -3,12 +3,8 @@ import { act } from 'react';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { byText, click, render } from '../../../test/render';
+import { byText, click, render, reply } from '../../../test/render';
 import { AdminsPage } from './AdminsPage';
-
-function reply(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
 
 const ADMINS = {
   success: true,
