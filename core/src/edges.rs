@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// An edge silent for longer than this is not counted as up (three announcements).
-pub const UP_WITHIN: Duration = Duration::from_secs(15);
+pub const UP_WITHIN: Duration = moolai_proto::events::PRESENCE_UP_WITHIN;
 
 /// Last announcement per edge; a `DashMap` because the listener writes while
 /// request handlers read.

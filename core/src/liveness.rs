@@ -86,26 +86,35 @@ impl Sweeper {
         }
     }
 
+    /// Logs one expired orchestrator with its own limit and silence (the
+    /// persister's answer; a bare id from an older persister says less).
+    fn report(&self, stale: &serde_json::Value) {
+        let Some(id) = stale["orchestrator_id"].as_str().or(stale.as_str()) else {
+            return;
+        };
+        match (stale["silent_sec"].as_u64(), stale["limit_sec"].as_u64()) {
+            (Some(silent), Some(limit)) => tracing::info!(
+                orchestrator_id = id,
+                "[C-OCS] Orchestrator {id} marked inactive: no heartbeat for {silent} s (its limit: {limit} s)"
+            ),
+            _ => tracing::info!(
+                orchestrator_id = id,
+                "[C-OCS] Orchestrator {id} marked inactive: no heartbeat within its limit"
+            ),
+        }
+        self.feed
+            .record(Kind::Stale, json!({"orchestrator_id": id}));
+    }
+
     async fn expire(&self, fence: Fence) {
         let command = Command::ExpireStale {
             ttl_sec: self.ttl.as_secs().max(1),
             fence: Some(fence),
         };
         match self.persister.run(&command).await {
-            Ok(ids) => {
-                for id in ids
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str())
-                {
-                    tracing::info!(
-                        orchestrator_id = id,
-                        "[C-OCS] Orchestrator {id} marked inactive: no heartbeat for {} s",
-                        self.ttl.as_secs()
-                    );
-                    self.feed
-                        .record(Kind::Stale, json!({"orchestrator_id": id}));
+            Ok(answer) => {
+                for stale in answer.as_array().into_iter().flatten() {
+                    self.report(stale);
                 }
             }
             Err(err) => tracing::debug!(%err, "liveness sweep skipped"),

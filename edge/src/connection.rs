@@ -102,7 +102,8 @@ impl Session {
         let handshake_timeout = Duration::from_secs(self.edge.config.handshake_timeout_sec);
         // Every frame counts against the rate from the first one: pings before
         // the handshake too, which tungstenite answers at our cost.
-        let mut rate = FrameRate::new(self.edge.config.max_frames_per_sec);
+        let mut rate =
+            FrameRate::new(self.edge.config.max_frames_per_sec).forgiving(self.edge.clock.clone());
         // Boxed like the other one-off steps below (handshake, refusal, announce,
         // goodbye): the task keeps only the main loop's state while it idles.
         let read = read_handshake(&mut self.socket, &mut rate);

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod presence;
 pub mod publish;
 pub mod registry;
+pub mod stall;
 pub mod tokens;
 pub mod upgrade;
 
@@ -92,6 +93,8 @@ pub struct Edge {
     pub quotas: limits::MessageQuotas,
     /// Handshakes in progress (`EDGE_MAX_PENDING_HANDSHAKES`; see [`admission`]).
     pub backlog: admission::Backlog,
+    /// Whether this edge was just stalled (see [`stall`]).
+    pub clock: stall::Clock,
 }
 
 /// Runs an edge on `listener` until `shutdown`; then closes every socket (1012
@@ -151,6 +154,7 @@ pub async fn run(
         bus_health: bus_watch::BusHealth::default(),
         per_address,
         quotas,
+        clock: stall::Clock::default(),
     };
     let address = listener.local_addr()?;
     spawn_background(&edge, address);
@@ -164,7 +168,7 @@ pub async fn run(
 }
 
 /// The edge's own tasks, beside its sockets: core's commands, the drain at
-/// shutdown, presence, the bus probe and the quota pruner.
+/// shutdown, presence, the bus probe, the quota pruner and the stall clock.
 fn spawn_background(edge: &Edge, address: std::net::SocketAddr) {
     let listen = commands::listen(
         edge.bus.nats.clone(),
@@ -195,6 +199,11 @@ fn spawn_background(edge: &Edge, address: std::net::SocketAddr) {
         .spawn(bus_watch::watch(edge.clone(), edge.shutdown.clone()));
     edge.tasks
         .spawn(edge.quotas.clone().prune(edge.shutdown.clone()));
+    edge.tasks.spawn(
+        edge.clock
+            .clone()
+            .run(edge.registry.clone(), edge.shutdown.clone()),
+    );
 }
 
 /// How long a stopping edge waits for its tasks: the drain (each socket closes
@@ -265,12 +274,16 @@ fn foreign_origin(config: &Config, parts: &Parts) -> Option<String> {
 /// The edge's HTTP surface: the WebSocket on `/ws` and `/`, and health.
 pub fn app(edge: Edge) -> Router {
     let (nats, bus_health) = (edge.bus.nats.clone(), edge.bus_health.clone());
+    let tokens = edge.tokens.clone();
     let ready = Arc::new(move || {
-        let (nats, bus_health) = (nats.clone(), bus_health.clone());
+        let (nats, bus_health, tokens) = (nats.clone(), bus_health.clone(), tokens.clone());
         Box::pin(async move {
             health::nats_ready(&nats)?;
             if !bus_health.reachable() {
                 return Err("nats: no answer to pings".to_owned());
+            }
+            if tokens.is_some_and(|t| !t.loaded()) {
+                return Err("token generations: not loaded yet".to_owned());
             }
             Ok(())
         }) as _
@@ -294,6 +307,11 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let verified = match (&edge.tokens, edge.config.require_orchestrator_token) {
+        (Some(check), true) if !check.loaded() => {
+            // Judging now would refuse every token issued before this start.
+            tracing::warn!("upgrade refused: token generations not loaded yet");
+            return not_loaded_yet(edge.config.retry_after_sec);
+        }
         (Some(check), true) => match check.check(&parts) {
             Ok(id) => Some(id),
             Err(refusal) => {
@@ -339,6 +357,19 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         let _slot = slot;
         connection::serve(socket, edge, verified, pending).await
     })
+}
+
+/// 503 while the edge is still loading token generations: a retry soon succeeds.
+fn not_loaded_yet(retry_after_sec: u32) -> Response {
+    let body = serde_json::json!({
+        "detail": "edge starting: token generations not loaded yet; retry shortly"
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(retry_after_sec),
+    );
+    response
 }
 
 /// The socket's place in its client address's count (none if the server did not

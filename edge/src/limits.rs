@@ -62,11 +62,12 @@ impl BadFrames {
 
 /// Frames per second a connection may send; an orchestrator needs one every 10-30 s,
 /// so anything near this is a bug or an attack, and it must not starve the others.
-#[derive(Debug)]
 pub struct FrameRate {
     max_per_sec: u32,
     window: Instant,
     count: u32,
+    /// Frames read while the edge catches up on its own stall are not counted.
+    clock: Option<crate::stall::Clock>,
 }
 
 impl FrameRate {
@@ -75,11 +76,23 @@ impl FrameRate {
             max_per_sec,
             window: Instant::now(),
             count: 0,
+            clock: None,
+        }
+    }
+
+    /// The same limit, forgiving the burst that piles up while the edge is stalled.
+    pub fn forgiving(self, clock: crate::stall::Clock) -> Self {
+        Self {
+            clock: Some(clock),
+            ..self
         }
     }
 
     /// `Some` once the connection sent more than its share this second.
     pub fn note(&mut self) -> Option<Exceeded> {
+        if self.clock.as_ref().is_some_and(|c| c.catching_up()) {
+            return None;
+        }
         let now = Instant::now();
         if now.duration_since(self.window) >= Duration::from_secs(1) {
             self.window = now;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Edge;
 
 /// How often an edge announces itself.
-pub const EVERY: Duration = Duration::from_secs(5);
+pub const EVERY: Duration = moolai_proto::events::PRESENCE_EVERY;
 
 /// `heartbeats_per_sec` is averaged over this long: the same window as core's rates
 /// (`core/src/rates.rs`), so the dashboard's Overview and Edges page agree, and long

@@ -2,8 +2,16 @@
 //! `ORCHESTRATOR_TOKEN_SECRET`, the generation against the one core published in
 //! the KV bucket (watched here, so a rotation or revocation takes effect at once on
 //! every edge without a database round trip).
+//!
+//! A (re)started edge must know every stored generation before it judges a
+//! token: the watch replays the last value of each key, then follows changes on
+//! the same consumer, so nothing written in between is missed. Until the replay
+//! is done the edge is not ready and refuses upgrades with 503 (issue 32: a
+//! watch of changes only left a restarted edge refusing every existing token).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::kv::{Operation, Store};
 use axum::http::header::AUTHORIZATION;
@@ -18,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 pub struct TokenCheck {
     secret: Arc<Vec<u8>>,
     generations: Arc<DashMap<String, u64>>,
+    /// Set once every generation stored when the watch started is in the map.
+    loaded: Arc<AtomicBool>,
 }
 
 /// Why an upgrade was refused (answered 401).
@@ -41,35 +51,98 @@ impl TokenCheck {
         Self {
             secret: Arc::new(secret.as_bytes().to_vec()),
             generations: Arc::default(),
+            loaded: Arc::default(),
         }
     }
 
-    /// Follows the generations bucket until `shutdown` (initial values first).
+    /// Whether the stored generations are all known, so tokens can be judged.
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Follows the generations bucket until `shutdown`: the stored value of every
+    /// key first, then each change.
     pub async fn watch(self, kv: Store, shutdown: CancellationToken) {
-        let mut updates = match kv.watch_all().await {
-            Ok(w) => w,
-            Err(err) => {
-                tracing::error!(%err, "cannot watch token generations; every token will be refused");
-                return;
+        let mut updates = loop {
+            match kv.watch_with_history(">").await {
+                Ok(w) => break w,
+                Err(err) => {
+                    tracing::error!(%err, "cannot watch token generations yet; refusing upgrades until it can");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
             }
         };
+        // An empty bucket replays nothing, so no entry would say the replay is over.
+        let mut probed = self.probe_empty(&kv, &shutdown).await;
         loop {
             let entry = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 entry = updates.next() => entry,
             };
             match entry {
-                Some(Ok(e)) if e.operation == Operation::Put => {
-                    if let Ok(generation) = String::from_utf8_lossy(&e.value).parse() {
-                        self.generations.insert(e.key, generation);
+                Some(Ok(e)) => {
+                    // `delta`: how many of the replayed values are still to come.
+                    let caught_up = e.delta == 0;
+                    self.apply(e);
+                    if caught_up {
+                        self.mark_loaded();
                     }
                 }
-                Some(Ok(e)) => {
-                    self.generations.remove(&e.key);
-                }
                 Some(Err(err)) => tracing::warn!(%err, "token generation watch hiccup"),
-                None => return,
+                None => {
+                    tracing::error!("token generation watch ended; new tokens will be refused");
+                    return;
+                }
             }
+            if !probed {
+                probed = self.probe_empty(&kv, &shutdown).await;
+            }
+        }
+    }
+
+    /// Marks the map loaded if the bucket holds nothing; `true` once it knows
+    /// (empty or not), `false` if the bucket could not be asked.
+    async fn probe_empty(&self, kv: &Store, shutdown: &CancellationToken) -> bool {
+        let status = tokio::select! {
+            _ = shutdown.cancelled() => return true,
+            status = kv.status() => status,
+        };
+        match status {
+            Ok(status) => {
+                if status.info.state.messages == 0 {
+                    self.mark_loaded();
+                }
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the token bucket's state yet");
+                false
+            }
+        }
+    }
+
+    fn apply(&self, e: async_nats::jetstream::kv::Entry) {
+        if e.operation != Operation::Put {
+            self.generations.remove(&e.key);
+            return;
+        }
+        match String::from_utf8_lossy(&e.value).parse() {
+            Ok(generation) => {
+                self.generations.insert(e.key, generation);
+            }
+            Err(_) => tracing::warn!(key = %e.key, "token generation is not a number; ignored"),
+        }
+    }
+
+    fn mark_loaded(&self) {
+        if !self.loaded.swap(true, Ordering::AcqRel) {
+            tracing::info!(
+                orchestrators = self.generations.len(),
+                "token generations loaded; accepting upgrades"
+            );
         }
     }
 

@@ -271,9 +271,12 @@ async fn apply(tx: &mut PgConnection, command: &Command) -> Outcome {
         C::DeleteOrganization { organization_id } => {
             sql::delete_organization(tx, organization_id.as_str()).await
         }
-        C::BumpTokenGeneration { orchestrator_id } => {
+        C::BumpTokenGeneration {
+            orchestrator_id,
+            above,
+        } => {
             let id = orchestrator_id.as_str();
-            found(sql::bump_token_generation(tx, id).await, id)
+            found(sql::bump_token_generation(tx, id, *above).await, id)
         }
         C::ExpireStale { ttl_sec, fence } => expire_stale(tx, *ttl_sec, *fence).await,
         C::CreateMessage {

@@ -12,7 +12,8 @@ type Row = Result<Option<Value>, sqlx::Error>;
 /// its orchestrator connects, an existing one keeps its live status. A name or
 /// location given here is the administrator's and wins over what handshakes
 /// announce. Registering again undoes a deregistration. Answers whether the
-/// instance was created (or updated) and its status.
+/// instance was created (or updated), its status and its token generation (0:
+/// no token was ever issued for it).
 pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, sqlx::Error> {
     forgive(tx, r.orchestrator_id.as_str()).await?;
     sqlx::query(
@@ -29,7 +30,7 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
     .bind(&r.location)
     .execute(&mut *tx)
     .await?;
-    let (created, status): (bool, String) = sqlx::query_as(
+    let (created, status, token_generation): (bool, String, i64) = sqlx::query_as(
         "INSERT INTO orchestrator_instances (orchestrator_id, organization_id, organization_name, name,
            location, internal_url, database_url, redis_url, container_id, image_name,
            environment_variables, features, monitoring_enabled, status, health_status)
@@ -48,7 +49,7 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
            image_name = COALESCE(EXCLUDED.image_name, orchestrator_instances.image_name),
            environment_variables = EXCLUDED.environment_variables,
            monitoring_enabled = EXCLUDED.monitoring_enabled, updated_at = now()
-         RETURNING (xmax = 0), status",
+         RETURNING (xmax = 0), status, token_generation",
     )
     .bind(r.orchestrator_id.as_str())
     .bind(r.organization_id.as_str())
@@ -67,7 +68,7 @@ pub async fn register(tx: &mut PgConnection, r: &Registration) -> Result<Value, 
     tracing::info!(orchestrator_id = %r.orchestrator_id, "DB registration successful for {}", r.orchestrator_id);
     Ok(
         json!({"orchestrator_id": r.orchestrator_id, "organization_id": r.organization_id,
-              "created": created, "status": status}),
+              "created": created, "status": status, "token_generation": token_generation}),
     )
 }
 
@@ -388,9 +389,13 @@ pub async fn revoke_session(tx: &mut PgConnection, token_hash: &str) -> Row {
 /// they are being refreshed, so they are not silent — and waiting on them made
 /// the sweep and the heartbeat writes queue behind each other for seconds.
 pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, sqlx::Error> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    // Each with its own limit and how long it was really silent, so the log
+    // says the true reason (a 1 s beater is stale after 3 s, not the default TTL).
+    let stale: Vec<(String, f64, f64)> = sqlx::query_as(
         "WITH stale AS (
-           SELECT orchestrator_id FROM orchestrator_instances
+           SELECT orchestrator_id, COALESCE(liveness_ttl_sec, $1)::float8 AS limit_sec,
+                  EXTRACT(EPOCH FROM now() - COALESCE(last_seen, connected_at, created_at))::float8 AS silent_sec
+             FROM orchestrator_instances
             WHERE status = 'active' AND NOT is_independent
               AND COALESCE(last_seen, connected_at, created_at)
                   < now() - make_interval(secs => COALESCE(liveness_ttl_sec, $1))
@@ -398,12 +403,13 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
          UPDATE orchestrator_instances AS o
             SET status = 'inactive', health_status = 'unknown', updated_at = now()
            FROM stale WHERE o.orchestrator_id = stale.orchestrator_id
-         RETURNING o.orchestrator_id",
+         RETURNING o.orchestrator_id, stale.limit_sec, stale.silent_sec",
     )
     .persistent(false) // as the heartbeat write: the table's size changes by orders
     .bind(ttl_sec as f64)
     .fetch_all(&mut *tx)
     .await?;
+    let ids: Vec<&str> = stale.iter().map(|(id, ..)| id.as_str()).collect();
     if !ids.is_empty() {
         sqlx::query(
             "UPDATE organizations o SET status = 'inactive', updated_at = now()
@@ -415,7 +421,14 @@ pub async fn expire_stale(tx: &mut PgConnection, ttl_sec: u64) -> Result<Value, 
         .execute(&mut *tx)
         .await?;
     }
-    Ok(json!(ids))
+    let answer: Vec<Value> = stale
+        .iter()
+        .map(|(id, limit, silent)| {
+            json!({"orchestrator_id": id, "limit_sec": limit.round() as u64,
+                   "silent_sec": silent.floor() as u64})
+        })
+        .collect();
+    Ok(Value::Array(answer))
 }
 
 /// Records `fence` as the newest of `duty` unless a newer one is recorded;
@@ -459,13 +472,16 @@ pub async fn audit(
     Ok(Value::Null)
 }
 
-/// Voids every token issued so far for `id`; returns the new generation.
-pub async fn bump_token_generation(tx: &mut PgConnection, id: &str) -> Row {
+/// Voids every token issued so far for `id` (and any generation up to `above`);
+/// returns the new generation.
+pub async fn bump_token_generation(tx: &mut PgConnection, id: &str, above: u64) -> Row {
     sqlx::query_scalar(
-        "UPDATE orchestrator_instances SET token_generation = token_generation + 1, updated_at = now()
+        "UPDATE orchestrator_instances
+            SET token_generation = GREATEST(token_generation, $2) + 1, updated_at = now()
           WHERE orchestrator_id = $1 RETURNING to_jsonb(token_generation)",
     )
     .bind(id)
+    .bind(i64::try_from(above).unwrap_or(i64::MAX - 1))
     .fetch_optional(&mut *tx)
     .await
 }

@@ -186,9 +186,14 @@ pub enum Command {
         organization_id: OrchestratorId,
     },
     /// Bumps the orchestrator's token generation (voiding older tokens); answers the
-    /// new generation.
+    /// new generation, which is above `above` too: the generation the edges know
+    /// for this id may be higher than the stored one when the id was
+    /// deregistered and registered again (a new row starts at 0), and a token of
+    /// the old row must not come back to life.
     BumpTokenGeneration {
         orchestrator_id: OrchestratorId,
+        #[serde(default)]
+        above: u64,
     },
     /// Stores a new enrollment credential (only its hash).
     CreateEnrollment(NewEnrollment),

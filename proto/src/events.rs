@@ -165,6 +165,13 @@ pub struct ProvisioningRequest {
     pub edge_id: EdgeId,
 }
 
+/// How often an edge announces its [`EdgePresence`].
+pub const PRESENCE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// An edge silent for longer than this (three announcements) is down for core,
+/// which forgets the sockets it held; an edge that could not announce for that
+/// long (a stalled process, a paused VM) must assume so (`edge/src/stall.rs`).
+pub const PRESENCE_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// An edge's periodic "I am here" (core NATS; a missed one only ages it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

@@ -107,3 +107,69 @@ async fn rotating_a_token_closes_the_socket_that_used_the_old_one() {
     let new = rotated["orchestrator_token"].as_str().unwrap();
     connect_with_token(&edge.ws_url(), new, "tok-rot").await;
 }
+
+#[tokio::test]
+async fn registering_an_id_again_keeps_the_token_it_is_using() {
+    let env = TestEnv::new().await;
+    let (_p, core, edge) = stack(&env, "edge-tok").await;
+    let api = Api::admin(core.addr).await;
+    let token = register(&api, "tok-again").await;
+    let live = connect_with_token(&edge.ws_url(), &token, "tok-again").await;
+    assert!(
+        env.becomes_active("tok-again", Duration::from_secs(5))
+            .await
+    );
+
+    // The spec's idempotent upsert, run again with a change.
+    let path = format!("{I}/orchestrators/register");
+    let body = serde_json::json!({"organization_id": "tok-again", "location": "Lyon"});
+    let (status, again) = api.post(&path, body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"], false);
+    assert!(again["orchestrator_token"].is_null(), "{again}");
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("token is unchanged"),
+        "{again}"
+    );
+    assert_eq!(
+        env.scalar::<String>(
+            "SELECT location FROM orchestrator_instances WHERE orchestrator_id = $1",
+            "tok-again"
+        )
+        .await
+        .as_deref(),
+        Some("Lyon")
+    );
+    // The token still opens a new socket, on the first try.
+    drop(live);
+    let mut second = connect(&edge.ws_url(), Some(&token))
+        .await
+        .expect("the token still works after registering again");
+    send_json(&mut second, &handshake("tok-again", true)).await;
+    assert_eq!(next_json(&mut second).await["type"], "handshake_ack");
+}
+
+#[tokio::test]
+async fn a_token_from_before_a_deregistration_stays_void_after_registering_again() {
+    let env = TestEnv::new().await;
+    let (_p, core, edge) = stack(&env, "edge-tok").await;
+    let api = Api::admin(core.addr).await;
+    let old = register(&api, "tok-back").await;
+    drop(connect_with_token(&edge.ws_url(), &old, "tok-back").await);
+    let (status, _) = api
+        .delete(&format!("{I}/orchestrators/tok-back/deregister"))
+        .await;
+    assert_eq!(status, 200);
+    // A new row starts without a token; the one it issues must not equal the old.
+    let new = register(&api, "tok-back").await;
+    assert_ne!(new, old);
+    connect_with_token(&edge.ws_url(), &new, "tok-back").await;
+    assert_eq!(
+        connect(&edge.ws_url(), Some(&old)).await.err(),
+        Some(401),
+        "the token from before the deregistration works again"
+    );
+}

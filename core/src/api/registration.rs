@@ -155,7 +155,10 @@ pub struct Registered {
     #[schema(value_type = String)]
     pub organization_id: OrchestratorId,
     pub timestamp: DateTime<Utc>,
-    /// Its token, shown only now; null when orchestrator tokens are off.
+    /// Its token, shown only now: issued when this id had none yet (a new
+    /// instance, or one made without a token). Null for an id that already has
+    /// one — registering again keeps that token working; `POST …/{id}/token`
+    /// issues a new one — and when orchestrator tokens are off.
     #[schema(required = true)]
     pub orchestrator_token: Option<String>,
 }
@@ -170,7 +173,7 @@ pub struct Deregistered {
 }
 
 #[utoipa::path(post, path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
-    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects", body = Registered),
+    security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects. For an existing id: its registration updated, a deregistration lifted, its token unchanged (`orchestrator_token` null; `POST …/{id}/token` issues a new one)", body = Registered),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn register(
     State(state): State<AppState>,
@@ -218,18 +221,32 @@ pub async fn register(
         Kind::Registered,
         json!({"orchestrator_id": orchestrator_id}),
     );
-    let orchestrator_token = super::tokens::issue(&state, &orchestrator_id, None).await?;
+    // The spec's register is an idempotent upsert: running it again must not
+    // void the token the orchestrator is using (issue 32). Only an id that never
+    // had a token gets one; a new token is the explicit `POST …/{id}/token`.
+    let had_token = done["token_generation"].as_i64().unwrap_or(0) > 0;
+    let orchestrator_token = if had_token {
+        None
+    } else {
+        super::tokens::issue(&state, &orchestrator_id, None).await?
+    };
     let created = done["created"] == true;
     let connected = state.live.connection(&orchestrator_id).is_some();
     // The spec's words for a new instance; an existing one says what it is now.
-    let message = match (created, connected) {
+    let mut message = match (created, connected) {
         (true, _) => "Orchestrator instance registered (inactive until connection)",
         (false, true) => "Orchestrator instance updated (connected)",
         (false, false) => "Orchestrator instance updated (not connected)",
-    };
+    }
+    .to_owned();
+    if had_token && state.tokens.is_some() {
+        message.push_str(
+            "; its token is unchanged and keeps working (POST /api/v1/internal/orchestrators/{id}/token issues a new one)",
+        );
+    }
     Ok(Json(Registered {
         success: true,
-        message: message.into(),
+        message,
         created,
         connected,
         status: done["status"].clone(),

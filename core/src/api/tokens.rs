@@ -34,6 +34,7 @@ async fn bump(
 ) -> Result<u64, ApiError> {
     let command = Command::BumpTokenGeneration {
         orchestrator_id: id.clone(),
+        above: published_generation(tokens, id).await?,
     };
     let answer = match audit {
         Some(audit) => state.persister.run_audited(&command, audit).await,
@@ -52,6 +53,17 @@ async fn bump(
             ))
         })?;
     Ok(generation)
+}
+
+/// The generation the edges know for `id` (0: none).
+async fn published_generation(tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
+    let entry = tokens.kv.entry(id.as_str()).await.map_err(|e| {
+        ApiError::Unavailable(format!("NATS unavailable: token generation not read: {e}"))
+    })?;
+    Ok(entry
+        .filter(|e| e.operation == kv::Operation::Put)
+        .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse().ok())
+        .unwrap_or(0))
 }
 
 /// Issues a new token for `id` (voiding older ones), audited with `audit`.
