@@ -9,17 +9,28 @@
 //! agent comes back after the hint plus jitter, on whichever edge is next in its
 //! list. A refused request never enters the backlog, so the backlog never goes
 //! past the bound and the hint is a fixed delay, not scaled.
+//!
+//! One orchestrator needs one socket, so one token may hold at most
+//! [`PER_ORCHESTRATOR`] places: a holder of a single token cannot fill the
+//! backlog and lock every other orchestrator out (issue 33).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use moolai_proto::OrchestratorId;
 
-/// The edge's handshakes in progress; cheap to clone (one atomic, shared).
+/// Handshakes in progress one orchestrator's token may hold: its reconnect may
+/// overlap the attempt it gave up on, not more.
+pub const PER_ORCHESTRATOR: u32 = 2;
+
+/// The edge's handshakes in progress; cheap to clone (shared counters).
 #[derive(Clone)]
 pub struct Backlog {
     pending: Arc<AtomicU32>,
+    per_id: Arc<DashMap<OrchestratorId, u32>>,
     bound: u32,
     retry_after_sec: u32,
 }
@@ -27,7 +38,24 @@ pub struct Backlog {
 /// One handshake in progress; leaves the backlog when dropped.
 pub struct Pending {
     pending: Arc<AtomicU32>,
+    /// The token's orchestrator, whose count this place also holds.
+    held_for: Option<(Arc<DashMap<OrchestratorId, u32>>, OrchestratorId)>,
     admitted: std::time::Instant,
+}
+
+/// The token's orchestrator already has [`PER_ORCHESTRATOR`] handshakes in progress.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0} handshakes of this orchestrator are in progress already (at most {PER_ORCHESTRATOR}); \
+     finish or close one first"
+)]
+pub struct TooManyForOrchestrator(pub OrchestratorId);
+
+impl IntoResponse for TooManyForOrchestrator {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"detail": self.to_string()});
+        (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    }
 }
 
 /// The backlog is full: come back after `retry_after_sec`.
@@ -44,8 +72,34 @@ impl Backlog {
     pub fn new(bound: u32, retry_after_sec: u32) -> Self {
         Self {
             pending: Arc::default(),
+            per_id: Arc::default(),
             bound,
             retry_after_sec,
+        }
+    }
+
+    /// A place for a handshake of the orchestrator `id`'s token: refused while
+    /// that token holds [`PER_ORCHESTRATOR`] places, else as [`Backlog::enter`].
+    pub fn enter_for(&self, id: &OrchestratorId) -> Result<Pending, Refused> {
+        {
+            let mut held = self.per_id.entry(id.clone()).or_insert(0);
+            if *held >= PER_ORCHESTRATOR {
+                metrics::counter!("moolai_edge_handshakes_refused_total", "reason" => "per_orchestrator")
+                    .increment(1);
+                return Err(Refused::Orchestrator(TooManyForOrchestrator(id.clone())));
+            }
+            *held += 1;
+        }
+        let held_for = Some((self.per_id.clone(), id.clone()));
+        match self.enter() {
+            Ok(mut pending) => {
+                pending.held_for = held_for;
+                Ok(pending)
+            }
+            Err(busy) => {
+                release(held_for);
+                Err(Refused::Busy(busy))
+            }
         }
     }
 
@@ -65,6 +119,7 @@ impl Backlog {
         metrics::gauge!("moolai_edge_handshakes_pending").set(f64::from(before + 1));
         Ok(Pending {
             pending: self.pending.clone(),
+            held_for: None,
             admitted: std::time::Instant::now(),
         })
     }
@@ -93,8 +148,37 @@ impl Pending {
     }
 }
 
+/// Why [`Backlog::enter_for`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Busy(Busy),
+    #[error(transparent)]
+    Orchestrator(TooManyForOrchestrator),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Busy(busy) => busy.into_response(),
+            Self::Orchestrator(too_many) => too_many.into_response(),
+        }
+    }
+}
+
+/// Gives an orchestrator's place back, forgetting it at zero.
+fn release(held_for: Option<(Arc<DashMap<OrchestratorId, u32>>, OrchestratorId)>) {
+    if let Some((per_id, id)) = held_for {
+        per_id.remove_if_mut(&id, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
+        release(self.held_for.take());
         let before = self.pending.fetch_sub(1, Ordering::AcqRel);
         metrics::gauge!("moolai_edge_handshakes_pending").set(f64::from(before.saturating_sub(1)));
     }
@@ -133,6 +217,44 @@ mod tests {
         drop(first);
         assert_eq!(backlog.pending(), 1);
         assert!(backlog.enter().is_ok());
+    }
+
+    #[test]
+    fn one_token_holds_at_most_its_share_of_the_backlog() {
+        let backlog = Backlog::new(100, 1);
+        let (a, b) = (
+            OrchestratorId::parse("a").unwrap(),
+            OrchestratorId::parse("b").unwrap(),
+        );
+        let first = backlog.enter_for(&a).unwrap();
+        let _second = backlog.enter_for(&a).unwrap();
+        let refused = backlog.enter_for(&a).err().unwrap();
+        assert!(matches!(refused, Refused::Orchestrator(_)), "{refused}");
+        assert_eq!(
+            refused.into_response().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert!(
+            backlog.enter_for(&b).is_ok(),
+            "another orchestrator is not held back"
+        );
+        assert_eq!(backlog.pending(), 2, "a refusal never enters the backlog");
+        drop(first);
+        assert!(
+            backlog.enter_for(&a).is_ok(),
+            "a finished handshake gives its place back"
+        );
+    }
+
+    #[test]
+    fn a_full_backlog_gives_the_orchestrator_s_place_back() {
+        let backlog = Backlog::new(1, 1);
+        let _other = backlog.enter().unwrap();
+        let a = OrchestratorId::parse("a").unwrap();
+        for _ in 0..3 {
+            assert!(matches!(backlog.enter_for(&a), Err(Refused::Busy(_))));
+        }
+        assert!(backlog.per_id.is_empty());
     }
 
     #[test]

@@ -330,11 +330,15 @@ async fn upgrade(State(edge): State<Arc<Edge>>, request: Request) -> Response {
         metrics::histogram!("moolai_edge_accept_to_handshake_seconds")
             .record(accepted.0.elapsed().as_secs_f64());
     }
-    let pending = match edge.backlog.enter() {
+    let entered = match &verified {
+        Some(id) => edge.backlog.enter_for(id),
+        None => edge.backlog.enter().map_err(admission::Refused::Busy),
+    };
+    let pending = match entered {
         Ok(pending) => pending,
-        Err(busy) => {
-            tracing::debug!(%busy, "upgrade refused: handshake backlog full");
-            return busy.into_response();
+        Err(refused) => {
+            tracing::debug!(%refused, "upgrade refused: handshake backlog");
+            return refused.into_response();
         }
     };
     let slot = match address_slot(&edge, &parts) {

@@ -206,10 +206,32 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             Ok(_) => FrameError::MissingType,
         });
     }
+    // PostgreSQL stores no NUL in text or jsonb: such a frame would be accepted
+    // here and dead-lettered later, lost without a word to its sender. The
+    // escape is rare, so only a frame that has it pays for the precise look.
+    if text.contains("\\u0000") {
+        if let Some(refusal) = nul_refusal(text) {
+            return Err(refusal);
+        }
+    }
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => Ok(frame),
         Err(err) => Err(classify(text, err)),
     }
+}
+
+/// `Malformed` if a key or string of the frame holds a NUL character.
+fn nul_refusal(text: &str) -> Option<FrameError> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
+    // A handshake's metadata has its own answer (`check_metadata`).
+    if kind == "handshake" || !holds_nul(&value) {
+        return None;
+    }
+    Some(FrameError::Malformed {
+        kind: kind.to_owned(),
+        reason: "a string holds a NUL character (\\u0000), which cannot be stored".into(),
+    })
 }
 
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
@@ -346,6 +368,31 @@ mod tests {
     /// Inputs the `frames` fuzz target found accepted (fuzz/regressions/frames).
     #[test]
     fn shapes_no_frame_has_are_refused() {
+        let raw = r#"{"type": "o_config_snapshot", "data": {"$serde_json::private::RawValue": "[[[[1]]]]"}}"#;
+        assert!(matches!(
+            parse_client_frame(raw),
+            Err(FrameError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_refused_and_an_escaped_backslash_is_not_one() {
+        for raw in [
+            r#"{"type": "message", "data": {"content": "a\u0000b"}}"#,
+            r#"{"type": "o_config_snapshot", "data": {"k\u0000": 1}}"#,
+            r#"{"type": "config_status", "data": {"v": ["\u0000"]}}"#,
+        ] {
+            assert!(
+                matches!(parse_client_frame(raw), Err(FrameError::Malformed { ref reason, .. }) if reason.contains("NUL")),
+                "{raw}"
+            );
+        }
+        let fine = r#"{"type": "i_am_alive", "data": {"note": "\\u0000"}}"#;
+        assert!(parse_client_frame(fine).is_ok(), "a backslash, then u0000");
+    }
+
+    #[test]
+    fn the_reserved_raw_value_key_is_refused_again() {
         let raw = r#"{"type": "o_config_snapshot", "data": {"$serde_json::private::RawValue": "[[[[1]]]]"}}"#;
         assert!(matches!(
             parse_client_frame(raw),

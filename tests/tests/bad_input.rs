@@ -241,3 +241,58 @@ async fn malformed_messages_are_refused_without_storing_anything() {
     send_json(&mut sock, &json!({"type": "provisioning_request"})).await;
     assert!(matches!(next(&mut sock).await, Next::Json(v) if v["type"] == "provision_config"));
 }
+
+#[tokio::test]
+async fn a_nul_in_a_message_or_snapshot_is_refused_aloud_and_nothing_is_lost_silently() {
+    let env = TestEnv::new().await;
+    let (_p, _c, _e, mut sock) = connected(&env, "org-nul").await;
+    let message = |content: &str| json!({"type": "message", "data": {"message_type": "monitoring", "content": content}});
+    send_json(&mut sock, &message("before\u{0}after")).await;
+    send_json(
+        &mut sock,
+        &json!({"type": "message", "data": {"message_type": "monitoring", "content": "x",
+                                            "metadata": {"k": "v\u{0}"}}}),
+    )
+    .await;
+    send_json(
+        &mut sock,
+        &json!({"type": "o_config_snapshot", "data": {"cache\u{0}": true}}),
+    )
+    .await;
+    for frame in ["message", "message", "o_config_snapshot"] {
+        let error = next_of_type(&mut sock, "error").await;
+        assert_eq!(
+            (
+                error["data"]["code"].as_str(),
+                error["data"]["frame"].as_str()
+            ),
+            (Some("invalid_frame"), Some(frame))
+        );
+        assert!(
+            error["data"]["detail"].as_str().unwrap().contains("NUL"),
+            "{error}"
+        );
+    }
+    // A later, valid message is stored, and it is the only one.
+    send_json(&mut sock, &message("fine")).await;
+    let stored = wait_until(Duration::from_secs(5), || async {
+        env.scalar::<i64>(
+            "SELECT count(*) FROM orchestrator_messages WHERE orchestrator_id = $1",
+            "org-nul",
+        )
+        .await
+            == Some(1)
+    })
+    .await;
+    assert!(
+        stored.is_some(),
+        "the valid message was not stored, or a refused one was"
+    );
+    let content = env
+        .scalar::<String>(
+            "SELECT content FROM orchestrator_messages WHERE orchestrator_id = $1",
+            "org-nul",
+        )
+        .await;
+    assert_eq!(content.as_deref(), Some("fine"));
+}

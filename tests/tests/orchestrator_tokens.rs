@@ -163,6 +163,11 @@ async fn a_token_from_before_a_deregistration_stays_void_after_registering_again
         .delete(&format!("{I}/orchestrators/tok-back/deregister"))
         .await;
     assert_eq!(status, 200);
+    // Refused at the upgrade, not acknowledged and then closed 4001.
+    assert!(
+        edge_answers(&edge.ws_url(), &old, Some(401)).await,
+        "a deregistered orchestrator's token still passes the upgrade"
+    );
     // A new row starts without a token; the one it issues must not equal the old.
     let new = register(&api, "tok-back").await;
     assert_ne!(new, old);
@@ -171,5 +176,31 @@ async fn a_token_from_before_a_deregistration_stays_void_after_registering_again
         connect(&edge.ws_url(), Some(&old)).await.err(),
         Some(401),
         "the token from before the deregistration works again"
+    );
+}
+
+#[tokio::test]
+async fn one_token_cannot_fill_the_edge_s_handshake_backlog() {
+    let env = TestEnv::new().await;
+    let (_p, core, edge) = stack(&env, "edge-tok").await;
+    let api = Api::admin(core.addr).await;
+    let token = register(&api, "tok-hog").await;
+    let other = register(&api, "tok-other").await;
+    assert!(edge_answers(&edge.ws_url(), &token, None).await);
+
+    // Upgraded, never handshaking: each holds a place until the handshake timeout.
+    let held_a = connect(&edge.ws_url(), Some(&token)).await.unwrap();
+    let _held_b = connect(&edge.ws_url(), Some(&token)).await.unwrap();
+    assert_eq!(
+        connect(&edge.ws_url(), Some(&token)).await.err(),
+        Some(429),
+        "a third handshake in progress for one orchestrator"
+    );
+    // Everyone else still gets in.
+    connect_with_token(&edge.ws_url(), &other, "tok-other").await;
+    drop(held_a);
+    assert!(
+        edge_answers(&edge.ws_url(), &token, None).await,
+        "a place given back is not taken again"
     );
 }

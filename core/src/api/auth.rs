@@ -92,6 +92,14 @@ pub async fn login(
     if too_long {
         return Err(refuse_oversized(&state, peer, &creds).await);
     }
+    // PostgreSQL stores no NUL: the lookup (and the audit) would fail as a 500.
+    if creds.username.contains('\0') {
+        return Err(ApiError::field(
+            "body",
+            "username",
+            "must not contain a NUL character",
+        ));
+    }
     // Counted (and refused when over a limit) before any hashing.
     let attempt = state.guard.admit(&creds.username, address)?;
     let stored: Option<String> =

@@ -59,6 +59,10 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
+    /// A body over [`super::MAX_BODY_BYTES`]: refused before it could reach
+    /// the bus, whose payload limit it would pass.
+    #[error("Request body too large: at most {0} bytes")]
+    TooLarge(usize),
     /// The client did not send its whole body within `BODY_TIMEOUT_SEC`.
     #[error("Request body not received in time")]
     BodyTimeout,
@@ -88,6 +92,7 @@ impl ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -43,6 +43,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if timed_out(&e) {
                 ApiError::BodyTimeout
+            } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(super::MAX_BODY_BYTES)
             } else {
                 ApiError::field("body", "", e.body_text())
             }

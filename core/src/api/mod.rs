@@ -183,8 +183,9 @@ pub fn router(
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/enroll", post(enroll::enroll))
         .route("/health", get(root_health))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(docs())
         .fallback_service(dashboard::service(dashboard_dir))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(allowed_origins))
         // On every answer: no MIME sniffing (a JSON body read as HTML), no
         // framing of the dashboard or /docs by another site.
@@ -197,6 +198,28 @@ pub fn router(
             HeaderValue::from_static("DENY"),
         ))
         .with_state(state)
+}
+
+/// The largest request body: every write travels to the persister as one bus
+/// message (`max_payload` 1 MB in nats.conf), with its audit entry beside it;
+/// a body past this is a 413 here rather than a 503 from the bus.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What `/docs` may load: Swagger UI's own files, and the API it describes.
+/// It sets styles from its scripts, hence `'unsafe-inline'` for styles only.
+pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Swagger UI on `/docs` and the description on `/openapi.json`, under a
+/// Content-Security-Policy as strict as the dashboard's.
+fn docs() -> Router<AppState> {
+    Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi())).layer(
+        SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+        ),
+    )
 }
 
 /// Only listed origins; credentials allowed, so never `*`.

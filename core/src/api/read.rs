@@ -119,11 +119,12 @@ pub async fn organizations(
     const MATCHES: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
              OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')
          AND ($2::text IS NULL OR (CASE WHEN o.is_independent THEN 'independent' ELSE o.status END) = $2)";
+    let pattern = filter.q.map(like_literal);
     let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE {MATCHES}
           ORDER BY o.created_at DESC, o.organization_id LIMIT $3 OFFSET $4"
     )))
-    .bind(filter.q)
+    .bind(&pattern)
     .bind(filter.status)
     .bind(limit)
     .bind(offset)
@@ -132,11 +133,24 @@ pub async fn organizations(
     let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM organizations o WHERE {MATCHES}"
     )))
-    .bind(filter.q)
+    .bind(&pattern)
     .bind(filter.status)
     .fetch_one(pool)
     .await?;
     Ok((items, total))
+}
+
+/// `text` matched literally by `LIKE`: its wildcards `%` and `_` (and the
+/// escape character itself) escaped, so `q=%` finds a percent sign, not all.
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub async fn organization(pool: &PgPool, id: &str) -> Result<Option<OrganizationRow>, sqlx::Error> {

@@ -289,6 +289,10 @@ pub async fn deregister(
 pub async fn expel(state: &AppState, id: &OrchestratorId) {
     let conn = state.live.connection(id);
     state.changes.deregistered(id);
+    // Core refuses its handshakes anyway; this refuses them at the upgrade.
+    if let Err(err) = super::tokens::void_published(state, id).await {
+        tracing::warn!(orchestrator_id = %id, %err, "deregistered orchestrator's tokens not voided at the edges");
+    }
     if let Some(conn) = conn {
         if let Err(err) = state
             .routes

@@ -66,6 +66,23 @@ async fn published_generation(tokens: &Tokens, id: &OrchestratorId) -> Result<u6
         .unwrap_or(0))
 }
 
+/// Voids every token of a deregistered (or deleted) `id` at the edges: its row
+/// is gone, so the generation the edges know is raised past every token issued.
+/// Without it such a token still passed the upgrade and got its
+/// `handshake_ack` before core closed the socket (issue 33).
+pub async fn void_published(state: &AppState, id: &OrchestratorId) -> Result<(), ApiError> {
+    let Some(tokens) = &state.tokens else {
+        return Ok(());
+    };
+    let next = published_generation(tokens, id).await? + 1;
+    tokens
+        .kv
+        .put(id.as_str(), next.to_string().into())
+        .await
+        .map(drop)
+        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: tokens not voided: {e}")))
+}
+
 /// Issues a new token for `id` (voiding older ones), audited with `audit`.
 pub async fn issue(
     state: &AppState,
