@@ -294,21 +294,22 @@ async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() 
     );
     eprintln!("org-002's agent said:\n{narration}");
 
-    // After the doc's deregister, org-demo's agent is closed and its reconnect is
-    // refused too, as docs/demo.md says; it stays gone.
-    let (_, _, log) = &agents[1];
-    let refused = wait_until(WAIT, || async {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        text.lines()
-            .filter(|l| l.contains("[O-CCS] disconnected") && l.contains("deregistered"))
-            .count()
-            >= 2
-    })
-    .await;
-    let narration = std::fs::read_to_string(log).unwrap_or_default();
+    // After the doc's deregister, org-demo's agent is closed with 4001 and stops
+    // there with exit code 3, saying why, as docs/demo.md says; it stays gone.
+    let (_, child, log) = &mut agents[1];
+    let exited = tokio::time::timeout(WAIT, child.wait()).await;
+    let narration = std::fs::read_to_string(&*log).unwrap_or_default();
+    let code = exited.ok().and_then(|s| s.ok()).and_then(|s| s.code());
+    assert_eq!(
+        code,
+        Some(3),
+        "org-demo's agent did not stop after its deregistration:\n{narration}"
+    );
     assert!(
-        refused.is_some(),
-        "org-demo's reconnect was not refused:\n{narration}"
+        narration
+            .lines()
+            .any(|l| l.contains("[O-CCS] stopping:") && l.contains("close 4001")),
+        "org-demo's agent did not say why it stopped:\n{narration}"
     );
     let (status, body) = api.get(&format!("{C}/orchestrators/org-demo")).await;
     assert_eq!(status, 404, "org-demo came back after deregister: {body}");
