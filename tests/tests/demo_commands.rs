@@ -269,7 +269,11 @@ async fn the_demo_commands_of_docs_demo_md_answer_on_a_stack_with_a_dev_token() 
     }
     assert!(calls >= 18, "only {calls} curl calls ran");
     let ids: Vec<&str> = agents.iter().map(|(id, _, _)| id.as_str()).collect();
-    assert_eq!(ids, ["org-002", "org-demo"], "the demo's two orchestrators");
+    assert_eq!(
+        ids,
+        ["org-002", "org-demo", "org-003"],
+        "the demo's three orchestrators"
+    );
 
     // What docs/demo.md says the agent prints.
     let (_, _, log) = &agents[0];
