@@ -353,3 +353,71 @@ async fn a_missing_or_unknown_token_is_answered_with_how_to_get_one() {
         .await;
     assert_eq!(got, 200, "{body}");
 }
+
+/// The paragraph of `text` (between blank lines) that holds `needle`.
+fn paragraph_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` is gone from the docs"));
+    let start = text[..at].rfind("\n\n").map_or(0, |i| i + 2);
+    let end = text[at..].find("\n\n").map_or(text.len(), |i| at + i);
+    &text[start..end]
+}
+
+#[test]
+fn the_docs_say_what_a_first_version_client_needs_and_never_delete_an_agents_token() {
+    let read = |name: &str| std::fs::read_to_string(repo_root().join(name)).expect(name);
+    let (readme, demo, security) = (
+        read("README.md"),
+        read("docs/demo.md"),
+        read("docs/security.md"),
+    );
+    // With tokens on by default, "unchanged" is a 401: the docs say what it takes.
+    for (doc, text, needle) in [
+        ("README.md", &readme, "first version's Python client"),
+        ("docs/demo.md", &demo, "Python client of the first version"),
+    ] {
+        let said = paragraph_with(text, needle);
+        for needed in ["registered", "?token=", "CONTROLLER_WS_URL", "log"] {
+            assert!(
+                said.contains(needed),
+                "{doc} does not tell a first-version client `{needed}`:\n{said}"
+            );
+        }
+    }
+    // A state file may hold an agent's only token: the demo never deletes one.
+    for block in sh_blocks(&demo) {
+        let deletes = block.text.lines().any(|l| {
+            let l = l.trim_start();
+            (l.starts_with("rm ") || l.contains("; rm ") || l.contains("&& rm "))
+                && (l.contains(".json") || l.contains("agent-"))
+        });
+        assert!(
+            !deletes,
+            "docs/demo.md:{} deletes a state file:\n{}",
+            block.line, block.text
+        );
+        if block.text.contains("moolai-agent") {
+            assert!(
+                !block.text.contains("CONFIG_FILE=/tmp/"),
+                "docs/demo.md:{}: a state file in /tmp is lost at reboot with its token",
+                block.line
+            );
+        }
+    }
+    // Where admins are described, the dev token's limit is said.
+    for (doc, text, needle) in [
+        (
+            "README.md",
+            &readme,
+            "the Admins page adds and removes admins",
+        ),
+        ("docs/security.md", &security, "**Admins.**"),
+    ] {
+        let said = paragraph_with(text, needle);
+        assert!(
+            said.contains("dev token") || said.contains("DEV_BEARER_TOKEN"),
+            "{doc} describes admins without saying the dev token cannot manage them:\n{said}"
+        );
+    }
+}
