@@ -46,7 +46,7 @@ cleanup() {
   fi
   # Whatever a stack that did not stop cleanly left in our data directory.
   scripts/stack.sh down >>"$COMMANDS_LOG" 2>&1
-  psql -qX "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  psql -qX "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
   if ((code != 0)); then
     log "stack_test: FAILED; the stack said:"
     tail -n 40 "$STACK_LOG" >&2
