@@ -124,28 +124,34 @@ spawn() {
 
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
 
-# stop_pid <pidfile>: TERM, wait up to 10 s, then KILL. Only touches the PID if
-# it still runs the executable we recorded.
+# stop_pid <pidfile>: TERM, wait up to 10 s, then KILL, and remove the file.
+# Only touches the PID if it still runs the executable we recorded.
 stop_pid() {
+  [[ -f "$1" ]] || return 0
+  end_pid "$1"
+  rm -f "$1"
+}
+
+# end_pid <pidfile>: stop_pid, leaving the file to whoever writes it (the
+# supervisor of scripts/stack.sh may have written the next PID there already).
+end_pid() {
   local pidfile="$1" pid exe actual i
   [[ -f "$pidfile" ]] || return 0
   pid=$(sed -n 1p "$pidfile")
   exe=$(sed -n 2p "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    actual=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
-    if [[ -n "$exe" && "${actual% (deleted)}" != "$exe" ]]; then
-      log "not stopping PID $pid: it runs ${actual:-?}, not $exe (stale $pidfile)"
-    else
-      kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null || true # reap if it is our child
-    fi
+  kill -0 "$pid" 2>/dev/null || return 0
+  actual=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+  if [[ -n "$exe" && "${actual% (deleted)}" != "$exe" ]]; then
+    log "not stopping PID $pid: it runs ${actual:-?}, not $exe (stale $pidfile)"
+    return 0
   fi
-  rm -f "$pidfile"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true # reap if it is our child
 }
 
 # The NATS users of nats-auth.conf: one per role and the read-only `monitor`.
@@ -187,17 +193,21 @@ as_nats_user() {
   NATS_USER="$role" NATS_PASSWORD="${!var:?run load_nats_credentials first}" "$@"
 }
 
-# start_nats <port> <store_dir> <pidfile> [monitor_port] [logfile]
-# Runs nats.conf (so every client must log in: run load_nats_credentials first).
+# spawn_nats <port> <store_dir> <pidfile> [monitor_port] [logfile]: starts
+# nats.conf's server in the background and returns at once, without exiting the
+# shell on failure (scripts/stack.sh restarts a NATS that died this way).
 # Uses $NATS_SERVER_BIN if set, else our default version.
-start_nats() {
+spawn_nats() {
   local port="$1" store="$2" pidfile="$3" mon="${4:-}" logfile="${5:-${3%.pid}.log}"
   local bin="${NATS_SERVER_BIN:-}"
   [[ -n "$bin" ]] || bin=$(ensure_nats_bin) || return 1
   local args=(-c "$MOOLAI_ROOT/nats.conf" -p "$port" -sd "$store")
   [[ -n "$mon" ]] && args+=(-m "$mon")
-  # An occupied port would make the readiness probe below lie.
-  port_open "$port" && die "port $port is already in use; not starting NATS there"
+  # An occupied port would make the readiness probe lie.
+  if port_open "$port"; then
+    log "port $port is already in use; not starting NATS there"
+    return 1
+  fi
   mkdir -p "$store"
   # The passwords go to the server's environment only (nats-auth.conf reads them).
   MOOLAI_NATS_CORE_PASSWORD="${MOOLAI_NATS_CORE_PASSWORD:?run load_nats_credentials first}" \
@@ -205,7 +215,14 @@ start_nats() {
     MOOLAI_NATS_PERSISTER_PASSWORD="${MOOLAI_NATS_PERSISTER_PASSWORD:?}" \
     MOOLAI_NATS_MONITOR_PASSWORD="${MOOLAI_NATS_MONITOR_PASSWORD:?}" \
     spawn "$pidfile" "$logfile" "$bin" "${args[@]}"
-  _wait_nats "$port" "$pidfile" "$logfile"
+}
+
+# start_nats <port> <store_dir> <pidfile> [monitor_port] [logfile]
+# Runs nats.conf (so every client must log in: run load_nats_credentials first)
+# and waits until it listens; exits the shell if it cannot.
+start_nats() {
+  spawn_nats "$@" || die "could not start NATS on port $1"
+  _wait_nats "$1" "$3" "${5:-${3%.pid}.log}"
 }
 
 # start_nats_open <port> <store_dir> <pidfile>: a server without nats.conf and

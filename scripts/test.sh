@@ -51,6 +51,9 @@ step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 # test that starts core with two replicas (MOOLAI_TEST_CORES, tests/src/roles.rs),
 # the compat pass below with one.
 MOOLAI_TEST_CORES=2 step "cargo test (two core replicas)" cargo test --workspace --all-targets
+# scripts/stack.sh itself, on ports and data of its own: one edge killed comes
+# back while the rest stays up, and stop/start/restart of one role.
+step "stack script (scripts/stack_test.sh)" timeout 600 scripts/stack_test.sh
 # Small benchmark passes so the harness keeps working; they assert nothing about
 # speed (debug builds, shared CI box). Figures live in docs/benchmarks.md.
 step "benchmark harness (small)" env MOOLAI_BENCH_PROFILE=debug bench/run.sh \

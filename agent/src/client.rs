@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
+use moolai_proto::close;
 use moolai_proto::config::CAP_CONFIG_STATUS;
 use moolai_proto::frames::{timestamp, ProvisionData, ServerFrame, CAP_PROVISION_CONFIG};
 use serde_json::{json, Value};
@@ -19,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dial::{self, Socket};
 use crate::narrate::{message_summary, provision_summary, say, Narration};
-use crate::pacing::{after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after};
+use crate::outbox::{self, Outbox};
+use crate::pacing::{
+    after_deregistered, after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after,
+};
 use crate::revisions::{Kind, Revisions};
 use crate::state_file::keep_state;
 use crate::stats::Stats;
@@ -92,12 +96,48 @@ pub struct Orchestrator {
     /// Start on the first URL rather than a random one (the benchmark gives
     /// each load process "its" edge first and the others to fail over to).
     pub start_at_first: bool,
+    /// After an administrator deregistered it (close 4001): keep trying, minutes
+    /// apart, instead of stopping.
+    pub retry_deregistered: bool,
+    /// Messages to send up to the controller, each once, when connected.
+    pub outbox: Outbox,
+}
+
+/// How an orchestrator's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It was told to stop (signal, `--duration-sec`, a test).
+    Stopped,
+    /// An administrator deregistered it (close 4001) and it was not told to
+    /// keep trying: nothing it can do will let it in again.
+    Deregistered,
 }
 
 enum Ended {
     Shutdown,
     /// The connection ended; with the delay hint of a 1013 close, if any.
     Closed(String, Option<Duration>),
+    /// Closed with 4001: an administrator deregistered this orchestrator.
+    Deregistered(String),
+}
+
+/// What the orchestrator does after a session ended or could not start.
+enum Next {
+    Wait(Duration),
+    Stop(Outcome),
+}
+
+/// Where an orchestrator is in its reconnects.
+#[derive(Default)]
+struct Pace {
+    /// Failed connection attempts in a row, for the backoff.
+    attempt: u32,
+    /// Connection attempts since the last session, as the first client counted.
+    tries: u32,
+    /// 4001 closes in a row (with `retry_deregistered`).
+    deregistered: u32,
+    /// Index into the orchestrator's own order of the edges.
+    url_index: usize,
 }
 
 impl Orchestrator {
@@ -124,6 +164,8 @@ impl Orchestrator {
             tls: None,
             fail_config_keys: Vec::new(),
             start_at_first: false,
+            retry_deregistered: false,
+            outbox: Outbox::default(),
         }
     }
 
@@ -133,81 +175,130 @@ impl Orchestrator {
         stats: Stats,
         status: watch::Sender<Status>,
         shutdown: CancellationToken,
-    ) {
+    ) -> Outcome {
         self.run_narrated(Narration::Debug, stats, status, shutdown)
             .await
     }
 
-    /// Runs until `shutdown`, reconnecting as needed, telling its story at the
-    /// `narration` level. The edges are tried in an order of its own, random
-    /// (after the first with `start_at_first`), so that a fleet given the same
-    /// list spreads over all of them and a dead edge's orchestrators spread over
-    /// the others; failures move on to the next in that order.
+    /// Runs until `shutdown` (or until deregistered, see [`Outcome`]),
+    /// reconnecting as needed, telling its story at the `narration` level. The
+    /// edges are tried in an order of its own, random (after the first with
+    /// `start_at_first`), so that a fleet given the same list spreads over all of
+    /// them and a dead edge's orchestrators spread over the others; failures move
+    /// on to the next in that order.
     pub async fn run_narrated(
         self,
         narration: Narration,
         stats: Stats,
         status: watch::Sender<Status>,
         shutdown: CancellationToken,
-    ) {
-        let mut attempt: u32 = 0;
-        // Connection attempts since the last session, as the first client counted.
-        let mut tries: u32 = 0;
+    ) -> Outcome {
+        let mut pace = Pace::default();
         // Each orchestrator its own order over the edges (see `edge_order`).
         let order = edge_order(self.urls.len(), self.start_at_first);
-        let mut url_index = 0;
         // Kept across reconnects: a late push of an older state is never applied.
         let mut seen = Revisions::default();
         while !shutdown.is_cancelled() {
-            let url = &self.urls[order[url_index % order.len()]];
-            tries = tries.saturating_add(1);
-            say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {tries})");
-            let pause = match self
+            let url = &self.urls[order[pace.url_index % order.len()]];
+            pace.tries = pace.tries.saturating_add(1);
+            say!(narration, id = %self.id, "[O-CCS] Connecting to {url} (attempt {})", pace.tries);
+            let ended = self
                 .session(narration, url, &stats, &status, &mut seen, &shutdown)
-                .await
-            {
-                Ok(Ended::Shutdown) => break,
-                Ok(Ended::Closed(why, hint)) => {
-                    attempt = 1;
-                    tries = 0;
-                    url_index += 1; // the edge may be going away: try the next one first
-                    let pause = match hint {
-                        Some(hint) => {
-                            stats.refused_with_hint();
-                            after_hint(hint)
-                        }
-                        None => jitter(Duration::from_millis(500)),
-                    };
-                    say!(narration, id = %self.id, "[O-CCS] disconnected from {url} ({why}); reconnecting in {pause:.1?}");
-                    pause
-                }
-                // The edge is busy and said when to come back: wait that long
-                // (plus jitter), without growing the backoff — this is not a
-                // failure of ours. We still rotate: any edge may take the
-                // handshake, and the next one in the list may have room now; a
-                // fleet refused by one busy edge then spreads over the others.
-                Err(err) if err.retry_hint().is_some() => {
-                    stats.refused_with_hint();
-                    url_index += 1;
-                    let pause = after_hint(err.retry_hint().unwrap_or_default());
-                    say!(narration, id = %self.id, "[O-CCS] {url} is busy ({err}); retrying in {pause:.1?}");
-                    pause
-                }
-                Err(err) => {
-                    stats.error();
-                    attempt = attempt.saturating_add(1);
-                    url_index += 1;
-                    let pause = backoff(attempt);
-                    say!(narration, id = %self.id, "[O-CCS] could not connect to {url} ({err}); retrying in {pause:.1?}");
-                    pause
-                }
-            };
+                .await;
             status.send_modify(|s| s.connected_to = None);
+            let pause = match self.next_step(narration, url, ended, &mut pace, &stats) {
+                Next::Stop(outcome) => return outcome,
+                Next::Wait(pause) => pause,
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = sleep(pause) => {}
             }
         }
+        Outcome::Stopped
+    }
+
+    /// How long to wait before the next attempt, or whether to stop, after a
+    /// session that ended (or never began) so.
+    fn next_step(
+        &self,
+        narration: Narration,
+        url: &str,
+        ended: Result<Ended, AgentError>,
+        pace: &mut Pace,
+        stats: &Stats,
+    ) -> Next {
+        // Every way out moves on to the next edge first: the edge may be going
+        // away, or busy while the next one has room.
+        pace.url_index += 1;
+        let ended = match ended {
+            Err(AgentError::Refused { code, reason }) if code == close::DEREGISTERED => {
+                Ok(Ended::Deregistered(format!("close {code} {reason}")))
+            }
+            other => other,
+        };
+        match ended {
+            Ok(Ended::Shutdown) => Next::Stop(Outcome::Stopped),
+            Ok(Ended::Deregistered(why)) => self.deregistered(narration, url, &why, pace, stats),
+            Ok(Ended::Closed(why, hint)) => {
+                (pace.attempt, pace.tries, pace.deregistered) = (1, 0, 0);
+                let pause = match hint {
+                    Some(hint) => {
+                        stats.refused_with_hint();
+                        after_hint(hint)
+                    }
+                    None => jitter(Duration::from_millis(500)),
+                };
+                say!(narration, id = %self.id, "[O-CCS] disconnected from {url} ({why}); reconnecting in {pause:.1?}");
+                Next::Wait(pause)
+            }
+            // The edge is busy and said when to come back: wait that long (plus
+            // jitter), without growing the backoff — this is not a failure of
+            // ours. A fleet refused by one busy edge then spreads over the others.
+            Err(err) if err.retry_hint().is_some() => {
+                stats.refused_with_hint();
+                let pause = after_hint(err.retry_hint().unwrap_or_default());
+                say!(narration, id = %self.id, "[O-CCS] {url} is busy ({err}); retrying in {pause:.1?}");
+                Next::Wait(pause)
+            }
+            Err(err) => {
+                stats.error();
+                pace.attempt = pace.attempt.saturating_add(1);
+                let pause = backoff(pace.attempt);
+                say!(narration, id = %self.id, "[O-CCS] could not connect to {url} ({err}); retrying in {pause:.1?}");
+                Next::Wait(pause)
+            }
+        }
+    }
+
+    /// Close 4001: an administrator removed this orchestrator, and every edge
+    /// will refuse it the same way until one registers it again. Reconnecting at
+    /// once would only load the edges (the first agent did so 5 times a second,
+    /// forever), so it stops, unless told to keep trying minutes apart.
+    fn deregistered(
+        &self,
+        narration: Narration,
+        url: &str,
+        why: &str,
+        pace: &mut Pace,
+        stats: &Stats,
+    ) -> Next {
+        if !self.retry_deregistered {
+            stats.deregistered();
+            match narration {
+                Narration::Info => {
+                    tracing::error!(id = %self.id, "[O-CCS] stopping: {url} refused {} ({why}): an administrator deregistered it; register it again (POST /api/v1/internal/orchestrators/register) and restart the agent, or run it with --retry-deregistered to keep trying minutes apart", self.id)
+                }
+                Narration::Debug => {
+                    tracing::debug!(id = %self.id, "[O-CCS] stopping: deregistered ({why})")
+                }
+            }
+            return Next::Stop(Outcome::Deregistered);
+        }
+        (pace.tries, pace.deregistered) = (0, pace.deregistered.saturating_add(1));
+        let pause = after_deregistered(pace.deregistered);
+        say!(narration, id = %self.id, "[O-CCS] disconnected from {url} ({why}): deregistered by an administrator; retrying in {pause:.0?} (--retry-deregistered)");
+        Next::Wait(pause)
     }
 
     async fn session(
@@ -314,6 +405,13 @@ impl Orchestrator {
                     stats.heartbeat();
                     say!(narration, id = %self.id, "[O-CCS] i_am_alive sent #{beats}");
                 }
+                message = self.outbox.next() => {
+                    if let Err(e) = ws.send(Message::text(outbox::frame(&message))).await {
+                        self.outbox.put_back(message);
+                        return Ended::Closed(format!("send failed: {e}"), None);
+                    }
+                    say!(narration, id = %self.id, "[O-CCS] message sent: type {}, {:?}", message.message_type.as_str(), message.content);
+                }
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
                         for reply in self.on_frame(narration, text.as_str(), seen) {
@@ -322,10 +420,7 @@ impl Orchestrator {
                             }
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => {
-                        let hint = frame.as_ref().and_then(|f| hint_in_close(f.code.into(), &f.reason));
-                        return Ended::Closed(close_reason(frame.as_ref()), hint);
-                    }
+                    Some(Ok(Message::Close(frame))) => return closed(frame.as_ref()),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Ended::Closed(format!("error: {e}"), None),
                     None => return Ended::Closed("connection ended without a close frame".into(), None),
@@ -470,6 +565,16 @@ fn accepts(seen: &mut Revisions, frame: &ServerFrame) -> bool {
     }
 }
 
+/// How a session that the edge closed with `frame` ended.
+fn closed(frame: Option<&CloseFrame>) -> Ended {
+    let why = close_reason(frame);
+    match frame.map(|f| (u16::from(f.code), f.reason.as_str())) {
+        Some((close::DEREGISTERED, _)) => Ended::Deregistered(why),
+        Some((code, reason)) => Ended::Closed(why, hint_in_close(code, reason)),
+        None => Ended::Closed(why, None),
+    }
+}
+
 /// A close frame as its log line shows it: `close 1012 server_draining`.
 fn close_reason(frame: Option<&CloseFrame>) -> String {
     match frame {
@@ -564,6 +669,50 @@ mod tests {
         };
         assert_eq!(close_reason(Some(&frame)), "close 4000 superseded");
         assert_eq!(close_reason(None), "close without a code");
+    }
+
+    #[test]
+    fn a_4001_close_is_a_deregistration_and_others_are_reconnects() {
+        let frame = |code: u16, reason: &str| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        let deregistered = frame(close::DEREGISTERED, "deregistered: gone");
+        assert!(matches!(
+            closed(Some(&deregistered)),
+            Ended::Deregistered(why) if why == "close 4001 deregistered: gone"
+        ));
+        let busy = frame(close::TRY_AGAIN_LATER, "try_again_later retry_after=2");
+        assert!(matches!(
+            closed(Some(&busy)),
+            Ended::Closed(_, Some(hint)) if hint == Duration::from_secs(2)
+        ));
+        assert!(matches!(closed(None), Ended::Closed(_, None)));
+    }
+
+    #[test]
+    fn a_deregistered_orchestrator_stops_unless_told_to_keep_trying() {
+        let refused = || {
+            Err(AgentError::Refused {
+                code: close::DEREGISTERED,
+                reason: "deregistered".into(),
+            })
+        };
+        let (stats, mut pace) = (Stats::default(), Pace::default());
+        let stopping = orchestrator(&[]);
+        assert!(matches!(
+            stopping.next_step(Narration::Debug, "ws://e", refused(), &mut pace, &stats),
+            Next::Stop(Outcome::Deregistered)
+        ));
+        assert_eq!(stats.snapshot().deregistered, 1);
+        let trying = Orchestrator {
+            retry_deregistered: true,
+            ..orchestrator(&[])
+        };
+        match trying.next_step(Narration::Debug, "ws://e", refused(), &mut pace, &stats) {
+            Next::Wait(pause) => assert!(pause >= Duration::from_secs(60), "{pause:?}"),
+            Next::Stop(_) => panic!("stopped although told to keep trying"),
+        }
     }
 
     #[test]

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use moolai_proto::frames::OrchestratorMessage;
+
+use crate::outbox::parse_message;
 
 /// An orchestrator client for the Moolai Controller, and its load generator
 /// (`--count N` runs N orchestrators and prints figures).
@@ -79,6 +82,20 @@ pub struct Config {
     /// rotate through the others).
     #[arg(long, env = "AGENT_START_AT_FIRST_URL")]
     pub start_at_first: bool,
+    /// After an administrator deregistered this orchestrator (close 4001), keep
+    /// trying, a minute apart and then up to 15 minutes, instead of stopping
+    /// with exit code 3.
+    #[arg(long, env = "AGENT_RETRY_DEREGISTERED")]
+    pub retry_deregistered: bool,
+    /// A message to send to the controller once connected (repeatable):
+    /// `recommendation:<text>`, `monitoring:<text>`, or JSON
+    /// `{"message_type", "content", "metadata"}`. Single-orchestrator mode.
+    #[arg(long = "send-message", env = "AGENT_SEND_MESSAGE", value_parser = parse_message)]
+    pub send_messages: Vec<OrchestratorMessage>,
+    /// Read messages to send from stdin, one a line, in the form of
+    /// `--send-message`. Single-orchestrator mode.
+    #[arg(long, env = "AGENT_MESSAGES_FROM_STDIN")]
+    pub messages_from_stdin: bool,
     /// Run this many orchestrators (load generator mode).
     #[arg(long, default_value_t = 1)]
     pub count: usize,
@@ -90,7 +107,28 @@ pub struct Config {
     pub duration_sec: u64,
 }
 
+/// Settings that cannot work together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("CONTROLLER_WS_URL names no edge")]
+    NoUrl,
+    #[error("--send-message and --messages-from-stdin need a single orchestrator (--count 1)")]
+    MessagesInLoadMode,
+}
+
 impl Config {
+    /// Refuses settings that cannot work together.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.urls.is_empty() {
+            return Err(ConfigError::NoUrl);
+        }
+        let messages = !self.send_messages.is_empty() || self.messages_from_stdin;
+        if messages && self.count != 1 {
+            return Err(ConfigError::MessagesInLoadMode);
+        }
+        Ok(())
+    }
+
     /// `WEBSOCKET_KEEPALIVE_INTERVAL` is the first version's name for the interval.
     pub fn apply_legacy_env(&mut self) {
         if std::env::var_os("HEARTBEAT_INTERVAL_SEC").is_none() {

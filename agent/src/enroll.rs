@@ -1,7 +1,8 @@
-//! Where an orchestrator's token comes from: `--token`, else the one kept in its
-//! state file, else one it obtains once by enrolling — `POST /api/v1/enroll` on
-//! core with the enrollment token an admin created (`Authorization: Bearer me1.…`)
-//! — and then keeps in its state file, so later starts need no enrollment.
+//! Where an orchestrator's token comes from: `--token` (kept in its state file,
+//! so later starts need it no more), else the one kept in its state file, else
+//! one it obtains once by enrolling — `POST /api/v1/enroll` on core with the
+//! enrollment token an admin created (`Authorization: Bearer me1.…`) — and then
+//! keeps in its state file, so later starts need no enrollment.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,11 +75,23 @@ pub async fn token_for(
     narration: Narration,
     shutdown: &CancellationToken,
 ) -> Option<String> {
-    if given.is_some() {
-        return given;
+    let kept = state_file.and_then(|p| kept_token(p, id));
+    if let Some(token) = given {
+        // A token given differs from the one kept after a rotation: the newer
+        // one, given by hand, replaces it.
+        if let Some(path) = state_file.filter(|_| kept.as_ref() != Some(&token)) {
+            keep_state(path, id, TOKEN_KEY, json!(token));
+            say!(
+                narration,
+                id,
+                "[O-CCS] token kept in {}; later starts need no --token",
+                path.display()
+            );
+        }
+        return Some(token);
     }
-    if let Some(kept) = state_file.and_then(|p| kept_token(p, id)) {
-        return Some(kept);
+    if kept.is_some() {
+        return kept;
     }
     let enrollment = enrollment?;
     let mut pause = Duration::from_secs(1);
@@ -220,4 +233,48 @@ fn system_roots() -> Arc<ClientConfig> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_given_by_hand_is_kept_for_the_next_start() {
+        let path = std::env::temp_dir().join(format!("moolai-agent-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let token = |given: Option<&str>| {
+            let path = path.clone();
+            let given = given.map(str::to_owned);
+            async move {
+                let shutdown = CancellationToken::new();
+                let narration = Narration::Debug;
+                token_for("o-1", given, Some(&path), None, None, narration, &shutdown).await
+            }
+        };
+        assert_eq!(
+            token(Some("mo1.o-1.1.a")).await.as_deref(),
+            Some("mo1.o-1.1.a")
+        );
+        assert_eq!(token(None).await.as_deref(), Some("mo1.o-1.1.a"));
+        // A newer one given by hand (after a rotation) replaces it.
+        assert_eq!(
+            token(Some("mo1.o-1.2.b")).await.as_deref(),
+            Some("mo1.o-1.2.b")
+        );
+        assert_eq!(token(None).await.as_deref(), Some("mo1.o-1.2.b"));
+        // Kept for this id only.
+        let shutdown = CancellationToken::new();
+        let other = token_for(
+            "o-2",
+            None,
+            Some(&path),
+            None,
+            None,
+            Narration::Debug,
+            &shutdown,
+        );
+        assert_eq!(other.await, None);
+        let _ = std::fs::remove_file(&path);
+    }
 }

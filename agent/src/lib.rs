@@ -6,6 +6,7 @@ pub mod config;
 pub mod dial;
 pub mod enroll;
 pub mod narrate;
+pub mod outbox;
 pub mod pacing;
 pub mod revisions;
 pub mod state_file;
@@ -21,13 +22,17 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use client::{Orchestrator, Status};
+pub use client::{Orchestrator, Outcome, Status};
 pub use config::Config;
 pub use narrate::Narration;
 pub use stats::Stats;
 
 /// How often load mode prints a line of figures.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// The agent's exit code when its orchestrator (in load mode: every one) was
+/// deregistered by an administrator (close 4001).
+pub const EXIT_DEREGISTERED: u8 = 3;
 
 /// Starts one orchestrator in the background; the receiver follows its status.
 pub fn spawn(
@@ -40,8 +45,9 @@ pub fn spawn(
     rx
 }
 
-/// Runs the configured orchestrator(s) until `shutdown` or the configured duration,
-/// printing figures in load mode. Returns the final counters.
+/// Runs the configured orchestrator(s) until `shutdown`, the configured duration,
+/// or until none is left running (each stops when deregistered), printing
+/// figures in load mode. Returns the final counters.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
@@ -62,20 +68,27 @@ pub async fn run(
     let stats = Stats::default();
     let tasks = TaskTracker::new();
     let started = Instant::now();
+    // Ends the run without touching the caller's token.
+    let stop = shutdown.child_token();
     if config.duration_sec > 0 {
-        let stop = shutdown.clone();
+        let stop = stop.clone();
         let after = Duration::from_secs(config.duration_sec);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             stop.cancel();
         });
     }
-    mark_on_sigusr1(&stats, shutdown.clone());
-    let launcher = launch(&config, tls, &stats, &tasks, shutdown.clone());
-    let reporter = report_loop(config.count > 1, &stats, shutdown.clone());
+    mark_on_sigusr1(&stats, stop.clone());
+    let outbox = outbox_for(&config);
+    let launcher = async {
+        launch(&config, tls, &stats, &tasks, outbox, stop.clone()).await;
+        // With every orchestrator stopped on its own, nothing is left to run.
+        tasks.close();
+        tasks.wait().await;
+        stop.cancel();
+    };
+    let reporter = report_loop(config.count > 1, &stats, stop.clone());
     tokio::join!(launcher, reporter);
-    tasks.close();
-    tasks.wait().await;
     let last = stats.snapshot();
     if config.count > 1 {
         println!(
@@ -94,11 +107,23 @@ pub async fn run(
     Ok(last)
 }
 
+/// The messages to send up: those given with `--send-message`, then each line
+/// of stdin with `--messages-from-stdin`.
+fn outbox_for(config: &Config) -> outbox::Outbox {
+    let outbox = outbox::Outbox::with(config.send_messages.clone());
+    if config.messages_from_stdin {
+        let feed = outbox.clone();
+        std::thread::spawn(move || feed.feed_lines(std::io::stdin().lock()));
+    }
+    outbox
+}
+
 async fn launch(
     config: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
     stats: &Stats,
     tasks: &TaskTracker,
+    outbox: outbox::Outbox,
     shutdown: CancellationToken,
 ) {
     let narration = Narration::for_count(config.count);
@@ -143,6 +168,8 @@ async fn launch(
             source_ip: (!config.source_ips.is_empty())
                 .then(|| config.source_ips[i % config.source_ips.len()]),
             start_at_first: config.start_at_first,
+            retry_deregistered: config.retry_deregistered,
+            outbox: outbox.clone(),
         };
         let (tx, _rx) = watch::channel(Status::default());
         let (stats, shutdown) = (stats.clone(), shutdown.clone());

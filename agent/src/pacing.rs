@@ -35,6 +35,23 @@ pub fn backoff(attempt: u32) -> Duration {
     capped.mul_f64(rand::rng().random_range(0.5..1.0))
 }
 
+/// First wait before an orchestrator deregistered by an administrator (close
+/// 4001) tries again, when told to keep trying (`--retry-deregistered`).
+const DEREGISTERED_FIRST: Duration = Duration::from_secs(60);
+/// Longest such wait.
+const DEREGISTERED_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// The wait after the `times`-th 4001 in a row: a minute, doubling to 15
+/// minutes, plus up to half of it again. A deregistration lasts until an
+/// administrator acts, so minutes apart is soon enough, and a fleet an
+/// administrator removed does not hammer the edges meanwhile.
+pub fn after_deregistered(times: u32) -> Duration {
+    let base = DEREGISTERED_FIRST
+        .saturating_mul(1u32 << times.saturating_sub(1).min(5))
+        .min(DEREGISTERED_MAX);
+    base + base.mul_f64(rand::rng().random_range(0.0..0.5))
+}
+
 /// A random pause in [0, `max`).
 pub fn jitter(max: Duration) -> Duration {
     max.mul_f64(rand::rng().random_range(0.0..1.0))
@@ -121,6 +138,16 @@ mod tests {
         assert_eq!(hint_in_close(1013, "try_again_later"), None);
         assert_eq!(hint_in_close(1013, "retry_after=x"), None);
         assert_eq!(hint_in_close(1012, "server_draining retry_after=2"), None);
+    }
+
+    #[test]
+    fn a_deregistered_orchestrator_told_to_keep_trying_waits_minutes() {
+        for times in 1..20 {
+            let wait = after_deregistered(times);
+            assert!(wait >= DEREGISTERED_FIRST, "#{times}: {wait:?}");
+            assert!(wait < DEREGISTERED_MAX * 3 / 2, "#{times}: {wait:?}");
+        }
+        assert!(after_deregistered(6) >= DEREGISTERED_MAX);
     }
 
     #[test]

@@ -20,6 +20,9 @@ struct Inner {
     /// Attempts an edge refused with a delay hint (503 + `Retry-After`, 1013
     /// `retry_after=N`); not counted in `errors`.
     refused_with_hint: AtomicU64,
+    /// Orchestrators that stopped because an administrator deregistered them
+    /// (close 4001): load mode counts them instead of reconnecting them.
+    deregistered: AtomicU64,
     /// Handshake → handshake_ack, in microseconds. A std mutex: held to record only.
     handshake_us: Mutex<Histogram<u64>>,
     /// The same since [`Stats::mark`] (the benchmark marks a storm's start), with
@@ -45,6 +48,7 @@ impl Default for Stats {
                 errors: AtomicU64::new(0),
                 connected: AtomicU64::new(0),
                 refused_with_hint: AtomicU64::new(0),
+                deregistered: AtomicU64::new(0),
                 handshake_us: Mutex::new(histogram()),
                 window: Mutex::new(None),
             }),
@@ -62,6 +66,8 @@ pub struct Snapshot {
     pub handshake_p50_ms: f64,
     pub handshake_p99_ms: f64,
     pub refused_with_hint: u64,
+    /// Orchestrators stopped by a close 4001 (deregistered).
+    pub deregistered: u64,
     /// Since the mark (see [`Stats::mark`]): handshakes completed, their p50,
     /// p99 and max, and hinted refusals; `None` when never marked.
     pub window: Option<WindowSnapshot>,
@@ -106,6 +112,10 @@ impl Stats {
         self.inner.refused_with_hint.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn deregistered(&self) {
+        self.inner.deregistered.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn disconnected(&self) {
         self.inner.connected.fetch_sub(1, Ordering::Relaxed);
     }
@@ -136,6 +146,7 @@ impl Stats {
         let h = self.inner.handshake_us.lock().expect("histogram lock");
         Snapshot {
             refused_with_hint,
+            deregistered: self.inner.deregistered.load(Ordering::Relaxed),
             window,
             connects: self.inner.connects.load(Ordering::Relaxed),
             heartbeats: self.inner.heartbeats.load(Ordering::Relaxed),
@@ -151,7 +162,7 @@ impl Stats {
 pub fn report(before: &Snapshot, now: &Snapshot, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     format!(
-        "connected={} connects/s={:.0} heartbeats/s={:.0} handshake_p50_ms={:.2} handshake_p99_ms={:.2} errors={} refused_with_hint={}",
+        "connected={} connects/s={:.0} heartbeats/s={:.0} handshake_p50_ms={:.2} handshake_p99_ms={:.2} errors={} refused_with_hint={} deregistered={}",
         now.connected,
         (now.connects - before.connects) as f64 / secs,
         (now.heartbeats - before.heartbeats) as f64 / secs,
@@ -159,6 +170,7 @@ pub fn report(before: &Snapshot, now: &Snapshot, elapsed: Duration) -> String {
         now.handshake_p99_ms,
         now.errors,
         now.refused_with_hint,
+        now.deregistered,
     )
 }
 

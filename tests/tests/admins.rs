@@ -205,6 +205,30 @@ async fn superadmins_add_and_remove_admins_but_never_the_last_one() {
 }
 
 /// Parses core's settings as its command line would.
+#[tokio::test]
+async fn the_development_token_is_told_it_cannot_manage_admins_and_which_login_can() {
+    let env = TestEnv::new().await;
+    let (_p, core) = persister_and_core(&env, |c| {
+        c.dev_bearer_token = Some("a-static-token-for-tests".to_owned().into())
+    })
+    .await;
+    let dev = Api::new(core.addr, Some("a-static-token-for-tests"));
+    let admins = format!("{I}/admins");
+    // It may read the list (the Admins page), not change it.
+    assert_eq!(dev.get(&admins).await.0, 200);
+    let add = json!({"username": "x", "password": "long enough password"});
+    for (status, v) in [
+        dev.post(&admins, add).await,
+        dev.delete(&format!("{admins}/admin")).await,
+    ] {
+        assert_eq!(status, 403, "{v}");
+        let detail = v["detail"].as_str().unwrap_or_default();
+        for hint in ["development token", "log in as a superadmin", "auth/login"] {
+            assert!(detail.contains(hint), "`{hint}` not in {v}");
+        }
+    }
+}
+
 fn core_args(extra: &[&str]) -> Result<moolai_core::Config, clap::Error> {
     let mut args = vec!["moolai-core", "--database-url", "postgres://u@localhost/db"];
     args.extend_from_slice(extra);

@@ -228,6 +228,16 @@ fn superadmin_only(admin: &Admin) -> Result<(), ApiError> {
     if admin.superadmin {
         return Ok(());
     }
+    // The development token stands for no admin, so it cannot be made one; the
+    // answer says which login can.
+    if admin.username == DEV_TOKEN_USER {
+        return Err(ApiError::Forbidden(
+            "the development token (DEV_BEARER_TOKEN) cannot add or remove admins: \
+             log in as a superadmin (POST /api/v1/internal/auth/login; scripts/stack.sh's \
+             `admin`, password in .data/admin-password)"
+                .into(),
+        ));
+    }
     Err(ApiError::Forbidden(
         "only a superadmin may add or remove admins".into(),
     ))
