@@ -14,6 +14,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -36,6 +37,9 @@ pub enum Change {
         is_independent: bool,
         privacy_mode: bool,
         revision: i64,
+        /// When the replica that made it made it (absent from older replicas).
+        #[serde(default)]
+        changed_at: Option<DateTime<Utc>>,
     },
     Deregistered {
         orchestrator_id: OrchestratorId,
@@ -80,12 +84,14 @@ impl Changes {
     /// Sets `id`'s rule here and on the other replicas; returns the rule in
     /// force here (a newer one may be known already).
     pub fn set_rule(&self, id: OrchestratorId, rule: Rule) -> Rule {
-        let now = self.live.set_rule(id.clone(), rule);
+        let changed_at = Utc::now();
+        let now = self.live.set_rule(id.clone(), rule, Some(changed_at));
         self.tell(Change::Rule {
             orchestrator_id: id,
             is_independent: rule.is_independent,
             privacy_mode: rule.privacy_mode,
             revision: rule.revision,
+            changed_at: Some(changed_at),
         });
         now
     }
@@ -146,13 +152,15 @@ impl Changes {
                 is_independent,
                 privacy_mode,
                 revision,
+                changed_at,
             } => {
                 let rule = Rule {
                     is_independent: *is_independent,
                     privacy_mode: *privacy_mode,
                     revision: *revision,
                 };
-                self.live.set_rule(orchestrator_id.clone(), rule);
+                self.live
+                    .set_rule(orchestrator_id.clone(), rule, *changed_at);
             }
             Change::Deregistered { orchestrator_id } => {
                 self.live.set_deregistered(orchestrator_id, true);

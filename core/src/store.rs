@@ -40,6 +40,7 @@ pub async fn load(pool: &PgPool, live: &Live) -> Result<usize, sqlx::Error> {
                 privacy_mode: row.try_get("privacy_mode")?,
                 revision: row.try_get("rule_revision")?,
             },
+            None,
         );
         if let Some(conn) = open_connection(&row)? {
             live.register(id, conn);
@@ -67,7 +68,7 @@ pub async fn load_rules(pool: &PgPool, live: &Live) -> Result<(), sqlx::Error> {
             privacy_mode,
             revision,
         };
-        live.set_rule(id, rule);
+        live.set_rule(id, rule, None);
     }
     load_deregistered(pool, live).await
 }
