@@ -1222,7 +1222,10 @@ export interface components {
                 session_config: {
                     [key: string]: unknown;
                 };
-                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                /**
+                 * @description `independent` whenever `is_independent`, else `active` while one of its
+                 *     instances is (read from them), else `inactive`.
+                 */
                 status: components["schemas"]["FleetStatus"];
                 support_email: string | null;
                 /** Format: int64 */
@@ -1379,7 +1382,10 @@ export interface components {
                 settings: {
                     [key: string]: unknown;
                 };
-                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                /**
+                 * @description `independent` whenever `is_independent`, else `active` while one of its
+                 *     instances is (read from them), else `inactive`.
+                 */
                 status: components["schemas"]["FleetStatus"];
                 /** Format: date-time */
                 updated_at: string;
@@ -1500,7 +1506,10 @@ export interface components {
                     settings: {
                         [key: string]: unknown;
                     };
-                    /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                    /**
+                     * @description `independent` whenever `is_independent`, else `active` while one of its
+                     *     instances is (read from them), else `inactive`.
+                     */
                     status: components["schemas"]["FleetStatus"];
                     /** Format: date-time */
                     updated_at: string;
@@ -1760,7 +1769,10 @@ export interface components {
             session_config: {
                 [key: string]: unknown;
             };
-            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            /**
+             * @description `independent` whenever `is_independent`, else `active` while one of its
+             *     instances is (read from them), else `inactive`.
+             */
             status: components["schemas"]["FleetStatus"];
             support_email: string | null;
             /** Format: int64 */
@@ -2041,7 +2053,10 @@ export interface components {
             settings: {
                 [key: string]: unknown;
             };
-            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            /**
+             * @description `independent` whenever `is_independent`, else `active` while one of its
+             *     instances is (read from them), else `inactive`.
+             */
             status: components["schemas"]["FleetStatus"];
             /** Format: date-time */
             updated_at: string;
