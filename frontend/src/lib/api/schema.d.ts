@@ -1822,6 +1822,12 @@ export interface components {
         };
         /** @description One log record. */
         LogEntry: {
+            /**
+             * @description The record's other fields as the printed log writes them after the message
+             *     (`code=1008 reason="token_mismatch"` for a refused handshake): often the
+             *     why of the line. Empty when it has none.
+             */
+            fields?: string;
             level: string;
             message: string;
             /** @description The service that logged it: `core`, `persister` or an edge id. */
