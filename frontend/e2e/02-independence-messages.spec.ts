@@ -161,6 +161,24 @@ test('independence: the log says "Ignoring" at the next heartbeat, messages are 
   assert.equal(await page.getByTestId('messages-held').count(), 0, 'nothing held any more');
 });
 
+test(`the Messages page follows an independence change made elsewhere within ${LIVE_MS} ms, without a reload`, async ({ page, api }) => {
+  // Where the previous test left it: the Messages page, listing ORG's messages.
+  const mine = page.locator(`li.message[data-orchestrator-id="${ORG}"]`).first();
+  await mine.waitFor();
+  const t0 = Date.now();
+  let res = await api('PUT', `/api/v1/internal/orchestrators/${ORG}/independence`, { is_independent: true });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  await page.getByTestId('messages-held').waitFor({ timeout: LIVE_MS });
+  await page.locator(`li.message[data-orchestrator-id="${ORG}"]`).first().waitFor({ state: 'detached', timeout: LIVE_MS });
+  log(`messages held on screen ${Date.now() - t0} ms after the API call`);
+  const t1 = Date.now();
+  res = await api('PUT', `/api/v1/internal/orchestrators/${ORG}/independence`, { is_independent: false });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  await page.locator(`li.message[data-orchestrator-id="${ORG}"]`).first().waitFor({ timeout: LIVE_MS });
+  await page.getByTestId('messages-held').waitFor({ state: 'detached', timeout: LIVE_MS });
+  log(`messages back on screen ${Date.now() - t1} ms after the API call`);
+});
+
 test('features: {"cache": {"enabled": true}} from the API is a switch (on), never raw JSON; the switch writes that shape', async ({ api, ui }) => {
   const res = await api('PUT', `/api/v1/controller/organizations/${ORG}/features`, { features: { cache: { enabled: true } } });
   assert.equal(res.status, 200, JSON.stringify(res.json));

@@ -2,12 +2,16 @@
 // Logs, Edges and Details pages; the narrow layout; and no console errors so far.
 import assert from 'node:assert/strict';
 import { LIVE_MS, NEW_ORG, ORG } from './constants';
-import { badgeHue, shot, test, until } from './fixtures';
+import { badgeHue, expect, shot, test, until } from './fixtures';
 
 // One story: each test starts where the previous one left the fleet.
 test.describe.configure({ mode: 'serial' });
 
-test('"Add New Organization" registers it; it is listed inactive with a gray badge', async ({ page, api, ui }) => {
+/** What the connect dialog showed once, for the agents of the next tests. */
+const shown = { token: '', agentUrl: '', firstVersionUrl: '' };
+
+test('"Add New Organization" registers it, shows its token once with the agent command line and the ?token= URL, until Done; it is listed inactive with a gray badge', async ({ page, stack, api, ui }) => {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.core });
   await ui.nav('Organizations').click();
   await page.getByRole('button', { name: 'Add New Organization' }).click();
   const dialog = page.getByRole('dialog', { name: 'Add New Organization' });
@@ -22,20 +26,101 @@ test('"Add New Organization" registers it; it is listed inactive with a gray bad
   await dialog.getByLabel('Organization ID').fill(NEW_ORG);
   await dialog.getByLabel('Name').fill('Demo Organization');
   await dialog.getByLabel('Location').fill('live-demo');
-  const t0 = Date.now();
   await dialog.getByRole('button', { name: 'Create organization' }).click();
-  await dialog.waitFor({ state: 'detached' });
+
+  const connect = page.getByRole('dialog', { name: `Connect ${NEW_ORG}` });
+  await connect.waitFor();
+  const token = (await connect.getByLabel('orchestrator token', { exact: true }).innerText()).trim();
+  assert.match(token, new RegExp(`^mo1\\.${NEW_ORG}\\.\\d+\\.[A-Za-z0-9_-]+$`));
+  assert.match(await connect.getByTestId('token-once').innerText(), /Shown only now/);
+  await connect.getByRole('button', { name: 'Copy orchestrator token' }).click();
+  await connect.getByRole('button', { name: 'Copy orchestrator token' }).filter({ hasText: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+  // Both edges, as they announce themselves, sorted by id: edge-e2e, edge-tokens.
+  const agentLine = connect.getByLabel('agent command line', { exact: true });
+  await agentLine.filter({ hasText: stack.tokenEdge }).waitFor();
+  assert.equal(
+    (await agentLine.innerText()).trim(),
+    `moolai-agent --id ${NEW_ORG} --url ${stack.edge},${stack.tokenEdge} --state-file agent-${NEW_ORG}.json --token ${token}`,
+  );
+  const settings = (await connect.getByLabel('first-version client settings', { exact: true }).innerText()).trim();
+  const v1 = /^export ORCHESTRATOR_ID=(\S+)\nexport CONTROLLER_WS_URL='([^']+)'$/.exec(settings);
+  assert.ok(v1, settings);
+  assert.equal(v1[1], NEW_ORG);
+  assert.equal(v1[2], `${stack.edge}?token=${token}`);
+  assert.match(await connect.getByTestId('token-url-warning').innerText(), /A token in a URL lands in that client's logs/);
+  await shot(page, 'connect-orchestrator');
+  // Escape twice: Chromium closes a modal dialog on the second without asking;
+  // the token stays on screen until Done all the same.
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+  await expect(connect).toBeVisible();
+  const t0 = Date.now();
+  await connect.getByRole('button', { name: 'Done' }).click();
+  await connect.waitFor({ state: 'detached' });
   await ui.badgeBecomes(NEW_ORG, 'inactive', LIVE_MS, t0);
   assert.equal(await badgeHue(ui.cardBadge(NEW_ORG)), 'gray');
   assert.match(await ui.card(NEW_ORG).innerText(), /Demo Organization/);
   const org = await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`);
   assert.equal(org.status, 200);
   assert.equal(org.json.data.location, 'live-demo');
+  shown.token = token;
+  shown.agentUrl = stack.tokenEdge;
+  shown.firstVersionUrl = v1[2];
 });
 
-test('what the admin typed stays when the orchestrator connects and announces other values; the Edit form saves', async ({ page, stack, api, ui }) => {
-  stack.addAgent(NEW_ORG, { name: 'Agent Announced Name', location: 'agent-lab' });
+test('the ?token= URL shown connects to an edge that requires tokens, as a first-version client would', async ({ stack, api, ui }) => {
+  // The agent given only that URL, as the first-version client is given
+  // CONTROLLER_WS_URL; pointed at edge-tokens, since edge-e2e (the URL shown
+  // first) would let it in without any token.
+  stack.addAgent(NEW_ORG, { url: shown.firstVersionUrl.replace(stack.edge, stack.tokenEdge) });
   await ui.badgeBecomes(NEW_ORG, 'active', 10000);
+  assert.equal((await api('GET', `/api/v1/controller/orchestrators/${NEW_ORG}`)).json.data.edge_id, 'edge-tokens');
+  stack.stopService(`agent-${NEW_ORG}`);
+  await ui.badgeBecomes(NEW_ORG, 'inactive', 10000);
+});
+
+test("an organization's badge agrees with its instance's when its own row says otherwise", async ({ page, stack, ui }) => {
+  // What a heartbeat taken just before a disconnect writes a moment after it
+  // (persister/src/org_seen.rs): the organization's row says active again.
+  stack.psql(`UPDATE organizations SET status = 'active', last_seen = now() WHERE organization_id = '${NEW_ORG}'`);
+  // Nothing announces that write: a reload reads what the API says now.
+  await page.reload();
+  await ui.card(NEW_ORG).waitFor();
+  await ui.settled();
+  const expand = ui.card(NEW_ORG).getByRole('button', { name: `Expand organization ${NEW_ORG}` });
+  if (await expand.count()) await expand.click();
+  const instance = ui.card(NEW_ORG).locator(`li.instance[data-orchestrator-id="${NEW_ORG}"] [data-testid="status-badge"]`);
+  assert.equal(await instance.getAttribute('data-status'), 'inactive');
+  assert.equal(await ui.cardBadge(NEW_ORG).getAttribute('data-status'), 'inactive');
+  assert.equal(await ui.card(NEW_ORG).locator('.org-body dd [data-testid="status-badge"]').getAttribute('data-status'), 'inactive');
+});
+
+test('a token used under another id is refused at the handshake; the Logs page says why, as the edge logs it', async ({ page, stack, ui }) => {
+  const other = 'e2e-not-new-org';
+  stack.addAgent(other, { url: shown.agentUrl, token: shown.token });
+  try {
+    await ui.nav('Logs').click();
+    await page.getByTestId('logs-table').waitFor();
+    await page.getByLabel('Search logs').fill('token_mismatch');
+    await page.getByRole('switch', { name: 'Live tail' }).click();
+    const row = page.locator('tr.log-row', { hasText: 'token_mismatch' }).first();
+    await row.waitFor({ timeout: 10000 });
+    assert.equal(await row.locator('.log-msg').innerText(), 'handshake refused code=1008 reason="token_mismatch"');
+    assert.match(await row.innerText(), /edge-tokens/);
+    await shot(page, 'logs-refused-handshake');
+    await page.getByRole('switch', { name: 'Live tail' }).click();
+    await page.getByLabel('Search logs').fill('');
+  } finally {
+    stack.stopService(`agent-${other}`);
+  }
+  await ui.nav('Organizations').click();
+});
+
+test('the agent started with the token shown connects; what the admin typed stays when it announces other values; the Edit form saves', async ({ page, stack, api, ui }) => {
+  stack.addAgent(NEW_ORG, { name: 'Agent Announced Name', location: 'agent-lab', url: shown.agentUrl, token: shown.token });
+  await ui.badgeBecomes(NEW_ORG, 'active', 10000);
+  assert.equal((await api('GET', `/api/v1/controller/orchestrators/${NEW_ORG}`)).json.data.edge_id, 'edge-tokens');
   await until('reported values in the API', async () => {
     const o = (await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).json.data;
     return o.reported_name === 'Agent Announced Name' && o.reported_location === 'agent-lab';

@@ -9,7 +9,10 @@ import { attachStack } from './stack.mjs';
 /** What global-setup passes on in MOOLAI_E2E_STACK. */
 interface StackInfo {
   core: string;
+  /** edge-e2e, which lets the made-up ids of the agents connect without a token. */
   edge: string;
+  /** edge-tokens, which requires orchestrator tokens (the default of real edges). */
+  tokenEdge: string;
   database: string;
   dir: string;
   username: string;

@@ -1,5 +1,6 @@
 // A private Moolai stack for the end-to-end tests: NATS, a fresh PostgreSQL
-// database, persister, core (serving ../dist), one edge and agents — all real,
+// database, persister, core (serving ../dist), two edges (one requiring
+// orchestrator tokens) and agents — all real,
 // started by start-stack.sh (which sources ../../scripts/lib.sh). Playwright's
 // global setup starts it and its teardown stops every process by its PID, whether
 // the tests pass, fail or are interrupted.
@@ -77,11 +78,12 @@ export function attachStack(info) {
     ...info,
     /**
      * Starts agent `id`; `interval` (s), `count` (> 1: ids `<id>-0` …), `name`, `location` announced;
-     * `failKeys`: features or settings it reports as failed whenever a configuration names them.
+     * `failKeys`: features or settings it reports as failed whenever a configuration names them;
+     * `url`: the edge URL(s) instead of edge-e2e's; `token`: the orchestrator token it connects with.
      * @param {string} id
-     * @param {{ interval?: number, count?: number, name?: string, location?: string, failKeys?: string[] }} [options]
+     * @param {{ interval?: number, count?: number, name?: string, location?: string, failKeys?: string[], url?: string, token?: string }} [options]
      */
-    addAgent: (id, { interval, count, name, location, failKeys } = {}) =>
+    addAgent: (id, { interval, count, name, location, failKeys, url, token } = {}) =>
       must(
         run(['agent', info.dir, id], {
           ...env,
@@ -90,6 +92,8 @@ export function attachStack(info) {
           ...(name ? { E2E_AGENT_NAME: name } : {}),
           ...(location ? { E2E_AGENT_LOCATION: location } : {}),
           ...(failKeys?.length ? { E2E_AGENT_FAIL_KEYS: failKeys.join(',') } : {}),
+          ...(url ? { E2E_AGENT_URL: url } : {}),
+          ...(token ? { E2E_AGENT_TOKEN: token } : {}),
         }),
         `starting agent ${id}`,
       ),

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A private Moolai stack for the end-to-end tests, built from scripts/lib.sh:
 # its own nats-server (free port, temp store), a fresh PostgreSQL database
-# (moolai_e2e_<random>), persister, core (serving frontend/dist), one edge and
-# agents. Every PID goes to a pidfile under <dir>; `down` stops exactly those.
+# (moolai_e2e_<random>), persister, core (serving frontend/dist, issuing
+# orchestrator tokens), two edges — edge-e2e, open to the made-up ids of the
+# agents, and edge-tokens, which requires orchestrator tokens as production
+# edges do — and agents. Every PID goes to a pidfile under <dir>; `down` stops
+# exactly those.
 #
 #   start-stack.sh up <dir> [agent-id...]   prints one JSON line describing the stack
 #   start-stack.sh agent <dir> <agent-id>   starts one more agent on the stack's edge
-#   start-stack.sh stop <dir> <service>     stops one service (core, persister, edge, nats)
+#   start-stack.sh stop <dir> <service>     stops one service (core, persister, edge, edge-tokens, nats)
 #   start-stack.sh restart <dir> core       starts core again as `up` did
 #   start-stack.sh down <dir>               stops what `up` started, drops the database
 #
@@ -17,7 +20,9 @@
 # (> 1: one agent process running <id>-0 .. <id>-(N-1)), E2E_AGENT_NAME and
 # E2E_AGENT_LOCATION (what the handshake announces; default "E2E <id>", "e2e"),
 # E2E_AGENT_FAIL_KEYS (comma-separated features or settings the agent reports as
-# failed when a configuration names them: the agent's AGENT_FAIL_CONFIG_KEYS).
+# failed when a configuration names them: the agent's AGENT_FAIL_CONFIG_KEYS),
+# E2E_AGENT_URL (the edge URL(s) to use instead of edge-e2e's) and E2E_AGENT_TOKEN
+# (the orchestrator token to connect with: `--token`).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 
@@ -29,7 +34,7 @@ BIN="${MOOLAI_BIN_DIR:-$MOOLAI_ROOT/target/debug}"
 PIDS="$dir/pids"
 LOGS="$dir/logs"
 # Stop order: clients before what they talk to.
-ORDER=(edge core persister nats)
+ORDER=(edge edge-tokens core persister nats)
 
 rand_hex() { od -An -N4 -tx1 /dev/urandom | tr -d ' \n'; }
 
@@ -56,7 +61,8 @@ start_agent() { # start_agent <id>
   local id="$1"
   [[ "$id" =~ ^[A-Za-z0-9_-]{1,128}$ ]] || die "bad agent id: $id"
   spawn "$PIDS/agent-$id.pid" "$LOGS/agent-$id.log" RUST_LOG=info ${E2E_AGENT_FAIL_KEYS:+"AGENT_FAIL_CONFIG_KEYS=$E2E_AGENT_FAIL_KEYS"} \
-    "$BIN/moolai-agent" --id "$id" --url "ws://127.0.0.1:$(cat "$dir/edge.port")/ws" \
+    ${E2E_AGENT_TOKEN:+"ORCHESTRATOR_TOKEN=$E2E_AGENT_TOKEN"} \
+    "$BIN/moolai-agent" --id "$id" --url "${E2E_AGENT_URL:-ws://127.0.0.1:$(cat "$dir/edge.port")/ws}" \
     --interval "${E2E_AGENT_INTERVAL:-1}" --count "${E2E_AGENT_COUNT:-1}" \
     --name "${E2E_AGENT_NAME:-E2E $id}" --location "${E2E_AGENT_LOCATION:-e2e}" \
     --state-file "$dir/agent-$id.json"
@@ -103,6 +109,9 @@ up)
   core_port=$(free_port)
   edge_port=$(free_port)
   printf '%s\n' "$edge_port" >"$dir/edge.port"
+  token_edge_port=$(free_port)
+  # Made for this stack only: core signs orchestrator tokens with it, edge-tokens checks them.
+  token_secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
   password="${E2E_ADMIN_PASSWORD:-e2e-admin-password}"
   dist="$(cd "$(dirname "$0")/.." && pwd)/dist"
   common=(NATS_URL="nats://127.0.0.1:$nats_port" MOOLAI_SUBJECT_PREFIX="$prefix" RUST_LOG="${RUST_LOG:-info}")
@@ -113,19 +122,23 @@ up)
   wait_ready persister "$persister_port"
   core_cmd=("${common[@]}" DATABASE_URL="$dburl" CORE_LISTEN="127.0.0.1:$core_port"
     PERSISTER_LISTEN="127.0.0.1:$persister_port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$password"
-    DASHBOARD_DIR="$dist" HEARTBEAT_TTL_SEC=120 "$BIN/moolai-core")
+    DASHBOARD_DIR="$dist" HEARTBEAT_TTL_SEC=120 ORCHESTRATOR_TOKEN_SECRET="$token_secret" "$BIN/moolai-core")
   # Kept so that `restart` can start core again the same way.
   declare -p core_cmd core_port >"$dir/core.cmd"
   as_nats_user core spawn "$PIDS/core.pid" "$LOGS/core.log" "${core_cmd[@]}"
   as_nats_user edge spawn "$PIDS/edge.pid" "$LOGS/edge.log" "${common[@]}" EDGE_ID=edge-e2e \
     EDGE_LISTEN="127.0.0.1:$edge_port" EDGE_REQUIRE_ORCHESTRATOR_TOKEN=false \
     EDGE_MAX_CONNECTIONS_PER_ADDRESS=0 "$BIN/moolai-edge"
+  as_nats_user edge spawn "$PIDS/edge-tokens.pid" "$LOGS/edge-tokens.log" "${common[@]}" EDGE_ID=edge-tokens \
+    EDGE_LISTEN="127.0.0.1:$token_edge_port" EDGE_REQUIRE_ORCHESTRATOR_TOKEN=true \
+    ORCHESTRATOR_TOKEN_SECRET="$token_secret" "$BIN/moolai-edge"
   wait_ready core "$core_port"
   wait_ready edge "$edge_port"
+  wait_ready edge-tokens "$token_edge_port"
   for id in "$@"; do start_agent "$id"; done
   trap - EXIT
-  printf '{"core":"http://127.0.0.1:%s","edge":"ws://127.0.0.1:%s/ws","database":"%s","prefix":"%s","nats":"nats://127.0.0.1:%s","username":"admin","password":"%s"}\n' \
-    "$core_port" "$edge_port" "$db" "$prefix" "$nats_port" "$password"
+  printf '{"core":"http://127.0.0.1:%s","edge":"ws://127.0.0.1:%s/ws","tokenEdge":"ws://127.0.0.1:%s/ws","database":"%s","prefix":"%s","nats":"nats://127.0.0.1:%s","username":"admin","password":"%s"}\n' \
+    "$core_port" "$edge_port" "$token_edge_port" "$db" "$prefix" "$nats_port" "$password"
   ;;
 agent)
   [[ -f "$dir/edge.port" ]] || die "no stack in $dir"

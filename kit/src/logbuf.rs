@@ -30,6 +30,11 @@ pub struct LogEntry {
     pub timestamp: DateTime<Utc>,
     pub level: String,
     pub message: String,
+    /// The record's other fields as the printed log writes them after the message
+    /// (`code=1008 reason="token_mismatch"` for a refused handshake): often the
+    /// why of the line. Empty when it has none.
+    #[serde(default)]
+    pub fields: String,
     /// The service that logged it: `core`, `persister` or an edge id.
     pub source: String,
     /// The module that logged it.
@@ -92,7 +97,8 @@ impl<S: Subscriber> Layer<S> for BufferLayer {
         let entry = LogEntry {
             timestamp: Utc::now(),
             level: level_name(event.metadata().level()).to_owned(),
-            message: text.0,
+            message: text.message,
+            fields: text.fields,
             source: service().to_owned(),
             target: target.to_owned(),
         };
@@ -115,19 +121,48 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
+/// The message, and the event's other fields as `key=value` the way the printed
+/// log writes them.
 #[derive(Default)]
-struct MessageText(String);
+struct MessageText {
+    message: String,
+    fields: String,
+}
+
+impl MessageText {
+    fn field(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // Fields tracing-log adds for records of the `log` crate, which
+        // tracing-subscriber's printer leaves out too.
+        if field.name().starts_with("log.") {
+            return;
+        }
+        if !self.fields.is_empty() {
+            self.fields.push(' ');
+        }
+        let name = field.name();
+        let _ = write!(
+            self.fields,
+            "{}={value:?}",
+            name.strip_prefix("r#").unwrap_or(name)
+        );
+    }
+}
 
 impl Visit for MessageText {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.field(field, value);
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.0.push_str(value);
+            self.message.push_str(value);
+        } else {
+            // Quoted, as the printer does: a reason with spaces stays one value.
+            self.field(field, &value);
         }
     }
 }
@@ -135,7 +170,7 @@ impl Visit for MessageText {
 /// What to select from the buffer.
 #[derive(Debug, Default)]
 pub struct Filter<'a> {
-    /// Substring of message, source or target, any case.
+    /// Substring of message, fields, source or target, any case.
     pub q: Option<&'a str>,
     pub level: Option<&'a str>,
     pub source: Option<&'a str>,
@@ -149,7 +184,7 @@ pub fn recent(filter: &Filter<'_>) -> Vec<LogEntry> {
         filter.level.is_none_or(|l| e.level.eq_ignore_ascii_case(l))
             && filter.source.is_none_or(|s| e.source == s)
             && q.as_deref().is_none_or(|q| {
-                [&e.message, &e.source, &e.target]
+                [&e.message, &e.fields, &e.source, &e.target]
                     .iter()
                     .any(|f| f.to_lowercase().contains(q))
             })

@@ -126,3 +126,67 @@ async fn an_organizations_last_seen_follows_its_heartbeats() {
         "the organization's last_seen did not follow the heartbeat"
     );
 }
+
+async fn org_status(api: &Api, id: &str) -> String {
+    let (s, v) = api.get(&format!("{C}/organizations/{id}")).await;
+    assert_eq!(s, 200, "{v}");
+    v["data"]["status"].as_str().expect("status").to_owned()
+}
+
+async fn listed_as(api: &Api, status: &str) -> Vec<String> {
+    let (s, v) = api
+        .get(&format!("{C}/organizations?status={status}&page_size=100"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    ids(&v, "organization_id")
+}
+
+async fn becomes(env: &TestEnv, id: &str, status: &str) {
+    let reached = wait_until(Duration::from_secs(10), || async {
+        env.status(id).await.as_deref() == Some(status)
+    })
+    .await;
+    assert!(reached.is_some(), "{id} never became {status}");
+}
+
+/// The dashboard shows an organization's badge above its instances' badges: the
+/// organization's status is read from those instances, so the two agree whatever
+/// order the persister's writes land in.
+#[tokio::test]
+async fn an_organizations_status_is_read_from_its_instances() {
+    let env = TestEnv::new().await;
+    let stack = env.stack().await;
+    let api = Api::admin(stack.core.addr).await;
+    for id in ["st-a", "st-b"] {
+        let body = json!({"organization_id": "st-org", "orchestrator_id": id});
+        let (s, v) = api.post(&format!("{I}/orchestrators/register"), body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    assert_eq!(org_status(&api, "st-org").await, "inactive");
+    let mut a = connect_as(&stack.edge.ws_url(), "st-a", true).await;
+    let mut b = connect_as(&stack.edge.ws_url(), "st-b", true).await;
+    becomes(&env, "st-a", "active").await;
+    becomes(&env, "st-b", "active").await;
+    assert_eq!(org_status(&api, "st-org").await, "active");
+
+    // One instance goes; the other still holds its organization active (the
+    // disconnect used to write the organization inactive regardless).
+    a.close(None).await.unwrap();
+    becomes(&env, "st-a", "inactive").await;
+    assert_eq!(org_status(&api, "st-org").await, "active");
+    assert!(listed_as(&api, "active").await.contains(&"st-org".into()));
+
+    b.close(None).await.unwrap();
+    becomes(&env, "st-b", "inactive").await;
+    // What a heartbeat taken just before that disconnect writes a moment after it
+    // (persister/src/org_seen.rs): the organization's own row says active again.
+    sqlx::query(
+        "UPDATE organizations SET status = 'active', last_seen = now() WHERE organization_id = 'st-org'",
+    )
+    .execute(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(org_status(&api, "st-org").await, "inactive");
+    assert!(!listed_as(&api, "active").await.contains(&"st-org".into()));
+    assert!(listed_as(&api, "inactive").await.contains(&"st-org".into()));
+}

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::SinkExt;
+use moolai_tests::api::{admin_stack, I};
 use moolai_tests::barrier::stored_config_revision;
 use moolai_tests::ws::{
     self, connect_as, expect_close, next, next_json, next_of_type, send_json, send_text, Next,
@@ -57,6 +58,35 @@ async fn a_handshake_without_an_id_is_refused() {
         let answer = first_frame_answer(Message::text(body.to_string())).await;
         assert_eq!(answer, (1008, "missing_orchestrator_id".into()), "{body}");
     }
+}
+
+/// The cluster log (the dashboard's Logs page) says why, as the edge's own log
+/// does: the close code and reason are fields of that record, which the log
+/// buffer dropped, keeping only its message, "handshake refused".
+#[tokio::test]
+async fn a_refused_handshake_reaches_the_logs_api_with_its_code_and_reason() {
+    let (_env, stack, api) = admin_stack().await;
+    let mut sock = ws::connect(&stack.edge.ws_url()).await;
+    send_json(&mut sock, &ws::handshake("tab\t", true)).await;
+    assert_eq!(
+        expect_close(&mut sock).await,
+        (1008, "invalid_orchestrator_id".into())
+    );
+    let wanted = r#"code=1008 reason="invalid_orchestrator_id""#;
+    // The fields are searched too.
+    let path = format!("{I}/logs?q={}&limit=50", "invalid_orchestrator_id");
+    let found = wait_until(Duration::from_secs(10), || async {
+        let (status, v) = api.get(&path).await;
+        assert_eq!(status, 200, "{v}");
+        v["data"]["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i["message"] == "handshake refused" && i["fields"] == wanted)
+        })
+    })
+    .await;
+    let (_, v) = api.get(&path).await;
+    assert!(found.is_some(), "no handshake refused {wanted} in {v}");
 }
 
 #[tokio::test]

@@ -56,7 +56,8 @@ pub struct OrganizationRow {
     pub reported_location: Option<String>,
     pub name_from_admin: bool,
     pub location_from_admin: bool,
-    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    /// `independent` whenever `is_independent`, else `active` while one of its
+    /// instances is (read from them), else `inactive`.
     #[schema(value_type = super::organizations::FleetStatus)]
     pub status: String,
     pub is_active: bool,
@@ -84,13 +85,55 @@ pub struct OrganizationRow {
     pub instances: Option<i64>,
 }
 
+/// An organization's status, read from its instances: `active` while one of them
+/// is. The row's own `status` is written apart from theirs (a heartbeat's
+/// organization write lands up to a second after it, `persister/src/org_seen.rs`),
+/// so after a disconnect it could say "active" above instances that all said
+/// "inactive"; and one instance's disconnect wrote it inactive while another
+/// was still connected.
+macro_rules! organization_status {
+    () => {
+        concat!(
+            "CASE WHEN o.is_independent THEN 'independent' WHEN EXISTS ",
+            active_instance!(),
+            " THEN 'active' ELSE 'inactive' END"
+        )
+    };
+}
+
+/// An instance of `organizations o` that makes it active.
+macro_rules! active_instance {
+    () => {
+        "(SELECT 1 FROM orchestrator_instances i
+           WHERE i.organization_id = o.organization_id
+             AND i.status = 'active' AND NOT i.is_independent)"
+    };
+}
+
+/// What the status filter keeps: the reading of `organization_status!`, with the
+/// EXISTS at the top of the WHERE clause, where PostgreSQL runs it as one semi
+/// (or anti) join; inside the CASE it probed the instances once per organization
+/// (counting 200,000 organizations: 1.9 s against 0.4 s, on a busy 2-core machine).
+fn status_condition(status: Option<&str>) -> &'static str {
+    match status {
+        None => "TRUE",
+        Some("independent") => "o.is_independent",
+        Some("active") => concat!("NOT o.is_independent AND EXISTS ", active_instance!()),
+        Some("inactive") => concat!("NOT o.is_independent AND NOT EXISTS ", active_instance!()),
+        Some(_) => "FALSE",
+    }
+}
+
 /// The columns of an [`OrganizationRow`], of `organizations o`.
-const ORGANIZATION_COLUMNS: &str = "o.organization_id, o.name, o.location, o.reported_name,
-    o.reported_location, o.name_from_admin, o.location_from_admin,
-    CASE WHEN o.is_independent THEN 'independent' ELSE o.status END AS status,
+const ORGANIZATION_COLUMNS: &str = concat!(
+    "o.organization_id, o.name, o.location, o.reported_name,
+    o.reported_location, o.name_from_admin, o.location_from_admin, ",
+    organization_status!(),
+    " AS status,
     o.is_active, o.is_independent, o.metadata, o.features, o.settings, o.policies,
     o.config_revision, to_jsonb(o.last_seen) #>> '{}' AS last_seen,
-    to_jsonb(o.created_at) #>> '{}' AS created_at, to_jsonb(o.updated_at) #>> '{}' AS updated_at";
+    to_jsonb(o.created_at) #>> '{}' AS created_at, to_jsonb(o.updated_at) #>> '{}' AS updated_at",
+);
 
 /// `row` as JSON, with only the [`PUBLIC_FIELDS`] for a reader without a token.
 pub fn shown(row: &impl Serialize, anonymous: bool) -> Value {
@@ -116,25 +159,23 @@ pub async fn organizations(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<OrganizationRow>, i64), sqlx::Error> {
-    const MATCHES: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
-             OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')
-         AND ($2::text IS NULL OR (CASE WHEN o.is_independent THEN 'independent' ELSE o.status END) = $2)";
+    const SEARCH: &str = "($1::text IS NULL OR o.organization_id ILIKE '%' || $1 || '%'
+             OR o.name ILIKE '%' || $1 || '%' OR o.location ILIKE '%' || $1 || '%')";
+    let matches = format!("{SEARCH} AND {}", status_condition(filter.status));
     let pattern = filter.q.map(like_literal);
     let items = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE {MATCHES}
-          ORDER BY o.created_at DESC, o.organization_id LIMIT $3 OFFSET $4"
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE {matches}
+          ORDER BY o.created_at DESC, o.organization_id LIMIT $2 OFFSET $3"
     )))
     .bind(&pattern)
-    .bind(filter.status)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
     let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM organizations o WHERE {MATCHES}"
+        "SELECT count(*) FROM organizations o WHERE {matches}"
     )))
     .bind(&pattern)
-    .bind(filter.status)
     .fetch_one(pool)
     .await?;
     Ok((items, total))
@@ -184,7 +225,8 @@ pub struct InstanceRow {
     pub reported_name: Option<String>,
     #[schema(required = true)]
     pub reported_location: Option<String>,
-    /// `independent` whenever `is_independent`, else `active` or `inactive`.
+    /// `independent` whenever `is_independent`, else `active` while one of its
+    /// instances is (read from them), else `inactive`.
     #[schema(value_type = super::organizations::FleetStatus)]
     pub status: String,
     pub health_status: String,

@@ -4,6 +4,8 @@
 export const queryKeys = {
   overview: ['overview'] as const,
   edges: ['edges'] as const,
+  /** Under `edges`: the same list as the addresses orchestrators connect to. */
+  edgeUrls: ['edges', 'urls'] as const,
   cores: ['cores'] as const,
   liveOrchestrators: ['orchestrators', 'live'] as const,
   /** Not under `orchestrators`: invalidating those must not refetch this poll. */

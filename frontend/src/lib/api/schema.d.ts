@@ -1222,7 +1222,10 @@ export interface components {
                 session_config: {
                     [key: string]: unknown;
                 };
-                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                /**
+                 * @description `independent` whenever `is_independent`, else `active` while one of its
+                 *     instances is (read from them), else `inactive`.
+                 */
                 status: components["schemas"]["FleetStatus"];
                 support_email: string | null;
                 /** Format: int64 */
@@ -1379,7 +1382,10 @@ export interface components {
                 settings: {
                     [key: string]: unknown;
                 };
-                /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                /**
+                 * @description `independent` whenever `is_independent`, else `active` while one of its
+                 *     instances is (read from them), else `inactive`.
+                 */
                 status: components["schemas"]["FleetStatus"];
                 /** Format: date-time */
                 updated_at: string;
@@ -1500,7 +1506,10 @@ export interface components {
                     settings: {
                         [key: string]: unknown;
                     };
-                    /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+                    /**
+                     * @description `independent` whenever `is_independent`, else `active` while one of its
+                     *     instances is (read from them), else `inactive`.
+                     */
                     status: components["schemas"]["FleetStatus"];
                     /** Format: date-time */
                     updated_at: string;
@@ -1760,7 +1769,10 @@ export interface components {
             session_config: {
                 [key: string]: unknown;
             };
-            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            /**
+             * @description `independent` whenever `is_independent`, else `active` while one of its
+             *     instances is (read from them), else `inactive`.
+             */
             status: components["schemas"]["FleetStatus"];
             support_email: string | null;
             /** Format: int64 */
@@ -1810,6 +1822,12 @@ export interface components {
         };
         /** @description One log record. */
         LogEntry: {
+            /**
+             * @description The record's other fields as the printed log writes them after the message
+             *     (`code=1008 reason="token_mismatch"` for a refused handshake): often the
+             *     why of the line. Empty when it has none.
+             */
+            fields?: string;
             level: string;
             message: string;
             /** @description The service that logged it: `core`, `persister` or an edge id. */
@@ -2041,7 +2059,10 @@ export interface components {
             settings: {
                 [key: string]: unknown;
             };
-            /** @description `independent` whenever `is_independent`, else `active` or `inactive`. */
+            /**
+             * @description `independent` whenever `is_independent`, else `active` while one of its
+             *     instances is (read from them), else `inactive`.
+             */
             status: components["schemas"]["FleetStatus"];
             /** Format: date-time */
             updated_at: string;

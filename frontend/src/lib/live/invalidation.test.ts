@@ -15,6 +15,13 @@ describe('keysForActivity', () => {
     }
   });
 
+  it('refreshes the message lists on an independence change, which holds or releases them', () => {
+    const { now } = keysForActivity({ timestamp: '', type: 'independence', data: { orchestrator_id: 'o1' } });
+    expect(has(now, ['messages'])).toBe(true);
+    const { now: handshake } = keysForActivity({ timestamp: '', type: 'handshake', data: { orchestrator_id: 'o1' } });
+    expect(has(handshake, ['messages'])).toBe(false);
+  });
+
   it('refreshes messages on message events', () => {
     const { now } = keysForActivity({ timestamp: '', type: 'message_created', data: { orchestrator_id: 'o1' } });
     expect(has(now, ['messages'])).toBe(true);

@@ -44,6 +44,9 @@ export function keysForActivity(a: ActivityEntry): { now: QueryKey[]; slow: Quer
       ORCHESTRATOR,
       queryKeys.edges,
     );
+    // Independence holds an orchestrator's messages back or lets them out again:
+    // the lists change without any message event.
+    if (a.type === 'independence') now.push(queryKeys.messages);
   } else if (MESSAGES.has(a.type)) {
     now.push(queryKeys.messages, queryKeys.overview);
   } else if (CONFIG.has(a.type)) {

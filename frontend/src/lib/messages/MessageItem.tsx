@@ -23,7 +23,13 @@ export function MessageItem({
   const direction = message.direction;
   const answerable = direction === 'from_orchestrator';
   return (
-    <li className="message" data-message-id={message.id} data-status={message.status} data-direction={direction}>
+    <li
+      className="message"
+      data-message-id={message.id}
+      data-orchestrator-id={message.orchestrator_id}
+      data-status={message.status}
+      data-direction={direction}
+    >
       <div className="message-head">
         <span className={`chip chip-dir-${direction}`} data-testid="message-direction">
           {direction === 'from_orchestrator' ? 'from the orchestrator' : 'sent by the controller'}

@@ -11,6 +11,8 @@ interface DialogProps {
   initialFocus?: React.RefObject<HTMLElement | null>;
   role?: 'dialog' | 'alertdialog';
   describedBy?: string;
+  /** Room for long lines (command lines to copy). */
+  wide?: boolean;
 }
 
 /**
@@ -19,7 +21,7 @@ interface DialogProps {
  * focus back on `close()`. Mounted means open; the parent decides when it closes,
  * so `cancel` is turned into `onClose` (which may refuse, e.g. while saving).
  */
-export function Dialog({ title, onClose, children, initialFocus, role = 'dialog', describedBy }: DialogProps) {
+export function Dialog({ title, onClose, children, initialFocus, role = 'dialog', describedBy, wide }: DialogProps) {
   const titleId = useId();
   const ref = useRef<HTMLDialogElement>(null);
 
@@ -39,7 +41,7 @@ export function Dialog({ title, onClose, children, initialFocus, role = 'dialog'
     // The portal keeps the dialog out of any form or card it is declared in.
     <dialog
       ref={ref}
-      className="dialog"
+      className={wide ? 'dialog dialog-wide' : 'dialog'}
       role={role === 'alertdialog' ? role : undefined}
       aria-labelledby={titleId}
       aria-describedby={describedBy}
@@ -47,8 +49,16 @@ export function Dialog({ title, onClose, children, initialFocus, role = 'dialog'
         e.preventDefault();
         onClose();
       }}
-      // Browsers may close without a cancelable `cancel` (repeated Escape); the parent follows.
-      onClose={onClose}
+      // Browsers may close without a cancelable `cancel` (Chromium's second Escape
+      // in a row). The parent is told; if it keeps the dialog, it is shown again,
+      // or it would stay mounted but invisible (a token shown once gone from view).
+      onClose={(e) => {
+        const el = e.currentTarget;
+        onClose();
+        window.setTimeout(() => {
+          if (el.isConnected && !el.open) el.showModal();
+        });
+      }}
       // The dialog element itself is hit only on its backdrop: its content has its own box.
       onMouseDown={(e) => e.target === e.currentTarget && onClose()}
     >

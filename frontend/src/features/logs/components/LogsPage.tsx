@@ -126,7 +126,8 @@ export function LogsPage() {
                     <span className={`lvl ${levelClass(r.level)}`}>{r.level}</span>
                   </td>
                   <td className="nowrap">{r.source}</td>
-                  <td className="mono log-msg">{r.message}</td>
+                  {/* As the service's own log prints it: the message, then its fields. */}
+                  <td className="mono log-msg">{r.fields ? `${r.message} ${r.fields}` : r.message}</td>
                 </tr>
               ))}
             </DataTable>

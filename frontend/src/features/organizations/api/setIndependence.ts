@@ -20,9 +20,15 @@ export function useSetIndependence() {
     meta: { what: 'Changing independence mode' },
     onSuccess: () =>
       Promise.all(
-        [queryKeys.organizations, queryKeys.orchestrators, ['organization'], ['orchestrator'], queryKeys.overview].map(
-          (queryKey) => qc.invalidateQueries({ queryKey }),
-        ),
+        [
+          queryKeys.organizations,
+          queryKeys.orchestrators,
+          ['organization'],
+          ['orchestrator'],
+          queryKeys.overview,
+          // An independent orchestrator's messages are held, not listed.
+          queryKeys.messages,
+        ].map((queryKey) => qc.invalidateQueries({ queryKey })),
       ),
   });
 }

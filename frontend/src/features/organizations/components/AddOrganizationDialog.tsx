@@ -3,10 +3,10 @@ import { Link } from 'react-router';
 import { Dialog } from '@lib/ui/Dialog';
 import { FormActions, FormError, TextField } from '@lib/ui/form';
 import { ApiError, describeError } from '@lib/api/errors';
-import { toast } from '@lib/ui/toasts';
 import { useRegisterOrganization } from '../api/registerOrganization';
 import { ORG_ID_PATTERN } from '../model';
 import { useOrganizationExists } from '../api/organizationExists';
+import { ConnectOrchestrator } from './ConnectOrchestrator';
 
 interface Props {
   onClose(): void;
@@ -15,7 +15,9 @@ interface Props {
 /**
  * "Add New Organization": registers an organization with an instance of the same
  * id. `register` updates an existing id (it answers `created: false`), so the
- * dialog refuses an id the server knows and points to where it is edited.
+ * dialog refuses an id the server knows and points to where it is edited. Once
+ * created, it shows how to connect the orchestrator with the token `register`
+ * answered, which nothing can show again.
  */
 export function AddOrganizationDialog({ onClose }: Props) {
   const register = useRegisterOrganization();
@@ -25,6 +27,7 @@ export function AddOrganizationDialog({ onClose }: Props) {
   const [touched, setTouched] = useState(false);
   /** Registered meanwhile by someone else: the API updated it instead of creating it. */
   const [updatedInstead, setUpdatedInstead] = useState<string | null>(null);
+  const [created, setCreated] = useState<{ id: string; token: string | null } | null>(null);
 
   const trimmed = id.trim();
   const taken = useOrganizationExists(trimmed);
@@ -55,12 +58,20 @@ export function AddOrganizationDialog({ onClose }: Props) {
             setUpdatedInstead(a.organization_id);
             return;
           }
-          toast('success', `Organization ${a.organization_id} created (inactive until its orchestrator connects).`);
-          onClose();
+          setCreated({ id: a.orchestrator_id, token: a.orchestrator_token });
         },
       },
     );
   };
+
+  if (created) {
+    return (
+      // Escape and the backdrop do nothing here: a stray key would lose the token for good.
+      <Dialog title={`Connect ${created.id}`} onClose={() => {}} wide>
+        <ConnectOrchestrator orchestratorId={created.id} token={created.token} onDone={onClose} />
+      </Dialog>
+    );
+  }
 
   return (
     <Dialog title="Add New Organization" onClose={() => !register.isPending && onClose()}>
