@@ -17,6 +17,7 @@ pub mod presence;
 pub mod publish;
 pub mod registry;
 pub mod stall;
+pub mod token_watch;
 pub mod tokens;
 pub mod upgrade;
 
@@ -255,7 +256,7 @@ async fn token_check(
         .await
         .map_err(StartError::JetStream)?;
     let check = tokens::TokenCheck::new(secret.expose());
-    tasks.spawn(check.clone().watch(kv, shutdown.clone()));
+    tasks.spawn(check.clone().watch(kv, js.client(), shutdown.clone()));
     Ok(Some(check))
 }
 

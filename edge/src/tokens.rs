@@ -8,18 +8,22 @@
 //! the same consumer, so nothing written in between is missed. Until the replay
 //! is done the edge is not ready and refuses upgrades with 503 (issue 32: a
 //! watch of changes only left a restarted edge refusing every existing token).
+//! The watch is the edge's own named consumer ([`crate::token_watch`]), the
+//! only consumer its NATS user may create.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::kv::{Operation, Store};
+use async_nats::jetstream::kv::Store;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use dashmap::DashMap;
 use futures::StreamExt;
 use moolai_proto::{token, OrchestratorId};
 use tokio_util::sync::CancellationToken;
+
+use crate::token_watch::{self, Change};
 
 /// Cheap to clone; the map is written by the watcher and read by upgrades.
 #[derive(Clone)]
@@ -61,10 +65,10 @@ impl TokenCheck {
     }
 
     /// Follows the generations bucket until `shutdown`: the stored value of every
-    /// key first, then each change.
-    pub async fn watch(self, kv: Store, shutdown: CancellationToken) {
-        let mut updates = loop {
-            match kv.watch_with_history(">").await {
+    /// key first, then each change. `nats` is the connection `kv` was opened on.
+    pub async fn watch(self, kv: Store, nats: async_nats::Client, shutdown: CancellationToken) {
+        let updates = loop {
+            match token_watch::open(&kv, &nats).await {
                 Ok(w) => break w,
                 Err(err) => {
                     tracing::error!(%err, "cannot watch token generations yet; refusing upgrades until it can");
@@ -75,6 +79,7 @@ impl TokenCheck {
                 }
             }
         };
+        let mut updates = std::pin::pin!(updates);
         // An empty bucket replays nothing, so no entry would say the replay is over.
         let mut probed = self.probe_empty(&kv, &shutdown).await;
         loop {
@@ -124,12 +129,12 @@ impl TokenCheck {
         }
     }
 
-    fn apply(&self, e: async_nats::jetstream::kv::Entry) {
-        if e.operation != Operation::Put {
+    fn apply(&self, e: Change) {
+        let Some(value) = e.value else {
             self.generations.remove(&e.key);
             return;
-        }
-        match String::from_utf8_lossy(&e.value).parse() {
+        };
+        match String::from_utf8_lossy(&value).parse() {
             Ok(generation) => {
                 self.generations.insert(e.key, generation);
             }

@@ -71,11 +71,19 @@ pub struct NatsServer {
     pub port: u16,
     store: PathBuf,
     child: Option<Child>,
+    conf: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl NatsServer {
     /// `None` when no nats-server binary was provided.
     pub async fn start() -> Option<Self> {
+        Self::start_with(crate::repo_file("nats.conf"), Vec::new()).await
+    }
+
+    /// With another configuration file, and `env` beside the roles' passwords
+    /// (for the variables it reads).
+    pub async fn start_with(conf: PathBuf, env: Vec<(String, String)>) -> Option<Self> {
         let bin = std::env::var("NATS_SERVER_BIN").ok()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -88,19 +96,23 @@ impl NatsServer {
             port,
             store,
             child: None,
+            conf,
+            env,
         };
         server.child = Some(server.spawn(&bin).await);
         Some(server)
     }
 
     async fn spawn(&self, bin: &str) -> Child {
-        // The shipped nats.conf, so the roles log in as they do in production.
+        // The shipped nats.conf unless told otherwise, so the roles log in as
+        // they do in production.
         let child = Command::new(bin)
             .arg("-c")
-            .arg(crate::repo_file("nats.conf"))
+            .arg(&self.conf)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
             .arg(&self.store)
             .envs(crate::nats_server_env())
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
