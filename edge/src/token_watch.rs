@@ -43,12 +43,19 @@ pub enum WatchError {
     Foreign(String),
 }
 
+/// An open watch: its changes, and whether it had nothing to replay (an
+/// empty bucket replays nothing, so no change would say the replay is over).
+pub struct Watch<S> {
+    pub changes: S,
+    pub nothing_stored: bool,
+}
+
 /// Opens the watch on every key of `kv`; `nats` is the connection `kv` uses
 /// (the deliveries come to one of its inboxes).
 pub async fn open(
     kv: &Store,
     nats: &async_nats::Client,
-) -> Result<impl Stream<Item = Result<Change, WatchError>>, WatchError> {
+) -> Result<Watch<impl Stream<Item = Result<Change, WatchError>>>, WatchError> {
     let prefix = kv.prefix.clone();
     let consumer = kv
         .stream
@@ -56,8 +63,13 @@ pub async fn open(
         // someone else's consumer.
         .create_consumer_strict(config(kv, nats.new_inbox()))
         .await?;
+    // What the server counted at creation, not a stream state cached earlier.
+    let nothing_stored = consumer.cached_info().num_pending == 0;
     let messages = consumer.messages().await?;
-    Ok(messages.map(move |m| change(&prefix, m?)))
+    Ok(Watch {
+        changes: messages.map(move |m| change(&prefix, m?)),
+        nothing_stored,
+    })
 }
 
 fn config(kv: &Store, inbox: String) -> OrderedConfig {

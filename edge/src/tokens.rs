@@ -79,9 +79,10 @@ impl TokenCheck {
                 }
             }
         };
-        let mut updates = std::pin::pin!(updates);
-        // An empty bucket replays nothing, so no entry would say the replay is over.
-        let mut probed = self.probe_empty(&kv, &shutdown).await;
+        if updates.nothing_stored {
+            self.mark_loaded();
+        }
+        let mut updates = std::pin::pin!(updates.changes);
         loop {
             let entry = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -101,30 +102,6 @@ impl TokenCheck {
                     tracing::error!("token generation watch ended; new tokens will be refused");
                     return;
                 }
-            }
-            if !probed {
-                probed = self.probe_empty(&kv, &shutdown).await;
-            }
-        }
-    }
-
-    /// Marks the map loaded if the bucket holds nothing; `true` once it knows
-    /// (empty or not), `false` if the bucket could not be asked.
-    async fn probe_empty(&self, kv: &Store, shutdown: &CancellationToken) -> bool {
-        let status = tokio::select! {
-            _ = shutdown.cancelled() => return true,
-            status = kv.status() => status,
-        };
-        match status {
-            Ok(status) => {
-                if status.info.state.messages == 0 {
-                    self.mark_loaded();
-                }
-                true
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot read the token bucket's state yet");
-                false
             }
         }
     }
