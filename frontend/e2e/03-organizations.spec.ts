@@ -1,6 +1,8 @@
 // Adding, editing, deleting and finding organizations; keyboard and labels; the
 // Logs, Edges and Details pages; the narrow layout; and no console errors so far.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LIVE_MS, NEW_ORG, ORG } from './constants';
 import { badgeHue, expect, shot, test, until } from './fixtures';
 
@@ -165,10 +167,12 @@ test('deleting an organization asks first, then it is gone', async ({ page, stac
   await ui.card(NEW_ORG).waitFor({ state: 'detached', timeout: LIVE_MS });
   assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).status, 404);
   assert.equal(await ui.card(ORG).count(), 1, 'the other organization stays');
-  // Its agent keeps trying and is refused; it is not listed again.
-  await until('its reconnect refused', async () => {
-    const logs = await api('GET', `/api/v1/internal/logs?q=${encodeURIComponent(`Refusing deregistered orchestrator ${NEW_ORG}`)}&limit=10`);
-    return logs.json.data.items.length > 0;
+  // Its agent hears 4001 and stops by itself, saying why (issue 32: it used to
+  // reconnect five times a second); it is not listed again.
+  const agentLog = join(stack.dir, 'logs', `agent-${NEW_ORG}.log`);
+  await until('its agent stopped, saying why', async () => {
+    const text = existsSync(agentLog) ? readFileSync(agentLog, 'utf8') : '';
+    return /stopping: .*4001.*an administrator deregistered it/.test(text);
   }, 15000, 250);
   stack.stopService(`agent-${NEW_ORG}`);
   assert.equal((await api('GET', `/api/v1/controller/organizations/${NEW_ORG}`)).status, 404, 'not re-created by its reconnect');
