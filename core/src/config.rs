@@ -76,6 +76,16 @@ pub struct Config {
     /// A session unused for this many seconds expires.
     #[arg(long, env = "SESSION_IDLE_SEC", default_value_t = 1_800)]
     pub session_idle_sec: u64,
+    /// argon2 hashes (logins, password changes) run at once, each on a hashing
+    /// thread of its own holding 19 MiB for good: core's hashing memory is this
+    /// times 19 MiB. More logins get 429 at once.
+    #[arg(long, env = "LOGIN_HASH_SLOTS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub login_hash_slots: u16,
+    /// Of `LOGIN_HASH_SLOTS`, how many only known clients may use (an address
+    /// a login succeeded from in the last 30 days, or a caller with a valid
+    /// session), so that a flood of strangers cannot lock the admins out.
+    #[arg(long, env = "LOGIN_KNOWN_SLOTS", default_value_t = 1)]
+    pub login_known_slots: u16,
     /// Directory of the built dashboard, served at `/`.
     #[arg(long, env = "DASHBOARD_DIR", default_value = "frontend/dist")]
     pub dashboard_dir: std::path::PathBuf,

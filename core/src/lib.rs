@@ -282,6 +282,11 @@ fn api_state(
     replica: &replica::Replica,
     shutdown: CancellationToken,
 ) -> api::AppState {
+    let guard = api::auth::LoginGuard::new(api::login_guard::Limits {
+        concurrent_hashes: config.login_hash_slots.into(),
+        known_slots: config.login_known_slots.into(),
+        ..Default::default()
+    });
     api::AppState {
         pool: sessions.pool.clone(),
         nats: nats.clone(),
@@ -303,7 +308,8 @@ fn api_state(
             session_ttl: Duration::from_secs(config.session_ttl_sec),
             session_idle: Duration::from_secs(config.session_idle_sec),
         }),
-        guard: api::auth::LoginGuard::default(),
+        guard: guard.clone(),
+        passwords: api::auth::Passwords::new(guard.concurrent_hashes()),
         sessions: api::auth::SessionUse::default(),
         tokens,
         rates: rates::Rates::default(),

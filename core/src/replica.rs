@@ -229,6 +229,7 @@ impl Singletons {
         crate::api::auth::bootstrap_admin(
             self.state.pool.clone(),
             self.state.persister.clone(),
+            self.state.passwords.clone(),
             self.admin_username,
             self.admin_password,
         )

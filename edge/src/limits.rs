@@ -3,7 +3,7 @@
 //! `message` traffic one orchestrator may send.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,7 +151,7 @@ impl PerAddress {
         if self.max == 0 {
             return Ok(Slot(None));
         }
-        let key = address_key(peer);
+        let key = moolai_kit::address::client_key(peer);
         let mut open = self.open.entry(key).or_insert(0);
         if *open >= self.max {
             metrics::counter!("moolai_edge_refused_per_address_total").increment(1);
@@ -159,21 +159,6 @@ impl PerAddress {
         }
         *open += 1;
         Ok(Slot(Some((self.open.clone(), key))))
-    }
-}
-
-/// The unit an address cap counts: the IPv4 address (also when mapped into
-/// IPv6), or the /64 of an IPv6 one.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(Ipv6Addr::from(bits))
-            }
-        },
     }
 }
 
@@ -276,14 +261,6 @@ mod tests {
         drop(first);
         assert!(caps.take(a).is_ok(), "a place given back");
         assert!(PerAddress::new(0).take(a).is_ok(), "0 is no limit");
-    }
-
-    #[test]
-    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
-        let key = |s: &str| address_key(s.parse().unwrap());
-        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
     }
 
     #[tokio::test]

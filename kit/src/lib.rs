@@ -3,6 +3,7 @@
 //! health endpoints, the NATS connection and stream definitions, clap parsers for
 //! secret settings.
 
+pub mod address;
 pub mod bus;
 pub mod flags;
 pub mod health;

@@ -7,6 +7,7 @@ pub mod assertions;
 pub mod barrier;
 mod configs;
 pub mod faults;
+pub mod floods;
 pub mod http;
 pub mod load;
 mod nats_auth;
@@ -27,7 +28,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 pub use nats_auth::{nats_password, nats_password_var, nats_server_env, NATS_ROLES};
-pub use processes::{edge_process, free_port, persister_process, workspace_bin};
+pub use processes::{core_process, edge_process, free_port, persister_process, workspace_bin};
 pub use roles::{
     launch, stack_on_private_broker, start_core, start_edge, start_edge_on, start_one_core,
     start_persister, test_cores, wait_ready, Running, Stack,

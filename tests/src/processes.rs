@@ -48,6 +48,18 @@ pub async fn persister_process(env: &TestEnv, port: u16) -> tokio::process::Chil
     role_process(env, "moolai-persister", port, &vars).await
 }
 
+/// Starts `moolai-core` as a process (so that what Linux says about its
+/// memory is core's alone) on `port`, output discarded, and waits until ready.
+pub async fn core_process(env: &TestEnv, port: u16) -> tokio::process::Child {
+    let listen = format!("127.0.0.1:{port}");
+    let vars = [
+        ("DATABASE_URL", env.db_url.as_str()),
+        ("CORE_LISTEN", &listen),
+        ("ADMIN_PASSWORD", crate::ADMIN_PASSWORD),
+    ];
+    role_process(env, "moolai-core", port, &vars).await
+}
+
 /// A workspace binary as a process on this test's NATS and prefix, with `vars`
 /// set, ready on `port`.
 async fn role_process(

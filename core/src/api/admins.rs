@@ -16,7 +16,6 @@ use super::auth::{shortened, MAX_PASSWORD_CHARS};
 use super::error::ApiError;
 use super::extract::Body;
 use super::extract::{Admin, DEV_TOKEN_USER};
-use super::passwords;
 use super::AppState;
 
 /// Longest name of a new admin.
@@ -110,13 +109,17 @@ pub async fn change_password(
     check_password("new_password", &change.new_password)?;
     // A wrong current password counts as a failed login of this admin from this
     // address, so this endpoint cannot be used to guess it faster.
-    let attempt = state.guard.admit(&admin.username, peer.ip())?;
+    let attempt = state.guard.admit_with_session(&admin.username, peer.ip())?;
     let stored: Option<String> =
         sqlx::query_scalar("SELECT password_hash FROM admins WHERE username = $1")
             .bind(&admin.username)
             .fetch_optional(&state.pool)
             .await?;
-    if !passwords::verify(stored, change.current_password).await {
+    if !state
+        .passwords
+        .verify(stored, change.current_password)
+        .await
+    {
         let address = Some(peer.ip().to_string());
         let detail = json!({"reason": "current password wrong"});
         audit::record(
@@ -134,7 +137,7 @@ pub async fn change_password(
             "is not correct",
         ));
     }
-    let password_hash = passwords::hash(change.new_password).await?;
+    let password_hash = state.passwords.hash(change.new_password).await?;
     drop(attempt);
     let command = Command::SetAdminPassword {
         username: admin.username.clone(),
@@ -268,7 +271,7 @@ pub async fn create(
     let _slot = state.guard.hashing_slot()?;
     let command = Command::AddAdmin {
         username: new.username.clone(),
-        password_hash: passwords::hash(new.password).await?,
+        password_hash: state.passwords.hash(new.password).await?,
         superadmin: new.superadmin,
     };
     let detail = json!({"superadmin": new.superadmin});

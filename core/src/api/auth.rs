@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
+use axum::http::{header::AUTHORIZATION, HeaderMap};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use moolai_proto::commands::Command;
@@ -14,13 +15,13 @@ use serde_json::json;
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{token_hash, Admin, Body, DEV_TOKEN_USER};
+use super::extract::{authenticate, token_hash, Admin, Body, DEV_TOKEN_USER};
 use super::login_guard::Refusal;
-use super::passwords::{new_secret, verify};
+use super::passwords::new_secret;
 use super::AppState;
 
 pub use super::login_guard::LoginGuard;
-pub use super::passwords::{bootstrap_admin, hash_password};
+pub use super::passwords::{bootstrap_admin, Passwords};
 pub use super::session_use::SessionUse;
 
 /// Longest username accepted (the `admins.username` column); a longer one is a
@@ -84,6 +85,7 @@ pub struct Done {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Body(creds): Body<Credentials>,
 ) -> Result<Json<LoggedIn>, ApiError> {
     let address = peer.ip();
@@ -101,13 +103,17 @@ pub async fn login(
         ));
     }
     // Counted (and refused when over a limit) before any hashing.
-    let attempt = state.guard.admit(&creds.username, address)?;
+    let attempt = if holds_session(&state, &headers).await {
+        state.guard.admit_with_session(&creds.username, address)?
+    } else {
+        state.guard.admit(&creds.username, address)?
+    };
     let stored: Option<String> =
         sqlx::query_scalar("SELECT password_hash FROM admins WHERE username = $1")
             .bind(&creds.username)
             .fetch_optional(&state.pool)
             .await?;
-    let right = verify(stored, creds.password).await;
+    let right = state.passwords.verify(stored, creds.password).await;
     if !right {
         drop(attempt); // stays counted as a failure
                        // `?`: a newline or escape in the name cannot forge a log line.
@@ -144,6 +150,20 @@ pub async fn login(
         expires_at,
         username: creds.username,
     }))
+}
+
+/// Whether the login carries a session still valid (`Authorization: Bearer`):
+/// such a client may use the hashing slots a flood of strangers cannot take.
+async fn holds_session(state: &AppState, headers: &HeaderMap) -> bool {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok()?.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match token {
+        Some(token) => authenticate(state, token).await.is_ok(),
+        None => false,
+    }
 }
 
 /// A username (or password) too long to be anyone's: counted against the

@@ -188,7 +188,7 @@ impl FromRequestParts<AppState> for StreamAdmin {
 
 /// Checks a token: the development token, or an open, unexpired session that
 /// has not been idle too long (judged from the database after a restart).
-async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> {
+pub(super) async fn authenticate(state: &AppState, token: &str) -> Result<Admin, ApiError> {
     let hash = token_hash(token);
     if state.auth.dev_token_hash.as_deref() == Some(hash.as_str()) {
         return Ok(Admin {

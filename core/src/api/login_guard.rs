@@ -3,12 +3,19 @@
 //! - Each (username, address) pair gets [`Limits::free_failures`] failures, then
 //!   waits before each further try: 1 s, 2 s, 4 s … up to 15 min. A flood from one
 //!   address therefore never locks the same user out from another address.
-//! - Each address also has a looser budget over all usernames (password spraying).
+//! - Each address also has a looser budget over all usernames (password spraying),
+//!   which a refusal for a busy hashing slot uses up too: hammering costs the
+//!   hammerer, not only the server.
+//! - An address is an IPv4 address or an IPv6 /64 ([`client_key`]): one
+//!   subscriber gets one budget, not 2^64.
 //! - An attempt is counted as a failure *before* its password is hashed and
 //!   forgiven if it succeeds, so concurrent attempts cannot all slip in before the
 //!   first one is counted.
 //! - At most [`Limits::concurrent_hashes`] argon2 hashes (19 MiB each) run at
 //!   once; a login beyond that is answered 429 at once instead of queueing.
+//!   [`Limits::known_slots`] of them are kept for known clients (an address a
+//!   login succeeded from within [`Limits::known_for`], or a caller holding a
+//!   session), so a flood from strangers cannot starve the admin (issue 33, F3).
 //!
 //! The counters live in each core replica's memory, and every count, pardon
 //! and unlock is told to the other replicas (`login_sharing`), so an attacker
@@ -20,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use moolai_kit::address::client_key;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -32,11 +40,16 @@ pub struct Limits {
     /// The first wait; each further failure doubles it.
     pub first_delay: Duration,
     pub max_delay: Duration,
-    /// Failures from one address, over every username, in [`Limits::window`].
+    /// Failures (and busy refusals) from one address, over every username, in
+    /// [`Limits::window`].
     pub address_failures: u32,
     pub window: Duration,
-    /// argon2 hashes running at once (each takes 19 MiB for its duration).
+    /// argon2 hashes running at once (each takes 19 MiB), known clients' included.
     pub concurrent_hashes: usize,
+    /// Of those, the ones only known clients may use.
+    pub known_slots: usize,
+    /// How long a successful login makes its address known.
+    pub known_for: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +61,8 @@ impl Default for Limits {
             address_failures: 100,
             window: Duration::from_secs(15 * 60),
             concurrent_hashes: 4,
+            known_slots: 1,
+            known_for: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -81,7 +96,12 @@ struct Window {
 pub struct LoginGuard {
     pairs: Arc<DashMap<(String, IpAddr), Pair>>,
     addresses: Arc<DashMap<IpAddr, Window>>,
-    hashing: Arc<Semaphore>,
+    /// Addresses a login succeeded from, and when last.
+    known: Arc<DashMap<IpAddr, Instant>>,
+    /// Hashing slots anyone may take.
+    open: Arc<Semaphore>,
+    /// Hashing slots only known clients may take.
+    kept: Arc<Semaphore>,
     limits: Arc<Limits>,
     /// Where this replica's counts go to the others, once shared.
     outbox: Arc<OnceLock<mpsc::Sender<GuardEvent>>>,
@@ -103,13 +123,21 @@ pub struct Attempt {
 
 impl LoginGuard {
     pub fn new(limits: Limits) -> Self {
+        let kept = limits.known_slots.min(limits.concurrent_hashes);
         Self {
             pairs: Arc::default(),
             addresses: Arc::default(),
-            hashing: Arc::new(Semaphore::new(limits.concurrent_hashes)),
+            known: Arc::default(),
+            open: Arc::new(Semaphore::new(limits.concurrent_hashes - kept)),
+            kept: Arc::new(Semaphore::new(kept)),
             limits: Arc::new(limits),
             outbox: Arc::default(),
         }
+    }
+
+    /// Hashes that may run at once, all clients together: one hashing thread each.
+    pub fn concurrent_hashes(&self) -> usize {
+        self.limits.concurrent_hashes
     }
 
     /// From now on, tells `outbox` every count, pardon and unlock made here.
@@ -138,26 +166,28 @@ impl LoginGuard {
     }
 
     /// Admits an attempt by `username` from `address`, or says why not. The
-    /// attempt counts as a failure from now on.
+    /// attempt counts as a failure from now on. An address a login succeeded
+    /// from lately may also take the kept slots.
     pub fn admit(&self, username: &str, address: IpAddr) -> Result<Attempt, Refusal> {
+        let known = self.is_known(client_key(address), Instant::now());
+        self.admit_as(username, address, known)
+    }
+
+    /// [`LoginGuard::admit`] for a caller holding a valid session: known
+    /// wherever it comes from.
+    pub fn admit_with_session(&self, username: &str, address: IpAddr) -> Result<Attempt, Refusal> {
+        self.admit_as(username, address, true)
+    }
+
+    fn admit_as(&self, username: &str, address: IpAddr, known: bool) -> Result<Attempt, Refusal> {
         let now = Instant::now();
-        let key = (username.to_owned(), address);
-        if let Some(pair) = self.pairs.get(&key) {
-            if pair.wait_until > now {
-                return Err(Refusal::Throttled(secs(pair.wait_until - now)));
-            }
-        }
-        if let Some(w) = self.addresses.get(&address) {
-            let age = now - w.since;
-            if age < self.limits.window && w.failures >= self.limits.address_failures {
-                return Err(Refusal::Throttled(secs(self.limits.window - age)));
-            }
-        }
-        let permit = self
-            .hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Refusal::Busy)?;
+        let key = (username.to_owned(), client_key(address));
+        self.check_throttles(&key, now)?;
+        let Some(permit) = self.slot(known) else {
+            // Refused, yet counted: a flood of busy refusals is still a flood.
+            self.count_address(address);
+            return Err(Refusal::Busy);
+        };
         self.count(&key, now);
         self.tell(GuardEvent::Counted {
             username: key.0.clone(),
@@ -170,12 +200,38 @@ impl LoginGuard {
         })
     }
 
-    /// A hashing slot for other password work (changing a password), or `Busy`.
+    /// Whether this pair or its address has to wait.
+    fn check_throttles(&self, key: &(String, IpAddr), now: Instant) -> Result<(), Refusal> {
+        if let Some(pair) = self.pairs.get(key) {
+            if pair.wait_until > now {
+                return Err(Refusal::Throttled(secs(pair.wait_until - now)));
+            }
+        }
+        if let Some(w) = self.addresses.get(&key.1) {
+            let age = now - w.since;
+            if age < self.limits.window && w.failures >= self.limits.address_failures {
+                return Err(Refusal::Throttled(secs(self.limits.window - age)));
+            }
+        }
+        Ok(())
+    }
+
+    /// An open hashing slot, or for a known client a kept one.
+    fn slot(&self, known: bool) -> Option<OwnedSemaphorePermit> {
+        let open = self.open.clone().try_acquire_owned().ok();
+        open.or_else(|| known.then(|| self.kept.clone().try_acquire_owned().ok())?)
+    }
+
+    fn is_known(&self, address: IpAddr, now: Instant) -> bool {
+        self.known
+            .get(&address)
+            .is_some_and(|at| now - *at < self.limits.known_for)
+    }
+
+    /// A hashing slot for an authenticated admin's other password work (adding
+    /// an admin), or `Busy`.
     pub fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, Refusal> {
-        self.hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Refusal::Busy)
+        self.slot(true).ok_or(Refusal::Busy)
     }
 
     /// Counts a refused request that never reached hashing (e.g. an oversized
@@ -186,6 +242,7 @@ impl LoginGuard {
     }
 
     fn count(&self, key: &(String, IpAddr), now: Instant) {
+        let key = &(key.0.clone(), client_key(key.1));
         self.sweep(now);
         let limits = &self.limits;
         let mut pair = self.pairs.entry(key.clone()).or_insert(Pair {
@@ -205,7 +262,7 @@ impl LoginGuard {
     }
 
     fn count_window(&self, address: IpAddr, now: Instant) {
-        let mut w = self.addresses.entry(address).or_insert(Window {
+        let mut w = self.addresses.entry(client_key(address)).or_insert(Window {
             failures: 0,
             since: now,
         });
@@ -229,6 +286,7 @@ impl LoginGuard {
     }
 
     fn clear(&self, username: Option<&str>, address: Option<IpAddr>) -> usize {
+        let address = address.map(client_key);
         let before = self.pairs.len();
         self.pairs.retain(|(user, addr), _| {
             let user_matches = username.is_none_or(|u| u == user);
@@ -253,6 +311,10 @@ impl LoginGuard {
             let window = self.limits.window;
             self.addresses.retain(|_, w| now - w.since < window);
         }
+        if self.known.len() > SWEEP_ABOVE {
+            let known_for = self.limits.known_for;
+            self.known.retain(|_, at| now - *at < known_for);
+        }
     }
 }
 
@@ -269,11 +331,15 @@ impl Attempt {
 }
 
 impl LoginGuard {
+    /// A right password: the pair's failures are forgotten and its address
+    /// is known from now on.
     fn pardon(&self, key: &(String, IpAddr)) {
-        self.pairs.remove(key);
-        if let Some(mut w) = self.addresses.get_mut(&key.1) {
+        let address = client_key(key.1);
+        self.pairs.remove(&(key.0.clone(), address));
+        if let Some(mut w) = self.addresses.get_mut(&address) {
             w.failures = w.failures.saturating_sub(1);
         }
+        self.known.insert(address, Instant::now());
     }
 }
 
@@ -389,13 +455,91 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn hashing_slots_are_bounded_and_freed_with_the_attempt() {
         let guard = LoginGuard::default();
-        let held: Vec<Attempt> = (0..4)
+        // Three open slots for strangers, the fourth kept for known clients.
+        let held: Vec<Attempt> = (0..3)
             .map(|n| guard.admit(&format!("u{n}"), ip(n)).unwrap())
             .collect();
         assert!(matches!(guard.admit("u9", ip(9)), Err(Refusal::Busy)));
+        let kept = guard
+            .admit_with_session("u8", ip(8))
+            .expect("the kept slot");
+        assert!(matches!(
+            guard.admit_with_session("u7", ip(7)),
+            Err(Refusal::Busy)
+        ));
         assert!(guard.hashing_slot().is_err());
-        drop(held);
+        drop((held, kept));
         assert!(guard.admit("u9", ip(9)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn strangers_holding_every_open_slot_leave_the_kept_one_to_known_clients() {
+        let guard = LoginGuard::default();
+        guard.admit("admin", ip(1)).unwrap().succeeded();
+        let flood: Vec<Attempt> = (10..13)
+            .map(|n| guard.admit("admin", ip(n)).unwrap())
+            .collect();
+        assert!(matches!(guard.admit("admin", ip(14)), Err(Refusal::Busy)));
+        let admin = guard
+            .admit("admin", ip(1))
+            .expect("a known address gets in");
+        drop(admin);
+        let with_session = guard.admit_with_session("admin", ip(20));
+        assert!(with_session.is_ok(), "a session gets in from anywhere");
+        drop(with_session);
+        tokio::time::advance(Limits::default().known_for).await;
+        assert!(
+            matches!(guard.admit("admin", ip(1)), Err(Refusal::Busy)),
+            "an address stays known only for a while"
+        );
+        drop(flood);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_told_by_another_replica_makes_the_address_known_here() {
+        let guard = LoginGuard::default();
+        guard.apply(GuardEvent::Pardoned {
+            username: "admin".into(),
+            address: ip(1),
+        });
+        let _flood: Vec<Attempt> = (10..13).map(|n| guard.admit("x", ip(n)).unwrap()).collect();
+        assert!(guard.admit("admin", ip(1)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn busy_refusals_use_up_the_address_budget_but_not_the_pair() {
+        let guard = LoginGuard::default();
+        let _flood: Vec<Attempt> = (10..13).map(|n| guard.admit("x", ip(n)).unwrap()).collect();
+        for _ in 0..99 {
+            assert_eq!(fail(&guard, "admin", ip(5)), Err(Refusal::Busy));
+        }
+        drop(_flood);
+        fail(&guard, "admin", ip(5)).expect("the 100th: the pair has its free failures");
+        assert!(
+            matches!(fail(&guard, "admin", ip(5)), Err(Refusal::Throttled(_))),
+            "100 busy refusals and failures from one address are its budget"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_addresses_of_one_ipv6_64_share_one_budget() {
+        let guard = LoginGuard::default();
+        for n in 0..100u16 {
+            let from = IpAddr::from([0x2001, 0xdb8, 0, 7, n, 1, 2, 3]);
+            fail(&guard, &format!("user-{n}"), from).unwrap();
+        }
+        let same_64 = IpAddr::from([0x2001, 0xdb8, 0, 7, 0xffff, 0, 0, 1]);
+        assert!(matches!(
+            fail(&guard, "fresh", same_64),
+            Err(Refusal::Throttled(_))
+        ));
+        let next_64 = IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]);
+        assert!(fail(&guard, "fresh", next_64).is_ok());
+        assert!(
+            guard.unlock(None, Some(same_64)) >= 1,
+            "unlocked per /64 too"
+        );
+        assert!(fail(&guard, "fresh", same_64).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -481,7 +625,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn other_password_work_shares_the_hashing_slots_and_busy_is_not_a_failure() {
+    async fn other_password_work_shares_the_hashing_slots_and_busy_is_not_a_pair_failure() {
         let guard = LoginGuard::new(Limits {
             concurrent_hashes: 2,
             ..Limits::default()
@@ -492,7 +636,7 @@ mod tests {
         }
         drop(slots);
         for _ in 0..3 {
-            fail(&guard, "admin", ip(1)).expect("busy refusals were not counted");
+            fail(&guard, "admin", ip(1)).expect("busy refusals were counted for the pair");
         }
     }
 }

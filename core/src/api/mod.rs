@@ -11,6 +11,7 @@ pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod hashing;
 pub mod independence;
 pub mod internal;
 pub mod login_guard;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub edges: Edges,
     pub auth: Arc<AuthSettings>,
     pub guard: LoginGuard,
+    /// argon2 on core's own hashing threads, one per slot of `guard`.
+    pub passwords: auth::Passwords,
     pub sessions: auth::SessionUse,
     pub tokens: Option<tokens::Tokens>,
     /// Heartbeat rates and their last two minutes, for the event stream.
