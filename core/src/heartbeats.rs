@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use moolai_proto::events::{Beat, EdgeHeartbeats, HeartbeatBatch, HeartbeatWrite};
 use moolai_proto::{OrchestratorId, Subjects};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,15 @@ impl Pending {
     }
 }
 
-/// Receives heartbeats until `shutdown`.
+/// Receives heartbeats until `shutdown`: decides the batches the queue group
+/// hands this replica, and follows every batch for its view.
+///
+/// One task: before a batch is decided, every followed batch already received
+/// is applied, so the log throttle knows the heartbeat another replica logged
+/// just before (with two tasks a decision could overtake the follower and log
+/// that line again: the two-core pass's flaky `operator_truth`). A batch
+/// decided here keeps the view from the decision; its followed copy is skipped
+/// (recognised by its bytes), so no heartbeat counts twice.
 pub async fn receive(
     nats: async_nats::Client,
     subjects: Subjects,
@@ -81,15 +89,36 @@ pub async fn receive(
         processed: metrics::counter!("moolai_core_heartbeats_total", "decision" => "processed"),
         ignored: metrics::counter!("moolai_core_heartbeats_total", "decision" => "ignored"),
     };
+    let mut follower = nats.subscribe(subjects.all_heartbeats()).await?;
     let mut sub = nats
         .queue_subscribe(subjects.all_heartbeats(), QUEUE_GROUP.to_owned())
         .await?;
+    let mut copies = Copies::default();
     loop {
         let msg = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return Ok(()),
             msg = sub.next() => msg,
+            followed = follower.next() => {
+                let Some(followed) = followed else { return Ok(()) };
+                if !copies.decided_here(&followed.payload) {
+                    follow(&live, &followed);
+                }
+                continue;
+            }
         };
         let Some(msg) = msg else { return Ok(()) };
+        let mut copy_seen = false;
+        while let Some(Some(followed)) = follower.next().now_or_never() {
+            if followed.payload == msg.payload {
+                copy_seen = true;
+            } else if !copies.decided_here(&followed.payload) {
+                follow(&live, &followed);
+            }
+        }
+        if !copy_seen {
+            copies.expect(msg.payload.clone());
+        }
         match serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
             Ok(batch) => {
                 let accepted = batch
@@ -106,29 +135,44 @@ pub async fn receive(
 /// The queue group the replicas decide heartbeats in.
 const QUEUE_GROUP: &str = "core";
 
-/// Keeps this replica's view of heartbeats (last keepalive, counts) until
-/// `shutdown`, whichever replica decides them.
-pub async fn follow(
-    nats: async_nats::Client,
-    subjects: Subjects,
-    live: Live,
-    shutdown: CancellationToken,
-) -> Result<(), async_nats::Error> {
-    let mut sub = nats.subscribe(subjects.all_heartbeats()).await?;
-    loop {
-        let msg = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            msg = sub.next() => msg,
-        };
-        let Some(msg) = msg else { return Ok(()) };
-        if live.alone() {
-            continue; // the deciding path keeps the view
+/// Batches decided here whose followed copy has not arrived yet.
+#[derive(Default)]
+struct Copies(std::collections::VecDeque<Bytes>);
+
+impl Copies {
+    /// At most this many are remembered (a copy that never comes, e.g. while
+    /// alone and not following, must not grow the list).
+    const MAX: usize = 256;
+
+    fn expect(&mut self, payload: Bytes) {
+        if self.0.len() == Self::MAX {
+            self.0.pop_front();
         }
-        // Undecodable batches are reported once, by the replica deciding them.
-        if let Ok(batch) = serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
-            for beat in batch.beats {
-                live.follow_beat(&beat.orchestrator_id, beat.conn_id, beat.at);
+        self.0.push_back(payload);
+    }
+
+    /// Whether `payload` is the copy of a batch decided here (forgotten then).
+    fn decided_here(&mut self, payload: &Bytes) -> bool {
+        match self.0.iter().position(|p| p == payload) {
+            Some(at) => {
+                self.0.remove(at);
+                true
             }
+            None => false,
+        }
+    }
+}
+
+/// Keeps this replica's view of a batch (last keepalive, counts), whichever
+/// replica decides it.
+fn follow(live: &Live, msg: &async_nats::Message) {
+    if live.alone() {
+        return; // the deciding path keeps the view
+    }
+    // Undecodable batches are reported once, by the replica deciding them.
+    if let Ok(batch) = serde_json::from_slice::<EdgeHeartbeats>(&msg.payload) {
+        for beat in batch.beats {
+            live.follow_beat(&beat.orchestrator_id, beat.conn_id, beat.at);
         }
     }
 }
@@ -143,8 +187,8 @@ struct Counts {
 /// Returns the write an accepted heartbeat calls for.
 fn decide(live: &Live, feed: &Feed, counts: &Counts, hb: Beat) -> Option<HeartbeatWrite> {
     let id = &hb.orchestrator_id;
-    // One lookup in the view; alone, this replica keeps its view from here.
-    let verdict = live.beat(id, hb.conn_id, hb.at, live.alone());
+    // One lookup in the view, which keeps it too (the followed copy is skipped).
+    let verdict = live.beat(id, hb.conn_id, hb.at, true);
     if verdict.independent {
         counts.ignored.increment(1);
         if verdict.loud {

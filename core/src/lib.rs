@@ -248,13 +248,6 @@ async fn spawn_bus_tasks(
         shutdown.clone(),
     );
     tasks.spawn(log_exit("heartbeats", receive));
-    let follow = heartbeats::follow(
-        nats.clone(),
-        subjects.clone(),
-        sessions.live.clone(),
-        shutdown.clone(),
-    );
-    tasks.spawn(log_exit("heartbeat view", follow));
     tasks.spawn(heartbeats::flush_loop(
         js.clone(),
         subjects.clone(),

@@ -100,7 +100,10 @@ impl Default for Inner {
             ignored: AtomicU64::default(),
             superseded: DashMap::default(),
             applied: watch::Sender::new(0),
-            others: std::sync::atomic::AtomicBool::new(false),
+            // Until it has listened for its peers, a replica assumes it has
+            // some: following costs a lone one little, while deciding as if
+            // alone beside an unheard replica splits the log throttle.
+            others: std::sync::atomic::AtomicBool::new(true),
             stalled: tokio::sync::Notify::new(),
         }
     }

@@ -88,6 +88,7 @@ pub async fn announce(
 ) {
     let subject = subjects.core_presence(&me.id);
     let mut tick = tokio::time::interval(EVERY);
+    let started = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -96,7 +97,11 @@ pub async fn announce(
         let presence = me.presence();
         let payload = Bytes::from(serde_json::to_vec(&presence).unwrap_or_default());
         cores.record(presence);
-        me.live.set_others(cores.up().len() > 1);
+        // Alone only once the others had time to be heard (see `Live::alone`).
+        let others = cores.up().len() > 1;
+        if others || started.elapsed() >= 2 * EVERY {
+            me.live.set_others(others);
+        }
         if let Err(err) = nats.publish(subject.clone(), payload).await {
             tracing::debug!(%err, "core presence not announced");
         }

@@ -224,8 +224,9 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
 fn nul_refusal(text: &str) -> Option<FrameError> {
     let value: Value = serde_json::from_str(text).ok()?;
     let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
-    // A handshake's metadata has its own answer (`check_metadata`).
-    if kind == "handshake" || !holds_nul(&value) {
+    // A handshake's metadata has its own answer (`check_metadata`); an unknown
+    // or missing type keeps its own error.
+    if kind == "handshake" || !KNOWN_TYPES.contains(&kind) || !holds_nul(&value) {
         return None;
     }
     Some(FrameError::Malformed {
