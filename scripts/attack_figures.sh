@@ -22,13 +22,7 @@ ulimit -n "$(ulimit -Hn)"
 
 TMP=$(mktemp -d)
 trap 'stop_pid "$TMP/nats.pid"; rm -rf "$TMP"' EXIT
-NATS_SERVER_BIN=$(ensure_nats_bin)
-export NATS_SERVER_BIN
-load_nats_credentials "$TMP/nats-credentials"
-for role in "${MOOLAI_NATS_ROLES[@]}"; do export "MOOLAI_NATS_${role^^}_PASSWORD"; done
-port=$(free_port)
-start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
-export NATS_URL="nats://127.0.0.1:$port"
+start_test_nats "$TMP"
 
 cargo build "${profile[@]}" --bins -q
 cargo test "${profile[@]}" -p moolai-tests --test starvation --no-run -q 2>/dev/null

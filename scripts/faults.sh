@@ -21,15 +21,8 @@ ulimit -n "$(ulimit -Hn)"
 
 TMP=$(mktemp -d)
 trap 'stop_pid "$TMP/nats.pid"; rm -rf "$TMP"' EXIT
-NATS_SERVER_BIN=$(ensure_nats_bin)
-export NATS_SERVER_BIN
-# The shipped nats.conf with fresh passwords, exported for the test harness
-# (as scripts/test.sh does).
-load_nats_credentials "$TMP/nats-credentials"
-for role in "${MOOLAI_NATS_ROLES[@]}"; do export "MOOLAI_NATS_${role^^}_PASSWORD"; done
-port=$(free_port)
-start_nats "$port" "$TMP/nats-store" "$TMP/nats.pid"
-export NATS_URL="nats://127.0.0.1:$port"
+# The shipped nats.conf with fresh passwords, exported for the test harness.
+start_test_nats "$TMP"
 
 # Full size runs optimised builds: 5,000 agents in a debug test process measure
 # the debug build, not the system.

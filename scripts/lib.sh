@@ -326,3 +326,18 @@ ensure_dashboard() {
     (cd "$fe" && npm run build) >&2
   fi
 }
+
+# start_test_nats <dir>: a private nats-server with the shipped nats.conf and
+# fresh passwords under <dir> (pid in <dir>/nats.pid), for scripts that run the
+# test harness: exports NATS_SERVER_BIN, NATS_URL and each role's
+# MOOLAI_NATS_<ROLE>_PASSWORD, as the harness expects.
+start_test_nats() {
+  local dir="$1" role port
+  NATS_SERVER_BIN=$(ensure_nats_bin)
+  export NATS_SERVER_BIN
+  load_nats_credentials "$dir/nats-credentials"
+  for role in "${MOOLAI_NATS_ROLES[@]}"; do export "MOOLAI_NATS_${role^^}_PASSWORD"; done
+  port=$(free_port)
+  start_nats "$port" "$dir/nats-store" "$dir/nats.pid"
+  export NATS_URL="nats://127.0.0.1:$port"
+}

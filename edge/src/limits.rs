@@ -90,10 +90,11 @@ impl FrameRate {
 
     /// `Some` once the connection sent more than its share this second.
     pub fn note(&mut self) -> Option<Exceeded> {
-        if self.clock.as_ref().is_some_and(|c| c.catching_up()) {
+        // One clock read per frame, shared with the stall check.
+        let now = Instant::now();
+        if self.clock.as_ref().is_some_and(|c| c.catching_up_at(now)) {
             return None;
         }
-        let now = Instant::now();
         if now.duration_since(self.window) >= Duration::from_secs(1) {
             self.window = now;
             self.count = 0;

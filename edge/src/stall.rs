@@ -66,14 +66,23 @@ impl Default for Clock {
 
 impl Clock {
     fn now_ms(&self) -> u64 {
-        self.inner.origin.elapsed().as_millis() as u64
+        self.ms_at(Instant::now())
+    }
+
+    fn ms_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.inner.origin).as_millis() as u64
     }
 
     /// Whether the edge is catching up on a stall: the clock has not ticked for
     /// longer than a stall (the stall is ending right now, before the clock's
     /// own task has run), or one ended within [`GRACE`].
     pub fn catching_up(&self) -> bool {
-        let now = self.now_ms();
+        self.catching_up_at(Instant::now())
+    }
+
+    /// [`Clock::catching_up`] at `at` (a frame's own clock reading).
+    pub fn catching_up_at(&self, at: Instant) -> bool {
+        let now = self.ms_at(at);
         let last_tick = self.inner.last_tick.load(Ordering::Relaxed);
         if now.saturating_sub(last_tick) > STALL.as_millis() as u64 {
             return true;
