@@ -122,11 +122,7 @@ impl ConfigStatus {
                 error.truncate(cut);
             }
         }
-        if self
-            .effective
-            .as_ref()
-            .is_some_and(crate::frames::holds_nul)
-        {
+        if self.effective.as_ref().is_some_and(crate::nul::holds_nul) {
             return Err(StatusError::Nul);
         }
         Ok(self)

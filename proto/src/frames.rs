@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigContent, ConfigStatus};
+use crate::nul::holds_nul;
 
 /// The capability a client announces in `metadata.capabilities` when it applies
 /// `provision_config`; clients without it also get the legacy `provisioning` frame.
@@ -121,19 +122,6 @@ impl HandshakeData {
             .get("capabilities")
             .and_then(Value::as_array)
             .is_some_and(|caps| caps.iter().any(|c| c == capability))
-    }
-}
-
-/// Whether a NUL character hides anywhere in `value`. Recursion is bounded by
-/// serde_json's nesting limit (128) on the frame it came from.
-pub(crate) fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

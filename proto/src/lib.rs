@@ -10,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod frames;
 pub mod id;
+mod nul;
 pub mod secret;
 pub mod subjects;
 pub mod token;
