@@ -2210,7 +2210,12 @@ export interface components {
             created: boolean;
             message: string;
             orchestrator_id: string;
-            /** @description Its token, shown only now; null when orchestrator tokens are off. */
+            /**
+             * @description Its token, shown only now: issued when this id had none yet (a new
+             *     instance, or one made without a token). Null for an id that already has
+             *     one — registering again keeps that token working; `POST …/{id}/token`
+             *     issues a new one — and when orchestrator tokens are off.
+             */
             orchestrator_token: string | null;
             organization_id: string;
             /** @description The instance's `status` as stored. */
@@ -3969,7 +3974,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Registered, inactive until it connects */
+            /** @description Registered, inactive until it connects. For an existing id: its registration updated, a deregistration lifted, its token unchanged (`orchestrator_token` null; `POST …/{id}/token` issues a new one) */
             200: {
                 headers: {
                     [name: string]: unknown;
