@@ -3,32 +3,16 @@
 //! edge that holds each socket, and serves HTTP (`/healthz`, `/readyz`; the REST API
 //! and dashboard build on this). It reads PostgreSQL but never writes it.
 
-pub mod activity;
 pub mod api;
-pub mod changes;
-pub mod cluster_logs;
+pub mod auth;
+pub mod cluster;
 pub mod config;
-pub mod configs;
-pub mod duties;
-pub mod edges;
 pub mod error;
-pub mod heartbeats;
-pub mod live;
-pub mod liveness;
+pub mod fleet;
 pub mod persister_client;
 pub mod push;
-pub mod queued;
-pub mod rates;
-pub mod reconcile;
-pub mod replica;
-pub mod replicas;
-pub mod requests;
 pub mod rollout;
-pub mod route;
-pub mod sessions;
 pub mod store;
-pub mod told;
-pub mod waiting;
 
 use std::time::Duration;
 
@@ -41,10 +25,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use cluster::{duties, edges, replica};
 pub use config::Config;
 pub use error::StartError;
-use live::Live;
-use sessions::Sessions;
+use fleet::live::Live;
+use fleet::sessions::Sessions;
+use fleet::{activity, heartbeats, liveness, sessions};
+use push::{reconcile, requests, route};
 
 /// How long stopping core waits for its tasks (consumers, sweeps, event
 /// streams) once the HTTP server is down; compose.yaml's `stop_grace_period`
@@ -70,7 +57,7 @@ pub async fn run(
     let tasks = TaskTracker::new();
     let live = live_view(&pool, &js, &nats, &subjects, &tasks, &shutdown).await;
     let routes = route::Routes::new(nats.clone(), subjects.clone());
-    let pushes = push::Pushes::new(live.clone(), routes.clone(), pool.clone());
+    let pushes = push::ordered::Pushes::new(live.clone(), routes.clone(), pool.clone());
     match pushes.load().await {
         Ok(n) => tracing::info!(organizations = n, "desired configurations loaded"),
         // Read on first use instead; the resync fills the rest.
@@ -87,7 +74,7 @@ pub async fn run(
     };
     spawn_bus_tasks(&config, &tasks, &nats, &js, &subjects, &sessions, &shutdown).await?;
     moolai_kit::logbuf::set_capacity(config.log_buffer_size);
-    let logs = cluster_logs::collect(nats.clone(), subjects.clone(), shutdown.clone());
+    let logs = cluster::logs::collect(nats.clone(), subjects.clone(), shutdown.clone());
     tasks.spawn(log_exit("cluster logs", logs));
     let tokens = token_signing(&config, &js, &subjects).await?;
     let replica = replica::Replica::start(&config, &js, &subjects, &listener).await?;
@@ -161,7 +148,7 @@ fn spawn_rates_and_liveness(
         duties: duties.clone(),
     };
     tasks.spawn(sweeper.run(shutdown.clone()));
-    let conductor = rollout::Conductor {
+    let conductor = rollout::conductor::Conductor {
         pool: sessions.pool.clone(),
         persister: state.persister.clone(),
         live: sessions.live.clone(),
@@ -213,7 +200,7 @@ async fn live_view(
 /// Loads rules and open connections; core still starts with an empty view if the
 /// database is down (the persister will catch up and heartbeats refill the view).
 async fn load_state(pool: &PgPool, live: &Live) -> usize {
-    match store::load(pool, live).await {
+    match store::fleet::load(pool, live).await {
         Ok(n) => n,
         Err(err) => {
             tracing::error!(%err, "could not load state from the database; starting empty");
@@ -275,7 +262,7 @@ fn api_state(
     replica: &replica::Replica,
     shutdown: CancellationToken,
 ) -> api::AppState {
-    let guard = api::auth::LoginGuard::new(api::login_guard::Limits {
+    let guard = api::auth::LoginGuard::new(auth::login_guard::Limits {
         concurrent_hashes: config.login_hash_slots.into(),
         known_slots: config.login_known_slots.into(),
         ..Default::default()
@@ -305,8 +292,8 @@ fn api_state(
         passwords: api::auth::Passwords::new(guard.concurrent_hashes()),
         sessions: api::auth::SessionUse::default(),
         tokens,
-        rates: rates::Rates::default(),
-        changes: changes::Changes::new(sessions.live.clone(), sessions.pushes.clone()),
+        rates: fleet::rates::Rates::default(),
+        changes: cluster::changes::Changes::new(sessions.live.clone(), sessions.pushes.clone()),
         cores: replica.cores.clone(),
         core_id: replica.id.clone(),
         shutdown,

@@ -11,12 +11,12 @@ use moolai_proto::secret::MIN_PASSWORD_CHARS;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit;
-use super::auth::{shortened, MAX_PASSWORD_CHARS};
-use super::error::ApiError;
-use super::extract::Body;
-use super::extract::{Admin, DEV_TOKEN_USER};
-use super::AppState;
+use crate::api::audit;
+use crate::api::auth::{shortened, MAX_PASSWORD_CHARS};
+use crate::api::error::ApiError;
+use crate::api::extract::Body;
+use crate::api::extract::{Admin, DEV_TOKEN_USER};
+use crate::api::AppState;
 
 /// Longest name of a new admin.
 const MAX_NEW_USERNAME: usize = 64;

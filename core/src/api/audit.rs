@@ -8,9 +8,9 @@ use moolai_proto::commands::{AuditEntry, Command};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::extract::{Admin, Params};
-use super::AppState;
+use crate::api::error::ApiError;
+use crate::api::extract::{Admin, Params};
+use crate::api::AppState;
 
 /// Stores an entry that records no write of its own (a failed login, a
 /// message sent over the bus, ...). A failure is logged loudly but does not undo

@@ -1,7 +1,7 @@
 //! Admin authentication: the login and logout endpoints. Sessions are opaque
 //! tokens stored as SHA-256 hashes, checked by the extractors in
-//! [`super::extract`]. Passwords are in [`super::passwords`], the login throttle
-//! in [`super::login_guard`], the idle clock in [`super::session_use`].
+//! [`crate::api::extract`]. Passwords are in [`crate::auth::passwords`], the login throttle
+//! in [`crate::auth::login_guard`], the idle clock in [`crate::auth::session_use`].
 
 use std::net::SocketAddr;
 
@@ -13,16 +13,16 @@ use moolai_proto::commands::Command;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit;
-use super::error::ApiError;
-use super::extract::{authenticate, token_hash, Admin, Body, DEV_TOKEN_USER};
-use super::login_guard::Refusal;
-use super::passwords::new_secret;
-use super::AppState;
+use crate::api::audit;
+use crate::api::error::ApiError;
+use crate::api::extract::{authenticate, token_hash, Admin, Body, DEV_TOKEN_USER};
+use crate::api::AppState;
+use crate::auth::login_guard::Refusal;
+use crate::auth::passwords::new_secret;
 
-pub use super::login_guard::LoginGuard;
-pub use super::passwords::{bootstrap_admin, Passwords};
-pub use super::session_use::SessionUse;
+pub use crate::auth::login_guard::LoginGuard;
+pub use crate::auth::passwords::{bootstrap_admin, Passwords};
+pub use crate::auth::session_use::SessionUse;
 
 /// Longest username accepted (the `admins.username` column); a longer one is a
 /// 422 before any password work.

@@ -11,10 +11,11 @@ use moolai_proto::events::EdgePresence;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
-use super::extract::Params;
-use super::extract::{Admin, Reader};
-use super::{dependency_word, read, AppState};
+use crate::api::error::ApiError;
+use crate::api::extract::Params;
+use crate::api::extract::{Admin, Reader};
+use crate::api::{dependency_word, AppState};
+use crate::store::read;
 
 /// The controller envelope around every `/api/v1/controller/*` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

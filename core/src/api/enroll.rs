@@ -19,12 +19,12 @@ use moolai_proto::{token, OrchestratorId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::audit;
-use super::error::ApiError;
-use super::extract::Body;
-use super::extract::{token_hash, Admin};
-use super::AppState;
-use crate::activity::Kind;
+use crate::api::audit;
+use crate::api::error::ApiError;
+use crate::api::extract::Body;
+use crate::api::extract::{token_hash, Admin};
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
 use crate::persister_client::PersistError;
 
 /// First part of every enrollment credential: `me1.<id>.<secret>`, so it is never
@@ -63,7 +63,7 @@ fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn tokens_on(state: &AppState) -> Result<&super::tokens::Tokens, ApiError> {
+fn tokens_on(state: &AppState) -> Result<&crate::api::tokens::Tokens, ApiError> {
     state.tokens.as_ref().ok_or_else(|| {
         ApiError::NotFound(
             "orchestrator tokens are off: ORCHESTRATOR_TOKEN_SECRET is not set".into(),

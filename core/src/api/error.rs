@@ -59,7 +59,7 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
-    /// A body over [`super::MAX_BODY_BYTES`]: refused before it could reach
+    /// A body over [`crate::api::MAX_BODY_BYTES`]: refused before it could reach
     /// the bus, whose payload limit it would pass.
     #[error("Request body too large: at most {0} bytes")]
     TooLarge(usize),

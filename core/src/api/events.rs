@@ -2,7 +2,7 @@
 //! shows changes within a second or two instead of polling. Events:
 //! - `stats_history`: first, once: `{window_sec, points: [...]}`, the last two
 //!   minutes of `stats` points, so a page that opens charts them at once;
-//! - `stats`: every second, a [`crate::rates::StatsPoint`] (rates smoothed over
+//! - `stats`: every second, a [`crate::fleet::rates::StatsPoint`] (rates smoothed over
 //!   30 s, received = processed + ignored);
 //! - `activity`: each entry of the activity feed as it happens (handshake,
 //!   disconnect, stale, provision, message_sent, independence, message_created, …).
@@ -26,11 +26,11 @@ use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-use super::error::{ApiError, FieldError};
-use super::extract::Params;
-use super::extract::{Reader, StreamAdmin};
-use super::AppState;
-use crate::rates;
+use crate::api::error::{ApiError, FieldError};
+use crate::api::extract::Params;
+use crate::api::extract::{Reader, StreamAdmin};
+use crate::api::AppState;
+use crate::fleet::rates;
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "dashboard", security(("bearer" = [])),
     params(("access_token" = Option<String>, Query, description = "The session token, for clients that cannot send headers")),

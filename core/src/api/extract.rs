@@ -14,9 +14,9 @@ use moolai_proto::OrchestratorId;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::error::{ApiError, FieldError};
-use super::session_use::Touch;
-use super::AppState;
+use crate::api::error::{ApiError, FieldError};
+use crate::api::AppState;
+use crate::auth::session_use::Touch;
 
 fn field_error(place: &str, path: &serde_path_to_error::Path, msg: String) -> ApiError {
     let mut loc = vec![place.to_owned()];
@@ -44,7 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             if timed_out(&e) {
                 ApiError::BodyTimeout
             } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(super::MAX_BODY_BYTES)
+                ApiError::TooLarge(crate::api::MAX_BODY_BYTES)
             } else {
                 ApiError::field("body", "", e.body_text())
             }

@@ -9,14 +9,15 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::audit;
-use super::controller::not_found;
-use super::error::ApiError;
-use super::extract::Admin;
-use super::extract::{Body, Id};
-use super::{read, AppState};
-use crate::activity::Kind;
-use crate::live::Rule;
+use crate::api::audit;
+use crate::api::controller::not_found;
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::extract::{Body, Id};
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
+use crate::fleet::live::Rule;
+use crate::store::read;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

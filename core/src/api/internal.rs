@@ -6,17 +6,17 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::controller::{LogPage, LogQuery};
-use super::error::ApiError;
-use super::extract::Admin;
-use super::extract::Params;
-use super::{dependency_word, AppState};
-use crate::activity::Activity;
+use crate::api::controller::{LogPage, LogQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::extract::Params;
+use crate::api::{dependency_word, AppState};
+use crate::fleet::activity::Activity;
 
 /// Filters of the activity feed.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ActivityQuery {
-    /// Only entries of this kind: a name of [`crate::activity::Kind`] (`handshake`,
+    /// Only entries of this kind: a name of [`crate::fleet::activity::Kind`] (`handshake`,
     /// `message_sent`, `registered`, ...).
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -71,7 +71,7 @@ pub async fn activity(
     _: Admin,
     Params(q): Params<ActivityQuery>,
 ) -> Result<Json<ActivityList>, ApiError> {
-    if !(1..=crate::activity::CAPACITY).contains(&q.limit) {
+    if !(1..=crate::fleet::activity::CAPACITY).contains(&q.limit) {
         return Err(ApiError::field(
             "query",
             "limit",

@@ -15,17 +15,18 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::audit;
-use super::auth::Done;
-use super::controller::not_found;
-use super::error::ApiError;
-use super::extract::Admin;
-use super::extract::{Body, Id, Params};
-use super::read::MessageItem;
-use super::sends::{self, SendQuery, SendQueued};
-use super::{read, AppState};
-use crate::activity::Kind;
-use crate::waiting::What;
+use crate::api::audit;
+use crate::api::auth::Done;
+use crate::api::controller::not_found;
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::extract::{Body, Id, Params};
+use crate::api::sends::{self, SendQuery, SendQueued};
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
+use crate::fleet::waiting::What;
+use crate::store::read;
+use crate::store::read::MessageItem;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -4,26 +4,21 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
-pub mod config;
+pub mod configuration;
 pub mod controller;
 pub mod dashboard;
 pub mod enroll;
 pub mod error;
 pub mod events;
 pub mod extract;
-pub mod hashing;
 pub mod independence;
 pub mod internal;
-pub mod login_guard;
 pub mod messages;
 pub mod orchestrators;
 pub mod organizations;
-pub mod passwords;
-pub mod read;
 pub mod registration;
 pub mod rollouts;
 pub mod sends;
-pub mod session_use;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -38,11 +33,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::activity::Feed;
-use crate::edges::Edges;
-use crate::live::Live;
+use crate::cluster::edges::Edges;
+use crate::fleet::activity::Feed;
+use crate::fleet::live::Live;
 use crate::persister_client::Persister;
-use crate::route::Routes;
+use crate::push::route::Routes;
 use auth::LoginGuard;
 use extract::AuthSettings;
 
@@ -54,7 +49,7 @@ pub struct AppState {
     pub live: Live,
     pub routes: Routes,
     /// State pushes (configuration, independence, message status), in order.
-    pub pushes: crate::push::Pushes,
+    pub pushes: crate::push::ordered::Pushes,
     pub feed: Feed,
     pub persister: Persister,
     pub edges: Edges,
@@ -65,11 +60,11 @@ pub struct AppState {
     pub sessions: auth::SessionUse,
     pub tokens: Option<tokens::Tokens>,
     /// Heartbeat rates and their last two minutes, for the event stream.
-    pub rates: crate::rates::Rates,
+    pub rates: crate::fleet::rates::Rates,
     /// Rules and registrations, changed here and told to the other replicas.
-    pub changes: crate::changes::Changes,
+    pub changes: crate::cluster::changes::Changes,
     /// The core replicas, this one included.
-    pub cores: crate::replicas::Cores,
+    pub cores: crate::cluster::peers::Cores,
     pub core_id: moolai_proto::CoreId,
     /// Cancelled on SIGTERM: long-lived responses (the event stream) end with it.
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -112,14 +107,14 @@ fn dependency_word(up: bool) -> &'static str {
         messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
         messages::send, sends::orchestrator_sends, internal::activity,
         audit::list,
-        config::config, config::fleet, config::revisions, config::rollback,
+        configuration::config, configuration::fleet, configuration::revisions, configuration::rollback,
         rollouts::create, rollouts::list, rollouts::one, rollouts::act,
         tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
         tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
     ),
     // The event stream's payloads have no response body to be found through,
     // so they are named here for the dashboard's generated types.
-    components(schemas(error::FieldError, events::StatsHistory, crate::rates::StatsPoint, crate::activity::Activity)),
+    components(schemas(error::FieldError, events::StatsHistory, crate::fleet::rates::StatsPoint, crate::fleet::activity::Activity)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -185,7 +180,7 @@ pub fn router(
         .merge(registration::router())
         .merge(independence::router())
         .merge(messages::router())
-        .merge(config::router())
+        .merge(configuration::router())
         .merge(rollouts::router())
         .merge(sends::router())
         .route("/api/v1/events", get(events::events))

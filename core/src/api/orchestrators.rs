@@ -9,12 +9,12 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::controller::{envelope, not_found, Envelope, Page, PageQuery};
-use super::error::ApiError;
-use super::extract::Reader;
-use super::extract::{Id, Params};
-use super::read::{self, InstanceRow};
-use super::AppState;
+use crate::api::controller::{envelope, not_found, Envelope, Page, PageQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::Reader;
+use crate::api::extract::{Id, Params};
+use crate::api::AppState;
+use crate::store::read::{self, InstanceRow};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -10,15 +10,16 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::audit;
-use super::controller::{envelope, not_found, Envelope, Page, PageQuery};
-use super::error::ApiError;
-use super::extract::{Admin, Reader};
-use super::extract::{Body, Id, Params};
-use super::read::OrganizationRow;
-use super::{read, AppState};
-use crate::activity::Kind;
-use crate::live::Connection;
+use crate::api::audit;
+use crate::api::controller::{envelope, not_found, Envelope, Page, PageQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::{Admin, Reader};
+use crate::api::extract::{Body, Id, Params};
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
+use crate::fleet::live::Connection;
+use crate::store::read;
+use crate::store::read::OrganizationRow;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -12,16 +12,16 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::audit;
-use super::controller::{envelope, Envelope};
-use super::error::ApiError;
-use super::extract::Admin;
-use super::extract::{Body, Id};
-use super::organizations::NewOrganization;
-use super::read::InstanceRow;
-use super::AppState;
-use crate::activity::Kind;
-use crate::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
+use crate::api::audit;
+use crate::api::controller::{envelope, Envelope};
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::extract::{Body, Id};
+use crate::api::organizations::NewOrganization;
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
+use crate::fleet::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
+use crate::store::read::InstanceRow;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -202,7 +202,7 @@ pub async fn register(
         container_id: b.container_id,
         image_name: b.image_name,
         environment_variables: Value::Object(b.environment_variables.unwrap_or_default()),
-        features: Value::Object(super::organizations::canonical_features(
+        features: Value::Object(crate::api::organizations::canonical_features(
             b.features.unwrap_or_default(),
         )?),
         monitoring_enabled,
@@ -228,7 +228,7 @@ pub async fn register(
     let orchestrator_token = if had_token {
         None
     } else {
-        super::tokens::issue(&state, &orchestrator_id, None).await?
+        crate::api::tokens::issue(&state, &orchestrator_id, None).await?
     };
     let created = done["created"] == true;
     let connected = state.live.connection(&orchestrator_id).is_some();
@@ -290,7 +290,7 @@ pub async fn expel(state: &AppState, id: &OrchestratorId) {
     let conn = state.live.connection(id);
     state.changes.deregistered(id);
     // Core refuses its handshakes anyway; this refuses them at the upgrade.
-    if let Err(err) = super::tokens::void_published(state, id).await {
+    if let Err(err) = crate::api::tokens::void_published(state, id).await {
         tracing::warn!(orchestrator_id = %id, %err, "deregistered orchestrator's tokens not voided at the edges");
     }
     if let Some(conn) = conn {

@@ -1,5 +1,5 @@
 //! `/api/v1/controller/rollouts*`: configuration changes rolled out in waves
-//! (the conductor in `crate::rollout` drives them).
+//! (the conductor in `crate::rollout::conductor` drives them).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,14 +10,14 @@ use moolai_proto::commands::{Command, NewRollout, RolloutAction, RolloutSelector
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::audit;
-use super::controller::{envelope, Envelope, Page, PageQuery};
-use super::error::ApiError;
-use super::extract::{Admin, Body, Params};
-use super::organizations::canonical_features;
-use super::AppState;
-use crate::activity::Kind;
-use crate::rollout::{Outcomes, OUTCOME_SQL, TARGET_JOINS};
+use crate::api::audit;
+use crate::api::controller::{envelope, Envelope, Page, PageQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::{Admin, Body, Params};
+use crate::api::organizations::canonical_features;
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
+use crate::rollout::conductor::{Outcomes, OUTCOME_SQL, TARGET_JOINS};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -1,6 +1,6 @@
 //! Sends that wait: `POST …/send?expires_in_sec=N` to an orchestrator that is
 //! not connected keeps the frame (through the persister) until its next
-//! handshake delivers it ([`crate::queued`]) or it expires unsent; `GET
+//! handshake delivers it ([`crate::push::queued`]) or it expires unsent; `GET
 //! …/sends` lists them with their state.
 
 use axum::extract::State;
@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::audit;
-use super::controller::not_found;
-use super::error::ApiError;
-use super::extract::{Admin, Id, Params};
-use super::AppState;
-use crate::waiting::What;
+use crate::api::audit;
+use crate::api::controller::not_found;
+use crate::api::error::ApiError;
+use crate::api::extract::{Admin, Id, Params};
+use crate::api::AppState;
+use crate::fleet::waiting::What;
 
 /// Routes of this module (`POST …/send` itself is in `messages`).
 pub fn router() -> Router<AppState> {
@@ -116,7 +116,9 @@ pub async fn queue(
     // stored, so it is claimed here (a claim is made once, whoever makes it).
     if let Some(conn) = state.live.connection(id) {
         let (persister, routes, feed) = (&state.persister, &state.routes, &state.feed);
-        if let Err(err) = crate::queued::deliver_with(persister, routes, feed, id, &conn).await {
+        if let Err(err) =
+            crate::push::queued::deliver_with(persister, routes, feed, id, &conn).await
+        {
             tracing::warn!(orchestrator_id = %id, %err, "queued send not delivered now; it will be at reconnect");
         }
     }
@@ -196,7 +198,7 @@ pub async fn orchestrator_sends(
             "must be between 1 and 1000",
         ));
     }
-    super::read::instance(&state.pool, id.as_str())
+    crate::store::read::instance(&state.pool, id.as_str())
         .await?
         .ok_or_else(|| not_found("orchestrator", &id))?;
     let sends: Vec<SendItem> = sqlx::query_as(

@@ -10,12 +10,12 @@ use moolai_proto::{token, OrchestratorId};
 use serde::Serialize;
 use serde_json::json;
 
-use super::audit;
-use super::error::ApiError;
-use super::extract::Admin;
-use super::extract::Id;
-use super::AppState;
-use crate::sessions::CLOSE_TOKEN_REVOKED;
+use crate::api::audit;
+use crate::api::error::ApiError;
+use crate::api::extract::Admin;
+use crate::api::extract::Id;
+use crate::api::AppState;
+use crate::fleet::sessions::CLOSE_TOKEN_REVOKED;
 
 /// What core needs to issue tokens; absent without `ORCHESTRATOR_TOKEN_SECRET`.
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use moolai_proto::{EdgeId, OrchestratorId};
 use serde_json::{Map, Value};
 use sqlx::{PgPool, Row};
 
-use crate::live::{Connection, Live, Rule};
+use crate::fleet::live::{Connection, Live, Rule};
 
 /// What an orchestrator is provisioned with: its organization's configuration and
 /// revision, and the names an administrator gave it (for the first version's

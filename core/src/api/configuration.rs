@@ -11,13 +11,13 @@ use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::audit;
-use super::controller::{envelope, Envelope, Page, PageQuery};
-use super::error::ApiError;
-use super::extract::{Admin, Body, Id, Params};
-use super::organizations::push_config;
-use super::AppState;
-use crate::activity::Kind;
+use crate::api::audit;
+use crate::api::controller::{envelope, Envelope, Page, PageQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::{Admin, Body, Id, Params};
+use crate::api::organizations::push_config;
+use crate::api::AppState;
+use crate::fleet::activity::Kind;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

@@ -21,9 +21,9 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::live::{Live, Rule};
-use crate::push::Pushes;
-use crate::waiting::What;
+use crate::fleet::live::{Live, Rule};
+use crate::fleet::waiting::What;
+use crate::push::ordered::Pushes;
 
 /// How often every replica reloads rules and registrations from the database.
 pub const RESYNC_EVERY: Duration = Duration::from_secs(30);
@@ -211,7 +211,7 @@ pub async fn resync(live: Live, pushes: Pushes, pool: PgPool, shutdown: Cancella
         }
         let started = chrono::Utc::now() - chrono::Duration::seconds(5);
         let reloaded = async {
-            crate::store::load_rules(&pool, &live).await?;
+            crate::store::fleet::load_rules(&pool, &live).await?;
             pushes.configs.load_changed_since(&pool, since).await?;
             pushes.waiting.load(&pool).await
         };

@@ -17,10 +17,10 @@ use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Feed, Kind};
-use crate::duties::Duties;
-use crate::edges::{Edges, UP_WITHIN};
-use crate::live::Live;
+use crate::cluster::duties::Duties;
+use crate::cluster::edges::{Edges, UP_WITHIN};
+use crate::fleet::activity::{Feed, Kind};
+use crate::fleet::live::Live;
 use crate::persister_client::Persister;
 
 /// What the sweep needs.

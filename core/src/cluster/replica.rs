@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::AppState;
-use crate::duties::{self, Duties};
-use crate::replicas::{self, Cores};
-use crate::told;
+use crate::cluster::duties::{self, Duties};
+use crate::cluster::peers::{self, Cores};
+use crate::cluster::told;
 use crate::{Config, StartError};
 
 /// How long a replica may go without an answer from NATS and still call
@@ -126,7 +126,7 @@ impl Replica {
             |outbox| state.changes.share(outbox),
             move |change| changes.apply(&change),
         );
-        let resync = crate::changes::resync(
+        let resync = crate::cluster::changes::resync(
             state.live.clone(),
             state.pushes.clone(),
             state.pool.clone(),
@@ -144,7 +144,7 @@ impl Replica {
         shutdown: &CancellationToken,
     ) {
         let (bus, duties) = (nats.clone(), self.duties.clone());
-        let me = replicas::Me {
+        let me = peers::Me {
             id: self.id.clone(),
             address: self.address.clone(),
             started_at: self.started_at,
@@ -152,14 +152,14 @@ impl Replica {
             live: state.live.clone(),
             ready: Arc::new(move || bus_ready(&bus, &duties)),
         };
-        tasks.spawn(replicas::announce(
+        tasks.spawn(peers::announce(
             me,
             nats.clone(),
             subjects.clone(),
             self.cores.clone(),
             shutdown.clone(),
         ));
-        let listen = replicas::listen(
+        let listen = peers::listen(
             nats.clone(),
             subjects.clone(),
             self.id.clone(),

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::store::Provision;
+use crate::store::fleet::Provision;
 
 /// An organization's configuration as pushed, with its hash computed once.
 pub struct Desired {

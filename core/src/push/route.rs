@@ -6,10 +6,10 @@ use moolai_proto::frames::{timestamp, LegacyProvisioning, ServerFrame};
 use moolai_proto::{EdgeId, OrchestratorId, Subjects};
 use serde_json::Value;
 
-use crate::configs::Desired;
-use crate::live::Connection;
+use crate::fleet::live::Connection;
 use crate::persister_client::Persister;
-use crate::store::Provision;
+use crate::push::desired::Desired;
+use crate::store::fleet::Provision;
 
 /// Publishes routing commands on `{p}.edge.{edge}.commands` (core NATS: a command
 /// for a socket that is gone is worthless, and the edge is the only listener).
@@ -25,7 +25,7 @@ impl Routes {
     }
 
     /// A client of the persisters on the same connection, for what a handshake's
-    /// welcome must write (claiming queued sends: [`crate::queued`]).
+    /// welcome must write (claiming queued sends: [`crate::push::queued`]).
     pub fn persister(&self) -> Persister {
         Persister {
             nats: self.nats.clone(),

@@ -16,12 +16,12 @@ use moolai_proto::OrchestratorId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::activity::{Feed, Kind};
-use crate::live::Connection;
+use crate::fleet::activity::{Feed, Kind};
+use crate::fleet::live::Connection;
+use crate::fleet::sessions::Sessions;
+use crate::fleet::waiting::What;
 use crate::persister_client::Persister;
-use crate::route::Routes;
-use crate::sessions::Sessions;
-use crate::waiting::What;
+use crate::push::route::Routes;
 
 /// One send claimed for delivery, as the persister answers it.
 #[derive(Debug, Deserialize)]

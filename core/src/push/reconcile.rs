@@ -21,9 +21,9 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::duties::{Duties, Ticks};
-use crate::live::Live;
-use crate::push::Pushes;
+use crate::cluster::duties::{Duties, Ticks};
+use crate::fleet::live::Live;
+use crate::push::ordered::Pushes;
 
 /// Resends of one configuration to one connection, at most.
 pub const MAX_RESENDS: u32 = 5;

@@ -35,10 +35,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::activity::{Feed, Kind};
-use crate::live::{Connection, Live, Rule};
-use crate::push::Pushes;
-use crate::route::Routes;
+use crate::fleet::activity::{Feed, Kind};
+use crate::fleet::live::{Connection, Live, Rule};
+use crate::push::ordered::Pushes;
+use crate::push::route::Routes;
 
 /// Number of sequential workers events are spread over.
 const WORKERS: usize = 16;
@@ -386,7 +386,7 @@ impl Sessions {
         conn: &Connection,
     ) -> Result<(), async_nats::Error> {
         let welcome = self.pushes.welcome(id, conn).await?;
-        crate::queued::deliver(self, id, conn).await?;
+        crate::push::queued::deliver(self, id, conn).await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
             .record(Kind::Provision, json!({"orchestrator_id": id}));

@@ -28,8 +28,8 @@ use moolai_proto::events::{Beat, EdgeHeartbeats, HeartbeatBatch, HeartbeatWrite}
 use moolai_proto::{OrchestratorId, Subjects};
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Feed, Kind};
-use crate::live::Live;
+use crate::fleet::activity::{Feed, Kind};
+use crate::fleet::live::Live;
 
 /// Most heartbeats in one batch message (about 130 bytes each, well under 1 MB).
 const MAX_BATCH: usize = 5_000;

@@ -58,7 +58,7 @@ pub struct OrganizationRow {
     pub location_from_admin: bool,
     /// `independent` whenever `is_independent`, else `active` while one of its
     /// instances is (read from them), else `inactive`.
-    #[schema(value_type = super::organizations::FleetStatus)]
+    #[schema(value_type = crate::api::organizations::FleetStatus)]
     pub status: String,
     pub is_active: bool,
     pub is_independent: bool,
@@ -227,7 +227,7 @@ pub struct InstanceRow {
     pub reported_location: Option<String>,
     /// `independent` whenever `is_independent`, else `active` while one of its
     /// instances is (read from them), else `inactive`.
-    #[schema(value_type = super::organizations::FleetStatus)]
+    #[schema(value_type = crate::api::organizations::FleetStatus)]
     pub status: String,
     pub health_status: String,
     pub is_independent: bool,
@@ -368,7 +368,7 @@ pub struct MessageItem {
     pub message_type: String,
     pub content: String,
     pub metadata: Value,
-    #[schema(value_type = super::messages::MessageStatus)]
+    #[schema(value_type = crate::api::messages::MessageStatus)]
     pub status: String,
     /// Who wrote it: `controller` or `orchestrator`.
     pub source: String,

@@ -19,8 +19,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::edges::Edges;
-use crate::live::Live;
+use crate::cluster::edges::Edges;
+use crate::fleet::live::Live;
 
 /// The window each rate is averaged over; edges use the same one.
 pub const WINDOW: Duration = Duration::from_secs(30);

@@ -19,12 +19,12 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::configs::Configs;
-use crate::live::{Connection, Live};
-use crate::route::Routes;
-use crate::sessions::independence_frame;
+use crate::fleet::live::{Connection, Live};
+use crate::fleet::sessions::independence_frame;
+use crate::fleet::waiting::{Waiting, What};
+use crate::push::desired::Configs;
+use crate::push::route::Routes;
 use crate::store;
-use crate::waiting::{Waiting, What};
 
 /// A push that could not be made (database read or bus publish).
 pub type PushError = async_nats::Error;
@@ -225,7 +225,7 @@ impl Pushes {
         let mut frames = vec![independence_frame(rule)];
         let released = sent.independent != Some(false) && !rule.is_independent;
         if released && self.waiting.may_have(What::Messages, id) {
-            let waiting = store::undelivered_messages(&self.pool, id).await?;
+            let waiting = store::fleet::undelivered_messages(&self.pool, id).await?;
             if waiting.is_empty() {
                 self.waiting.clear(What::Messages, id);
             }

@@ -20,12 +20,12 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::activity::{Feed, Kind};
-use crate::changes::Changes;
-use crate::duties::{Duties, Ticks};
-use crate::live::Live;
+use crate::cluster::changes::Changes;
+use crate::cluster::duties::{Duties, Ticks};
+use crate::fleet::activity::{Feed, Kind};
+use crate::fleet::live::Live;
 use crate::persister_client::Persister;
-use crate::push::Pushes;
+use crate::push::ordered::Pushes;
 
 /// How often the conductor looks at running rollouts.
 pub const TICK: Duration = Duration::from_millis(500);

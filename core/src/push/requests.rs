@@ -7,7 +7,7 @@ use moolai_proto::Subjects;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::sessions::Sessions;
+use crate::fleet::sessions::Sessions;
 
 /// Serves requests until `shutdown`; each is answered in its own task so one slow
 /// database read does not hold up the others.

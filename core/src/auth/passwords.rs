@@ -14,8 +14,8 @@ use rand::RngExt;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use super::error::ApiError;
 use super::hashing::{HashPool, MEMORY_BLOCKS};
+use crate::api::error::ApiError;
 use crate::persister_client::Persister;
 
 /// Hashes and checks passwords; cheap to clone.
@@ -207,7 +207,7 @@ async fn apply_configured(
         from_environment: true,
     };
     let detail = json!({"source": "ADMIN_PASSWORD"});
-    let audit = super::audit::entry(
+    let audit = crate::api::audit::entry(
         "core",
         "admin_password_rotated",
         Some(username),

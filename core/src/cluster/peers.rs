@@ -14,8 +14,8 @@ use moolai_proto::{CoreId, Subjects};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::duties::Duties;
-use crate::live::Live;
+use crate::cluster::duties::Duties;
+use crate::fleet::live::Live;
 
 /// How often a replica announces itself.
 const EVERY: Duration = Duration::from_secs(1);

@@ -1,0 +1,3 @@
+//! Configuration rollouts in waves; the HTTP side is `api::rollouts`.
+
+pub mod conductor;
