@@ -19,49 +19,16 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::dial::{self, Socket};
+use crate::error::AgentError;
 use crate::narrate::{message_summary, provision_summary, say, Narration};
 use crate::outbox::{self, Outbox};
-use crate::pacing::{
-    after_deregistered, after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after,
-};
+use crate::pacing::{after_deregistered, after_hint, backoff, edge_order, hint_in_close, jitter};
 use crate::revisions::{Kind, Revisions};
 use crate::state_file::keep_state;
 use crate::stats::Stats;
 
 /// How long to wait for the TCP/WebSocket connect and for the `handshake_ack`.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a session could not be established.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error("websocket: {0}")]
-    Ws(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("timed out: {0}")]
-    Timeout(&'static str),
-    #[error("expected handshake_ack first, got {0}")]
-    UnexpectedFirstFrame(String),
-    #[error("connection closed before the handshake_ack")]
-    ClosedEarly,
-    #[error("refused with close {code} {reason}")]
-    Refused { code: u16, reason: String },
-}
-
-impl AgentError {
-    /// When the edge said to come back: a 503 upgrade answer's `Retry-After`,
-    /// or a 1013 close's `retry_after=N` (see [`crate::pacing::hint_in_close`]).
-    pub fn retry_hint(&self) -> Option<Duration> {
-        match self {
-            Self::Ws(tokio_tungstenite::tungstenite::Error::Http(response))
-                if response.status() == 503 =>
-            {
-                let value = response.headers().get("retry-after")?.to_str().ok()?;
-                parse_retry_after(value)
-            }
-            Self::Refused { code, reason } => hint_in_close(*code, reason),
-            _ => None,
-        }
-    }
-}
 
 /// What the agent is doing, for tests and the single-agent log.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -713,31 +680,5 @@ mod tests {
             Next::Wait(pause) => assert!(pause >= Duration::from_secs(60), "{pause:?}"),
             Next::Stop(_) => panic!("stopped although told to keep trying"),
         }
-    }
-
-    #[test]
-    fn a_busy_edges_503_and_a_hinted_1013_say_when_to_come_back() {
-        let busy = tokio_tungstenite::tungstenite::http::Response::builder()
-            .status(503)
-            .header("retry-after", "2")
-            .body(None)
-            .unwrap();
-        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(busy)));
-        assert_eq!(err.retry_hint(), Some(Duration::from_secs(2)));
-        let unauthorized = tokio_tungstenite::tungstenite::http::Response::builder()
-            .status(401)
-            .header("retry-after", "2")
-            .body(None)
-            .unwrap();
-        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(
-            unauthorized,
-        )));
-        assert_eq!(err.retry_hint(), None);
-        let closed = AgentError::Refused {
-            code: 1013,
-            reason: "try_again_later retry_after=3".into(),
-        };
-        assert_eq!(closed.retry_hint(), Some(Duration::from_secs(3)));
-        assert_eq!(AgentError::ClosedEarly.retry_hint(), None);
     }
 }

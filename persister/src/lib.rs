@@ -15,6 +15,7 @@ pub mod consume;
 pub mod enrollment_sql;
 pub mod error;
 pub mod org_seen;
+mod outcome;
 pub mod queued_sql;
 pub mod sinks;
 pub mod writes;
