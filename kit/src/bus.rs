@@ -90,9 +90,9 @@ pub async fn ensure_streams(
 /// Why a role that declares the streams could not get onto the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("cannot connect to NATS: {0}")]
+    #[error("cannot connect to NATS")]
     Nats(#[from] async_nats::ConnectError),
-    #[error("cannot set up JetStream: {0}")]
+    #[error("cannot set up JetStream")]
     JetStream(#[source] async_nats::Error),
 }
 

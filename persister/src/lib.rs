@@ -36,7 +36,8 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 use consume::DeadLetters;
-pub use error::StartError;
+/// Why the persister could not start (the kit's, shared by every service).
+pub use moolai_kit::StartError;
 use org_seen::OrgSeen;
 use sinks::{EventSink, HeartbeatSink};
 
