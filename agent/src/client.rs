@@ -8,9 +8,13 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use moolai_proto::close;
-use moolai_proto::config::CAP_CONFIG_STATUS;
-use moolai_proto::frames::{timestamp, ProvisionData, ServerFrame, CAP_PROVISION_CONFIG};
-use serde_json::{json, Value};
+use moolai_proto::config::{ApplyStatus, ConfigContent, ConfigStatus, CAP_CONFIG_STATUS};
+use moolai_proto::frames::{
+    timestamp, ClientFrame, HandshakeData, MessageAck, ProvisionData, ServerFrame,
+    CAP_PROVISION_CONFIG,
+};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -19,49 +23,16 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::dial::{self, Socket};
+use crate::error::AgentError;
 use crate::narrate::{message_summary, provision_summary, say, Narration};
 use crate::outbox::{self, Outbox};
-use crate::pacing::{
-    after_deregistered, after_hint, backoff, edge_order, hint_in_close, jitter, parse_retry_after,
-};
+use crate::pacing::{after_deregistered, after_hint, backoff, edge_order, hint_in_close, jitter};
 use crate::revisions::{Kind, Revisions};
 use crate::state_file::keep_state;
 use crate::stats::Stats;
 
 /// How long to wait for the TCP/WebSocket connect and for the `handshake_ack`.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a session could not be established.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error("websocket: {0}")]
-    Ws(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("timed out: {0}")]
-    Timeout(&'static str),
-    #[error("expected handshake_ack first, got {0}")]
-    UnexpectedFirstFrame(String),
-    #[error("connection closed before the handshake_ack")]
-    ClosedEarly,
-    #[error("refused with close {code} {reason}")]
-    Refused { code: u16, reason: String },
-}
-
-impl AgentError {
-    /// When the edge said to come back: a 503 upgrade answer's `Retry-After`,
-    /// or a 1013 close's `retry_after=N` (see [`crate::pacing::hint_in_close`]).
-    pub fn retry_hint(&self) -> Option<Duration> {
-        match self {
-            Self::Ws(tokio_tungstenite::tungstenite::Error::Http(response))
-                if response.status() == 503 =>
-            {
-                let value = response.headers().get("retry-after")?.to_str().ok()?;
-                parse_retry_after(value)
-            }
-            Self::Refused { code, reason } => hint_in_close(*code, reason),
-            _ => None,
-        }
-    }
-}
 
 /// What the agent is doing, for tests and the single-agent log.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -335,8 +306,7 @@ impl Orchestrator {
             .await
             .map_err(|_| AgentError::Timeout("connect"))??;
         say!(narration, id = %self.id, "[O-CCS] Connected to {url}; sending handshake");
-        ws.send(Message::text(self.handshake_frame().to_string()))
-            .await?;
+        ws.send(Message::text(self.handshake_frame())).await?;
         let first = timeout(STEP_TIMEOUT, dial::next_text(&mut ws))
             .await
             .map_err(|_| AgentError::Timeout("handshake_ack"))??;
@@ -346,33 +316,32 @@ impl Orchestrator {
         }
     }
 
-    fn handshake_frame(&self) -> Value {
+    fn handshake_frame(&self) -> String {
         let features = self
             .stored_config()
             .map(|c| c.features)
             .unwrap_or_else(|| json!({}));
-        json!({
-            "type": "handshake",
-            "service": "orchestrator",
-            "data": {
-                "orchestrator_id": self.id,
-                "metadata": {
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "hostname": hostname(),
-                    "ip": "127.0.0.1",
-                    "ssl_enabled": false,
-                    "name": self.name,
-                    "location": self.location,
-                    "features": features,
-                    "capabilities": [CAP_PROVISION_CONFIG, CAP_CONFIG_STATUS],
-                    "agent": "moolai-agent",
-                    // Lets the controller judge silence by this orchestrator's own
-                    // rhythm (inactive after 3 missed intervals), not a global TTL.
-                    "heartbeat_interval_sec": self.interval.as_secs_f64(),
-                }
-            },
-            "timestamp": timestamp(Utc::now()),
-        })
+        let metadata = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "hostname": hostname(),
+            "ip": "127.0.0.1",
+            "ssl_enabled": false,
+            "name": self.name,
+            "location": self.location,
+            "features": features,
+            "capabilities": [CAP_PROVISION_CONFIG, CAP_CONFIG_STATUS],
+            "agent": "moolai-agent",
+            // Lets the controller judge silence by this orchestrator's own
+            // rhythm (inactive after 3 missed intervals), not a global TTL.
+            "heartbeat_interval_sec": self.interval.as_secs_f64(),
+        });
+        let frame = ClientFrame::Handshake {
+            data: Some(HandshakeData {
+                orchestrator_id: Some(self.id.clone()),
+                metadata: object(metadata),
+            }),
+        };
+        enveloped(&frame, Some("orchestrator"))
     }
 
     async fn heartbeat_loop(
@@ -398,8 +367,8 @@ impl Orchestrator {
                         tracing::debug!(id = %self.id, "i_am_alive #{beats} left out (fault injection)");
                         continue;
                     }
-                    let frame = json!({"type": "i_am_alive", "timestamp": timestamp(Utc::now())});
-                    if let Err(e) = ws.send(Message::text(frame.to_string())).await {
+                    let frame = enveloped(&ClientFrame::IAmAlive {}, None);
+                    if let Err(e) = ws.send(Message::text(frame)).await {
                         return Ended::Closed(format!("send failed: {e}"), None);
                     }
                     stats.heartbeat();
@@ -459,8 +428,16 @@ impl Orchestrator {
             ServerFrame::Message { data } => {
                 let (message_id, kind) = message_summary(&data);
                 say!(narration, id = %self.id, "[O-CCS] message received: id {message_id}, type {kind}; acknowledging");
-                let id = data.get("id").cloned().unwrap_or(Value::Null);
-                return vec![json!({"type": "message_ack", "data": {"id": id}}).to_string()];
+                let Some(id) = data.get("id").and_then(Value::as_str) else {
+                    // Core's messages always have a string id; a `message_ack`
+                    // without one is refused by the edge anyway.
+                    tracing::warn!(id = %self.id, "message without an id: not acknowledged");
+                    return Vec::new();
+                };
+                let ack = ClientFrame::MessageAck {
+                    data: MessageAck { id: id.to_owned() },
+                };
+                return vec![ack.to_json()];
             }
             ServerFrame::MessageStatus { data } => {
                 let (message_id, _) = message_summary(&data);
@@ -492,8 +469,9 @@ impl Orchestrator {
             say!(narration, id = %self.id, "[O-CCS] provisioning unchanged: already running {hash}");
             return vec![config_status(
                 hash,
-                "applied",
-                json!({"effective": data.content()}),
+                ApplyStatus::Applied,
+                None,
+                Some(data.content()),
             )];
         }
         let summary = provision_summary(&data);
@@ -512,18 +490,21 @@ impl Orchestrator {
         let Some(hash) = hash else {
             return Vec::new(); // a controller that does not ask for statuses
         };
-        let status = |status: &str, extra: Value| config_status(&hash, status, extra);
         let end = match refused {
             None => {
                 seen.now_running(&hash);
-                status("applied", json!({"effective": effective}))
+                config_status(&hash, ApplyStatus::Applied, None, effective)
             }
-            Some(key) => status(
-                "failed",
-                json!({"error": format!("applying {key} failed (refused by --fail-config-key)"), "effective": effective}),
+            Some(key) => config_status(
+                &hash,
+                ApplyStatus::Failed,
+                Some(format!(
+                    "applying {key} failed (refused by --fail-config-key)"
+                )),
+                effective,
             ),
         };
-        vec![status("applying", json!({})), end]
+        vec![config_status(&hash, ApplyStatus::Applying, None, None), end]
     }
 
     /// The first feature or setting named in `fail_config_keys`.
@@ -584,13 +565,53 @@ fn close_reason(frame: Option<&CloseFrame>) -> String {
     }
 }
 
-/// A `config_status` frame: `hash`, `status` and the fields of `extra`.
-fn config_status(hash: &str, status: &str, extra: Value) -> String {
-    let mut data = json!({"hash": hash, "status": status});
-    if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
-        d.extend(e);
+/// A `config_status` frame for `hash`: where it is, why it failed, and the
+/// configuration the orchestrator runs now.
+fn config_status(
+    hash: &str,
+    status: ApplyStatus,
+    error: Option<String>,
+    effective: Option<ConfigContent>,
+) -> String {
+    let effective =
+        effective.map(|c| serde_json::to_value(c).expect("a configuration always serialises"));
+    ClientFrame::ConfigStatus {
+        data: ConfigStatus {
+            hash: hash.to_owned(),
+            status,
+            error,
+            effective,
+        },
     }
-    json!({"type": "config_status", "data": data}).to_string()
+    .to_json()
+}
+
+/// `frame` with the envelope the first version's client puts around its
+/// handshake and heartbeats: `service` (on a handshake) and a `timestamp`. The
+/// controller reads past both; the agent sends them to look like that client.
+fn enveloped(frame: &ClientFrame, service: Option<&'static str>) -> String {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        #[serde(flatten)]
+        frame: &'a ClientFrame,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service: Option<&'static str>,
+        timestamp: String,
+    }
+    let envelope = Envelope {
+        frame,
+        service,
+        timestamp: timestamp(Utc::now()),
+    };
+    serde_json::to_string(&envelope).expect("client frames always serialise")
+}
+
+/// The fields of a JSON object (`value` is one).
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
 }
 
 fn hostname() -> String {
@@ -716,28 +737,57 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_edges_503_and_a_hinted_1013_say_when_to_come_back() {
-        let busy = tokio_tungstenite::tungstenite::http::Response::builder()
-            .status(503)
-            .header("retry-after", "2")
-            .body(None)
-            .unwrap();
-        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(busy)));
-        assert_eq!(err.retry_hint(), Some(Duration::from_secs(2)));
-        let unauthorized = tokio_tungstenite::tungstenite::http::Response::builder()
-            .status(401)
-            .header("retry-after", "2")
-            .body(None)
-            .unwrap();
-        let err = AgentError::Ws(tokio_tungstenite::tungstenite::Error::Http(Box::new(
-            unauthorized,
-        )));
-        assert_eq!(err.retry_hint(), None);
-        let closed = AgentError::Refused {
-            code: 1013,
-            reason: "try_again_later retry_after=3".into(),
+    fn the_frames_sent_have_the_first_clients_fields_and_parse_at_the_edge() {
+        let keys = |text: &str, at: &[&str]| {
+            let mut value: Value = serde_json::from_str(text).unwrap();
+            for key in at {
+                value = value[*key].take();
+            }
+            let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
         };
-        assert_eq!(closed.retry_hint(), Some(Duration::from_secs(3)));
-        assert_eq!(AgentError::ClosedEarly.retry_hint(), None);
+        let agent = orchestrator(&[]);
+        let handshake = agent.handshake_frame();
+        assert_eq!(
+            keys(&handshake, &[]),
+            ["data", "service", "timestamp", "type"]
+        );
+        assert_eq!(keys(&handshake, &["data"]), ["metadata", "orchestrator_id"]);
+        assert_eq!(
+            keys(&handshake, &["data", "metadata"]),
+            [
+                "agent",
+                "capabilities",
+                "features",
+                "heartbeat_interval_sec",
+                "hostname",
+                "ip",
+                "location",
+                "name",
+                "ssl_enabled",
+                "version"
+            ]
+        );
+        let heartbeat = enveloped(&ClientFrame::IAmAlive {}, None);
+        assert_eq!(keys(&heartbeat, &[]), ["timestamp", "type"]);
+        let content = ConfigContent {
+            features: json!({}),
+            settings: json!({}),
+            policies: json!({}),
+        };
+        let failed = config_status(
+            &"a".repeat(64),
+            ApplyStatus::Failed,
+            Some("no".into()),
+            Some(content),
+        );
+        assert_eq!(
+            keys(&failed, &["data"]),
+            ["effective", "error", "hash", "status"]
+        );
+        for frame in [handshake, heartbeat, failed] {
+            moolai_proto::frames::parse_client_frame(&frame).unwrap();
+        }
     }
 }

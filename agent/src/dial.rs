@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::client::AgentError;
+use crate::error::AgentError;
 
 /// An open connection to an edge.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;

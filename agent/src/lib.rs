@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod dial;
 pub mod enroll;
+pub mod error;
 pub mod narrate;
 pub mod outbox;
 pub mod pacing;

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use moolai_proto::frames::{MessageType, OrchestratorMessage};
+use moolai_proto::frames::{ClientFrame, MessageType, OrchestratorMessage};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -55,7 +55,10 @@ fn message_type(kind: &str) -> Result<MessageType, MessageError> {
 
 /// The frame that carries `message` to the controller.
 pub fn frame(message: &OrchestratorMessage) -> String {
-    json!({"type": "message", "data": message}).to_string()
+    ClientFrame::Message {
+        data: message.clone(),
+    }
+    .to_json()
 }
 
 /// Messages waiting to be sent, shared by the orchestrator and whoever feeds it.

@@ -39,6 +39,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
+/// Why an edge could not start (the kit's, shared by every service).
+pub use moolai_kit::StartError;
 use publish::Bus;
 use registry::Registry;
 
@@ -54,23 +56,6 @@ pub const WRITE_BUFFER: usize = 0;
 pub const MAX_WRITE_BUFFER: usize = 256 * 1024;
 /// Largest frame or message accepted; bigger ones close the socket with 1009.
 pub const MAX_MESSAGE: usize = 64 * 1024;
-
-/// Why an edge could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("invalid id: {0}")]
-    Id(#[from] moolai_proto::id::IdError),
-    #[error("cannot connect to NATS: {0}")]
-    Nats(#[from] async_nats::ConnectError),
-    #[error("cannot set up JetStream: {0}")]
-    JetStream(#[source] async_nats::Error),
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    #[error("cannot listen: {0}")]
-    Listen(#[from] std::io::Error),
-    #[error("TLS: {0}")]
-    Tls(#[from] moolai_kit::serve::TlsError),
-}
 
 /// Everything a connection task needs; cheap to clone.
 #[derive(Clone)]
@@ -111,12 +96,13 @@ pub async fn run(
     let tls = serve::optional_tls(config.tls.cert.as_deref(), config.tls.key.as_deref())?;
     let subjects = Subjects::new(config.service.subject_prefix.clone())?;
     let id = match &config.edge_id {
-        Some(raw) => EdgeId::parse(raw.clone())?,
+        Some(raw) => EdgeId::parse(raw.clone()),
         None => EdgeId::parse(format!(
             "edge-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ))?,
-    };
+        )),
+    }
+    .map_err(|e| StartError::Id("EDGE_ID", e))?;
     let nats = bus::connect(&config.service.nats, &format!("moolai-edge {id}")).await?;
     // Durable writes (a handshake waits for one) on a connection of their own:
     // on the shared one, with the fleet's heartbeats flowing, a write's ack

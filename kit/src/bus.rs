@@ -4,80 +4,13 @@
 //! Each role connects with its own NATS user (`nats.conf`); see
 //! `docs/security.md` for what each may do on the bus.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 
-use moolai_proto::secret::Secret;
 use moolai_proto::Subjects;
 
-use crate::flags::ServiceFlags;
-
-/// How every role reaches NATS: the same flags in core, edge and persister.
-#[derive(Debug, Clone, clap::Args)]
-pub struct NatsConfig {
-    /// NATS server(s), comma-separated; `tls://host:port` connects with TLS.
-    #[arg(
-        long = "nats-url",
-        env = "NATS_URL",
-        default_value = "nats://127.0.0.1:4333"
-    )]
-    pub url: String,
-    /// NATS user of this role (`core`, `edge` or `persister` in the shipped
-    /// nats.conf). Unset: connect without credentials (a server that asks none).
-    #[arg(
-        id = "nats_user",
-        value_name = "USER",
-        long = "nats-user",
-        env = "NATS_USER",
-        requires = "nats_password"
-    )]
-    pub user: Option<String>,
-    /// Password of `NATS_USER`.
-    #[arg(
-        id = "nats_password",
-        value_name = "PASSWORD",
-        long = "nats-password",
-        env = "NATS_PASSWORD",
-        hide_env_values = true,
-        requires = "nats_user"
-    )]
-    pub password: Option<Secret>,
-    /// PEM file of the CA that signed the NATS server's certificate (for a
-    /// private CA; implies TLS).
-    #[arg(long = "nats-ca-file", env = "NATS_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
-}
-
-impl NatsConfig {
-    /// A server that asks for no credentials (tests, a developer's own broker).
-    pub fn anonymous(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            user: None,
-            password: None,
-            ca_file: None,
-        }
-    }
-
-    /// The same server as `user` with `password`.
-    pub fn with_user(mut self, user: &str, password: &str) -> Self {
-        self.user = Some(user.to_owned());
-        self.password = Some(Secret::from(password.to_owned()));
-        self
-    }
-
-    /// The prefix of this connection's reply subjects: `_INBOX.<user>`, so the
-    /// server can let each user subscribe to its own replies only (no user can
-    /// read or forge another's, e.g. the persister's answers to core).
-    pub fn inbox_prefix(&self) -> String {
-        match self.user.as_deref() {
-            Some(user) if moolai_proto::id::validate_id(user).is_ok() => format!("_INBOX.{user}"),
-            _ => "_INBOX".to_owned(),
-        }
-    }
-}
+use crate::flags::{NatsConfig, ServiceFlags};
 
 /// How long the events and writes streams keep messages. Consumers ack long before;
 /// this bounds the disk used if a persister is gone for days.
@@ -157,9 +90,9 @@ pub async fn ensure_streams(
 /// Why a role that declares the streams could not get onto the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("cannot connect to NATS: {0}")]
+    #[error("cannot connect to NATS")]
     Nats(#[from] async_nats::ConnectError),
-    #[error("cannot set up JetStream: {0}")]
+    #[error("cannot set up JetStream")]
     JetStream(#[source] async_nats::Error),
 }
 

@@ -53,9 +53,9 @@ const PRESSURE_QUARTERS: usize = 3;
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the certificate chain {0}: {1}")]
+    #[error("cannot read the certificate chain {0}")]
     Certificate(PathBuf, #[source] pem::Error),
-    #[error("cannot read the private key {0}: {1}")]
+    #[error("cannot read the private key {0}")]
     Key(PathBuf, #[source] pem::Error),
     /// Only a certificate (the path) was given.
     #[error("cannot read the private key {0}: no key file given")]
@@ -65,7 +65,7 @@ pub enum TlsError {
     NoCertificate(PathBuf),
     #[error("{0} has no certificate")]
     Empty(PathBuf),
-    #[error("certificate and key do not make a TLS configuration: {0}")]
+    #[error("certificate and key do not make a TLS configuration")]
     Config(#[source] tokio_rustls::rustls::Error),
 }
 

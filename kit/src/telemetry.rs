@@ -94,7 +94,7 @@ pub async fn wait_for_tasks(tasks: &TaskTracker, deadline: Duration) {
 
 /// Sends this process's log records (info and above) to `{p}.logs.<service>` over
 /// a NATS connection of their own, so that core can show the cluster's log.
-pub fn forward_logs(nats: crate::bus::NatsConfig, subject: String) {
+pub fn forward_logs(nats: crate::flags::NatsConfig, subject: String) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::logbuf::LogEntry>(4096);
     crate::logbuf::forward_into(tx);
     tokio::spawn(async move {

@@ -21,6 +21,7 @@ use crate::bounds::Bounds;
 use crate::commands_sql as sql;
 use crate::config_sql::{self as revisions, Reason};
 use crate::enrollment_sql as enrollment;
+use crate::outcome::Outcome;
 use crate::queued_sql as queued;
 
 /// Commands handled at once; more wait in the subscription.
@@ -111,9 +112,6 @@ fn from_sql(err: sqlx::Error) -> Reply {
         }
     }
 }
-
-/// `Ok(Err(..))` is a refusal decided by the command itself (e.g. unknown id).
-pub(crate) type Outcome = Result<Result<Value, (Failure, String)>, sqlx::Error>;
 
 async fn run(pool: &PgPool, command: &Command, audit: Option<&AuditEntry>) -> Outcome {
     let mut tx = pool.begin().await?;

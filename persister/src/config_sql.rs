@@ -6,7 +6,7 @@ use moolai_proto::config::ConfigContent;
 use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool};
 
-use crate::commands::Outcome;
+use crate::outcome::Outcome;
 use moolai_proto::commands::Failure;
 
 /// Why a revision was made.

@@ -46,20 +46,3 @@ mod tests {
         assert!(!super::is_transient(None));
     }
 }
-
-/// Failures that stop the persister from starting.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("invalid MOOLAI_SUBJECT_PREFIX: {0}")]
-    Prefix(#[from] moolai_proto::id::IdError),
-    #[error("cannot connect to PostgreSQL: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("cannot apply migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error(transparent)]
-    Bus(#[from] moolai_kit::bus::BusError),
-    #[error("cannot set up JetStream: {0}")]
-    JetStream(#[source] async_nats::Error),
-    #[error("cannot listen: {0}")]
-    Listen(#[from] std::io::Error),
-}

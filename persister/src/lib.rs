@@ -15,6 +15,7 @@ pub mod consume;
 pub mod enrollment_sql;
 pub mod error;
 pub mod org_seen;
+mod outcome;
 pub mod queued_sql;
 pub mod sinks;
 pub mod writes;
@@ -35,7 +36,8 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 use consume::DeadLetters;
-pub use error::StartError;
+/// Why the persister could not start (the kit's, shared by every service).
+pub use moolai_kit::StartError;
 use org_seen::OrgSeen;
 use sinks::{EventSink, HeartbeatSink};
 

@@ -49,6 +49,13 @@ pub enum ClientFrame {
     },
 }
 
+impl ClientFrame {
+    /// Serialises the frame; our frame types cannot fail to serialise.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
 /// Body of `message_ack`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct MessageAck {

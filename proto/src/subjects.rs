@@ -206,6 +206,8 @@ impl Subjects {
 
 /// Queue group of persisters answering write commands.
 pub const PERSISTER_QUEUE: &str = "persister";
+/// Queue group of core replicas sharing heartbeats and provisioning requests.
+pub const CORE_QUEUE: &str = "core";
 /// Durable consumer through which core follows handshakes and disconnects.
 pub const CORE_CONSUMER: &str = "core";
 /// Durable consumer through which the persister writes orchestrator events.

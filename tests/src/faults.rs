@@ -244,7 +244,7 @@ impl NatsCluster {
 
     /// Waits until the cluster accepts a replicated stream (its meta leader elected).
     pub async fn wait_ready(&self, replicas: usize) {
-        let nats = moolai_kit::bus::NatsConfig::anonymous(self.url())
+        let nats = moolai_kit::flags::NatsConfig::anonymous(self.url())
             .with_user("core", &crate::nats_password("core"));
         let client = moolai_kit::bus::connect(&nats, "cluster-probe")
             .await

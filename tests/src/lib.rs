@@ -115,8 +115,8 @@ impl TestEnv {
     }
 
     /// How `role` (a user of nats.conf) reaches this test's NATS.
-    pub fn nats(&self, role: &str) -> moolai_kit::bus::NatsConfig {
-        moolai_kit::bus::NatsConfig::anonymous(self.nats_url.clone())
+    pub fn nats(&self, role: &str) -> moolai_kit::flags::NatsConfig {
+        moolai_kit::flags::NatsConfig::anonymous(self.nats_url.clone())
             .with_user(role, &nats_password(role))
     }
 

@@ -33,7 +33,7 @@ async fn start<F, Fut, E>(run: F) -> Running
 where
     F: FnOnce(TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let running = launch(run).await;
     wait_ready(running.addr).await;
@@ -46,7 +46,7 @@ pub async fn launch<F, Fut, E>(run: F) -> Running
 where
     F: FnOnce(TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -54,7 +54,7 @@ where
     let fut = run(listener, shutdown.clone());
     let handle = tokio::spawn(async move {
         if let Err(err) = fut.await {
-            panic!("role failed: {err}");
+            panic!("role failed: {:#}", anyhow::Error::new(err));
         }
     });
     Running {
@@ -127,7 +127,7 @@ pub async fn start_edge_on(config: moolai_edge::Config, port: u16) -> Running {
     let fut = moolai_edge::run(config, listener, shutdown.clone());
     let handle = tokio::spawn(async move {
         if let Err(err) = fut.await {
-            panic!("edge failed: {err}");
+            panic!("edge failed: {:#}", anyhow::Error::new(err));
         }
     });
     let running = Running {

@@ -11,7 +11,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use moolai_proto::commands::{Command, Failure, Reply};
 use moolai_proto::events::EdgeCommand;
-use moolai_proto::subjects::PERSISTER_QUEUE;
+use moolai_proto::subjects::{CORE_QUEUE, PERSISTER_QUEUE};
 use moolai_proto::{EdgeId, OrchestratorId, Subjects};
 use moolai_tests::api::{login_as, register, Api};
 use moolai_tests::faults::NatsServer;
@@ -570,8 +570,8 @@ async fn the_monitor_cannot_join_a_queue_group_and_take_work() {
     let mut joined = Vec::new();
     for (subject, group) in [
         (subjects.persist_commands(), PERSISTER_QUEUE),
-        (subjects.all_heartbeats(), "core"),
-        (subjects.all_provisioning_requests(), "core"),
+        (subjects.all_heartbeats(), CORE_QUEUE),
+        (subjects.all_provisioning_requests(), CORE_QUEUE),
         (format!("{}.>", env.prefix), "anything"),
     ] {
         joined.push(
