@@ -34,11 +34,6 @@ export function byText(text: string | RegExp, root: ParentNode = document.body, 
   );
 }
 
-/** A JSON response as the API would send it. */
-export function reply(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
-
 /** Types into a controlled input the way React notices (its value setter, then `input`). */
 export function type(el: HTMLInputElement, value: string): void {
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;

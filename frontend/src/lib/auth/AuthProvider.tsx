@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { configureApi } from '../api/apiFetch';
+import { configureApi } from '../api/client';
 import { describeError } from '../api/errors';
 import { loadSession, saveSession, type Session } from './session';
 
@@ -17,7 +17,7 @@ interface AuthState {
 const AuthContext = createContext<AuthState | null>(null);
 
 /**
- * The session apiFetch sends, kept outside React state so that a request started
+ * The session the API client sends, kept outside React state so that a request started
  * before a re-render reads the newest token. A 401/403 for a token other than the
  * current one (a request from before a new login) is not this session's end.
  */
@@ -49,7 +49,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [session, setSession] = useState<Session | null>(() => loadSession());
   const [notice, setNotice] = useState<string | null>(null);
-  // What apiFetch reads, made and wired during the first render, not in an effect:
+  // What the API client reads, made and wired during the first render, not in an effect:
   // children's effects run first, and their queries must already carry the token.
   const [current] = useState(() => new CurrentSession(session));
 

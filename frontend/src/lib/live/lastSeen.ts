@@ -1,8 +1,8 @@
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
 import { useEffect, useSyncExternalStore } from 'react';
-import { apiFetch } from '../api/apiFetch';
+import { api, data } from '../api/client';
 import { queryKeys } from '../api/queryKeys';
-import type { LastSeen, LastSeenMap } from '../api/types';
+import type { LastSeen } from '../api/types';
 
 /**
  * "Last seen" of the orchestrators on screen, polled from the controller's memory.
@@ -59,10 +59,7 @@ async function fetchLastSeen(ids: string, signal: AbortSignal): Promise<Record<s
   for (let i = 0; i < all.length; i += CHUNK) chunks.push(all.slice(i, i + CHUNK));
   const answers = await Promise.all(
     chunks.map((c) =>
-      apiFetch<LastSeenMap>('/api/v1/controller/last-seen', {
-        query: { ids: c.join(',') },
-        signal,
-      }),
+      data(api.GET('/api/v1/controller/last-seen', { params: { query: { ids: c.join(',') } }, signal })),
     ),
   );
   return Object.assign({}, ...answers.map((a) => a.data)) as Record<string, LastSeen>;

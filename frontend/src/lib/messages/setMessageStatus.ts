@@ -1,14 +1,11 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch } from '../api/apiFetch';
+import { api, data } from '../api/client';
 import { queryKeys } from '../api/queryKeys';
-import type { MessageAnswered, MessageStatus } from '../api/types';
+import type { MessageStatus } from '../api/types';
 
 /** `PUT /api/v1/internal/messages/{id}/status` — Accept / Dismiss. */
 export function setMessageStatus(id: string, status: MessageStatus) {
-  return apiFetch<MessageAnswered>(`/api/v1/internal/messages/${encodeURIComponent(id)}/status`, {
-    method: 'PUT',
-    body: { status },
-  });
+  return data(api.PUT('/api/v1/internal/messages/{id}/status', { params: { path: { id } }, body: { status } }));
 }
 
 export function useSetMessageStatus() {

@@ -1,34 +1,28 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { AdminAdded, AdminList, AdminRemoved } from '@lib/api/types';
+import type { components } from '@lib/api/schema';
 
 
 /** `GET /api/v1/internal/admins` */
 export function listAdmins() {
-  return apiFetch<AdminList>('/api/v1/internal/admins');
+  return data(api.GET('/api/v1/internal/admins'));
 }
 
 export function useAdmins() {
   return useQuery({ queryKey: queryKeys.admins, queryFn: listAdmins, meta: { what: 'Loading admins' } });
 }
 
-export interface NewAdmin {
-  username: string;
-  password: string;
-  superadmin: boolean;
-}
+export type NewAdmin = components['schemas']['NewAdmin'];
 
 /** `POST /api/v1/internal/admins` (superadmins only; 409 if the name exists). */
 export function addAdmin(admin: NewAdmin) {
-  return apiFetch<AdminAdded>('/api/v1/internal/admins', { method: 'POST', body: admin });
+  return data(api.POST('/api/v1/internal/admins', { body: admin }));
 }
 
 /** `DELETE /api/v1/internal/admins/{username}` (never the last admin or superadmin: 409). */
 export function removeAdmin(username: string) {
-  return apiFetch<AdminRemoved>(`/api/v1/internal/admins/${encodeURIComponent(username)}`, {
-    method: 'DELETE',
-  });
+  return data(api.DELETE('/api/v1/internal/admins/{username}', { params: { path: { username } } }));
 }
 
 export function useAddAdmin() {

@@ -1,6 +1,5 @@
 import { useMutation } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
-import type { PasswordChanged } from '@lib/api/types';
+import { api, data } from '@lib/api/client';
 
 
 /**
@@ -8,10 +7,7 @@ import type { PasswordChanged } from '@lib/api/types';
  * is a 422 on `current_password`); this session stays, the others end.
  */
 export function changePassword(current_password: string, new_password: string) {
-  return apiFetch<PasswordChanged>('/api/v1/internal/auth/password', {
-    method: 'POST',
-    body: { current_password, new_password },
-  });
+  return data(api.POST('/api/v1/internal/auth/password', { body: { current_password, new_password } }));
 }
 
 export function useChangePassword() {

@@ -1,12 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Me } from '@lib/api/types';
 
 
 /** `GET /api/v1/internal/auth/me`: who the session belongs to. */
 export function getMe() {
-  return apiFetch<Me>('/api/v1/internal/auth/me');
+  return data(api.GET('/api/v1/internal/auth/me'));
 }
 
 export function useMe() {

@@ -1,23 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { QueryClientProvider } from '@tanstack/react-query';
-import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { click, render, reply, settle, type } from '../../../test/render';
+import { reply, stubFetch } from '../../../test/fetchStub';
+import { click, render, settle, type } from '../../../test/render';
 import { ChangePasswordForm } from './AccountPage';
 
-let fetchMock: ReturnType<typeof vi.fn>;
-let lost: ReturnType<typeof vi.fn>;
+const server = stubFetch();
 let cleanup: (() => void) | undefined;
-beforeEach(() => {
-  fetchMock = vi.fn();
-  lost = vi.fn();
-  vi.stubGlobal('fetch', fetchMock);
-  configureApi(() => 'tok-1', lost);
-});
-afterEach(() => {
-  cleanup?.();
-  vi.unstubAllGlobals();
-});
+afterEach(() => cleanup?.());
 
 function setup() {
   const r = render(
@@ -49,11 +39,11 @@ describe('ChangePasswordForm', () => {
     type(f.repeat, 'long enough nuw');
     await click(f.submit);
     expect(f.alert()).toMatch(/differ/);
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(server.calls).toHaveLength(0);
   });
 
   it('says so when the current password is wrong, without ending the session', async () => {
-    fetchMock.mockResolvedValue(
+    server.reply(
       reply(422, { detail: [{ loc: ['body', 'current_password'], msg: 'is not correct', type: 'value_error' }] }),
     );
     const f = setup();
@@ -62,23 +52,23 @@ describe('ChangePasswordForm', () => {
     type(f.repeat, 'a brand new password');
     await click(f.submit);
     await settle();
-    const [url, init] = fetchMock.mock.calls[0];
-    expect(url).toBe('/api/v1/internal/auth/password');
-    expect(init.method).toBe('POST');
-    expect(JSON.parse(init.body)).toEqual({ current_password: 'not the one', new_password: 'a brand new password' });
+    const [call] = server.calls;
+    expect(call.url).toBe('/api/v1/internal/auth/password');
+    expect(call.method).toBe('POST');
+    expect(server.json(call)).toEqual({ current_password: 'not the one', new_password: 'a brand new password' });
     expect(f.alert()).toBe('The current password is not correct.');
-    expect(lost).not.toHaveBeenCalled();
+    expect(server.lost).not.toHaveBeenCalled();
   });
 
   it('clears the form once the password is changed', async () => {
-    fetchMock.mockResolvedValue(reply(200, { success: true, sessions_ended: 2 }));
+    server.reply(reply(200, { success: true, sessions_ended: 2 }));
     const f = setup();
     type(f.current, 'the current one');
     type(f.next, 'a brand new password');
     type(f.repeat, 'a brand new password');
     await click(f.submit);
     await settle();
-    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(server.calls).toHaveLength(1);
     expect(f.alert()).toBeNull();
     expect([f.current.value, f.next.value, f.repeat.value]).toEqual(['', '', '']);
   });

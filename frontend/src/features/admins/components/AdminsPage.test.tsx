@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { act } from 'react';
 import { QueryClientProvider } from '@tanstack/react-query';
-import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { byText, click, render, reply } from '../../../test/render';
+import { reply, stubFetch } from '../../../test/fetchStub';
+import { byText, click, render } from '../../../test/render';
 import { AdminsPage } from './AdminsPage';
 
 const ADMINS = {
@@ -17,24 +17,16 @@ const ADMINS = {
   },
 };
 
-let fetchMock: ReturnType<typeof vi.fn>;
+const server = stubFetch();
 let cleanup: (() => void) | undefined;
-beforeEach(() => {
-  fetchMock = vi.fn();
-  vi.stubGlobal('fetch', fetchMock);
-  configureApi(() => 'tok-1', vi.fn());
-});
-afterEach(() => {
-  cleanup?.();
-  vi.unstubAllGlobals();
-});
+afterEach(() => cleanup?.());
 
 /** Core as seen by the page: `me` is the signed-in admin; DELETE answers `removal`. */
 function serve(me: { username: string; superadmin: boolean }, removal = reply(200, { success: true })) {
-  fetchMock.mockImplementation(async (url: string, init: RequestInit) => {
+  server.respond(({ url, method }) => {
     if (url === '/api/v1/internal/auth/me') return reply(200, { success: true, ...me });
-    if (url === '/api/v1/internal/admins' && init.method === 'GET') return reply(200, ADMINS);
-    if (url.startsWith('/api/v1/internal/admins/') && init.method === 'DELETE') return removal;
+    if (url === '/api/v1/internal/admins' && method === 'GET') return reply(200, ADMINS);
+    if (url.startsWith('/api/v1/internal/admins/') && method === 'DELETE') return removal;
     return reply(404, { detail: 'unexpected' });
   });
 }
@@ -81,8 +73,8 @@ describe('AdminsPage', () => {
     expect(dialog.textContent).toContain('Remove admin?');
     await click(byText('Remove admin', dialog, 'button'));
     for (let i = 0; i < 5; i++) await act(async () => await new Promise((res) => setTimeout(res, 0)));
-    const deletes = fetchMock.mock.calls.filter(([, init]) => init.method === 'DELETE');
-    expect(deletes.map(([url]) => url)).toEqual(['/api/v1/internal/admins/admin']);
+    const deletes = server.calls.filter((c) => c.method === 'DELETE');
+    expect(deletes.map((c) => c.url)).toEqual(['/api/v1/internal/admins/admin']);
     expect(document.querySelector('[role="alertdialog"] [role="alert"]')?.textContent).toContain('last superadmin');
   });
 });

@@ -1,15 +1,11 @@
 import { useMutation } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
-import type { LoggedIn } from '@lib/api/types';
+import { data, publicApi } from '@lib/api/client';
 
 
 /** `POST /api/v1/internal/auth/login`; a 401 here is "Invalid credentials". */
 export function login(username: string, password: string) {
-  return apiFetch<LoggedIn>('/api/v1/internal/auth/login', {
-    method: 'POST',
-    body: { username, password },
-    auth: false,
-  });
+  // No token, and a 401 here is not a lost session.
+  return data(publicApi.POST('/api/v1/internal/auth/login', { body: { username, password } }));
 }
 
 export function useLogin() {

@@ -1,10 +1,9 @@
 import { useMutation } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
-import type { Done } from '@lib/api/types';
+import { api, data } from '@lib/api/client';
 
 /** `POST /api/v1/internal/auth/logout`: revokes the token. */
 export function logout() {
-  return apiFetch<Done>('/api/v1/internal/auth/logout', { method: 'POST' });
+  return data(api.POST('/api/v1/internal/auth/logout'));
 }
 
 export function useLogout() {

@@ -1,5 +1,5 @@
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
 import type { FleetConfig } from '@lib/api/types';
 import type { ConfigState } from '@lib/config/state';
@@ -21,7 +21,7 @@ export const fleetConfigQuery = (f: FleetFilters) =>
   queryOptions({
     queryKey: queryKeys.fleetConfigPage(f),
     queryFn: ({ signal }): Promise<FleetConfig> =>
-      apiFetch<Envelope<FleetConfig>>('/api/v1/controller/config', { query: { ...f }, signal }).then((e) => e.data),
+      data(api.GET('/api/v1/controller/config', { params: { query: { ...f } }, signal })).then((e) => e.data),
     placeholderData: keepPreviousData,
     refetchInterval: FLEET_POLL_MS,
     meta: { what: 'Loading the configuration of the fleet' },

@@ -1,13 +1,12 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { CoreListEnvelope } from '@lib/api/types';
 
 /** `GET /api/v1/controller/cores`: core replicas heard in the last 3 s. */
 export const coresQuery = () =>
   queryOptions({
     queryKey: queryKeys.cores,
-    queryFn: ({ signal }) => apiFetch<CoreListEnvelope>('/api/v1/controller/cores', { signal }).then((e) => e.data),
+    queryFn: ({ signal }) => data(api.GET('/api/v1/controller/cores', { signal })).then((e) => e.data),
     meta: { what: 'Loading core replicas' },
     // Replicas announce themselves every second; no event carries them.
     refetchInterval: 3000,

@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { LogList } from '@lib/api/types';
 
 export interface LogFilters {
   q?: string;
@@ -15,10 +14,7 @@ export const logsQuery = (f: LogFilters, tail: boolean) =>
   queryOptions({
     queryKey: queryKeys.logList(f),
     queryFn: ({ signal }) =>
-      apiFetch<LogList>('/api/v1/internal/logs', {
-        signal,
-        query: { ...f },
-      }).then((r) => r.data.items),
+      data(api.GET('/api/v1/internal/logs', { signal, params: { query: { ...f } } })).then((r) => r.data.items),
     meta: { what: 'Loading logs' },
     placeholderData: (previous) => previous,
     // Live tail: logs are not pushed, so poll while it is on (off, the default

@@ -1,7 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { AllMessages, MessageStatus, MessageType } from '@lib/api/types';
+import type { MessageStatus, MessageType } from '@lib/api/types';
 
 export interface MessageFilters {
   message_type?: MessageType;
@@ -17,7 +17,7 @@ export const messagesQuery = (f: MessageFilters) =>
   queryOptions({
     queryKey: queryKeys.messageList(f),
     queryFn: ({ signal }) =>
-      apiFetch<AllMessages>('/api/v1/internal/messages', { signal, query: { ...f } }).then((m) => ({
+      data(api.GET('/api/v1/internal/messages', { signal, params: { query: { ...f } } })).then((m) => ({
         messages: m.messages,
         held: m.held,
       })),

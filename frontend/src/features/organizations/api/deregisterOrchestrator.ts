@@ -1,7 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Deregistered } from '@lib/api/types';
 
 /**
  * `DELETE /api/v1/internal/orchestrators/{id}/deregister`: deletes the instance and
@@ -9,10 +8,7 @@ import type { Deregistered } from '@lib/api/types';
  * other instance.
  */
 export function deregisterOrchestrator(orchestratorId: string) {
-  return apiFetch<Deregistered>(
-    `/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/deregister`,
-    { method: 'DELETE' },
-  );
+  return data(api.DELETE('/api/v1/internal/orchestrators/{id}/deregister', { params: { path: { id: orchestratorId } } }));
 }
 
 /** Deletes an organization by deregistering each of its instances in turn. */

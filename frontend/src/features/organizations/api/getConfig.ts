@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { OrchestratorConfig } from '@lib/api/types';
 
 /** While the configuration is not in sync, it is asked for this often. */
 export const CONFIG_POLL_MS = 2000;
@@ -14,9 +13,7 @@ export const orchestratorConfigQuery = (id: string) =>
   queryOptions({
     queryKey: queryKeys.orchestratorConfig(id),
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<OrchestratorConfig>>(`/api/v1/controller/orchestrators/${encodeURIComponent(id)}/config`, {
-        signal,
-      }).then((e) => e.data),
+      data(api.GET('/api/v1/controller/orchestrators/{id}/config', { params: { path: { id } }, signal })).then((e) => e.data),
     refetchInterval: (q) => (q.state.data && !q.state.data.in_sync ? CONFIG_POLL_MS : false),
     meta: { what: `Loading the configuration of ${id}` },
   });

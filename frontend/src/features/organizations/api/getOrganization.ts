@@ -1,15 +1,14 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { ApiError } from '@lib/api/errors';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Organization } from '@lib/api/types';
 
 /** `GET /api/v1/controller/organizations/{id}` (with its `instances` count). */
 export const organizationQuery = (id: string) =>
   queryOptions({
     queryKey: queryKeys.organization(id),
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<Organization>>(`/api/v1/controller/organizations/${encodeURIComponent(id)}`, { signal }).then(
+      data(api.GET('/api/v1/controller/organizations/{id}', { params: { path: { id } }, signal })).then(
         (e) => e.data,
       ),
     meta: { what: `Loading organization ${id}` },

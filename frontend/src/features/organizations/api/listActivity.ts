@@ -1,7 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { ActivityEntry, ActivityList } from '@lib/api/types';
+import type { ActivityEntry } from '@lib/api/types';
 
 /** The most the feed holds (and the API accepts). */
 export const ACTIVITY_LIMIT = 1000;
@@ -14,10 +14,7 @@ export const activityQuery = (limit = ACTIVITY_LIMIT) =>
   queryOptions({
     queryKey: queryKeys.activityList(limit),
     queryFn: ({ signal }) =>
-      apiFetch<ActivityList>('/api/v1/internal/activity', {
-        signal,
-        query: { limit },
-      }).then((a) => a.data.items),
+      data(api.GET('/api/v1/internal/activity', { signal, params: { query: { limit } } })).then((a) => a.data.items),
     meta: { what: 'Loading recent activity' },
   });
 

@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Edge } from '@lib/api/types';
 import { edgeUrl, type PageOrigin } from '../connect';
 
 /**
@@ -12,7 +11,7 @@ export const edgeUrlsQuery = (page: PageOrigin) =>
   queryOptions({
     queryKey: queryKeys.edgeUrls,
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<{ edges: Edge[] }>>('/api/v1/controller/edges', { signal }).then((e) =>
+      data(api.GET('/api/v1/controller/edges', { signal })).then((e) =>
         [...e.data.edges].sort((a, b) => a.edge_id.localeCompare(b.edge_id)).map((edge) => edgeUrl(edge.address, page)),
       ),
     meta: { what: 'Loading the edges' },

@@ -1,6 +1,5 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
-import type { OrchestratorMessages } from '@lib/api/types';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
 
 /**
@@ -11,10 +10,12 @@ export const orchestratorMessagesQuery = (orchestratorId: string) =>
   queryOptions({
     queryKey: queryKeys.orchestratorMessages(orchestratorId),
     queryFn: ({ signal }) =>
-      apiFetch<OrchestratorMessages>(`/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/messages`, {
-        signal,
-        query: { limit: 200 },
-      }).then((m) => ({ messages: m.messages, held: m.held, independent: m.independent })),
+      data(
+        api.GET('/api/v1/internal/orchestrators/{id}/messages', {
+          signal,
+          params: { path: { id: orchestratorId }, query: { limit: 200 } },
+        }),
+      ).then((m) => ({ messages: m.messages, held: m.held, independent: m.independent })),
     meta: { what: `Loading the messages of ${orchestratorId}` },
   });
 

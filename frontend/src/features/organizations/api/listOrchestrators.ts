@@ -1,7 +1,6 @@
 import { queryOptions, useQueries, useQuery } from '@tanstack/react-query';
-import { fetchAllPages } from '@lib/api/apiFetch';
+import { api, data, fetchAllPages, MAX_PAGE_SIZE } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Orchestrator } from '@lib/api/types';
 
 /**
  * The instances of one organization, sorted by id: `GET
@@ -12,9 +11,16 @@ export const orchestratorsOfQuery = (organizationId: string) =>
     queryKey: queryKeys.orchestratorsOf(organizationId),
     queryFn: async ({ signal }) =>
       (
-        await fetchAllPages<Orchestrator>('/api/v1/controller/orchestrators', (o) => o.orchestrator_id, signal, {
-          organization_id: organizationId,
-        })
+        await fetchAllPages(
+          (page) =>
+            data(
+              api.GET('/api/v1/controller/orchestrators', {
+                params: { query: { organization_id: organizationId, page, page_size: MAX_PAGE_SIZE } },
+                signal,
+              }),
+            ).then((e) => e.data),
+          (o) => o.orchestrator_id,
+        )
       ).sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id)),
     meta: { what: `Loading the instances of ${organizationId}` },
   });

@@ -1,7 +1,6 @@
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope, type Page } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Organization } from '@lib/api/types';
 import type { StatusFilter } from '../model';
 
 export interface OrganizationFilters {
@@ -13,7 +12,7 @@ export interface OrganizationFilters {
 }
 
 const list = (f: OrganizationFilters, signal?: AbortSignal) =>
-  apiFetch<Envelope<Page<Organization>>>('/api/v1/controller/organizations', { query: { ...f }, signal }).then(
+  data(api.GET('/api/v1/controller/organizations', { params: { query: { ...f } }, signal })).then(
     (e) => e.data,
   );
 

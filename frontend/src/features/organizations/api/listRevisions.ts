@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { RevisionList } from '@lib/api/types';
 
 /** How many revisions the history shows. */
 export const REVISIONS_SHOWN = 20;
@@ -14,10 +13,12 @@ export const configRevisionsQuery = (id: string, poll: number | false) =>
   queryOptions({
     queryKey: queryKeys.configRevisions(id),
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<RevisionList>>(`/api/v1/controller/orchestrators/${encodeURIComponent(id)}/config/revisions`, {
-        query: { limit: REVISIONS_SHOWN },
-        signal,
-      }).then((e) => e.data.revisions),
+      data(
+        api.GET('/api/v1/controller/orchestrators/{id}/config/revisions', {
+          params: { path: { id }, query: { limit: REVISIONS_SHOWN } },
+          signal,
+        }),
+      ).then((e) => e.data.revisions),
     refetchInterval: poll,
     meta: { what: `Loading the configuration revisions of ${id}` },
   });

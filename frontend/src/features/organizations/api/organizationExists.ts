@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, MAX_PAGE_SIZE, type Envelope, type Page } from '@lib/api/apiFetch';
+import { api, data, MAX_PAGE_SIZE } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Orchestrator, Organization } from '@lib/api/types';
 import { ORG_ID_PATTERN } from '../model';
 
 /**
@@ -16,14 +15,18 @@ export const organizationExistsQuery = (id: string) =>
     queryKey: queryKeys.organizationExists(id),
     queryFn: async ({ signal }) => {
       const [orgs, instances] = await Promise.all([
-        apiFetch<Envelope<Page<Organization>>>('/api/v1/controller/organizations', {
-          query: { q: id, page: 1, page_size: MAX_PAGE_SIZE },
-          signal,
-        }),
-        apiFetch<Envelope<Page<Orchestrator>>>('/api/v1/controller/orchestrators', {
-          query: { organization_id: id, page: 1, page_size: 1 },
-          signal,
-        }),
+        data(
+          api.GET('/api/v1/controller/organizations', {
+            params: { query: { q: id, page: 1, page_size: MAX_PAGE_SIZE } },
+            signal,
+          }),
+        ),
+        data(
+          api.GET('/api/v1/controller/orchestrators', {
+            params: { query: { organization_id: id, page: 1, page_size: 1 } },
+            signal,
+          }),
+        ),
       ]);
       return orgs.data.items.some((o) => o.organization_id === id) || instances.data.total_items > 0;
     },

@@ -1,7 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { Registered } from '@lib/api/types';
 
 export interface NewOrganization {
   organization_id: string;
@@ -16,15 +15,16 @@ export interface NewOrganization {
  * until its orchestrator connects.
  */
 export function registerOrganization(org: NewOrganization) {
-  return apiFetch<Registered>('/api/v1/internal/orchestrators/register', {
-    method: 'POST',
-    body: {
-      organization_id: org.organization_id,
-      orchestrator_id: org.organization_id,
-      name: org.name || undefined,
-      location: org.location || undefined,
-    },
-  });
+  return data(
+    api.POST('/api/v1/internal/orchestrators/register', {
+      body: {
+        organization_id: org.organization_id,
+        orchestrator_id: org.organization_id,
+        name: org.name || undefined,
+        location: org.location || undefined,
+      },
+    }),
+  );
 }
 
 export function useRegisterOrganization() {

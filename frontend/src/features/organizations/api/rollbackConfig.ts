@@ -1,7 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { RollbackBody, RolledBack } from '@lib/api/types';
+import type { RollbackBody } from '@lib/api/types';
 
 /**
  * `POST /api/v1/controller/orchestrators/{id}/config/rollback`: a new revision
@@ -9,10 +9,7 @@ import type { RollbackBody, RolledBack } from '@lib/api/types';
  */
 export function rollbackConfig(id: string, revision: number) {
   const body: RollbackBody = { revision };
-  return apiFetch<Envelope<RolledBack>>(`/api/v1/controller/orchestrators/${encodeURIComponent(id)}/config/rollback`, {
-    method: 'POST',
-    body,
-  }).then((e) => e.data);
+  return data(api.POST('/api/v1/controller/orchestrators/{id}/config/rollback', { params: { path: { id } }, body })).then((e) => e.data);
 }
 
 export function useRollbackConfig(id: string) {

@@ -1,14 +1,15 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { IndependenceSet } from '@lib/api/types';
 
 
 /** `PUT /api/v1/internal/orchestrators/{id}/independence` (privacy_mode left as stored). */
 export function setIndependence(orchestratorId: string, isIndependent: boolean) {
-  return apiFetch<IndependenceSet>(
-    `/api/v1/internal/orchestrators/${encodeURIComponent(orchestratorId)}/independence`,
-    { method: 'PUT', body: { is_independent: isIndependent } },
+  return data(
+    api.PUT('/api/v1/internal/orchestrators/{id}/independence', {
+      params: { path: { id: orchestratorId } },
+      body: { is_independent: isIndependent },
+    }),
   );
 }
 

@@ -1,15 +1,12 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { FeaturesMerged, JsonObject } from '@lib/api/types';
+import type { JsonObject } from '@lib/api/types';
 
 
 /** `PUT /api/v1/controller/organizations/{id}/features`: merged, pushed if connected. */
 export function updateFeatures(id: string, features: JsonObject) {
-  return apiFetch<Envelope<FeaturesMerged>>(`/api/v1/controller/organizations/${encodeURIComponent(id)}/features`, {
-    method: 'PUT',
-    body: { features },
-  }).then((e) => e.data);
+  return data(api.PUT('/api/v1/controller/organizations/{id}/features', { params: { path: { id } }, body: { features } })).then((e) => e.data);
 }
 
 export function useUpdateFeatures(id: string) {

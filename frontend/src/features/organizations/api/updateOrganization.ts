@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
 import type { Organization } from '@lib/api/types';
 
@@ -13,10 +13,7 @@ export interface OrganizationChange {
  * orchestrator's handshakes no longer overwrite it (they are kept as `reported_*`).
  */
 export function updateOrganization(id: string, change: OrganizationChange) {
-  return apiFetch<Envelope<Organization>>(`/api/v1/controller/organizations/${encodeURIComponent(id)}`, {
-    method: 'PATCH',
-    body: change,
-  }).then((e) => e.data);
+  return data(api.PATCH('/api/v1/controller/organizations/{id}', { params: { path: { id } }, body: change })).then((e) => e.data);
 }
 
 export function useUpdateOrganization(id: string) {

@@ -1,31 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { act } from 'react';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { MemoryRouter } from 'react-router';
-import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { click, render, reply, settle, type } from '../../../test/render';
+import { reply, stubFetch } from '../../../test/fetchStub';
+import { click, render, settle, type } from '../../../test/render';
 import { AddOrganizationDialog } from './AddOrganizationDialog';
 
 const TOKEN = 'mo1.org-9.1.c2lnbmF0dXJl';
 const page = () => ({ items: [], total_items: 0, page: 1, page_size: 1, total_pages: 0 });
 
-let fetchMock: ReturnType<typeof vi.fn>;
+const server = stubFetch();
 let cleanup: (() => void) | undefined;
-beforeEach(() => {
-  fetchMock = vi.fn();
-  vi.stubGlobal('fetch', fetchMock);
-  configureApi(() => 'tok-1', vi.fn());
-});
-afterEach(() => {
-  cleanup?.();
-  vi.unstubAllGlobals();
-});
+afterEach(() => cleanup?.());
 
 /** The API as the dialog meets it: `id` is free, the edges are up, register answers `token`. */
 function answer(token: string | null) {
-  fetchMock.mockImplementation(async (url: string, init?: RequestInit) => {
-    const path = url.split('?')[0];
+  server.respond((call) => {
+    const path = call.url.split('?')[0];
     if (path === '/api/v1/controller/organizations' || path === '/api/v1/controller/orchestrators') {
       return reply(200, { success: true, data: page() });
     }
@@ -41,8 +33,8 @@ function answer(token: string | null) {
         },
       });
     }
-    if (path === '/api/v1/internal/orchestrators/register' && init?.method === 'POST') {
-      const body = JSON.parse(String(init.body));
+    if (path === '/api/v1/internal/orchestrators/register' && call.method === 'POST') {
+      const body = server.json(call) as { orchestrator_id: string; organization_id: string };
       return reply(200, {
         success: true,
         message: 'Orchestrator instance registered (inactive until connection)',

@@ -1,14 +1,13 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { LiveOrchestrators } from '@lib/api/types';
 
 /** `GET /api/v1/controller/orchestrators/live`: connected now, independent ones included. */
 export const liveOrchestratorsQuery = () =>
   queryOptions({
     queryKey: queryKeys.liveOrchestrators,
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<LiveOrchestrators>>('/api/v1/controller/orchestrators/live', { signal }).then((e) => ({
+      data(api.GET('/api/v1/controller/orchestrators/live', { signal })).then((e) => ({
         total: e.data.total_count,
         items: Object.values(e.data.orchestrators).sort((a, b) => a.orchestrator_id.localeCompare(b.orchestrator_id)),
       })),

@@ -1,14 +1,11 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { RolloutState } from '@lib/api/types';
 import type { RolloutAction } from '../model';
 
 /** `POST /api/v1/controller/rollouts/{id}/pause|resume|abort`; 409 when its state does not allow it. */
 export function controlRollout(id: string, action: RolloutAction) {
-  return apiFetch<Envelope<RolloutState>>(`/api/v1/controller/rollouts/${encodeURIComponent(id)}/${action}`, {
-    method: 'POST',
-  }).then((e) => e.data);
+  return data(api.POST('/api/v1/controller/rollouts/{id}/{action}', { params: { path: { id, action } } })).then((e) => e.data);
 }
 
 export function useControlRollout(id: string) {

@@ -1,11 +1,11 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { RolloutBody, RolloutDetail } from '@lib/api/types';
+import type { RolloutBody } from '@lib/api/types';
 
 /** `POST /api/v1/controller/rollouts`: 201 with the rollout and its first targets; 422 names the bad fields. */
 export function createRollout(body: RolloutBody) {
-  return apiFetch<Envelope<RolloutDetail>>('/api/v1/controller/rollouts', { method: 'POST', body }).then((e) => e.data);
+  return data(api.POST('/api/v1/controller/rollouts', { body })).then((e) => e.data);
 }
 
 export function useCreateRollout() {

@@ -1,5 +1,5 @@
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
 import type { RolloutDetail } from '@lib/api/types';
 
@@ -17,10 +17,7 @@ export const rolloutQuery = (id: string, f: TargetFilters) =>
   queryOptions({
     queryKey: queryKeys.rollout(id, f),
     queryFn: ({ signal }): Promise<RolloutDetail> =>
-      apiFetch<Envelope<RolloutDetail>>(`/api/v1/controller/rollouts/${encodeURIComponent(id)}`, {
-        query: { ...f },
-        signal,
-      }).then((e) => e.data),
+      data(api.GET('/api/v1/controller/rollouts/{id}', { params: { path: { id }, query: { ...f } }, signal })).then((e) => e.data),
     placeholderData: keepPreviousData,
     refetchInterval: (q) => (q.state.data?.rollout.state === 'running' ? DETAIL_POLL_MS : false),
     meta: { what: `Loading rollout ${id}` },

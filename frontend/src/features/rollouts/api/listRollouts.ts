@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiFetch, type Envelope } from '@lib/api/apiFetch';
+import { api, data } from '@lib/api/client';
 import { queryKeys } from '@lib/api/queryKeys';
-import type { RolloutList } from '@lib/api/types';
 
 /** While a rollout runs, its progress is asked for this often. */
 export const LIVE_POLL_MS = 1500;
@@ -11,7 +10,7 @@ export const rolloutsQuery = () =>
   queryOptions({
     queryKey: queryKeys.rollouts,
     queryFn: ({ signal }) =>
-      apiFetch<Envelope<RolloutList>>('/api/v1/controller/rollouts', { signal }).then((e) => e.data.rollouts),
+      data(api.GET('/api/v1/controller/rollouts', { signal })).then((e) => e.data.rollouts),
     refetchInterval: (q) => (q.state.data?.some((r) => r.state === 'running') ? LIVE_POLL_MS : false),
     meta: { what: 'Loading rollouts' },
   });

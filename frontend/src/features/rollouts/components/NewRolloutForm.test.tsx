@@ -1,22 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { MemoryRouter, Route, Routes } from 'react-router';
-import { configureApi } from '@lib/api/apiFetch';
 import { createQueryClient } from '@lib/api/queryClient';
-import { click, render, reply, settle, type } from '../../../test/render';
+import { reply, stubFetch } from '../../../test/fetchStub';
+import { click, render, settle, type } from '../../../test/render';
 import { NewRolloutForm } from './RolloutsPage';
 
-let fetchMock: ReturnType<typeof vi.fn>;
+const server = stubFetch();
 let cleanup: (() => void) | undefined;
-beforeEach(() => {
-  fetchMock = vi.fn();
-  vi.stubGlobal('fetch', fetchMock);
-  configureApi(() => 'tok-1', vi.fn());
-});
-afterEach(() => {
-  cleanup?.();
-  vi.unstubAllGlobals();
-});
+afterEach(() => cleanup?.());
 
 function setup() {
   const r = render(
@@ -52,20 +44,20 @@ describe('NewRolloutForm', () => {
       'each wave must be above the one before',
     ]);
     expect(f.alert()).toBe('Correct the fields marked above.');
-    expect(fetchMock).not.toHaveBeenCalled();
+    expect(server.calls).toHaveLength(0);
   });
 
   it('posts the rollout and opens it', async () => {
     const f = setup();
-    fetchMock.mockResolvedValueOnce(reply(201, { success: true, data: { rollout: { id: 'ro_1' }, targets: {} } }));
+    server.replyOnce(reply(201, { success: true, data: { rollout: { id: 'ro_1' }, targets: {} } }));
     type(f.input('Feature 1 key'), 'beta');
     type(f.input('Orchestrator ids (comma-separated)'), 'a, b');
     type(f.input('Failure threshold (%)'), '0');
     await f.submit();
     await settle();
-    const [url, init] = fetchMock.mock.calls[0];
-    expect(url).toBe('/api/v1/controller/rollouts');
-    expect(JSON.parse(init.body)).toEqual({
+    const [call] = server.calls;
+    expect(call.url).toBe('/api/v1/controller/rollouts');
+    expect(server.json(call)).toEqual({
       change: { features: { beta: { enabled: true } } },
       selector: { orchestrator_ids: ['a', 'b'] },
       waves: [1, 5, 25, 100],
@@ -77,7 +69,7 @@ describe('NewRolloutForm', () => {
 
   it("shows the API's refusal (422) in the form", async () => {
     const f = setup();
-    fetchMock.mockResolvedValueOnce(
+    server.replyOnce(
       reply(422, { detail: [{ loc: ['body', ''], msg: 'the selector matches no organization', type: 'value_error' }] }),
     );
     type(f.input('Feature 1 key'), 'beta');
