@@ -103,7 +103,14 @@ pub async fn run(
         &shutdown,
     );
     replica
-        .spawn(&config, &tasks, &state, &nats, &subjects, &shutdown)
+        .spawn(
+            &config,
+            &tasks,
+            &state.shared(),
+            &nats,
+            &subjects,
+            &shutdown,
+        )
         .await;
     let ready = replica::readiness(&nats, &pool, &replica.duties);
     let app = api::router(state, &config.allowed_origins, &config.dashboard_dir)
@@ -258,7 +265,7 @@ fn api_state(
     sessions: &Sessions,
     nats: &async_nats::Client,
     subjects: &Subjects,
-    tokens: Option<api::tokens::Tokens>,
+    tokens: Option<auth::orchestrator_tokens::Tokens>,
     replica: &replica::Replica,
     shutdown: CancellationToken,
 ) -> api::AppState {
@@ -306,14 +313,14 @@ async fn token_signing(
     config: &Config,
     js: &jetstream::Context,
     subjects: &Subjects,
-) -> Result<Option<api::tokens::Tokens>, StartError> {
+) -> Result<Option<auth::orchestrator_tokens::Tokens>, StartError> {
     let Some(secret) = &config.orchestrator_token_secret else {
         return Ok(None);
     };
     let kv = bus::token_store(js, subjects, config.service.stream_replicas)
         .await
         .map_err(StartError::JetStream)?;
-    Ok(Some(api::tokens::Tokens {
+    Ok(Some(auth::orchestrator_tokens::Tokens {
         secret: secret.expose().as_bytes().to_vec(),
         kv,
     }))

@@ -15,9 +15,9 @@ use crate::api::audit;
 use crate::api::controller::{envelope, Envelope, Page, PageQuery};
 use crate::api::error::ApiError;
 use crate::api::extract::{Admin, Body, Id, Params};
-use crate::api::organizations::push_config;
 use crate::api::AppState;
 use crate::fleet::activity::Kind;
+use crate::push::now;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -414,7 +414,7 @@ pub async fn rollback(
         json!({"organization_id": id, "rolled_back_to": body.revision}),
     );
     let pushed = match state.live.connection(&id) {
-        Some(conn) => push_config(&state, &id, &conn).await,
+        Some(conn) => now::config(&state.now(), &id, &conn).await,
         None => false,
     };
     let data = RolledBack {

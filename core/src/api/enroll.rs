@@ -63,7 +63,7 @@ fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn tokens_on(state: &AppState) -> Result<&crate::api::tokens::Tokens, ApiError> {
+fn tokens_on(state: &AppState) -> Result<&crate::auth::orchestrator_tokens::Tokens, ApiError> {
     state.tokens.as_ref().ok_or_else(|| {
         ApiError::NotFound(
             "orchestrator tokens are off: ORCHESTRATOR_TOKEN_SECRET is not set".into(),

@@ -25,8 +25,9 @@ use crate::api::sends::{self, SendQuery, SendQueued};
 use crate::api::AppState;
 use crate::fleet::activity::Kind;
 use crate::fleet::waiting::What;
+use crate::push::now;
 use crate::store::read;
-use crate::store::read::MessageItem;
+use crate::store::read::{MessageItem, MessageStatus};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -133,7 +134,7 @@ pub async fn create_message(
         json!({"orchestrator_id": id, "message_id": message_id}),
     );
     let held = state.live.rule(&id).is_independent;
-    let delivered = !held && deliver_message(&state, &id, &row).await;
+    let delivered = !held && now::message(&state.now(), &id, &row).await;
     Ok(Json(MessageCreated {
         success: true,
         message: "Message created successfully".into(),
@@ -159,25 +160,6 @@ pub struct MessageQuery {
 
 fn default_message_limit() -> i64 {
     100
-}
-
-/// A message's state.
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageStatus {
-    Pending,
-    Accepted,
-    Dismissed,
-}
-
-impl MessageStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Dismissed => "dismissed",
-        }
-    }
 }
 
 impl MessageQuery {
@@ -282,7 +264,7 @@ pub async fn set_message_status(
     );
     let row = state.persister.run_audited(&command, audit).await?;
     state.feed.record(Kind::MessageStatus, json!({"orchestrator_id": row["orchestrator_id"], "message_id": message_id, "status": status}));
-    push_status(&state, &row).await;
+    now::status(&state.now(), &row).await;
     Ok(Json(MessageAnswered {
         success: true,
         message: format!("Message {status} successfully"),
@@ -347,52 +329,4 @@ pub async fn send(
         message: format!("Message sent to {id} successfully"),
     })
     .into_response())
-}
-
-/// Sends a just-created message to its orchestrator if connected; otherwise (or if
-/// this send is lost) it goes out at the next handshake, until acknowledged.
-async fn deliver_message(state: &AppState, id: &OrchestratorId, row: &Value) -> bool {
-    let Some(conn) = state.live.connection(id) else {
-        return false;
-    };
-    let data = json!({"id": row["id"], "message_type": row["message_type"], "content": row["content"],
-        "metadata": row["message_metadata"], "status": row["status"], "revision": row["revision"]});
-    match state.pushes.message(id, &conn, data).await {
-        Ok(false) => false, // held: it became independent meanwhile
-        Ok(true) => {
-            state.feed.record(
-                Kind::MessageSent,
-                json!({"orchestrator_id": id, "message_id": row["id"]}),
-            );
-            true
-        }
-        Err(err) => {
-            tracing::warn!(orchestrator_id = %id, %err, "message not delivered now; it will be at reconnect");
-            false
-        }
-    }
-}
-
-/// Tells a connected orchestrator that one of its messages was accepted or dismissed.
-async fn push_status(state: &AppState, row: &Value) {
-    let Some(id) = row["orchestrator_id"]
-        .as_str()
-        .and_then(|i| OrchestratorId::parse(i).ok())
-    else {
-        return;
-    };
-    let Some(conn) = state.live.connection(&id) else {
-        return;
-    };
-    let (Some(message_id), Some(status)) = (row["id"].as_str(), row["status"].as_str()) else {
-        return;
-    };
-    let revision = row["revision"].as_i64().unwrap_or_default();
-    if let Err(err) = state
-        .pushes
-        .status(&id, &conn, message_id, status, revision)
-        .await
-    {
-        tracing::warn!(orchestrator_id = %id, %err, "message_status not pushed");
-    }
 }

@@ -58,7 +58,7 @@ pub struct AppState {
     /// argon2 on core's own hashing threads, one per slot of `guard`.
     pub passwords: auth::Passwords,
     pub sessions: auth::SessionUse,
-    pub tokens: Option<tokens::Tokens>,
+    pub tokens: Option<crate::auth::orchestrator_tokens::Tokens>,
     /// Heartbeat rates and their last two minutes, for the event stream.
     pub rates: crate::fleet::rates::Rates,
     /// Rules and registrations, changed here and told to the other replicas.
@@ -71,6 +71,30 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The handles of a push made now (`crate::push::now`).
+    pub fn now(&self) -> crate::push::now::Now<'_> {
+        crate::push::now::Now {
+            live: &self.live,
+            pushes: &self.pushes,
+            feed: &self.feed,
+        }
+    }
+
+    /// The handles the replica's duties and sharing need.
+    pub fn shared(&self) -> crate::cluster::replica::Shared {
+        crate::cluster::replica::Shared {
+            pool: self.pool.clone(),
+            persister: self.persister.clone(),
+            passwords: self.passwords.clone(),
+            tokens: self.tokens.clone(),
+            feed: self.feed.clone(),
+            guard: self.guard.clone(),
+            changes: self.changes.clone(),
+            live: self.live.clone(),
+            pushes: self.pushes.clone(),
+        }
+    }
+
     /// Whether the database answers now and NATS is connected, as the health
     /// endpoints report them.
     pub async fn dependencies_up(&self) -> (bool, bool) {

@@ -17,9 +17,9 @@ use crate::api::extract::{Admin, Reader};
 use crate::api::extract::{Body, Id, Params};
 use crate::api::AppState;
 use crate::fleet::activity::Kind;
-use crate::fleet::live::Connection;
+use crate::push::now;
 use crate::store::read;
-use crate::store::read::OrganizationRow;
+use crate::store::read::{FleetStatus, OrganizationRow};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -47,26 +47,6 @@ pub struct OrgQuery {
     pub q: Option<String>,
     #[param(value_type = Option<FleetStatus>)]
     pub status: Option<FleetStatus>,
-}
-
-/// An organization's or an instance's status as listed: `independent` whenever
-/// `is_independent`, else what its heartbeats made it.
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FleetStatus {
-    Active,
-    Inactive,
-    Independent,
-}
-
-impl FleetStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Inactive => "inactive",
-            Self::Independent => "independent",
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery, OrgQuery),
@@ -308,7 +288,7 @@ pub async fn put_features(
         .feed
         .record(Kind::Features, json!({"organization_id": id}));
     let pushed = match state.live.connection(&id) {
-        Some(conn) => push_config(&state, &id, &conn).await,
+        Some(conn) => now::config(&state.now(), &id, &conn).await,
         None => false,
     };
     let data = FeaturesMerged {
@@ -353,23 +333,4 @@ pub fn canonical_features(features: Map<String, Value>) -> Result<Map<String, Va
             )),
         })
         .collect()
-}
-
-/// Sends the stored configuration to a connected orchestrator; false if it could not.
-pub async fn push_config(state: &AppState, id: &OrchestratorId, conn: &Connection) -> bool {
-    match state.pushes.config(id, conn, false).await {
-        Ok(true) => {
-            tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: provision_config)");
-            state
-                .feed
-                .record(Kind::Provision, json!({"orchestrator_id": id}));
-            true
-        }
-        // The connection has this revision or a newer one already.
-        Ok(false) => true,
-        Err(err) => {
-            tracing::warn!(orchestrator_id = %id, %err, "provision_config not pushed");
-            false
-        }
-    }
 }

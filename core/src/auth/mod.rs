@@ -3,5 +3,6 @@
 
 pub mod hashing;
 pub mod login_guard;
+pub mod orchestrator_tokens;
 pub mod passwords;
 pub mod session_use;

@@ -14,11 +14,33 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::AppState;
+use crate::auth::login_guard::LoginGuard;
+use crate::auth::orchestrator_tokens::Tokens;
+use crate::auth::passwords::Passwords;
+use crate::cluster::changes::Changes;
 use crate::cluster::duties::{self, Duties};
 use crate::cluster::peers::{self, Cores};
 use crate::cluster::told;
+use crate::fleet::activity::Feed;
+use crate::fleet::live::Live;
+use crate::persister_client::Persister;
+use crate::push::ordered::Pushes;
 use crate::{Config, StartError};
+
+/// What the replica's duties and sharing act on: the handles of core's state
+/// that are not HTTP's (the API's `AppState` hands them over).
+#[derive(Clone)]
+pub struct Shared {
+    pub pool: PgPool,
+    pub persister: Persister,
+    pub passwords: Passwords,
+    pub tokens: Option<Tokens>,
+    pub feed: Feed,
+    pub guard: LoginGuard,
+    pub changes: Changes,
+    pub live: Live,
+    pub pushes: Pushes,
+}
 
 /// How long a replica may go without an answer from NATS and still call
 /// itself ready: a silent network cut is told within this, and a load balancer
@@ -65,7 +87,7 @@ impl Replica {
         &self,
         config: &Config,
         tasks: &TaskTracker,
-        state: &AppState,
+        state: &Shared,
         nats: &async_nats::Client,
         subjects: &Subjects,
         shutdown: &CancellationToken,
@@ -91,7 +113,7 @@ impl Replica {
     fn spawn_sharing(
         &self,
         tasks: &TaskTracker,
-        state: &AppState,
+        state: &Shared,
         nats: &async_nats::Client,
         subjects: &Subjects,
         shutdown: &CancellationToken,
@@ -138,7 +160,7 @@ impl Replica {
     fn spawn_presence(
         &self,
         tasks: &TaskTracker,
-        state: &AppState,
+        state: &Shared,
         nats: &async_nats::Client,
         subjects: &Subjects,
         shutdown: &CancellationToken,
@@ -202,13 +224,13 @@ pub fn readiness(nats: &async_nats::Client, pool: &PgPool, duties: &Duties) -> R
 /// The duties run once per lease taken.
 #[derive(Clone)]
 struct Singletons {
-    state: AppState,
+    state: Shared,
     admin_username: String,
     admin_password: Option<String>,
 }
 
 impl Singletons {
-    fn new(config: &Config, state: &AppState) -> Self {
+    fn new(config: &Config, state: &Shared) -> Self {
         Self {
             state: state.clone(),
             admin_username: config.admin_username.clone(),
@@ -221,12 +243,12 @@ impl Singletons {
 
     async fn run(self) {
         if let Some(tokens) = &self.state.tokens {
-            match crate::api::tokens::sync(&self.state.pool, &tokens.kv).await {
+            match crate::auth::orchestrator_tokens::sync(&self.state.pool, &tokens.kv).await {
                 Ok(n) => tracing::info!(orchestrators = n, "token generations published"),
                 Err(err) => tracing::warn!(%err, "token generations not synced from the database"),
             }
         }
-        crate::api::auth::bootstrap_admin(
+        crate::auth::passwords::bootstrap_admin(
             self.state.pool.clone(),
             self.state.persister.clone(),
             self.state.passwords.clone(),

@@ -26,7 +26,6 @@ use async_nats::jetstream::{
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use moolai_proto::events::{DisconnectEvent, Event, HandshakeEvent};
-use moolai_proto::frames::{timestamp, Independence, ServerFrame};
 use moolai_proto::subjects::CORE_CONSUMER;
 use moolai_proto::{EventKind, OrchestratorId, Subjects};
 use serde_json::json;
@@ -36,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::fleet::activity::{Feed, Kind};
-use crate::fleet::live::{Connection, Live, Rule};
+use crate::fleet::live::{Connection, Live};
 use crate::push::ordered::Pushes;
 use crate::push::route::Routes;
 
@@ -386,7 +385,8 @@ impl Sessions {
         conn: &Connection,
     ) -> Result<(), async_nats::Error> {
         let welcome = self.pushes.welcome(id, conn).await?;
-        crate::push::queued::deliver(self, id, conn).await?;
+        crate::push::queued::deliver(&self.pushes.waiting, &self.routes, &self.feed, id, conn)
+            .await?;
         tracing::info!("[C-OCS] Initial provisioning sent to {id}");
         self.feed
             .record(Kind::Provision, json!({"orchestrator_id": id}));
@@ -414,17 +414,4 @@ impl Sessions {
             );
         }
     }
-}
-
-/// The `independence_update` frame for `rule`.
-pub fn independence_frame(rule: Rule) -> String {
-    ServerFrame::IndependenceUpdate {
-        data: Independence {
-            is_independent: rule.is_independent,
-            privacy_mode: rule.privacy_mode,
-            revision: Some(rule.revision),
-        },
-        timestamp: timestamp(chrono::Utc::now()),
-    }
-    .to_json()
 }

@@ -4,6 +4,7 @@
 //! provisioning requests and the resend of configurations reported out of date.
 
 pub mod desired;
+pub mod now;
 pub mod ordered;
 pub mod queued;
 pub mod reconcile;

@@ -13,14 +13,13 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use moolai_proto::events::ConnId;
-use moolai_proto::frames::ServerFrame;
+use moolai_proto::frames::{timestamp, Independence, ServerFrame};
 use moolai_proto::OrchestratorId;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::fleet::live::{Connection, Live};
-use crate::fleet::sessions::independence_frame;
+use crate::fleet::live::{Connection, Live, Rule};
 use crate::fleet::waiting::{Waiting, What};
 use crate::push::desired::Configs;
 use crate::push::route::Routes;
@@ -248,4 +247,17 @@ impl Pushes {
         sent.independent = Some(rule_now.is_independent);
         Ok(messages)
     }
+}
+
+/// The `independence_update` frame for `rule`.
+pub fn independence_frame(rule: Rule) -> String {
+    ServerFrame::IndependenceUpdate {
+        data: Independence {
+            is_independent: rule.is_independent,
+            privacy_mode: rule.privacy_mode,
+            revision: Some(rule.revision),
+        },
+        timestamp: timestamp(chrono::Utc::now()),
+    }
+    .to_json()
 }

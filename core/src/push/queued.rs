@@ -18,8 +18,7 @@ use serde_json::{json, Value};
 
 use crate::fleet::activity::{Feed, Kind};
 use crate::fleet::live::Connection;
-use crate::fleet::sessions::Sessions;
-use crate::fleet::waiting::What;
+use crate::fleet::waiting::{Waiting, What};
 use crate::persister_client::Persister;
 use crate::push::route::Routes;
 
@@ -39,22 +38,23 @@ struct Claimed {
 /// Only orchestrators marked as having sends waiting are claimed for
 /// (`waiting`): a fleet reconnecting costs the persister nothing here.
 pub async fn deliver(
-    s: &Sessions,
+    waiting: &Waiting,
+    routes: &Routes,
+    feed: &Feed,
     id: &OrchestratorId,
     conn: &Connection,
 ) -> Result<(), async_nats::Error> {
-    let waiting = &s.pushes.waiting;
     if !waiting.may_have(What::Sends, id) {
         return Ok(());
     }
-    let sent = deliver_with(&s.routes.persister(), &s.routes, &s.feed, id, conn).await?;
+    let sent = deliver_with(&routes.persister(), routes, feed, id, conn).await?;
     if sent == Some(0) {
         waiting.clear(What::Sends, id);
     }
     Ok(())
 }
 
-/// [`deliver`] with its handles given: also used by `POST …/send` when the
+/// [`deliver`] without the `waiting` check: also used by `POST …/send` when the
 /// orchestrator connected while its send was being queued (its welcome may
 /// have claimed before the send was stored). How many were delivered (`None`:
 /// the claim could not be made now).

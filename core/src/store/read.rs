@@ -8,6 +8,45 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 
+/// A message's state.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Pending,
+    Accepted,
+    Dismissed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// An organization's or an instance's status as listed: `independent` whenever
+/// `is_independent`, else what its heartbeats made it.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FleetStatus {
+    Active,
+    Inactive,
+    Independent,
+}
+
+impl FleetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Independent => "independent",
+        }
+    }
+}
+
 /// What a reader without a token sees (`PUBLIC_READ_API=true`) of an
 /// organization or an instance: names, places, states and times. Everything else
 /// stays behind a token: the handshake's metadata (hostnames, addresses,
@@ -58,7 +97,7 @@ pub struct OrganizationRow {
     pub location_from_admin: bool,
     /// `independent` whenever `is_independent`, else `active` while one of its
     /// instances is (read from them), else `inactive`.
-    #[schema(value_type = crate::api::organizations::FleetStatus)]
+    #[schema(value_type = FleetStatus)]
     pub status: String,
     pub is_active: bool,
     pub is_independent: bool,
@@ -227,7 +266,7 @@ pub struct InstanceRow {
     pub reported_location: Option<String>,
     /// `independent` whenever `is_independent`, else `active` while one of its
     /// instances is (read from them), else `inactive`.
-    #[schema(value_type = crate::api::organizations::FleetStatus)]
+    #[schema(value_type = FleetStatus)]
     pub status: String,
     pub health_status: String,
     pub is_independent: bool,
@@ -368,7 +407,7 @@ pub struct MessageItem {
     pub message_type: String,
     pub content: String,
     pub metadata: Value,
-    #[schema(value_type = crate::api::messages::MessageStatus)]
+    #[schema(value_type = MessageStatus)]
     pub status: String,
     /// Who wrote it: `controller` or `orchestrator`.
     pub source: String,
