@@ -113,6 +113,12 @@ impl From<sqlx::Error> for ApiError {
 
 /// A write the persister did not commit: its refusals keep their meaning (404,
 /// 409, 422); everything else about reaching it is 503.
+impl From<crate::auth::passwords::HashFailed> for ApiError {
+    fn from(err: crate::auth::passwords::HashFailed) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
 impl From<PersistError> for ApiError {
     fn from(err: PersistError) -> Self {
         match err {

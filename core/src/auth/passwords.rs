@@ -9,14 +9,30 @@ use std::time::Duration;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
-use moolai_proto::commands::Command;
+use moolai_proto::commands::{AuditEntry, Command};
 use rand::RngExt;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
 use super::hashing::{HashPool, MEMORY_BLOCKS};
-use crate::api::error::ApiError;
-use crate::persister_client::Persister;
+use crate::persister_client::{PersistError, Persister};
+
+/// Why a password could not be hashed: the hashing thread failed. The API
+/// answers 500.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed{0}")]
+pub struct HashFailed(String);
+
+/// Why the first admin's bootstrap has to be tried again.
+#[derive(Debug, thiserror::Error)]
+enum BootstrapError {
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+    #[error("persister")]
+    Persister(#[from] PersistError),
+    #[error(transparent)]
+    Hash(#[from] HashFailed),
+}
 
 /// Hashes and checks passwords; cheap to clone.
 #[derive(Clone)]
@@ -66,12 +82,12 @@ impl Passwords {
     }
 
     /// An argon2id PHC string for `password`.
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, HashFailed> {
         self.pool
             .run(move |memory| hash_with(memory, &password))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::Internal("password hashing failed".into()))
+            .map_err(|e| HashFailed(format!(": {e}")))?
+            .ok_or_else(|| HashFailed(String::new()))
     }
 }
 
@@ -163,7 +179,7 @@ pub async fn bootstrap_admin(
         };
         match attempt {
             Ok(()) => return,
-            Err(err) => tracing::debug!(%err, "admin bootstrap will be retried"),
+            Err(err) => tracing::debug!(err = ?err, "admin bootstrap will be retried"),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
@@ -180,7 +196,7 @@ async fn apply_configured(
     passwords: &Passwords,
     username: &str,
     password: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), BootstrapError> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT password_hash, environment_password_hash FROM admins WHERE username = $1",
     )
@@ -207,13 +223,14 @@ async fn apply_configured(
         from_environment: true,
     };
     let detail = json!({"source": "ADMIN_PASSWORD"});
-    let audit = crate::api::audit::entry(
-        "core",
-        "admin_password_rotated",
-        Some(username),
-        None,
+    let audit = AuditEntry {
+        actor: "core".to_owned(),
+        action: "admin_password_rotated".to_owned(),
+        target: Some(username.to_owned()),
+        address: None,
         detail,
-    )
+        from_answer: Vec::new(),
+    }
     .with_answer(&["sessions_ended"]);
     let done = persister.run_audited(&command, audit).await?;
     tracing::warn!(
@@ -233,7 +250,7 @@ async fn generate_first(
     persister: &Persister,
     passwords: &Passwords,
     username: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), BootstrapError> {
     let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM admins")
         .fetch_one(pool)
         .await?;
