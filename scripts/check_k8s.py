@@ -245,6 +245,13 @@ def check_nats(sts, objs, nats_server):
         path = env.get(var + "_FILE")
         check(path in files and files[path] == ("moolai-nats-users", role),
               f"NATS: {var}_FILE={path} is not the key {role!r} of moolai-nats-users")
+    # Exactly the passwords nats-auth.conf reads, each from a file; the rest of
+    # its environment is POD_NAME (for --name) and the Go runtime's GOMEMLIMIT.
+    wanted = set(re.findall(r"\$(MOOLAI_[A-Z0-9_]+)", re.sub(r"#.*", "", (ROOT / "nats-auth.conf").read_text())))
+    given = {SECRET_FILE_VAR.match(v).group(1) for v in env_map(c) if SECRET_FILE_VAR.match(v)}
+    check(wanted == given and wanted, f"NATS is given {sorted(given)} as files, nats-auth.conf reads {sorted(wanted)}")
+    for var in env_map(c):
+        check(var in {"POD_NAME", "GOMEMLIMIT"} or SECRET_FILE_VAR.match(var), f"NATS: {var} is read by nothing")
     # The ConfigMap mounted where the config is read from.
     cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
     data = {}
