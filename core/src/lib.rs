@@ -281,10 +281,7 @@ fn api_state(
         routes: sessions.routes.clone(),
         pushes: sessions.pushes.clone(),
         feed: sessions.feed.clone(),
-        persister: persister_client::Persister {
-            nats: nats.clone(),
-            subject: subjects.persist_commands(),
-        },
+        persister: persister_client::Persister::new(nats.clone(), subjects.persist_commands()),
         edges: edges::Edges::default(),
         auth: std::sync::Arc::new(api::extract::AuthSettings {
             dev_token_hash: config
