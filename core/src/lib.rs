@@ -13,6 +13,8 @@ pub mod persister_client;
 pub mod push;
 pub mod rollout;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 use std::time::Duration;
 
