@@ -140,6 +140,7 @@ type Answer = dyn Fn(&Request) -> Reply + Send + Sync;
 pub struct RecordedPersister {
     requests: Arc<Mutex<Vec<Request>>>,
     answer: Arc<Answer>,
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Default for RecordedPersister {
@@ -154,6 +155,7 @@ impl RecordedPersister {
         Self {
             requests: Arc::default(),
             answer: Arc::new(answer),
+            changed: Arc::default(),
         }
     }
 
@@ -162,9 +164,22 @@ impl RecordedPersister {
         self.requests.lock().expect("requests lock").clone()
     }
 
+    /// Waits until at least `n` requests were received; all of them then.
+    pub async fn wait_for(&self, n: usize) -> Vec<Request> {
+        loop {
+            let changed = self.changed.notified();
+            let requests = self.requests();
+            if requests.len() >= n {
+                return requests;
+            }
+            changed.await;
+        }
+    }
+
     fn answer(&self, request: Request) -> Reply {
         let reply = (self.answer)(&request);
         self.requests.lock().expect("requests lock").push(request);
+        self.changed.notify_waiters();
         reply
     }
 }
