@@ -3,6 +3,7 @@
 //! never connects (each test's path reads nothing from PostgreSQL: the
 //! configurations it pushes are held in memory, and nothing is marked waiting).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -138,5 +139,56 @@ pub fn conn(edge_name: &str, at: DateTime<Utc>) -> Connection {
         last_keepalive: None,
         metadata: Map::new(),
         provision_config_capable: true,
+    }
+}
+
+/// The development token the test router accepts (no database round trip).
+pub const DEV_TOKEN: &str = "dev-token-for-tests";
+
+impl Rig {
+    /// The API's handles over this rig: its in-memory persister, routes and
+    /// live view; a pool that never connects; a NATS client that keeps trying
+    /// a port nothing listens on (never connected, so nothing is sent on it).
+    pub async fn app_state(&self) -> crate::api::AppState {
+        let nats = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect("nats://127.0.0.1:1")
+            .await
+            .expect("a client that connects later");
+        let guard = crate::api::auth::LoginGuard::new(Default::default());
+        crate::api::AppState {
+            pool: self.pushes.pool().clone(),
+            nats,
+            live: self.live.clone(),
+            routes: self.routes.clone(),
+            pushes: self.pushes.clone(),
+            feed: self.feed.clone(),
+            persister: Persister::memory(self.persister.clone()),
+            edges: crate::cluster::edges::Edges::default(),
+            auth: Arc::new(crate::api::extract::AuthSettings {
+                dev_token_hash: Some(crate::api::extract::token_hash(DEV_TOKEN)),
+                public_read: false,
+                session_ttl: Duration::from_secs(3600),
+                session_idle: Duration::from_secs(600),
+            }),
+            guard: guard.clone(),
+            passwords: crate::api::auth::Passwords::new(1),
+            sessions: crate::api::auth::SessionUse::default(),
+            tokens: None,
+            rates: crate::fleet::rates::Rates::default(),
+            changes: crate::cluster::changes::Changes::new(self.live.clone(), self.pushes.clone()),
+            cores: crate::cluster::peers::Cores::default(),
+            core_id: moolai_proto::CoreId::parse("core-test").expect("a core id"),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// The whole API router over [`Rig::app_state`], with no dashboard built.
+    pub async fn router(&self) -> axum::Router {
+        crate::api::router(
+            self.app_state().await,
+            &[],
+            std::path::Path::new("/nonexistent-dashboard"),
+        )
     }
 }
