@@ -13,6 +13,8 @@ pub mod persister_client;
 pub mod push;
 pub mod rollout;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 use std::time::Duration;
 
@@ -281,10 +283,7 @@ fn api_state(
         routes: sessions.routes.clone(),
         pushes: sessions.pushes.clone(),
         feed: sessions.feed.clone(),
-        persister: persister_client::Persister {
-            nats: nats.clone(),
-            subject: subjects.persist_commands(),
-        },
+        persister: persister_client::Persister::new(nats.clone(), subjects.persist_commands()),
         edges: edges::Edges::default(),
         auth: std::sync::Arc::new(api::extract::AuthSettings {
             dev_token_hash: config

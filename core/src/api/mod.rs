@@ -21,6 +21,9 @@ pub mod rollouts;
 pub mod sends;
 pub mod tokens;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Method};

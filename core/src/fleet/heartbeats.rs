@@ -257,3 +257,147 @@ async fn publish(
     tokio::time::timeout(PUBLISH_TIMEOUT, ack).await??;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+    use moolai_proto::events::ConnId;
+
+    use super::*;
+    use crate::fleet::live::Rule;
+    use crate::testing::{conn, org};
+
+    fn counts() -> Counts {
+        Counts {
+            processed: metrics::counter!("test_processed"),
+            ignored: metrics::counter!("test_ignored"),
+        }
+    }
+
+    fn beat(id: &OrchestratorId, conn_id: ConnId, at: chrono::DateTime<chrono::Utc>) -> Beat {
+        Beat {
+            orchestrator_id: id.clone(),
+            conn_id,
+            at,
+        }
+    }
+
+    fn independent(revision: i64, yes: bool) -> Rule {
+        Rule {
+            is_independent: yes,
+            privacy_mode: false,
+            revision,
+        }
+    }
+
+    #[test]
+    fn an_independent_orchestrators_heartbeat_changes_nothing() {
+        let (live, feed) = (Live::default(), Feed::default());
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        live.register(id.clone(), c.clone());
+        live.set_rule(id.clone(), independent(1, true), None);
+        let at = Utc::now();
+        assert_eq!(
+            decide(&live, &feed, &counts(), beat(&id, c.conn_id, at)),
+            None
+        );
+        assert_eq!(live.connection(&id).unwrap().last_keepalive, None);
+        assert_eq!(
+            (live.heartbeats_ignored(), live.heartbeats_processed()),
+            (1, 0)
+        );
+
+        live.set_rule(id.clone(), independent(2, false), None);
+        let write = decide(&live, &feed, &counts(), beat(&id, c.conn_id, at)).unwrap();
+        assert_eq!(
+            (write.orchestrator_id, write.conn_id, write.at),
+            (id.clone(), c.conn_id, at)
+        );
+        assert_eq!(live.connection(&id).unwrap().last_keepalive, Some(at));
+        assert_eq!(
+            (live.heartbeats_ignored(), live.heartbeats_processed()),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn a_heartbeat_of_an_older_connection_is_no_keepalive_of_the_newer() {
+        let (live, feed) = (Live::default(), Feed::default());
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        live.register(id.clone(), c.clone());
+        let write = decide(
+            &live,
+            &feed,
+            &counts(),
+            beat(&id, ConnId::new_v4(), Utc::now()),
+        );
+        assert!(
+            write.is_some(),
+            "accepted: the persister fences it by conn_id"
+        );
+        assert_eq!(live.connection(&id).unwrap().last_keepalive, None);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_latest_accepted_heartbeat_of_each() {
+        let (live, feed, pending) = (Live::default(), Feed::default(), Pending::default());
+        let (a, b, c) = (org("org-a"), org("org-b"), org("org-c"));
+        let now = Utc::now();
+        let conns: Vec<_> = [&a, &b, &c]
+            .iter()
+            .map(|id| {
+                let conn = conn("edge-1", now);
+                live.register((*id).clone(), conn.clone());
+                conn.conn_id
+            })
+            .collect();
+        live.set_rule(b.clone(), independent(1, true), None);
+        let later = now + TimeDelta::seconds(5);
+        let batch = vec![
+            beat(&a, conns[0], later),
+            beat(&b, conns[1], later),
+            beat(&a, conns[0], now), // older, arrived after: not kept
+            beat(&c, conns[2], now),
+        ];
+        pending.extend(
+            batch
+                .into_iter()
+                .filter_map(|hb| decide(&live, &feed, &counts(), hb)),
+        );
+        // A later batch with an older beat of `c` does not move it back.
+        pending.extend(decide(
+            &live,
+            &feed,
+            &counts(),
+            beat(&c, conns[2], now - TimeDelta::seconds(1)),
+        ));
+        let mut taken: Vec<_> = pending
+            .take()
+            .into_iter()
+            .map(|w| (w.orchestrator_id, w.at))
+            .collect();
+        taken.sort();
+        assert_eq!(
+            taken,
+            [(a, later), (c, now)],
+            "the independent one is not written"
+        );
+        assert!(pending.take().is_empty(), "taken once");
+        assert_eq!(live.heartbeats_ignored(), 1);
+    }
+
+    #[test]
+    fn a_batch_decided_here_is_not_followed_again() {
+        let mut copies = Copies::default();
+        let payload = Bytes::from_static(b"batch-1");
+        copies.expect(payload.clone());
+        assert!(copies.decided_here(&payload));
+        assert!(!copies.decided_here(&payload), "forgotten once seen");
+        for n in 0..Copies::MAX + 10 {
+            copies.expect(Bytes::from(n.to_string()));
+        }
+        assert_eq!(copies.0.len(), Copies::MAX, "bounded");
+    }
+}

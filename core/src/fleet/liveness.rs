@@ -121,3 +121,117 @@ impl Sweeper {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use moolai_proto::commands::Reply;
+
+    use super::*;
+    use crate::persister_client::RecordedPersister;
+
+    /// A sweeper over an in-memory persister that answers each sweep with one
+    /// orchestrator past its limit. Which orchestrators are past the TTL is
+    /// the persister's query (not here): core's part is to ask with the TTL and
+    /// the lease's fence, only while holding the duties, and to report the answer.
+    fn sweeper(duties: &Duties) -> (Sweeper, RecordedPersister) {
+        let persister = RecordedPersister::answering(|request| match request.command {
+            Command::ExpireStale { .. } => Reply::Done {
+                data: json!([{"orchestrator_id": "org-1", "silent_sec": 31, "limit_sec": 30}]),
+            },
+            _ => Reply::Done {
+                data: serde_json::Value::Null,
+            },
+        });
+        let sweeper = Sweeper {
+            persister: Persister::memory(persister.clone()),
+            live: Live::default(),
+            edges: Edges::default(),
+            feed: Feed::default(),
+            ttl: Duration::from_secs(30),
+            every: Duration::from_secs(1),
+            duties: duties.clone(),
+        };
+        (sweeper, persister)
+    }
+
+    /// Renews the lease every 500 ms, as the lease loop does, until `stop`.
+    fn renew(duties: &Duties, took_over: bool, stop: CancellationToken) {
+        let duties = duties.clone();
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                duties.grant(took_over);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+
+    fn sweeps(persister: &RecordedPersister) -> Vec<Command> {
+        persister
+            .requests()
+            .into_iter()
+            .map(|r| r.command)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_lease_holder_sweeps_and_with_the_ttl_and_its_fence() {
+        let duties = Duties::new("core-1".into());
+        let (sweeper, persister) = sweeper(&duties);
+        let feed = sweeper.feed.clone();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(sweeper.run(shutdown.clone()));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(persister.requests().is_empty(), "no lease, no sweep");
+
+        let renewing = CancellationToken::new();
+        renew(&duties, false, renewing.clone());
+        let asked = persister.wait_for(1).await;
+        let Command::ExpireStale { ttl_sec, fence } = asked[0].command.clone() else {
+            panic!("{asked:?}");
+        };
+        assert_eq!((ttl_sec, fence), (30, duties.held().map(|l| l.fence)));
+        assert!(asked[0].audit.is_none());
+        assert_eq!(feed.recent(Some("stale"), Some("org-1"), 10).len(), 1);
+
+        // The lease not renewed: the sweeps stop within its act window.
+        renewing.cancel();
+        tokio::time::sleep(ACT_WINDOW + Duration::from_secs(1)).await;
+        let before = sweeps(&persister).len();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(sweeps(&persister).len(), before);
+        shutdown.cancel();
+    }
+
+    /// `cluster::duties::ACT_WITHIN`: how long an unrenewed lease is acted on.
+    const ACT_WINDOW: Duration = Duration::from_secs(2);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_takeover_waits_its_grace_before_the_first_sweep() {
+        let duties = Duties::new("core-2".into());
+        let (sweeper, persister) = sweeper(&duties);
+        let shutdown = CancellationToken::new();
+        let renewing = CancellationToken::new();
+        renew(&duties, true, renewing.clone());
+        let started = Instant::now();
+        tokio::spawn(sweeper.run(shutdown.clone()));
+        tokio::time::sleep(TAKEOVER_GRACE - Duration::from_millis(100)).await;
+        assert!(persister.requests().is_empty(), "within the grace");
+        persister.wait_for(1).await;
+        assert!(started.elapsed() >= TAKEOVER_GRACE);
+        renewing.cancel();
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ttl_under_a_second_is_asked_as_one() {
+        let duties = Duties::new("core-1".into());
+        let (mut sweeper, persister) = sweeper(&duties);
+        sweeper.ttl = Duration::from_millis(300);
+        duties.grant(false);
+        sweeper.expire(duties.held().unwrap().fence).await;
+        assert!(matches!(
+            sweeps(&persister)[..],
+            [Command::ExpireStale { ttl_sec: 1, .. }]
+        ));
+    }
+}

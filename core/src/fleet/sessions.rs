@@ -415,3 +415,219 @@ impl Sessions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use moolai_proto::events::ConnId;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::testing::{edge, org, Rig};
+
+    fn handshake(id: &OrchestratorId, edge_name: &str, at: DateTime<Utc>) -> HandshakeEvent {
+        HandshakeEvent {
+            orchestrator_id: id.clone(),
+            conn_id: ConnId::new_v4(),
+            edge_id: edge(edge_name),
+            at,
+            metadata: Map::new(),
+            provision_config_capable: true,
+        }
+    }
+
+    fn disconnect(e: &HandshakeEvent) -> DisconnectEvent {
+        DisconnectEvent {
+            orchestrator_id: e.orchestrator_id.clone(),
+            conn_id: e.conn_id,
+            edge_id: e.edge_id.clone(),
+            at: e.at,
+            reason: "closed".into(),
+        }
+    }
+
+    /// What the view's consumer does with an event.
+    fn view(live: &Live, event: Event) {
+        apply_event(live, &serde_json::to_vec(&event).unwrap());
+    }
+
+    fn welcomed(rig: &Rig, conn_id: ConnId) -> bool {
+        rig.frames()
+            .iter()
+            .any(|(to, f)| *to == conn_id && f["type"] == "provision_config")
+    }
+
+    fn disconnects(rig: &Rig) -> usize {
+        rig.feed.recent(Some("disconnect"), None, 100).len()
+    }
+
+    /// No PostgreSQL on these paths: the configuration is held and nothing
+    /// is marked waiting (so no message read, no claim of queued sends).
+    fn rig(id: &OrchestratorId) -> (Rig, Sessions) {
+        let rig = Rig::new();
+        rig.hold_config(id, 1);
+        let sessions = rig.sessions();
+        (rig, sessions)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_connection_supersedes_the_older_which_is_closed() {
+        let id = org("org-1");
+        let (rig, sessions) = rig(&id);
+        let now = Utc::now();
+        let old = handshake(&id, "edge-1", now);
+        let new = handshake(&id, "edge-2", now + TimeDelta::seconds(1));
+        view(&rig.live, Event::Handshake(old.clone()));
+        sessions.on_handshake(old.clone()).await.unwrap();
+        assert!(welcomed(&rig, old.conn_id));
+        assert!(rig.closes().is_empty());
+        assert!(
+            rig.persister.requests().is_empty(),
+            "nothing waiting: no claim"
+        );
+
+        view(&rig.live, Event::Handshake(new.clone()));
+        sessions.on_handshake(new.clone()).await.unwrap();
+        assert_eq!(rig.closes(), [(old.conn_id, CLOSE_SUPERSEDED)]);
+        let (to_edge, _) = rig
+            .edges
+            .sent()
+            .into_iter()
+            .find(|(_, c)| matches!(c, moolai_proto::events::EdgeCommand::Close { .. }))
+            .unwrap();
+        assert_eq!(to_edge, old.edge_id, "closed by the edge holding it");
+        assert!(welcomed(&rig, new.conn_id));
+
+        // The older connection's goodbye arrives after: the newer stays, and
+        // it is no disconnect of the orchestrator.
+        view(&rig.live, Event::Disconnect(disconnect(&old)));
+        sessions.on_disconnect(disconnect(&old));
+        assert_eq!(
+            rig.live.connection(&id).map(|c| c.conn_id),
+            Some(new.conn_id)
+        );
+        assert_eq!(disconnects(&rig), 0);
+        // The newer's own goodbye is one.
+        view(&rig.live, Event::Disconnect(disconnect(&new)));
+        sessions.on_disconnect(disconnect(&new));
+        assert!(rig.live.connection(&id).is_none());
+        assert_eq!(disconnects(&rig), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_older_handshake_decided_late_is_closed_and_not_welcomed() {
+        let id = org("org-1");
+        let (rig, sessions) = rig(&id);
+        let now = Utc::now();
+        let old = handshake(&id, "edge-1", now);
+        let new = handshake(&id, "edge-2", now + TimeDelta::seconds(1));
+        view(&rig.live, Event::Handshake(new.clone()));
+        view(&rig.live, Event::Handshake(old.clone()));
+        sessions.on_handshake(new.clone()).await.unwrap();
+        sessions.on_handshake(old.clone()).await.unwrap();
+        assert_eq!(rig.closes(), [(old.conn_id, CLOSE_SUPERSEDED)]);
+        assert!(!welcomed(&rig, old.conn_id));
+        assert_eq!(
+            rig.live.connection(&id).map(|c| c.conn_id),
+            Some(new.conn_id)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redelivered_handshake_closes_nothing() {
+        let id = org("org-1");
+        let (rig, sessions) = rig(&id);
+        let e = handshake(&id, "edge-1", Utc::now());
+        view(&rig.live, Event::Handshake(e.clone()));
+        view(&rig.live, Event::Handshake(e.clone()));
+        sessions.on_handshake(e.clone()).await.unwrap();
+        sessions.on_handshake(e.clone()).await.unwrap();
+        assert!(rig.closes().is_empty());
+        assert_eq!(rig.live.connected(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deregistered_orchestrator_is_closed_with_its_code() {
+        let id = org("org-1");
+        let (rig, sessions) = rig(&id);
+        rig.live.set_deregistered(&id, true);
+        let e = handshake(&id, "edge-1", Utc::now());
+        view(&rig.live, Event::Handshake(e.clone()));
+        assert!(rig.live.connection(&id).is_none(), "not in the view either");
+        sessions.on_handshake(e.clone()).await.unwrap();
+        assert_eq!(rig.closes(), [(e.conn_id, CLOSE_DEREGISTERED)]);
+        assert!(rig.frames().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_gone_before_its_decision_is_not_welcomed() {
+        let id = org("org-1");
+        let (rig, sessions) = rig(&id);
+        let e = handshake(&id, "edge-1", Utc::now());
+        view(&rig.live, Event::Handshake(e.clone()));
+        view(&rig.live, Event::Disconnect(disconnect(&e)));
+        sessions.on_handshake(e).await.unwrap();
+        assert!(rig.edges.sent().is_empty());
+    }
+
+    /// The welcome's order: configuration, rule, then the queued sends claimed
+    /// through the persister (marked waiting, so claimed; no message is marked,
+    /// so no PostgreSQL read).
+    #[tokio::test(start_paused = true)]
+    async fn a_welcome_ends_with_the_queued_sends() {
+        let id = org("org-1");
+        let claimed = |request: &moolai_proto::commands::Request| match request.command {
+            moolai_proto::commands::Command::ClaimQueuedSends { .. } => {
+                moolai_proto::commands::Reply::Done {
+                    data: serde_json::json!({"sends": [
+                        {"id": "send_a", "frame": {"type": "restart"}, "frame_type": "restart"},
+                    ]}),
+                }
+            }
+            _ => moolai_proto::commands::Reply::Done {
+                data: serde_json::Value::Null,
+            },
+        };
+        let rig = Rig::with_persister(crate::persister_client::RecordedPersister::answering(
+            claimed,
+        ));
+        rig.hold_config(&id, 1);
+        rig.pushes
+            .waiting
+            .mark(crate::fleet::waiting::What::Sends, &id);
+        let sessions = rig.sessions();
+        let e = handshake(&id, "edge-1", Utc::now());
+        view(&rig.live, Event::Handshake(e.clone()));
+        sessions.on_handshake(e.clone()).await.unwrap();
+        let types: Vec<_> = rig
+            .frames()
+            .into_iter()
+            .map(|(_, f)| f["type"].clone())
+            .collect();
+        assert_eq!(
+            types,
+            ["provision_config", "independence_update", "restart"]
+        );
+        let asked = rig.persister.requests();
+        assert!(
+            matches!(
+                &asked[..],
+                [r] if matches!(&r.command, moolai_proto::commands::Command::ClaimQueuedSends { orchestrator_id, .. } if *orchestrator_id == id)
+            ),
+            "{asked:?}"
+        );
+        assert!(
+            rig.pushes
+                .waiting
+                .may_have(crate::fleet::waiting::What::Sends, &id),
+            "one was sent: may be more"
+        );
+    }
+
+    #[test]
+    fn one_orchestrators_events_go_to_one_worker() {
+        let a = worker_for("p.events.handshake.org-1");
+        assert_eq!(a, worker_for("p.events.disconnect.org-1"));
+        assert!(a < WORKERS);
+    }
+}

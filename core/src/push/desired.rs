@@ -138,6 +138,12 @@ impl Configs {
         }
     }
 
+    /// Holds `provision` as `id`'s configuration (tests: no database).
+    #[cfg(test)]
+    pub(crate) fn hold(&self, id: OrchestratorId, provision: Provision) {
+        self.held.insert(id, Arc::new(Desired::new(provision)));
+    }
+
     fn keep_rows(&self, rows: &[PgRow]) -> Result<usize, sqlx::Error> {
         for row in rows {
             self.keep_row(row)?;

@@ -261,3 +261,158 @@ pub fn independence_frame(rule: Rule) -> String {
     }
     .to_json()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::testing::{conn, org, Rig};
+
+    fn rule(revision: i64, is_independent: bool) -> Rule {
+        Rule {
+            is_independent,
+            privacy_mode: false,
+            revision,
+        }
+    }
+
+    fn types(rig: &Rig) -> Vec<String> {
+        rig.frames()
+            .iter()
+            .map(|(_, f)| f["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The path reads no PostgreSQL: the configuration is held, nothing waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_welcome_sends_the_configuration_then_the_rule() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        rig.live.set_rule(id.clone(), rule(3, true), None);
+        rig.hold_config(&id, 7);
+        let welcome = rig.pushes.welcome(&id, &c).await.unwrap();
+        assert_eq!(welcome.messages, 0);
+        assert_eq!(types(&rig), ["provision_config", "independence_update"]);
+        let frames = rig.frames();
+        assert!(frames.iter().all(|(to, _)| *to == c.conn_id));
+        assert_eq!(frames[0].1["revision"], 7);
+        assert_eq!(frames[1].1["data"]["revision"], 3);
+        assert_eq!(frames[1].1["data"]["is_independent"], true);
+        // A welcome again (a redelivered handshake) sends the configuration
+        // again, and not the rule this connection has.
+        rig.pushes.welcome(&id, &c).await.unwrap();
+        assert_eq!(types(&rig)[2..], ["provision_config"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_legacy_client_also_gets_the_first_versions_frame() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let mut c = conn("edge-1", Utc::now());
+        c.provision_config_capable = false;
+        rig.live.register(id.clone(), c.clone());
+        rig.hold_config(&id, 1);
+        rig.pushes.config(&id, &c, false).await.unwrap();
+        assert_eq!(types(&rig), ["provision_config", "provisioning"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_an_older_rule_after_a_newer_one() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        let mut tasks = Vec::new();
+        for revision in [3, 1, 4, 2, 5, 5] {
+            let (live, pushes, id, c) =
+                (rig.live.clone(), rig.pushes.clone(), id.clone(), c.clone());
+            tasks.push(tokio::spawn(async move {
+                live.set_rule(id.clone(), rule(revision, revision % 2 == 0), None);
+                pushes.rule(&id, &c).await.unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let sent: Vec<i64> = rig
+            .frames()
+            .iter()
+            .map(|(_, f)| f["data"]["revision"].as_i64().unwrap())
+            .collect();
+        assert!(sent.windows(2).all(|w| w[0] < w[1]), "{sent:?}");
+        assert_eq!(sent.last(), Some(&5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_connection_is_sent_the_rule_again() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let (c1, c2) = (conn("edge-1", Utc::now()), conn("edge-2", Utc::now()));
+        rig.live.set_rule(id.clone(), rule(2, false), None);
+        rig.pushes.rule(&id, &c1).await.unwrap();
+        rig.pushes.rule(&id, &c1).await.unwrap();
+        rig.pushes.rule(&id, &c2).await.unwrap();
+        let to: Vec<_> = rig.frames().iter().map(|(to, _)| *to).collect();
+        assert_eq!(to, [c1.conn_id, c2.conn_id]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_an_older_status_or_configuration_after_a_newer_one() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        let p = &rig.pushes;
+        assert!(p.status(&id, &c, "m1", "delivered", 2).await.unwrap());
+        assert!(!p.status(&id, &c, "m1", "pending", 1).await.unwrap());
+        assert!(!p.status(&id, &c, "m1", "delivered", 2).await.unwrap());
+        assert!(
+            p.status(&id, &c, "m2", "pending", 1).await.unwrap(),
+            "per message"
+        );
+        assert!(p.status(&id, &c, "m1", "read", 3).await.unwrap());
+
+        rig.hold_config(&id, 5);
+        assert!(p.config(&id, &c, false).await.unwrap());
+        rig.hold_config(&id, 4);
+        assert!(!p.refresh_config(&id).await.unwrap(), "older than sent");
+        assert!(!p.config(&id, &c, false).await.unwrap());
+        assert!(
+            p.config(&id, &c, true).await.unwrap(),
+            "asked for: sent anyway"
+        );
+        rig.hold_config(&id, 6);
+        assert!(p.refresh_config(&id).await.unwrap());
+        let revisions: Vec<_> = rig
+            .frames()
+            .iter()
+            .filter(|(_, f)| f["type"] == "provision_config")
+            .map(|(_, f)| f["revision"].as_i64().unwrap())
+            .collect();
+        assert_eq!(revisions, [5, 4, 6], "only the forced one is not newer");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_is_held_while_independent() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        rig.live.set_rule(id.clone(), rule(1, true), None);
+        assert!(!rig
+            .pushes
+            .message(&id, &c, json!({"id": "m1"}))
+            .await
+            .unwrap());
+        rig.live.set_rule(id.clone(), rule(2, false), None);
+        assert!(rig
+            .pushes
+            .message(&id, &c, json!({"id": "m2"}))
+            .await
+            .unwrap());
+        assert_eq!(types(&rig), ["message"]);
+    }
+}

@@ -107,6 +107,17 @@ impl Reconciler {
         )
         .fetch_all(&self.pool)
         .await?;
+        self.resend_behind(rows, behind).await;
+        Ok(())
+    }
+
+    /// Resends to the connections of `rows` (orchestrator, connection, desired
+    /// hash) whose wait is over; those not in `rows` are no longer behind.
+    async fn resend_behind(
+        &self,
+        rows: Vec<(String, ConnId, String)>,
+        behind: &mut HashMap<OrchestratorId, Behind>,
+    ) {
         let now = Instant::now();
         let mut still = HashMap::with_capacity(rows.len());
         for (id, conn_id, desired) in rows {
@@ -123,7 +134,6 @@ impl Reconciler {
             still.insert(id, entry);
         }
         *behind = still; // those no longer behind are forgotten
-        Ok(())
     }
 
     async fn resend(&self, id: &OrchestratorId, b: &Behind) {
@@ -147,7 +157,90 @@ impl Reconciler {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
+    use crate::testing::{conn, org, Rig};
+
+    /// A reconciler whose passes are given their rows: the query is the one
+    /// part that reads PostgreSQL (its pool here never connects).
+    fn reconciler(rig: &Rig, within: Duration) -> Reconciler {
+        Reconciler {
+            pool: crate::testing::no_database(),
+            live: rig.live.clone(),
+            pushes: rig.pushes.clone(),
+            duties: Duties::new("core-1".into()),
+            within,
+        }
+    }
+
+    fn resends(rig: &Rig) -> usize {
+        rig.frames()
+            .iter()
+            .filter(|(_, f)| f["type"] == "provision_config")
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_desired_configuration_is_resent_with_a_growing_wait() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        rig.hold_config(&id, 3);
+        let within = Duration::from_secs(10);
+        let r = reconciler(&rig, within);
+        let rows = || vec![(id.to_string(), c.conn_id, "desired".to_owned())];
+        let mut behind = HashMap::new();
+        let start = Instant::now();
+        let mut sent_at = Vec::new();
+        // Passes every 2 s, as the loop makes them, for long enough.
+        while start.elapsed() < Duration::from_secs(1000) {
+            let before = resends(&rig);
+            r.resend_behind(rows(), &mut behind).await;
+            if resends(&rig) > before {
+                sent_at.push(start.elapsed().as_secs());
+            }
+            tokio::time::advance(EVERY).await;
+        }
+        // Due after `within`, then after twice as long each time.
+        assert_eq!(sent_at, [10, 30, 70, 150, 310], "{sent_at:?}");
+        assert_eq!(sent_at.len() as u32, MAX_RESENDS);
+        let frames = rig.frames();
+        assert!(frames
+            .iter()
+            .all(|(to, f)| *to == c.conn_id && f["revision"] == 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_desired_hash_or_connection_starts_again_and_one_caught_up_is_forgotten() {
+        let rig = Rig::new();
+        let id = org("org-1");
+        let c = conn("edge-1", Utc::now());
+        rig.live.register(id.clone(), c.clone());
+        rig.hold_config(&id, 3);
+        let within = Duration::from_secs(10);
+        let r = reconciler(&rig, within);
+        let mut behind = HashMap::new();
+        let row = |hash: &str| vec![(id.to_string(), c.conn_id, hash.to_owned())];
+        r.resend_behind(row("h1"), &mut behind).await;
+        tokio::time::advance(within).await;
+        r.resend_behind(row("h1"), &mut behind).await;
+        assert_eq!(resends(&rig), 1);
+        assert_eq!(behind[&id].resends, 1);
+        // Another desired configuration: its own time to be answered first.
+        r.resend_behind(row("h2"), &mut behind).await;
+        assert_eq!((resends(&rig), behind[&id].resends), (1, 0));
+        // Caught up: forgotten.
+        r.resend_behind(Vec::new(), &mut behind).await;
+        assert!(behind.is_empty());
+        // A row for a connection this view does not hold sends nothing.
+        let gone = vec![(id.to_string(), ConnId::new_v4(), "h2".to_owned())];
+        r.resend_behind(gone.clone(), &mut behind).await;
+        tokio::time::advance(within).await;
+        r.resend_behind(gone, &mut behind).await;
+        assert_eq!(resends(&rig), 1);
+    }
 
     #[test]
     fn resends_back_off_and_stop() {

@@ -1,5 +1,7 @@
 //! Sending frames and closes to the one edge holding an orchestrator's socket.
 
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use moolai_proto::events::EdgeCommand;
 use moolai_proto::frames::{timestamp, LegacyProvisioning, ServerFrame};
@@ -15,21 +17,46 @@ use crate::store::fleet::Provision;
 /// for a socket that is gone is worthless, and the edge is the only listener).
 #[derive(Clone)]
 pub struct Routes {
-    nats: async_nats::Client,
-    subjects: Subjects,
+    link: Link,
+}
+
+/// Where commands go: the edges over NATS, or in-memory [`RecordedEdges`] (tests of the
+/// rules, without NATS).
+#[derive(Clone)]
+enum Link {
+    Nats {
+        nats: async_nats::Client,
+        subjects: Subjects,
+    },
+    Memory {
+        edges: RecordedEdges,
+        persister: Persister,
+    },
 }
 
 impl Routes {
     pub fn new(nats: async_nats::Client, subjects: Subjects) -> Self {
-        Self { nats, subjects }
+        Self {
+            link: Link::Nats { nats, subjects },
+        }
+    }
+
+    /// Routes whose commands `edges` keeps, and whose welcome writes go to
+    /// `persister`.
+    pub fn memory(edges: RecordedEdges, persister: Persister) -> Self {
+        Self {
+            link: Link::Memory { edges, persister },
+        }
     }
 
     /// A client of the persisters on the same connection, for what a handshake's
     /// welcome must write (claiming queued sends: [`crate::push::queued`]).
     pub fn persister(&self) -> Persister {
-        Persister {
-            nats: self.nats.clone(),
-            subject: self.subjects.persist_commands(),
+        match &self.link {
+            Link::Nats { nats, subjects } => {
+                Persister::new(nats.clone(), subjects.persist_commands())
+            }
+            Link::Memory { persister, .. } => persister.clone(),
         }
     }
 
@@ -39,10 +66,13 @@ impl Routes {
         edge: &EdgeId,
         command: &EdgeCommand,
     ) -> Result<(), async_nats::Error> {
-        let payload = Bytes::from(serde_json::to_vec(command)?);
-        self.nats
-            .publish(self.subjects.edge_commands(edge), payload)
-            .await?;
+        match &self.link {
+            Link::Nats { nats, subjects } => {
+                let payload = Bytes::from(serde_json::to_vec(command)?);
+                nats.publish(subjects.edge_commands(edge), payload).await?;
+            }
+            Link::Memory { edges, .. } => edges.keep(edge, command),
+        }
         Ok(())
     }
 
@@ -126,5 +156,37 @@ fn legacy_frame(id: &OrchestratorId, conn: &Connection, provision: &Provision) -
                 .or_else(|| announced("location"))
                 .unwrap_or_else(|| "unknown".to_owned()),
         },
+    }
+}
+
+/// In-memory edges: every command sent, in order, for a test to read.
+#[derive(Clone, Default)]
+pub struct RecordedEdges {
+    sent: Arc<Mutex<Vec<(EdgeId, EdgeCommand)>>>,
+    changed: Arc<tokio::sync::Notify>,
+}
+
+impl RecordedEdges {
+    fn keep(&self, edge: &EdgeId, command: &EdgeCommand) {
+        let mut sent = self.sent.lock().expect("sent lock");
+        sent.push((edge.clone(), command.clone()));
+        self.changed.notify_waiters();
+    }
+
+    /// Every command sent so far, oldest first, with the edge it went to.
+    pub fn sent(&self) -> Vec<(EdgeId, EdgeCommand)> {
+        self.sent.lock().expect("sent lock").clone()
+    }
+
+    /// Waits until at least `n` commands were sent; all of them then.
+    pub async fn wait_for(&self, n: usize) -> Vec<(EdgeId, EdgeCommand)> {
+        loop {
+            let changed = self.changed.notified();
+            let sent = self.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            changed.await;
+        }
     }
 }
