@@ -76,6 +76,7 @@ PY="$MOOLAI_TOOLS/venv/bin/python"
 "$PY" -c 'import yaml' 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check pyyaml
 step "compose check" "$PY" scripts/check_compose.py
 step "compose secrets (the roles start from the secrets service's files)" scripts/check_compose_secrets.sh
+step "Dockerfile (copied paths, binaries, dashboard stage, non-root user; hadolint)" scripts/check_dockerfile.sh
 step "kubernetes manifests (kustomize render, Kubernetes 1.30 schemas, settings against --help)" scripts/check_k8s.sh
 
 if [[ "${MOOLAI_SKIP_COMPAT:-}" == 1 ]]; then
