@@ -278,7 +278,7 @@ pub async fn create(
     let audit = audit::by(&admin, "admin_added", &new.username, detail);
     let row = state.persister.run_audited(&command, audit).await?;
     let data = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected answer to add_admin: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected answer to add_admin", e))?;
     Ok(Json(AdminAdded {
         success: true,
         data,

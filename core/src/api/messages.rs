@@ -308,7 +308,7 @@ pub async fn send(
         .routes
         .deliver(&id, &conn, vec![frame.to_string()])
         .await
-        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
+        .map_err(|e| ApiError::unavailable("NATS unavailable", e))?;
     tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
     state.feed.record(
         Kind::MessageSent,

@@ -148,7 +148,7 @@ pub async fn create_organization(
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
     let row = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected organization row", e))?;
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -211,7 +211,7 @@ pub async fn update_organization(
     let org = match read::organization(&state.pool, id.as_str()).await? {
         Some(org) => org,
         None => serde_json::from_value(row)
-            .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?,
+            .map_err(|e| ApiError::internal("unexpected organization row", e))?,
     };
     Ok(envelope(org, format!("Organization {id} updated")))
 }

@@ -66,7 +66,7 @@ pub async fn create_instance(
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
     // The persister answers every column; InstanceRow keeps the public ones.
     let row = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected instance row: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected instance row", e))?;
     Ok(envelope(
         row,
         format!("Orchestrator instance {id} created successfully"),
@@ -92,7 +92,7 @@ pub async fn delete_instance(
     expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     let data = serde_json::from_value(data)
-        .map_err(|e| ApiError::Internal(format!("unexpected deletion answer: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected deletion answer", e))?;
     Ok(envelope(
         data,
         format!("Orchestrator instance {id} deleted successfully"),

@@ -42,18 +42,18 @@ async fn bump(
         .put(id.as_str(), generation.to_string().into())
         .await
         .map_err(|e| {
-            ApiError::Unavailable(format!(
-                "NATS unavailable: token generation not published: {e}"
-            ))
+            ApiError::unavailable("NATS unavailable: token generation not published", e)
         })?;
     Ok(generation)
 }
 
 /// The generation the edges know for `id` (0: none).
 async fn published_generation(tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
-    let entry = tokens.kv.entry(id.as_str()).await.map_err(|e| {
-        ApiError::Unavailable(format!("NATS unavailable: token generation not read: {e}"))
-    })?;
+    let entry = tokens
+        .kv
+        .entry(id.as_str())
+        .await
+        .map_err(|e| ApiError::unavailable("NATS unavailable: token generation not read", e))?;
     Ok(entry
         .filter(|e| e.operation == kv::Operation::Put)
         .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse().ok())
@@ -74,7 +74,7 @@ pub async fn void_published(state: &AppState, id: &OrchestratorId) -> Result<(),
         .put(id.as_str(), next.to_string().into())
         .await
         .map(drop)
-        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: tokens not voided: {e}")))
+        .map_err(|e| ApiError::unavailable("NATS unavailable: tokens not voided", e))
 }
 
 /// Issues a new token for `id` (voiding older ones), audited with `audit`.

@@ -70,7 +70,7 @@ impl Passwords {
         self.pool
             .run(move |memory| hash_with(memory, &password))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::internal("password hashing not run", e))?
             .ok_or_else(|| ApiError::Internal("password hashing failed".into()))
     }
 }
