@@ -173,7 +173,7 @@ pub struct Enrolled {
     pub message: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
+#[utoipa::path(post, operation_id = "create_enrollment_token", path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
     security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope", body = EnrollmentCreated),
     (status = 404, description = "Orchestrator tokens are off"), (status = 422, description = "Invalid field")))]
 pub async fn create(
@@ -215,7 +215,7 @@ pub struct EnrollmentList {
     pub items: Vec<EnrollmentItem>,
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_enrollment_tokens", path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
     responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state", body = EnrollmentList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -240,7 +240,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(delete, operation_id = "revoke_enrollment_token", path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)", body = EnrollmentRevoked),
     (status = 404, description = "Unknown enrollment credential")))]
 pub async fn revoke(
@@ -308,7 +308,7 @@ fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(raw.to_owned())
 }
 
-#[utoipa::path(post, path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
+#[utoipa::path(post, operation_id = "enroll", path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
     security(("bearer" = [])), responses((status = 200, description = "Registered (keep the token)", body = Enrolled),
     (status = 401, description = "No, unknown, revoked, expired or used-up enrollment token"),
     (status = 403, description = "The id is outside the enrollment token's scope"),

@@ -119,7 +119,7 @@ pub struct TokensRevoked {
     pub message: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "rotate_orchestrator_token", path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)", body = TokenIssued),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn rotate(
@@ -141,7 +141,7 @@ pub async fn rotate(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(delete, operation_id = "revoke_orchestrator_tokens", path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed", body = TokensRevoked),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn revoke(
