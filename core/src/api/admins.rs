@@ -30,7 +30,7 @@ pub struct Me {
 }
 
 /// `GET /api/v1/internal/auth/me`
-#[utoipa::path(get, path = "/api/v1/internal/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_me", path = "/api/v1/internal/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The token's admin", body = Me)))]
 pub async fn me(admin: Admin) -> Json<Me> {
     Json(Me {
@@ -90,7 +90,7 @@ pub struct PasswordChange {
 }
 
 /// `POST /api/v1/internal/auth/password`
-#[utoipa::path(post, path = "/api/v1/internal/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
+#[utoipa::path(post, operation_id = "change_password", path = "/api/v1/internal/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
     responses((status = 200, description = "Changed; the admin's other sessions are ended", body = PasswordChanged),
               (status = 403, description = "The development token has no password"),
               (status = 422, description = "Current password wrong, or new one too short/long"),
@@ -193,7 +193,7 @@ pub struct AdminPage {
 }
 
 /// `GET /api/v1/internal/admins`
-#[utoipa::path(get, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_admins", path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Every admin", body = AdminList)))]
 pub async fn list(State(state): State<AppState>, _: Admin) -> Result<Json<AdminList>, ApiError> {
     let items: Vec<AdminItem> = sqlx::query_as(
@@ -254,7 +254,7 @@ fn valid_username(name: &str) -> bool {
 }
 
 /// `POST /api/v1/internal/admins`
-#[utoipa::path(post, path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])), request_body = NewAdmin,
+#[utoipa::path(post, operation_id = "create_admin", path = "/api/v1/internal/admins", tag = "auth", security(("bearer" = [])), request_body = NewAdmin,
     responses((status = 200, description = "Added", body = AdminAdded), (status = 403, description = "Not a superadmin"),
               (status = 409, description = "That username exists"), (status = 422, description = "Invalid username or password")))]
 pub async fn create(
@@ -278,7 +278,7 @@ pub async fn create(
     let audit = audit::by(&admin, "admin_added", &new.username, detail);
     let row = state.persister.run_audited(&command, audit).await?;
     let data = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected answer to add_admin: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected answer to add_admin", e))?;
     Ok(Json(AdminAdded {
         success: true,
         data,
@@ -286,7 +286,7 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/internal/admins/{username}`
-#[utoipa::path(delete, path = "/api/v1/internal/admins/{username}", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "remove_admin", path = "/api/v1/internal/admins/{username}", tag = "auth", security(("bearer" = [])),
     params(("username" = String, Path, description = "The admin to remove")),
     responses((status = 200, description = "Removed, with its sessions", body = AdminRemoved), (status = 403, description = "Not a superadmin"),
               (status = 404, description = "No such admin"), (status = 409, description = "The last admin or last superadmin")))]
@@ -316,7 +316,7 @@ pub struct Unlock {
 }
 
 /// `POST /api/v1/internal/auth/unlock`
-#[utoipa::path(post, path = "/api/v1/internal/auth/unlock", tag = "auth", security(("bearer" = [])), request_body = Unlock,
+#[utoipa::path(post, operation_id = "unlock_login", path = "/api/v1/internal/auth/unlock", tag = "auth", security(("bearer" = [])), request_body = Unlock,
     responses((status = 200, description = "Throttle entries of this core removed", body = Unlocked),
               (status = 422, description = "Neither username nor address, or an invalid address")))]
 pub async fn unlock(

@@ -61,6 +61,7 @@ pub fn entry(
 
 /// Filters of the audit listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub action: Option<String>,
     pub actor: Option<String>,
@@ -105,7 +106,7 @@ pub struct AuditPage {
     pub items: Vec<AuditItem>,
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/audit", tag = "internal", params(AuditQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_audit", path = "/api/v1/internal/audit", tag = "internal", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, description = "Audit entries, newest first", body = AuditList), (status = 422, description = "Invalid limit")))]
 pub async fn list(
     State(state): State<AppState>,

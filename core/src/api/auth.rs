@@ -78,7 +78,7 @@ pub struct Done {
 }
 
 /// `POST /api/v1/internal/auth/login`
-#[utoipa::path(post, path = "/api/v1/internal/auth/login", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, operation_id = "login", path = "/api/v1/internal/auth/login", tag = "auth", request_body = Credentials,
     responses((status = 200, description = "Session token", body = LoggedIn), (status = 401, description = "Invalid credentials"),
               (status = 422, description = "Invalid body, or a username over 128 characters"),
               (status = 429, description = "Too many failed logins from this address for this user (Retry-After), or too many logins in progress")))]
@@ -197,7 +197,7 @@ async fn refuse_oversized(state: &AppState, peer: SocketAddr, creds: &Credential
 }
 
 /// `POST /api/v1/internal/auth/logout`
-#[utoipa::path(post, path = "/api/v1/internal/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "logout", path = "/api/v1/internal/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Token revoked", body = Done), (status = 401, description = "No token, or session already ended"), (status = 403, description = "Invalid token")))]
 pub async fn logout(State(state): State<AppState>, admin: Admin) -> Result<Json<Done>, ApiError> {
     if admin.username == DEV_TOKEN_USER {

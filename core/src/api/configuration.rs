@@ -3,13 +3,13 @@
 //! history of revisions, and rollback.
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use moolai_proto::commands::Command;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::controller::{envelope, Envelope, Page, PageQuery};
@@ -20,18 +20,12 @@ use crate::fleet::activity::Kind;
 use crate::push::now;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/controller/config", get(fleet))
-        .route("/api/v1/controller/orchestrators/{id}/config", get(config))
-        .route(
-            "/api/v1/controller/orchestrators/{id}/config/revisions",
-            get(revisions),
-        )
-        .route(
-            "/api/v1/controller/orchestrators/{id}/config/rollback",
-            post(rollback),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(fleet))
+        .routes(routes!(config))
+        .routes(routes!(revisions))
+        .routes(routes!(rollback))
 }
 
 /// The configuration the controller wants run.
@@ -159,7 +153,7 @@ impl ConfigRow {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}/config", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_orchestrator_config", path = "/api/v1/controller/orchestrators/{id}/config", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, description = "Desired and reported configuration", body = Envelope<OrchestratorConfig>), (status = 404, description = "Unknown id")))]
 pub async fn config(
@@ -179,6 +173,7 @@ pub async fn config(
 
 /// Filter of the fleet's configuration list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetQuery {
     /// `in_sync`, `applying`, `failed`, `pending` (told an older one) or
     /// `not_reported`.
@@ -213,7 +208,7 @@ const FLEET_STATE: &str = "
 
 const FLEET_STATES: [&str; 5] = ["in_sync", "applying", "failed", "pending", "not_reported"];
 
-#[utoipa::path(get, path = "/api/v1/controller/config", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_fleet_config", path = "/api/v1/controller/config", tag = "controller", security(("bearer" = [])),
     params(FleetQuery, PageQuery),
     responses((status = 200, description = "The fleet's configuration states", body = Envelope<FleetConfig>), (status = 422, description = "Unknown state or bad paging")))]
 pub async fn fleet(
@@ -312,6 +307,7 @@ pub struct RevisionList {
 
 /// How many revisions to show.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RevisionQuery {
     /// 1–500, default 50.
     #[serde(default = "default_revisions")]
@@ -322,7 +318,7 @@ fn default_revisions() -> i64 {
     50
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}/config/revisions", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_config_revisions", path = "/api/v1/controller/orchestrators/{id}/config/revisions", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path), RevisionQuery),
     responses((status = 200, description = "Revisions, newest first", body = Envelope<RevisionList>), (status = 404, description = "Unknown id"), (status = 422, description = "Bad limit")))]
 pub async fn revisions(
@@ -383,7 +379,7 @@ pub struct RolledBack {
     pub pushed: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/controller/orchestrators/{id}/config/rollback", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "rollback_config", path = "/api/v1/controller/orchestrators/{id}/config/rollback", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = RollbackBody,
     responses((status = 200, description = "A new revision with that revision's content", body = Envelope<RolledBack>), (status = 404, description = "Unknown id or revision"), (status = 422, description = "Invalid body")))]
 pub async fn rollback(

@@ -81,6 +81,7 @@ pub struct CoreList {
 
 /// `page` ≥ 1, `page_size` 1–500.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default = "first_page")]
     pub page: u32,
@@ -166,7 +167,7 @@ pub struct Dependencies {
     pub persister: &'static str,
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "controller_health", path = "/api/v1/controller/health", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Health of core and its dependencies", body = ControllerHealth)))]
 pub async fn health(State(state): State<AppState>, _: Reader) -> Json<ControllerHealth> {
     let (database, nats) = state.dependencies_up().await;
@@ -188,7 +189,7 @@ pub async fn health(State(state): State<AppState>, _: Reader) -> Json<Controller
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "overview", path = "/api/v1/controller/overview", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Fleet figures, all measured", body = Envelope<Overview>)))]
 pub async fn overview(
     State(state): State<AppState>,
@@ -214,7 +215,7 @@ pub async fn overview(
     Ok(envelope(data, "Overview retrieved successfully"))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/edges", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_edges", path = "/api/v1/controller/edges", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Edges that announced themselves in the last 15 s", body = Envelope<EdgeList>)))]
 pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Envelope<EdgeList>> {
     let edges = state.edges.up();
@@ -225,7 +226,7 @@ pub async fn edges(State(state): State<AppState>, _: Admin) -> Json<Envelope<Edg
     envelope(data, "Edges retrieved successfully")
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/cores", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_cores", path = "/api/v1/controller/cores", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Core replicas that announced themselves in the last 3 s, and which holds the singleton duties", body = Envelope<CoreList>)))]
 pub async fn cores(State(state): State<AppState>, _: Admin) -> Json<Envelope<CoreList>> {
     let cores = state.cores.up();
@@ -239,6 +240,7 @@ pub async fn cores(State(state): State<AppState>, _: Admin) -> Json<Envelope<Cor
 
 /// Query of the logs endpoints.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     pub q: Option<String>,
     pub level: Option<String>,
@@ -293,7 +295,7 @@ impl LogQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "controller_logs", path = "/api/v1/controller/logs", tag = "controller", params(LogQuery), security(("bearer" = [])),
     responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = Envelope<LogPage>)))]
 pub async fn logs(
     _: Admin,

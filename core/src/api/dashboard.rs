@@ -12,14 +12,14 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 use tower::util::{BoxCloneSyncService, ServiceExt};
 use tower::Layer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::api::error::ApiError;
 
 /// What the dashboard may load: its own scripts, styles, images, API and event
 /// stream (all same-origin), inline SVG data images; no plugins, no `<base>`
@@ -57,5 +57,5 @@ pub fn service(dir: &Path) -> BoxCloneSyncService<Request<Body>, Response, Infal
 }
 
 fn not_found(detail: &str) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "detail": detail }))).into_response()
+    ApiError::NotFound(detail.to_owned()).into_response()
 }

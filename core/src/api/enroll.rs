@@ -9,9 +9,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::{Command, EnrollRequest, Failure, NewEnrollment};
@@ -139,7 +138,7 @@ pub struct EnrollmentRow {
 impl EnrollmentRow {
     fn from_answer(answer: Value) -> Result<Self, ApiError> {
         serde_json::from_value(answer)
-            .map_err(|e| ApiError::Internal(format!("unexpected enrollment row: {e}")))
+            .map_err(|e| ApiError::internal("unexpected enrollment row", e))
     }
 }
 
@@ -174,7 +173,7 @@ pub struct Enrolled {
     pub message: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
+#[utoipa::path(post, operation_id = "create_enrollment_token", path = "/api/v1/internal/enrollment-tokens", tag = "internal", request_body = CreateBody,
     security(("bearer" = [])), responses((status = 200, description = "The credential (shown once) and its scope", body = EnrollmentCreated),
     (status = 404, description = "Orchestrator tokens are off"), (status = 422, description = "Invalid field")))]
 pub async fn create(
@@ -216,7 +215,7 @@ pub struct EnrollmentList {
     pub items: Vec<EnrollmentItem>,
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_enrollment_tokens", path = "/api/v1/internal/enrollment-tokens", tag = "internal", security(("bearer" = [])),
     responses((status = 200, description = "Every enrollment credential (never its secret), newest first, with its state", body = EnrollmentList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -241,7 +240,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(delete, operation_id = "revoke_enrollment_token", path = "/api/v1/internal/enrollment-tokens/{id}", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "Revoked: it enrolls no one from now on (orchestrators it enrolled keep their tokens)", body = EnrollmentRevoked),
     (status = 404, description = "Unknown enrollment credential")))]
 pub async fn revoke(
@@ -273,77 +272,43 @@ pub struct EnrollBody {
     pub orchestrator_id: String,
 }
 
-/// Why an enrollment was refused. The credential's holder learns why (revoked,
-/// expired, used up): they have the secret already, and the operator needs to know.
-#[derive(Debug, thiserror::Error)]
-pub enum EnrollError {
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-}
-
-impl IntoResponse for EnrollError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Api(_) => return self.into_api().into_response(),
-        };
-        let mut response = (status, Json(json!({"detail": self.to_string()}))).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = HeaderValue::from_static(r#"Bearer realm="enrollment""#);
-            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
-        }
-        response
+/// The persister's refusals of an `Enroll`: an unusable credential is 401
+/// (its holder learns why: they have the secret already, and the operator needs
+/// to know), an id outside its scope 403; an existing id stays 409.
+fn refused(err: PersistError) -> ApiError {
+    match err {
+        PersistError::Refused {
+            failure: Failure::NotFound,
+            detail,
+        } => ApiError::EnrollmentRefused(detail),
+        PersistError::Refused {
+            failure: Failure::Invalid,
+            detail,
+        } => ApiError::Forbidden(detail),
+        other => other.into(),
     }
 }
 
-impl EnrollError {
-    fn into_api(self) -> ApiError {
-        match self {
-            Self::Api(e) => e,
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-
-    /// The persister's refusals of an `Enroll`: an unusable credential is 401, an
-    /// id outside its scope 403; an existing id stays 409.
-    fn from_persister(err: PersistError) -> Self {
-        match err {
-            PersistError::Refused {
-                failure: Failure::NotFound,
-                detail,
-            } => Self::Unauthorized(detail),
-            PersistError::Refused {
-                failure: Failure::Invalid,
-                detail,
-            } => Self::Forbidden(detail),
-            other => Self::Api(other.into()),
-        }
-    }
-}
-
-fn credential(headers: &HeaderMap) -> Result<String, EnrollError> {
+fn credential(headers: &HeaderMap) -> Result<String, ApiError> {
     let raw = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| {
-            EnrollError::Unauthorized(
+            ApiError::EnrollmentRefused(
                 "enrollment token required: send `Authorization: Bearer me1.…`".into(),
             )
         })?;
     if !raw.starts_with(PREFIX) {
-        return Err(EnrollError::Unauthorized("not an enrollment token".into()));
+        return Err(ApiError::EnrollmentRefused(
+            "not an enrollment token".into(),
+        ));
     }
     Ok(raw.to_owned())
 }
 
-#[utoipa::path(post, path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
+#[utoipa::path(post, operation_id = "enroll", path = "/api/v1/enroll", tag = "orchestrators", request_body = EnrollBody,
     security(("bearer" = [])), responses((status = 200, description = "Registered (keep the token)", body = Enrolled),
     (status = 401, description = "No, unknown, revoked, expired or used-up enrollment token"),
     (status = 403, description = "The id is outside the enrollment token's scope"),
@@ -354,7 +319,7 @@ pub async fn enroll(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Body(b): Body<EnrollBody>,
-) -> Result<Json<Enrolled>, EnrollError> {
+) -> Result<Json<Enrolled>, ApiError> {
     let tokens = tokens_on(&state)?;
     let secret = credential(&headers)?;
     let orchestrator_id = OrchestratorId::parse(b.orchestrator_id)
@@ -375,7 +340,7 @@ pub async fn enroll(
         .persister
         .run_audited(&Command::Enroll(request), audit)
         .await
-        .map_err(EnrollError::from_persister)?;
+        .map_err(refused)?;
     let organization = done["organization_id"].as_str();
     if let Some(org) = organization.and_then(|o| OrchestratorId::parse(o).ok()) {
         state.changes.configs_changed(vec![org]).await;

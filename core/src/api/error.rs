@@ -1,5 +1,6 @@
 //! Every way a request can fail, and the one place that turns each into HTTP.
-//! 5xx causes are logged with their cause and never shown to the client.
+//! A 5xx keeps the error that caused it; that chain is logged once, where the
+//! response is made, and a 500's is never shown to the client.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +25,96 @@ pub struct FieldError {
 /// none cannot learn it from the status alone.
 pub const GET_A_TOKEN: &str = "Get a token with POST /api/v1/internal/auth/login, \
 or use the one scripts/stack.sh printed (.data/dev-token)";
+
+/// Any error, boxed, as the source of a [`Cause`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What stopped a request with a 5xx: what was being done (`context`), the
+/// error that stopped it (`error`), or both.
+#[derive(Debug)]
+pub struct Cause {
+    context: Option<String>,
+    error: Option<BoxError>,
+}
+
+impl Cause {
+    /// `context`, caused by `error`.
+    pub fn new(context: impl Into<String>, error: impl Into<BoxError>) -> Self {
+        Self {
+            context: Some(context.into()),
+            error: Some(error.into()),
+        }
+    }
+
+    /// `error` alone, as itself.
+    pub fn of(error: impl Into<BoxError>) -> Self {
+        Self {
+            context: None,
+            error: Some(error.into()),
+        }
+    }
+
+    /// What a client is told of a 503: the context and the error's own text
+    /// (`"database unavailable: pool timed out"`).
+    fn detail(&self) -> String {
+        match (&self.context, &self.error) {
+            (Some(context), Some(error)) => format!("{context}: {error}"),
+            (Some(context), None) => context.clone(),
+            (None, Some(error)) => error.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The whole chain, for the log: the detail, then each deeper source.
+    fn chain(&self) -> String {
+        let mut text = self.detail();
+        let mut next = self.error.as_deref().and_then(|e| e.source());
+        while let Some(error) = next {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            next = error.source();
+        }
+        text
+    }
+}
+
+/// A context alone.
+impl From<String> for Cause {
+    fn from(context: String) -> Self {
+        Self {
+            context: Some(context),
+            error: None,
+        }
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(context: &str) -> Self {
+        context.to_owned().into()
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.context, &self.error) {
+            (Some(context), _) => f.write_str(context),
+            (None, Some(error)) => error.fmt(f),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let error = self.error.as_deref()?;
+        let error: &(dyn std::error::Error + 'static) = error;
+        if self.context.is_some() {
+            Some(error)
+        } else {
+            error.source()
+        }
+    }
+}
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +148,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
-    #[error("{0}")]
-    Unavailable(String),
+    /// A dependency is away: 503, the cause's detail shown.
+    #[error(transparent)]
+    Unavailable(Cause),
     /// A body over [`crate::api::MAX_BODY_BYTES`]: refused before it could reach
     /// the bus, whose payload limit it would pass.
     #[error("Request body too large: at most {0} bytes")]
@@ -66,8 +158,14 @@ pub enum ApiError {
     /// The client did not send its whole body within `BODY_TIMEOUT_SEC`.
     #[error("Request body not received in time")]
     BodyTimeout,
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Refused by the enrollment endpoint for its credential (none, unknown,
+    /// revoked, expired, used up): 401 with the enrollment realm. Its holder
+    /// learns why: they have the secret already, and the operator needs to know.
+    #[error("{0}")]
+    EnrollmentRefused(String),
+    /// A bug or a broken invariant: 500, the cause only logged.
+    #[error(transparent)]
+    Internal(Cause),
 }
 
 impl ApiError {
@@ -80,11 +178,22 @@ impl ApiError {
         }])
     }
 
+    /// A 500: `context`, caused by `error`.
+    pub fn internal(context: impl Into<String>, error: impl Into<BoxError>) -> Self {
+        Self::Internal(Cause::new(context, error))
+    }
+
+    /// A 503 telling `"{context}: {error}"`.
+    pub fn unavailable(context: impl Into<String>, error: impl Into<BoxError>) -> Self {
+        Self::Unavailable(Cause::new(context, error))
+    }
+
     fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::BadCredentials | Self::SessionEnded => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingToken
+            | Self::BadCredentials
+            | Self::SessionEnded
+            | Self::EnrollmentRefused(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidToken | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyLogins(_) | Self::LoginBusy => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -102,23 +211,22 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match err {
-            sqlx::Error::Database(db) => Self::Internal(db.to_string()),
-            sqlx::Error::Decode(e) | sqlx::Error::ColumnDecode { source: e, .. } => {
-                Self::Internal(e.to_string())
-            }
-            other => Self::Unavailable(format!("database unavailable: {other}")),
+            sqlx::Error::Database(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnDecode { .. } => Self::Internal(Cause::of(err)),
+            other => Self::unavailable("database unavailable", other),
         }
+    }
+}
+
+impl From<crate::auth::passwords::HashFailed> for ApiError {
+    fn from(err: crate::auth::passwords::HashFailed) -> Self {
+        Self::internal("password hashing", err)
     }
 }
 
 /// A write the persister did not commit: its refusals keep their meaning (404,
 /// 409, 422); everything else about reaching it is 503.
-impl From<crate::auth::passwords::HashFailed> for ApiError {
-    fn from(err: crate::auth::passwords::HashFailed) -> Self {
-        Self::Internal(err.to_string())
-    }
-}
-
 impl From<PersistError> for ApiError {
     fn from(err: PersistError) -> Self {
         match err {
@@ -127,14 +235,14 @@ impl From<PersistError> for ApiError {
                 Failure::Conflict => Self::Conflict(detail),
                 Failure::Invalid => Self::field("body", "", detail),
                 Failure::Unavailable => {
-                    Self::Unavailable(format!("persister unavailable: {detail}"))
+                    Self::Unavailable(format!("persister unavailable: {detail}").into())
                 }
             },
-            PersistError::Encode(_) | PersistError::Decode(_) => Self::Internal(err.to_string()),
+            PersistError::Encode(_) | PersistError::Decode(_) => Self::Internal(Cause::of(err)),
             PersistError::Disconnected
             | PersistError::Timeout
             | PersistError::NoPersister
-            | PersistError::Request(_) => Self::Unavailable(err.to_string()),
+            | PersistError::Request(_) => Self::Unavailable(Cause::of(err)),
         }
     }
 }
@@ -145,12 +253,15 @@ impl IntoResponse for ApiError {
         let body = match &self {
             Self::Invalid(fields) => json!({ "detail": fields }),
             Self::Internal(cause) => {
-                tracing::error!(cause, "request failed");
+                tracing::error!(cause = cause.chain(), "request failed");
                 json!({ "success": false, "detail": "Internal server error" })
             }
             Self::Unavailable(cause) => {
-                tracing::warn!(cause, "request refused: dependency unavailable");
-                json!({ "detail": cause })
+                tracing::warn!(
+                    cause = cause.chain(),
+                    "request refused: dependency unavailable"
+                );
+                json!({ "detail": cause.detail() })
             }
             other => json!({ "detail": other.to_string() }),
         };
@@ -170,6 +281,12 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            Self::EnrollmentRefused(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="enrollment""#),
                 );
             }
             _ => {}
@@ -218,6 +335,11 @@ mod tests {
             (ApiError::Conflict("taken".into()), 409, "taken"),
             (ApiError::Unavailable("nats down".into()), 503, "nats down"),
             (ApiError::BodyTimeout, 408, "not received in time"),
+            (
+                ApiError::EnrollmentRefused("not an enrollment token".into()),
+                401,
+                "not an enrollment token",
+            ),
         ];
         for (err, status, detail) in cases {
             let name = format!("{err:?}");
@@ -248,6 +370,47 @@ mod tests {
             body,
             json!({"success": false, "detail": "Internal server error"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_5xx_keeps_its_source_and_tells_a_503_as_before() {
+        let cause = std::io::Error::other("connection reset");
+        let err = ApiError::unavailable("NATS unavailable", cause);
+        let source = std::error::Error::source(&err).expect("the cause is kept");
+        assert_eq!(source.to_string(), "connection reset");
+        let (status, _, body) = seen(err, header::RETRY_AFTER).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body,
+            json!({"detail": "NATS unavailable: connection reset"})
+        );
+
+        let away = ApiError::from(sqlx::Error::PoolTimedOut);
+        let ApiError::Unavailable(cause) = &away else {
+            panic!("{away:?}")
+        };
+        assert_eq!(
+            cause.detail(),
+            format!("database unavailable: {}", sqlx::Error::PoolTimedOut)
+        );
+
+        let row = serde_json::from_str::<u8>("-1").unwrap_err();
+        let err = ApiError::internal("unexpected row", row);
+        let ApiError::Internal(cause) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(cause.chain().starts_with("unexpected row: "), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_refused_enrollment_names_its_realm() {
+        let (_, challenge, _) = seen(
+            ApiError::EnrollmentRefused("revoked".into()),
+            header::WWW_AUTHENTICATE,
+        )
+        .await;
+        assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="enrollment""#));
     }
 
     #[tokio::test]

@@ -32,7 +32,7 @@ use crate::api::extract::{Reader, StreamAdmin};
 use crate::api::AppState;
 use crate::fleet::rates;
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "dashboard", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "events", path = "/api/v1/events", tag = "dashboard", security(("bearer" = [])),
     params(("access_token" = Option<String>, Query, description = "The session token, for clients that cannot send headers")),
     responses((status = 200, description = "text/event-stream: `stats_history` once, then `activity` and `stats` events"), (status = 401, description = "No token"), (status = 403, description = "Invalid token")))]
 pub async fn events(
@@ -111,6 +111,7 @@ pub const LAST_SEEN_MAX: usize = 200;
 
 /// `?ids=a,b,c`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LastSeenQuery {
     /// Comma-separated orchestrator ids (at most 200).
     pub ids: String,
@@ -136,7 +137,7 @@ pub struct LastSeenMap {
     pub timestamp: DateTime<Utc>,
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/last-seen", tag = "dashboard", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "last_seen", path = "/api/v1/controller/last-seen", tag = "dashboard", security(("bearer" = [])),
     params(LastSeenQuery),
     responses((status = 200, description = "From core's memory; unknown ids are not connected", body = LastSeenMap),
               (status = 422, description = "No ids, more than 200, or an invalid id")))]

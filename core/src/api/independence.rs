@@ -2,12 +2,12 @@
 //! run on its own (no controller messages, its heartbeats ignored), and back.
 
 use axum::extract::State;
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
 use moolai_proto::commands::Command;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::controller::not_found;
@@ -20,11 +20,8 @@ use crate::fleet::live::Rule;
 use crate::store::read;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/internal/orchestrators/{id}/independence",
-        put(put_independence).get(get_independence),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_independence, get_independence))
 }
 
 /// Body of `PUT independence`.
@@ -63,7 +60,7 @@ pub struct IndependenceState {
     pub last_seen: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
+#[utoipa::path(put, operation_id = "set_independence", path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal", request_body = IndependenceBody,
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "Updated; heartbeats are ignored from now on", body = IndependenceSet), (status = 404, description = "Unknown id")))]
 pub async fn put_independence(
@@ -112,7 +109,7 @@ pub async fn put_independence(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal",
+#[utoipa::path(get, operation_id = "get_independence", path = "/api/v1/internal/orchestrators/{id}/independence", tag = "internal",
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "Independence state", body = IndependenceState), (status = 404, description = "Unknown id")))]
 pub async fn get_independence(

@@ -15,6 +15,7 @@ use crate::fleet::activity::Activity;
 
 /// Filters of the activity feed.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// Only entries of this kind: a name of [`crate::fleet::activity::Kind`] (`handshake`,
     /// `message_sent`, `registered`, ...).
@@ -64,7 +65,7 @@ pub struct InternalHealth {
     pub database: &'static str,
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/activity", tag = "internal", params(ActivityQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_activity", path = "/api/v1/internal/activity", tag = "internal", params(ActivityQuery), security(("bearer" = [])),
     responses((status = 200, description = "What happened to orchestrators lately, newest first", body = ActivityList), (status = 422, description = "Invalid limit")))]
 pub async fn activity(
     State(state): State<AppState>,
@@ -91,7 +92,7 @@ pub async fn activity(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "internal_logs", path = "/api/v1/internal/logs", tag = "internal", params(LogQuery), security(("bearer" = [])),
     responses((status = 200, description = "Recent log records of the whole cluster (core, edges, persisters), newest first", body = LogList)))]
 pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>, ApiError> {
     Ok(Json(LogList {
@@ -100,7 +101,7 @@ pub async fn logs(_: Admin, Params(q): Params<LogQuery>) -> Result<Json<LogList>
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/health", tag = "internal", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "internal_health", path = "/api/v1/internal/health", tag = "internal", security(("bearer" = [])),
     responses((status = 200, description = "Core's view of its connections and dependencies", body = InternalHealth)))]
 pub async fn health(State(state): State<AppState>, _: Admin) -> Json<InternalHealth> {
     let (database, nats) = state.dependencies_up().await;

@@ -5,8 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::Command;
 use moolai_proto::events::new_message_id;
@@ -14,6 +13,7 @@ use moolai_proto::frames::MessageType;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::auth::Done;
@@ -30,18 +30,12 @@ use crate::store::read;
 use crate::store::read::{MessageItem, MessageStatus};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/internal/orchestrators/{id}/messages",
-            post(create_message).get(orchestrator_messages),
-        )
-        .route("/api/v1/internal/orchestrators/{id}/send", post(send))
-        .route("/api/v1/internal/messages", get(all_messages))
-        .route(
-            "/api/v1/internal/messages/{id}/status",
-            put(set_message_status),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_message, orchestrator_messages))
+        .routes(routes!(send))
+        .routes(routes!(all_messages))
+        .routes(routes!(set_message_status))
 }
 
 /// Body of `POST orchestrators/{id}/messages`.
@@ -108,7 +102,7 @@ pub struct MessageAnswered {
     pub orchestrator_id: Value,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal", request_body = NewMessage,
+#[utoipa::path(post, operation_id = "create_message", path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal", request_body = NewMessage,
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "Created, pending", body = MessageCreated), (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid body")))]
 pub async fn create_message(
@@ -149,6 +143,7 @@ pub async fn create_message(
 
 /// Filters of the message lists.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageQuery {
     #[param(value_type = Option<String>)]
     pub message_type: Option<MessageType>,
@@ -181,7 +176,7 @@ impl MessageQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal",
+#[utoipa::path(get, operation_id = "list_orchestrator_messages", path = "/api/v1/internal/orchestrators/{id}/messages", tag = "internal",
     params(("id" = String, Path), MessageQuery), security(("bearer" = [])),
     responses((status = 200, description = "Messages, newest first", body = OrchestratorMessages), (status = 404, description = "Unknown orchestrator")))]
 pub async fn orchestrator_messages(
@@ -205,7 +200,7 @@ pub async fn orchestrator_messages(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/messages", tag = "internal", params(MessageQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_messages", path = "/api/v1/internal/messages", tag = "internal", params(MessageQuery), security(("bearer" = [])),
     responses((status = 200, description = "Messages of all orchestrators, newest first", body = AllMessages), (status = 422, description = "Invalid filter")))]
 pub async fn all_messages(
     State(state): State<AppState>,
@@ -228,7 +223,7 @@ pub struct StatusBody {
     pub status: MessageStatus,
 }
 
-#[utoipa::path(put, path = "/api/v1/internal/messages/{id}/status", tag = "internal", request_body = StatusBody,
+#[utoipa::path(put, operation_id = "set_message_status", path = "/api/v1/internal/messages/{id}/status", tag = "internal", request_body = StatusBody,
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "Updated", body = MessageAnswered), (status = 404, description = "Unknown message"), (status = 422, description = "Unknown status")))]
 pub async fn set_message_status(
@@ -274,7 +269,7 @@ pub async fn set_message_status(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body = Object,
+#[utoipa::path(post, operation_id = "send_to_orchestrator", path = "/api/v1/internal/orchestrators/{id}/send", tag = "internal", request_body(content = Map<String, Value>, description = "The frame to send: a JSON object with its `type`"),
     params(("id" = String, Path), SendQuery), security(("bearer" = [])),
     responses((status = 200, description = "Sent", body = Done),
         (status = 202, description = "Not connected: queued until it connects or `expires_in_sec` passes", body = SendQueued),
@@ -308,7 +303,7 @@ pub async fn send(
         .routes
         .deliver(&id, &conn, vec![frame.to_string()])
         .await
-        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: {e}")))?;
+        .map_err(|e| ApiError::unavailable("NATS unavailable", e))?;
     tracing::info!(orchestrator_id = %id, "Sent message to orchestrator {id} (type: {kind})");
     state.feed.record(
         Kind::MessageSent,

@@ -27,13 +27,14 @@ mod tests;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use sqlx::PgPool;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::cluster::edges::Edges;
@@ -119,26 +120,10 @@ fn dependency_word(up: bool) -> &'static str {
     }
 }
 
+/// What the document says beside its operations, which [`routes`] adds.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Moolai Controller API", description = "Control plane for fleets of orchestrators. See docs/api.md."),
-    paths(
-        controller::health, controller::overview, controller::edges, controller::cores, controller::logs,
-        organizations::organizations, organizations::organization, organizations::create_organization,
-        organizations::update_organization, organizations::delete_organization, organizations::put_features,
-        orchestrators::orchestrators, orchestrators::orchestrator, orchestrators::live, orchestrators::live_one,
-        registration::create_instance, registration::delete_instance, registration::register, registration::deregister,
-        auth::login, auth::logout,
-        admins::me, admins::change_password, admins::unlock, admins::list, admins::create, admins::remove,
-        independence::put_independence, independence::get_independence,
-        messages::create_message, messages::orchestrator_messages, messages::set_message_status, messages::all_messages,
-        messages::send, sends::orchestrator_sends, internal::activity,
-        audit::list,
-        configuration::config, configuration::fleet, configuration::revisions, configuration::rollback,
-        rollouts::create, rollouts::list, rollouts::one, rollouts::act,
-        tokens::rotate, enroll::enroll, enroll::create, enroll::list, enroll::revoke,
-        tokens::revoke, internal::logs, internal::health, root_health, events::events, events::last_seen,
-    ),
     // The event stream's payloads have no response body to be found through,
     // so they are named here for the dashboard's generated types.
     components(schemas(error::FieldError, events::StatsHistory, crate::fleet::rates::StatsPoint, crate::fleet::activity::Activity)),
@@ -160,48 +145,39 @@ impl Modify for BearerAuth {
 
 /// The generated OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    routes().into_openapi()
 }
 
-/// The API router for `state`, with CORS for `allowed_origins` only.
-pub fn router(
-    state: AppState,
-    allowed_origins: &[String],
-    dashboard_dir: &std::path::Path,
-) -> Router {
-    let controller = Router::new()
-        .route("/health", get(controller::health))
-        .route("/overview", get(controller::overview))
-        .route("/edges", get(controller::edges))
-        .route("/cores", get(controller::cores))
-        .route("/last-seen", get(events::last_seen))
-        .route("/logs", get(controller::logs));
-    let internal = Router::new()
+/// Every API route, each declared once for the router and the document.
+/// One `routes!` holds only handlers of one path: it routes each of its
+/// handlers at every path among them.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(controller::health))
+        .routes(routes!(controller::overview))
+        .routes(routes!(controller::edges))
+        .routes(routes!(controller::cores))
+        .routes(routes!(events::last_seen))
+        .routes(routes!(controller::logs))
         // A login never travels whole to the bus: an oversized one is answered
         // 422 and audited under a shortened name, so it keeps the server's limit.
-        .route(
-            "/auth/login",
-            post(auth::login).layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        .routes(
+            routes!(auth::login)
+                .map(|login| login.layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_BYTES))),
         )
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(admins::me))
-        .route("/auth/password", post(admins::change_password))
-        .route("/auth/unlock", post(admins::unlock))
-        .route("/admins", get(admins::list).post(admins::create))
-        .route("/admins/{username}", delete(admins::remove))
-        .route("/logs", get(internal::logs))
-        .route("/activity", get(internal::activity))
-        .route("/audit", get(audit::list))
-        .route(
-            "/orchestrators/{id}/token",
-            post(tokens::rotate).delete(tokens::revoke),
-        )
-        .route("/health", get(internal::health))
-        .route("/enrollment-tokens", post(enroll::create).get(enroll::list))
-        .route("/enrollment-tokens/{id}", delete(enroll::revoke));
-    Router::new()
-        .nest("/api/v1/controller", controller)
-        .nest("/api/v1/internal", internal)
+        .routes(routes!(auth::logout))
+        .routes(routes!(admins::me))
+        .routes(routes!(admins::change_password))
+        .routes(routes!(admins::unlock))
+        .routes(routes!(admins::list, admins::create))
+        .routes(routes!(admins::remove))
+        .routes(routes!(internal::logs))
+        .routes(routes!(internal::activity))
+        .routes(routes!(audit::list))
+        .routes(routes!(tokens::rotate, tokens::revoke))
+        .routes(routes!(internal::health))
+        .routes(routes!(enroll::create, enroll::list))
+        .routes(routes!(enroll::revoke))
         .merge(organizations::router())
         .merge(orchestrators::router())
         .merge(registration::router())
@@ -210,10 +186,19 @@ pub fn router(
         .merge(configuration::router())
         .merge(rollouts::router())
         .merge(sends::router())
-        .route("/api/v1/events", get(events::events))
-        .route("/api/v1/enroll", post(enroll::enroll))
-        .route("/health", get(root_health))
-        .merge(docs())
+        .routes(routes!(events::events))
+        .routes(routes!(enroll::enroll))
+        .routes(routes!(root_health))
+}
+
+/// The API router for `state`, with CORS for `allowed_origins` only.
+pub fn router(
+    state: AppState,
+    allowed_origins: &[String],
+    dashboard_dir: &std::path::Path,
+) -> Router {
+    let (api, document) = routes().split_for_parts();
+    api.merge(docs(document))
         .fallback_service(dashboard::service(dashboard_dir))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(allowed_origins))
@@ -246,8 +231,8 @@ object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Swagger UI on `/docs` and the description on `/openapi.json`, under a
 /// Content-Security-Policy as strict as the dashboard's.
-fn docs() -> Router<AppState> {
-    Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi())).layer(
+fn docs(document: utoipa::openapi::OpenApi) -> Router<AppState> {
+    Router::from(SwaggerUi::new("/docs").url("/openapi.json", document)).layer(
         SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
@@ -294,7 +279,7 @@ pub struct Components {
     pub connected_orchestrators: usize,
 }
 
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)", body = RootHealth)))]
+#[utoipa::path(get, operation_id = "root_health", path = "/health", tag = "health", responses((status = 200, description = "Service info and dependencies (no auth)", body = RootHealth)))]
 async fn root_health(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Json<RootHealth> {
@@ -313,4 +298,114 @@ async fn root_health(
             connected_orchestrators: state.live.connected(),
         },
     })
+}
+
+#[cfg(test)]
+mod document_tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use axum::routing::{on, MethodFilter};
+    use serde_json::Value;
+
+    use super::*;
+
+    const METHODS: [(&str, MethodFilter); 5] = [
+        ("get", MethodFilter::GET),
+        ("post", MethodFilter::POST),
+        ("put", MethodFilter::PUT),
+        ("patch", MethodFilter::PATCH),
+        ("delete", MethodFilter::DELETE),
+    ];
+
+    /// Each operation of the document: (method, path) and the operation.
+    fn operations() -> Vec<(String, String, Value)> {
+        let document = serde_json::to_value(openapi()).unwrap();
+        let paths = document["paths"].as_object().expect("paths").clone();
+        let mut found = Vec::new();
+        for (path, item) in paths {
+            for (method, _) in METHODS {
+                if let Some(operation) = item.get(method) {
+                    found.push((method.to_owned(), path.clone(), operation.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_operation_has_an_id_of_its_own() {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let operations = operations();
+        assert!(operations.len() > 50, "{} operations", operations.len());
+        for (method, path, operation) in operations {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"))
+                .to_owned();
+            let here = format!("{method} {path}");
+            if let Some(first) = seen.insert(id.clone(), here.clone()) {
+                panic!("operationId {id} is both {first} and {here}");
+            }
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_those_of_the_path_template() {
+        for (method, path, operation) in operations() {
+            let template: BTreeSet<&str> = path
+                .split('/')
+                .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let declared: BTreeSet<&str> = parameters
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(declared, template, "path parameters of {method} {path}");
+        }
+    }
+
+    /// The router routes exactly the document's operations: each documented
+    /// method of each documented path is taken (adding it again panics), and
+    /// no other method of those paths is. `routes` declares every route with
+    /// `routes!`, so no path is routed that the document lacks.
+    #[test]
+    fn the_router_routes_what_the_document_lists() {
+        let (router, document) = routes().split_for_parts();
+        let document = serde_json::to_value(document).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            for (method, filter) in METHODS {
+                let probe = router.clone();
+                let taken = catch_unwind(AssertUnwindSafe(|| {
+                    probe.route(path, on(filter, || async {}))
+                }))
+                .is_err();
+                let documented = item.get(method).is_some();
+                assert_eq!(taken, documented, "{method} {path}: routed {taken}");
+            }
+        }
+    }
+
+    #[test]
+    fn free_form_bodies_take_any_key() {
+        let document = serde_json::to_value(openapi()).unwrap();
+        for (method, path) in [
+            ("put", "/api/v1/controller/organizations/{id}/features"),
+            ("post", "/api/v1/internal/orchestrators/{id}/send"),
+        ] {
+            let schema = &document["paths"][path][method]["requestBody"]["content"]
+                ["application/json"]["schema"];
+            assert_eq!(schema["type"], "object", "{method} {path}: {schema}");
+            assert!(
+                schema.get("additionalProperties").is_some(),
+                "{method} {path}: {schema}"
+            );
+        }
+    }
 }

@@ -2,12 +2,12 @@
 //! ones, each annotated with what this core knows live (connection, edge).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::controller::{envelope, not_found, Envelope, Page, PageQuery};
 use crate::api::error::ApiError;
@@ -17,16 +17,17 @@ use crate::api::AppState;
 use crate::store::read::{self, InstanceRow};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/controller/orchestrators", get(orchestrators))
-        .route("/api/v1/controller/orchestrators/live", get(live))
-        .route("/api/v1/controller/orchestrators/live/{id}", get(live_one))
-        .route("/api/v1/controller/orchestrators/{id}", get(orchestrator))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(orchestrators))
+        .routes(routes!(live))
+        .routes(routes!(live_one))
+        .routes(routes!(orchestrator))
 }
 
 /// Filter of the instance list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InstanceQuery {
     /// Only instances of this organization.
     pub organization_id: Option<String>,
@@ -80,7 +81,7 @@ pub struct LiveOrchestrators {
     pub total_count: usize,
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators", tag = "controller", params(PageQuery, InstanceQuery),
+#[utoipa::path(get, operation_id = "list_orchestrators", path = "/api/v1/controller/orchestrators", tag = "controller", params(PageQuery, InstanceQuery),
     security(("bearer" = [])), responses((status = 200, description = "A page of orchestrator instances (a reader without a token gets only their public fields)", body = Envelope<Page<Orchestrator>>), (status = 422, description = "Invalid page")))]
 pub async fn orchestrators(
     State(state): State<AppState>,
@@ -101,7 +102,7 @@ pub async fn orchestrators(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_orchestrator", path = "/api/v1/controller/orchestrators/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "One instance (a reader without a token gets only its public fields)", body = Envelope<Orchestrator>), (status = 404, description = "Unknown id")))]
 pub async fn orchestrator(
     State(state): State<AppState>,
@@ -115,7 +116,7 @@ pub async fn orchestrator(
     Ok(envelope(item, "Orchestrator retrieved successfully"))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators/live", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_live_orchestrators", path = "/api/v1/controller/orchestrators/live", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "Connected orchestrators, keyed by id", body = Envelope<LiveOrchestrators>)))]
 pub async fn live(
     State(state): State<AppState>,
@@ -145,7 +146,7 @@ pub async fn live(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/orchestrators/live/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_live_orchestrator", path = "/api/v1/controller/orchestrators/live/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "One connected orchestrator", body = Envelope<Orchestrator>), (status = 404, description = "Not connected")))]
 pub async fn live_one(
     State(state): State<AppState>,

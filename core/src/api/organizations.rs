@@ -3,12 +3,12 @@
 //! Answers use the controller envelope.
 
 use axum::extract::State;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use moolai_proto::commands::Command;
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::controller::{envelope, not_found, Envelope, Page, PageQuery};
@@ -22,26 +22,20 @@ use crate::store::read;
 use crate::store::read::{FleetStatus, OrganizationRow};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/controller/organizations",
-            get(organizations).post(create_organization),
-        )
-        .route(
-            "/api/v1/controller/organizations/{id}",
-            get(organization)
-                .patch(update_organization)
-                .delete(delete_organization),
-        )
-        .route(
-            "/api/v1/controller/organizations/{id}/features",
-            put(put_features),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(organizations, create_organization))
+        .routes(routes!(
+            organization,
+            update_organization,
+            delete_organization
+        ))
+        .routes(routes!(put_features))
 }
 
 /// Search and status filter of the organization list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrgQuery {
     /// Substring of id, name or location, any case.
     pub q: Option<String>,
@@ -49,7 +43,7 @@ pub struct OrgQuery {
     pub status: Option<FleetStatus>,
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery, OrgQuery),
+#[utoipa::path(get, operation_id = "list_organizations", path = "/api/v1/controller/organizations", tag = "controller", params(PageQuery, OrgQuery),
     security(("bearer" = [])), responses((status = 200, description = "A page of organizations (a reader without a token gets only their public fields)", body = Envelope<Page<OrganizationRow>>), (status = 422, description = "Invalid page")))]
 pub async fn organizations(
     State(state): State<AppState>,
@@ -73,7 +67,7 @@ pub async fn organizations(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_organization", path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "One organization (a reader without a token gets only its public fields)", body = Envelope<OrganizationRow>), (status = 404, description = "Unknown id")))]
 pub async fn organization(
     State(state): State<AppState>,
@@ -123,7 +117,7 @@ impl NewOrganization {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/controller/organizations", tag = "controller", request_body = NewOrganization,
+#[utoipa::path(post, operation_id = "create_organization", path = "/api/v1/controller/organizations", tag = "controller", request_body = NewOrganization,
     security(("bearer" = [])), responses((status = 200, description = "Created", body = Envelope<OrganizationRow>), (status = 409, description = "Exists"),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_organization(
@@ -148,7 +142,7 @@ pub async fn create_organization(
         .feed
         .record(Kind::OrganizationCreated, json!({"organization_id": id}));
     let row = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected organization row", e))?;
     Ok(envelope(
         row,
         format!("Organization {id} created successfully"),
@@ -177,7 +171,7 @@ fn label(field: &str, value: Option<String>) -> Result<Option<String>, ApiError>
     Ok(Some(value))
 }
 
-#[utoipa::path(patch, path = "/api/v1/controller/organizations/{id}", tag = "controller", request_body = OrganizationChange,
+#[utoipa::path(patch, operation_id = "update_organization", path = "/api/v1/controller/organizations/{id}", tag = "controller", request_body = OrganizationChange,
     security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "Updated; handshakes no longer overwrite the fields given", body = Envelope<OrganizationRow>), (status = 404, description = "Unknown id"),
     (status = 422, description = "Invalid body")))]
@@ -211,12 +205,12 @@ pub async fn update_organization(
     let org = match read::organization(&state.pool, id.as_str()).await? {
         Some(org) => org,
         None => serde_json::from_value(row)
-            .map_err(|e| ApiError::Internal(format!("unexpected organization row: {e}")))?,
+            .map_err(|e| ApiError::internal("unexpected organization row", e))?,
     };
     Ok(envelope(org, format!("Organization {id} updated")))
 }
 
-#[utoipa::path(delete, path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "delete_organization", path = "/api/v1/controller/organizations/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "Deleted", body = Envelope<OrganizationGone>), (status = 404, description = "Unknown id"),
     (status = 409, description = "It still has orchestrators")))]
 pub async fn delete_organization(
@@ -264,8 +258,8 @@ pub struct FeaturesMerged {
     pub pushed: bool,
 }
 
-#[utoipa::path(put, path = "/api/v1/controller/organizations/{id}/features", tag = "controller", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = Object,
+#[utoipa::path(put, operation_id = "set_organization_features", path = "/api/v1/controller/organizations/{id}/features", tag = "controller", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = Map<String, Value>, description = "`{\"features\": {...}}`, or the features object itself"),
     responses((status = 200, description = "Merged features; pushed to the orchestrator if connected", body = Envelope<FeaturesMerged>), (status = 404, description = "Unknown id")))]
 pub async fn put_features(
     State(state): State<AppState>,

@@ -4,13 +4,13 @@
 //! expelled: forgotten by core, its socket closed, its reconnects refused.
 
 use axum::extract::State;
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use moolai_proto::commands::{Command, Registration};
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::controller::{envelope, Envelope};
@@ -24,24 +24,15 @@ use crate::fleet::sessions::{CLOSE_DEREGISTERED, DEREGISTERED_REASON};
 use crate::store::read::InstanceRow;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/controller/orchestrator-instances",
-            post(create_instance),
-        )
-        .route(
-            "/api/v1/controller/orchestrator-instances/{id}",
-            delete(delete_instance),
-        )
-        .route("/api/v1/internal/orchestrators/register", post(register))
-        .route(
-            "/api/v1/internal/orchestrators/{id}/deregister",
-            delete(deregister),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_instance))
+        .routes(routes!(delete_instance))
+        .routes(routes!(register))
+        .routes(routes!(deregister))
 }
 
-#[utoipa::path(post, path = "/api/v1/controller/orchestrator-instances", tag = "controller", request_body = NewOrganization,
+#[utoipa::path(post, operation_id = "create_orchestrator_instance", path = "/api/v1/controller/orchestrator-instances", tag = "controller", request_body = NewOrganization,
     security(("bearer" = [])), responses((status = 200, description = "Created, inactive", body = Envelope<InstanceRow>), (status = 409, description = "Exists"),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn create_instance(
@@ -66,14 +57,14 @@ pub async fn create_instance(
         .record(Kind::InstanceCreated, json!({"orchestrator_id": id}));
     // The persister answers every column; InstanceRow keeps the public ones.
     let row = serde_json::from_value(row)
-        .map_err(|e| ApiError::Internal(format!("unexpected instance row: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected instance row", e))?;
     Ok(envelope(
         row,
         format!("Orchestrator instance {id} created successfully"),
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/controller/orchestrator-instances/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "delete_orchestrator_instance", path = "/api/v1/controller/orchestrator-instances/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, description = "Deleted", body = Envelope<InstanceGone>), (status = 404, description = "Unknown id")))]
 pub async fn delete_instance(
     State(state): State<AppState>,
@@ -92,7 +83,7 @@ pub async fn delete_instance(
     expel(&state, &id).await;
     tracing::info!(orchestrator_id = %id, "Orchestrator instance {id} deleted");
     let data = serde_json::from_value(data)
-        .map_err(|e| ApiError::Internal(format!("unexpected deletion answer: {e}")))?;
+        .map_err(|e| ApiError::internal("unexpected deletion answer", e))?;
     Ok(envelope(
         data,
         format!("Orchestrator instance {id} deleted successfully"),
@@ -172,7 +163,7 @@ pub struct Deregistered {
     pub reconnect: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
+#[utoipa::path(post, operation_id = "register_orchestrator", path = "/api/v1/internal/orchestrators/register", tag = "internal", request_body = RegisterBody,
     security(("bearer" = [])), responses((status = 200, description = "Registered, inactive until it connects. For an existing id: its registration updated, a deregistration lifted, its token unchanged (`orchestrator_token` null; `POST …/{id}/token` issues a new one)", body = Registered),
     (status = 422, description = "Invalid body"), (status = 503, description = "Persister unavailable")))]
 pub async fn register(
@@ -257,7 +248,7 @@ pub async fn register(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/deregister", tag = "internal",
+#[utoipa::path(delete, operation_id = "deregister_orchestrator", path = "/api/v1/internal/orchestrators/{id}/deregister", tag = "internal",
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, description = "Deregistered; its socket is closed", body = Deregistered), (status = 404, description = "Unknown id")))]
 pub async fn deregister(

@@ -3,12 +3,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use moolai_proto::commands::{Command, NewRollout, RolloutAction, RolloutSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::audit;
 use crate::api::controller::{envelope, Envelope, Page, PageQuery};
@@ -20,11 +20,11 @@ use crate::fleet::activity::Kind;
 use crate::rollout::conductor::{Outcomes, OUTCOME_SQL, TARGET_JOINS};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/controller/rollouts", get(list).post(create))
-        .route("/api/v1/controller/rollouts/{id}", get(one))
-        .route("/api/v1/controller/rollouts/{id}/{action}", post(act))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one))
+        .routes(routes!(act))
 }
 
 /// What changes: merged into each target's features and settings.
@@ -158,12 +158,13 @@ pub struct RolloutList {
 
 /// Filter of a rollout's targets.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TargetQuery {
     /// Only targets with this outcome.
     pub outcome: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/controller/rollouts", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "create_rollout", path = "/api/v1/controller/rollouts", tag = "controller", security(("bearer" = [])),
     request_body = RolloutBody,
     responses((status = 201, description = "Created and running", body = Envelope<RolloutDetail>), (status = 422, description = "Invalid body, or no organization matches")))]
 pub async fn create(
@@ -202,7 +203,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, envelope(detail, message)))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/rollouts", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_rollouts", path = "/api/v1/controller/rollouts", tag = "controller", security(("bearer" = [])),
     responses((status = 200, description = "The 100 most recent rollouts", body = Envelope<RolloutList>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -229,7 +230,7 @@ pub async fn list(
     Ok(envelope(RolloutList { rollouts }, "Rollouts"))
 }
 
-#[utoipa::path(get, path = "/api/v1/controller/rollouts/{id}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_rollout", path = "/api/v1/controller/rollouts/{id}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path), TargetQuery, PageQuery),
     responses((status = 200, description = "The rollout and a page of its targets", body = Envelope<RolloutDetail>), (status = 404, description = "Unknown rollout"), (status = 422, description = "Bad paging")))]
 pub async fn one(
@@ -299,7 +300,7 @@ pub struct RolloutState {
     pub state: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/controller/rollouts/{id}/{action}", tag = "controller", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "act_on_rollout", path = "/api/v1/controller/rollouts/{id}/{action}", tag = "controller", security(("bearer" = [])),
     params(("id" = String, Path), ("action" = String, Path, description = "pause, resume or abort")),
     responses((status = 200, description = "Done", body = Envelope<RolloutState>), (status = 404, description = "Unknown rollout or action"), (status = 409, description = "Not allowed in the rollout's state")))]
 pub async fn act(

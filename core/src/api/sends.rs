@@ -6,13 +6,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use moolai_proto::commands::{Command, QueuedSend, QUEUED_SEND_MAX_SEC};
 use moolai_proto::OrchestratorId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::api::audit;
@@ -23,11 +23,8 @@ use crate::api::AppState;
 use crate::fleet::waiting::What;
 
 /// Routes of this module (`POST …/send` itself is in `messages`).
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/internal/orchestrators/{id}/sends",
-        get(orchestrator_sends),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(orchestrator_sends))
 }
 
 /// Query of `POST orchestrators/{id}/send`.
@@ -181,7 +178,7 @@ pub struct SendItem {
     pub delivered_at: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/internal/orchestrators/{id}/sends", tag = "internal",
+#[utoipa::path(get, operation_id = "list_orchestrator_sends", path = "/api/v1/internal/orchestrators/{id}/sends", tag = "internal",
     params(("id" = String, Path), SendsQuery), security(("bearer" = [])),
     responses((status = 200, description = "Sends queued for the orchestrator while it was not connected, newest first", body = OrchestratorSends),
         (status = 404, description = "Unknown orchestrator"), (status = 422, description = "Invalid limit")))]

@@ -42,18 +42,18 @@ async fn bump(
         .put(id.as_str(), generation.to_string().into())
         .await
         .map_err(|e| {
-            ApiError::Unavailable(format!(
-                "NATS unavailable: token generation not published: {e}"
-            ))
+            ApiError::unavailable("NATS unavailable: token generation not published", e)
         })?;
     Ok(generation)
 }
 
 /// The generation the edges know for `id` (0: none).
 async fn published_generation(tokens: &Tokens, id: &OrchestratorId) -> Result<u64, ApiError> {
-    let entry = tokens.kv.entry(id.as_str()).await.map_err(|e| {
-        ApiError::Unavailable(format!("NATS unavailable: token generation not read: {e}"))
-    })?;
+    let entry = tokens
+        .kv
+        .entry(id.as_str())
+        .await
+        .map_err(|e| ApiError::unavailable("NATS unavailable: token generation not read", e))?;
     Ok(entry
         .filter(|e| e.operation == kv::Operation::Put)
         .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse().ok())
@@ -74,7 +74,7 @@ pub async fn void_published(state: &AppState, id: &OrchestratorId) -> Result<(),
         .put(id.as_str(), next.to_string().into())
         .await
         .map(drop)
-        .map_err(|e| ApiError::Unavailable(format!("NATS unavailable: tokens not voided: {e}")))
+        .map_err(|e| ApiError::unavailable("NATS unavailable: tokens not voided", e))
 }
 
 /// Issues a new token for `id` (voiding older ones), audited with `audit`.
@@ -119,7 +119,7 @@ pub struct TokensRevoked {
     pub message: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "rotate_orchestrator_token", path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "A new token (shown once); older ones stop working and the socket using one is closed (4003 token_rotated)", body = TokenIssued),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn rotate(
@@ -141,7 +141,7 @@ pub async fn rotate(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
+#[utoipa::path(delete, operation_id = "revoke_orchestrator_tokens", path = "/api/v1/internal/orchestrators/{id}/token", tag = "internal", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, description = "Every token of the orchestrator revoked; its socket closed", body = TokensRevoked),
     (status = 404, description = "Unknown orchestrator, or tokens are off")))]
 pub async fn revoke(

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["fleet"];
+        get: operations["list_fleet_config"];
         put?: never;
         post?: never;
         delete?: never;
@@ -27,7 +27,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["cores"];
+        get: operations["list_cores"];
         put?: never;
         post?: never;
         delete?: never;
@@ -43,7 +43,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["edges"];
+        get: operations["list_edges"];
         put?: never;
         post?: never;
         delete?: never;
@@ -59,7 +59,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["health"];
+        get: operations["controller_health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -91,7 +91,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["logs"];
+        get: operations["controller_logs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -109,7 +109,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["create_instance"];
+        post: operations["create_orchestrator_instance"];
         delete?: never;
         options?: never;
         head?: never;
@@ -126,7 +126,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["delete_instance"];
+        delete: operations["delete_orchestrator_instance"];
         options?: never;
         head?: never;
         patch?: never;
@@ -139,7 +139,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["orchestrators"];
+        get: operations["list_orchestrators"];
         put?: never;
         post?: never;
         delete?: never;
@@ -155,7 +155,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["live"];
+        get: operations["list_live_orchestrators"];
         put?: never;
         post?: never;
         delete?: never;
@@ -171,7 +171,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["live_one"];
+        get: operations["get_live_orchestrator"];
         put?: never;
         post?: never;
         delete?: never;
@@ -187,7 +187,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["orchestrator"];
+        get: operations["get_orchestrator"];
         put?: never;
         post?: never;
         delete?: never;
@@ -203,7 +203,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["config"];
+        get: operations["get_orchestrator_config"];
         put?: never;
         post?: never;
         delete?: never;
@@ -219,7 +219,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["revisions"];
+        get: operations["list_config_revisions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -237,7 +237,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["rollback"];
+        post: operations["rollback_config"];
         delete?: never;
         options?: never;
         head?: never;
@@ -251,7 +251,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["organizations"];
+        get: operations["list_organizations"];
         put?: never;
         post: operations["create_organization"];
         delete?: never;
@@ -267,7 +267,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["organization"];
+        get: operations["get_organization"];
         put?: never;
         post?: never;
         delete: operations["delete_organization"];
@@ -284,7 +284,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put: operations["put_features"];
+        put: operations["set_organization_features"];
         post?: never;
         delete?: never;
         options?: never;
@@ -315,9 +315,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["list_rollouts"];
         put?: never;
-        post: operations["create"];
+        post: operations["create_rollout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -331,7 +331,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["one"];
+        get: operations["get_rollout"];
         put?: never;
         post?: never;
         delete?: never;
@@ -349,7 +349,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["act"];
+        post: operations["act_on_rollout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -395,7 +395,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["activity"];
+        get: operations["list_activity"];
         put?: never;
         post?: never;
         delete?: never;
@@ -412,10 +412,10 @@ export interface paths {
             cookie?: never;
         };
         /** `GET /api/v1/internal/admins` */
-        get: operations["list"];
+        get: operations["list_admins"];
         put?: never;
         /** `POST /api/v1/internal/admins` */
-        post: operations["create"];
+        post: operations["create_admin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -433,7 +433,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** `DELETE /api/v1/internal/admins/{username}` */
-        delete: operations["remove"];
+        delete: operations["remove_admin"];
         options?: never;
         head?: never;
         patch?: never;
@@ -446,7 +446,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["list_audit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -497,7 +497,7 @@ export interface paths {
             cookie?: never;
         };
         /** `GET /api/v1/internal/auth/me` */
-        get: operations["me"];
+        get: operations["get_me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -533,7 +533,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** `POST /api/v1/internal/auth/unlock` */
-        post: operations["unlock"];
+        post: operations["unlock_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -547,9 +547,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["list_enrollment_tokens"];
         put?: never;
-        post: operations["create"];
+        post: operations["create_enrollment_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -566,7 +566,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["revoke"];
+        delete: operations["revoke_enrollment_token"];
         options?: never;
         head?: never;
         patch?: never;
@@ -579,7 +579,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["health"];
+        get: operations["internal_health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -595,7 +595,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["logs"];
+        get: operations["internal_logs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -611,7 +611,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["all_messages"];
+        get: operations["list_messages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -645,7 +645,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["register"];
+        post: operations["register_orchestrator"];
         delete?: never;
         options?: never;
         head?: never;
@@ -662,7 +662,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["deregister"];
+        delete: operations["deregister_orchestrator"];
         options?: never;
         head?: never;
         patch?: never;
@@ -676,7 +676,7 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_independence"];
-        put: operations["put_independence"];
+        put: operations["set_independence"];
         post?: never;
         delete?: never;
         options?: never;
@@ -691,7 +691,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["orchestrator_messages"];
+        get: operations["list_orchestrator_messages"];
         put?: never;
         post: operations["create_message"];
         delete?: never;
@@ -709,7 +709,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["send"];
+        post: operations["send_to_orchestrator"];
         delete?: never;
         options?: never;
         head?: never;
@@ -723,7 +723,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["orchestrator_sends"];
+        get: operations["list_orchestrator_sends"];
         put?: never;
         post?: never;
         delete?: never;
@@ -741,8 +741,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["rotate"];
-        delete: operations["revoke"];
+        post: operations["rotate_orchestrator_token"];
+        delete: operations["revoke_orchestrator_tokens"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2512,19 +2512,19 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    fleet: {
+    list_fleet_config: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /**
                  * @description `in_sync`, `applying`, `failed`, `pending` (told an older one) or
                  *     `not_reported`.
                  */
-                state: string | null;
-                page: number;
-                page_size: number;
+                state?: string;
+                page?: number;
+                page_size?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2547,7 +2547,7 @@ export interface operations {
             };
         };
     };
-    cores: {
+    list_cores: {
         parameters: {
             query?: never;
             header?: never;
@@ -2567,7 +2567,7 @@ export interface operations {
             };
         };
     };
-    edges: {
+    list_edges: {
         parameters: {
             query?: never;
             header?: never;
@@ -2587,7 +2587,7 @@ export interface operations {
             };
         };
     };
-    health: {
+    controller_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -2609,12 +2609,12 @@ export interface operations {
     };
     last_seen: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query: {
                 /** @description Comma-separated orchestrator ids (at most 200). */
                 ids: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2637,17 +2637,17 @@ export interface operations {
             };
         };
     };
-    logs: {
+    controller_logs: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                q: string | null;
-                level: string | null;
+            query?: {
+                q?: string;
+                level?: string;
                 /** @description Only records of this service (`core`, `persister`, `edge:<id>`). */
-                source: string | null;
-                limit: number;
+                source?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2663,7 +2663,7 @@ export interface operations {
             };
         };
     };
-    create_instance: {
+    create_orchestrator_instance: {
         parameters: {
             query?: never;
             header?: never;
@@ -2708,7 +2708,7 @@ export interface operations {
             };
         };
     };
-    delete_instance: {
+    delete_orchestrator_instance: {
         parameters: {
             query?: never;
             header?: never;
@@ -2737,16 +2737,16 @@ export interface operations {
             };
         };
     };
-    orchestrators: {
+    list_orchestrators: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                page: number;
-                page_size: number;
+            query?: {
+                page?: number;
+                page_size?: number;
                 /** @description Only instances of this organization. */
-                organization_id: string | null;
+                organization_id?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2769,7 +2769,7 @@ export interface operations {
             };
         };
     };
-    live: {
+    list_live_orchestrators: {
         parameters: {
             query?: never;
             header?: never;
@@ -2789,7 +2789,7 @@ export interface operations {
             };
         };
     };
-    live_one: {
+    get_live_orchestrator: {
         parameters: {
             query?: never;
             header?: never;
@@ -2818,7 +2818,7 @@ export interface operations {
             };
         };
     };
-    orchestrator: {
+    get_orchestrator: {
         parameters: {
             query?: never;
             header?: never;
@@ -2847,7 +2847,7 @@ export interface operations {
             };
         };
     };
-    config: {
+    get_orchestrator_config: {
         parameters: {
             query?: never;
             header?: never;
@@ -2876,14 +2876,15 @@ export interface operations {
             };
         };
     };
-    revisions: {
+    list_config_revisions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1–500, default 50. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 id: string;
-                /** @description 1–500, default 50. */
-                limit: number;
             };
             cookie?: never;
         };
@@ -2914,7 +2915,7 @@ export interface operations {
             };
         };
     };
-    rollback: {
+    rollback_config: {
         parameters: {
             query?: never;
             header?: never;
@@ -2954,17 +2955,17 @@ export interface operations {
             };
         };
     };
-    organizations: {
+    list_organizations: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                page: number;
-                page_size: number;
+            query?: {
+                page?: number;
+                page_size?: number;
                 /** @description Substring of id, name or location, any case. */
-                q: string | null;
-                status: components["schemas"]["FleetStatus"] | null;
+                q?: string;
+                status?: components["schemas"]["FleetStatus"];
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3032,7 +3033,7 @@ export interface operations {
             };
         };
     };
-    organization: {
+    get_organization: {
         parameters: {
             query?: never;
             header?: never;
@@ -3137,7 +3138,7 @@ export interface operations {
             };
         };
     };
-    put_features: {
+    set_organization_features: {
         parameters: {
             query?: never;
             header?: never;
@@ -3146,9 +3147,12 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description `{"features": {...}}`, or the features object itself */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
@@ -3190,7 +3194,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_rollouts: {
         parameters: {
             query?: never;
             header?: never;
@@ -3210,7 +3214,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    create_rollout: {
         parameters: {
             query?: never;
             header?: never;
@@ -3241,16 +3245,17 @@ export interface operations {
             };
         };
     };
-    one: {
+    get_rollout: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only targets with this outcome. */
+                outcome?: string;
+                page?: number;
+                page_size?: number;
+            };
             header?: never;
             path: {
                 id: string;
-                /** @description Only targets with this outcome. */
-                outcome: string | null;
-                page: number;
-                page_size: number;
             };
             cookie?: never;
         };
@@ -3281,7 +3286,7 @@ export interface operations {
             };
         };
     };
-    act: {
+    act_on_rollout: {
         parameters: {
             query?: never;
             header?: never;
@@ -3406,20 +3411,20 @@ export interface operations {
             };
         };
     };
-    activity: {
+    list_activity: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /**
-                 * @description Only entries of this kind: a name of [`crate::activity::Kind`] (`handshake`,
+                 * @description Only entries of this kind: a name of [`crate::fleet::activity::Kind`] (`handshake`,
                  *     `message_sent`, `registered`, ...).
                  */
-                type: string | null;
+                type?: string;
                 /** @description Only entries about this orchestrator. */
-                orchestrator_id: string | null;
-                limit: number;
+                orchestrator_id?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3442,7 +3447,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_admins: {
         parameters: {
             query?: never;
             header?: never;
@@ -3462,7 +3467,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    create_admin: {
         parameters: {
             query?: never;
             header?: never;
@@ -3507,7 +3512,7 @@ export interface operations {
             };
         };
     };
-    remove: {
+    remove_admin: {
         parameters: {
             query?: never;
             header?: never;
@@ -3551,15 +3556,15 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_audit: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                action: string | null;
-                actor: string | null;
-                limit: number;
+            query?: {
+                action?: string;
+                actor?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3661,7 +3666,7 @@ export interface operations {
             };
         };
     };
-    me: {
+    get_me: {
         parameters: {
             query?: never;
             header?: never;
@@ -3726,7 +3731,7 @@ export interface operations {
             };
         };
     };
-    unlock: {
+    unlock_login: {
         parameters: {
             query?: never;
             header?: never;
@@ -3757,7 +3762,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_enrollment_tokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -3777,7 +3782,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    create_enrollment_token: {
         parameters: {
             query?: never;
             header?: never;
@@ -3815,7 +3820,7 @@ export interface operations {
             };
         };
     };
-    revoke: {
+    revoke_enrollment_token: {
         parameters: {
             query?: never;
             header?: never;
@@ -3844,7 +3849,7 @@ export interface operations {
             };
         };
     };
-    health: {
+    internal_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -3864,17 +3869,17 @@ export interface operations {
             };
         };
     };
-    logs: {
+    internal_logs: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                q: string | null;
-                level: string | null;
+            query?: {
+                q?: string;
+                level?: string;
                 /** @description Only records of this service (`core`, `persister`, `edge:<id>`). */
-                source: string | null;
-                limit: number;
+                source?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3890,15 +3895,15 @@ export interface operations {
             };
         };
     };
-    all_messages: {
+    list_messages: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                message_type: string | null;
-                status: string | null;
-                limit: number;
+            query?: {
+                message_type?: string;
+                status?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3961,7 +3966,7 @@ export interface operations {
             };
         };
     };
-    register: {
+    register_orchestrator: {
         parameters: {
             query?: never;
             header?: never;
@@ -3999,7 +4004,7 @@ export interface operations {
             };
         };
     };
-    deregister: {
+    deregister_orchestrator: {
         parameters: {
             query?: never;
             header?: never;
@@ -4057,7 +4062,7 @@ export interface operations {
             };
         };
     };
-    put_independence: {
+    set_independence: {
         parameters: {
             query?: never;
             header?: never;
@@ -4090,15 +4095,16 @@ export interface operations {
             };
         };
     };
-    orchestrator_messages: {
+    list_orchestrator_messages: {
         parameters: {
-            query?: never;
+            query?: {
+                message_type?: string;
+                status?: string;
+                limit?: number;
+            };
             header?: never;
             path: {
                 id: string;
-                message_type: string | null;
-                status: string | null;
-                limit: number;
             };
             cookie?: never;
         };
@@ -4162,7 +4168,7 @@ export interface operations {
             };
         };
     };
-    send: {
+    send_to_orchestrator: {
         parameters: {
             query?: {
                 /**
@@ -4178,9 +4184,12 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The frame to send: a JSON object with its `type` */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
@@ -4218,7 +4227,7 @@ export interface operations {
             };
         };
     };
-    orchestrator_sends: {
+    list_orchestrator_sends: {
         parameters: {
             query?: {
                 limit?: number;
@@ -4256,7 +4265,7 @@ export interface operations {
             };
         };
     };
-    rotate: {
+    rotate_orchestrator_token: {
         parameters: {
             query?: never;
             header?: never;
@@ -4285,7 +4294,7 @@ export interface operations {
             };
         };
     };
-    revoke: {
+    revoke_orchestrator_tokens: {
         parameters: {
             query?: never;
             header?: never;
