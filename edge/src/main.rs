@@ -10,14 +10,7 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     let service = config.edge_id.as_deref().unwrap_or("edge");
     telemetry::init_service(service, &config.service);
-    match serve(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // One line, every cause once: `edge failed: cannot listen: …`.
-            eprintln!("Error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::exit_code(serve(config).await)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -152,6 +152,19 @@ pub fn bind_with_backlog(
     listen().map_err(|e| std::io::Error::new(e.kind(), format!("binding {addr}: {e}")))
 }
 
+/// A binary's exit: success, or its error on one line with every cause once
+/// (`{err:#}`, as anyhow prints a chain: `edge failed: cannot listen: …`) and
+/// exit status 1.
+pub fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;

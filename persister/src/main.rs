@@ -10,14 +10,7 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     let service = "persister";
     telemetry::init_service(service, &config.service);
-    match serve(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // One line, every cause once: `persister failed: cannot connect to PostgreSQL: …`.
-            eprintln!("Error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::exit_code(serve(config).await)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
