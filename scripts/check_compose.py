@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+import checks
+from checks import check
+
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ["persister", "core", "edge-1", "edge-2"]
 
@@ -59,18 +62,6 @@ STOP_DEADLINE = {
     "moolai-core": lambda env: 20,
     "moolai-persister": lambda env: 20,
 }
-
-passed, failed = 0, 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}")
-
 
 def words(cmd):
     if cmd is None:
@@ -315,8 +306,7 @@ def main():
         for dep in svc.get("depends_on") or []:  # list or mapping: both iterate names
             check(dep in services, f"{name}: depends_on {dep!r} is not a service")
 
-    print(f"compose-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.summary("compose-check")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ from pathlib import Path
 
 import yaml
 
+import checks
+from checks import check
+
 ROOT = Path(__file__).resolve().parent.parent
 OUR_IMAGE = "moolai-controller"
 # Packages the runtime needs whatever the orchestrator: the roots rustls trusts
@@ -43,19 +46,6 @@ OUR_IMAGE = "moolai-controller"
 BASE_PACKAGES = {"ca-certificates"}
 # Must never reach the build context (a gigabyte of target/, secrets in .data).
 MUST_IGNORE = ["target/x", "frontend/node_modules/x", ".tools/x", ".data/x", ".git/x"]
-
-passed, failed = 0, 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}")
-    return ok
-
 
 # --- Dockerfile parsing --------------------------------------------------------
 
@@ -607,8 +597,7 @@ def main():
     check_commands(runtime, files)
     check_dashboard(stages, runtime)
     check_runtime(stages, runtime, comments)
-    print(f"dockerfile-check: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary("dockerfile-check"))
 
 
 if __name__ == "__main__":

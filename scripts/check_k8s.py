@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+import checks
+from checks import check
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
@@ -52,20 +55,6 @@ STOP_DEADLINE = {
     "persister": lambda env: 20,
 }
 NATS_PASSWORD_VARS = [f"MOOLAI_NATS_{r}_PASSWORD" for r in ("CORE", "EDGE", "PERSISTER", "MONITOR")]
-
-passed, failed = 0, 0
-context = ""
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {context}{what}")
-    return bool(ok)
-
 
 def quantity(q):
     """A Kubernetes quantity (`250m`, `2`, `256Mi`, `1G`) as a float."""
@@ -388,8 +377,7 @@ def render(label, directory, a, tmp):
 
 
 def check_rendering(label, path, helps, nats_server, documented):
-    global context
-    context = f"{label}: "
+    checks.context = f"{label}: "
     objs = [o for o in yaml.safe_load_all(Path(path).read_text()) if o]
     check(objs, f"{path} renders nothing")
     kinds = {}
@@ -452,7 +440,7 @@ def check_rendering(label, path, helps, nats_server, documented):
             files = mounted_secret_files(pod, c)
             check(files.get(env_values(c).get("POSTGRES_PASSWORD_FILE")) == ("moolai-database", "password"),
                   "postgres: POSTGRES_PASSWORD_FILE is not the key `password` of moolai-database")
-    context = ""
+    checks.context = ""
 
 
 def check_comments():
@@ -488,8 +476,7 @@ def main():
             path = render(label, directory, a, tmp)
             if path:
                 check_rendering(label, path, helps, a.nats_server, documented)
-    print(f"k8s-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.summary("k8s-check")
 
 
 if __name__ == "__main__":
